@@ -1,0 +1,107 @@
+"""asyncbitstore: asyncio-native access to tiered, cloud-backed blob storage.
+
+Build a chain of caches in front of sources and ``await store.get(key)``: tiers are asked in
+order, the first hit wins, and the caches above it are filled in the background.
+
+Cloud backends (``S3Raw``, ``GSRaw``, ``HTTPRaw``, ``RedisRaw``) are imported on first use, so
+``import asyncbitstore`` loads no cloud SDK.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .composite import Composite, HashComposite, Sha1Composite
+from .errors import (
+    BitstoreError,
+    InvalidDataFound,
+    InvalidRange,
+    InvalidURI,
+    NotFoundInStore,
+    NotWritable,
+    StoreFull,
+    StoreNotAvailable,
+    StoreTimeout,
+)
+from .hashing import (
+    HashAPISource,
+    HashCache,
+    HashStore,
+    Sha1APISource,
+    Sha1Cache,
+    Sha1Store,
+)
+from .raw.file import FileRaw
+from .raw.memory import MemoryRaw
+from .retry import Retry
+from .stats import ChainStats, TierStats
+from .store import Store
+
+if TYPE_CHECKING:
+    from .raw.gs import GSRaw
+    from .raw.http import HTTPRaw
+    from .raw.redis import RedisRaw
+    from .raw.s3 import S3Raw
+
+__version__ = "0.1.0"
+
+#: Backends imported on first access: name -> (module, pip extra that provides its SDK).
+_LAZY = {
+    "S3Raw": ("asyncbitstore.raw.s3", "s3"),
+    "GSRaw": ("asyncbitstore.raw.gs", "gcs"),
+    "HTTPRaw": ("asyncbitstore.raw.http", "http"),
+    "RedisRaw": ("asyncbitstore.raw.redis", "redis"),
+}
+
+__all__ = [
+    "BitstoreError",
+    "ChainStats",
+    "Composite",
+    "FileRaw",
+    "GSRaw",
+    "HTTPRaw",
+    "HashAPISource",
+    "HashCache",
+    "HashComposite",
+    "HashStore",
+    "InvalidDataFound",
+    "InvalidRange",
+    "InvalidURI",
+    "MemoryRaw",
+    "NotFoundInStore",
+    "NotWritable",
+    "RedisRaw",
+    "Retry",
+    "S3Raw",
+    "Sha1APISource",
+    "Sha1Cache",
+    "Sha1Composite",
+    "Sha1Store",
+    "Store",
+    "StoreFull",
+    "StoreNotAvailable",
+    "StoreTimeout",
+    "TierStats",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'asyncbitstore' has no attribute {name!r}")
+    module_name, extra = _LAZY[name]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and not exc.name.startswith("asyncbitstore"):
+            raise ImportError(
+                f"{name} needs the {exc.name!r} package: pip install 'asyncbitstore[{extra}]'"
+            ) from exc
+        raise
+    value = getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,108 @@
+"""One tier of a chain: a store plus its role, options, time limit and figures."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from .errors import InvalidDataFound, NotFoundInStore, StoreTimeout
+from .stats import TierStats
+from .store import Store
+
+__all__ = ["Tier", "with_timeout"]
+
+R = TypeVar("R")
+
+
+if sys.version_info >= (3, 11):
+
+    async def with_timeout(awaitable: Awaitable[R], seconds: float) -> R:
+        """``await awaitable``, raising ``TimeoutError`` after ``seconds``."""
+        async with asyncio.timeout(seconds):
+            return await awaitable
+
+else:  # pragma: no cover - Python 3.10
+
+    async def with_timeout(awaitable: Awaitable[R], seconds: float) -> R:
+        """``await awaitable``, raising ``TimeoutError`` after ``seconds``."""
+        return await asyncio.wait_for(awaitable, seconds)
+
+
+def check_timeout(timeout: object) -> float | None:
+    """Validate a ``timeout=`` option: ``None`` or a positive number of seconds."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds or None, not {timeout!r}")
+    return float(timeout)
+
+
+class Tier:
+    """A store in a chain: a cache or a source, with its options and :class:`TierStats`."""
+
+    __slots__ = ("cache_result", "is_cache", "read", "stats", "store", "timeout", "write")
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        name: str,
+        is_cache: bool,
+        read: bool = True,
+        write: bool = False,
+        cache_result: bool = False,
+        timeout: float | None = None,
+    ) -> None:
+        if not isinstance(store, Store):
+            raise TypeError(f"a tier must be a Store, not {type(store).__name__}")
+        self.store = store
+        self.is_cache = is_cache
+        self.read = read
+        self.write = write
+        self.cache_result = cache_result
+        self.timeout = check_timeout(timeout)
+        self.stats = TierStats(name)
+
+    @property
+    def name(self) -> str:
+        """The tier's name in stats and messages."""
+        return self.stats.name
+
+    async def get(self, key: str) -> bytes:
+        """The store's ``get``, within the time limit, counted in the stats."""
+        stats = self.stats
+        started = time.perf_counter()
+        try:
+            if self.timeout is None:
+                data = await self.store.get(key)
+            else:
+                data = await self.call(self.store.get, key)
+        except NotFoundInStore as exc:
+            if isinstance(exc, InvalidDataFound):
+                stats.corrupt += 1
+            stats.misses += 1
+            raise
+        except StoreTimeout:
+            stats.errors += 1
+            stats.timeouts += 1
+            raise
+        except Exception:
+            stats.errors += 1
+            raise
+        finally:
+            stats.latency.record(time.perf_counter() - started)
+        stats.hits += 1
+        stats.bytes += len(data)
+        return data
+
+    async def call(self, method: Callable[..., Awaitable[R]], *args: object) -> R:
+        """``await method(*args)`` within the tier's time limit (a :class:`StoreTimeout`)."""
+        if self.timeout is None:
+            return await method(*args)
+        try:
+            return await with_timeout(method(*args), self.timeout)
+        except asyncio.TimeoutError:
+            raise StoreTimeout(self.store, f"no answer within {self.timeout:g} s") from None

@@ -1,0 +1,467 @@
+"""The tier chain: caches in front of sources, first hit wins, caches filled in the background.
+
+Semantics (the contract users rely on):
+
+- ``get`` asks the tiers in the order they were appended, skipping tiers whose ``is_valid``
+  rejects the URI and caches appended with ``read=False``, and returns the first hit.
+- A tier that fails (unavailable, timed out, any error) is skipped for that key. When no tier
+  has the blob, :class:`NotFoundInStore` is raised only if every tier answered "not there";
+  if any tier failed, :class:`StoreNotAvailable` lists each failure. An outage is never
+  reported as a missing blob.
+- A hit from a source appended with ``cache_result=True`` is written to every cache; a hit from a
+  cache is written to the caches before it. Writes run in the background (see ``_fills``):
+  ``get`` does not wait for them, ``flush()`` does, and ``aclose()`` flushes first.
+- Concurrent ``get`` calls for one key share one fetch.
+- A cache whose blob fails verification has it deleted and the tiers below are asked.
+- ``put`` writes to the sources appended with ``write=True``: the first before returning, the
+  others in the background. ``delete`` removes the blob from every writable tier and cache.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+from ._data import DEFAULT_CHUNK_SIZE, PutData, check_put_data, check_range
+from ._fills import BackgroundWork
+from ._singleflight import SingleFlight
+from ._tier import Tier
+from .errors import (
+    InvalidDataFound,
+    InvalidRange,
+    InvalidURI,
+    NotFoundInStore,
+    NotWritable,
+    StoreNotAvailable,
+)
+from .hashing import HashAPISource, HashKeys, _Keyed
+from .stats import ChainStats, TierStats
+from .store import Store
+
+__all__ = ["Composite", "HashComposite", "Sha1Composite"]
+
+logger = logging.getLogger("asyncbitstore.composite")
+
+R = TypeVar("R")
+
+
+def _explain(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class Composite(Store):
+    """An ordered chain of tiers that acts as one store.
+
+    Args:
+        max_pending_fills: the most background writes pending at once; fills beyond it are
+            dropped (and counted), replication of ``put`` waits for a free slot instead.
+        name: the chain's name in messages and stats (default ``"Composite"``).
+    """
+
+    uri_hint = "a URI that one of the chain's tiers accepts"
+    _runtime_attrs = ("_flight", "_background")
+
+    def __init__(self, *, max_pending_fills: int = 1024, name: str | None = None) -> None:
+        self._tiers: list[Tier] = []
+        self._name = name
+        self.max_pending_fills = max_pending_fills
+        self._init_runtime()
+
+    def _init_runtime(self) -> None:
+        self._flight: SingleFlight[bytes] = SingleFlight()
+        self._background = BackgroundWork(self.max_pending_fills)
+
+    @property
+    def name(self) -> str:
+        return self._name or type(self).__name__
+
+    @property
+    def tiers(self) -> tuple[Tier, ...]:
+        """The tiers, in the order they are asked."""
+        return tuple(self._tiers)
+
+    # -- building the chain ---------------------------------------------------------------------
+
+    def append_cache(self, cache: Store, *, read: bool = True, timeout: float | None = None) -> None:
+        """Add a cache tier. With ``read=False`` it is only written to, never read from."""
+        self._append(cache, is_cache=True, read=read, timeout=timeout)
+
+    def append_source(
+        self,
+        source: Store,
+        *,
+        cache_result: bool = False,
+        write: bool = False,
+        timeout: float | None = None,
+    ) -> None:
+        """Add a source tier.
+
+        Args:
+            cache_result: write blobs found here to every cache.
+            write: ``put`` writes here (the first such source synchronously).
+            timeout: seconds after which a call to this tier counts as a failure.
+        """
+        self._append(source, is_cache=False, cache_result=cache_result, write=write, timeout=timeout)
+
+    def _append(self, store: Store, **options: Any) -> None:
+        self._check_tier(store)
+        taken = {tier.name for tier in self._tiers}
+        name, n = store.name, 2
+        while name in taken:
+            name, n = f"{store.name}#{n}", n + 1
+        self._tiers.append(Tier(store, name=name, **options))
+
+    def _check_tier(self, store: Store) -> None:
+        if not isinstance(store, Store):
+            raise TypeError(f"a tier must be a Store, not {type(store).__name__}")
+        if store is self:
+            raise ValueError("a chain cannot be a tier of itself")
+
+    # -- keys -----------------------------------------------------------------------------------
+
+    def is_valid(self, uri: str) -> bool:
+        """Whether any tier accepts ``uri``."""
+        if not isinstance(uri, str):
+            raise TypeError(f"a URI must be a str, not {type(uri).__name__}")
+        return any(tier.store.is_valid(uri) for tier in self._tiers)
+
+    def _key(self, uri: object) -> str:
+        """The form of ``uri`` handed to the tiers; raises for URIs no tier accepts."""
+        return self.check_uri(uri)
+
+    def _readers(self, key: str) -> list[Tier]:
+        return [t for t in self._tiers if t.read and t.store.is_valid(key)]
+
+    # -- get ------------------------------------------------------------------------------------
+
+    async def get(self, uri: str) -> bytes:
+        """The blob from the first tier that has it (see the module docstring)."""
+        return await self._flight.run(self._key(uri), self._fetch)
+
+    async def _fetch(self, key: str) -> bytes:
+        failures: list[tuple[Tier, BaseException]] = []
+        corrupt: InvalidDataFound | None = None
+        for index, tier in enumerate(self._tiers):
+            if not tier.read or not tier.store.is_valid(key):
+                continue
+            try:
+                data = await tier.get(key)
+            except InvalidDataFound as exc:
+                if tier.is_cache:
+                    await self._drop_corrupt(tier, key)
+                else:
+                    corrupt = exc
+                continue
+            except NotFoundInStore:
+                continue
+            except Exception as exc:
+                logger.warning("%s: tier %s failed for %s: %s", self.name, tier.name, key, _explain(exc))
+                failures.append((tier, exc))
+                continue
+            self._fill_from(index, key, data)
+            return data
+        raise self._nothing_found(key, failures, corrupt)
+
+    def _nothing_found(
+        self,
+        key: str,
+        failures: list[tuple[Tier, BaseException]],
+        corrupt: InvalidDataFound | None = None,
+    ) -> BaseException:
+        if failures:
+            reason = "; ".join(f"tier {tier.name}: {_explain(exc)}" for tier, exc in failures)
+            error: BaseException = StoreNotAvailable(self, reason, uri=key)
+            error.__cause__ = failures[-1][1]
+            return error
+        if corrupt is not None:
+            return InvalidDataFound(self, key, f"every copy found failed verification ({corrupt})")
+        return NotFoundInStore(self, key)
+
+    async def _drop_corrupt(self, tier: Tier, key: str) -> None:
+        try:
+            await tier.call(tier.store.delete, key)
+        except Exception as exc:
+            logger.warning("%s: could not delete corrupt %s from %s: %s", self.name, key, tier.name, exc)
+
+    def _fill_from(self, index: int, key: str, data: bytes) -> None:
+        hit = self._tiers[index]
+        if hit.is_cache:
+            targets = [t for t in self._tiers[:index] if t.is_cache]
+        elif hit.cache_result:
+            targets = [t for t in self._tiers if t.is_cache]
+        else:
+            return
+        for target in targets:
+            if target.store.is_valid(key):
+                self._background.start_fill(
+                    key, f"fill of {target.name}", functools.partial(self._fill, target, key, data)
+                )
+
+    @staticmethod
+    async def _fill(target: Tier, key: str, data: PutData) -> None:
+        put = getattr(target.store, "put_or_raise", target.store.put)  # caches hide failures
+        await target.call(put, key, data)
+
+    # -- other reads ----------------------------------------------------------------------------
+
+    async def _first_answer(self, key: str, tiers: list[Tier], call: Callable[[Tier], Awaitable[R]]) -> R:
+        """The first tier's answer to ``call``, skipping misses and failures."""
+        failures: list[tuple[Tier, BaseException]] = []
+        for tier in tiers:
+            try:
+                return await call(tier)
+            except InvalidRange:
+                raise  # about the request, not the tier
+            except NotFoundInStore:
+                continue
+            except Exception as exc:
+                failures.append((tier, exc))
+        raise self._nothing_found(key, failures)
+
+    async def get_range(self, uri: str, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)`` from the first tier that has the blob (no fills)."""
+        key = self._key(uri)
+        check_range(self, key, start, end)
+
+        async def ask(tier: Tier) -> bytes:
+            return await tier.call(tier.store.get_range, key, start, end)
+
+        return await self._first_answer(key, self._readers(key), ask)
+
+    async def size(self, uri: str) -> int:
+        """The blob's size from the first tier that has it."""
+        key = self._key(uri)
+
+        async def ask(tier: Tier) -> int:
+            return await tier.call(tier.store.size, key)
+
+        return await self._first_answer(key, self._readers(key), ask)
+
+    async def exists(self, uri: str) -> bool:
+        """Whether any tier has the blob; API sources are asked only through ``api_exists``.
+
+        Raises:
+            StoreNotAvailable: no tier said yes and at least one failed.
+        """
+        key = self._key(uri)
+        failures: list[tuple[Tier, BaseException]] = []
+        for tier in self._readers(key):
+            store = tier.store
+            if isinstance(store, HashAPISource) and not store.has_api_exists:
+                continue
+            try:
+                if await tier.call(store.exists, key):
+                    return True
+            except Exception as exc:
+                failures.append((tier, exc))
+        if failures:
+            raise self._nothing_found(key, failures)
+        return False
+
+    async def stream(self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
+        """The blob in chunks from the first tier that has it."""
+        key = self._key(uri)
+        failures: list[tuple[Tier, BaseException]] = []
+        for tier in self._readers(key):
+            chunks = tier.store.stream(key, chunk_size)
+            try:
+                first = await tier.call(anext, chunks, None)
+            except NotFoundInStore:
+                await chunks.aclose()  # type: ignore[attr-defined]
+                tier.stats.misses += 1
+                continue
+            except Exception as exc:
+                await chunks.aclose()  # type: ignore[attr-defined]
+                tier.stats.errors += 1
+                failures.append((tier, exc))
+                continue
+            tier.stats.hits += 1
+            try:
+                if first is not None:
+                    tier.stats.bytes += len(first)
+                    yield first
+                    async for chunk in chunks:
+                        tier.stats.bytes += len(chunk)
+                        yield chunk
+            finally:
+                await chunks.aclose()  # type: ignore[attr-defined]
+            return
+        raise self._nothing_found(key, failures)
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def _prepare_put(self, key: str, data: PutData) -> PutData:
+        """Checks (and for content-addressed chains, verification) before a put."""
+        return data
+
+    async def put(self, uri: str, data: PutData) -> None:
+        """Write to the ``write=True`` sources: the first now, the others in the background.
+
+        Raises:
+            NotWritable: no source was appended with ``write=True``.
+        """
+        key = self._key(uri)
+        check_put_data(data)
+        writers = [t for t in self._tiers if t.write and t.store.is_valid(key)]
+        if not writers:
+            raise NotWritable(self, "put (no tier was appended with write=True)")
+        data = self._prepare_put(key, data)
+        first = writers[0]
+        await first.call(first.store.put, key, data)
+        await self._after_put(key)
+        for tier in writers[1:]:
+            await self._background.start_replication(
+                key, f"replication to {tier.name}", functools.partial(self._replicate, first, tier, key, data)
+            )
+
+    async def _after_put(self, key: str) -> None:
+        """Drop cached copies, which may hold the old bytes of ``key``."""
+        await self._background.wait_for_key(key)
+        for tier in self._tiers:
+            if tier.is_cache and tier.store.is_valid(key):
+                try:
+                    await tier.call(tier.store.delete, key)
+                except Exception as exc:
+                    logger.warning("%s: could not drop stale %s from %s: %s", self.name, key, tier.name, exc)
+
+    @staticmethod
+    async def _replicate(first: Tier, target: Tier, key: str, data: PutData) -> None:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            data = first.store.stream(key)  # the stream was consumed: copy from the first writer
+        await target.call(target.store.put, key, data)
+
+    async def delete(self, uri: str) -> None:
+        """Remove the blob from every writable tier and every cache.
+
+        Raises:
+            NotWritable: the chain has no writable tier and no cache.
+            StoreNotAvailable: some tier failed (the others were still asked).
+        """
+        key = self._key(uri)
+        targets = [t for t in self._tiers if (t.write or t.is_cache) and t.store.is_valid(key)]
+        if not targets:
+            raise NotWritable(self, "delete (no writable tier or cache)")
+        await self._background.wait_for_key(key)  # a pending fill must not bring it back
+        failures: list[tuple[Tier, BaseException]] = []
+        for tier in targets:
+            try:
+                await tier.call(tier.store.delete, key)
+            except Exception as exc:
+                failures.append((tier, exc))
+        if failures:
+            raise self._nothing_found(key, failures)
+
+    # -- lifecycle and figures ------------------------------------------------------------------
+
+    async def flush(self) -> None:
+        """Wait for every pending background fill and replication."""
+        await self._background.flush()
+
+    async def aclose(self) -> None:
+        """Flush pending work, then close every tier's store."""
+        await self.flush()
+        closed: set[int] = set()
+        for tier in self._tiers:
+            if id(tier.store) not in closed:
+                closed.add(id(tier.store))
+                await tier.store.aclose()
+
+    @property
+    def stats(self) -> ChainStats:
+        """A snapshot of the per-tier figures and background-work counts."""
+        counters = self._background.counters
+        return ChainStats(
+            tiers=[copy.deepcopy(tier.stats) for tier in self._tiers],
+            fills_done=counters.done,
+            fills_failed=counters.failed,
+            fills_dropped=counters.dropped,
+            fills_pending=self._background.pending,
+            single_flight_joins=self._flight.joined,
+        )
+
+    def reset_stats(self) -> None:
+        """Zero every figure."""
+        for tier in self._tiers:
+            tier.stats = TierStats(tier.name)
+        self._background.counters = type(self._background.counters)()
+        self._flight.joined = 0
+
+
+class HashComposite(Composite):
+    """A chain of content-addressed tiers; keys are hex digests of ``algorithm``.
+
+    Accepts ``<hex>`` and ``<algorithm>://<hex>`` in any case and hands tiers the lower-case hex.
+    ``put`` refuses data whose digest is not the key, so no tier ever stores a wrong blob.
+    """
+
+    def __init__(
+        self, *, algorithm: str = "sha256", max_pending_fills: int = 1024, name: str | None = None
+    ) -> None:
+        self.keys = HashKeys(algorithm)
+        super().__init__(max_pending_fills=max_pending_fills, name=name)
+
+    @property
+    def algorithm(self) -> str:
+        """The hashlib algorithm of the keys."""
+        return self.keys.algorithm
+
+    @property
+    def uri_hint(self) -> str:  # type: ignore[override]
+        return self.keys.hint
+
+    def _check_tier(self, store: Store) -> None:
+        super()._check_tier(store)
+        if isinstance(store, (_Keyed, HashComposite)) and store.algorithm != self.algorithm:
+            raise ValueError(
+                f"{store.name} uses {store.algorithm} keys; this chain uses {self.algorithm}"
+            )
+
+    def is_valid(self, uri: str) -> bool:
+        """Whether ``uri`` is a key of this chain's algorithm."""
+        return self.keys.match(uri) is not None
+
+    def _key(self, uri: object) -> str:
+        if not isinstance(uri, str):
+            raise TypeError(f"{self.name}: a key must be a str, not {type(uri).__name__}")
+        key = self.keys.match(uri)
+        if key is None:
+            raise InvalidURI(self, uri, self.keys.hint)
+        return key
+
+    def _prepare_put(self, key: str, data: PutData) -> PutData:
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            actual = self.keys.digest(data)
+            if actual != key:
+                raise InvalidDataFound(self, key, f"its {self.algorithm} is {actual}")
+            return data
+        return self._verified_stream(key, data)
+
+    async def _verified_stream(self, key: str, data: Any) -> AsyncIterator[bytes]:
+        hasher = self.keys.new()
+        async for chunk in data:
+            hasher.update(chunk)
+            yield chunk
+        if hasher.hexdigest() != key:
+            raise InvalidDataFound(self, key, f"its {self.algorithm} is {hasher.hexdigest()}")
+
+    async def _after_put(self, key: str) -> None:
+        """Nothing to invalidate: a key's content never changes."""
+
+    async def write(self, data: PutData) -> str:
+        """Store ``data`` under its digest and return that key."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"write() takes bytes-like data, not {type(data).__name__}")
+        key = self.keys.digest(data)
+        await self.put(key, data)
+        return key
+
+
+class Sha1Composite(HashComposite):
+    """A chain of SHA-1-keyed tiers: accepts ``<sha1>`` and ``sha1://<sha1>``, any case."""
+
+    def __init__(self, *, max_pending_fills: int = 1024, name: str | None = None) -> None:
+        super().__init__(algorithm="sha1", max_pending_fills=max_pending_fills, name=name)

@@ -1,0 +1,158 @@
+"""The exceptions asyncbitstore raises.
+
+Every error is a :class:`BitstoreError`::
+
+    BitstoreError
+    ├── NotFoundInStore (also KeyError)      the blob is not there
+    │   └── InvalidDataFound                 it is there, but its bytes fail verification
+    ├── StoreNotAvailable                    the store could not answer (outage, auth, timeout)
+    │   └── StoreTimeout                     ... because it took longer than allowed
+    ├── InvalidURI (also ValueError)         the URI or key has the wrong form
+    ├── InvalidRange (also ValueError)       a byte range that cannot be served
+    ├── NotWritable                          the store does not implement put/delete
+    └── StoreFull                            the store declines the write for lack of room
+
+The distinction between the first two matters: a chain reports :class:`NotFoundInStore` only when
+every tier answered "not there", and :class:`StoreNotAvailable` whenever a tier failed, so an
+outage is never mistaken for a missing blob.
+
+Each message names the store and the URI. All errors pickle (they cross process boundaries in
+bulk work), and their constructors match epic-bitstore's so user-written stores raise them too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "BitstoreError",
+    "InvalidDataFound",
+    "InvalidRange",
+    "InvalidURI",
+    "NotFoundInStore",
+    "NotWritable",
+    "StoreFull",
+    "StoreNotAvailable",
+    "StoreTimeout",
+]
+
+
+def describe(store: object) -> str:
+    """A short, secret-free name for a store (or the string itself)."""
+    if store is None:
+        return "store"
+    if isinstance(store, str):
+        return store
+    name = getattr(store, "name", None)
+    if isinstance(name, str):
+        return name
+    return type(store).__name__
+
+
+class BitstoreError(Exception):
+    """Root of every exception raised by asyncbitstore."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuild from the rendered message and copy attributes back: constructors differ per
+        # subclass, and the message already carries everything needed to read the error.
+        return (_rebuild, (type(self), self.message, dict(self.__dict__)))
+
+
+def _rebuild(cls: type[BitstoreError], message: str, state: dict[str, Any]) -> BitstoreError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
+
+
+class NotFoundInStore(BitstoreError, KeyError):
+    """The store answered, and it does not hold the blob."""
+
+    def __init__(self, store: object, uri: str, reason: str | None = None) -> None:
+        self.store = describe(store)
+        self.uri = uri
+        self.reason = reason
+        message = f"{uri!r} not found in {self.store}"
+        if reason:
+            message += f": {reason}"
+        super().__init__(message)
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return self.message
+
+
+class InvalidDataFound(NotFoundInStore):
+    """The store holds bytes for this key, but they fail verification (digest mismatch)."""
+
+    def __init__(self, store: object, uri: str, reason: str | None = None) -> None:
+        super().__init__(store, uri, reason or "data failed verification")
+        self.message = f"invalid data for {uri!r} in {self.store}: {self.reason}"
+        self.args = (self.message,)
+
+
+class StoreNotAvailable(BitstoreError):
+    """The store could not be asked: unreachable, unauthenticated, failing, or too slow."""
+
+    def __init__(self, store: object, reason: str | None = None, *, uri: str | None = None):
+        self.store = describe(store)
+        self.reason = reason
+        self.uri = uri
+        message = f"{self.store} is not available"
+        if uri is not None:
+            message += f" for {uri!r}"
+        if reason:
+            message += f": {reason}"
+        super().__init__(message)
+
+
+class StoreTimeout(StoreNotAvailable):
+    """The store did not answer within its time limit."""
+
+
+class InvalidURI(BitstoreError, ValueError):
+    """The URI (or key) does not have a form this store accepts."""
+
+    def __init__(self, store: object, uri: object, hint: str | None = None) -> None:
+        self.store = describe(store)
+        self.uri = uri
+        self.hint = hint
+        message = f"invalid URI {uri!r} for {self.store}"
+        if hint:
+            message += f"; expected {hint}"
+        super().__init__(message)
+
+
+class InvalidRange(BitstoreError, ValueError):
+    """A byte range that is malformed or starts past the end of the blob."""
+
+    def __init__(self, store: object, uri: str, start: int, end: int, reason: str) -> None:
+        self.store = describe(store)
+        self.uri = uri
+        self.start = start
+        self.end = end
+        super().__init__(f"invalid range [{start}, {end}) for {uri!r} in {self.store}: {reason}")
+
+
+class NotWritable(BitstoreError):
+    """The store is read-only: it does not implement put (or delete)."""
+
+    def __init__(self, store: object, operation: str = "put") -> None:
+        self.store = describe(store)
+        self.operation = operation
+        super().__init__(f"{self.store} does not implement {operation}")
+
+
+class StoreFull(BitstoreError):
+    """The store declines a write because it has no room for it."""
+
+    def __init__(self, store: object, uri: str, reason: str) -> None:
+        self.store = describe(store)
+        self.uri = uri
+        super().__init__(f"{self.store} cannot take {uri!r}: {reason}")

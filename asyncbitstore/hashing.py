@@ -1,0 +1,336 @@
+"""Content-addressed stores: keys are hex digests of the blob's bytes.
+
+- :class:`HashStore` maps a key to ``prefix + key`` in a raw store; with ``verify=True`` it
+  checks every blob's digest on ``get`` and ``put``.
+- :class:`HashCache` is a ``HashStore`` whose ``put`` never raises (it logs and counts), which is
+  what a cache in a chain wants.
+- :class:`HashAPISource` turns an ``api_get(key)`` coroutine into a store.
+- ``Sha1Store``, ``Sha1Cache`` and ``Sha1APISource`` are the same with ``algorithm="sha1"``.
+
+Keys are accepted as ``<hex>`` or ``<algorithm>://<hex>``, in any case, and used lower-cased.
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import logging
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ._data import DEFAULT_CHUNK_SIZE, BytesLike, PutData, check_put_data
+from ._uri import redact
+from .errors import InvalidDataFound, InvalidURI, NotFoundInStore
+from .store import Store
+
+__all__ = [
+    "HashAPISource",
+    "HashCache",
+    "HashKeys",
+    "HashStore",
+    "Sha1APISource",
+    "Sha1Cache",
+    "Sha1Store",
+]
+
+logger = logging.getLogger("asyncbitstore.hashing")
+
+
+class HashKeys:
+    """Validation, normalization and computation of keys for one hashlib algorithm."""
+
+    def __init__(self, algorithm: str) -> None:
+        if not isinstance(algorithm, str):
+            raise TypeError(f"algorithm must be a str, not {type(algorithm).__name__}")
+        try:
+            digest_size = hashlib.new(algorithm).digest_size
+        except (ValueError, TypeError):
+            raise ValueError(
+                f"unknown hash algorithm {algorithm!r}; choose one of "
+                f"{sorted(hashlib.algorithms_guaranteed)}"
+            ) from None
+        if digest_size == 0:
+            raise ValueError(f"{algorithm!r} has no fixed digest size; choose another algorithm")
+        self.algorithm = algorithm.lower()
+        self.hex_length = 2 * digest_size
+        self.hint = f"a {self.algorithm} hex digest ({self.hex_length} hex digits), optionally as {self.algorithm}://<digest>"
+        self._pattern = re.compile(
+            rf"(?:{re.escape(self.algorithm)}://)?([0-9a-fA-F]{{{self.hex_length}}})", re.IGNORECASE
+        )
+
+    def match(self, uri: str) -> str | None:
+        """The lower-case digest in ``uri``, or None if it is not a key of this algorithm."""
+        if not isinstance(uri, str):
+            raise TypeError(f"a key must be a str, not {type(uri).__name__}")
+        found = self._pattern.fullmatch(uri)
+        return None if found is None else found.group(1).lower()
+
+    def new(self) -> Any:
+        """A fresh hashlib object."""
+        return hashlib.new(self.algorithm)
+
+    def digest(self, data: BytesLike) -> str:
+        """The key of ``data``."""
+        return hashlib.new(self.algorithm, data).hexdigest()
+
+
+class _Keyed(Store):
+    """Shared parts of the keyed stores: key checking and verification."""
+
+    def __init__(self, algorithm: str, verify: bool) -> None:
+        self.keys = HashKeys(algorithm)
+        self.verify = bool(verify)
+
+    @property
+    def algorithm(self) -> str:
+        """The hashlib algorithm of the keys."""
+        return self.keys.algorithm
+
+    @property
+    def uri_hint(self) -> str:  # type: ignore[override]
+        return self.keys.hint
+
+    def is_valid(self, uri: str) -> bool:
+        """Whether ``uri`` is a key of this store's algorithm."""
+        return self.keys.match(uri) is not None
+
+    def key_of(self, uri: object) -> str:
+        """The normalized key, or ``TypeError``/``InvalidURI``."""
+        if not isinstance(uri, str):
+            raise TypeError(f"{self.name}: a key must be a str, not {type(uri).__name__}")
+        key = self.keys.match(uri)
+        if key is None:
+            raise InvalidURI(self, uri, self.keys.hint)
+        return key
+
+    def _check_digest(self, key: str, actual: str) -> None:
+        if actual != key:
+            logger.warning("%s: %s data for %s has digest %s", self.name, self.algorithm, key, actual)
+            raise InvalidDataFound(self, key, f"its {self.algorithm} is {actual}")
+
+    def _verified(self, key: str, data: bytes) -> bytes:
+        if self.verify:
+            self._check_digest(key, self.keys.digest(data))
+        return data
+
+    async def _verifying_stream(self, key: str, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """Pass ``chunks`` through, raising :class:`InvalidDataFound` at the end on a mismatch."""
+        hasher = self.keys.new()
+        async for chunk in chunks:
+            hasher.update(chunk)
+            yield chunk
+        self._check_digest(key, hasher.hexdigest())
+
+    async def write(self, data: BytesLike) -> str:
+        """Store ``data`` under its digest and return that key."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"write() takes bytes-like data, not {type(data).__name__}")
+        key = self.keys.digest(data)
+        await self.put(key, data)
+        return key
+
+
+class HashStore(_Keyed):
+    """Blobs in a raw store at ``prefix + key``, the key being the digest of the blob.
+
+    Args:
+        raw: the store that holds the bytes (``FileRaw()``, ``S3Raw()``, ...).
+        prefix: prepended to each key to form the raw URI, e.g. ``"s3://bucket/blobs/"``.
+        verify: check each blob's digest on ``get`` and ``put`` (:class:`InvalidDataFound`).
+        algorithm: any fixed-size hashlib algorithm (``"sha1"``, ``"sha256"``, ``"blake2b"``).
+    """
+
+    def __init__(
+        self, raw: Store, prefix: str, verify: bool = False, *, algorithm: str = "sha256"
+    ) -> None:
+        super().__init__(algorithm, verify)
+        if not isinstance(raw, Store):
+            raise TypeError(f"raw must be a Store, not {type(raw).__name__}")
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
+        if not raw.is_valid(prefix + "0" * self.keys.hex_length):
+            raise InvalidURI(raw, prefix, f"a prefix that forms URIs {raw.name} accepts ({raw.uri_hint})")
+        self.raw = raw
+        self.prefix = prefix
+
+    @property
+    def name(self) -> str:
+        return f"{type(self).__name__}({self.raw.name}, {redact(self.prefix)!r})"
+
+    def _raw_uri(self, uri: str) -> tuple[str, str]:
+        key = self.key_of(uri)
+        return key, self.prefix + key
+
+    async def get(self, uri: str) -> bytes:
+        """The blob stored under key ``uri``, verified when ``verify`` is set."""
+        key, raw_uri = self._raw_uri(uri)
+        try:
+            data = await self.raw.get(raw_uri)
+        except NotFoundInStore as exc:
+            if isinstance(exc, InvalidDataFound):
+                raise
+            raise NotFoundInStore(self, key) from exc
+        return self._verified(key, data)
+
+    async def get_range(self, uri: str, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)`` of the blob (not verified: a range cannot be)."""
+        key, raw_uri = self._raw_uri(uri)
+        try:
+            return await self.raw.get_range(raw_uri, start, end)
+        except NotFoundInStore as exc:
+            raise NotFoundInStore(self, key) from exc
+
+    async def stream(self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
+        """The blob in chunks; with ``verify``, a mismatch raises after the last chunk."""
+        key, raw_uri = self._raw_uri(uri)
+        chunks = self.raw.stream(raw_uri, chunk_size)
+        try:
+            first = await anext(chunks, None)
+        except NotFoundInStore as exc:
+            raise NotFoundInStore(self, key) from exc
+        hasher = self.keys.new() if self.verify else None
+        try:
+            if first is not None:
+                if hasher is not None:
+                    hasher.update(first)
+                yield first
+                async for chunk in chunks:
+                    if hasher is not None:
+                        hasher.update(chunk)
+                    yield chunk
+        finally:
+            await chunks.aclose()  # type: ignore[attr-defined]
+        if hasher is not None:
+            self._check_digest(key, hasher.hexdigest())
+
+    async def put(self, uri: str, data: PutData) -> None:
+        """Store ``data`` under key ``uri``; with ``verify``, a wrong digest stores nothing."""
+        key, raw_uri = self._raw_uri(uri)
+        check_put_data(data)
+        if self.verify:
+            if isinstance(data, (bytes, bytearray, memoryview)):
+                self._check_digest(key, self.keys.digest(data))
+            else:
+                data = self._verifying_stream(key, aiter(data))
+        await self.raw.put(raw_uri, data)
+
+    async def exists(self, uri: str) -> bool:
+        """Whether the raw store holds the key (not verified)."""
+        key, raw_uri = self._raw_uri(uri)
+        return await self.raw.exists(raw_uri)
+
+    async def size(self, uri: str) -> int:
+        """The blob's size in bytes."""
+        key, raw_uri = self._raw_uri(uri)
+        try:
+            return await self.raw.size(raw_uri)
+        except NotFoundInStore as exc:
+            raise NotFoundInStore(self, key) from exc
+
+    async def delete(self, uri: str) -> None:
+        """Remove the blob (nothing happens if it is missing)."""
+        _, raw_uri = self._raw_uri(uri)
+        await self.raw.delete(raw_uri)
+
+    async def list(self, prefix: str = "") -> AsyncIterator[str]:  # type: ignore[override]
+        """The keys that start with ``prefix`` (a partial hex digest)."""
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
+        start = len(self.prefix)
+        async for raw_uri in self.raw.list(self.prefix + prefix.lower()):
+            key = raw_uri[start:]
+            if self.keys.match(key) == key:
+                yield key
+
+    async def aclose(self) -> None:
+        """Close the raw store."""
+        await self.raw.aclose()
+
+
+class HashCache(HashStore):
+    """A :class:`HashStore` for use as a cache: ``put`` logs and counts failures, never raises.
+
+    ``put_failures`` counts them. A chain filling this cache calls :meth:`put_or_raise` instead,
+    so the chain's own figures see the failures too.
+    """
+
+    def _init_runtime(self) -> None:
+        self.put_failures = 0
+
+    def __init__(
+        self, raw: Store, prefix: str, verify: bool = False, *, algorithm: str = "sha256"
+    ) -> None:
+        super().__init__(raw, prefix, verify, algorithm=algorithm)
+        self._init_runtime()
+
+    async def put_or_raise(self, uri: str, data: PutData) -> None:
+        """``put`` that raises on failure."""
+        await super().put(uri, data)
+
+    async def put(self, uri: str, data: PutData) -> None:
+        """Store the blob if possible; failures are logged and counted, not raised."""
+        try:
+            await self.put_or_raise(uri, data)
+        except Exception as exc:
+            self.put_failures += 1
+            logger.warning("%s: could not cache %r: %s", self.name, uri, exc)
+
+
+class HashAPISource(_Keyed):
+    """A store backed by an API: subclass and implement :meth:`api_get`.
+
+    Optionally implement :meth:`api_exists`; a chain asks an API source ``exists`` only through
+    it, since the default would download the blob.
+    """
+
+    def __init__(self, verify: bool = False, *, algorithm: str = "sha256") -> None:
+        super().__init__(algorithm, verify)
+
+    @abc.abstractmethod
+    async def api_get(self, key: str) -> bytes | None:
+        """The blob for ``key`` (lower-case hex), or None if the API does not have it."""
+
+    async def api_exists(self, key: str) -> bool:
+        """Whether the API has ``key``. The default fetches the blob; override when cheaper."""
+        return await self.api_get(key) is not None
+
+    @property
+    def has_api_exists(self) -> bool:
+        """Whether a subclass implements :meth:`api_exists`."""
+        return type(self).api_exists is not HashAPISource.api_exists
+
+    async def get(self, uri: str) -> bytes:
+        """The blob from :meth:`api_get`, verified when ``verify`` is set."""
+        key = self.key_of(uri)
+        data = await self.api_get(key)
+        if data is None:
+            raise NotFoundInStore(self, key)
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"{self.name}.api_get returned {type(data).__name__}, not bytes")
+        return self._verified(key, bytes(data))
+
+    async def exists(self, uri: str) -> bool:
+        """Whether the API has the key (through :meth:`api_exists`)."""
+        return await self.api_exists(self.key_of(uri))
+
+
+class Sha1Store(HashStore):
+    """A :class:`HashStore` keyed by SHA-1 digests."""
+
+    def __init__(self, raw: Store, prefix: str, verify: bool = False) -> None:
+        super().__init__(raw, prefix, verify, algorithm="sha1")
+
+
+class Sha1Cache(HashCache):
+    """A :class:`HashCache` keyed by SHA-1 digests."""
+
+    def __init__(self, raw: Store, prefix: str, verify: bool = False) -> None:
+        super().__init__(raw, prefix, verify, algorithm="sha1")
+
+
+class Sha1APISource(HashAPISource):
+    """A :class:`HashAPISource` keyed by SHA-1 digests: implement ``api_get(sha1)``."""
+
+    def __init__(self, verify: bool = False) -> None:
+        super().__init__(verify, algorithm="sha1")

@@ -1,0 +1,217 @@
+"""``FileRaw``: blobs as files on a local disk, with atomic writes and batched thread hops."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+from collections.abc import AsyncIterator
+from typing import Any, BinaryIO
+
+from .._data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
+from ..errors import InvalidRange, InvalidURI, NotFoundInStore, StoreFull, StoreNotAvailable
+from ..store import Store
+from . import _fileops as ops
+from ._batcher import ThreadBatcher
+
+__all__ = ["FileRaw"]
+
+_SCHEME = "file://"
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+class FileRaw(Store):
+    """Blobs as files, for ``file:///abs/path`` URIs and plain absolute paths.
+
+    Args:
+        root: when given, only paths under this folder are accepted.
+        fsync: flush each write to the disk before it becomes visible (slower, survives power
+            loss); without it a write is still atomic with respect to other readers and crashes
+            of this process.
+        threads: worker threads for blocking file calls.
+
+    Paths with ``.`` or ``..`` segments, empty segments or NUL bytes are refused, so a URI can
+    never reach outside ``root``. Files whose names start with ``.abstmp-`` are in-progress
+    writes and are never listed or served.
+
+    Small reads are batched: concurrent calls share one hop to a worker thread, so a bulk read of
+    small files costs little more than reading them in a plain loop.
+    """
+
+    uri_hint = "file:///absolute/path or /absolute/path"
+    _runtime_attrs = ("_batcher",)
+
+    def __init__(self, root: str | os.PathLike[str] | None = None, *, fsync: bool = False,
+                 threads: int = 2) -> None:
+        if root is not None:
+            root = os.fspath(root)
+            if not isinstance(root, str) or not os.path.isabs(root):
+                raise ValueError(f"root must be an absolute path, not {root!r}")
+            root = os.path.normpath(root)
+        self.root: str | None = root
+        self.fsync = bool(fsync)
+        self.threads = threads
+        self._init_runtime()
+
+    def _init_runtime(self) -> None:
+        self._batcher = ThreadBatcher(threads=self.threads)
+
+    @property
+    def name(self) -> str:
+        return "FileRaw" if self.root is None else f"FileRaw({self.root!r})"
+
+    # -- URIs -----------------------------------------------------------------------------------
+
+    def _to_path(self, uri: str, *, folder: bool = False) -> str | None:
+        """The absolute path for ``uri``, or None if the URI is not acceptable."""
+        path = uri[len(_SCHEME):] if uri.startswith(_SCHEME) else uri
+        if not path.startswith("/") or "\x00" in path:
+            return None
+        trailing = path.endswith("/")
+        if trailing and not folder:
+            return None
+        parts = path.strip("/").split("/") if path != "/" else []
+        if any(part in ("", ".", "..") for part in parts):
+            return None
+        if not folder and parts and parts[-1].startswith(ops.TEMP_PREFIX):
+            return None
+        normal = "/" + "/".join(parts)
+        if self.root is not None and normal != self.root and not normal.startswith(
+            self.root.rstrip("/") + "/"
+        ):
+            return None
+        if normal == self.root and not folder:
+            return None
+        return normal + "/" if trailing and normal != "/" else normal
+
+    def is_valid(self, uri: str) -> bool:
+        """Whether ``uri`` names a file this store may hold."""
+        if not isinstance(uri, str):
+            raise TypeError(f"a URI must be a str, not {type(uri).__name__}")
+        return self._to_path(uri) is not None
+
+    def _path(self, uri: object) -> str:
+        if not isinstance(uri, str):
+            raise TypeError(f"{self.name}: a URI must be a str, not {type(uri).__name__}")
+        path = self._to_path(uri)
+        if path is None:
+            hint = self.uri_hint if self.root is None else f"an absolute path under {self.root}"
+            raise InvalidURI(self, uri, hint + " (no '.', '..' or empty segments)")
+        return path
+
+    def _error(self, exc: BaseException, uri: str) -> BaseException:
+        """Our exception for an OSError from a file call."""
+        if isinstance(exc, (FileNotFoundError, IsADirectoryError, NotADirectoryError)):
+            return NotFoundInStore(self, uri)
+        if isinstance(exc, OSError) and exc.errno in _FULL:
+            return StoreFull(self, uri, os.strerror(exc.errno or 0))
+        if isinstance(exc, OSError):
+            return StoreNotAvailable(self, f"{type(exc).__name__}: {exc.strerror}", uri=uri)
+        return exc
+
+    async def _run(self, uri: str, fn: Any, *args: Any) -> Any:
+        try:
+            return await self._batcher.submit(fn, *args)
+        except OSError as exc:
+            raise self._error(exc, uri) from exc
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    async def get(self, uri: str) -> bytes:
+        """The file's bytes."""
+        return await self._run(uri, ops.read, self._path(uri))  # type: ignore[no-any-return]
+
+    async def get_range(self, uri: str, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)`` of the file, read without loading the rest."""
+        path = self._path(uri)
+        check_range(self, uri, start, end)
+        try:
+            return await self._run(uri, ops.read_range, path, start, end)  # type: ignore[no-any-return]
+        except ops.PastEnd as exc:
+            raise InvalidRange(self, uri, start, end, f"the blob has only {exc.size} bytes") from None
+
+    async def stream(self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
+        """The file in chunks; memory stays at about one chunk."""
+        path = self._path(uri)
+        check_chunk_size(chunk_size)
+        file: BinaryIO = await self._run(uri, ops.open_read, path)
+        try:
+            while chunk := await self._run(uri, ops.read_chunk, file, chunk_size):
+                yield chunk
+        finally:
+            file.close()  # no thread hop: closing a read-only file does not block
+
+    async def exists(self, uri: str) -> bool:
+        """Whether a regular file is at ``uri``."""
+        return await self._run(uri, ops.is_file, self._path(uri))  # type: ignore[no-any-return]
+
+    async def size(self, uri: str) -> int:
+        """The file's size."""
+        return await self._run(uri, ops.file_size, self._path(uri))  # type: ignore[no-any-return]
+
+    async def list(self, prefix: str = "/") -> AsyncIterator[str]:  # type: ignore[override]
+        """Every file whose URI starts with ``prefix``, recursively, sorted.
+
+        URIs come back in the form of ``prefix`` (``file://`` or a plain path).
+        """
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
+        if prefix in ("", _SCHEME) and self.root is not None:
+            prefix = (_SCHEME if prefix else "") + self.root + "/"
+        path = self._to_path(prefix, folder=True)
+        if path is None:
+            raise InvalidURI(self, prefix, "a folder or path prefix: " + (self.uri_hint or ""))
+        base = path if path.endswith("/") else os.path.dirname(path)
+        paths: list[str] = await self._run(prefix, ops.walk, base or "/", path)
+        scheme = _SCHEME if prefix.startswith(_SCHEME) else ""
+        for found in paths:
+            yield scheme + found
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    async def put(self, uri: str, data: PutData) -> None:
+        """Write the file atomically; a failed or cancelled write leaves no file behind."""
+        path = self._path(uri)
+        check_put_data(data)
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            await self._run(uri, ops.write_atomic, path, data, self.fsync)
+            return
+        file, temp = await self._run(uri, ops.open_temp, path)
+        last: asyncio.Future[Any] | None = None
+        try:
+            async for chunk in data:
+                if not isinstance(chunk, (bytes, bytearray, memoryview)):
+                    raise TypeError(f"async iterable yielded {type(chunk).__name__}, expected bytes")
+                last = self._batcher.submit(ops.write_chunk, file, chunk)
+                await self._checked(last, uri)
+            last = self._batcher.submit(ops.commit, file, temp, path, self.fsync)
+            await self._checked(last, uri)
+        except BaseException:
+            await self._abort(last, file, temp)
+            raise
+
+    async def _checked(self, future: asyncio.Future[Any], uri: str) -> None:
+        try:
+            # Shielded: if the caller is cancelled, the future still tells when the thread is done.
+            await asyncio.shield(future)
+        except OSError as exc:
+            raise self._error(exc, uri) from exc
+
+    async def _abort(self, last: asyncio.Future[Any] | None, file: BinaryIO, temp: str) -> None:
+        """Remove the temporary file once no thread is writing to it any more."""
+
+        async def cleanup() -> None:
+            if last is not None and not last.done():
+                await asyncio.wait([last])  # the thread may still be writing to the file
+            await self._batcher.submit(ops.abort, file, temp)
+
+        # Shielded so that a second cancellation cannot leave the temporary file behind.
+        await asyncio.shield(cleanup())
+
+    async def delete(self, uri: str) -> None:
+        """Remove the file if it exists."""
+        await self._run(uri, ops.unlink, self._path(uri))
+
+    async def aclose(self) -> None:
+        """Stop the worker threads (they restart on the next call)."""
+        self._batcher.close()

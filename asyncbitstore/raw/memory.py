@@ -1,0 +1,113 @@
+"""``MemoryRaw``: blobs in a dict, optionally bounded in bytes with least-recently-used eviction."""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+
+from .._data import PutData, as_bytes, check_put_data, check_range, slice_range
+from ..errors import NotFoundInStore, StoreFull
+from ..store import Store
+
+__all__ = ["MemoryRaw"]
+
+_MEM_URI = re.compile(r"mem://[^/]+/.+", re.DOTALL)
+
+
+class MemoryRaw(Store):
+    """An in-process store for ``mem://name/path`` URIs.
+
+    Args:
+        max_bytes: when set, the total size of the blobs is kept at or under it by evicting the
+            least-recently used ones (a read counts as a use). A single blob bigger than the
+            bound is refused with :class:`~asyncbitstore.errors.StoreFull`.
+
+    The blobs are plain data: they are kept when the store is pickled.
+    """
+
+    uri_hint = "mem://<name>/<path>"
+
+    def __init__(self, *, max_bytes: int | None = None) -> None:
+        if max_bytes is not None and (
+            isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 0
+        ):
+            raise ValueError(f"max_bytes must be a non-negative int or None, not {max_bytes!r}")
+        self.max_bytes = max_bytes
+        self._blobs: OrderedDict[str, bytes] = OrderedDict()
+        self.used_bytes = 0
+        self.evictions = 0
+
+    @property
+    def name(self) -> str:
+        return "MemoryRaw" if self.max_bytes is None else f"MemoryRaw(max_bytes={self.max_bytes})"
+
+    def is_valid(self, uri: str) -> bool:
+        """Whether ``uri`` has the form ``mem://<name>/<path>``."""
+        if not isinstance(uri, str):
+            raise TypeError(f"a URI must be a str, not {type(uri).__name__}")
+        return _MEM_URI.fullmatch(uri) is not None
+
+    def __len__(self) -> int:
+        return len(self._blobs)
+
+    async def get(self, uri: str) -> bytes:
+        """The blob at ``uri``."""
+        blobs = self._blobs
+        data = blobs.get(uri)
+        if data is None:
+            self.check_uri(uri)
+            raise NotFoundInStore(self, uri)
+        if self.max_bytes is not None:
+            blobs.move_to_end(uri)
+        return data
+
+    async def get_range(self, uri: str, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)`` of the blob."""
+        check_range(self, uri, start, end)
+        return slice_range(self, uri, await self.get(uri), start, end)
+
+    async def put(self, uri: str, data: PutData) -> None:
+        """Store ``data`` at ``uri``, evicting old blobs if a bound is set."""
+        self.check_uri(uri)
+        check_put_data(data)
+        blob = await as_bytes(data)
+        if self.max_bytes is not None and len(blob) > self.max_bytes:
+            raise StoreFull(self, uri, f"{len(blob)} bytes exceed max_bytes={self.max_bytes}")
+        old = self._blobs.pop(uri, None)
+        if old is not None:
+            self.used_bytes -= len(old)
+        self._blobs[uri] = blob
+        self.used_bytes += len(blob)
+        if self.max_bytes is not None:
+            while self.used_bytes > self.max_bytes:
+                _, evicted = self._blobs.popitem(last=False)
+                self.used_bytes -= len(evicted)
+                self.evictions += 1
+
+    async def exists(self, uri: str) -> bool:
+        """Whether a blob is at ``uri``."""
+        self.check_uri(uri)
+        return uri in self._blobs
+
+    async def size(self, uri: str) -> int:
+        """The blob's size."""
+        self.check_uri(uri)
+        data = self._blobs.get(uri)
+        if data is None:
+            raise NotFoundInStore(self, uri)
+        return len(data)
+
+    async def delete(self, uri: str) -> None:
+        """Remove the blob at ``uri`` if there is one."""
+        self.check_uri(uri)
+        old = self._blobs.pop(uri, None)
+        if old is not None:
+            self.used_bytes -= len(old)
+
+    async def list(self, prefix: str = "mem://") -> AsyncIterator[str]:  # type: ignore[override]
+        """The URIs starting with ``prefix``, sorted."""
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
+        for uri in sorted(u for u in self._blobs if u.startswith(prefix)):
+            yield uri

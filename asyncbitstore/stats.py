@@ -1,0 +1,181 @@
+"""Counters and latency figures for each tier of a chain, printable as a table."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["ChainStats", "LatencyHistogram", "TierStats"]
+
+_STEPS_PER_OCTAVE = 8
+_MIN_EXPONENT = -24  # about 60 ns; anything faster lands in the first bucket
+
+
+class LatencyHistogram:
+    """Latencies in logarithmic buckets (8 per doubling, so quantiles are within about 9 %)."""
+
+    __slots__ = ("buckets", "count", "max", "total")
+
+    def __init__(self) -> None:
+        self.buckets: dict[int, int] = {}
+        self.count = 0
+        self.total = 0.0
+        self.max = 0.0
+
+    def record(self, seconds: float) -> None:
+        """Add one observation."""
+        self.count += 1
+        self.total += seconds
+        if seconds > self.max:
+            self.max = seconds
+        if seconds > 0.0:
+            mantissa, exponent = math.frexp(seconds)
+            index = max(exponent, _MIN_EXPONENT) * _STEPS_PER_OCTAVE + int(
+                (mantissa - 0.5) * 2 * _STEPS_PER_OCTAVE
+            )
+        else:
+            index = _MIN_EXPONENT * _STEPS_PER_OCTAVE
+        self.buckets[index] = self.buckets.get(index, 0) + 1
+
+    @staticmethod
+    def bucket_upper_bound(index: int) -> float:
+        """The upper edge, in seconds, of bucket ``index``."""
+        exponent, step = divmod(index, _STEPS_PER_OCTAVE)
+        return math.ldexp(0.5 + (step + 1) / (2 * _STEPS_PER_OCTAVE), exponent)
+
+    @property
+    def mean(self) -> float:
+        """Mean latency in seconds (0 when empty)."""
+        return self.total / self.count if self.count else 0.0
+
+    def quantile(self, q: float) -> float:
+        """An upper estimate of the ``q`` quantile (0 < q <= 1), in seconds; 0 when empty."""
+        if not self.count:
+            return 0.0
+        rank = q * self.count
+        seen = 0
+        for index in sorted(self.buckets):
+            seen += self.buckets[index]
+            if seen >= rank:
+                return min(self.bucket_upper_bound(index), self.max)
+        return self.max
+
+    def merge(self, other: LatencyHistogram) -> None:
+        """Add another histogram's observations to this one."""
+        for index, n in other.buckets.items():
+            self.buckets[index] = self.buckets.get(index, 0) + n
+        self.count += other.count
+        self.total += other.total
+        self.max = max(self.max, other.max)
+
+
+@dataclass
+class TierStats:
+    """What one tier of a chain did.
+
+    ``errors`` counts failures of every kind; ``timeouts`` and ``corrupt`` break some of them out
+    (a corrupt blob in a cache is dropped and counted as a miss too).
+    """
+
+    name: str
+    hits: int = 0
+    misses: int = 0
+    errors: int = 0
+    timeouts: int = 0
+    corrupt: int = 0
+    bytes: int = 0
+    latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The figures as plain values (latencies in seconds)."""
+        return {
+            "name": self.name,
+            "hits": self.hits,
+            "misses": self.misses,
+            "errors": self.errors,
+            "timeouts": self.timeouts,
+            "corrupt": self.corrupt,
+            "bytes": self.bytes,
+            "latency": {
+                "count": self.latency.count,
+                "mean": self.latency.mean,
+                "p50": self.latency.quantile(0.5),
+                "p99": self.latency.quantile(0.99),
+            },
+        }
+
+    def merge(self, other: TierStats) -> None:
+        """Add another tier's figures to these (for merging stats across processes)."""
+        for attr in ("hits", "misses", "errors", "timeouts", "corrupt", "bytes"):
+            setattr(self, attr, getattr(self, attr) + getattr(other, attr))
+        self.latency.merge(other.latency)
+
+
+@dataclass
+class ChainStats:
+    """Per-tier figures plus background-fill counts of a chain."""
+
+    tiers: list[TierStats] = field(default_factory=list)
+    fills_done: int = 0
+    fills_failed: int = 0
+    fills_dropped: int = 0
+    fills_pending: int = 0
+    single_flight_joins: int = 0
+
+    def tier(self, name: str) -> TierStats:
+        """The figures of the tier called ``name``."""
+        for tier in self.tiers:
+            if tier.name == name:
+                return tier
+        raise KeyError(f"no tier named {name!r}; tiers: {[t.name for t in self.tiers]}")
+
+    @property
+    def hits(self) -> dict[str, int]:
+        """``{tier name: hits}``."""
+        return {tier.name: tier.hits for tier in self.tiers}
+
+    def as_dict(self) -> dict[str, Any]:
+        """Everything as plain values, ready for JSON."""
+        return {
+            "tiers": [tier.as_dict() for tier in self.tiers],
+            "fills": {
+                "done": self.fills_done,
+                "failed": self.fills_failed,
+                "dropped": self.fills_dropped,
+                "pending": self.fills_pending,
+            },
+            "single_flight_joins": self.single_flight_joins,
+        }
+
+    def table(self) -> str:
+        """A fixed-width text table, one row per tier."""
+        header = ("tier", "hits", "misses", "errors", "bytes", "mean ms", "p50 ms", "p99 ms")
+        rows = [header]
+        for t in self.tiers:
+            lat = t.latency
+            rows.append((
+                t.name,
+                str(t.hits),
+                str(t.misses),
+                str(t.errors),
+                str(t.bytes),
+                f"{lat.mean * 1e3:.3f}",
+                f"{lat.quantile(0.5) * 1e3:.3f}",
+                f"{lat.quantile(0.99) * 1e3:.3f}",
+            ))
+        widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+        lines = [
+            "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in
+                      enumerate(zip(row, widths)))
+            for row in rows
+        ]
+        lines.append(
+            f"fills: {self.fills_done} done, {self.fills_failed} failed, "
+            f"{self.fills_dropped} dropped, {self.fills_pending} pending; "
+            f"single-flight joins: {self.single_flight_joins}"
+        )
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.table()

@@ -1,0 +1,281 @@
+"""The :class:`Store` contract that every tier, wrapper and chain implements.
+
+A store answers for a set of URIs (``is_valid``) and serves blobs through coroutine methods. A
+subclass must implement :meth:`Store.is_valid` and :meth:`Store.get`; everything else has a
+working default built on ``get`` (``exists``, ``size``, ``get_range``, ``stream``) or a clear
+refusal (``put``/``delete`` raise :class:`~asyncbitstore.errors.NotWritable`, ``list`` raises
+``NotImplementedError``). Backends override what they can do better.
+
+Rules every method follows:
+
+- a non-``str`` URI raises ``TypeError``; a ``str`` that ``is_valid`` rejects raises
+  :class:`~asyncbitstore.errors.InvalidURI` with a hint of the expected form;
+- a missing blob raises :class:`~asyncbitstore.errors.NotFoundInStore` (``exists`` returns
+  ``False`` and ``delete`` does nothing instead);
+- a store that cannot answer raises :class:`~asyncbitstore.errors.StoreNotAvailable`;
+- concurrent calls on one store are safe.
+
+Lifecycle: clients, sessions and pools are created lazily inside the running event loop.
+``aclose()`` releases them, is safe to call twice, and a store used after it quietly creates them
+again. Stores pickle without their runtime state (see :meth:`Store._init_runtime`), so they can
+be shipped to worker processes.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
+from types import TracebackType
+from typing import Any, ClassVar
+
+from . import _bulk
+from ._data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_range, slice_range
+from .errors import InvalidURI, NotFoundInStore, NotWritable
+from .progress import progress_bar
+
+__all__ = ["DEFAULT_CONCURRENCY", "Store"]
+
+DEFAULT_CONCURRENCY = 64
+
+logger = logging.getLogger("asyncbitstore")
+
+UriSource = Iterable[str] | AsyncIterable[str]
+
+
+class Store(abc.ABC):
+    """Abstract base of every store: a raw backend, a keyed store, a wrapper or a chain."""
+
+    #: Shown in :class:`~asyncbitstore.errors.InvalidURI` messages: the URI form expected.
+    uri_hint: ClassVar[str | None] = None
+    #: Attributes holding runtime state (clients, pools, locks) that are dropped on pickling and
+    #: rebuilt by :meth:`_init_runtime`.
+    _runtime_attrs: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def name(self) -> str:
+        """A short, secret-free description used in messages, logs and stats."""
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+    # -- the contract ---------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def is_valid(self, uri: str) -> bool:
+        """Whether this store answers for ``uri``. Synchronous and cheap; never raises for a str.
+
+        Raises:
+            TypeError: ``uri`` is not a ``str``.
+        """
+
+    @abc.abstractmethod
+    async def get(self, uri: str) -> bytes:
+        """The whole blob.
+
+        Raises:
+            NotFoundInStore: no blob at ``uri``.
+            StoreNotAvailable: the store could not answer.
+            InvalidURI: ``is_valid(uri)`` is false.
+        """
+
+    def check_uri(self, uri: object) -> str:
+        """Return ``uri`` if this store accepts it, else raise ``TypeError`` or ``InvalidURI``."""
+        if not isinstance(uri, str):
+            raise TypeError(f"{self.name}: a URI must be a str, not {type(uri).__name__}")
+        if not self.is_valid(uri):
+            raise InvalidURI(self, uri, self.uri_hint)
+        return uri
+
+    async def get_range(self, uri: str, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)`` of the blob (fewer when it ends sooner).
+
+        Raises:
+            InvalidRange: not ``0 <= start <= end``, or ``start`` past the end of the blob.
+            NotFoundInStore: no blob at ``uri``.
+        """
+        self.check_uri(uri)
+        check_range(self, uri, start, end)
+        return slice_range(self, uri, await self.get(uri), start, end)
+
+    async def stream(self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
+        """The blob as chunks of at most ``chunk_size`` bytes.
+
+        A missing blob raises :class:`NotFoundInStore` before the first chunk. This default
+        reads the whole blob first; backends that can stream override it to bound memory.
+        """
+        self.check_uri(uri)
+        check_chunk_size(chunk_size)
+        view = memoryview(await self.get(uri))
+        for offset in range(0, len(view), chunk_size):
+            yield bytes(view[offset : offset + chunk_size])
+
+    async def put(self, uri: str, data: PutData) -> None:
+        """Store ``data`` (bytes-like, or an async iterable of bytes) at ``uri``.
+
+        A failed or interrupted put leaves no partial blob visible.
+
+        Raises:
+            NotWritable: this store does not implement put.
+        """
+        self.check_uri(uri)
+        raise NotWritable(self, "put")
+
+    async def exists(self, uri: str) -> bool:
+        """Whether a blob is at ``uri``. Never raises for a missing blob."""
+        try:
+            await self.get(uri)
+        except NotFoundInStore:
+            return False
+        return True
+
+    async def size(self, uri: str) -> int:
+        """The blob's size in bytes.
+
+        Raises:
+            NotFoundInStore: no blob at ``uri``.
+        """
+        return len(await self.get(uri))
+
+    async def delete(self, uri: str) -> None:
+        """Remove the blob; deleting a missing blob is not an error.
+
+        Raises:
+            NotWritable: this store does not implement delete.
+        """
+        self.check_uri(uri)
+        raise NotWritable(self, "delete")
+
+    def list(self, prefix: str = "") -> AsyncIterator[str]:
+        """Every URI that starts with ``prefix``, following every page.
+
+        Raises:
+            NotImplementedError: this store cannot list.
+        """
+        raise NotImplementedError(f"{self.name} cannot list its blobs")
+
+    # -- bulk operations ------------------------------------------------------------------------
+
+    async def _get_or_none(self, uri: str) -> bytes | None:
+        try:
+            return await self.get(uri)
+        except NotFoundInStore:
+            return None
+
+    async def get_many(
+        self, uris: UriSource, *, concurrency: int = DEFAULT_CONCURRENCY, progress: bool = False
+    ) -> list[bytes | None]:
+        """Fetch many blobs; the result keeps the order of ``uris``, ``None`` for a missing blob.
+
+        At most ``concurrency`` fetches run at once. Any error other than a missing blob cancels
+        the remaining fetches and propagates.
+        """
+        if isinstance(uris, AsyncIterable):
+            return [data async for _, data in self.iter_get(
+                uris, concurrency=concurrency, ordered=True, progress=progress
+            )]
+        items = uris if isinstance(uris, Sequence) and not isinstance(uris, str) else list(uris)
+        bar = progress_bar(progress, items, "get")
+        try:
+            return await _bulk.map_list(
+                self._get_or_none, items, concurrency=concurrency, progress=bar
+            )
+        finally:
+            if bar is not None:
+                bar.close()
+
+    async def iter_get(
+        self,
+        uris: UriSource,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        ordered: bool = False,
+        progress: bool = False,
+    ) -> AsyncIterator[tuple[str, bytes | None]]:
+        """Yield ``(uri, data or None)`` as fetches finish (or in input order with ``ordered``).
+
+        ``uris`` may be endless: at most ``concurrency`` fetches are in flight and at most about
+        ``2 * concurrency`` results wait for the consumer, whose pace sets the producer's.
+        Wrap in ``contextlib.aclosing`` to cancel pending fetches promptly when stopping early.
+        """
+        bar = progress_bar(progress, uris, "get")
+        try:
+            async for pair in _bulk.imap(
+                self._get_or_none, uris, concurrency=concurrency, ordered=ordered, progress=bar
+            ):
+                yield pair
+        finally:
+            if bar is not None:
+                bar.close()
+
+    async def put_many(
+        self,
+        items: Iterable[tuple[str, PutData]] | AsyncIterable[tuple[str, PutData]],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        progress: bool = False,
+    ) -> int:
+        """Store many ``(uri, data)`` pairs; returns how many were written."""
+
+        async def put_pair(pair: tuple[str, PutData]) -> None:
+            await self.put(pair[0], pair[1])
+
+        return await self._drain(put_pair, items, concurrency, progress, "put")
+
+    async def exists_many(
+        self, uris: UriSource, *, concurrency: int = DEFAULT_CONCURRENCY, progress: bool = False
+    ) -> dict[str, bool]:
+        """``{uri: exists}`` for every URI."""
+        answers: dict[str, bool] = {}
+
+        async def check(uri: str) -> None:
+            answers[uri] = await self.exists(uri)
+
+        await self._drain(check, uris, concurrency, progress, "exists")
+        return answers
+
+    async def delete_many(
+        self, uris: UriSource, *, concurrency: int = DEFAULT_CONCURRENCY, progress: bool = False
+    ) -> int:
+        """Delete many blobs (missing ones are fine); returns how many URIs were processed."""
+        return await self._drain(self.delete, uris, concurrency, progress, "delete")
+
+    async def _drain(
+        self, fn: Any, items: Any, concurrency: int, progress: bool, description: str
+    ) -> int:
+        bar = progress_bar(progress, items, description)
+        try:
+            return await _bulk.drain(fn, items, concurrency=concurrency, progress=bar)
+        finally:
+            if bar is not None:
+                bar.close()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def _init_runtime(self) -> None:
+        """Create empty runtime state (clients, pools, locks): on construction and unpickling."""
+
+    async def aclose(self) -> None:
+        """Release clients, sessions and pools. Safe to call twice; the store stays usable."""
+
+    async def __aenter__(self) -> Any:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        for attr in self._runtime_attrs:
+            state.pop(attr, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._init_runtime()
