@@ -43,7 +43,9 @@ def check_timeout(timeout: object) -> float | None:
 class Tier:
     """A store in a chain: a cache or a source, with its options and :class:`TierStats`."""
 
-    __slots__ = ("cache_result", "is_cache", "read", "stats", "store", "timeout", "write")
+    __slots__ = (
+        "_get", "cache_result", "is_cache", "read", "stats", "store", "takes_all_keys", "timeout", "write",
+    )
 
     def __init__(
         self,
@@ -55,7 +57,10 @@ class Tier:
         write: bool = False,
         cache_result: bool = False,
         timeout: float | None = None,
+        key_getter: Callable[[str], Awaitable[bytes]] | None = None,
     ) -> None:
+        """``key_getter`` replaces ``store.get`` for keys the chain has already validated and
+        normalized; the tier then accepts every key the chain accepts."""
         if not isinstance(store, Store):
             raise TypeError(f"a tier must be a Store, not {type(store).__name__}")
         self.store = store
@@ -65,6 +70,8 @@ class Tier:
         self.cache_result = cache_result
         self.timeout = check_timeout(timeout)
         self.stats = TierStats(name)
+        self.takes_all_keys = key_getter is not None
+        self._get = key_getter or store.get
 
     @property
     def name(self) -> str:
@@ -77,9 +84,9 @@ class Tier:
         started = time.perf_counter()
         try:
             if self.timeout is None:
-                data = await self.store.get(key)
+                data = await self._get(key)
             else:
-                data = await self.call(self.store.get, key)
+                data = await self.call(self._get, key)
         except NotFoundInStore as exc:
             if isinstance(exc, InvalidDataFound):
                 stats.corrupt += 1

@@ -113,7 +113,11 @@ class Composite(Store):
         name, n = store.name, 2
         while name in taken:
             name, n = f"{store.name}#{n}", n + 1
-        self._tiers.append(Tier(store, name=name, **options))
+        self._tiers.append(Tier(store, name=name, key_getter=self._key_getter(store), **options))
+
+    def _key_getter(self, store: Store) -> Callable[[str], Awaitable[bytes]] | None:
+        """A ``get`` that may skip validation of keys this chain already normalized."""
+        return None
 
     def _check_tier(self, store: Store) -> None:
         if not isinstance(store, Store):
@@ -146,7 +150,7 @@ class Composite(Store):
         failures: list[tuple[Tier, BaseException]] = []
         corrupt: InvalidDataFound | None = None
         for index, tier in enumerate(self._tiers):
-            if not tier.read or not tier.store.is_valid(key):
+            if not tier.read or not (tier.takes_all_keys or tier.store.is_valid(key)):
                 continue
             try:
                 data = await tier.get(key)
@@ -419,6 +423,11 @@ class HashComposite(Composite):
             raise ValueError(
                 f"{store.name} uses {store.algorithm} keys; this chain uses {self.algorithm}"
             )
+
+    def _key_getter(self, store: Store) -> Callable[[str], Awaitable[bytes]] | None:
+        if isinstance(store, _Keyed) and store.algorithm == self.algorithm:
+            return store.get_key
+        return None
 
     def is_valid(self, uri: str) -> bool:
         """Whether ``uri`` is a key of this chain's algorithm."""

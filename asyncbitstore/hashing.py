@@ -104,6 +104,10 @@ class _Keyed(Store):
             raise InvalidURI(self, uri, self.keys.hint)
         return key
 
+    @abc.abstractmethod
+    async def get_key(self, key: str) -> bytes:
+        """``get`` for a key already normalized: lower-case hex of the right length."""
+
     def _check_digest(self, key: str, actual: str) -> None:
         if actual != key:
             logger.warning("%s: %s data for %s has digest %s", self.name, self.algorithm, key, actual)
@@ -164,9 +168,12 @@ class HashStore(_Keyed):
 
     async def get(self, uri: str) -> bytes:
         """The blob stored under key ``uri``, verified when ``verify`` is set."""
-        key, raw_uri = self._raw_uri(uri)
+        return await self.get_key(self.key_of(uri))
+
+    async def get_key(self, key: str) -> bytes:
+        """``get`` for a key already normalized (lower-case hex of the right length)."""
         try:
-            data = await self.raw.get(raw_uri)
+            data = await self.raw.get(self.prefix + key)
         except NotFoundInStore as exc:
             if isinstance(exc, InvalidDataFound):
                 raise
@@ -302,7 +309,10 @@ class HashAPISource(_Keyed):
 
     async def get(self, uri: str) -> bytes:
         """The blob from :meth:`api_get`, verified when ``verify`` is set."""
-        key = self.key_of(uri)
+        return await self.get_key(self.key_of(uri))
+
+    async def get_key(self, key: str) -> bytes:
+        """``get`` for a key already normalized (lower-case hex of the right length)."""
         data = await self.api_get(key)
         if data is None:
             raise NotFoundInStore(self, key)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import re
 from collections.abc import AsyncIterator
 from typing import Any, BinaryIO
 
@@ -17,6 +18,10 @@ from ._batcher import ThreadBatcher
 __all__ = ["FileRaw"]
 
 _SCHEME = "file://"
+# Absolute, no empty segments, no NUL; a file path has no trailing slash and no temp-file name.
+_SAFE_FILE = re.compile(r"(?:/[^/\x00]+)+")
+_SAFE_FOLDER = re.compile(r"/|(?:/[^/\x00]+)+/?")
+_DOT_SEGMENT = re.compile(r"/\.\.?(?:/|$)|/" + re.escape(ops.TEMP_PREFIX) + r"[^/]*$")
 _FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
@@ -49,6 +54,7 @@ class FileRaw(Store):
                 raise ValueError(f"root must be an absolute path, not {root!r}")
             root = os.path.normpath(root)
         self.root: str | None = root
+        self._root_slash = None if root is None else root.rstrip("/") + "/"
         self.fsync = bool(fsync)
         self.threads = threads
         self._init_runtime()
@@ -64,25 +70,13 @@ class FileRaw(Store):
 
     def _to_path(self, uri: str, *, folder: bool = False) -> str | None:
         """The absolute path for ``uri``, or None if the URI is not acceptable."""
-        path = uri[len(_SCHEME):] if uri.startswith(_SCHEME) else uri
-        if not path.startswith("/") or "\x00" in path:
+        path = uri[7:] if uri.startswith(_SCHEME) else uri
+        if (_SAFE_FOLDER if folder else _SAFE_FILE).fullmatch(path) is None or _DOT_SEGMENT.search(path):
             return None
-        trailing = path.endswith("/")
-        if trailing and not folder:
-            return None
-        parts = path.strip("/").split("/") if path != "/" else []
-        if any(part in ("", ".", "..") for part in parts):
-            return None
-        if not folder and parts and parts[-1].startswith(ops.TEMP_PREFIX):
-            return None
-        normal = "/" + "/".join(parts)
-        if self.root is not None and normal != self.root and not normal.startswith(
-            self.root.rstrip("/") + "/"
-        ):
-            return None
-        if normal == self.root and not folder:
-            return None
-        return normal + "/" if trailing and normal != "/" else normal
+        root = self._root_slash
+        if root is not None and not path.startswith(root):
+            return None if path != self.root or not folder else path
+        return path
 
     def is_valid(self, uri: str) -> bool:
         """Whether ``uri`` names a file this store may hold."""
