@@ -59,7 +59,7 @@ class _Source(Generic[T]):
             assert self._lock is not None
             async with self._lock:  # async generators refuse concurrent __anext__
                 if self.exhausted:
-                    return _END  # type: ignore[no-any-return]
+                    return _END
                 item = await anext(self._async, _END)
         if item is _END:
             self.exhausted = True
@@ -146,7 +146,9 @@ async def drain(
             if progress is not None:
                 progress.update()
 
-    await supervise([asyncio.ensure_future(worker()) for _ in range(check_concurrency(concurrency))])
+    await supervise(
+        [asyncio.ensure_future(worker()) for _ in range(check_concurrency(concurrency))]
+    )
     return done
 
 

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator
-from typing import Union
 
 from .errors import InvalidRange
 
 __all__ = ["BytesLike", "PutData", "check_put_data", "check_range", "chunks_of", "slice_range"]
 
-BytesLike = Union[bytes, bytearray, memoryview]
-PutData = Union[bytes, bytearray, memoryview, AsyncIterable[bytes]]
+BytesLike = bytes | bytearray | memoryview
+PutData = bytes | bytearray | memoryview | AsyncIterable[bytes]
 
 DEFAULT_CHUNK_SIZE = 1 << 20
 
 
 def check_put_data(data: object) -> None:
     """Raise ``TypeError`` unless ``data`` is bytes-like or an async iterable of bytes."""
-    if isinstance(data, (bytes, bytearray, memoryview)) or isinstance(data, AsyncIterable):
+    if isinstance(data, (bytes, bytearray, memoryview, AsyncIterable)):
         return
     raise TypeError(
         f"data must be bytes, bytearray, memoryview or an async iterable of bytes, "

@@ -29,7 +29,9 @@ class LoopLocal(Generic[T]):
         close: coroutine function releasing it.
     """
 
-    def __init__(self, create: Callable[[], Awaitable[T]], close: Callable[[T], Awaitable[None]]) -> None:
+    def __init__(
+        self, create: Callable[[], Awaitable[T]], close: Callable[[T], Awaitable[None]]
+    ) -> None:
         self._create = create
         self._close = close
         self._value: T | None = None

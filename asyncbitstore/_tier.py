@@ -44,7 +44,15 @@ class Tier:
     """A store in a chain: a cache or a source, with its options and :class:`TierStats`."""
 
     __slots__ = (
-        "_get", "cache_result", "is_cache", "read", "stats", "store", "takes_all_keys", "timeout", "write",
+        "_get",
+        "cache_result",
+        "is_cache",
+        "read",
+        "stats",
+        "store",
+        "takes_all_keys",
+        "timeout",
+        "write",
     )
 
     def __init__(

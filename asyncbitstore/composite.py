@@ -86,7 +86,9 @@ class Composite(Store):
 
     # -- building the chain ---------------------------------------------------------------------
 
-    def append_cache(self, cache: Store, *, read: bool = True, timeout: float | None = None) -> None:
+    def append_cache(
+        self, cache: Store, *, read: bool = True, timeout: float | None = None
+    ) -> None:
         """Add a cache tier. With ``read=False`` it is only written to, never read from."""
         self._append(cache, is_cache=True, read=read, timeout=timeout)
 
@@ -105,7 +107,9 @@ class Composite(Store):
             write: ``put`` writes here (the first such source synchronously).
             timeout: seconds after which a call to this tier counts as a failure.
         """
-        self._append(source, is_cache=False, cache_result=cache_result, write=write, timeout=timeout)
+        self._append(
+            source, is_cache=False, cache_result=cache_result, write=write, timeout=timeout
+        )
 
     def _append(self, store: Store, **options: Any) -> None:
         self._check_tier(store)
@@ -163,7 +167,9 @@ class Composite(Store):
             except NotFoundInStore:
                 continue
             except Exception as exc:
-                logger.warning("%s: tier %s failed for %s: %s", self.name, tier.name, key, _explain(exc))
+                logger.warning(
+                    "%s: tier %s failed for %s: %s", self.name, tier.name, key, _explain(exc)
+                )
                 failures.append((tier, exc))
                 continue
             self._fill_from(index, key, data)
@@ -189,7 +195,9 @@ class Composite(Store):
         try:
             await tier.call(tier.store.delete, key)
         except Exception as exc:
-            logger.warning("%s: could not delete corrupt %s from %s: %s", self.name, key, tier.name, exc)
+            logger.warning(
+                "%s: could not delete corrupt %s from %s: %s", self.name, key, tier.name, exc
+            )
 
     def _fill_from(self, index: int, key: str, data: bytes) -> None:
         hit = self._tiers[index]
@@ -212,7 +220,9 @@ class Composite(Store):
 
     # -- other reads ----------------------------------------------------------------------------
 
-    async def _first_answer(self, key: str, tiers: list[Tier], call: Callable[[Tier], Awaitable[R]]) -> R:
+    async def _first_answer(
+        self, key: str, tiers: list[Tier], call: Callable[[Tier], Awaitable[R]]
+    ) -> R:
         """The first tier's answer to ``call``, skipping misses and failures."""
         failures: list[tuple[Tier, BaseException]] = []
         for tier in tiers:
@@ -319,7 +329,9 @@ class Composite(Store):
         await self._after_put(key)
         for tier in writers[1:]:
             await self._background.start_replication(
-                key, f"replication to {tier.name}", functools.partial(self._replicate, first, tier, key, data)
+                key,
+                f"replication to {tier.name}",
+                functools.partial(self._replicate, first, tier, key, data),
             )
 
     async def _after_put(self, key: str) -> None:
@@ -330,7 +342,9 @@ class Composite(Store):
                 try:
                     await tier.call(tier.store.delete, key)
                 except Exception as exc:
-                    logger.warning("%s: could not drop stale %s from %s: %s", self.name, key, tier.name, exc)
+                    logger.warning(
+                        "%s: could not drop stale %s from %s: %s", self.name, key, tier.name, exc
+                    )
 
     @staticmethod
     async def _replicate(first: Tier, target: Tier, key: str, data: PutData) -> None:

@@ -110,7 +110,9 @@ class _Keyed(Store):
 
     def _check_digest(self, key: str, actual: str) -> None:
         if actual != key:
-            logger.warning("%s: %s data for %s has digest %s", self.name, self.algorithm, key, actual)
+            logger.warning(
+                "%s: %s data for %s has digest %s", self.name, self.algorithm, key, actual
+            )
             raise InvalidDataFound(self, key, f"its {self.algorithm} is {actual}")
 
     def _verified(self, key: str, data: bytes) -> bytes:
@@ -118,7 +120,9 @@ class _Keyed(Store):
             self._check_digest(key, self.keys.digest(data))
         return data
 
-    async def _verifying_stream(self, key: str, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    async def _verifying_stream(
+        self, key: str, chunks: AsyncIterator[bytes]
+    ) -> AsyncIterator[bytes]:
         """Pass ``chunks`` through, raising :class:`InvalidDataFound` at the end on a mismatch."""
         hasher = self.keys.new()
         async for chunk in chunks:
@@ -154,7 +158,9 @@ class HashStore(_Keyed):
         if not isinstance(prefix, str):
             raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
         if not raw.is_valid(prefix + "0" * self.keys.hex_length):
-            raise InvalidURI(raw, prefix, f"a prefix that forms URIs {raw.name} accepts ({raw.uri_hint})")
+            raise InvalidURI(
+                raw, prefix, f"a prefix that forms URIs {raw.name} accepts ({raw.uri_hint})"
+            )
         self.raw = raw
         self.prefix = prefix
 
@@ -224,7 +230,7 @@ class HashStore(_Keyed):
 
     async def exists(self, uri: str) -> bool:
         """Whether the raw store holds the key (not verified)."""
-        key, raw_uri = self._raw_uri(uri)
+        _, raw_uri = self._raw_uri(uri)
         return await self.raw.exists(raw_uri)
 
     async def size(self, uri: str) -> int:
@@ -240,7 +246,7 @@ class HashStore(_Keyed):
         _, raw_uri = self._raw_uri(uri)
         await self.raw.delete(raw_uri)
 
-    async def list(self, prefix: str = "") -> AsyncIterator[str]:  # type: ignore[override]
+    async def list(self, prefix: str = "") -> AsyncIterator[str]:
         """The keys that start with ``prefix`` (a partial hex digest)."""
         if not isinstance(prefix, str):
             raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")

@@ -30,7 +30,9 @@ class ProgressBar:
         self._bar.close()
 
 
-def progress_bar(enabled: bool, items: Iterable[Any] | object, description: str) -> ProgressBar | None:
+def progress_bar(
+    enabled: bool, items: Iterable[Any] | object, description: str
+) -> ProgressBar | None:
     """A bar when ``enabled`` (with a total when ``items`` has a length), else ``None``."""
     if not enabled:
         return None

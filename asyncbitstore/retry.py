@@ -21,10 +21,19 @@ logger = logging.getLogger("asyncbitstore.retry")
 
 R = TypeVar("R")
 
-THROTTLING_CODES = frozenset({
-    "SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests",
-    "RequestThrottled", "ServiceUnavailable", "InternalError", "RequestTimeout",
-})
+THROTTLING_CODES = frozenset(
+    {
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TooManyRequests",
+        "RequestThrottled",
+        "ServiceUnavailable",
+        "InternalError",
+        "RequestTimeout",
+    }
+)
 
 
 class TransientError(Exception):
@@ -69,7 +78,11 @@ class Retry:
     cap: float = 60.0
 
     def __post_init__(self) -> None:
-        if isinstance(self.attempts, bool) or not isinstance(self.attempts, int) or self.attempts < 1:
+        if (
+            isinstance(self.attempts, bool)
+            or not isinstance(self.attempts, int)
+            or self.attempts < 1
+        ):
             raise ValueError(f"Retry.attempts must be an int >= 1, not {self.attempts!r}")
         if not isinstance(self.base, (int, float)) or self.base < 0:
             raise ValueError(f"Retry.base must be a number >= 0, not {self.base!r}")

@@ -154,20 +154,24 @@ class ChainStats:
         rows = [header]
         for t in self.tiers:
             lat = t.latency
-            rows.append((
-                t.name,
-                str(t.hits),
-                str(t.misses),
-                str(t.errors),
-                str(t.bytes),
-                f"{lat.mean * 1e3:.3f}",
-                f"{lat.quantile(0.5) * 1e3:.3f}",
-                f"{lat.quantile(0.99) * 1e3:.3f}",
-            ))
+            rows.append(
+                (
+                    t.name,
+                    str(t.hits),
+                    str(t.misses),
+                    str(t.errors),
+                    str(t.bytes),
+                    f"{lat.mean * 1e3:.3f}",
+                    f"{lat.quantile(0.5) * 1e3:.3f}",
+                    f"{lat.quantile(0.99) * 1e3:.3f}",
+                )
+            )
         widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
         lines = [
-            "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in
-                      enumerate(zip(row, widths)))
+            "  ".join(
+                cell.ljust(w) if i == 0 else cell.rjust(w)
+                for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+            )
             for row in rows
         ]
         lines.append(

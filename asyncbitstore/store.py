@@ -24,6 +24,7 @@ be shipped to worker processes.
 from __future__ import annotations
 
 import abc
+import builtins
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from types import TracebackType
@@ -165,16 +166,19 @@ class Store(abc.ABC):
 
     async def get_many(
         self, uris: UriSource, *, concurrency: int = DEFAULT_CONCURRENCY, progress: bool = False
-    ) -> list[bytes | None]:
+    ) -> builtins.list[bytes | None]:
         """Fetch many blobs; the result keeps the order of ``uris``, ``None`` for a missing blob.
 
         At most ``concurrency`` fetches run at once. Any error other than a missing blob cancels
         the remaining fetches and propagates.
         """
         if isinstance(uris, AsyncIterable):
-            return [data async for _, data in self.iter_get(
-                uris, concurrency=concurrency, ordered=True, progress=progress
-            )]
+            return [
+                data
+                async for _, data in self.iter_get(
+                    uris, concurrency=concurrency, ordered=True, progress=progress
+                )
+            ]
         items = uris if isinstance(uris, Sequence) and not isinstance(uris, str) else list(uris)
         bar = progress_bar(progress, items, "get")
         try:

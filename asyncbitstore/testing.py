@@ -3,7 +3,8 @@
 Both are public so that users can test their own chains the way the library tests itself::
 
     async def handler(uri):
-        return blobs.get(uri)             # None means "not found"
+        return blobs.get(uri)  # None means "not found"
+
 
     flaky = FaultyStore(CallbackStore(handler), error_rate=0.1, latency=0.01, seed=1)
 """

@@ -49,7 +49,9 @@ def arguments(description: str) -> argparse.Namespace:
     return parser.parse_args()
 
 
-def report(title: str, rows: list[tuple[Figure, Figure | None, float | None]], path: Path | None) -> None:
+def report(
+    title: str, rows: list[tuple[Figure, Figure | None, float | None]], path: Path | None
+) -> None:
     """Print ``figure  baseline  ratio  target`` rows; optionally save them as JSON."""
     print(title)
     print(f"{'case':<44}{'µs/blob':>10}{'min–max':>16}{'baseline µs':>13}{'ratio':>8}{'target':>9}")
@@ -59,10 +61,17 @@ def report(title: str, rows: list[tuple[Figure, Figure | None, float | None]], p
         base = f"{baseline.median:.2f}" if baseline else "-"
         ratio = figure.median / baseline.median if baseline else None
         ratio_text = f"{ratio:.2f}" if ratio is not None else "-"
-        target_text = "-" if target is None else (f"≤{target:g}" if baseline is None else f"≤{target:g}×")
-        print(f"{figure.name:<44}{figure.median:>10.2f}{spread:>16}{base:>13}{ratio_text:>8}{target_text:>9}")
-        entry = figure.as_dict() | {"baseline": baseline.as_dict() if baseline else None,
-                                    "ratio": ratio, "target": target}
+        target_text = (
+            "-" if target is None else (f"≤{target:g}" if baseline is None else f"≤{target:g}×")
+        )
+        print(
+            f"{figure.name:<44}{figure.median:>10.2f}{spread:>16}{base:>13}{ratio_text:>8}{target_text:>9}"
+        )
+        entry = figure.as_dict() | {
+            "baseline": baseline.as_dict() if baseline else None,
+            "ratio": ratio,
+            "target": target,
+        }
         out.append(entry)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -32,9 +32,9 @@ async def main() -> None:
         paths = [f"{folder}/files/{k}" for k in keys]
         memory = MemoryRaw()
         files = FileRaw()
-        await memory.put_many(zip(mem_uris, blobs))
-        await files.put_many(zip(paths, blobs))
-        plain = dict(zip(mem_uris, blobs))
+        await memory.put_many(zip(mem_uris, blobs, strict=True))
+        await files.put_many(zip(paths, blobs, strict=True))
+        plain = dict(zip(mem_uris, blobs, strict=True))
 
         chain = Sha1Composite()
         chain.append_cache(Sha1Cache(MemoryRaw(), "mem://cache/"))
@@ -42,9 +42,16 @@ async def main() -> None:
         await chain.get_many(keys)
         await chain.flush()
 
-        figures = {name: Figure(name) for name in (
-            "MemoryRaw.get_many", "dict lookup loop", "Sha1Composite.get_many (memory hits)",
-            "FileRaw.get_many", "open/read loop")}
+        figures = {
+            name: Figure(name)
+            for name in (
+                "MemoryRaw.get_many",
+                "dict lookup loop",
+                "Sha1Composite.get_many (memory hits)",
+                "FileRaw.get_many",
+                "open/read loop",
+            )
+        }
 
         async def dict_loop() -> None:
             for uri in mem_uris:

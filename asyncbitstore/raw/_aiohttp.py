@@ -10,7 +10,9 @@ from ..retry import TransientError, is_transient_status
 __all__ = ["new_session", "status_error"]
 
 
-def new_session(*, limit: int, headers: dict[str, str] | None = None, timeout: float | None = None) -> Any:
+def new_session(
+    *, limit: int, headers: dict[str, str] | None = None, timeout: float | None = None
+) -> Any:
     """A ``ClientSession`` with a connection pool of ``limit`` (call inside the running loop)."""
     import aiohttp
 

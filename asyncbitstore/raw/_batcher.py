@@ -8,6 +8,8 @@ so a bulk read of many small files pays for one hop per batch rather than per fi
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import os
 from collections.abc import Callable
 from concurrent.futures import Future as ThreadFuture
@@ -26,7 +28,7 @@ def _run_batch(calls: list[tuple[Callable[..., Any], tuple[Any, ...]]]) -> list[
     for fn, args in calls:
         try:
             outcomes.append((True, fn(*args)))
-        except BaseException as exc:  # noqa: BLE001 - handed back to the awaiting coroutine
+        except BaseException as exc:
             outcomes.append((False, exc))
     return outcomes
 
@@ -88,28 +90,28 @@ class ThreadBatcher:
             if not calls:
                 continue
             if self._executor is None:
-                self._executor = ThreadPoolExecutor(self.threads, thread_name_prefix="asyncbitstore")
+                self._executor = ThreadPoolExecutor(
+                    self.threads, thread_name_prefix="asyncbitstore"
+                )
             self._in_flight += 1
             self.hops += 1
             done = self._executor.submit(_run_batch, calls)
             live = [future for _, _, future in batch if not future.cancelled()]
-            done.add_done_callback(lambda finished, live=live: self._hand_back(loop, live, finished))
+            done.add_done_callback(functools.partial(self._hand_back, loop, live))
 
     def _hand_back(
         self, loop: asyncio.AbstractEventLoop, futures: list[asyncio.Future[Any]], finished: Any
     ) -> None:
-        try:
+        with contextlib.suppress(RuntimeError):  # the loop closed while the batch ran
             loop.call_soon_threadsafe(self._complete, futures, finished)
-        except RuntimeError:  # the loop was closed while the batch ran; nobody is waiting
-            pass
 
     def _complete(self, futures: list[asyncio.Future[Any]], finished: ThreadFuture[Any]) -> None:
         self._in_flight -= 1
         try:
             outcomes = finished.result()
-        except BaseException as exc:  # noqa: BLE001 - the executor itself failed
+        except BaseException as exc:
             outcomes = [(False, exc)] * len(futures)
-        for future, (ok, value) in zip(futures, outcomes):
+        for future, (ok, value) in zip(futures, outcomes, strict=True):
             if future.cancelled():
                 continue
             if ok:

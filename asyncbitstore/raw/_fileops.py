@@ -145,8 +145,12 @@ def walk(base: str, path_prefix: str) -> list[str]:
     """Sorted paths of the files under ``base`` whose path starts with ``path_prefix``."""
     found: list[str] = []
     for folder, dirs, files in os.walk(base):
-        dirs[:] = [d for d in dirs if (os.path.join(folder, d) + "/").startswith(path_prefix)
-                   or path_prefix.startswith(os.path.join(folder, d) + "/")]
+        dirs[:] = [
+            d
+            for d in dirs
+            if (os.path.join(folder, d) + "/").startswith(path_prefix)
+            or path_prefix.startswith(os.path.join(folder, d) + "/")
+        ]
         for name in files:
             if name.startswith(TEMP_PREFIX):
                 continue

@@ -46,8 +46,9 @@ class FileRaw(Store):
     uri_hint = "file:///absolute/path or /absolute/path"
     _runtime_attrs = ("_batcher",)
 
-    def __init__(self, root: str | os.PathLike[str] | None = None, *, fsync: bool = False,
-                 threads: int = 2) -> None:
+    def __init__(
+        self, root: str | os.PathLike[str] | None = None, *, fsync: bool = False, threads: int = 2
+    ) -> None:
         if root is not None:
             root = os.fspath(root)
             if not isinstance(root, str) or not os.path.isabs(root):
@@ -71,7 +72,9 @@ class FileRaw(Store):
     def _to_path(self, uri: str, *, folder: bool = False) -> str | None:
         """The absolute path for ``uri``, or None if the URI is not acceptable."""
         path = uri[7:] if uri.startswith(_SCHEME) else uri
-        if (_SAFE_FOLDER if folder else _SAFE_FILE).fullmatch(path) is None or _DOT_SEGMENT.search(path):
+        if (_SAFE_FOLDER if folder else _SAFE_FILE).fullmatch(path) is None or _DOT_SEGMENT.search(
+            path
+        ):
             return None
         root = self._root_slash
         if root is not None and not path.startswith(root):
@@ -122,7 +125,9 @@ class FileRaw(Store):
         try:
             return await self._run(uri, ops.read_range, path, start, end)  # type: ignore[no-any-return]
         except ops.PastEnd as exc:
-            raise InvalidRange(self, uri, start, end, f"the blob has only {exc.size} bytes") from None
+            raise InvalidRange(
+                self, uri, start, end, f"the blob has only {exc.size} bytes"
+            ) from None
 
     async def stream(self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
         """The file in chunks; memory stays at about one chunk."""
@@ -143,7 +148,7 @@ class FileRaw(Store):
         """The file's size."""
         return await self._run(uri, ops.file_size, self._path(uri))  # type: ignore[no-any-return]
 
-    async def list(self, prefix: str = "/") -> AsyncIterator[str]:  # type: ignore[override]
+    async def list(self, prefix: str = "/") -> AsyncIterator[str]:
         """Every file whose URI starts with ``prefix``, recursively, sorted.
 
         URIs come back in the form of ``prefix`` (``file://`` or a plain path).
@@ -175,7 +180,9 @@ class FileRaw(Store):
         try:
             async for chunk in data:
                 if not isinstance(chunk, (bytes, bytearray, memoryview)):
-                    raise TypeError(f"async iterable yielded {type(chunk).__name__}, expected bytes")
+                    raise TypeError(
+                        f"async iterable yielded {type(chunk).__name__}, expected bytes"
+                    )
                 last = self._batcher.submit(ops.write_chunk, file, chunk)
                 await self._checked(last, uri)
             last = self._batcher.submit(ops.commit, file, temp, path, self.fsync)

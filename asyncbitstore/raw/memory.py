@@ -105,7 +105,7 @@ class MemoryRaw(Store):
         if old is not None:
             self.used_bytes -= len(old)
 
-    async def list(self, prefix: str = "mem://") -> AsyncIterator[str]:  # type: ignore[override]
+    async def list(self, prefix: str = "mem://") -> AsyncIterator[str]:
         """The URIs starting with ``prefix``, sorted."""
         if not isinstance(prefix, str):
             raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")

@@ -112,10 +112,17 @@ async def test_exists_and_size(target: Target) -> None:
 
 @pytest.mark.parametrize(
     ("start", "end", "expected"),
-    [(0, 10, BLOB[:10]), (100, 5000, BLOB[100:5000]), (10_000, 20_000, BLOB[10_000:]),
-     (7, 7, b""), (len(BLOB), len(BLOB) + 5, b"")],
+    [
+        (0, 10, BLOB[:10]),
+        (100, 5000, BLOB[100:5000]),
+        (10_000, 20_000, BLOB[10_000:]),
+        (7, 7, b""),
+        (len(BLOB), len(BLOB) + 5, b""),
+    ],
 )
-async def test_get_range_returns_the_slice(target: Target, start: int, end: int, expected: bytes) -> None:
+async def test_get_range_returns_the_slice(
+    target: Target, start: int, end: int, expected: bytes
+) -> None:
     await target.write(target.uri("g"), BLOB)
     assert await target.store.get_range(target.uri("g"), start, end) == expected
 
@@ -141,10 +148,9 @@ async def test_stream_yields_bounded_chunks_that_join_to_the_blob(target: Target
 
 
 async def test_stream_of_a_missing_blob_raises_before_the_first_chunk(target: Target) -> None:
-    received = []
+    received: list[bytes] = []
     with pytest.raises(NotFoundInStore):
-        async for chunk in target.store.stream(target.uri("missing")):
-            received.append(chunk)
+        received.extend([chunk async for chunk in target.store.stream(target.uri("missing"))])
     assert received == []
 
 
@@ -172,7 +178,9 @@ async def test_list_yields_every_uri_under_the_prefix(target: Target) -> None:
         assert listed == sorted(listed)
 
 
-@pytest.mark.parametrize("method", ["get", "exists", "size", "delete", "put", "get_range", "stream"])
+@pytest.mark.parametrize(
+    "method", ["get", "exists", "size", "delete", "put", "get_range", "stream"]
+)
 async def test_every_method_rejects_invalid_uris(target: Target, method: str) -> None:
     for uri in target.invalid:
         assert target.store.is_valid(uri) is False, uri
@@ -181,7 +189,9 @@ async def test_every_method_rejects_invalid_uris(target: Target, method: str) ->
         assert isinstance(caught.value, ValueError)
 
 
-@pytest.mark.parametrize("method", ["get", "exists", "size", "delete", "put", "get_range", "stream"])
+@pytest.mark.parametrize(
+    "method", ["get", "exists", "size", "delete", "put", "get_range", "stream"]
+)
 async def test_every_method_raises_type_error_for_a_non_str(target: Target, method: str) -> None:
     for bad in (None, 42, b"bytes-uri"):
         with pytest.raises(TypeError):
@@ -209,9 +219,13 @@ async def test_bulk_operations_keep_order_and_report_missing_blobs(target: Targe
     got = await target.store.get_many(wanted, concurrency=7)
     assert got == [f"blob {i // 2}".encode() if i % 2 == 0 else None for i in range(40)] + [None]
     assert await target.store.exists_many(uris[:4], concurrency=3) == {
-        uris[0]: True, uris[1]: False, uris[2]: True, uris[3]: False}
+        uris[0]: True,
+        uris[1]: False,
+        uris[2]: True,
+        uris[3]: False,
+    }
     streamed = {u: d async for u, d in target.store.iter_get(uris, concurrency=5)}
-    assert streamed == dict(zip(uris, got[:-1]))
+    assert streamed == dict(zip(uris, got[:-1], strict=True))
 
 
 async def test_put_many_and_delete_many(target: Target) -> None:
