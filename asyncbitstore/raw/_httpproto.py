@@ -1,0 +1,134 @@
+"""HTTP details behind ``HTTPRaw``: URL checks, Content-Range, body lengths, JSON listings.
+
+Directory listings are nginx's ``autoindex on; autoindex_format json;``: a JSON array of
+``{"name": ..., "type": "file" | "directory" | "other", ...}``. :func:`walk` goes depth-first
+and yields file URLs in sorted order without collecting them first.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from urllib.parse import quote, urlsplit
+
+import aiohttp
+
+__all__ = [
+    "Entries",
+    "body_length",
+    "content_range",
+    "parse_listing",
+    "scrub",
+    "slice_body",
+    "url_path",
+    "walk",
+]
+
+#: ``(name, is_folder)`` for each entry of one folder.
+Entries = list[tuple[str, bool]]
+
+_CONTENT_RANGE = re.compile(r"bytes\s+(?:(\d+)-(\d+)|\*)/(\d+|\*)", re.IGNORECASE)
+_USERINFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s'\"]*@")
+_CHUNK = 1 << 20
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with URL credentials (anywhere in it) and every secret replaced by ``***``."""
+    text = _USERINFO.sub(r"\1***@", text)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def url_path(uri: str, *, allow_empty: bool = False) -> str | None:
+    """The path of an ``http(s)://host/...`` URL without fragment, or None if malformed."""
+    if any(c.isspace() or ord(c) < 32 for c in uri) or "#" in uri:
+        return None
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    if not parts.path and not allow_empty:
+        return None
+    return parts.path
+
+
+def content_range(response: aiohttp.ClientResponse) -> tuple[int | None, int | None]:
+    """``(first byte, total size)`` from a Content-Range header; None where not given."""
+    found = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", "").strip())
+    if found is None:
+        return None, None
+    first, _, total = found.groups()
+    return (int(first) if first else None), (int(total) if total and total != "*" else None)
+
+
+async def body_length(response: aiohttp.ClientResponse) -> int:
+    """``Content-Length``, or the body's length counted without keeping it."""
+    if response.content_length is not None:
+        return response.content_length
+    count = 0
+    async for chunk in response.content.iter_chunked(_CHUNK):
+        count += len(chunk)
+    return count
+
+
+async def slice_body(response: aiohttp.ClientResponse, start: int, end: int) -> tuple[bytes, int]:
+    """``[start, end)`` of a whole body, and how many bytes were read (all, if ``end`` wasn't
+    reached); read as it streams and stopped once past ``end``."""
+    parts: list[bytes] = []
+    offset = 0
+    async for chunk in response.content.iter_chunked(_CHUNK):
+        low, high = max(start - offset, 0), min(end - offset, len(chunk))
+        if low < high:
+            parts.append(chunk[low:high])
+        offset += len(chunk)
+        if offset >= end:
+            break
+    return b"".join(parts), offset
+
+
+def parse_listing(body: bytes, content_type: str) -> Entries:
+    """The entries of one listing.
+
+    Raises:
+        ValueError: the body is not a JSON listing.
+    """
+    if content_type != "application/json":
+        raise ValueError(f"content type {content_type or 'missing'}")
+    listing = json.loads(body)
+    if not isinstance(listing, list):
+        raise ValueError("not a JSON array")
+    entries = []
+    for entry in listing:
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            raise ValueError("an entry without a name")
+        name, kind = entry["name"], entry.get("type")
+        # Names that would climb out of the folder or merge path segments are never followed.
+        if name in ("", ".", "..") or "/" in name or kind not in ("file", "directory"):
+            continue
+        entries.append((name, kind == "directory"))
+    return entries
+
+
+async def walk(
+    fetch: Callable[[str], Awaitable[Entries]], folder: str, prefix: str
+) -> AsyncIterator[str]:
+    """Every file URL under ``folder`` (ending in ``/``) that starts with ``prefix``, sorted."""
+    # A folder sorts as "name/", so visiting siblings in that order keeps the output sorted.
+    keys = sorted(
+        (quote(name) + ("/" if is_folder else ""), is_folder)
+        for name, is_folder in await fetch(folder)
+    )
+    for key, is_folder in keys:
+        url = folder + key
+        if not is_folder:
+            if url.startswith(prefix):
+                yield url
+        elif url.startswith(prefix) or prefix.startswith(url):
+            async for found in walk(fetch, url, prefix):
+                yield found
