@@ -1,0 +1,356 @@
+"""``GSRaw``: Google Cloud Storage objects as blobs, for ``gs://bucket/object`` URIs.
+
+Built on gcloud-aio-storage (tokens, metadata, simple uploads, deletes, listings) and on its
+aiohttp session (ranged and streamed downloads, chunked resumable uploads). Every network call
+goes through :meth:`GSRaw._do`: transient failures are retried by the store's
+:class:`~asyncbitstore.retry.Retry`, then :func:`~asyncbitstore.raw._gs_io.translate` turns what
+is left into our errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Mapping,
+)
+from functools import partial
+from typing import Any, TypeVar, cast
+
+from .._data import (
+    DEFAULT_CHUNK_SIZE,
+    PutData,
+    check_chunk_size,
+    check_put_data,
+    check_range,
+    chunks_of,
+)
+from .._resources import LoopLocal
+from .._uri import redact
+from ..errors import InvalidDataFound, InvalidRange, InvalidURI, NotFoundInStore
+from ..retry import Retry, is_transient
+from ..store import DEFAULT_CONCURRENCY, Store
+from ._gs_client import GSClient, create_client, md5_mismatch
+from ._gs_io import (
+    UPLOAD_UNIT,
+    check_options,
+    emulator_root,
+    pieces,
+    send_all,
+    split_object,
+    split_prefix,
+    translate,
+    upload_bytes,
+)
+
+__all__ = ["GSRaw"]
+
+R = TypeVar("R")
+
+_OPEN_RANGE_FROM = 1 << 53  # a range end this large is asked as "to the end" (bytes=N-)
+
+
+class GSRaw(Store):
+    """Objects in Google Cloud Storage buckets, for ``gs://<bucket>/<object>`` URIs.
+
+    Args:
+        credentials: a service-account (or other Google credentials) JSON file path, or its
+            parsed dict. ``None`` uses Application Default Credentials.
+        api_root: the JSON API root of an emulator (e.g. ``http://127.0.0.1:4443``); defaults to
+            the ``STORAGE_EMULATOR_HOST`` variable. With either, no token is ever fetched.
+        retry: the backoff policy for transient failures (connection errors, timeouts, 429, 5xx).
+        max_connections: the connection pool size; give it the concurrency of your bulk calls.
+            Requests beyond it wait for a connection, and that wait is not timed.
+        timeout: seconds a request may go without progress (connecting, or between reads), or
+            ``None``. A slow but moving download is never cut.
+        verify_md5: check full downloads (``get`` and ``stream``) against the object's md5Hash;
+            a mismatch raises :class:`~asyncbitstore.errors.InvalidDataFound`.
+        chunk_size: bodies up to this size are uploaded in one request; larger ones (and async
+            iterables that grow past it) go through a resumable upload in chunks of this size,
+            which keeps memory at about two chunks. A multiple of 256 KiB; default 8 MiB.
+
+    Uploads are atomic: a failed or cancelled put leaves no object and keeps an older one.
+    A bytes put is retried whole; an async iterable cannot be replayed, so a transient failure
+    after its first chunk was sent ends the upload with ``StoreNotAvailable``.
+    Credentials never appear in ``name``, ``repr``, messages or logs, but they are part of a
+    pickled store (a worker process needs them).
+    """
+
+    uri_hint = "gs://<bucket>/<object>"
+    _runtime_attrs = ("_clients", "_buckets")
+    _list_page_size = 1000
+
+    def __init__(
+        self,
+        credentials: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+        *,
+        api_root: str | None = None,
+        retry: Retry | None = None,
+        max_connections: int = DEFAULT_CONCURRENCY,
+        timeout: float | None = 60.0,
+        verify_md5: bool = False,
+        chunk_size: int = 32 * UPLOAD_UNIT,
+    ) -> None:
+        check_options(credentials, max_connections, timeout, chunk_size)
+        self.api_root = emulator_root(api_root)
+        self.retry = retry if retry is not None else Retry()
+        self.max_connections = max_connections
+        self.timeout = timeout
+        self.verify_md5 = bool(verify_md5)
+        self.chunk_size = chunk_size
+        self._credentials = credentials
+        self._anonymous = False
+        self._init_runtime()
+
+    @classmethod
+    def anonymous(cls, **options: Any) -> GSRaw:
+        """A store that sends no credentials, for public buckets (same options, but none)."""
+        if "credentials" in options:
+            raise TypeError("an anonymous store takes no credentials")
+        store = cls(**options)
+        store._anonymous = True
+        return store
+
+    def _init_runtime(self) -> None:
+        self._clients: LoopLocal[GSClient] = LoopLocal(self._create_client, GSClient.aclose)
+        self._buckets: set[str] = set()  # known to exist: a 404 there is a missing object
+
+    async def _create_client(self) -> GSClient:
+        return await create_client(
+            api_root=self.api_root,
+            anonymous=self._anonymous,
+            credentials=self._credentials,
+            limit=self.max_connections,
+            timeout=self.timeout,
+        )
+
+    @property
+    def name(self) -> str:
+        details = [f"api_root={redact(self.api_root)!r}"] if self.api_root else []
+        if self._anonymous:
+            details.append("anonymous")
+        return f"GSRaw({', '.join(details)})" if details else "GSRaw"
+
+    def is_valid(self, uri: str) -> bool:
+        """Whether ``uri`` is ``gs://<bucket>/<object>`` with valid bucket and object names."""
+        if not isinstance(uri, str):
+            raise TypeError(f"a URI must be a str, not {type(uri).__name__}")
+        return split_object(uri) is not None
+
+    def _parse(self, uri: object) -> tuple[str, str]:
+        if not isinstance(uri, str):
+            raise TypeError(f"{self.name}: a URI must be a str, not {type(uri).__name__}")
+        parts = split_object(uri)
+        if parts is None:
+            raise InvalidURI(self, uri, self.uri_hint)
+        return parts
+
+    async def _do(
+        self,
+        uri: str,
+        op: Callable[[GSClient], Awaitable[R]],
+        *,
+        bucket: str | None = None,
+        retry: bool = True,
+    ) -> R:
+        """``await op(client)``, retried when transient; failures come out translated.
+
+        With ``bucket``, a "not found" whose bucket is missing says so.
+        """
+
+        async def attempt() -> R:
+            return await op(await self._clients.get())
+
+        try:
+            return await (self.retry.call(attempt) if retry else attempt())
+        except Exception as exc:
+            error = translate(self, exc, uri)
+            if error is exc:
+                raise
+            if (
+                bucket is not None
+                and type(error) is NotFoundInStore
+                and not await self._has(bucket)
+            ):
+                error = NotFoundInStore(self, uri, f"bucket {bucket!r} does not exist")
+            raise error from exc
+
+    async def _has(self, bucket: str) -> bool:
+        if bucket not in self._buckets:
+            with contextlib.suppress(Exception):
+                if not await (await self._clients.get()).bucket_exists(bucket):
+                    return False
+            self._buckets.add(bucket)
+        return True
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    async def _read(
+        self, client: GSClient, uri: str, bucket: str, name: str, byte_range: str | None = None
+    ) -> bytes:
+        response = await client.get_media(bucket, name, byte_range)
+        async with response:
+            data: bytes = await response.read()
+        if self.verify_md5 and byte_range is None:
+            self._check_md5(uri, response.headers, hashlib.md5(data, usedforsecurity=False))
+        return data
+
+    def _check_md5(self, uri: str, headers: Any, digest: Any) -> None:
+        reason = md5_mismatch(headers, digest.digest())
+        if reason is not None:
+            raise InvalidDataFound(self, uri, reason)
+
+    async def get(self, uri: str) -> bytes:
+        """The object's bytes."""
+        bucket, name = self._parse(uri)
+        return await self._do(
+            uri, partial(self._read, uri=uri, bucket=bucket, name=name), bucket=bucket
+        )
+
+    async def get_range(self, uri: str, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)``, asked of GCS as a range (open-ended for a huge ``end``)."""
+        bucket, name = self._parse(uri)
+        check_range(self, uri, start, end)
+        if start < end:
+            span = f"bytes={start}-{'' if end >= _OPEN_RANGE_FROM else end - 1}"
+            with contextlib.suppress(InvalidRange):  # 416: start at or past the end
+                read = partial(self._read, uri=uri, bucket=bucket, name=name, byte_range=span)
+                return await self._do(uri, read, bucket=bucket)
+        size = await self.size(uri)
+        if start > size:
+            raise InvalidRange(self, uri, start, end, f"the blob has only {size} bytes")
+        return b""
+
+    async def stream(self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
+        """The object in chunks of at most ``chunk_size``; memory stays at about one chunk.
+
+        A connection lost mid-way is resumed at the next byte of the same object generation,
+        under the retry policy.
+        """
+        bucket, name = self._parse(uri)
+        check_chunk_size(chunk_size)
+        response = await self._do(uri, lambda c: c.get_media(bucket, name), bucket=bucket)
+        headers, offset, delays = response.headers, 0, self.retry.delays()
+        generation = headers.get("X-Goog-Generation")
+        digest = hashlib.md5(usedforsecurity=False) if self.verify_md5 else None
+        while True:
+            try:
+                async with response:
+                    async for chunk in response.content.iter_chunked(chunk_size):
+                        offset += len(chunk)
+                        if digest is not None:
+                            digest.update(chunk)
+                        yield chunk
+                break
+            except Exception as exc:
+                delay = next(delays, None) if is_transient(exc) else None
+                if delay is None:
+                    raise translate(self, exc, uri) from exc
+                await asyncio.sleep(delay)
+            resume = partial(GSClient.get_media, bucket=bucket, name=name,
+                             byte_range=f"bytes={offset}-", generation=generation)  # fmt: skip
+            response = await self._do(uri, resume)
+        if digest is not None:
+            self._check_md5(uri, headers, digest)
+
+    async def exists(self, uri: str) -> bool:
+        """Whether the object exists (an error other than "not found" raises)."""
+        bucket, name = self._parse(uri)
+        try:
+            await self._do(uri, lambda c: c.metadata(bucket, name))
+        except NotFoundInStore:
+            return False
+        return True
+
+    async def size(self, uri: str) -> int:
+        """The object's size in bytes."""
+        bucket, name = self._parse(uri)
+        return int((await self._do(uri, lambda c: c.metadata(bucket, name), bucket=bucket))["size"])
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    async def put(self, uri: str, data: PutData) -> None:
+        """Write the object: small bodies in one request, large ones by resumable upload."""
+        bucket, name = self._parse(uri)
+        check_put_data(data)
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            await self._put_stream(uri, bucket, name, data)
+        elif memoryview(data).nbytes <= self.chunk_size:
+            body = bytes(data)
+            await self._do(uri, lambda c: c.upload(bucket, name, body), bucket=bucket)
+        else:
+            size = self.chunk_size
+            await self._do(uri, lambda c: upload_bytes(c, bucket, name, data, size), bucket=bucket)
+
+    async def _put_stream(
+        self, uri: str, bucket: str, name: str, data: AsyncIterable[bytes]
+    ) -> None:
+        chunks = cast(AsyncGenerator[bytes, None], chunks_of(data))
+        try:
+            buffer = bytearray()
+            async for chunk in chunks:
+                buffer += chunk
+                if len(buffer) > self.chunk_size:
+                    break
+            else:
+                upload = partial(GSClient.upload, bucket=bucket, name=name, data=bytes(buffer))
+                await self._do(uri, upload, bucket=bucket)
+                return
+            client = await self._do(uri, _itself)
+            session_uri = await self._do(uri, lambda c: c.start_upload(bucket, name), bucket=bucket)
+
+            async def once(send: Callable[[], Awaitable[None]]) -> None:
+                await self._do(uri, lambda _: send(), retry=False)
+
+            await send_all(client, session_uri, pieces(buffer, chunks, self.chunk_size), once)
+        finally:
+            await chunks.aclose()
+
+    async def delete(self, uri: str) -> None:
+        """Delete the object; a missing one is fine."""
+        bucket, name = self._parse(uri)
+        with contextlib.suppress(NotFoundInStore):
+            await self._do(uri, lambda c: c.delete(bucket, name))
+
+    async def aclose(self) -> None:
+        """Close this loop's session (a later call opens a new one)."""
+        await self._clients.aclose()
+
+    async def list(self, prefix: str = "") -> AsyncIterator[str]:
+        """``gs://bucket/name`` for every object whose URI starts with ``prefix``, sorted.
+
+        ``prefix`` is ``gs://<bucket>`` or ``gs://<bucket>/<name prefix>``; every page is read.
+
+        Raises:
+            NotFoundInStore: the bucket does not exist.
+        """
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
+        parts = split_prefix(prefix)
+        if parts is None:
+            raise InvalidURI(self, prefix, "gs://<bucket>/<prefix>")
+        bucket, name_prefix = parts
+        params = {"prefix": name_prefix, "maxResults": str(self._list_page_size),
+                  "fields": "items(name),nextPageToken"}  # fmt: skip
+        while True:
+            try:
+                ask = partial(GSClient.list_page, bucket=bucket, params=dict(params))
+                page = await self._do(prefix, ask)
+            except NotFoundInStore:
+                raise NotFoundInStore(self, prefix, f"bucket {bucket!r} does not exist") from None
+            for item in page.get("items", ()):
+                yield f"gs://{bucket}/{item['name']}"
+            if not page.get("nextPageToken"):
+                return
+            params["pageToken"] = page["nextPageToken"]
+
+
+async def _itself(client: GSClient) -> GSClient:
+    return client
