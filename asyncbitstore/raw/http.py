@@ -31,7 +31,7 @@ from ..errors import (
     StoreNotAvailable,
     StoreTimeout,
 )
-from ..retry import Retry, TransientError
+from ..retry import Retry, TransientError, is_transient
 from ..store import Store
 from . import _httpproto as proto
 from ._aiohttp import new_session, status_error
@@ -141,7 +141,7 @@ class HTTPRaw(Store):
 
     async def _retried(self, attempt: Callable[[], Awaitable[R]], what: str, url: str) -> R:
         try:
-            return await self.retry.call(attempt, what=what)
+            return await self.retry.call(attempt, transient=_transient, what=what)
         except BitstoreError:
             raise
         except (TransientError, aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
@@ -335,3 +335,8 @@ class HTTPRaw(Store):
 
 async def _close_session(session: aiohttp.ClientSession) -> None:
     await session.close()
+
+
+def _transient(exc: BaseException) -> bool:
+    # A certificate or TLS handshake failure will not fix itself by retrying.
+    return not isinstance(exc, aiohttp.ClientSSLError) and is_transient(exc)
