@@ -1,0 +1,376 @@
+"""``RedisRaw``: blobs as Redis string values, shared by a fleet of workers.
+
+URIs name the server and database, then the key: a store built with
+``RedisRaw("redis://:secret@cache.internal:6379/2")`` answers for
+``redis://cache.internal:6379/2/<key>`` (port and database always written out, never a
+password). ``<key>`` is any non-empty string; keys starting with ``.abstmp-`` are reserved for
+in-progress streaming writes and are refused. ``rediss://`` (TLS) works the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import re
+import secrets
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from types import EllipsisType
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from redis import exceptions as rx
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry as RedisRetry
+from redis.backoff import NoBackoff
+
+from .._data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
+from .._resources import LoopLocal
+from ..errors import InvalidRange, InvalidURI, NotFoundInStore, StoreNotAvailable
+from ..retry import Retry, is_transient
+from ..store import DEFAULT_CONCURRENCY, Store
+
+__all__ = ["RedisRaw"]
+
+logger = logging.getLogger("asyncbitstore.redis")
+
+R = TypeVar("R")
+
+TEMP_PREFIX = ".abstmp-"
+_TEMP_TTL_MS = 3_600_000  # a streaming write abandoned by a crashed process vanishes in an hour
+_SPILL = 1 << 20  # streaming puts are buffered up to this before going to a temporary key
+_SCAN_COUNT = 1000
+_GLOB = re.compile(r"([*?\[\]\\])")
+
+
+def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, (rx.AuthenticationError, rx.AuthorizationError)):
+        return False
+    return isinstance(exc, (rx.ConnectionError, rx.TimeoutError)) or is_transient(exc)
+
+
+class RedisRaw(Store):
+    """A Redis (or Valkey) database as a store, for ``redis://host:port/db/<key>`` URIs.
+
+    Args:
+        url: the connection URL, ``redis[s]://[[user]:password@]host[:port][/db]``. The
+            password is used to connect and appears nowhere else (not in URIs, names or errors).
+        max_connections: size of the connection pool; calls beyond it wait for a free
+            connection. Match it to the concurrency of your bulk calls (default 64).
+        ttl: seconds after which every blob written expires (``None``: never). ``put`` takes
+            a per-call ``ttl=`` too.
+        timeout: seconds to wait for a connection or an answer before the call fails.
+        retry: the policy for connection errors and timeouts (authentication errors fail at
+            once).
+
+    Writes are atomic: a streaming ``put`` goes to a temporary key renamed over the key once
+    complete. Blobs are read whole by ``get``; ``get_range`` and ``stream`` use ``GETRANGE``.
+    """
+
+    _runtime_attrs = ("_client",)
+
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        *,
+        max_connections: int = DEFAULT_CONCURRENCY,
+        ttl: float | None = None,
+        timeout: float = 30.0,
+        retry: Retry | None = None,
+    ) -> None:
+        self._url = url
+        self.base, self._secret = _parse(url)
+        if isinstance(max_connections, bool) or not isinstance(max_connections, int):
+            raise TypeError("max_connections must be an int")
+        if max_connections < 1:
+            raise ValueError(f"max_connections must be >= 1, not {max_connections}")
+        self.max_connections = max_connections
+        self.ttl = _check_ttl(ttl)
+        self.timeout = float(timeout)
+        self.retry = retry or Retry()
+        self._init_runtime()
+
+    def _init_runtime(self) -> None:
+        self._client: LoopLocal[Redis] = LoopLocal(self._connect, _disconnect)
+
+    async def _connect(self) -> Redis:
+        pool = BlockingConnectionPool.from_url(
+            self._url,
+            max_connections=self.max_connections,
+            timeout=self.timeout,
+            socket_timeout=self.timeout,
+            socket_connect_timeout=self.timeout,
+            retry=RedisRetry(NoBackoff(), 0),  # our Retry is the only one
+        )
+        return Redis(connection_pool=pool)
+
+    @property
+    def name(self) -> str:
+        return f"RedisRaw({self.base!r})"
+
+    @property
+    def uri_hint(self) -> str:  # type: ignore[override]
+        return f"{self.base}<key>"
+
+    def uri(self, key: str) -> str:
+        """The URI of ``key`` in this store's database."""
+        return self.base + key
+
+    # -- URIs and errors ------------------------------------------------------------------------
+
+    def is_valid(self, uri: str) -> bool:
+        """Whether ``uri`` is ``<base><key>`` for this server and database."""
+        if not isinstance(uri, str):
+            raise TypeError(f"a URI must be a str, not {type(uri).__name__}")
+        base = self.base
+        return (
+            len(uri) > len(base)
+            and uri.startswith(base)
+            and not uri.startswith(TEMP_PREFIX, len(base))
+        )
+
+    def _key(self, uri: object) -> str:
+        return self.check_uri(uri)[len(self.base) :]
+
+    def _error(self, exc: BaseException, uri: str) -> BaseException:
+        """Our exception for a failure of the client (the one place SDK errors are mapped)."""
+        text = str(exc)
+        if self._secret:
+            text = text.replace(self._secret, "***")
+        if isinstance(exc, rx.ResponseError) and text.startswith("WRONGTYPE"):
+            text = "the key holds a value that is not a string"
+        return StoreNotAvailable(self, f"{type(exc).__name__}: {text}", uri=uri)
+
+    async def _call(self, uri: str, op: Callable[[Redis], Awaitable[R]]) -> R:
+        """``await op(client)``, retrying connection errors; failures become our errors."""
+        delays = None
+        while True:
+            try:
+                return await op(await self._client.get())
+            except Exception as exc:
+                if delays is None:
+                    delays = self.retry.delays()
+                delay = next(delays, None) if _transient(exc) else None
+                if delay is None:
+                    raise self._error(exc, uri) from exc
+                logger.debug("%s: %s failed (%s); retrying", self.name, uri, type(exc).__name__)
+            await asyncio.sleep(delay)
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    async def get(self, uri: str) -> bytes:
+        """The value at the key."""
+        key = self._key(uri)
+        data = await self._call(uri, lambda c: c.get(key))
+        if data is None:
+            raise NotFoundInStore(self, uri)
+        return data  # type: ignore[return-value]  # bytes: responses are not decoded
+
+    async def get_range(self, uri: str, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)``, with ``GETRANGE`` (one round trip)."""
+        key = self._key(uri)
+        check_range(self, uri, start, end)
+        exists, size, *data = await self._call(uri, functools.partial(_ranged, key, start, end))
+        if not exists:
+            raise NotFoundInStore(self, uri)
+        if start > size:
+            raise InvalidRange(self, uri, start, end, f"the blob has only {size} bytes")
+        return data[0] if data else b""
+
+    async def stream(self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
+        """The value in chunks of ``GETRANGE``; memory stays at about one chunk.
+
+        A blob whose size changes while it is streamed raises :class:`StoreNotAvailable`.
+        """
+        key = self._key(uri)
+        check_chunk_size(chunk_size)
+        exists, size, *first = await self._call(uri, functools.partial(_ranged, key, 0, chunk_size))
+        if not exists:
+            raise NotFoundInStore(self, uri)
+        offset = 0
+        chunk = first[0] if first else b""
+        while chunk:
+            yield chunk
+            offset += len(chunk)
+            if offset >= size:
+                return
+            now, _, *more = await self._call(
+                uri, functools.partial(_ranged, key, offset, offset + chunk_size, length=True)
+            )
+            if now != size:
+                raise StoreNotAvailable(self, "the blob changed while it was streamed", uri=uri)
+            chunk = more[0] if more else b""
+        if offset < size:
+            raise StoreNotAvailable(self, "the blob changed while it was streamed", uri=uri)
+
+    async def exists(self, uri: str) -> bool:
+        """Whether the key exists."""
+        key = self._key(uri)
+        return bool(await self._call(uri, lambda c: c.exists(key)))
+
+    async def size(self, uri: str) -> int:
+        """The value's length (``STRLEN``)."""
+        key = self._key(uri)
+        size: int = await self._call(uri, lambda c: c.strlen(key))
+        if size == 0 and not await self.exists(uri):  # STRLEN of a missing key is 0 too
+            raise NotFoundInStore(self, uri)
+        return size
+
+    async def list(self, prefix: str = "") -> AsyncIterator[str]:
+        """Every URI starting with ``prefix`` (``SCAN``, every page; unsorted, no repeats)."""
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
+        if not prefix.startswith(self.base):
+            if not self.base.startswith(prefix):
+                raise InvalidURI(self, prefix, f"a prefix of {self.base}<key>")
+            prefix = self.base
+        pattern = _GLOB.sub(r"\\\1", prefix[len(self.base) :]) + "*"
+        seen: set[bytes] = set()
+        cursor = 0
+        while True:
+            cursor, keys = await self._call(
+                prefix, functools.partial(_scan, cursor=cursor, match=pattern)
+            )
+            for key in keys:
+                if key not in seen and not key.startswith(TEMP_PREFIX.encode()):
+                    seen.add(key)
+                    yield self.base + key.decode("utf-8", "surrogateescape")
+            if cursor == 0:
+                return
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    async def put(self, uri: str, data: PutData, *, ttl: float | EllipsisType | None = ...) -> None:
+        """Store ``data`` at the key, atomically.
+
+        Args:
+            uri: where.
+            data: bytes-like, or an async iterable of bytes (buffered up to 1 MiB, beyond that
+                written to a temporary key that is renamed into place at the end).
+            ttl: seconds until the blob expires; default: the store's ``ttl``.
+        """
+        key = self._key(uri)
+        check_put_data(data)
+        px = _milliseconds(self.ttl if ttl is ... else _check_ttl(ttl))
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            await self._call(uri, lambda c: c.set(key, data, px=px))
+        else:
+            await self._put_stream(uri, key, data, px)
+
+    async def _put_stream(
+        self, uri: str, key: str, data: AsyncIterable[bytes], px: int | None
+    ) -> None:
+        buffer = bytearray()
+        temp: str | None = None
+        written = 0
+        try:
+            async for chunk in data:
+                if not isinstance(chunk, (bytes, bytearray, memoryview)):
+                    raise TypeError(
+                        f"async iterable yielded {type(chunk).__name__}, expected bytes"
+                    )
+                buffer += chunk
+                if len(buffer) >= _SPILL:
+                    temp = temp or TEMP_PREFIX + secrets.token_hex(12)
+                    part, buffer = bytes(buffer), bytearray()
+                    # SETRANGE at an explicit offset, unlike APPEND, is safe to retry.
+                    await self._call(uri, functools.partial(_set_part, temp, written, part))
+                    written += len(part)
+            if temp is None:
+                whole = bytes(buffer)
+                await self._call(uri, lambda c: c.set(key, whole, px=px))
+                return
+            tail = bytes(buffer)
+            await self._call(uri, functools.partial(_commit, temp, written, tail, key, px))
+            temp = None
+        finally:
+            if temp is not None:
+                await asyncio.shield(self._discard(uri, temp))
+
+    async def _discard(self, uri: str, temp: str) -> None:
+        try:
+            await self._call(uri, lambda c: c.unlink(temp))
+        except StoreNotAvailable as exc:
+            logger.warning("%s: could not remove temporary key: %s", self.name, exc)
+
+    async def delete(self, uri: str) -> None:
+        """Remove the key (``UNLINK``: the memory is freed in the background)."""
+        key = self._key(uri)
+        await self._call(uri, lambda c: c.unlink(key))
+
+    async def aclose(self) -> None:
+        """Close the connection pool (a new one is made on the next call)."""
+        await self._client.aclose()
+
+
+# -- commands run through RedisRaw._call ---------------------------------------------------------
+
+
+async def _ranged(key: str, start: int, end: int, client: Redis, *, length: bool = False) -> Any:
+    """``[exists, strlen, getrange?]`` in one round trip (``length``: strlen first, twice)."""
+    async with client.pipeline(transaction=True) as pipe:
+        pipe.strlen(key) if length else pipe.exists(key)
+        pipe.strlen(key)
+        if end > start:
+            pipe.getrange(key, start, end - 1)  # GETRANGE's end is inclusive
+        return await pipe.execute()
+
+
+async def _scan(client: Redis, *, cursor: int, match: str) -> Any:
+    return await client.scan(cursor, match=match, count=_SCAN_COUNT)
+
+
+async def _set_part(temp: str, offset: int, part: bytes, client: Redis) -> None:
+    async with client.pipeline(transaction=True) as pipe:
+        pipe.setrange(temp, offset, part)
+        pipe.pexpire(temp, _TEMP_TTL_MS)
+        await pipe.execute()
+
+
+async def _commit(
+    temp: str, offset: int, tail: bytes, key: str, px: int | None, client: Redis
+) -> None:
+    async with client.pipeline(transaction=True) as pipe:
+        if tail:
+            pipe.setrange(temp, offset, tail)
+        pipe.rename(temp, key)
+        pipe.pexpire(key, px) if px is not None else pipe.persist(key)
+        await pipe.execute()
+
+
+async def _disconnect(client: Redis) -> None:
+    await client.aclose()
+    await client.connection_pool.aclose()
+
+
+# -- configuration -------------------------------------------------------------------------------
+
+
+def _parse(url: object) -> tuple[str, str | None]:
+    """``(base URI without credentials, password)`` for a connection URL."""
+    if not isinstance(url, str):
+        raise TypeError(f"url must be a str, not {type(url).__name__}")
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+        raise ValueError("url must look like redis://[[user]:password@]host[:port][/db]")
+    try:
+        port = parts.port or 6379
+    except ValueError:
+        raise ValueError("the port in the Redis URL is not a number") from None
+    db = parts.path.strip("/") or "0"
+    if not db.isdigit():
+        raise ValueError(f"the database in the Redis URL must be a number, not {db!r}")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}:{port}/{int(db)}/", parts.password
+
+
+def _check_ttl(ttl: object) -> float | None:
+    if ttl is None:
+        return None
+    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not ttl > 0:
+        raise ValueError(f"ttl must be a positive number of seconds or None, not {ttl!r}")
+    return float(ttl)
+
+
+def _milliseconds(ttl: float | None) -> int | None:
+    return None if ttl is None else max(1, round(ttl * 1000))

@@ -1,0 +1,312 @@
+"""Tier wrappers: :class:`Small` takes only small blobs, :class:`Fanout` spills over stores.
+
+Both speak the optional *declines* protocol: ``store.declines(uri, size)`` is true when a
+write of ``size`` bytes would certainly be refused with
+:class:`~asyncbitstore.errors.StoreFull`. A chain filling caches can ask it first and skip the
+fill quietly, rather than count and log a failure for a blob the tier was never meant to hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+from ._data import DEFAULT_CHUNK_SIZE, PutData, as_bytes, check_put_data
+from .errors import InvalidURI, NotFoundInStore, StoreFull, StoreNotAvailable
+from .store import Store
+
+__all__ = ["Fanout", "Small", "declines"]
+
+R = TypeVar("R")
+
+
+def declines(store: Store, uri: str, size: int) -> bool:
+    """Whether ``store`` says it would refuse ``size`` bytes at ``uri`` (False: cannot tell)."""
+    check = getattr(store, "declines", None)
+    return bool(check(uri, size)) if check is not None else False
+
+
+def _writer(store: Store) -> Callable[[str, PutData], Awaitable[None]]:
+    """The put that raises: caches (``HashCache``) hide failures in ``put``."""
+    return getattr(store, "put_or_raise", store.put)
+
+
+def _size_of(data: PutData) -> int | None:
+    return len(memoryview(data)) if isinstance(data, (bytes, bytearray, memoryview)) else None
+
+
+class Small(Store):
+    """A tier that takes only blobs of at most ``max_size`` bytes; reads pass straight through.
+
+    Args:
+        store: the wrapped store.
+        max_size: the largest blob written to it, in bytes.
+
+    ``put`` of a bigger blob raises :class:`~asyncbitstore.errors.StoreFull` (a clear error
+    when used directly; a chain sees :meth:`declines` first and skips the fill). A streaming put
+    is buffered up to ``max_size`` bytes, so the store never receives part of a large blob.
+    """
+
+    def __init__(self, store: Store, max_size: int) -> None:
+        if not isinstance(store, Store):
+            raise TypeError(f"store must be a Store, not {type(store).__name__}")
+        if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 0:
+            raise ValueError(f"max_size must be a non-negative int, not {max_size!r}")
+        self.store = store
+        self.max_size = max_size
+
+    @property
+    def name(self) -> str:
+        return f"Small({self.store.name}, max_size={self.max_size})"
+
+    @property
+    def uri_hint(self) -> str | None:  # type: ignore[override]
+        return self.store.uri_hint
+
+    def is_valid(self, uri: str) -> bool:
+        """Whether the wrapped store accepts ``uri``."""
+        return self.store.is_valid(uri)
+
+    def declines(self, uri: str, size: int) -> bool:
+        """Whether a blob of ``size`` bytes is too big for this tier."""
+        return size > self.max_size
+
+    async def get(self, uri: str) -> bytes:
+        """The wrapped store's ``get``."""
+        return await self.store.get(uri)
+
+    async def get_range(self, uri: str, start: int, end: int) -> bytes:
+        """The wrapped store's ``get_range``."""
+        return await self.store.get_range(uri, start, end)
+
+    def stream(self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
+        """The wrapped store's ``stream``."""
+        return self.store.stream(uri, chunk_size)
+
+    async def exists(self, uri: str) -> bool:
+        """The wrapped store's ``exists``."""
+        return await self.store.exists(uri)
+
+    async def size(self, uri: str) -> int:
+        """The wrapped store's ``size``."""
+        return await self.store.size(uri)
+
+    async def delete(self, uri: str) -> None:
+        """The wrapped store's ``delete``."""
+        await self.store.delete(uri)
+
+    def list(self, prefix: str = "") -> AsyncIterator[str]:
+        """The wrapped store's ``list``."""
+        return self.store.list(prefix)
+
+    async def put(self, uri: str, data: PutData) -> None:
+        """Write ``data`` if it is at most ``max_size`` bytes.
+
+        Raises:
+            StoreFull: the blob is bigger than ``max_size``.
+        """
+        await self._put(self.store.put, uri, data)
+
+    async def put_or_raise(self, uri: str, data: PutData) -> None:
+        """``put`` through the wrapped store's raising put (for chains filling caches)."""
+        await self._put(_writer(self.store), uri, data)
+
+    async def _put(
+        self, put: Callable[[str, PutData], Awaitable[None]], uri: str, data: PutData
+    ) -> None:
+        self.check_uri(uri)
+        check_put_data(data)
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            data = await self._buffer(uri, data)
+        if len(memoryview(data)) > self.max_size:
+            raise self._too_big(uri, f"{len(memoryview(data))} bytes")
+        await put(uri, data)
+
+    async def _buffer(self, uri: str, chunks: Any) -> bytes:
+        buffer = bytearray()
+        async for chunk in chunks:
+            if not isinstance(chunk, (bytes, bytearray, memoryview)):
+                raise TypeError(f"async iterable yielded {type(chunk).__name__}, expected bytes")
+            buffer += chunk
+            if len(buffer) > self.max_size:
+                raise self._too_big(uri, "the stream")
+        return bytes(buffer)
+
+    def _too_big(self, uri: str, what: str) -> StoreFull:
+        return StoreFull(self, uri, f"{what} exceed max_size={self.max_size} bytes")
+
+    async def aclose(self) -> None:
+        """Close the wrapped store."""
+        await self.store.aclose()
+
+
+class Fanout(Store):
+    """Several stores as one: writes go to the first that takes them, reads look in all.
+
+    Args:
+        stores: in order of preference.
+
+    ``put`` tries each store that accepts the URI and does not :func:`decline <declines>` the
+    size; a store raising :class:`~asyncbitstore.errors.StoreFull` (a full disk, a tier at its
+    bound, a :class:`Small` tier) passes the write to the next. Having written to one store,
+    it deletes the URI from the stores before it, which would otherwise shadow the new blob
+    with an old one. A streaming put is buffered in memory, so it can be offered to the next
+    store when one refuses it midway.
+
+    ``get``, ``get_range``, ``stream``, ``size`` and ``exists`` ask the stores in order; a store
+    that fails is skipped, and when no store has the blob, :class:`StoreNotAvailable` is raised
+    if any failed (not :class:`NotFoundInStore`). ``delete`` deletes from every store;
+    ``list`` merges the listings.
+    """
+
+    def __init__(self, *stores: Store) -> None:
+        if not stores:
+            raise ValueError("Fanout needs at least one store")
+        for store in stores:
+            if not isinstance(store, Store):
+                raise TypeError(f"every store must be a Store, not {type(store).__name__}")
+        self.stores = stores
+
+    @property
+    def name(self) -> str:
+        return f"Fanout({', '.join(s.name for s in self.stores)})"
+
+    @property
+    def uri_hint(self) -> str:  # type: ignore[override]
+        return " or ".join(str(s.uri_hint) for s in self.stores)
+
+    def is_valid(self, uri: str) -> bool:
+        """Whether any of the stores accepts ``uri``."""
+        return any(store.is_valid(uri) for store in self.stores)
+
+    def declines(self, uri: str, size: int) -> bool:
+        """Whether every store that accepts ``uri`` declines ``size`` bytes."""
+        return all(declines(s, uri, size) for s in self.stores if s.is_valid(uri))
+
+    def _for(self, uri: object) -> list[Store]:
+        self.check_uri(uri)
+        return [store for store in self.stores if store.is_valid(uri)]  # type: ignore[arg-type]
+
+    async def _first(self, uri: str, call: Callable[[Store], Awaitable[R]]) -> R:
+        failures: list[str] = []
+        for store in self._for(uri):
+            try:
+                return await call(store)
+            except NotFoundInStore:
+                continue
+            except StoreNotAvailable as exc:
+                failures.append(str(exc))
+        if failures:
+            raise StoreNotAvailable(self, "; ".join(failures), uri=uri)
+        raise NotFoundInStore(self, uri)
+
+    async def get(self, uri: str) -> bytes:
+        """The blob from the first store that has it."""
+        return await self._first(uri, lambda s: s.get(uri))
+
+    async def get_range(self, uri: str, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)`` from the first store that has the blob."""
+        return await self._first(uri, lambda s: s.get_range(uri, start, end))
+
+    async def size(self, uri: str) -> int:
+        """The size from the first store that has the blob."""
+        return await self._first(uri, lambda s: s.size(uri))
+
+    async def exists(self, uri: str) -> bool:
+        """Whether any store has the blob."""
+        try:
+            return await self._first(uri, self._exists(uri))
+        except NotFoundInStore:
+            return False
+
+    @staticmethod
+    def _exists(uri: str) -> Callable[[Store], Awaitable[bool]]:
+        async def ask(store: Store) -> bool:
+            if await store.exists(uri):
+                return True
+            raise NotFoundInStore(store, uri)
+
+        return ask
+
+    async def stream(self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
+        """The blob in chunks from the first store that has it."""
+        failures: list[str] = []
+        for store in self._for(uri):
+            chunks = store.stream(uri, chunk_size)
+            try:
+                first = await anext(chunks, None)
+            except (NotFoundInStore, StoreNotAvailable) as exc:
+                await chunks.aclose()  # type: ignore[attr-defined]
+                if isinstance(exc, StoreNotAvailable):
+                    failures.append(str(exc))
+                continue
+            try:
+                if first is not None:
+                    yield first
+                    async for chunk in chunks:
+                        yield chunk
+            finally:
+                await chunks.aclose()  # type: ignore[attr-defined]
+            return
+        if failures:
+            raise StoreNotAvailable(self, "; ".join(failures), uri=uri)
+        raise NotFoundInStore(self, uri)
+
+    async def put(self, uri: str, data: PutData) -> None:
+        """Write to the first store that takes the blob.
+
+        Raises:
+            StoreFull: every store refused it for lack of room.
+        """
+        stores = self._for(uri)
+        check_put_data(data)
+        if not isinstance(data, (bytes, bytearray, memoryview)) and len(stores) > 1:
+            data = await as_bytes(data)
+        size = _size_of(data)
+        refusals: list[str] = []
+        for index, store in enumerate(stores):
+            if size is not None and declines(store, uri, size):
+                refusals.append(f"{store.name} declines {size} bytes")
+                continue
+            try:
+                await _writer(store)(uri, data)
+            except StoreFull as exc:
+                refusals.append(str(exc))
+                continue
+            for earlier in stores[:index]:
+                await earlier.delete(uri)
+            return
+        raise StoreFull(self, uri, "no store has room: " + "; ".join(refusals))
+
+    put_or_raise = put
+
+    async def delete(self, uri: str) -> None:
+        """Delete the blob from every store."""
+        for store in self._for(uri):
+            await store.delete(uri)
+
+    async def list(self, prefix: str = "") -> AsyncIterator[str]:
+        """The URIs listed by any store under ``prefix``, sorted, without repeats.
+
+        Stores that cannot list, or whose URIs never start with ``prefix``, are left out; if
+        no store can list ``prefix``, the last store's error is raised.
+        """
+        found: set[str] = set()
+        error: Exception | None = None
+        listed = False
+        for store in self.stores:
+            try:
+                found.update([uri async for uri in store.list(prefix)])
+            except (InvalidURI, NotImplementedError) as exc:
+                error = exc
+                continue
+            listed = True
+        if not listed and error is not None:
+            raise error
+        for uri in sorted(found):
+            yield uri
+
+    async def aclose(self) -> None:
+        """Close every store."""
+        for store in self.stores:
+            await store.aclose()
