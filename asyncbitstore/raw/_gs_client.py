@@ -173,8 +173,10 @@ class GSClient:
         span = f"{offset}-{end - 1}" if chunk else "*"
         headers = await self.headers()
         headers["Content-Range"] = f"bytes {span}/{total}"
+        # BytesIO: aiohttp writes it in slices, yielding to the loop; raw bytes it would not.
+        body = io.BytesIO(chunk)
         async with self.session.put(
-            session_uri, data=chunk, headers=headers, timeout=self.timeout
+            session_uri, data=body, headers=headers, timeout=self.timeout
         ) as response:
             if response.status == 308 and not last:
                 return

@@ -24,6 +24,11 @@ from collections.abc import (
 from functools import partial
 from typing import Any, TypeVar, cast
 
+try:
+    import gcloud.aio.storage  # noqa: F401
+except ModuleNotFoundError as _missing:
+    raise ImportError("GSRaw needs gcloud-aio-storage: pip install 'asyncbitstore[gcs]'") from _missing
+
 from .._data import (
     DEFAULT_CHUNK_SIZE,
     PutData,
