@@ -14,7 +14,7 @@ import io
 import json
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Union
 from urllib.parse import quote
 
 import aiohttp
@@ -25,7 +25,17 @@ from tenacity import stop_after_attempt
 from ..retry import is_transient
 from ._aiohttp import new_session
 
-__all__ = ["AuthError", "GSClient", "HTTPStatusError", "create_client", "md5_mismatch"]
+__all__ = [
+    "AuthError",
+    "Credentials",
+    "GSClient",
+    "HTTPStatusError",
+    "create_client",
+    "md5_mismatch",
+]
+
+#: A credentials JSON file path, its parsed dict, or None for Application Default Credentials.
+Credentials = Union[str, "os.PathLike[str]", Mapping[str, Any], None]
 
 PUBLIC_API_ROOT = "https://www.googleapis.com"
 SCOPES = ["https://www.googleapis.com/auth/devstorage.read_write"]

@@ -5,9 +5,16 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Mapping,
+)
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 import aiohttp
 
@@ -22,6 +29,7 @@ __all__ = [
     "check_options",
     "emulator_root",
     "pieces",
+    "put_stream",
     "send_all",
     "split_object",
     "split_prefix",
@@ -148,6 +156,45 @@ async def send_all(
         # Shielded: a cancelled put must still abandon its upload session.
         await asyncio.shield(client.cancel_upload(session_uri))
         raise
+
+
+async def put_stream(
+    do: Callable[..., Awaitable[Any]],
+    uri: str,
+    bucket: str,
+    name: str,
+    data: AsyncIterable[bytes],
+    chunk_size: int,
+) -> None:
+    """Upload an async iterable through ``do`` (``GSRaw._do``): in one request if it fits in a
+    chunk, else by resumable upload, whose session start is retried but not its chunks."""
+    chunks = cast(AsyncGenerator[bytes, None], chunks_of(data))
+    try:
+        buffer = bytearray()
+        async for chunk in chunks:
+            buffer += chunk
+            if len(buffer) > chunk_size:
+                break
+        else:
+            body = bytes(buffer)
+            await do(
+                uri, partial(GSClient.upload, bucket=bucket, name=name, data=body), bucket=bucket
+            )
+            return
+        client = await do(uri, _itself)
+        start = partial(GSClient.start_upload, bucket=bucket, name=name)
+        session_uri = await do(uri, start, bucket=bucket)
+
+        async def once(send: Callable[[], Awaitable[None]]) -> None:
+            await do(uri, lambda _: send(), retry=False)
+
+        await send_all(client, session_uri, pieces(buffer, chunks, chunk_size), once)
+    finally:
+        await chunks.aclose()
+
+
+async def _itself(client: GSClient) -> GSClient:
+    return client
 
 
 async def upload_bytes(

@@ -12,22 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import os
-from collections.abc import (
-    AsyncGenerator,
-    AsyncIterable,
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Mapping,
-)
+from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 try:
     import gcloud.aio.storage  # noqa: F401
 except ModuleNotFoundError as _missing:
-    raise ImportError("GSRaw needs gcloud-aio-storage: pip install 'asyncbitstore[gcs]'") from _missing
+    _HINT = "GSRaw needs gcloud-aio-storage: pip install 'asyncbitstore[gcs]'"
+    raise ImportError(_HINT) from _missing
 
 from .._data import (
     DEFAULT_CHUNK_SIZE,
@@ -35,25 +28,14 @@ from .._data import (
     check_chunk_size,
     check_put_data,
     check_range,
-    chunks_of,
 )
 from .._resources import LoopLocal
 from .._uri import redact
 from ..errors import InvalidDataFound, InvalidRange, InvalidURI, NotFoundInStore
 from ..retry import Retry, is_transient
 from ..store import DEFAULT_CONCURRENCY, Store
-from ._gs_client import GSClient, create_client, md5_mismatch
-from ._gs_io import (
-    UPLOAD_UNIT,
-    check_options,
-    emulator_root,
-    pieces,
-    send_all,
-    split_object,
-    split_prefix,
-    translate,
-    upload_bytes,
-)
+from . import _gs_io as gsio
+from ._gs_client import Credentials, GSClient, create_client, md5_mismatch
 
 __all__ = ["GSRaw"]
 
@@ -94,17 +76,17 @@ class GSRaw(Store):
 
     def __init__(
         self,
-        credentials: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+        credentials: Credentials = None,
         *,
         api_root: str | None = None,
         retry: Retry | None = None,
         max_connections: int = DEFAULT_CONCURRENCY,
         timeout: float | None = 60.0,
         verify_md5: bool = False,
-        chunk_size: int = 32 * UPLOAD_UNIT,
+        chunk_size: int = 32 * gsio.UPLOAD_UNIT,
     ) -> None:
-        check_options(credentials, max_connections, timeout, chunk_size)
-        self.api_root = emulator_root(api_root)
+        gsio.check_options(credentials, max_connections, timeout, chunk_size)
+        self.api_root = gsio.emulator_root(api_root)
         self.retry = retry if retry is not None else Retry()
         self.max_connections = max_connections
         self.timeout = timeout
@@ -147,12 +129,12 @@ class GSRaw(Store):
         """Whether ``uri`` is ``gs://<bucket>/<object>`` with valid bucket and object names."""
         if not isinstance(uri, str):
             raise TypeError(f"a URI must be a str, not {type(uri).__name__}")
-        return split_object(uri) is not None
+        return gsio.split_object(uri) is not None
 
     def _parse(self, uri: object) -> tuple[str, str]:
         if not isinstance(uri, str):
             raise TypeError(f"{self.name}: a URI must be a str, not {type(uri).__name__}")
-        parts = split_object(uri)
+        parts = gsio.split_object(uri)
         if parts is None:
             raise InvalidURI(self, uri, self.uri_hint)
         return parts
@@ -176,7 +158,7 @@ class GSRaw(Store):
         try:
             return await (self.retry.call(attempt) if retry else attempt())
         except Exception as exc:
-            error = translate(self, exc, uri)
+            error = gsio.translate(self, exc, uri)
             if error is exc:
                 raise
             if (
@@ -257,7 +239,7 @@ class GSRaw(Store):
             except Exception as exc:
                 delay = next(delays, None) if is_transient(exc) else None
                 if delay is None:
-                    raise translate(self, exc, uri) from exc
+                    raise gsio.translate(self, exc, uri) from exc
                 await asyncio.sleep(delay)
             resume = partial(GSClient.get_media, bucket=bucket, name=name,
                              byte_range=f"bytes={offset}-", generation=generation)  # fmt: skip
@@ -286,37 +268,15 @@ class GSRaw(Store):
         bucket, name = self._parse(uri)
         check_put_data(data)
         if not isinstance(data, (bytes, bytearray, memoryview)):
-            await self._put_stream(uri, bucket, name, data)
+            await gsio.put_stream(self._do, uri, bucket, name, data, self.chunk_size)
         elif memoryview(data).nbytes <= self.chunk_size:
             body = bytes(data)
             await self._do(uri, lambda c: c.upload(bucket, name, body), bucket=bucket)
         else:
             size = self.chunk_size
-            await self._do(uri, lambda c: upload_bytes(c, bucket, name, data, size), bucket=bucket)
-
-    async def _put_stream(
-        self, uri: str, bucket: str, name: str, data: AsyncIterable[bytes]
-    ) -> None:
-        chunks = cast(AsyncGenerator[bytes, None], chunks_of(data))
-        try:
-            buffer = bytearray()
-            async for chunk in chunks:
-                buffer += chunk
-                if len(buffer) > self.chunk_size:
-                    break
-            else:
-                upload = partial(GSClient.upload, bucket=bucket, name=name, data=bytes(buffer))
-                await self._do(uri, upload, bucket=bucket)
-                return
-            client = await self._do(uri, _itself)
-            session_uri = await self._do(uri, lambda c: c.start_upload(bucket, name), bucket=bucket)
-
-            async def once(send: Callable[[], Awaitable[None]]) -> None:
-                await self._do(uri, lambda _: send(), retry=False)
-
-            await send_all(client, session_uri, pieces(buffer, chunks, self.chunk_size), once)
-        finally:
-            await chunks.aclose()
+            await self._do(
+                uri, lambda c: gsio.upload_bytes(c, bucket, name, data, size), bucket=bucket
+            )
 
     async def delete(self, uri: str) -> None:
         """Delete the object; a missing one is fine."""
@@ -338,7 +298,7 @@ class GSRaw(Store):
         """
         if not isinstance(prefix, str):
             raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
-        parts = split_prefix(prefix)
+        parts = gsio.split_prefix(prefix)
         if parts is None:
             raise InvalidURI(self, prefix, "gs://<bucket>/<prefix>")
         bucket, name_prefix = parts
@@ -355,7 +315,3 @@ class GSRaw(Store):
             if not page.get("nextPageToken"):
                 return
             params["pageToken"] = page["nextPageToken"]
-
-
-async def _itself(client: GSClient) -> GSClient:
-    return client
