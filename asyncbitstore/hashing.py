@@ -266,14 +266,29 @@ class HashCache(HashStore):
 
     ``put_failures`` counts them. A chain filling this cache calls :meth:`put_or_raise` instead,
     so the chain's own figures see the failures too.
+
+    With ``max_bytes``, ``raw`` must be a ``FileRaw`` and ``prefix`` a folder ending in ``/``:
+    the folder is kept under ``max_bytes`` by evicting least-recently used blobs, and may be
+    shared by processes (see :class:`~asyncbitstore.bounded_cache.BoundedFileRaw`, which then
+    becomes ``self.raw``).
     """
 
     def _init_runtime(self) -> None:
         self.put_failures = 0
 
     def __init__(
-        self, raw: Store, prefix: str, verify: bool = False, *, algorithm: str = "sha256"
+        self,
+        raw: Store,
+        prefix: str,
+        verify: bool = False,
+        *,
+        algorithm: str = "sha256",
+        max_bytes: int | None = None,
     ) -> None:
+        if max_bytes is not None:
+            from .bounded_cache import BoundedFileRaw
+
+            raw = BoundedFileRaw(raw, prefix, max_bytes)  # type: ignore[arg-type]  # checked there
         super().__init__(raw, prefix, verify, algorithm=algorithm)
         self._init_runtime()
 
@@ -341,8 +356,10 @@ class Sha1Store(HashStore):
 class Sha1Cache(HashCache):
     """A :class:`HashCache` keyed by SHA-1 digests."""
 
-    def __init__(self, raw: Store, prefix: str, verify: bool = False) -> None:
-        super().__init__(raw, prefix, verify, algorithm="sha1")
+    def __init__(
+        self, raw: Store, prefix: str, verify: bool = False, max_bytes: int | None = None
+    ) -> None:
+        super().__init__(raw, prefix, verify, algorithm="sha1", max_bytes=max_bytes)
 
 
 class Sha1APISource(HashAPISource):

@@ -1,0 +1,298 @@
+"""``BoundedFileRaw``: a cache folder kept under a size bound by least-recently-used eviction.
+
+This is what ``HashCache(FileRaw(), "/var/cache/blobs/", max_bytes=...)`` stores its blobs in.
+Layout of the folder::
+
+    /var/cache/blobs/.abs-index.sqlite      sizes and last use of every blob (see cache_index)
+    /var/cache/blobs/4b/c3/4bc39c7d87...    blob "4bc39c7d87...": two levels of subfolders
+                                            named by its first four characters
+
+so no folder holds more than 65,536 entries plus its share of the blobs. Processes on one
+machine may share the folder: the index is a SQLite database whose transactions serialize them,
+and a blob being streamed is never evicted (see :mod:`asyncbitstore.cache_index`).
+
+Hits cost what an unbounded ``FileRaw`` read costs: their recency is collected in memory and
+written to the index in batches (every ``flush_every`` hits or ``flush_interval`` seconds, and
+with each write, whose transaction evicts by it). Other processes see a hit that late at most.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+import time
+from collections.abc import AsyncIterable, AsyncIterator
+from typing import Any, BinaryIO
+
+from ._data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
+from .cache_index import NAME, CacheIndex, NoRoom, blob_path, open_shared, scan
+from .errors import InvalidRange, InvalidURI, NotFoundInStore, StoreFull, StoreNotAvailable
+from .raw import _fileops as ops
+from .raw.file import FileRaw
+from .store import Store
+
+__all__ = ["BoundedFileRaw"]
+
+logger = logging.getLogger("asyncbitstore.cache")
+
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+class BoundedFileRaw(Store):
+    """Blobs in one folder, at most ``max_bytes`` in all, least-recently used evicted first.
+
+    Args:
+        raw: the ``FileRaw`` whose worker threads do the file work (its ``root`` applies).
+        folder: the cache folder as a URI prefix ending in ``/`` (``"/var/cache/blobs/"`` or
+            ``"file:///var/cache/blobs/"``). Its URIs are ``<folder><name>``, where a name is
+            4 to 255 characters of ``[0-9A-Za-z._-]`` with no dot among the first four.
+        max_bytes: the bound on the total size of the blobs (the index and subfolders are not
+            counted). A blob bigger than the bound is refused with ``StoreFull``.
+        evict: when false, a write that does not fit raises ``StoreFull`` instead of evicting
+            (for the first store of a ``Fanout`` that should spill over once full).
+        flush_every: hits collected before their recency is written to the index.
+        flush_interval: seconds after which collected hits are written at the next hit.
+
+    ``used_bytes`` and ``evictions`` are this process's latest view; ``await usage()`` asks the
+    index.
+    """
+
+    _runtime_attrs = ("_index", "_uses", "_flushes")
+
+    def __init__(
+        self,
+        raw: FileRaw,
+        folder: str,
+        max_bytes: int,
+        *,
+        evict: bool = True,
+        flush_every: int = 4096,
+        flush_interval: float = 2.0,
+    ) -> None:
+        if not isinstance(raw, FileRaw):
+            raise TypeError(f"a bounded cache needs a FileRaw, not {type(raw).__name__}")
+        if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 0:
+            raise ValueError(f"max_bytes must be a non-negative int, not {max_bytes!r}")
+        if not isinstance(folder, str) or not folder.endswith("/"):
+            raise ValueError(f"the cache folder must be a str ending in '/', not {folder!r}")
+        if not raw.is_valid(folder + "abcd/abcdef"):
+            raise InvalidURI(raw, folder, f"a folder {raw.name} accepts ({raw.uri_hint})")
+        self.raw = raw
+        self.prefix = folder
+        self.folder = folder.removeprefix("file://").rstrip("/")
+        self.max_bytes = max_bytes
+        self.evict = bool(evict)
+        self.flush_every = flush_every
+        self.flush_interval = flush_interval
+        self.used_bytes: int | None = None
+        self.evictions = 0
+        self._init_runtime()
+
+    def _init_runtime(self) -> None:
+        self._index = CacheIndex(self.folder, self.max_bytes)
+        self._uses: dict[str, float] = {}
+        self._last_flush = 0.0
+        self._flushes: set[asyncio.Future[None]] = set()
+
+    @property
+    def name(self) -> str:
+        return f"BoundedFileRaw({self.prefix!r}, max_bytes={self.max_bytes})"
+
+    @property
+    def uri_hint(self) -> str:  # type: ignore[override]
+        return f"{self.prefix}<name> (4+ characters of [0-9A-Za-z._-], no dot in the first 4)"
+
+    def is_valid(self, uri: str) -> bool:
+        """Whether ``uri`` is ``<folder><name>``."""
+        if not isinstance(uri, str):
+            raise TypeError(f"a URI must be a str, not {type(uri).__name__}")
+        return uri.startswith(self.prefix) and NAME.fullmatch(uri, len(self.prefix)) is not None
+
+    def declines(self, uri: str, size: int) -> bool:
+        """Whether a blob of ``size`` bytes can never fit."""
+        return size > self.max_bytes
+
+    def _path(self, uri: object) -> tuple[str, str]:
+        name = self.check_uri(uri)[len(self.prefix) :]
+        return name, blob_path(self.folder, name)
+
+    async def _run(self, uri: str, fn: Any, *args: Any) -> Any:
+        try:
+            return await self.raw._batcher.submit(fn, *args)
+        except OSError as exc:
+            raise self._error(exc, uri) from exc
+
+    def _error(self, exc: OSError, uri: str) -> Exception:
+        if isinstance(exc, (FileNotFoundError, IsADirectoryError, NotADirectoryError)):
+            return NotFoundInStore(self, uri)
+        if exc.errno in _FULL:
+            return StoreFull(self, uri, os.strerror(exc.errno or 0))
+        return StoreNotAvailable(self, f"{type(exc).__name__}: {exc.strerror}", uri=uri)
+
+    # -- recency --------------------------------------------------------------------------------
+
+    def _used(self, name: str) -> None:
+        now = time.time()
+        self._uses[name] = now
+        if len(self._uses) >= self.flush_every or now - self._last_flush > self.flush_interval:
+            self._flush_soon(now)
+
+    def _take_uses(self) -> list[tuple[float, str]]:
+        uses = [(when, name) for name, when in self._uses.items()]
+        self._uses = {}
+        return uses
+
+    def _flush_soon(self, now: float) -> None:
+        """Write the collected uses in the background (a batcher job; nothing waits on it)."""
+        self._last_flush = now
+        future = self.raw._batcher.submit(self._index.touch, self._take_uses())
+        self._flushes.add(future)
+        future.add_done_callback(self._flushed)
+
+    def _flushed(self, future: asyncio.Future[None]) -> None:
+        self._flushes.discard(future)
+        if not future.cancelled() and future.exception() is not None:
+            logger.warning("%s: could not record recent hits: %s", self.name, future.exception())
+
+    async def flush(self) -> None:
+        """Write the recency of the hits so far to the index."""
+        if self._uses:
+            await self._run(self.prefix, self._index.touch, self._take_uses())
+        if self._flushes:
+            await asyncio.wait(set(self._flushes))
+
+    async def usage(self) -> tuple[int, int]:
+        """``(bytes, blobs)`` in the folder, from the index (shared by every process)."""
+        used: tuple[int, int] = await self._run(self.prefix, self._index.usage)
+        self.used_bytes = used[0]
+        return used
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    async def get(self, uri: str) -> bytes:
+        """The blob's bytes; counts as a use."""
+        name, path = self._path(uri)
+        data: bytes = await self._run(uri, ops.read, path)
+        self._used(name)
+        return data
+
+    async def get_range(self, uri: str, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)`` of the blob; counts as a use."""
+        name, path = self._path(uri)
+        check_range(self, uri, start, end)
+        try:
+            data: bytes = await self._run(uri, ops.read_range, path, start, end)
+        except ops.PastEnd as exc:
+            raise InvalidRange(
+                self, uri, start, end, f"the blob has only {exc.size} bytes"
+            ) from None
+        self._used(name)
+        return data
+
+    async def stream(self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
+        """The blob in chunks; it cannot be evicted until the stream is closed."""
+        name, path = self._path(uri)
+        check_chunk_size(chunk_size)
+        file: BinaryIO = await self._run(uri, open_shared, path)
+        try:
+            self._used(name)
+            while chunk := await self._run(uri, ops.read_chunk, file, chunk_size):
+                yield chunk
+        finally:
+            file.close()  # releases the shared lock
+
+    async def exists(self, uri: str) -> bool:
+        """Whether the blob is in the folder."""
+        return await self._run(uri, ops.is_file, self._path(uri)[1])  # type: ignore[no-any-return]
+
+    async def size(self, uri: str) -> int:
+        """The blob's size."""
+        return await self._run(uri, ops.file_size, self._path(uri)[1])  # type: ignore[no-any-return]
+
+    async def list(self, prefix: str = "") -> AsyncIterator[str]:
+        """The URIs starting with ``prefix``, sorted (from the folder, not the index)."""
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
+        if not prefix.startswith(self.prefix):
+            if not self.prefix.startswith(prefix):
+                raise InvalidURI(self, prefix, f"a prefix of {self.prefix}<name>")
+            prefix = self.prefix
+        found = await self._run(prefix, scan, self.folder, prefix[len(self.prefix) :])
+        for name in sorted(name for name, _, _ in found):
+            yield self.prefix + name
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    async def put(self, uri: str, data: PutData) -> None:
+        """Write the blob atomically, then evict least-recently used blobs to fit.
+
+        Raises:
+            StoreFull: the blob is bigger than ``max_bytes``, or does not fit and ``evict``
+                is false, or the disk is full.
+        """
+        name, path = self._path(uri)
+        check_put_data(data)
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            size = memoryview(data).nbytes
+            self._check_fits(uri, size)
+            record = (name, size, time.time(), self._take_uses(), self.evict)
+            outcome = await self._checked(uri, self._write_and_record, path, data, record)
+        else:
+            counted = _Counted(data)
+            await self.raw.put(path, counted)
+            if counted.size > self.max_bytes:
+                await self._run(uri, ops.unlink, path)
+            self._check_fits(uri, counted.size)
+            record = (name, counted.size, time.time(), self._take_uses(), self.evict)
+            outcome = await self._checked(uri, self._record_or_unlink, path, record)
+        self.evictions += outcome[0]
+        self.used_bytes = outcome[1]
+
+    def _check_fits(self, uri: str, size: int) -> None:
+        if size > self.max_bytes:
+            raise StoreFull(self, uri, f"{size} bytes exceed max_bytes={self.max_bytes}")
+
+    async def _checked(self, uri: str, fn: Any, *args: Any) -> tuple[int, int]:
+        try:
+            return await self._run(uri, fn, *args)  # type: ignore[no-any-return]
+        except NoRoom as exc:
+            raise StoreFull(self, uri, f"no room without evicting: {exc}") from None
+
+    def _write_and_record(self, path: str, data: Any, record: tuple[Any, ...]) -> tuple[int, int]:
+        ops.write_atomic(path, data, self.raw.fsync)
+        return self._record_or_unlink(path, record)
+
+    def _record_or_unlink(self, path: str, record: tuple[Any, ...]) -> tuple[int, int]:
+        try:
+            return self._index.record(*record)
+        except BaseException:
+            ops.unlink(path)  # an unindexed blob would never be evicted
+            raise
+
+    async def delete(self, uri: str) -> None:
+        """Remove the blob and its index entry."""
+        name, _ = self._path(uri)
+        await self._run(uri, self._index.remove, name)
+
+    async def aclose(self) -> None:
+        """Write pending recency, close the index connection and the worker threads."""
+        await self.flush()
+        await self._run(self.prefix, self._index.close)
+        await self.raw.aclose()
+
+
+class _Counted:
+    """An async iterable of bytes that counts what passes (and checks the chunks' type)."""
+
+    def __init__(self, data: AsyncIterable[Any]) -> None:
+        self.data = data
+        self.size = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self.data:
+            if not isinstance(chunk, (bytes, bytearray, memoryview)):
+                raise TypeError(f"async iterable yielded {type(chunk).__name__}, expected bytes")
+            self.size += memoryview(chunk).nbytes
+            yield chunk  # type: ignore[misc]  # FileRaw writes any bytes-like

@@ -1,0 +1,244 @@
+"""The index of a bounded cache folder: sizes and recency of its blobs, shared by processes.
+
+It is a small SQLite database beside the blobs (``<folder>/.abs-index.sqlite``, in WAL mode),
+so a process opening the folder knows its usage at once, without reading or even listing the
+blobs. Every change runs in one ``BEGIN IMMEDIATE`` transaction, which serializes the processes
+sharing the folder: a write records its blob, and evicts least-recently used ones until the
+folder is back under its bound, atomically with respect to the other processes.
+
+A blob is never evicted while a stream is reading it: readers hold a shared ``flock`` on the
+open file, and the evictor only unlinks a file whose exclusive lock it gets without waiting
+(skipping it otherwise). Whole-blob reads take no lock: they complete in one call, and an
+unlinked file stays readable through a descriptor opened before.
+
+Everything here blocks; the cache runs it on worker threads. Hosts must share one kernel (not
+NFS), as SQLite's WAL mode and ``flock`` require.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import re
+import sqlite3
+import threading
+from collections.abc import Callable
+from typing import BinaryIO, TypeVar
+
+from .raw import _fileops as ops
+
+__all__ = ["INDEX_NAME", "CacheIndex", "NoRoom", "blob_path", "open_shared"]
+
+T = TypeVar("T")
+
+INDEX_NAME = ".abs-index.sqlite"
+#: Blob names: 4+ characters; the first four pick the subfolders, so they are never dots.
+NAME = re.compile(r"[0-9A-Za-z_-]{4}[0-9A-Za-z._-]{0,251}")
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS blobs (name TEXT PRIMARY KEY, size INTEGER NOT NULL,
+                                  used REAL NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS blobs_by_use ON blobs (used);
+CREATE TABLE IF NOT EXISTS usage (id INTEGER PRIMARY KEY CHECK (id = 0),
+                                  bytes INTEGER NOT NULL, blobs INTEGER NOT NULL);
+"""
+
+
+class NoRoom(Exception):
+    """The blob does not fit and the cache was told not to evict."""
+
+
+def blob_path(folder: str, name: str) -> str:
+    """Where blob ``name`` lives: ``<folder>/ab/cd/abcd...`` (at most 65,536 subfolders)."""
+    return f"{folder}/{name[:2]}/{name[2:4]}/{name}"
+
+
+def open_shared(path: str) -> BinaryIO:
+    """Open a blob for streaming, holding a shared lock that keeps evictors away."""
+    file = open(path, "rb")  # noqa: SIM115 - closed by the streaming caller
+    try:
+        fcntl.flock(file.fileno(), fcntl.LOCK_SH)
+        if os.fstat(file.fileno()).st_nlink == 0:  # evicted between open() and flock()
+            raise FileNotFoundError(errno.ENOENT, "evicted", path)
+    except BaseException:
+        file.close()
+        raise
+    return file
+
+
+def _try_unlink(path: str) -> bool:
+    """Remove the file unless a reader holds it; True when it is gone."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    else:
+        ops.unlink(path)
+        return True
+    finally:
+        os.close(fd)
+
+
+def scan(folder: str, name_prefix: str = "") -> list[tuple[str, int, float]]:
+    """``(name, size, mtime)`` of the blobs in ``folder`` whose name starts with the prefix."""
+    found: list[tuple[str, int, float]] = []
+    for first in _subfolders(folder, name_prefix[:2]):
+        for second in _subfolders(first.path, name_prefix[2:4]):
+            with os.scandir(second.path) as entries:
+                for entry in entries:
+                    name = entry.name
+                    if name.startswith(name_prefix) and NAME.fullmatch(name) and entry.is_file():
+                        stat = entry.stat()
+                        found.append((name, stat.st_size, stat.st_mtime))
+    return found
+
+
+def _subfolders(folder: str, start: str) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(folder) as entries:
+            return [
+                e
+                for e in entries
+                if len(e.name) == 2 and e.name.startswith(start) and e.is_dir() and e.name[0] != "."
+            ]
+    except FileNotFoundError:
+        return []
+
+
+class CacheIndex:
+    """Sizes and last use of the blobs in one folder, with LRU eviction down to ``max_bytes``.
+
+    One SQLite connection per process (re-opened after a fork), used by one thread at a time.
+    """
+
+    def __init__(self, folder: str, max_bytes: int) -> None:
+        self.folder = folder
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        self._pid = 0
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._db is not None and self._pid == os.getpid():
+            return self._db
+        os.makedirs(self.folder, exist_ok=True)
+        db = sqlite3.connect(
+            f"{self.folder}/{INDEX_NAME}", timeout=60, isolation_level=None, check_same_thread=False
+        )
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")  # the index can be rebuilt; no fsync per write
+        db.executescript(_SCHEMA)
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if db.execute("SELECT 1 FROM usage").fetchone() is None:
+                self._rebuild(db)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            db.close()
+            raise
+        self._db, self._pid = db, os.getpid()
+        return db
+
+    def _rebuild(self, db: sqlite3.Connection) -> None:
+        """Index the blobs already in the folder (a new index over an old folder)."""
+        found = scan(self.folder)
+        db.execute("DELETE FROM blobs")
+        db.executemany("INSERT OR REPLACE INTO blobs VALUES (?, ?, ?)", found)
+        total = sum(size for _, size, _ in found)
+        db.execute("INSERT OR REPLACE INTO usage VALUES (0, ?, ?)", (total, len(found)))
+
+    def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        with self._lock:
+            db = self._connect()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(db)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+            return result
+
+    def usage(self) -> tuple[int, int]:
+        """``(bytes, blobs)`` in the folder now."""
+        with self._lock:
+            row = self._connect().execute("SELECT bytes, blobs FROM usage").fetchone()
+        return int(row[0]), int(row[1])
+
+    def touch(self, uses: list[tuple[float, str]]) -> None:
+        """Record the ``(time, name)`` uses collected since the last call."""
+        self._transaction(lambda db: _touch(db, uses))
+
+    def record(
+        self, name: str, size: int, now: float, uses: list[tuple[float, str]], evict: bool
+    ) -> tuple[int, int]:
+        """Add (or replace) a blob just written; evict to fit. Returns ``(evicted, bytes)``.
+
+        Raises:
+            NoRoom: it does not fit and ``evict`` is false (nothing was changed).
+        """
+
+        def work(db: sqlite3.Connection) -> tuple[int, int]:
+            _touch(db, uses)
+            total, count = db.execute("SELECT bytes, blobs FROM usage").fetchone()
+            row = db.execute("SELECT size FROM blobs WHERE name = ?", (name,)).fetchone()
+            total += size - (row[0] if row else 0)
+            count += 0 if row else 1
+            if total > self.max_bytes and not evict:
+                raise NoRoom(f"{total - size} of {self.max_bytes} bytes in use")
+            db.execute("INSERT OR REPLACE INTO blobs VALUES (?, ?, ?)", (name, size, now))
+            evicted, total = self._evict(db, total, name) if total > self.max_bytes else (0, total)
+            db.execute("UPDATE usage SET bytes = ?, blobs = ?", (total, count - evicted))
+            return evicted, total
+
+        return self._transaction(work)
+
+    def _evict(self, db: sqlite3.Connection, total: int, keep: str) -> tuple[int, int]:
+        """Remove least-recently used blobs (not ``keep``) until ``total`` fits."""
+        evicted = skipped = 0
+        while total > self.max_bytes:
+            rows = db.execute(
+                "SELECT name, size FROM blobs WHERE name != ? ORDER BY used LIMIT 64 OFFSET ?",
+                (keep, skipped),
+            ).fetchall()
+            if not rows:
+                break  # everything else is being read: the bound is restored by a later write
+            for name, size in rows:
+                if total <= self.max_bytes:
+                    break
+                if not _try_unlink(blob_path(self.folder, name)):
+                    skipped += 1
+                    continue
+                db.execute("DELETE FROM blobs WHERE name = ?", (name,))
+                total -= size
+                evicted += 1
+        return evicted, total
+
+    def remove(self, name: str) -> None:
+        """Delete a blob and its entry."""
+
+        def work(db: sqlite3.Connection) -> None:
+            ops.unlink(blob_path(self.folder, name))
+            row = db.execute("SELECT size FROM blobs WHERE name = ?", (name,)).fetchone()
+            if row is not None:
+                db.execute("DELETE FROM blobs WHERE name = ?", (name,))
+                db.execute("UPDATE usage SET bytes = bytes - ?, blobs = blobs - 1", (row[0],))
+
+        self._transaction(work)
+
+    def close(self) -> None:
+        """Close this process's connection."""
+        with self._lock:
+            if self._db is not None and self._pid == os.getpid():
+                self._db.close()
+            self._db = None
+
+
+def _touch(db: sqlite3.Connection, uses: list[tuple[float, str]]) -> None:
+    if uses:
+        db.executemany("UPDATE blobs SET used = max(used, ?) WHERE name = ?", uses)
