@@ -209,6 +209,64 @@ async def test_an_unreachable_server_is_not_available() -> None:
             await dead.get("gs://bucket/key")
 
 
+async def test_a_stream_cut_midway_resumes_at_the_next_byte_of_the_same_generation() -> None:
+    blob = bytes(range(256)) * 256  # 64 KiB
+    seen: list[tuple[str | None, str | None]] = []
+
+    async def media(request: web.Request) -> web.StreamResponse:
+        seen.append((request.headers.get("Range"), request.query.get("generation")))
+        start = int(request.headers["Range"][6:-1]) if "Range" in request.headers else 0
+        response = web.StreamResponse(status=206 if start else 200)
+        response.headers["X-Goog-Generation"] = "42"
+        response.content_length = len(blob) - start
+        await response.prepare(request)
+        if start == 0:
+            await response.write(blob[: len(blob) // 2])
+            assert request.transport is not None
+            request.transport.close()  # the connection dies mid-body
+            return response
+        await response.write(blob[start:])
+        return response
+
+    app = web.Application()
+    app.router.add_get("/storage/v1/b/bkt/o/obj", media)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        async with GSRaw(api_root=f"http://127.0.0.1:{port}", retry=FAST) as store:
+            chunks = [c async for c in store.stream("gs://bkt/obj", chunk_size=4096)]
+    finally:
+        await runner.cleanup()
+    assert b"".join(chunks) == blob
+    assert seen[0] == (None, None)
+    assert seen[1][1] == "42" and seen[1][0] is not None and seen[1][0].startswith("bytes=")
+
+
+async def test_a_server_that_stops_answering_times_out_and_is_retried(
+    proxy: FaultProxy,
+) -> None:
+    proxy.delay = 0.5
+    retry = Retry(attempts=2, base=0.01, cap=0.01)
+    async with GSRaw(api_root=proxy.url, timeout=0.05, retry=retry) as slow:
+        with pytest.raises(StoreNotAvailable, match="Timeout"):
+            await slow.get("gs://bucket/key")
+    assert proxy.count() == 2
+
+
+def test_options_are_checked_when_the_store_is_made() -> None:
+    with pytest.raises(TypeError, match="credentials"):
+        GSRaw(42)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="256 KiB"):
+        GSRaw(chunk_size=1000)
+    with pytest.raises(ValueError, match="max_connections"):
+        GSRaw(max_connections=0)
+    with pytest.raises(TypeError, match="no credentials"):
+        GSRaw.anonymous(credentials={"type": "service_account"})
+
+
 # -- integrity -----------------------------------------------------------------------------------
 
 
@@ -319,6 +377,8 @@ async def test_the_emulator_variable_is_honoured_and_no_token_is_sent(
     proxy: FaultProxy, bucket: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", proxy.url.removeprefix("http://"))
+    # Credentials are never even looked for: this file does not exist.
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/credentials.json")
     async with GSRaw() as store, GSRaw.anonymous() as anonymous:
         await store.put(f"gs://{bucket}/e", b"emulated")
         assert await anonymous.get(f"gs://{bucket}/e") == b"emulated"
