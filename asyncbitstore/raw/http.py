@@ -22,6 +22,7 @@ import aiohttp
 
 from .._data import DEFAULT_CHUNK_SIZE, check_chunk_size, check_range
 from .._resources import LoopLocal
+from .._tier import check_timeout
 from .._uri import redact
 from ..errors import (
     BitstoreError,
@@ -80,12 +81,10 @@ class HTTPRaw(Store):
             raise TypeError(f"max_connections must be an int, not {type(max_connections).__name__}")
         if max_connections < 1:
             raise ValueError(f"max_connections must be >= 1, not {max_connections}")
-        if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
-            raise ValueError(f"timeout must be a positive number of seconds or None: {timeout!r}")
         self._headers = headers
         self.retry = retry if retry is not None else Retry()
         self.max_connections = max_connections
-        self.timeout = timeout
+        self.timeout = check_timeout(timeout)
         self.listing = bool(listing)
         self._init_runtime()
 
@@ -151,7 +150,7 @@ class HTTPRaw(Store):
         """Our error for a failure that survived the retries."""
         uri = redact(url)
         if isinstance(exc, asyncio.TimeoutError):
-            return StoreTimeout(self, f"no answer within {self.timeout:g} s", uri=uri)
+            return StoreTimeout(self, f"no answer within {self.timeout} s", uri=uri)
         attempts = "" if self.retry.attempts == 1 else f" (after {self.retry.attempts} attempts)"
         detail = proto.scrub(str(exc), self._headers.values())
         reason = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
@@ -247,23 +246,28 @@ class HTTPRaw(Store):
             response.release()
 
     async def exists(self, uri: str) -> bool:
-        """Whether ``HEAD uri`` answers 200 (404 and 410 mean no)."""
+        """Whether ``HEAD uri`` answers 200 (a ranged ``GET`` if HEAD is not allowed)."""
         url = self._url(uri)
 
-        async def answer(response: aiohttp.ClientResponse) -> bool:
-            try:
-                self._check(response, url)
-            except NotFoundInStore:
-                return False
+        async def answer(response: aiohttp.ClientResponse) -> bool | None:
+            if response.status == 405:
+                return None
+            self._check(response, url)
             return True
 
-        return await self._call("HEAD", url, answer)
+        try:
+            found = await self._call("HEAD", url, answer)
+            return found if found is not None else await self._size_from_get(url) >= 0
+        except NotFoundInStore:
+            return False
 
     async def size(self, uri: str) -> int:
         """``Content-Length`` of ``HEAD uri``, else the total from a ranged ``GET``."""
         url = self._url(uri)
 
         async def length(response: aiohttp.ClientResponse) -> int | None:
+            if response.status == 405:  # HEAD not allowed: ask with GET
+                return None
             self._check(response, url)
             return response.content_length
 

@@ -59,6 +59,7 @@ class Origin:
         app.router.add_route("*", "/flaky/{failures}/{code}/{name}", self.flaky)
         app.router.add_route("*", "/norange", self.norange)
         app.router.add_route("*", "/chunked/{mode}", self.chunked)
+        app.router.add_route("*", "/nohead/{name}", self.nohead)
         app.router.add_get("/truncated", self.truncated)
         app.router.add_get("/slow", self.slow)
         app.router.add_get("/html/", self.html)
@@ -99,6 +100,14 @@ class Origin:
                 await response.write(body[offset : offset + 1000])
         await response.write_eof()
         return response
+
+    async def nohead(self, request: web.Request) -> web.Response:
+        """Like a presigned URL: HEAD is refused; only "blob" exists."""
+        if request.method == "HEAD":
+            return web.Response(status=405)
+        if request.match_info["name"] != "blob":
+            return web.Response(status=404)
+        return web.Response(body=BLOB)
 
     async def truncated(self, request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Length": str(len(BLOB))})
@@ -271,6 +280,16 @@ async def test_size_without_content_length_or_ranges_counts_the_body(
     origin: Origin, store: HTTPRaw
 ) -> None:
     assert await store.size(f"{origin.url}/chunked/plain") == len(BLOB)
+
+
+async def test_without_head_size_and_exists_ask_with_a_ranged_get(
+    origin: Origin, store: HTTPRaw
+) -> None:
+    origin.methods.clear()
+    assert await store.size(f"{origin.url}/nohead/blob") == len(BLOB)
+    assert await store.exists(f"{origin.url}/nohead/blob") is True
+    assert await store.exists(f"{origin.url}/nohead/other") is False
+    assert origin.methods == ["HEAD", "GET"] * 3
 
 
 async def test_a_body_cut_short_mid_stream_raises_store_not_available(
