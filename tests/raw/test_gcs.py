@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
 from asyncbitstore import (
     Composite,
@@ -30,6 +29,7 @@ from asyncbitstore import (
     StoreNotAvailable,
 )
 from tests.faultproxy import FaultProxy
+from tests.raw._gcs_faults import cut_midway, refusing_token_endpoint, serving
 from tests.servers import FakeGCSServer
 
 pytestmark = pytest.mark.servers
@@ -212,34 +212,12 @@ async def test_an_unreachable_server_is_not_available() -> None:
 async def test_a_stream_cut_midway_resumes_at_the_next_byte_of_the_same_generation() -> None:
     blob = bytes(range(256)) * 256  # 64 KiB
     seen: list[tuple[str | None, str | None]] = []
-
-    async def media(request: web.Request) -> web.StreamResponse:
-        seen.append((request.headers.get("Range"), request.query.get("generation")))
-        start = int(request.headers["Range"][6:-1]) if "Range" in request.headers else 0
-        response = web.StreamResponse(status=206 if start else 200)
-        response.headers["X-Goog-Generation"] = "42"
-        response.content_length = len(blob) - start
-        await response.prepare(request)
-        if start == 0:
-            await response.write(blob[: len(blob) // 2])
-            assert request.transport is not None
-            request.transport.close()  # the connection dies mid-body
-            return response
-        await response.write(blob[start:])
-        return response
-
-    app = web.Application()
-    app.router.add_get("/storage/v1/b/bkt/o/obj", media)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        async with GSRaw(api_root=f"http://127.0.0.1:{port}", retry=FAST) as store:
-            chunks = [c async for c in store.stream("gs://bkt/obj", chunk_size=4096)]
-    finally:
-        await runner.cleanup()
+    handler = cut_midway(blob, "42", seen)
+    async with (
+        serving("GET", "/storage/v1/b/bkt/o/obj", handler) as url,
+        GSRaw(api_root=url, retry=FAST) as store,
+    ):
+        chunks = [c async for c in store.stream("gs://bkt/obj", chunk_size=4096)]
     assert b"".join(chunks) == blob
     assert seen[0] == (None, None)
     assert seen[1][1] == "42" and seen[1][0] is not None and seen[1][0].startswith("bytes=")
@@ -394,22 +372,8 @@ UNPARSABLE_KEY = "-----BEGIN PRIVATE KEY-----\nTOP-SECRET-KEY-MATERIAL\n-----END
 async def token_endpoint() -> AsyncIterator[tuple[str, list[str]]]:
     """A local OAuth token endpoint that refuses every grant; yields its URL and the bodies."""
     calls: list[str] = []
-
-    async def refuse(request: web.Request) -> web.Response:
-        calls.append(await request.text())
-        return web.json_response({"error": "invalid_grant", "error_description": "no"}, status=401)
-
-    app = web.Application()
-    app.router.add_post("/token", refuse)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}/token", calls
-    finally:
-        await runner.cleanup()
+    async with serving("POST", "/token", refusing_token_endpoint(calls)) as url:
+        yield f"{url}/token", calls
 
 
 async def _auth_failure(credentials: object, secret: str) -> StoreNotAvailable:
