@@ -1,0 +1,400 @@
+"""``S3Raw``: blobs in Amazon S3 or any S3-compatible store, at ``s3://bucket/key`` URIs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import re
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+try:
+    import aiobotocore  # noqa: F401
+except ModuleNotFoundError as _missing:
+    raise ImportError("S3Raw needs aiobotocore: pip install 'asyncbitstore[s3]'") from _missing
+
+from .._data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
+from .._resources import LoopLocal
+from .._uri import redact
+from ..errors import InvalidDataFound, InvalidRange, InvalidURI, NotFoundInStore, StoreNotAvailable
+from ..retry import Retry, TransientError
+from ..store import Store
+from . import _s3multipart
+from ._s3client import (
+    ANONYMOUS,
+    Connection,
+    Object,
+    Options,
+    normalize_credentials,
+    object_info,
+    open_connection,
+    secrets_of,
+)
+from ._s3errors import error_code, exhausted, is_bad_credentials, translate
+
+__all__ = ["S3Raw"]
+
+logger = logging.getLogger("asyncbitstore.s3")
+
+R = TypeVar("R")
+
+MiB = 1 << 20
+MIN_PART_SIZE = 5 * MiB  # S3's minimum for every part but the last
+MAX_PART_SIZE = 5 << 30
+_URI = re.compile(r"s3://([A-Za-z0-9._-]{1,255})/(.+)", re.DOTALL)
+_PREFIX = re.compile(r"s3://([A-Za-z0-9._-]{1,255})(?:/(.*))?", re.DOTALL)
+_MD5_ETAG = re.compile(r'"?([0-9a-f]{32})"?')
+
+if sys.version_info >= (3, 11):
+
+    async def _within(seconds: float | None, awaitable: Awaitable[R]) -> R:
+        async with asyncio.timeout(seconds):
+            return await awaitable
+else:  # pragma: no cover - asyncio.timeout is 3.11+; wait_for costs a task per call
+
+    async def _within(seconds: float | None, awaitable: Awaitable[R]) -> R:
+        return await asyncio.wait_for(awaitable, seconds)
+
+
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, TransientError)
+
+
+def _key_ok(key: str) -> bool:
+    # S3 caps keys at 1024 bytes. "." and ".." segments are refused by some servers and
+    # normalised away by HTTP clients (the request would then name another object).
+    if len(key) > 1024 or len(key.encode("utf-8", "surrogatepass")) > 1024:
+        return False
+    return "." not in key or not any(part in (".", "..") for part in key.split("/"))
+
+
+class S3Raw(Store):
+    """Blobs in S3 (or an S3-compatible server), addressed as ``s3://bucket/key``.
+
+    Args:
+        credentials: ``None`` for botocore's default chain (environment, config files, instance
+            role); a dict with any of ``aws_access_key_id``, ``aws_secret_access_key``,
+            ``aws_session_token``, ``profile_name``; ``"anonymous"`` for unsigned requests; or a
+            list of these, tried in order when the client is created (the first whose keys the
+            server accepts wins; a key refused only for listing buckets counts as accepted).
+        endpoint_url: an S3-compatible server, e.g. ``http://127.0.0.1:9000``; requests then
+            use path-style addressing.
+        region: the signing region (default: botocore's, from the environment or config).
+        max_connections: size of the connection pool. More concurrent requests wait for a slot
+            before they are signed, so none times out in the pool or carries a stale signature.
+        retry: backoff for transient failures (connection errors, timeouts, 5xx, throttling);
+            botocore's own retries are off.
+        timeout: seconds one request attempt may take, body included (for ``stream``: to open,
+            then per chunk); ``None`` for no limit.
+        part_size: bytes per part of a multipart upload, at least 5 MiB (S3's minimum). Data
+            of up to one part is written with a single PUT; objects up to 10,000 parts.
+        verify_etag: check single-part objects against their MD5 ETag on ``get`` and
+            ``stream`` (a mismatch raises :class:`InvalidDataFound`), and send ``Content-MD5``
+            on writes so the server checks what it receives.
+
+    ``list`` yields keys in the server's order: lexicographic (UTF-8 bytes) on AWS S3 and moto,
+    but not on every S3-compatible server (SeaweedFS lists folder by folder). A missing bucket
+    raises :class:`NotFoundInStore` naming it from ``get``, ``get_range``, ``stream``, ``put``
+    and ``list``; ``exists`` answers False and ``delete`` does nothing, as for a missing key.
+    """
+
+    uri_hint = "s3://bucket/key"
+    _runtime_attrs = ("_connections",)
+    #: Keys asked for per ``list_objects_v2`` page.
+    list_page_size = 1000
+
+    def __init__(
+        self,
+        credentials: Any = None,
+        *,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        max_connections: int = 64,
+        retry: Retry = Retry(),  # noqa: B008 - frozen, so one shared default is safe
+        timeout: float | None = 60.0,
+        part_size: int = 8 * MiB,
+        verify_etag: bool = False,
+    ) -> None:
+        self._credentials = normalize_credentials(credentials)
+        self._secrets = secrets_of(self._credentials)
+        if endpoint_url is not None and not re.match(r"https?://[^/]", str(endpoint_url)):
+            raise ValueError(
+                f"endpoint_url must be an http(s) URL, not {redact(str(endpoint_url))!r}"
+            )
+        if region is not None and not isinstance(region, str):
+            raise TypeError(f"region must be a str, not {type(region).__name__}")
+        if (
+            isinstance(max_connections, bool)
+            or not isinstance(max_connections, int)
+            or max_connections < 1
+        ):
+            raise ValueError(f"max_connections must be a positive int, not {max_connections!r}")
+        if not isinstance(retry, Retry):
+            raise TypeError(f"retry must be a Retry, not {type(retry).__name__}")
+        if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
+            raise ValueError(f"timeout must be a positive number or None, not {timeout!r}")
+        if not isinstance(part_size, int) or not MIN_PART_SIZE <= part_size <= MAX_PART_SIZE:
+            raise ValueError(f"part_size must be an int from 5 MiB to 5 GiB, not {part_size!r}")
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self.max_connections = max_connections
+        self.retry = retry
+        self.timeout = timeout
+        self.part_size = part_size
+        self.verify_etag = bool(verify_etag)
+        self._init_runtime()
+
+    @classmethod
+    def anonymous(cls, **options: Any) -> S3Raw:
+        """A store making unsigned requests, for public buckets (same keyword options)."""
+        return cls(ANONYMOUS, **options)
+
+    def _init_runtime(self) -> None:
+        self._connections: LoopLocal[Connection] = LoopLocal(self._open, Connection.close)
+
+    @property
+    def name(self) -> str:
+        """``S3Raw``, with the endpoint and ``anonymous`` when set; never a secret."""
+        details = [redact(self.endpoint_url)] if self.endpoint_url else []
+        if self._credentials == (ANONYMOUS,):
+            details.append("anonymous")
+        return f"S3Raw({', '.join(details)})" if details else "S3Raw"
+
+    # -- URIs -----------------------------------------------------------------------------------
+
+    def is_valid(self, uri: str) -> bool:
+        """Whether ``uri`` is ``s3://bucket/key`` with a usable bucket name and key."""
+        if not isinstance(uri, str):
+            raise TypeError(f"a URI must be a str, not {type(uri).__name__}")
+        match = _URI.fullmatch(uri)
+        return match is not None and _key_ok(match[2])
+
+    def _split(self, uri: str) -> tuple[str, str]:
+        match = _URI.fullmatch(self.check_uri(uri))
+        assert match is not None
+        return match[1], match[2]
+
+    # -- the request path -----------------------------------------------------------------------
+
+    async def _request(
+        self,
+        uri: str | None,
+        bucket: str,
+        what: str,
+        fn: Callable[[Connection], Awaitable[R]],
+        *,
+        connection: Connection | None = None,
+        slotted: bool = True,
+    ) -> R:
+        """``await fn(connection)`` with a slot, a deadline, error translation and retries."""
+        conn = connection or await self._connections.get()
+
+        async def attempt() -> R:
+            try:
+                if not slotted:
+                    return await _within(self.timeout, fn(conn))
+                async with conn.slots:
+                    return await _within(self.timeout, fn(conn))
+            except Exception as exc:
+                mapped = translate(self, exc, uri=uri, bucket=bucket, secrets=self._secrets)
+                if mapped is exc:
+                    raise
+                raise mapped from exc
+
+        try:
+            return await self.retry.call(attempt, transient=_retryable, what=what)
+        except TransientError as exc:
+            raise exhausted(self, exc, uri, self.retry.attempts) from exc
+
+    async def _open(self) -> Connection:
+        """A client for the first credentials entry the server accepts."""
+        options = Options(self.endpoint_url, self.region, self.max_connections, self.timeout)
+        reasons: list[str] = []
+        for index, credential in enumerate(self._credentials, 1):
+            try:
+                connection = await open_connection(credential, options)
+            except Exception as exc:
+                mapped = translate(self, exc, uri=None, bucket="", secrets=self._secrets)
+                if len(self._credentials) == 1 or not is_bad_credentials(exc):
+                    raise mapped from exc
+                reasons.append(f"#{index}: {mapped}")
+                continue
+            if len(self._credentials) == 1 or credential == ANONYMOUS:
+                return connection
+            try:
+                if await self._accepted(connection, index, reasons):
+                    return connection
+            except BaseException:
+                await connection.close()
+                raise
+            await connection.close()
+        raise StoreNotAvailable(self, "no credentials were accepted: " + "; ".join(reasons))
+
+    async def _accepted(self, connection: Connection, index: int, reasons: list[str]) -> bool:
+        try:
+            await self._request(
+                None, "", "check credentials", lambda c: c.client.list_buckets(),
+                connection=connection,
+            )  # fmt: skip
+        except StoreNotAvailable as exc:
+            if is_bad_credentials(exc.__cause__):
+                logger.debug("%s: credentials #%d refused: %s", self.name, index, exc.reason)
+                reasons.append(f"#{index}: {exc.reason}")
+                return False
+            if error_code(exc.__cause__ or exc)[1] not in (401, 403):
+                raise
+        return True  # the keys are good, even if listing buckets is not allowed
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    async def get(self, uri: str) -> bytes:
+        """The object's bytes."""
+        bucket, key = self._split(uri)
+        found = await self._request(uri, bucket, "get", lambda c: c.get(bucket, key))
+        if self.verify_etag:
+            self._verify(uri, found, hashlib.md5(found.body, usedforsecurity=False).hexdigest())
+        return found.body
+
+    def _verify(self, uri: str, found: Object, md5: str) -> None:
+        match = _MD5_ETAG.fullmatch(found.etag)
+        if match is not None and not found.encrypted and match[1] != md5:
+            raise InvalidDataFound(self, uri, f"MD5 {md5} does not match the ETag {found.etag}")
+
+    async def get_range(self, uri: str, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)`` with a ``Range`` request."""
+        bucket, key = self._split(uri)
+        check_range(self, uri, start, end)
+        if start == end:
+            return self._short_range(uri, start, end, await self.size(uri))
+        byte_range = f"bytes={start}-{end - 1}"
+        try:
+            found = await self._request(
+                uri, bucket, "get_range", lambda c: c.get(bucket, key, byte_range)
+            )
+        except InvalidRange:  # 416: S3 serves no empty range, even at the very end
+            return self._short_range(uri, start, end, await self.size(uri))
+        if found.content_range is None:  # the server ignored the Range header
+            return found.body[start:end]
+        return found.body
+
+    def _short_range(self, uri: str, start: int, end: int, size: int) -> bytes:
+        if start > size:
+            raise InvalidRange(self, uri, start, end, f"the blob has only {size} bytes")
+        if start in (end, size):
+            return b""
+        raise InvalidRange(self, uri, start, end, "the server refused the range")
+
+    async def stream(self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
+        """The object in chunks of ``chunk_size`` bytes, read from the response as they arrive.
+
+        Memory stays at about one chunk. The connection is held until the iterator is exhausted
+        or closed (use ``contextlib.aclosing`` when stopping early).
+        """
+        bucket, key = self._split(uri)
+        check_chunk_size(chunk_size)
+        conn = await self._connections.get()
+        async with conn.slots:
+            response = await self._request(
+                uri, bucket, "stream", lambda c: c.client.get_object(Bucket=bucket, Key=key),
+                connection=conn, slotted=False,
+            )  # fmt: skip
+            digest = hashlib.md5(usedforsecurity=False) if self.verify_etag else None
+            async with response["Body"] as body:
+                while chunk := await self._read_chunk(body, chunk_size, uri, bucket):
+                    if digest is not None:
+                        digest.update(chunk)
+                    yield chunk
+            if digest is not None:
+                self._verify(uri, object_info(response, b""), digest.hexdigest())
+
+    async def _read_chunk(self, body: Any, size: int, uri: str, bucket: str) -> bytes:
+        """Up to ``size`` bytes of ``body`` (fewer only at its end)."""
+        try:
+            chunk: bytes = await _within(self.timeout, body.read(size))
+            while 0 < len(chunk) < size:
+                more: bytes = await _within(self.timeout, body.read(size - len(chunk)))
+                if not more:
+                    break
+                chunk += more
+            return chunk
+        except Exception as exc:
+            mapped = translate(self, exc, uri=uri, bucket=bucket, secrets=self._secrets)
+            if isinstance(mapped, TransientError):
+                mapped = exhausted(self, mapped, uri, 1)
+            if mapped is exc:
+                raise
+            raise mapped from exc
+
+    async def exists(self, uri: str) -> bool:
+        """Whether the object exists (HEAD); refused access raises, it is not False."""
+        bucket, key = self._split(uri)
+        try:
+            await self._request(uri, bucket, "exists", lambda c: c.head(bucket, key))
+        except NotFoundInStore:
+            return False
+        return True
+
+    async def size(self, uri: str) -> int:
+        """The object's size (HEAD)."""
+        bucket, key = self._split(uri)
+        return (await self._request(uri, bucket, "size", lambda c: c.head(bucket, key))).size
+
+    async def list(self, prefix: str = "s3://") -> AsyncIterator[str]:
+        """Every ``s3://bucket/key`` under ``prefix`` (``s3://bucket/`` or ``s3://bucket/key-prefix``).
+
+        Every page of ``list_objects_v2`` is followed; see the class docstring for the order.
+        """
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
+        match = _PREFIX.fullmatch(prefix)
+        if match is None:
+            raise InvalidURI(self, prefix, "s3://bucket/ or s3://bucket/key-prefix")
+        bucket, key_prefix = match[1], match[2] or ""
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": key_prefix}
+        kwargs["MaxKeys"] = self.list_page_size
+        while True:
+            page = await self._request(
+                prefix, bucket, "list", lambda c: c.client.list_objects_v2(**kwargs)
+            )
+            for item in page.get("Contents", ()):
+                yield f"s3://{bucket}/{item['Key']}"
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                return
+            kwargs["ContinuationToken"] = token
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    async def put(self, uri: str, data: PutData) -> None:
+        """Write the object; data longer than ``part_size`` goes up as a multipart upload.
+
+        A failed or cancelled put leaves no object and no pending multipart upload.
+        """
+        bucket, key = self._split(uri)
+        check_put_data(data)
+        if (
+            isinstance(data, (bytes, bytearray, memoryview))
+            and memoryview(data).nbytes <= self.part_size
+        ):
+            await self._put_single(uri, bucket, key, bytes(data))
+            return
+        await _s3multipart.upload(self, uri, bucket, key, data)
+
+    async def _put_single(self, uri: str, bucket: str, key: str, data: bytes) -> None:
+        md5 = self.verify_etag
+        await self._request(uri, bucket, "put", lambda c: c.put(bucket, key, data, md5=md5))
+
+    async def delete(self, uri: str) -> None:
+        """Remove the object; a missing object (or bucket) is not an error."""
+        bucket, key = self._split(uri)
+        with contextlib.suppress(NotFoundInStore):
+            await self._request(
+                uri, bucket, "delete", lambda c: c.client.delete_object(Bucket=bucket, Key=key)
+            )
+
+    async def aclose(self) -> None:
+        """Close this loop's client and its connections (a later call opens new ones)."""
+        await self._connections.aclose()
