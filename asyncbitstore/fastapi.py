@@ -3,6 +3,7 @@
 ::
 
     from fastapi import Depends, FastAPI, Request
+    from asyncbitstore import Store
     from asyncbitstore.fastapi import blob_response, get_store, store_lifespan
 
     app = FastAPI(lifespan=store_lifespan(build_chain))  # a factory, or a config file later

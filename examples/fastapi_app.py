@@ -68,18 +68,22 @@ def create_app(source: StoreSource | None = None) -> FastAPI:
     async def get_blob(
         sha1: str, store: StoreDep, range_: Annotated[str | None, Header(alias="Range")] = None
     ) -> Response:
+        """The blob, streamed; a single byte ``Range`` gets 206."""
         return await blob_response(store, sha1, range_)
 
     @app.head("/blobs/{sha1}")
     async def head_blob(sha1: str, store: StoreDep) -> Response:
+        """The blob's size, as ``Content-Length``."""
         return await blob_response(store, sha1, head=True)
 
     @app.put("/blobs", status_code=201)
     async def put_blob(request: Request, store: StoreDep) -> Response:
+        """Store the request body; answers ``{"key": sha1}``. Limit body sizes in your proxy."""
         return await write_response(store, await request.body())
 
     @app.get("/stats")
     async def stats(store: StoreDep) -> dict[str, Any]:
+        """Hits, misses, errors, bytes and latency per tier; background fill counts."""
         return store.stats.as_dict() if isinstance(store, Composite) else {}
 
     return app

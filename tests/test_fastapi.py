@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from aiohttp import web
 from fastapi import FastAPI
 
 from asyncbitstore import (
@@ -250,6 +251,35 @@ async def test_stats_report_each_tier(client: httpx.AsyncClient) -> None:
     assert api["name"] == "CountingSource"
     assert (cache["misses"], uploads["misses"], api["hits"]) == (1, 1, 1)
     assert set(stats["fills"]) == {"done", "failed", "dropped", "pending"}
+
+
+# -- the example's chain -----------------------------------------------------------------------
+
+
+async def test_the_example_chain_serves_blobs_from_an_http_origin(tmp_path: Path) -> None:
+    (tmp_path / "origin").mkdir()
+    (tmp_path / "origin" / KEY).write_bytes(BLOB)
+    origin = web.Application()
+    origin.router.add_static("/blobs/", tmp_path / "origin")
+    runner = web.AppRunner(origin, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        env = {
+            "BLOB_CACHE_DIR": str(tmp_path / "cache"),
+            "BLOB_SOURCE_DIR": str(tmp_path / "uploads"),
+            "BLOB_ORIGIN": f"http://127.0.0.1:{runner.addresses[0][1]}/blobs/",
+            "BLOB_ORIGIN_TOKEN": "t0ken-never-shown",
+        }
+        app = example.create_app(lambda: example.build_store(env))
+        async with _serve(app) as client:
+            assert (await client.get(f"/blobs/{KEY}")).content == BLOB
+            assert (await client.get(f"/blobs/{MISSING}")).status_code == 404
+            stats = (await client.get("/stats")).text
+            assert "HTTPRaw" in stats
+            assert "t0ken" not in stats
+    finally:
+        await runner.cleanup()
 
 
 # -- helpers ------------------------------------------------------------------------------------
