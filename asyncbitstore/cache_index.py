@@ -23,12 +23,22 @@ import os
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from typing import BinaryIO, TypeVar
 
 from .raw import _fileops as ops
 
-__all__ = ["INDEX_NAME", "CacheIndex", "NoRoom", "blob_path", "open_shared"]
+__all__ = [
+    "INDEX_NAME",
+    "CacheIndex",
+    "NoRoom",
+    "UseLog",
+    "blob_path",
+    "open_shared",
+    "read_many",
+    "scan",
+]
 
 T = TypeVar("T")
 
@@ -64,6 +74,17 @@ def open_shared(path: str) -> BinaryIO:
         file.close()
         raise
     return file
+
+
+def read_many(paths: list[str]) -> list[bytes | None]:
+    """The blobs at ``paths`` (None where missing): one worker-thread job for a whole batch."""
+    found: list[bytes | None] = []
+    for path in paths:
+        try:
+            found.append(ops.read(path))
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            found.append(None)
+    return found
 
 
 def _try_unlink(path: str) -> bool:
@@ -107,6 +128,45 @@ def _subfolders(folder: str, start: str) -> list[os.DirEntry[str]]:
             ]
     except FileNotFoundError:
         return []
+
+
+class UseLog:
+    """Uses of blobs, collected in memory until they are written to the index in one go.
+
+    A blob used within ``resolution`` seconds of its last use known to this process is not
+    logged again, so a hot set of blobs costs no index writes.
+    """
+
+    def __init__(self, resolution: float, flush_every: int, flush_interval: float) -> None:
+        self.resolution = resolution
+        self.flush_every = flush_every
+        self.flush_interval = flush_interval
+        self.pending: dict[str, float] = {}
+        self._known: dict[str, float] = {}
+        self._last_take = 0.0
+
+    def add(self, name: str) -> float | None:
+        """Log a use; returns the time when the pending uses are due to be written."""
+        now = time.time()
+        if now - self._known.get(name, 0.0) < self.resolution:
+            return None
+        self.remember(name, now)
+        self.pending[name] = now
+        due = len(self.pending) >= self.flush_every or now - self._last_take > self.flush_interval
+        return now if due else None
+
+    def remember(self, name: str, when: float) -> None:
+        """Note that the index knows a use of ``name`` at ``when`` (or soon will)."""
+        if len(self._known) >= 1 << 20:  # bounds the memory; forgetting only costs writes
+            self._known = {}
+        self._known[name] = when
+
+    def take(self, now: float | None = None) -> list[tuple[float, str]]:
+        """The pending ``(time, name)`` uses, which are no longer pending."""
+        uses = [(when, name) for name, when in self.pending.items()]
+        self.pending = {}
+        self._last_take = time.time() if now is None else now
+        return uses
 
 
 class CacheIndex:

@@ -22,7 +22,7 @@ from typing import Any
 from ._data import DEFAULT_CHUNK_SIZE, BytesLike, PutData, check_put_data
 from ._uri import redact
 from .errors import InvalidDataFound, InvalidURI, NotFoundInStore
-from .store import Store
+from .store import DEFAULT_CONCURRENCY, Store, UriSource
 
 __all__ = [
     "HashAPISource",
@@ -290,7 +290,17 @@ class HashCache(HashStore):
 
             raw = BoundedFileRaw(raw, prefix, max_bytes)  # type: ignore[arg-type]  # checked there
         super().__init__(raw, prefix, verify, algorithm=algorithm)
+        self._bounded = max_bytes is not None
         self._init_runtime()
+
+    async def get_many(
+        self, uris: UriSource, *, concurrency: int = DEFAULT_CONCURRENCY, progress: bool = False
+    ) -> list[bytes | None]:
+        """Many blobs, order kept; a bounded folder reads a list of keys in batches."""
+        if not self._bounded or self.verify or not isinstance(uris, (list, tuple)):
+            return await super().get_many(uris, concurrency=concurrency, progress=progress)
+        raw_uris = [self.prefix + self.key_of(uri) for uri in uris]
+        return await self.raw.get_many(raw_uris, concurrency=concurrency, progress=progress)
 
     async def put_or_raise(self, uri: str, data: PutData) -> None:
         """``put`` that raises on failure."""

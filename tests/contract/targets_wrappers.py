@@ -1,4 +1,4 @@
-"""Contract targets for the tier wrappers: Small and Fanout over memory and file stores."""
+"""Contract targets for the tier wrappers (Small, Fanout) and the bounded cache folder."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from asyncbitstore import FileRaw, MemoryRaw, Sha1Store
+from asyncbitstore.bounded_cache import BoundedFileRaw
 from asyncbitstore.wrappers import Fanout, Small
 
 from .target import Target
 
-TARGETS = ["small", "fanout", "fanout_sha1"]
+TARGETS = ["small", "fanout", "fanout_sha1", "bounded_file"]
 
 
 @pytest.fixture
@@ -40,4 +41,25 @@ async def contract_fanout_sha1(tmp_path: Path) -> AsyncIterator[Target]:
             lambda n: hashlib.sha1(n.encode()).hexdigest(),
             "",
             invalid=["", "abc", "0" * 39, "sha256://" + "0" * 40],
+        )
+
+
+@pytest.fixture
+async def contract_bounded_file(tmp_path: Path) -> AsyncIterator[Target]:
+    folder = f"{tmp_path}/lru/"
+    async with BoundedFileRaw(FileRaw(), folder, 1 << 20) as store:
+        yield Target(
+            store,
+            lambda n: folder + hashlib.sha1(n.encode()).hexdigest(),
+            folder,
+            invalid=[
+                "",
+                folder + "abc",
+                folder + "ab.cdef",
+                folder + "../abcdef",
+                folder + "abcd/efgh",
+                folder + ".abs-index.sqlite",
+                f"{tmp_path}/elsewhere/abcdef",
+                "s3://bucket/abcdef",
+            ],
         )
