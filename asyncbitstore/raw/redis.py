@@ -16,8 +16,7 @@ import re
 import secrets
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from types import EllipsisType
-from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from typing import TypeVar
 
 from redis import exceptions as rx
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -29,6 +28,8 @@ from .._resources import LoopLocal
 from ..errors import InvalidRange, InvalidURI, NotFoundInStore, StoreNotAvailable
 from ..retry import Retry, is_transient
 from ..store import DEFAULT_CONCURRENCY, Store
+from . import _redis as _ops
+from ._redis import TEMP_PREFIX
 
 __all__ = ["RedisRaw"]
 
@@ -36,10 +37,7 @@ logger = logging.getLogger("asyncbitstore.redis")
 
 R = TypeVar("R")
 
-TEMP_PREFIX = ".abstmp-"
-_TEMP_TTL_MS = 3_600_000  # a streaming write abandoned by a crashed process vanishes in an hour
 _SPILL = 1 << 20  # streaming puts are buffered up to this before going to a temporary key
-_SCAN_COUNT = 1000
 _GLOB = re.compile(r"([*?\[\]\\])")
 
 
@@ -79,19 +77,19 @@ class RedisRaw(Store):
         retry: Retry | None = None,
     ) -> None:
         self._url = url
-        self.base, self._secret = _parse(url)
+        self.base, self._secret = _ops.parse_url(url)
         if isinstance(max_connections, bool) or not isinstance(max_connections, int):
             raise TypeError("max_connections must be an int")
         if max_connections < 1:
             raise ValueError(f"max_connections must be >= 1, not {max_connections}")
         self.max_connections = max_connections
-        self.ttl = _check_ttl(ttl)
+        self.ttl = _ops.check_ttl(ttl)
         self.timeout = float(timeout)
         self.retry = retry or Retry()
         self._init_runtime()
 
     def _init_runtime(self) -> None:
-        self._client: LoopLocal[Redis] = LoopLocal(self._connect, _disconnect)
+        self._client: LoopLocal[Redis] = LoopLocal(self._connect, _ops.disconnect)
 
     async def _connect(self) -> Redis:
         pool = BlockingConnectionPool.from_url(
@@ -170,7 +168,7 @@ class RedisRaw(Store):
         """Bytes ``[start, end)``, with ``GETRANGE`` (one round trip)."""
         key = self._key(uri)
         check_range(self, uri, start, end)
-        exists, size, *data = await self._call(uri, functools.partial(_ranged, key, start, end))
+        exists, size, *data = await self._call(uri, functools.partial(_ops.ranged, key, start, end))
         if not exists:
             raise NotFoundInStore(self, uri)
         if start > size:
@@ -184,7 +182,9 @@ class RedisRaw(Store):
         """
         key = self._key(uri)
         check_chunk_size(chunk_size)
-        exists, size, *first = await self._call(uri, functools.partial(_ranged, key, 0, chunk_size))
+        exists, size, *first = await self._call(
+            uri, functools.partial(_ops.ranged, key, 0, chunk_size)
+        )
         if not exists:
             raise NotFoundInStore(self, uri)
         offset = 0
@@ -195,7 +195,7 @@ class RedisRaw(Store):
             if offset >= size:
                 return
             now, _, *more = await self._call(
-                uri, functools.partial(_ranged, key, offset, offset + chunk_size, length=True)
+                uri, functools.partial(_ops.ranged, key, offset, offset + chunk_size, length=True)
             )
             if now != size:
                 raise StoreNotAvailable(self, "the blob changed while it was streamed", uri=uri)
@@ -229,7 +229,7 @@ class RedisRaw(Store):
         cursor = 0
         while True:
             cursor, keys = await self._call(
-                prefix, functools.partial(_scan, cursor=cursor, match=pattern)
+                prefix, functools.partial(_ops.scan, cursor=cursor, match=pattern)
             )
             for key in keys:
                 if key not in seen and not key.startswith(TEMP_PREFIX.encode()):
@@ -251,7 +251,7 @@ class RedisRaw(Store):
         """
         key = self._key(uri)
         check_put_data(data)
-        px = _milliseconds(self.ttl if ttl is ... else _check_ttl(ttl))
+        px = _ops.milliseconds(self.ttl if ttl is ... else _ops.check_ttl(ttl))
         if isinstance(data, (bytes, bytearray, memoryview)):
             await self._call(uri, lambda c: c.set(key, data, px=px))
         else:
@@ -274,14 +274,14 @@ class RedisRaw(Store):
                     temp = temp or TEMP_PREFIX + secrets.token_hex(12)
                     part, buffer = bytes(buffer), bytearray()
                     # SETRANGE at an explicit offset, unlike APPEND, is safe to retry.
-                    await self._call(uri, functools.partial(_set_part, temp, written, part))
+                    await self._call(uri, functools.partial(_ops.set_part, temp, written, part))
                     written += len(part)
             if temp is None:
                 whole = bytes(buffer)
                 await self._call(uri, lambda c: c.set(key, whole, px=px))
                 return
             tail = bytes(buffer)
-            await self._call(uri, functools.partial(_commit, temp, written, tail, key, px))
+            await self._call(uri, functools.partial(_ops.commit, temp, written, tail, key, px))
             temp = None
         finally:
             if temp is not None:
@@ -301,76 +301,3 @@ class RedisRaw(Store):
     async def aclose(self) -> None:
         """Close the connection pool (a new one is made on the next call)."""
         await self._client.aclose()
-
-
-# -- commands run through RedisRaw._call ---------------------------------------------------------
-
-
-async def _ranged(key: str, start: int, end: int, client: Redis, *, length: bool = False) -> Any:
-    """``[exists, strlen, getrange?]`` in one round trip (``length``: strlen first, twice)."""
-    async with client.pipeline(transaction=True) as pipe:
-        pipe.strlen(key) if length else pipe.exists(key)
-        pipe.strlen(key)
-        if end > start:
-            pipe.getrange(key, start, end - 1)  # GETRANGE's end is inclusive
-        return await pipe.execute()
-
-
-async def _scan(client: Redis, *, cursor: int, match: str) -> Any:
-    return await client.scan(cursor, match=match, count=_SCAN_COUNT)
-
-
-async def _set_part(temp: str, offset: int, part: bytes, client: Redis) -> None:
-    async with client.pipeline(transaction=True) as pipe:
-        pipe.setrange(temp, offset, part)
-        pipe.pexpire(temp, _TEMP_TTL_MS)
-        await pipe.execute()
-
-
-async def _commit(
-    temp: str, offset: int, tail: bytes, key: str, px: int | None, client: Redis
-) -> None:
-    async with client.pipeline(transaction=True) as pipe:
-        if tail:
-            pipe.setrange(temp, offset, tail)
-        pipe.rename(temp, key)
-        pipe.pexpire(key, px) if px is not None else pipe.persist(key)
-        await pipe.execute()
-
-
-async def _disconnect(client: Redis) -> None:
-    await client.aclose()
-    await client.connection_pool.aclose()
-
-
-# -- configuration -------------------------------------------------------------------------------
-
-
-def _parse(url: object) -> tuple[str, str | None]:
-    """``(base URI without credentials, password)`` for a connection URL."""
-    if not isinstance(url, str):
-        raise TypeError(f"url must be a str, not {type(url).__name__}")
-    parts = urlsplit(url)
-    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
-        raise ValueError("url must look like redis://[[user]:password@]host[:port][/db]")
-    try:
-        port = parts.port or 6379
-    except ValueError:
-        raise ValueError("the port in the Redis URL is not a number") from None
-    db = parts.path.strip("/") or "0"
-    if not db.isdigit():
-        raise ValueError(f"the database in the Redis URL must be a number, not {db!r}")
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    return f"{parts.scheme}://{host}:{port}/{int(db)}/", parts.password
-
-
-def _check_ttl(ttl: object) -> float | None:
-    if ttl is None:
-        return None
-    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not ttl > 0:
-        raise ValueError(f"ttl must be a positive number of seconds or None, not {ttl!r}")
-    return float(ttl)
-
-
-def _milliseconds(ttl: float | None) -> int | None:
-    return None if ttl is None else max(1, round(ttl * 1000))

@@ -1,0 +1,91 @@
+"""Redis commands and configuration checks behind ``RedisRaw`` (kept apart to keep it short)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from redis.asyncio import Redis
+
+__all__ = [
+    "TEMP_PREFIX",
+    "check_ttl",
+    "commit",
+    "disconnect",
+    "milliseconds",
+    "parse_url",
+    "ranged",
+    "scan",
+    "set_part",
+]
+
+TEMP_PREFIX = ".abstmp-"
+_TEMP_TTL_MS = 3_600_000  # a streaming write abandoned by a crashed process vanishes in an hour
+_SCAN_COUNT = 1000
+
+
+async def ranged(key: str, start: int, end: int, client: Redis, *, length: bool = False) -> Any:
+    """``[exists, strlen, getrange?]`` in one round trip (``length``: strlen first, twice)."""
+    async with client.pipeline(transaction=True) as pipe:
+        pipe.strlen(key) if length else pipe.exists(key)
+        pipe.strlen(key)
+        if end > start:
+            pipe.getrange(key, start, end - 1)  # GETRANGE's end is inclusive
+        return await pipe.execute()
+
+
+async def scan(client: Redis, *, cursor: int, match: str) -> Any:
+    return await client.scan(cursor, match=match, count=_SCAN_COUNT)
+
+
+async def set_part(temp: str, offset: int, part: bytes, client: Redis) -> None:
+    async with client.pipeline(transaction=True) as pipe:
+        pipe.setrange(temp, offset, part)
+        pipe.pexpire(temp, _TEMP_TTL_MS)
+        await pipe.execute()
+
+
+async def commit(
+    temp: str, offset: int, tail: bytes, key: str, px: int | None, client: Redis
+) -> None:
+    async with client.pipeline(transaction=True) as pipe:
+        if tail:
+            pipe.setrange(temp, offset, tail)
+        pipe.rename(temp, key)
+        pipe.pexpire(key, px) if px is not None else pipe.persist(key)
+        await pipe.execute()
+
+
+async def disconnect(client: Redis) -> None:
+    await client.aclose()
+    await client.connection_pool.aclose()
+
+
+def parse_url(url: object) -> tuple[str, str | None]:
+    """``(base URI without credentials, password)`` for a connection URL."""
+    if not isinstance(url, str):
+        raise TypeError(f"url must be a str, not {type(url).__name__}")
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+        raise ValueError("url must look like redis://[[user]:password@]host[:port][/db]")
+    try:
+        port = parts.port or 6379
+    except ValueError:
+        raise ValueError("the port in the Redis URL is not a number") from None
+    db = parts.path.strip("/") or "0"
+    if not db.isdigit():
+        raise ValueError(f"the database in the Redis URL must be a number, not {db!r}")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}:{port}/{int(db)}/", parts.password
+
+
+def check_ttl(ttl: object) -> float | None:
+    if ttl is None:
+        return None
+    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not ttl > 0:
+        raise ValueError(f"ttl must be a positive number of seconds or None, not {ttl!r}")
+    return float(ttl)
+
+
+def milliseconds(ttl: float | None) -> int | None:
+    return None if ttl is None else max(1, round(ttl * 1000))
