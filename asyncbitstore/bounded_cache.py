@@ -26,21 +26,22 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, BinaryIO
 
 from ._bulk import check_concurrency
-from ._data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
-from .cache_index import (
+from ._cache_files import (
     NAME,
-    CacheIndex,
-    NoRoom,
-    UseLog,
+    Counted,
     blob_path,
     open_shared,
     read_many,
+    record_or_unlink,
     scan,
+    write_and_record,
 )
+from ._data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
+from .cache_index import CacheIndex, NoRoom, UseLog
 from .errors import InvalidRange, InvalidURI, NotFoundInStore, StoreFull, StoreNotAvailable
 from .raw import _fileops as ops
 from .raw.file import FileRaw
@@ -286,15 +287,17 @@ class BoundedFileRaw(Store):
             size = memoryview(data).nbytes
             self._check_fits(uri, size)
             record = (name, size, self._now(name), self._uses.take(), self.evict)
-            outcome = await self._checked(uri, self._write_and_record, path, data, record)
+            outcome = await self._checked(
+                uri, write_and_record, self._index, path, data, self.raw.fsync, record
+            )
         else:
-            counted = _Counted(data)
+            counted = Counted(data)
             await self.raw.put(path, counted)
             if counted.size > self.max_bytes:
                 await self._run(uri, ops.unlink, path)
             self._check_fits(uri, counted.size)
             record = (name, counted.size, self._now(name), self._uses.take(), self.evict)
-            outcome = await self._checked(uri, self._record_or_unlink, path, record)
+            outcome = await self._checked(uri, record_or_unlink, self._index, path, record)
         self.evictions += outcome[0]
         self.used_bytes = outcome[1]
 
@@ -313,17 +316,6 @@ class BoundedFileRaw(Store):
         except NoRoom as exc:
             raise StoreFull(self, uri, f"no room without evicting: {exc}") from None
 
-    def _write_and_record(self, path: str, data: Any, record: tuple[Any, ...]) -> tuple[int, int]:
-        ops.write_atomic(path, data, self.raw.fsync)
-        return self._record_or_unlink(path, record)
-
-    def _record_or_unlink(self, path: str, record: tuple[Any, ...]) -> tuple[int, int]:
-        try:
-            return self._index.record(*record)
-        except BaseException:
-            ops.unlink(path)  # an unindexed blob would never be evicted
-            raise
-
     async def delete(self, uri: str) -> None:
         """Remove the blob and its index entry."""
         name, _ = self._path(uri)
@@ -334,18 +326,3 @@ class BoundedFileRaw(Store):
         await self.flush()
         await self._run(self.prefix, self._index.close)
         await self.raw.aclose()
-
-
-class _Counted:
-    """An async iterable of bytes that counts what passes (and checks the chunks' type)."""
-
-    def __init__(self, data: AsyncIterable[Any]) -> None:
-        self.data = data
-        self.size = 0
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self.data:
-            if not isinstance(chunk, (bytes, bytearray, memoryview)):
-                raise TypeError(f"async iterable yielded {type(chunk).__name__}, expected bytes")
-            self.size += memoryview(chunk).nbytes
-            yield chunk  # type: ignore[misc]  # FileRaw writes any bytes-like

@@ -17,34 +17,21 @@ NFS), as SQLite's WAL mode and ``flock`` require.
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import os
-import re
 import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from typing import BinaryIO, TypeVar
+from typing import TypeVar
 
+from ._cache_files import blob_path, scan, try_unlink
 from .raw import _fileops as ops
 
-__all__ = [
-    "INDEX_NAME",
-    "CacheIndex",
-    "NoRoom",
-    "UseLog",
-    "blob_path",
-    "open_shared",
-    "read_many",
-    "scan",
-]
+__all__ = ["INDEX_NAME", "CacheIndex", "NoRoom", "UseLog"]
 
 T = TypeVar("T")
 
 INDEX_NAME = ".abs-index.sqlite"
-#: Blob names: 4+ characters; the first four pick the subfolders, so they are never dots.
-NAME = re.compile(r"[0-9A-Za-z_-]{4}[0-9A-Za-z._-]{0,251}")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS blobs (name TEXT PRIMARY KEY, size INTEGER NOT NULL,
                                   used REAL NOT NULL) WITHOUT ROWID;
@@ -56,78 +43,6 @@ CREATE TABLE IF NOT EXISTS usage (id INTEGER PRIMARY KEY CHECK (id = 0),
 
 class NoRoom(Exception):
     """The blob does not fit and the cache was told not to evict."""
-
-
-def blob_path(folder: str, name: str) -> str:
-    """Where blob ``name`` lives: ``<folder>/ab/cd/abcd...`` (at most 65,536 subfolders)."""
-    return f"{folder}/{name[:2]}/{name[2:4]}/{name}"
-
-
-def open_shared(path: str) -> BinaryIO:
-    """Open a blob for streaming, holding a shared lock that keeps evictors away."""
-    file = open(path, "rb")  # noqa: SIM115 - closed by the streaming caller
-    try:
-        fcntl.flock(file.fileno(), fcntl.LOCK_SH)
-        if os.fstat(file.fileno()).st_nlink == 0:  # evicted between open() and flock()
-            raise FileNotFoundError(errno.ENOENT, "evicted", path)
-    except BaseException:
-        file.close()
-        raise
-    return file
-
-
-def read_many(paths: list[str]) -> list[bytes | None]:
-    """The blobs at ``paths`` (None where missing): one worker-thread job for a whole batch."""
-    found: list[bytes | None] = []
-    for path in paths:
-        try:
-            found.append(ops.read(path))
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            found.append(None)
-    return found
-
-
-def _try_unlink(path: str) -> bool:
-    """Remove the file unless a reader holds it; True when it is gone."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
-        return True
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    else:
-        ops.unlink(path)
-        return True
-    finally:
-        os.close(fd)
-
-
-def scan(folder: str, name_prefix: str = "") -> list[tuple[str, int, float]]:
-    """``(name, size, mtime)`` of the blobs in ``folder`` whose name starts with the prefix."""
-    found: list[tuple[str, int, float]] = []
-    for first in _subfolders(folder, name_prefix[:2]):
-        for second in _subfolders(first.path, name_prefix[2:4]):
-            with os.scandir(second.path) as entries:
-                for entry in entries:
-                    name = entry.name
-                    if name.startswith(name_prefix) and NAME.fullmatch(name) and entry.is_file():
-                        stat = entry.stat()
-                        found.append((name, stat.st_size, stat.st_mtime))
-    return found
-
-
-def _subfolders(folder: str, start: str) -> list[os.DirEntry[str]]:
-    try:
-        with os.scandir(folder) as entries:
-            return [
-                e
-                for e in entries
-                if len(e.name) == 2 and e.name.startswith(start) and e.is_dir() and e.name[0] != "."
-            ]
-    except FileNotFoundError:
-        return []
 
 
 class UseLog:
@@ -271,7 +186,7 @@ class CacheIndex:
             for name, size in rows:
                 if total <= self.max_bytes:
                     break
-                if not _try_unlink(blob_path(self.folder, name)):
+                if not try_unlink(blob_path(self.folder, name)):
                     skipped += 1
                     continue
                 db.execute("DELETE FROM blobs WHERE name = ?", (name,))

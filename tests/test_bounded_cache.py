@@ -21,8 +21,9 @@ from asyncbitstore import (
     Sha1Store,
     StoreFull,
 )
+from asyncbitstore._cache_files import scan
 from asyncbitstore.bounded_cache import BoundedFileRaw
-from asyncbitstore.cache_index import INDEX_NAME, scan
+from asyncbitstore.cache_index import INDEX_NAME
 from asyncbitstore.wrappers import Fanout
 
 KIB = 1024
