@@ -94,8 +94,14 @@ class CacheIndex:
         self.folder = folder
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
+        self._lock_pid = os.getpid()
         self._db: sqlite3.Connection | None = None
         self._pid = 0
+
+    def _locked(self) -> threading.Lock:
+        if self._lock_pid != os.getpid():  # forked: the parent's lock may have been held
+            self._lock, self._lock_pid = threading.Lock(), os.getpid()
+        return self._lock
 
     def _connect(self) -> sqlite3.Connection:
         if self._db is not None and self._pid == os.getpid():
@@ -128,7 +134,7 @@ class CacheIndex:
         db.execute("INSERT OR REPLACE INTO usage VALUES (0, ?, ?)", (total, len(found)))
 
     def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        with self._lock:
+        with self._locked():
             db = self._connect()
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -141,7 +147,7 @@ class CacheIndex:
 
     def usage(self) -> tuple[int, int]:
         """``(bytes, blobs)`` in the folder now."""
-        with self._lock:
+        with self._locked():
             row = self._connect().execute("SELECT bytes, blobs FROM usage").fetchone()
         return int(row[0]), int(row[1])
 
@@ -208,7 +214,7 @@ class CacheIndex:
 
     def close(self) -> None:
         """Close this process's connection."""
-        with self._lock:
+        with self._locked():
             if self._db is not None and self._pid == os.getpid():
                 self._db.close()
             self._db = None

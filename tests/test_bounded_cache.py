@@ -273,3 +273,32 @@ def test_two_processes_share_one_folder_without_corruption(tmp_path: Path) -> No
         INDEX_NAME + "-shm",
     }
     assert os.path.getsize(tmp_path / "shared" / INDEX_NAME) > 0
+
+
+async def test_hits_are_written_to_the_index_in_batches_not_one_by_one(tmp_path: Path) -> None:
+    cache = BoundedFileRaw(
+        FileRaw(), f"{tmp_path}/", 1 << 20, flush_every=100, flush_interval=3600, resolution=0
+    )
+    uris = await fill(cache, [blob(i, 64) for i in range(250)])
+    writes: list[int] = []
+    touch = cache._index.touch
+    cache._index.touch = lambda uses: (writes.append(len(uses)), touch(uses))[1]  # type: ignore[method-assign]
+    for uri in uris:
+        await cache.get(uri)
+    if cache._flushes:  # the background writes run on the worker threads
+        await asyncio.wait(set(cache._flushes))
+    assert writes == [100, 100]
+    await cache.aclose()
+    assert writes == [100, 100, 50]
+
+
+async def test_repeated_hits_within_the_resolution_are_recorded_once(tmp_path: Path) -> None:
+    cache = BoundedFileRaw(FileRaw(), f"{tmp_path}/", 1 << 20, resolution=60, flush_every=1)
+    writes: list[list[tuple[float, str]]] = []
+    touch = cache._index.touch
+    cache._index.touch = lambda uses: (writes.append(uses), touch(uses))[1]  # type: ignore[method-assign]
+    uri = (await fill(cache, [blob(1)]))[0]
+    for _ in range(500):
+        await cache.get(uri)
+    await cache.aclose()
+    assert writes == []  # the write itself recorded the use; hits within 60 s add nothing
