@@ -250,7 +250,6 @@ async def _hammer_async(folder: str, seed: int, max_bytes: int) -> tuple[int, in
     return hits, misses
 
 
-@pytest.mark.slow
 def test_two_processes_share_one_folder_without_corruption(tmp_path: Path) -> None:
     max_bytes = 200 * KIB
     folder = f"{tmp_path}/shared/"
