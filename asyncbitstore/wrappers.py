@@ -43,8 +43,9 @@ class Small(Store):
         max_size: the largest blob written to it, in bytes.
 
     ``put`` of a bigger blob raises :class:`~asyncbitstore.errors.StoreFull` (a clear error
-    when used directly; a chain can ask :meth:`declines` first and skip the fill quietly). A streaming put
-    is buffered up to ``max_size`` bytes, so the store never receives part of a large blob.
+    when used directly; a chain can ask :meth:`declines` first and skip the fill quietly).
+    A streaming put is buffered up to ``max_size`` bytes, so the store never receives part of a
+    large blob.
     """
 
     def __init__(self, store: Store, max_size: int) -> None:
