@@ -1,4 +1,4 @@
-"""The aiobotocore side of :class:`~asyncbitstore.raw.s3.S3Raw`: credentials, client, request path.
+"""The aiobotocore side of :class:`~asyncbitstore.raw.s3.S3Raw`: the client and the request path.
 
 A :class:`Connection` is what one event loop in one process uses: one long-lived aiobotocore
 client, and a semaphore with as many slots as the client's connection pool. Every request takes a
@@ -6,9 +6,10 @@ slot *before* botocore signs it and gives it back once the response body has bee
 requests beyond the pool wait here (unsigned, with no deadline running) instead of inside
 aiohttp's pool, where they could time out or outlive their signature.
 
-The request path of the hot operations (:meth:`Connection.get`, :meth:`Connection.head`,
-:meth:`Connection.put`) is kept in this one class so that a faster transport (hand-signed
-requests on a plain aiohttp session) can replace it without touching the store.
+The request path of the hot operations (:meth:`Connection.get`, :meth:`Connection.open`,
+:meth:`Connection.head`, :meth:`Connection.put`) is kept in this one class so that a faster
+transport (hand-signed requests on a plain aiohttp session) can replace it without touching the
+store.
 """
 
 from __future__ import annotations
@@ -17,38 +18,51 @@ import asyncio
 import base64
 import hashlib
 import os
+import re
+import sys
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from typing import Any, TypeAlias, Union
+from typing import Any, TypeAlias, TypeVar, Union
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
 from botocore import UNSIGNED
 
 __all__ = [
-    "ANONYMOUS", "CREDENTIAL_KEYS", "Connection", "Credential", "Object", "Options",
-    "content_md5", "normalize_credentials", "object_info", "open_connection", "secrets_of",
+    "ANONYMOUS", "Connection", "Credential", "Object", "Options", "content_md5", "object_info",
+    "open_connection", "read_chunk", "within",
 ]  # fmt: skip
+
+R = TypeVar("R")
 
 #: A credentials entry meaning "send unsigned requests" (public buckets).
 ANONYMOUS = "anonymous"
-#: The keys a credentials dict may hold (boto3.Session's names).
-CREDENTIAL_KEYS = frozenset(
-    {"aws_access_key_id", "aws_secret_access_key", "aws_session_token", "profile_name"}
-)
 Credential: TypeAlias = Union[Mapping[str, str], str, None]  # noqa: UP007 - runtime alias on 3.10
+_MD5_ETAG = re.compile(r'"?([0-9a-f]{32})"?')
 
 
 @dataclass(frozen=True)
 class Options:
-    """How to build a client (everything but the credentials)."""
+    """How to build a client (everything but the credentials), checked on construction."""
 
     endpoint_url: str | None
     region: str | None
     max_connections: int
     timeout: float | None
+
+    def __post_init__(self) -> None:
+        if self.endpoint_url is not None and not re.match(r"https?://[^/]", str(self.endpoint_url)):
+            raise ValueError("endpoint_url must be an http:// or https:// URL")
+        if self.region is not None and not isinstance(self.region, str):
+            raise TypeError(f"region must be a str, not {type(self.region).__name__}")
+        limit = self.max_connections
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"max_connections must be a positive int, not {limit!r}")
+        timeout = self.timeout
+        if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
+            raise ValueError(f"timeout must be a positive number or None, not {timeout!r}")
 
 
 @dataclass
@@ -61,42 +75,34 @@ class Object:
     content_range: str | None
     encrypted: bool
 
-
-def normalize_credentials(credentials: object) -> tuple[Credential, ...]:
-    """Validate ``credentials`` (one entry or a list of them) into a tuple of entries."""
-    entries = list(credentials) if isinstance(credentials, (list, tuple)) else [credentials]
-    if not entries:
-        raise ValueError("credentials must not be an empty list")
-    result: list[Credential] = []
-    for entry in entries:
-        if entry is None or entry == ANONYMOUS:
-            result.append(entry)
-        elif isinstance(entry, Mapping):
-            unknown = sorted(set(entry) - CREDENTIAL_KEYS)
-            if unknown:
-                raise ValueError(
-                    f"unknown credentials keys {unknown}; use {sorted(CREDENTIAL_KEYS)}"
-                )
-            if not all(isinstance(v, str) for v in entry.values()):
-                raise TypeError("credentials values must be str")
-            result.append(dict(entry))
-        else:
-            raise TypeError(
-                "credentials must be None, a dict, 'anonymous', or a list of them, "
-                f"not {type(entry).__name__}"
-            )
-    return tuple(result)
+    def md5(self) -> str | None:
+        """The MD5 the ETag gives, when it is one (single-part and not KMS or SSE-C encrypted)."""
+        match = _MD5_ETAG.fullmatch(self.etag)
+        return match[1] if match is not None and not self.encrypted else None
 
 
-def secrets_of(credentials: Sequence[Credential]) -> tuple[str, ...]:
-    """The values that must never appear in messages or logs."""
-    return tuple(
-        entry[key]
-        for entry in credentials
-        if isinstance(entry, Mapping)
-        for key in ("aws_secret_access_key", "aws_session_token")
-        if entry.get(key)
-    )
+if sys.version_info >= (3, 11):
+
+    async def within(seconds: float | None, awaitable: Awaitable[R]) -> R:
+        """``await awaitable``, cancelled after ``seconds`` (``None``: no limit)."""
+        async with asyncio.timeout(seconds):
+            return await awaitable
+else:  # pragma: no cover - asyncio.timeout is 3.11+; wait_for costs a task per call
+
+    async def within(seconds: float | None, awaitable: Awaitable[R]) -> R:
+        """``await awaitable``, cancelled after ``seconds`` (``None``: no limit)."""
+        return await asyncio.wait_for(awaitable, seconds)
+
+
+async def read_chunk(body: Any, size: int, timeout: float | None) -> bytes:
+    """Up to ``size`` bytes of a response ``body``, fewer only at its end."""
+    chunk: bytes = await within(timeout, body.read(size))
+    while 0 < len(chunk) < size:
+        more: bytes = await within(timeout, body.read(size - len(chunk)))
+        if not more:
+            break
+        chunk += more
+    return chunk
 
 
 def _config(options: Options, anonymous: bool) -> AioConfig:
@@ -182,6 +188,10 @@ class Connection:
         async with response["Body"] as body:
             data = await body.read()
         return object_info(response, data)
+
+    async def open(self, bucket: str, key: str) -> Any:
+        """GET the object and return the response with its body unread (the caller closes it)."""
+        return await self.client.get_object(Bucket=bucket, Key=key)
 
     async def head(self, bucket: str, key: str) -> Object:
         """HEAD the object."""

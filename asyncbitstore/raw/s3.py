@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
-import logging
 import re
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -19,25 +16,15 @@ except ModuleNotFoundError as _missing:
 from .._data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
 from .._resources import LoopLocal
 from .._uri import redact
-from ..errors import InvalidDataFound, InvalidRange, InvalidURI, NotFoundInStore, StoreNotAvailable
+from ..errors import InvalidDataFound, InvalidRange, InvalidURI, NotFoundInStore
 from ..retry import Retry, TransientError
 from ..store import Store
 from . import _s3multipart
-from ._s3client import (
-    ANONYMOUS,
-    Connection,
-    Object,
-    Options,
-    normalize_credentials,
-    object_info,
-    open_connection,
-    secrets_of,
-)
-from ._s3errors import error_code, exhausted, is_bad_credentials, translate
+from ._s3client import ANONYMOUS, Connection, Object, Options, object_info, read_chunk, within
+from ._s3credentials import normalize_credentials, open_accepted, secrets_of
+from ._s3errors import exhausted, translate
 
 __all__ = ["S3Raw"]
-
-logger = logging.getLogger("asyncbitstore.s3")
 
 R = TypeVar("R")
 
@@ -46,17 +33,6 @@ MIN_PART_SIZE = 5 * MiB  # S3's minimum for every part but the last
 MAX_PART_SIZE = 5 << 30
 _URI = re.compile(r"s3://([A-Za-z0-9._-]{1,255})/(.+)", re.DOTALL)
 _PREFIX = re.compile(r"s3://([A-Za-z0-9._-]{1,255})(?:/(.*))?", re.DOTALL)
-_MD5_ETAG = re.compile(r'"?([0-9a-f]{32})"?')
-
-if sys.version_info >= (3, 11):
-
-    async def _within(seconds: float | None, awaitable: Awaitable[R]) -> R:
-        async with asyncio.timeout(seconds):
-            return await awaitable
-else:  # pragma: no cover - asyncio.timeout is 3.11+; wait_for costs a task per call
-
-    async def _within(seconds: float | None, awaitable: Awaitable[R]) -> R:
-        return await asyncio.wait_for(awaitable, seconds)
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -120,22 +96,9 @@ class S3Raw(Store):
     ) -> None:
         self._credentials = normalize_credentials(credentials)
         self._secrets = secrets_of(self._credentials)
-        if endpoint_url is not None and not re.match(r"https?://[^/]", str(endpoint_url)):
-            raise ValueError(
-                f"endpoint_url must be an http(s) URL, not {redact(str(endpoint_url))!r}"
-            )
-        if region is not None and not isinstance(region, str):
-            raise TypeError(f"region must be a str, not {type(region).__name__}")
-        if (
-            isinstance(max_connections, bool)
-            or not isinstance(max_connections, int)
-            or max_connections < 1
-        ):
-            raise ValueError(f"max_connections must be a positive int, not {max_connections!r}")
+        self._options = Options(endpoint_url, region, max_connections, timeout)
         if not isinstance(retry, Retry):
             raise TypeError(f"retry must be a Retry, not {type(retry).__name__}")
-        if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
-            raise ValueError(f"timeout must be a positive number or None, not {timeout!r}")
         if not isinstance(part_size, int) or not MIN_PART_SIZE <= part_size <= MAX_PART_SIZE:
             raise ValueError(f"part_size must be an int from 5 MiB to 5 GiB, not {part_size!r}")
         self.endpoint_url = endpoint_url
@@ -195,9 +158,9 @@ class S3Raw(Store):
         async def attempt() -> R:
             try:
                 if not slotted:
-                    return await _within(self.timeout, fn(conn))
+                    return await within(self.timeout, fn(conn))
                 async with conn.slots:
-                    return await _within(self.timeout, fn(conn))
+                    return await within(self.timeout, fn(conn))
             except Exception as exc:
                 mapped = translate(self, exc, uri=uri, bucket=bucket, secrets=self._secrets)
                 if mapped is exc:
@@ -210,43 +173,7 @@ class S3Raw(Store):
             raise exhausted(self, exc, uri, self.retry.attempts) from exc
 
     async def _open(self) -> Connection:
-        """A client for the first credentials entry the server accepts."""
-        options = Options(self.endpoint_url, self.region, self.max_connections, self.timeout)
-        reasons: list[str] = []
-        for index, credential in enumerate(self._credentials, 1):
-            try:
-                connection = await open_connection(credential, options)
-            except Exception as exc:
-                mapped = translate(self, exc, uri=None, bucket="", secrets=self._secrets)
-                if len(self._credentials) == 1 or not is_bad_credentials(exc):
-                    raise mapped from exc
-                reasons.append(f"#{index}: {mapped}")
-                continue
-            if len(self._credentials) == 1 or credential == ANONYMOUS:
-                return connection
-            try:
-                if await self._accepted(connection, index, reasons):
-                    return connection
-            except BaseException:
-                await connection.close()
-                raise
-            await connection.close()
-        raise StoreNotAvailable(self, "no credentials were accepted: " + "; ".join(reasons))
-
-    async def _accepted(self, connection: Connection, index: int, reasons: list[str]) -> bool:
-        try:
-            await self._request(
-                None, "", "check credentials", lambda c: c.client.list_buckets(),
-                connection=connection,
-            )  # fmt: skip
-        except StoreNotAvailable as exc:
-            if is_bad_credentials(exc.__cause__):
-                logger.debug("%s: credentials #%d refused: %s", self.name, index, exc.reason)
-                reasons.append(f"#{index}: {exc.reason}")
-                return False
-            if error_code(exc.__cause__ or exc)[1] not in (401, 403):
-                raise
-        return True  # the keys are good, even if listing buckets is not allowed
+        return await open_accepted(self, self._credentials, self._options)
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -259,8 +186,8 @@ class S3Raw(Store):
         return found.body
 
     def _verify(self, uri: str, found: Object, md5: str) -> None:
-        match = _MD5_ETAG.fullmatch(found.etag)
-        if match is not None and not found.encrypted and match[1] != md5:
+        expected = found.md5()
+        if expected is not None and expected != md5:
             raise InvalidDataFound(self, uri, f"MD5 {md5} does not match the ETag {found.etag}")
 
     async def get_range(self, uri: str, start: int, end: int) -> bytes:
@@ -298,9 +225,8 @@ class S3Raw(Store):
         conn = await self._connections.get()
         async with conn.slots:
             response = await self._request(
-                uri, bucket, "stream", lambda c: c.client.get_object(Bucket=bucket, Key=key),
-                connection=conn, slotted=False,
-            )  # fmt: skip
+                uri, bucket, "stream", lambda c: c.open(bucket, key), connection=conn, slotted=False
+            )
             digest = hashlib.md5(usedforsecurity=False) if self.verify_etag else None
             async with response["Body"] as body:
                 while chunk := await self._read_chunk(body, chunk_size, uri, bucket):
@@ -311,16 +237,9 @@ class S3Raw(Store):
                 self._verify(uri, object_info(response, b""), digest.hexdigest())
 
     async def _read_chunk(self, body: Any, size: int, uri: str, bucket: str) -> bytes:
-        """Up to ``size`` bytes of ``body`` (fewer only at its end)."""
         try:
-            chunk: bytes = await _within(self.timeout, body.read(size))
-            while 0 < len(chunk) < size:
-                more: bytes = await _within(self.timeout, body.read(size - len(chunk)))
-                if not more:
-                    break
-                chunk += more
-            return chunk
-        except Exception as exc:
+            return await read_chunk(body, size, self.timeout)
+        except Exception as exc:  # mid-stream: the bytes already yielded cannot be retried
             mapped = translate(self, exc, uri=uri, bucket=bucket, secrets=self._secrets)
             if isinstance(mapped, TransientError):
                 mapped = exhausted(self, mapped, uri, 1)
