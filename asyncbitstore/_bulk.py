@@ -15,7 +15,7 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
 from .progress import ProgressBar
@@ -159,7 +159,7 @@ async def imap(
     concurrency: int,
     ordered: bool = False,
     progress: ProgressBar | None = None,
-) -> AsyncIterator[tuple[T, R]]:
+) -> AsyncGenerator[tuple[T, R], None]:
     """Yield ``(item, await fn(item))`` for every item, as they finish or in input order.
 
     Close the iterator (``contextlib.aclosing``) when stopping early to cancel pending work at

@@ -13,7 +13,8 @@ _MIN_EXPONENT = -24  # about 60 ns; anything faster lands in the first bucket
 
 
 class LatencyHistogram:
-    """Latencies in logarithmic buckets (8 per doubling, so quantiles are within about 9 %)."""
+    """Latencies in logarithmic buckets, 8 per doubling: a quantile is reported as the upper
+    edge of its bucket, at most 12.5 % above the true value."""
 
     __slots__ = ("buckets", "count", "max", "total")
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import abc
 import builtins
+import contextlib
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from types import TracebackType
@@ -179,7 +180,9 @@ class Store(abc.ABC):
                     uris, concurrency=concurrency, ordered=True, progress=progress
                 )
             ]
-        items = uris if isinstance(uris, Sequence) and not isinstance(uris, str) else list(uris)
+        if isinstance(uris, (str, bytes)):
+            raise TypeError("uris must be an iterable of URIs, not a single str")
+        items = uris if isinstance(uris, Sequence) else list(uris)
         bar = progress_bar(progress, items, "get")
         try:
             return await _bulk.map_list(
@@ -204,11 +207,13 @@ class Store(abc.ABC):
         Wrap in ``contextlib.aclosing`` to cancel pending fetches promptly when stopping early.
         """
         bar = progress_bar(progress, uris, "get")
+        pairs = _bulk.imap(
+            self._get_or_none, uris, concurrency=concurrency, ordered=ordered, progress=bar
+        )
         try:
-            async for pair in _bulk.imap(
-                self._get_or_none, uris, concurrency=concurrency, ordered=ordered, progress=bar
-            ):
-                yield pair
+            async with contextlib.aclosing(pairs):  # closing us closes it: workers stop now
+                async for pair in pairs:
+                    yield pair
         finally:
             if bar is not None:
                 bar.close()

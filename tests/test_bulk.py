@@ -104,11 +104,6 @@ async def test_iter_get_over_an_endless_stream_bounds_in_flight_and_read_ahead()
     assert pulled <= 300 + 2 * 8
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Store.iter_get does not close the inner _bulk.imap generator when it is closed "
-    "early, so the workers keep running until the loop's async-generator finalizer runs",
-)
 async def test_closing_iter_get_early_leaves_no_task_behind() -> None:
     handler = InFlight(delay=0.001)
     store = CallbackStore(handler)
@@ -378,13 +373,7 @@ async def _str_exists_many(store: CallbackStore, uris: Any) -> object:
 @pytest.mark.parametrize(
     "call",
     [
-        pytest.param(
-            _str_get_many,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="Store.get_many turns a str into list(str) and fetches each character",
-            ),
-        ),
+        _str_get_many,
         _str_iter_get,
         _str_exists_many,
     ],

@@ -115,11 +115,6 @@ async def test_failed_or_cancelled_put_over_an_existing_file_keeps_the_old_conte
     assert _names(tmp_path) == ["blob"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FileRaw.put: a cancellation while the worker thread runs ops.open_temp drops the "
-    "(file, temp) result, leaving the .abstmp-* file on disk and its descriptor open",
-)
 async def test_streaming_put_cancelled_while_the_temp_file_opens_leaves_no_temp_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -162,11 +157,6 @@ async def test_put_onto_a_folder_that_is_a_file_fails_cleanly(tmp_path: Path) ->
     assert _temp_files(tmp_path) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FileRaw._error maps the IsADirectoryError of os.replace onto a folder to "
-    "NotFoundInStore, so a put reports 'not found'",
-)
 async def test_put_over_a_folder_fails_with_an_error_that_is_not_not_found(
     tmp_path: Path,
 ) -> None:
@@ -266,11 +256,6 @@ async def test_list_refuses_a_prefix_outside_root(jail: Path) -> None:
             [uri async for uri in store.list(prefix)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FileRaw.list(root without a trailing slash) walks the root's parent and matches "
-    "siblings such as <root>other/ and <root>file by string prefix",
-)
 @pytest.mark.parametrize("scheme", ["", "file://"])
 async def test_list_of_the_root_itself_stays_inside_root(jail: Path, scheme: str) -> None:
     store = FileRaw(root=jail)

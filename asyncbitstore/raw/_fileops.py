@@ -123,6 +123,11 @@ def abort(file: BinaryIO, temp: str) -> None:
         unlink(temp)
 
 
+def abort_pair(opened: tuple[BinaryIO, str]) -> None:
+    """:func:`abort` for the result of :func:`open_temp`."""
+    abort(*opened)
+
+
 def write_atomic(path: str, data: bytes | bytearray | memoryview, fsync: bool) -> None:
     file, temp = open_temp(path)
     try:

@@ -78,7 +78,7 @@ class FileRaw(Store):
             return None
         root = self._root_slash
         if root is not None and not path.startswith(root):
-            return None if path != self.root or not folder else path
+            return None if path != self.root or not folder else path + "/"
         return path
 
     def is_valid(self, uri: str) -> bool:
@@ -96,9 +96,11 @@ class FileRaw(Store):
             raise InvalidURI(self, uri, hint + " (no '.', '..' or empty segments)")
         return path
 
-    def _error(self, exc: BaseException, uri: str) -> BaseException:
+    def _error(self, exc: BaseException, uri: str, *, writing: bool = False) -> BaseException:
         """Our exception for an OSError from a file call."""
         if isinstance(exc, (FileNotFoundError, IsADirectoryError, NotADirectoryError)):
+            if writing:  # a folder where the file should go, or a file where a folder should
+                return StoreNotAvailable(self, f"cannot write there: {exc.strerror}", uri=uri)
             return NotFoundInStore(self, uri)
         if isinstance(exc, OSError) and exc.errno in _FULL:
             return StoreFull(self, uri, os.strerror(exc.errno or 0))
@@ -106,11 +108,30 @@ class FileRaw(Store):
             return StoreNotAvailable(self, f"{type(exc).__name__}: {exc.strerror}", uri=uri)
         return exc
 
-    async def _run(self, uri: str, fn: Any, *args: Any) -> Any:
+    async def _run(self, uri: str, fn: Any, *args: Any, writing: bool = False) -> Any:
         try:
             return await self._batcher.submit(fn, *args)
         except OSError as exc:
-            raise self._error(exc, uri) from exc
+            raise self._error(exc, uri, writing=writing) from exc
+
+    async def _acquire(
+        self, uri: str, release: Any, fn: Any, *args: Any, writing: bool = False
+    ) -> Any:
+        """``fn(*args)`` on a thread, returning a resource; if the caller is cancelled meanwhile,
+        the resource is handed to ``release`` once the thread is done, so nothing leaks."""
+        future = self._batcher.submit(fn, *args)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._release_after(future, release))
+            raise
+        except OSError as exc:
+            raise self._error(exc, uri, writing=writing) from exc
+
+    async def _release_after(self, future: asyncio.Future[Any], release: Any) -> None:
+        await asyncio.wait([future])
+        if not future.cancelled() and future.exception() is None:
+            await self._batcher.submit(release, future.result())
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -133,7 +154,7 @@ class FileRaw(Store):
         """The file in chunks; memory stays at about one chunk."""
         path = self._path(uri)
         check_chunk_size(chunk_size)
-        file: BinaryIO = await self._run(uri, ops.open_read, path)
+        file: BinaryIO = await self._acquire(uri, ops.close, ops.open_read, path)
         try:
             while chunk := await self._run(uri, ops.read_chunk, file, chunk_size):
                 yield chunk
@@ -173,9 +194,9 @@ class FileRaw(Store):
         path = self._path(uri)
         check_put_data(data)
         if isinstance(data, (bytes, bytearray, memoryview)):
-            await self._run(uri, ops.write_atomic, path, data, self.fsync)
+            await self._run(uri, ops.write_atomic, path, data, self.fsync, writing=True)
             return
-        file, temp = await self._run(uri, ops.open_temp, path)
+        file, temp = await self._acquire(uri, ops.abort_pair, ops.open_temp, path, writing=True)
         last: asyncio.Future[Any] | None = None
         try:
             async for chunk in data:
@@ -196,7 +217,7 @@ class FileRaw(Store):
             # Shielded: if the caller is cancelled, the future still tells when the thread is done.
             await asyncio.shield(future)
         except OSError as exc:
-            raise self._error(exc, uri) from exc
+            raise self._error(exc, uri, writing=True) from exc
 
     async def _abort(self, last: asyncio.Future[Any] | None, file: BinaryIO, temp: str) -> None:
         """Remove the temporary file once no thread is writing to it any more."""
