@@ -26,6 +26,7 @@ from asyncbitstore import (
     FileRaw,
     InvalidDataFound,
     InvalidRange,
+    InvalidURI,
     NotFoundInStore,
     Retry,
     S3Raw,
@@ -142,6 +143,43 @@ def test_the_constructor_refuses_bad_options(options: dict[str, Any]) -> None:
         S3Raw(**options)
 
 
+async def test_without_any_credentials_the_store_is_not_available(
+    weed: tuple[str, str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, name, _ = weed
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    async with S3Raw(endpoint_url=url, retry=FAST) as store:
+        with pytest.raises(StoreNotAvailable, match="no usable credentials"):
+            await store.get(f"s3://{name}/k")
+
+
+def test_a_session_token_echoed_by_the_server_is_scrubbed() -> None:
+    from botocore.exceptions import ClientError
+
+    from asyncbitstore.raw._s3errors import translate
+
+    token = "FwoGZXIvYXdzEXAMPLE-token"
+    store = S3Raw({**GOOD, "aws_session_token": token})
+    error = ClientError(
+        {"Error": {"Code": "InvalidToken", "Message": f"token {token} is malformed"},
+         "ResponseMetadata": {"HTTPStatusCode": 400}},
+        "GetObject",
+    )  # fmt: skip
+    mapped = translate(store, error, uri="s3://bkt/k", bucket="bkt", secrets=store._secrets)
+    assert isinstance(mapped, StoreNotAvailable) and "InvalidToken" in str(mapped)
+    assert token not in str(mapped) and token not in repr(store)
+
+
+async def test_list_refuses_prefixes_without_a_bucket() -> None:
+    store = S3Raw()
+    for prefix in ("s3://", "", "mem://bkt/", "s3:/bkt"):
+        with pytest.raises(InvalidURI):
+            [u async for u in store.list(prefix)]
+    with pytest.raises(TypeError):
+        [u async for u in store.list(None)]  # type: ignore[arg-type]
+
+
 # -- the tier chain, bulk reads and the connection pool -----------------------------------------
 
 
@@ -197,7 +235,6 @@ async def _chunks(total: int, size: int = MiB) -> AsyncIterator[bytes]:
         yield bytes([offset // size % 251]) * min(size, total - offset)
 
 
-@pytest.mark.slow
 async def test_a_50_mib_async_iterable_round_trips_through_multipart(
     weed: tuple[str, str, Any],
 ) -> None:
@@ -332,6 +369,16 @@ async def test_a_list_of_credentials_is_tried_in_order(
         assert await store.get(f"s3://{name}/k") == b"found"
     assert [r.access_key for r in proxy.requests] == ["nobody", "testing", "testing", "testing"]
     assert [r.method for r in proxy.requests] == ["GET", "GET", "GET", "GET"]  # probe, probe, get…
+
+
+async def test_a_missing_profile_is_skipped_for_the_next_credentials(
+    proxied: tuple[FaultProxy, str, Any],
+) -> None:
+    proxy, name, admin = proxied
+    await admin.put_object(Bucket=name, Key="k", Body=b"found")
+    async with S3Raw([{"profile_name": "missing"}, GOOD], endpoint_url=proxy.url) as store:
+        assert await store.get(f"s3://{name}/k") == b"found"
+    assert [r.access_key for r in proxy.requests] == ["testing", "testing"]  # probe, get
 
 
 async def test_when_no_credentials_are_accepted_each_refusal_is_reported(
