@@ -161,23 +161,32 @@ class CacheIndex:
         """Add (or replace) a blob just written; evict to fit. Returns ``(evicted, bytes)``.
 
         Raises:
-            NoRoom: it does not fit and ``evict`` is false (nothing was changed).
+            NoRoom: it does not fit and ``evict`` is false (the caller removes the file).
         """
+        room = True
 
         def work(db: sqlite3.Connection) -> tuple[int, int]:
+            nonlocal room
             _touch(db, uses)
             total, count = db.execute("SELECT bytes, blobs FROM usage").fetchone()
             row = db.execute("SELECT size FROM blobs WHERE name = ?", (name,)).fetchone()
-            total += size - (row[0] if row else 0)
-            count += 0 if row else 1
-            if total > self.max_bytes and not evict:
-                raise NoRoom(f"{total - size} of {self.max_bytes} bytes in use")
-            db.execute("INSERT OR REPLACE INTO blobs VALUES (?, ?, ?)", (name, size, now))
+            if row is not None:
+                total, count = total - row[0], count - 1
+                db.execute("DELETE FROM blobs WHERE name = ?", (name,))
+            room = evict or total + size <= self.max_bytes
+            # Another process may have evicted or deleted it since it was written: count only
+            # what is there, so the index never drifts from the folder.
+            if room and os.path.isfile(blob_path(self.folder, name)):
+                db.execute("INSERT INTO blobs VALUES (?, ?, ?)", (name, size, now))
+                total, count = total + size, count + 1
             evicted, total = self._evict(db, total, name) if total > self.max_bytes else (0, total)
             db.execute("UPDATE usage SET bytes = ?, blobs = ?", (total, count - evicted))
             return evicted, total
 
-        return self._transaction(work)
+        outcome = self._transaction(work)
+        if not room:
+            raise NoRoom(f"{outcome[1]} of {self.max_bytes} bytes in use")
+        return outcome
 
     def _evict(self, db: sqlite3.Connection, total: int, keep: str) -> tuple[int, int]:
         """Remove least-recently used blobs (not ``keep``) until ``total`` fits."""
