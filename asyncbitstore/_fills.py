@@ -17,9 +17,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-__all__ = ["BackgroundWork", "FillCounters"]
+__all__ = ["Abandoned", "BackgroundWork", "FillCounters"]
 
 logger = logging.getLogger("asyncbitstore.fills")
+
+
+class Abandoned(Exception):
+    """Raised by background work that gave up on purpose; counted as dropped, not failed."""
 
 
 @dataclass
@@ -75,6 +79,9 @@ class BackgroundWork:
             except asyncio.CancelledError:
                 self.counters.failed += 1
                 raise
+            except Abandoned as exc:
+                self.counters.dropped += 1
+                logger.debug("%s abandoned for %s: %s", description, key, exc)
             except Exception as exc:
                 self.counters.failed += 1
                 logger.warning("%s failed for %s: %s", description, key, exc)

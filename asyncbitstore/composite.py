@@ -19,16 +19,19 @@ Semantics (the contract users rely on):
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import functools
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from ._data import DEFAULT_CHUNK_SIZE, PutData, check_put_data, check_range
 from ._fills import BackgroundWork
 from ._singleflight import SingleFlight
-from ._tier import Tier
+from ._tee import TeePipe
+from ._tier import Tier, check_timeout
 from .errors import (
     InvalidDataFound,
     InvalidRange,
@@ -59,21 +62,37 @@ class Composite(Store):
     Args:
         max_pending_fills: the most background writes pending at once; fills beyond it are
             dropped (and counted), replication of ``put`` waits for a free slot instead.
+        negative_ttl: seconds during which a key that no tier had (every tier answered "not
+            there") is answered as missing without asking the tiers again; outages are never
+            remembered. ``put`` of the key forgets it at once.
+        max_negative_entries: the most keys remembered as missing (oldest forgotten first).
         name: the chain's name in messages and stats (default ``"Composite"``).
     """
 
     uri_hint = "a URI that one of the chain's tiers accepts"
-    _runtime_attrs = ("_flight", "_background")
+    _runtime_attrs = ("_flight", "_background", "_streaming", "_missing")
 
-    def __init__(self, *, max_pending_fills: int = 1024, name: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        max_pending_fills: int = 1024,
+        negative_ttl: float | None = None,
+        max_negative_entries: int = 100_000,
+        name: str | None = None,
+    ) -> None:
         self._tiers: list[Tier] = []
         self._name = name
         self.max_pending_fills = max_pending_fills
+        self.negative_ttl = check_timeout(negative_ttl)
+        self.max_negative_entries = max_negative_entries
         self._init_runtime()
 
     def _init_runtime(self) -> None:
         self._flight: SingleFlight[bytes] = SingleFlight()
         self._background = BackgroundWork(self.max_pending_fills)
+        self._streaming: dict[str, asyncio.Event] = {}
+        self._missing: dict[str, float] = {}  # key -> monotonic expiry, oldest first
+        self.negative_hits = 0
 
     @property
     def name(self) -> str:
@@ -148,7 +167,28 @@ class Composite(Store):
 
     async def get(self, uri: str) -> bytes:
         """The blob from the first tier that has it (see the module docstring)."""
-        return await self._flight.run(self._key(uri), self._fetch)
+        key = self._key(uri)
+        if self._missing:
+            self._check_negative(key)
+        return await self._flight.run(key, self._fetch)
+
+    def _check_negative(self, key: str) -> None:
+        """Raise NotFoundInStore if ``key`` was missing everywhere less than negative_ttl ago."""
+        expiry = self._missing.get(key)
+        if expiry is None:
+            return
+        if expiry > time.monotonic():
+            self.negative_hits += 1
+            raise NotFoundInStore(self, key, "remembered as missing (negative_ttl)")
+        del self._missing[key]
+
+    def _remember_missing(self, key: str, error: BaseException) -> None:
+        if self.negative_ttl is None or type(error) is not NotFoundInStore:
+            return  # outages and corrupt copies are never remembered
+        self._missing.pop(key, None)
+        self._missing[key] = time.monotonic() + self.negative_ttl
+        if len(self._missing) > self.max_negative_entries:
+            del self._missing[next(iter(self._missing))]  # the oldest entry
 
     async def _fetch(self, key: str) -> bytes:
         failures: list[tuple[Tier, BaseException]] = []
@@ -174,7 +214,9 @@ class Composite(Store):
                 continue
             self._fill_from(index, key, data)
             return data
-        raise self._nothing_found(key, failures, corrupt)
+        error = self._nothing_found(key, failures, corrupt)
+        self._remember_missing(key, error)
+        raise error
 
     def _nothing_found(
         self,
@@ -199,24 +241,29 @@ class Composite(Store):
                 "%s: could not delete corrupt %s from %s: %s", self.name, key, tier.name, exc
             )
 
-    def _fill_from(self, index: int, key: str, data: bytes) -> None:
+    def _fill_targets(self, index: int, key: str) -> list[Tier]:
+        """The caches a hit at tier ``index`` is written to."""
         hit = self._tiers[index]
         if hit.is_cache:
             targets = [t for t in self._tiers[:index] if t.is_cache]
         elif hit.cache_result:
-            targets = [t for t in self._tiers if t.is_cache]
+            targets = [t for t in self._tiers if t.is_cache and t is not hit]
         else:
-            return
-        for target in targets:
-            if target.store.is_valid(key):
-                self._background.start_fill(
-                    key, f"fill of {target.name}", functools.partial(self._fill, target, key, data)
-                )
+            return []
+        return [t for t in targets if t.store.is_valid(key)]
+
+    def _fill_from(self, index: int, key: str, data: bytes) -> None:
+        for target in self._fill_targets(index, key):
+            work = functools.partial(self._fill, target, key, data)
+            self._background.start_fill(key, f"fill of {target.name}", work)
 
     @staticmethod
-    async def _fill(target: Tier, key: str, data: PutData) -> None:
+    async def _fill(target: Tier, key: str, data: PutData, timed: bool = True) -> None:
         put = getattr(target.store, "put_or_raise", target.store.put)  # caches hide failures
-        await target.call(put, key, data)
+        if timed:
+            await target.call(put, key, data)
+        else:  # a streamed fill lasts as long as its reader takes; no per-call limit applies
+            await put(key, data)
 
     # -- other reads ----------------------------------------------------------------------------
 
@@ -277,10 +324,37 @@ class Composite(Store):
         return False
 
     async def stream(self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
-        """The blob in chunks from the first tier that has it."""
+        """The blob in chunks from the first tier that has it, with bounded memory.
+
+        Chunks from a ``cache_result`` source (or from a cache with caches before it) are teed
+        into those caches as they pass; a cache keeps the blob only if the stream reaches its
+        end (and, in a content-addressed chain, its digest matches). Concurrent streams of one
+        key wait for the first one's fills and then read from the cache: one source fetch.
+        """
         key = self._key(uri)
+        self._check_negative(key)
+        # Wait while another stream of this key is filling caches; then read what it cached.
+        while (running := self._streaming.get(key)) is not None and not running.is_set():
+            self._flight.joined += 1
+            await running.wait()
+        done = self._streaming[key] = asyncio.Event()
+        try:
+            async for chunk in self._stream_tiers(key, chunk_size, done):
+                yield chunk
+            if not done.is_set():
+                await self._background.wait_for_key(key)  # followers then find it cached
+        finally:
+            if self._streaming.get(key) is done:
+                del self._streaming[key]
+            done.set()
+
+    async def _stream_tiers(
+        self, key: str, chunk_size: int, done: asyncio.Event
+    ) -> AsyncIterator[bytes]:
         failures: list[tuple[Tier, BaseException]] = []
-        for tier in self._readers(key):
+        for index, tier in enumerate(self._tiers):
+            if not tier.read or not tier.store.is_valid(key):
+                continue
             chunks = tier.store.stream(key, chunk_size)
             try:
                 first = await tier.call(anext, chunks, None)
@@ -294,17 +368,57 @@ class Composite(Store):
                 failures.append((tier, exc))
                 continue
             tier.stats.hits += 1
-            try:
-                if first is not None:
-                    tier.stats.bytes += len(first)
-                    yield first
-                    async for chunk in chunks:
-                        tier.stats.bytes += len(chunk)
-                        yield chunk
-            finally:
-                await chunks.aclose()  # type: ignore[attr-defined]
+            pipes = self._tee_pipes(index, key)
+            if not pipes:
+                done.set()  # nothing to fill: concurrent streams need not wait for this one
+            async for chunk in self._teed(tier, key, first, chunks, pipes):
+                yield chunk
             return
-        raise self._nothing_found(key, failures)
+        error = self._nothing_found(key, failures)
+        self._remember_missing(key, error)
+        raise error
+
+    def _tee_pipes(self, index: int, key: str) -> list[TeePipe]:
+        """A pipe into each cache that a hit at ``index`` fills, each fed to a background put."""
+        pipes = []
+        for target in self._fill_targets(index, key):
+            pipe = TeePipe()
+            work = functools.partial(self._fill, target, key, pipe.chunks(), timed=False)
+            if self._background.start_fill(key, f"streamed fill of {target.name}", work):
+                pipes.append(pipe)
+        return pipes
+
+    async def _teed(
+        self, tier: Tier, key: str, first: bytes | None, chunks: Any, pipes: list[TeePipe]
+    ) -> AsyncIterator[bytes]:
+        hasher = self._stream_hasher() if pipes else None
+        complete = False
+        try:
+            chunk = first
+            while chunk is not None:
+                tier.stats.bytes += len(chunk)
+                if hasher is not None:
+                    hasher.update(chunk)
+                for pipe in pipes:
+                    await pipe.send(chunk)
+                yield chunk
+                chunk = await anext(chunks, None)
+            if hasher is not None and hasher.hexdigest() != key:
+                raise InvalidDataFound(
+                    tier.store, key, f"streamed data has digest {hasher.hexdigest()}"
+                )
+            for pipe in pipes:
+                await pipe.finish()
+            complete = True
+        finally:
+            if not complete:
+                for pipe in pipes:
+                    pipe.abort()
+            await chunks.aclose()
+
+    def _stream_hasher(self) -> Any:
+        """A hashlib object checking streamed keys, or None when keys are not digests."""
+        return None
 
     # -- writes ---------------------------------------------------------------------------------
 
@@ -324,6 +438,7 @@ class Composite(Store):
         if not writers:
             raise NotWritable(self, "put (no tier was appended with write=True)")
         data = self._prepare_put(key, data)
+        self._missing.pop(key, None)
         first = writers[0]
         await first.call(first.store.put, key, data)
         await self._after_put(key)
@@ -399,6 +514,7 @@ class Composite(Store):
             fills_dropped=counters.dropped,
             fills_pending=self._background.pending,
             single_flight_joins=self._flight.joined,
+            negative_hits=self.negative_hits,
         )
 
     def reset_stats(self) -> None:
@@ -407,6 +523,7 @@ class Composite(Store):
             tier.stats = TierStats(tier.name)
         self._background.counters = type(self._background.counters)()
         self._flight.joined = 0
+        self.negative_hits = 0
 
 
 class HashComposite(Composite):
@@ -416,11 +533,12 @@ class HashComposite(Composite):
     ``put`` refuses data whose digest is not the key, so no tier ever stores a wrong blob.
     """
 
-    def __init__(
-        self, *, algorithm: str = "sha256", max_pending_fills: int = 1024, name: str | None = None
-    ) -> None:
+    def __init__(self, *, algorithm: str = "sha256", **options: Any) -> None:
         self.keys = HashKeys(algorithm)
-        super().__init__(max_pending_fills=max_pending_fills, name=name)
+        super().__init__(**options)
+
+    def _stream_hasher(self) -> Any:
+        return self.keys.new()
 
     @property
     def algorithm(self) -> str:
@@ -486,5 +604,6 @@ class HashComposite(Composite):
 class Sha1Composite(HashComposite):
     """A chain of SHA-1-keyed tiers: accepts ``<sha1>`` and ``sha1://<sha1>``, any case."""
 
-    def __init__(self, *, max_pending_fills: int = 1024, name: str | None = None) -> None:
-        super().__init__(algorithm="sha1", max_pending_fills=max_pending_fills, name=name)
+    def __init__(self, **options: Any) -> None:
+        """Options as for :class:`Composite` (``max_pending_fills``, ``negative_ttl``, ...)."""
+        super().__init__(algorithm="sha1", **options)

@@ -123,6 +123,7 @@ class ChainStats:
     fills_dropped: int = 0
     fills_pending: int = 0
     single_flight_joins: int = 0
+    negative_hits: int = 0
 
     def tier(self, name: str) -> TierStats:
         """The figures of the tier called ``name``."""
@@ -147,6 +148,7 @@ class ChainStats:
                 "pending": self.fills_pending,
             },
             "single_flight_joins": self.single_flight_joins,
+            "negative_hits": self.negative_hits,
         }
 
     def table(self) -> str:

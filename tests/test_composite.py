@@ -77,7 +77,7 @@ def chain() -> Sha1Composite:
     return store
 
 
-def tier_store(chain: Sha1Composite, index: int):  # noqa: ANN201 - test helper
+def tier_store(chain: Sha1Composite, index: int):
     return chain.tiers[index].store
 
 
@@ -96,7 +96,11 @@ async def test_a_cache_hit_fills_only_the_caches_before_it(chain: Sha1Composite)
     await chain.flush()
     assert await cached(tier_store(chain, 0), KEY)
     assert api.calls == []
-    assert chain.stats.hits == {chain.tiers[0].name: 0, chain.tiers[1].name: 1, chain.tiers[2].name: 0}
+    assert chain.stats.hits == {
+        chain.tiers[0].name: 0,
+        chain.tiers[1].name: 1,
+        chain.tiers[2].name: 0,
+    }
     assert chain.stats.fills_done == 1
 
 
@@ -161,7 +165,7 @@ async def test_a_failing_tier_is_skipped_and_the_next_one_answers() -> None:
     assert chain.stats.tiers[0].errors == 1
 
 
-def FaultyCache(**faults: object) -> Sha1Cache:  # noqa: N802 - reads like a class in tests
+def FaultyCache(**faults: object) -> Sha1Cache:
     return Sha1Cache(FaultyStore(MemoryRaw(), **faults), "mem://faulty/")  # type: ignore[arg-type]
 
 
@@ -286,7 +290,9 @@ async def test_corrupt_data_from_a_verifying_source_is_not_returned() -> None:
 
 async def test_a_slow_tier_times_out_and_the_chain_falls_through() -> None:
     chain = Sha1Composite()
-    chain.append_source(Sha1Store(FaultyStore(MemoryRaw(), latency=5.0), "mem://slow/"), timeout=0.05)
+    chain.append_source(
+        Sha1Store(FaultyStore(MemoryRaw(), latency=5.0), "mem://slow/"), timeout=0.05
+    )
     chain.append_source(API({KEY: BLOB}))
     assert await chain.get(KEY) == BLOB
     stats = chain.stats.tiers[0]
@@ -295,7 +301,9 @@ async def test_a_slow_tier_times_out_and_the_chain_falls_through() -> None:
 
 async def test_a_timeout_with_no_other_copy_is_an_outage() -> None:
     chain = Sha1Composite()
-    chain.append_source(Sha1Store(FaultyStore(MemoryRaw(), latency=5.0), "mem://slow/"), timeout=0.02)
+    chain.append_source(
+        Sha1Store(FaultyStore(MemoryRaw(), latency=5.0), "mem://slow/"), timeout=0.02
+    )
     with pytest.raises(StoreNotAvailable) as caught:
         await chain.get(KEY)
     assert "StoreTimeout" in str(caught.value)
@@ -303,7 +311,10 @@ async def test_a_timeout_with_no_other_copy_is_an_outage() -> None:
 
 
 async def test_put_writes_the_first_writer_now_and_the_others_in_the_background() -> None:
-    first, second = Sha1Store(MemoryRaw(), "mem://1/"), Sha1Store(FaultyStore(MemoryRaw(), latency=0.03), "mem://2/")
+    first, second = (
+        Sha1Store(MemoryRaw(), "mem://1/"),
+        Sha1Store(FaultyStore(MemoryRaw(), latency=0.03), "mem://2/"),
+    )
     chain = Sha1Composite()
     chain.append_source(first, write=True)
     chain.append_source(second, write=True)
@@ -407,7 +418,9 @@ async def test_exists_reports_an_outage_rather_than_false() -> None:
     assert await chain.exists(KEY) is True
 
 
-async def test_size_get_range_and_stream_come_from_the_first_tier_with_the_blob(chain: Sha1Composite) -> None:
+async def test_size_get_range_and_stream_come_from_the_first_tier_with_the_blob(
+    chain: Sha1Composite,
+) -> None:
     await tier_store(chain, 1).put(KEY, BLOB)
     assert await chain.size(KEY) == len(BLOB)
     assert await chain.get_range(KEY, 4, 8) == BLOB[4:8]
@@ -432,7 +445,9 @@ async def test_a_sha1_chain_rejects_malformed_keys(chain: Sha1Composite, uri: st
 
 
 @pytest.mark.parametrize("bad", [None, 42, KEY.encode()])
-async def test_a_chain_raises_type_error_for_a_non_str_key(chain: Sha1Composite, bad: object) -> None:
+async def test_a_chain_raises_type_error_for_a_non_str_key(
+    chain: Sha1Composite, bad: object
+) -> None:
     with pytest.raises(TypeError):
         await chain.get(bad)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
@@ -522,3 +537,117 @@ async def test_stores_that_fail_the_get_with_a_callback_are_counted() -> None:
     with pytest.raises(StoreNotAvailable, match="bug in user code"):
         await chain.get("anything")
     assert chain.stats.tier("buggy").errors == 1
+
+
+class FlakyStream(Sha1Store):
+    """A source whose stream fails after its first chunk."""
+
+    async def stream(self, uri: str, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
+        yield (await self.get(uri))[:2]
+        raise StoreNotAvailable(self, "connection reset mid-body")
+
+
+@pytest.fixture
+def streaming_chain(tmp_path: Path) -> Sha1Composite:
+    chain = Sha1Composite()
+    chain.append_cache(Sha1Cache(FileRaw(), f"{tmp_path}/cache/"))
+    return chain
+
+
+async def _source_with_blob(prefix: str, cls: type[Sha1Store] = Sha1Store) -> Sha1Store:
+    source = cls(MemoryRaw(), f"mem://{prefix}/")
+    await source.put(KEY, BLOB)
+    return source
+
+
+async def test_a_streamed_blob_is_teed_into_the_caches(streaming_chain: Sha1Composite) -> None:
+    streaming_chain.append_source(await _source_with_blob("s"), cache_result=True)
+    assert b"".join([c async for c in streaming_chain.stream(KEY, chunk_size=3)]) == BLOB
+    await streaming_chain.flush()
+    assert await tier_store(streaming_chain, 0).get(KEY) == BLOB
+    assert streaming_chain.stats.fills_done == 1
+
+
+async def test_a_stream_stopped_early_leaves_nothing_in_the_cache(
+    streaming_chain: Sha1Composite, tmp_path: Path
+) -> None:
+    streaming_chain.append_source(await _source_with_blob("s"), cache_result=True)
+    stream = streaming_chain.stream(KEY, chunk_size=2)
+    assert await anext(stream) == BLOB[:2]
+    await stream.aclose()  # type: ignore[attr-defined]
+    await streaming_chain.flush()
+    assert not await tier_store(streaming_chain, 0).exists(KEY)
+    assert list((tmp_path / "cache").glob("*")) == []  # no temporary file either
+    assert streaming_chain.stats.fills_dropped == 1
+
+
+async def test_a_source_failing_mid_stream_leaves_nothing_in_the_cache(
+    streaming_chain: Sha1Composite,
+) -> None:
+    streaming_chain.append_source(await _source_with_blob("f", FlakyStream), cache_result=True)
+    received = []
+    with pytest.raises(StoreNotAvailable, match="mid-body"):
+        async for chunk in streaming_chain.stream(KEY):
+            received.append(chunk)  # noqa: PERF401 - keeps chunks that came before the failure
+    assert received == [BLOB[:2]]
+    await streaming_chain.flush()
+    assert not await tier_store(streaming_chain, 0).exists(KEY)
+
+
+async def test_a_stream_with_the_wrong_digest_is_not_cached(streaming_chain: Sha1Composite) -> None:
+    source = Sha1Store(MemoryRaw(), "mem://bad/")
+    await source.raw.put(f"mem://bad/{KEY}", b"tampered")
+    streaming_chain.append_source(source, cache_result=True)
+    with pytest.raises(InvalidDataFound):
+        _ = [c async for c in streaming_chain.stream(KEY)]
+    await streaming_chain.flush()
+    assert not await tier_store(streaming_chain, 0).exists(KEY)
+
+
+async def test_concurrent_streams_of_one_key_make_one_source_fetch(
+    streaming_chain: Sha1Composite,
+) -> None:
+    api = API({KEY: BLOB}, delay=0.05)
+    streaming_chain.append_source(api, cache_result=True)
+
+    async def read() -> bytes:
+        return b"".join([c async for c in streaming_chain.stream(KEY)])
+
+    assert await asyncio.gather(*(read() for _ in range(20))) == [BLOB] * 20
+    assert api.calls == [KEY]
+
+
+async def test_negative_ttl_remembers_a_missing_key_until_it_expires() -> None:
+    api = API({}, delay=0)
+    chain = Sha1Composite(negative_ttl=0.2)
+    chain.append_source(api)
+    for _ in range(3):
+        with pytest.raises(NotFoundInStore):
+            await chain.get(KEY)
+    assert api.calls == [KEY]
+    assert chain.stats.negative_hits == 2
+    await asyncio.sleep(0.25)
+    api.blobs[KEY] = BLOB
+    assert await chain.get(KEY) == BLOB
+    assert len(api.calls) == 2
+
+
+async def test_negative_ttl_never_remembers_an_outage_and_put_forgets_the_key() -> None:
+    down = FaultyStore(MemoryRaw(), outage=True)
+    chain = Sha1Composite(negative_ttl=60)
+    chain.append_source(Sha1Store(down, "mem://d/"))
+    writable = Sha1Store(MemoryRaw(), "mem://w/")
+    chain.append_source(writable, write=True)
+    with pytest.raises(StoreNotAvailable):
+        await chain.get(KEY)
+    down.outage = False
+    with pytest.raises(NotFoundInStore):
+        await chain.get(KEY)  # now a real miss: remembered
+    await chain.put(KEY, BLOB)
+    assert await chain.get(KEY) == BLOB
+    assert down.calls == 3
+
+
+def test_negative_ttl_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        Sha1Composite(negative_ttl=0)

@@ -37,12 +37,6 @@ MISSING = "0" * 40
 # The service streams whole blobs (Composite.stream). Until the chain tees streams into its caches
 # and shares one fetch among concurrent streams of a key (issue 6, middle part, in the core),
 # these fail; strict, so that they turn red (remove the marker) once the core does both.
-needs_stream_fills = pytest.mark.xfail(
-    strict=True, reason="Composite.stream does not fill caches yet (issue 6, core part)"
-)
-needs_stream_single_flight = pytest.mark.xfail(
-    strict=True, reason="Composite.stream does not share one fetch per key yet (issue 6, core)"
-)
 
 
 def _load_example() -> ModuleType:
@@ -130,7 +124,6 @@ async def test_shutdown_closes_the_store_after_its_pending_fills(
     assert not hasattr(app.state, "store")
 
 
-@needs_stream_fills
 async def test_a_blob_streamed_from_a_source_is_cached(
     tmp_path: Path, source: CountingSource
 ) -> None:
@@ -398,7 +391,6 @@ async def test_uvicorn_serves_concurrent_whole_and_ranged_requests(
         assert (await client.get(f"/blobs/{MISSING}")).status_code == 404
 
 
-@needs_stream_single_flight
 async def test_fifty_concurrent_requests_through_uvicorn_make_one_source_fetch(
     tmp_path: Path, uvicorn_url: Callable[[FastAPI], str]
 ) -> None:
