@@ -134,14 +134,16 @@ class BoundedFileRaw(Store):
         name = self.check_uri(uri)[len(self.prefix) :]
         return name, blob_path(self.folder, name)
 
-    async def _run(self, uri: str, fn: Any, *args: Any) -> Any:
+    async def _run(self, uri: str, fn: Any, *args: Any, writing: bool = False) -> Any:
         try:
             return await self.raw._batcher.submit(fn, *args)
         except OSError as exc:
-            raise self._error(exc, uri) from exc
+            raise self._error(exc, uri, writing) from exc
 
-    def _error(self, exc: OSError, uri: str) -> Exception:
+    def _error(self, exc: OSError, uri: str, writing: bool = False) -> Exception:
         if isinstance(exc, (FileNotFoundError, IsADirectoryError, NotADirectoryError)):
+            if writing:  # a folder where the blob should go: not a missing blob
+                return StoreNotAvailable(self, f"cannot write there: {exc.strerror}", uri=uri)
             return NotFoundInStore(self, uri)
         if exc.errno in _FULL:
             return StoreFull(self, uri, os.strerror(exc.errno or 0))
@@ -244,13 +246,24 @@ class BoundedFileRaw(Store):
         """The blob in chunks; it cannot be evicted until the stream is closed."""
         name, path = self._path(uri)
         check_chunk_size(chunk_size)
-        file: BinaryIO = await self._run(uri, open_shared, path)
+        file = await self._open(uri, path)
         try:
             self._used(name)
             while chunk := await self._run(uri, ops.read_chunk, file, chunk_size):
                 yield chunk
         finally:
             file.close()  # releases the shared lock
+
+    async def _open(self, uri: str, path: str) -> BinaryIO:
+        future = self.raw._batcher.submit(open_shared, path)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            # Opened after all? Close it, or its shared lock would keep the blob forever.
+            future.add_done_callback(_close_opened)
+            raise
+        except OSError as exc:
+            raise self._error(exc, uri) from exc
 
     async def exists(self, uri: str) -> bool:
         """Whether the blob is in the folder."""
@@ -312,7 +325,7 @@ class BoundedFileRaw(Store):
 
     async def _checked(self, uri: str, fn: Any, *args: Any) -> tuple[int, int]:
         try:
-            return await self._run(uri, fn, *args)  # type: ignore[no-any-return]
+            return await self._run(uri, fn, *args, writing=True)  # type: ignore[no-any-return]
         except NoRoom as exc:
             raise StoreFull(self, uri, f"no room without evicting: {exc}") from None
 
@@ -326,3 +339,8 @@ class BoundedFileRaw(Store):
         await self.flush()
         await self._run(self.prefix, self._index.close)
         await self.raw.aclose()
+
+
+def _close_opened(future: asyncio.Future[BinaryIO]) -> None:
+    if not future.cancelled() and future.exception() is None:
+        future.result().close()

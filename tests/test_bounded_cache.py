@@ -301,3 +301,17 @@ async def test_repeated_hits_within_the_resolution_are_recorded_once(tmp_path: P
         await cache.get(uri)
     await cache.aclose()
     assert writes == []  # the write itself recorded the use; hits within 60 s add nothing
+
+
+async def test_a_stream_cancelled_while_opening_leaves_no_lock_behind(tmp_path: Path) -> None:
+    cache = lru(tmp_path, 4 * KIB)
+    first = (await fill(cache, [blob(0, 2 * KIB)]))[0]
+    opening = asyncio.ensure_future(anext(cache.stream(first)))
+    await asyncio.sleep(0)  # the open is now on a worker thread
+    opening.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await opening
+    await asyncio.sleep(0.05)
+    await fill(cache, [blob(1, 2 * KIB), blob(2, 2 * KIB)])  # must evict the first blob
+    assert not await cache.exists(first)
+    await cache.aclose()
