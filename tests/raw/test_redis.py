@@ -11,7 +11,16 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import redis.asyncio as aioredis
 
-from asyncbitstore import InvalidURI, NotFoundInStore, Retry, StoreNotAvailable
+from asyncbitstore import (
+    InvalidURI,
+    MemoryRaw,
+    NotFoundInStore,
+    Retry,
+    Sha1Cache,
+    Sha1Composite,
+    Sha1Store,
+    StoreNotAvailable,
+)
 from asyncbitstore.raw.redis import RedisRaw
 from tests.servers import LOOPBACK, RedisServer
 
@@ -218,3 +227,21 @@ async def test_password_authenticates_and_never_appears(locked_server: PasswordR
         assert asyncio.get_running_loop().time() - started < 2  # no retry for bad credentials
         assert secret not in str(caught.value) and secret not in repr(caught.value)
         assert "Authentication" in str(caught.value) or "WRONGPASS" in str(caught.value)
+
+
+async def test_a_redis_cache_in_a_chain_is_filled_and_then_serves_hits(
+    redis_server: RedisServer, base: str
+) -> None:
+    source = Sha1Store(MemoryRaw(), "mem://source/")
+    key = await source.write(b"shared by the fleet")
+    async with RedisRaw(f"{redis_server.url}/5") as redis:
+        cache = Sha1Cache(redis, base + "blobs/")
+        chain = Sha1Composite()
+        chain.append_cache(cache)
+        chain.append_source(source, cache_result=True)
+        assert await chain.get(key) == b"shared by the fleet"
+        await chain.flush()
+        assert await redis.get(base + "blobs/" + key) == b"shared by the fleet"
+        assert await chain.get(key) == b"shared by the fleet"
+        assert chain.stats.tiers[0].hits == 1
+        await chain.aclose()
