@@ -9,7 +9,8 @@ Layout of the folder::
 
 so no folder holds more than 65,536 entries plus its share of the blobs. Processes on one
 machine may share the folder: the index is a SQLite database whose transactions serialize them,
-and a blob being streamed is never evicted (see :mod:`asyncbitstore.cache_index`).
+and a blob being streamed is never evicted (see :mod:`asyncbitstore.cache_index`, and
+``_cache_files`` for the file side).
 
 Hits cost what an unbounded ``FileRaw`` read costs: their recency is collected in memory and
 written to the index in batches (every ``flush_every`` hits or ``flush_interval`` seconds, and
@@ -171,8 +172,11 @@ class BoundedFileRaw(Store):
         """Write the recency of the hits so far to the index."""
         if self._uses.pending:
             await self._run(self.prefix, self._index.touch, self._uses.take())
-        if self._flushes:
-            await asyncio.wait(set(self._flushes))
+        loop = asyncio.get_running_loop()
+        mine = {future for future in self._flushes if future.get_loop() is loop}
+        self._flushes = mine  # writes left by an event loop that is gone will never report
+        if mine:
+            await asyncio.wait(mine)
 
     async def usage(self) -> tuple[int, int]:
         """``(bytes, blobs)`` in the folder, from the index (shared by every process)."""
