@@ -8,6 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from ._circuit import CircuitBreaker, CircuitOpen
 from .errors import InvalidDataFound, NotFoundInStore, StoreTimeout
 from .stats import TierStats
 from .store import Store
@@ -45,6 +46,7 @@ class Tier:
 
     __slots__ = (
         "_get",
+        "breaker",
         "cache_result",
         "is_cache",
         "read",
@@ -66,9 +68,11 @@ class Tier:
         cache_result: bool = False,
         timeout: float | None = None,
         key_getter: Callable[[str], Awaitable[bytes]] | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         """``key_getter`` replaces ``store.get`` for keys the chain has already validated and
-        normalized; the tier then accepts every key the chain accepts."""
+        normalized; the tier then accepts every key the chain accepts. ``breaker`` skips the
+        tier's reads for a while after repeated failures."""
         if not isinstance(store, Store):
             raise TypeError(f"a tier must be a Store, not {type(store).__name__}")
         self.store = store
@@ -80,14 +84,31 @@ class Tier:
         self.stats = TierStats(name)
         self.takes_all_keys = key_getter is not None
         self._get = key_getter or store.get
+        self.breaker = breaker
 
     @property
     def name(self) -> str:
         """The tier's name in stats and messages."""
         return self.stats.name
 
+    def _admit(self, key: str) -> None:
+        """Refuse the call at once while the circuit breaker is open."""
+        if self.breaker is not None and not self.breaker.allow():
+            self.stats.skipped += 1
+            raise CircuitOpen(self.store, "skipped: circuit open after repeated failures", uri=key)
+
+    def _answered(self) -> None:
+        if self.breaker is not None:
+            self.breaker.succeeded()
+
+    def _failed(self) -> None:
+        if self.breaker is not None:
+            self.breaker.failed()
+            self.stats.circuit_opened = self.breaker.opened
+
     async def get(self, key: str) -> bytes:
-        """The store's ``get``, within the time limit, counted in the stats."""
+        """The store's ``get``, within the time limit and circuit breaker, counted in stats."""
+        self._admit(key)
         stats = self.stats
         started = time.perf_counter()
         try:
@@ -96,22 +117,41 @@ class Tier:
             else:
                 data = await self.call(self._get, key)
         except NotFoundInStore as exc:
+            self._answered()
             if isinstance(exc, InvalidDataFound):
                 stats.corrupt += 1
             stats.misses += 1
             raise
         except StoreTimeout:
+            self._failed()
             stats.errors += 1
             stats.timeouts += 1
             raise
         except Exception:
+            self._failed()
             stats.errors += 1
             raise
         finally:
             stats.latency.record(time.perf_counter() - started)
+        self._answered()
         stats.hits += 1
         stats.bytes += len(data)
         return data
+
+    async def ask(self, key: str, method: Callable[..., Awaitable[R]], *args: object) -> R:
+        """A read other than ``get`` (exists, size, a range, a stream's first chunk): within the
+        time limit and circuit breaker; a miss counts as an answer, an error as a failure."""
+        self._admit(key)
+        try:
+            result = await self.call(method, *args)
+        except NotFoundInStore:
+            self._answered()
+            raise
+        except Exception:
+            self._failed()
+            raise
+        self._answered()
+        return result
 
     async def call(self, method: Callable[..., Awaitable[R]], *args: object) -> R:
         """``await method(*args)`` within the tier's time limit (a :class:`StoreTimeout`)."""

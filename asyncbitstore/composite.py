@@ -27,6 +27,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
+from ._circuit import CircuitBreaker
 from ._data import DEFAULT_CHUNK_SIZE, PutData, check_put_data, check_range
 from ._fills import BackgroundWork
 from ._singleflight import SingleFlight
@@ -66,6 +67,9 @@ class Composite(Store):
             there") is answered as missing without asking the tiers again; outages are never
             remembered. ``put`` of the key forgets it at once.
         max_negative_entries: the most keys remembered as missing (oldest forgotten first).
+        circuit_threshold: failures in a row after which a tier is skipped for
+            ``circuit_cooldown`` seconds, then probed with one call (None: never skip).
+        circuit_cooldown: seconds a tripped tier is skipped.
         name: the chain's name in messages and stats (default ``"Composite"``).
     """
 
@@ -78,6 +82,8 @@ class Composite(Store):
         max_pending_fills: int = 1024,
         negative_ttl: float | None = None,
         max_negative_entries: int = 100_000,
+        circuit_threshold: int | None = 5,
+        circuit_cooldown: float = 10.0,
         name: str | None = None,
     ) -> None:
         self._tiers: list[Tier] = []
@@ -85,6 +91,10 @@ class Composite(Store):
         self.max_pending_fills = max_pending_fills
         self.negative_ttl = check_timeout(negative_ttl)
         self.max_negative_entries = max_negative_entries
+        if circuit_threshold is not None:
+            CircuitBreaker(circuit_threshold, circuit_cooldown)  # validates both
+        self.circuit_threshold = circuit_threshold
+        self.circuit_cooldown = circuit_cooldown
         self._init_runtime()
 
     def _init_runtime(self) -> None:
@@ -136,7 +146,13 @@ class Composite(Store):
         name, n = store.name, 2
         while name in taken:
             name, n = f"{store.name}#{n}", n + 1
-        self._tiers.append(Tier(store, name=name, key_getter=self._key_getter(store), **options))
+        breaker = None
+        if self.circuit_threshold is not None:
+            breaker = CircuitBreaker(self.circuit_threshold, self.circuit_cooldown)
+        tier = Tier(
+            store, name=name, key_getter=self._key_getter(store), breaker=breaker, **options
+        )
+        self._tiers.append(tier)
 
     def _key_getter(self, store: Store) -> Callable[[str], Awaitable[bytes]] | None:
         """A ``get`` that may skip validation of keys this chain already normalized."""
@@ -289,7 +305,7 @@ class Composite(Store):
         check_range(self, key, start, end)
 
         async def ask(tier: Tier) -> bytes:
-            return await tier.call(tier.store.get_range, key, start, end)
+            return await tier.ask(key, tier.store.get_range, key, start, end)
 
         return await self._first_answer(key, self._readers(key), ask)
 
@@ -298,7 +314,7 @@ class Composite(Store):
         key = self._key(uri)
 
         async def ask(tier: Tier) -> int:
-            return await tier.call(tier.store.size, key)
+            return await tier.ask(key, tier.store.size, key)
 
         return await self._first_answer(key, self._readers(key), ask)
 
@@ -315,7 +331,7 @@ class Composite(Store):
             if isinstance(store, HashAPISource) and not store.has_api_exists:
                 continue
             try:
-                if await tier.call(store.exists, key):
+                if await tier.ask(key, store.exists, key):
                     return True
             except Exception as exc:
                 failures.append((tier, exc))
@@ -357,7 +373,7 @@ class Composite(Store):
                 continue
             chunks = tier.store.stream(key, chunk_size)
             try:
-                first = await tier.call(anext, chunks, None)
+                first = await tier.ask(key, anext, chunks, None)
             except NotFoundInStore:
                 await chunks.aclose()  # type: ignore[attr-defined]
                 tier.stats.misses += 1
@@ -508,7 +524,7 @@ class Composite(Store):
         """A snapshot of the per-tier figures and background-work counts."""
         counters = self._background.counters
         return ChainStats(
-            tiers=[copy.deepcopy(tier.stats) for tier in self._tiers],
+            tiers=[self._tier_snapshot(tier) for tier in self._tiers],
             fills_done=counters.done,
             fills_failed=counters.failed,
             fills_dropped=counters.dropped,
@@ -516,6 +532,13 @@ class Composite(Store):
             single_flight_joins=self._flight.joined,
             negative_hits=self.negative_hits,
         )
+
+    @staticmethod
+    def _tier_snapshot(tier: Tier) -> TierStats:
+        snapshot = copy.deepcopy(tier.stats)
+        if tier.breaker is not None:
+            snapshot.circuit = tier.breaker.state
+        return snapshot
 
     def reset_stats(self) -> None:
         """Zero every figure."""

@@ -76,7 +76,9 @@ class TierStats:
     """What one tier of a chain did.
 
     ``errors`` counts failures of every kind; ``timeouts`` and ``corrupt`` break some of them out
-    (a corrupt blob in a cache is dropped and counted as a miss too).
+    (a corrupt blob in a cache is dropped and counted as a miss too). ``skipped`` counts calls
+    refused while the tier's circuit breaker was open; ``circuit`` is its state when the
+    snapshot was taken and ``circuit_opened`` how often it opened.
     """
 
     name: str
@@ -86,6 +88,9 @@ class TierStats:
     timeouts: int = 0
     corrupt: int = 0
     bytes: int = 0
+    skipped: int = 0
+    circuit: str = "closed"
+    circuit_opened: int = 0
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
 
     def as_dict(self) -> dict[str, Any]:
@@ -98,6 +103,9 @@ class TierStats:
             "timeouts": self.timeouts,
             "corrupt": self.corrupt,
             "bytes": self.bytes,
+            "skipped": self.skipped,
+            "circuit": self.circuit,
+            "circuit_opened": self.circuit_opened,
             "latency": {
                 "count": self.latency.count,
                 "mean": self.latency.mean,
@@ -108,7 +116,16 @@ class TierStats:
 
     def merge(self, other: TierStats) -> None:
         """Add another tier's figures to these (for merging stats across processes)."""
-        for attr in ("hits", "misses", "errors", "timeouts", "corrupt", "bytes"):
+        for attr in (
+            "hits",
+            "misses",
+            "errors",
+            "timeouts",
+            "corrupt",
+            "bytes",
+            "skipped",
+            "circuit_opened",
+        ):
             setattr(self, attr, getattr(self, attr) + getattr(other, attr))
         self.latency.merge(other.latency)
 
@@ -153,7 +170,17 @@ class ChainStats:
 
     def table(self) -> str:
         """A fixed-width text table, one row per tier."""
-        header = ("tier", "hits", "misses", "errors", "bytes", "mean ms", "p50 ms", "p99 ms")
+        header = (
+            "tier",
+            "hits",
+            "misses",
+            "errors",
+            "bytes",
+            "mean ms",
+            "p50 ms",
+            "p99 ms",
+            "circuit",
+        )
         rows = [header]
         for t in self.tiers:
             lat = t.latency
@@ -167,6 +194,7 @@ class ChainStats:
                     f"{lat.mean * 1e3:.3f}",
                     f"{lat.quantile(0.5) * 1e3:.3f}",
                     f"{lat.quantile(0.99) * 1e3:.3f}",
+                    t.circuit,
                 )
             )
         widths = [max(len(row[i]) for row in rows) for i in range(len(header))]

@@ -167,6 +167,7 @@ def test_chain_stats_table_shows_each_tier_and_its_figures() -> None:
         "ms",
         "p99",
         "ms",
+        "circuit",
     ]
     rows = {line.split()[0]: line.split()[1:] for line in lines[1:4]}
     assert rows["MemoryRaw"][:4] == ["90", "2", "1", "4096"]
