@@ -37,6 +37,7 @@ from .raw.memory import MemoryRaw
 from .retry import Retry
 from .stats import ChainStats, TierStats
 from .store import Store
+from .wrappers import Fanout, Small
 
 if TYPE_CHECKING:
     from .raw.gs import GSRaw
@@ -58,6 +59,7 @@ __all__ = [
     "BitstoreError",
     "ChainStats",
     "Composite",
+    "Fanout",
     "FileRaw",
     "GSRaw",
     "HTTPRaw",
@@ -78,6 +80,7 @@ __all__ = [
     "Sha1Cache",
     "Sha1Composite",
     "Sha1Store",
+    "Small",
     "Store",
     "StoreFull",
     "StoreNotAvailable",

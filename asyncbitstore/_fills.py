@@ -17,6 +17,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from .errors import StoreFull
+
 __all__ = ["Abandoned", "BackgroundWork", "FillCounters"]
 
 logger = logging.getLogger("asyncbitstore.fills")
@@ -33,6 +35,7 @@ class FillCounters:
     done: int = 0
     failed: int = 0
     dropped: int = 0
+    declined: int = 0
 
 
 class BackgroundWork:
@@ -82,6 +85,9 @@ class BackgroundWork:
             except Abandoned as exc:
                 self.counters.dropped += 1
                 logger.debug("%s abandoned for %s: %s", description, key, exc)
+            except StoreFull as exc:  # a size-capped or full cache said no: expected, not a fault
+                self.counters.declined += 1
+                logger.debug("%s declined for %s: %s", description, key, exc)
             except Exception as exc:
                 self.counters.failed += 1
                 logger.warning("%s failed for %s: %s", description, key, exc)

@@ -44,6 +44,7 @@ from .errors import (
 from .hashing import HashAPISource, HashKeys, _Keyed
 from .stats import ChainStats, TierStats
 from .store import Store
+from .wrappers import declines
 
 __all__ = ["Composite", "HashComposite", "Sha1Composite"]
 
@@ -270,6 +271,9 @@ class Composite(Store):
 
     def _fill_from(self, index: int, key: str, data: bytes) -> None:
         for target in self._fill_targets(index, key):
+            if declines(target.store, key, len(data)):
+                self._background.counters.declined += 1
+                continue
             work = functools.partial(self._fill, target, key, data)
             self._background.start_fill(key, f"fill of {target.name}", work)
 
@@ -528,6 +532,7 @@ class Composite(Store):
             fills_done=counters.done,
             fills_failed=counters.failed,
             fills_dropped=counters.dropped,
+            fills_declined=counters.declined,
             fills_pending=self._background.pending,
             single_flight_joins=self._flight.joined,
             negative_hits=self.negative_hits,

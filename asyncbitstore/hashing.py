@@ -302,6 +302,11 @@ class HashCache(HashStore):
         raw_uris = [self.prefix + self.key_of(uri) for uri in uris]
         return await self.raw.get_many(raw_uris, concurrency=concurrency, progress=progress)
 
+    def declines(self, uri: str, size: int) -> bool:
+        """Whether the raw store says it would refuse ``size`` bytes for key ``uri``."""
+        check = getattr(self.raw, "declines", None)
+        return check is not None and bool(check(self.prefix + self.key_of(uri), size))
+
     async def put_or_raise(self, uri: str, data: PutData) -> None:
         """``put`` that raises on failure."""
         await super().put(uri, data)

@@ -138,6 +138,7 @@ class ChainStats:
     fills_done: int = 0
     fills_failed: int = 0
     fills_dropped: int = 0
+    fills_declined: int = 0
     fills_pending: int = 0
     single_flight_joins: int = 0
     negative_hits: int = 0
@@ -162,6 +163,7 @@ class ChainStats:
                 "done": self.fills_done,
                 "failed": self.fills_failed,
                 "dropped": self.fills_dropped,
+                "declined": self.fills_declined,
                 "pending": self.fills_pending,
             },
             "single_flight_joins": self.single_flight_joins,
@@ -207,7 +209,8 @@ class ChainStats:
         ]
         lines.append(
             f"fills: {self.fills_done} done, {self.fills_failed} failed, "
-            f"{self.fills_dropped} dropped, {self.fills_pending} pending; "
+            f"{self.fills_dropped} dropped, {self.fills_declined} declined, "
+            f"{self.fills_pending} pending; "
             f"single-flight joins: {self.single_flight_joins}"
         )
         return "\n".join(lines)

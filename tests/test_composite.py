@@ -651,3 +651,19 @@ async def test_negative_ttl_never_remembers_an_outage_and_put_forgets_the_key() 
 def test_negative_ttl_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         Sha1Composite(negative_ttl=0)
+
+
+async def test_a_cache_that_declines_a_big_blob_is_skipped_and_counted() -> None:
+    from asyncbitstore import Small
+
+    big = b"x" * 100
+    small_cache = Sha1Cache(Small(MemoryRaw(), 10), "mem://small/")
+    chain = Sha1Composite()
+    chain.append_cache(small_cache)
+    chain.append_source(API({sha1(big): big, KEY: BLOB[:5]}), cache_result=True)
+    assert await chain.get(sha1(big)) == big
+    assert await chain.get(KEY) == BLOB[:5]
+    await chain.flush()
+    stats = chain.stats
+    assert (stats.fills_declined, stats.fills_done, stats.fills_failed) == (1, 1, 0)
+    assert not await small_cache.exists(sha1(big))

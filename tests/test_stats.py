@@ -145,7 +145,7 @@ def test_chain_stats_as_dict_is_json_ready_and_complete() -> None:
         "S3Raw",
     ]
     assert [tier["hits"] for tier in figures["tiers"]] == [90, 9, 1]
-    assert figures["fills"] == {"done": 10, "failed": 2, "dropped": 3, "pending": 1}
+    assert figures["fills"] == {"done": 10, "failed": 2, "dropped": 3, "declined": 0, "pending": 1}
     assert figures["single_flight_joins"] == 5
     assert json.loads(json.dumps(figures)) == figures
 
@@ -175,7 +175,7 @@ def test_chain_stats_table_shows_each_tier_and_its_figures() -> None:
     assert rows["S3Raw"][:4] == ["1", "2", "1", "4096"]
     assert rows["S3Raw"][4] == "45.000"  # mean latency in ms
     assert float(rows["S3Raw"][5]) == pytest.approx(45, rel=0.13)
-    assert "10 done, 2 failed, 3 dropped, 1 pending" in lines[-1]
+    assert "10 done, 2 failed, 3 dropped, 0 declined, 1 pending" in lines[-1]
     assert "single-flight joins: 5" in lines[-1]
     assert len({len(line) for line in lines[:4]}) == 1  # columns are aligned
 
