@@ -27,6 +27,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
+from typing_extensions import Self
+
 from ._circuit import CircuitBreaker
 from ._data import DEFAULT_CHUNK_SIZE, PutData, check_put_data, check_range
 from ._fills import BackgroundWork
@@ -113,6 +115,13 @@ class Composite(Store):
     def tiers(self) -> tuple[Tier, ...]:
         """The tiers, in the order they are asked."""
         return tuple(self._tiers)
+
+    @classmethod
+    def from_config(cls, source: Any = None) -> Self:
+        """The chain a TOML file (path) or mapping describes; see :mod:`asyncbitstore.config`."""
+        from .config import build_chain
+
+        return build_chain(source, cls=cls)
 
     # -- building the chain ---------------------------------------------------------------------
 
