@@ -38,7 +38,6 @@ from ._tier import Tier, check_timeout
 from .errors import (
     InvalidDataFound,
     InvalidRange,
-    InvalidURI,
     NotFoundInStore,
     NotWritable,
     StoreNotAvailable,
@@ -603,28 +602,13 @@ class HashComposite(Composite):
         return self.keys.match(uri) is not None
 
     def _key(self, uri: object) -> str:
-        if not isinstance(uri, str):
-            raise TypeError(f"{self.name}: a key must be a str, not {type(uri).__name__}")
-        key = self.keys.match(uri)
-        if key is None:
-            raise InvalidURI(self, uri, self.keys.hint)
-        return key
+        return self.keys.require(self, uri)
 
     def _prepare_put(self, key: str, data: PutData) -> PutData:
         if isinstance(data, (bytes, bytearray, memoryview)):
-            actual = self.keys.digest(data)
-            if actual != key:
-                raise InvalidDataFound(self, key, f"its {self.algorithm} is {actual}")
+            self.keys.check(self, key, self.keys.digest(data))
             return data
-        return self._verified_stream(key, data)
-
-    async def _verified_stream(self, key: str, data: Any) -> AsyncIterator[bytes]:
-        hasher = self.keys.new()
-        async for chunk in data:
-            hasher.update(chunk)
-            yield chunk
-        if hasher.hexdigest() != key:
-            raise InvalidDataFound(self, key, f"its {self.algorithm} is {hasher.hexdigest()}")
+        return self.keys.verified(self, key, data)
 
     async def _after_put(self, key: str) -> None:
         """Nothing to invalidate: a key's content never changes."""

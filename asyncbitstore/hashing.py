@@ -16,12 +16,12 @@ import abc
 import hashlib
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
 from ._data import DEFAULT_CHUNK_SIZE, BytesLike, PutData, check_put_data
 from ._uri import redact
-from .errors import InvalidDataFound, InvalidURI, NotFoundInStore
+from .errors import InvalidDataFound, InvalidURI, NotFoundInStore, describe
 from .store import DEFAULT_CONCURRENCY, Store, UriSource
 
 __all__ = [
@@ -74,6 +74,33 @@ class HashKeys:
         """The key of ``data``."""
         return hashlib.new(self.algorithm, data).hexdigest()
 
+    def require(self, store: object, uri: object) -> str:
+        """The normalized key in ``uri``, or ``TypeError``/``InvalidURI`` naming ``store``."""
+        if not isinstance(uri, str):
+            raise TypeError(f"{describe(store)}: a key must be a str, not {type(uri).__name__}")
+        key = self.match(uri)
+        if key is None:
+            raise InvalidURI(store, uri, self.hint)
+        return key
+
+    def check(self, store: object, key: str, actual: str) -> None:
+        """Raise :class:`InvalidDataFound` (and log) when digest ``actual`` is not ``key``."""
+        if actual != key:
+            logger.warning(
+                "%s: %s data for %s has digest %s", describe(store), self.algorithm, key, actual
+            )
+            raise InvalidDataFound(store, key, f"its {self.algorithm} is {actual}")
+
+    async def verified(
+        self, store: object, key: str, chunks: AsyncIterable[bytes]
+    ) -> AsyncIterator[bytes]:
+        """Pass ``chunks`` through, raising :class:`InvalidDataFound` at the end on a mismatch."""
+        hasher = self.new()
+        async for chunk in chunks:
+            hasher.update(chunk)
+            yield chunk
+        self.check(store, key, hasher.hexdigest())
+
 
 class _Keyed(Store):
     """Shared parts of the keyed stores: key checking and verification."""
@@ -97,38 +124,19 @@ class _Keyed(Store):
 
     def key_of(self, uri: object) -> str:
         """The normalized key, or ``TypeError``/``InvalidURI``."""
-        if not isinstance(uri, str):
-            raise TypeError(f"{self.name}: a key must be a str, not {type(uri).__name__}")
-        key = self.keys.match(uri)
-        if key is None:
-            raise InvalidURI(self, uri, self.keys.hint)
-        return key
+        return self.keys.require(self, uri)
 
     @abc.abstractmethod
     async def get_key(self, key: str) -> bytes:
         """``get`` for a key already normalized: lower-case hex of the right length."""
 
     def _check_digest(self, key: str, actual: str) -> None:
-        if actual != key:
-            logger.warning(
-                "%s: %s data for %s has digest %s", self.name, self.algorithm, key, actual
-            )
-            raise InvalidDataFound(self, key, f"its {self.algorithm} is {actual}")
+        self.keys.check(self, key, actual)
 
     def _verified(self, key: str, data: bytes) -> bytes:
         if self.verify:
             self._check_digest(key, self.keys.digest(data))
         return data
-
-    async def _verifying_stream(
-        self, key: str, chunks: AsyncIterator[bytes]
-    ) -> AsyncIterator[bytes]:
-        """Pass ``chunks`` through, raising :class:`InvalidDataFound` at the end on a mismatch."""
-        hasher = self.keys.new()
-        async for chunk in chunks:
-            hasher.update(chunk)
-            yield chunk
-        self._check_digest(key, hasher.hexdigest())
 
     async def write(self, data: BytesLike) -> str:
         """Store ``data`` under its digest and return that key."""
@@ -225,7 +233,7 @@ class HashStore(_Keyed):
             if isinstance(data, (bytes, bytearray, memoryview)):
                 self._check_digest(key, self.keys.digest(data))
             else:
-                data = self._verifying_stream(key, aiter(data))
+                data = self.keys.verified(self, key, data)
         await self.raw.put(raw_uri, data)
 
     async def exists(self, uri: str) -> bool:
