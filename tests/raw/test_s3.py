@@ -84,6 +84,8 @@ async def test_a_missing_bucket_is_not_found_naming_the_bucket(endpoint: str) ->
         for read in (store.get(uri), store.get_range(uri, 0, 4), _drain(store.stream(uri))):
             with pytest.raises(NotFoundInStore, match="bucket 'no-such-bucket-here'"):
                 await read
+        with pytest.raises(NotFoundInStore, match="bucket 'no-such-bucket-here'"):
+            [u async for u in store.list("s3://no-such-bucket-here/")]
         assert await store.exists(uri) is False
         await store.delete(uri)  # nothing there: no error
 
