@@ -26,6 +26,7 @@ from __future__ import annotations
 import abc
 import builtins
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from types import TracebackType
@@ -260,6 +261,50 @@ class Store(abc.ABC):
             if bar is not None:
                 bar.close()
 
+    # -- JSON -----------------------------------------------------------------------------------
+
+    async def get_json(self, uri: str) -> Any:
+        """The blob decoded as UTF-8 JSON.
+
+        Raises:
+            NotFoundInStore: no blob at ``uri``.
+            ValueError: the blob is not valid JSON (``json.JSONDecodeError``) or not UTF-8.
+        """
+        return json.loads(await self.get(uri))
+
+    async def put_json(self, uri: str, obj: Any, *, sort_keys: bool = False) -> None:
+        """Store ``obj`` as compact UTF-8 JSON.
+
+        Raises:
+            TypeError: ``obj`` is not JSON-serializable (nothing is written).
+        """
+        await self.put(uri, _dump_json(obj, sort_keys))
+
+    async def get_json_many(
+        self, uris: UriSource, *, concurrency: int = DEFAULT_CONCURRENCY, progress: bool = False
+    ) -> builtins.list[Any]:
+        """Decoded JSON of many blobs, order kept, ``None`` for a missing blob.
+
+        A JSON ``null`` blob also decodes to ``None``; use :meth:`exists_many` to tell them apart.
+        """
+        blobs = await self.get_many(uris, concurrency=concurrency, progress=progress)
+        return [None if data is None else json.loads(data) for data in blobs]
+
+    async def put_json_many(
+        self,
+        items: Iterable[tuple[str, Any]] | AsyncIterable[tuple[str, Any]],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        progress: bool = False,
+        sort_keys: bool = False,
+    ) -> int:
+        """Store many ``(uri, obj)`` pairs as JSON; returns how many were written."""
+
+        async def put_pair(pair: tuple[str, Any]) -> None:
+            await self.put(pair[0], _dump_json(pair[1], sort_keys))
+
+        return await self._drain(put_pair, items, concurrency, progress, "put")
+
     # -- lifecycle ------------------------------------------------------------------------------
 
     def _init_runtime(self) -> None:
@@ -288,3 +333,7 @@ class Store(abc.ABC):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._init_runtime()
+
+
+def _dump_json(obj: Any, sort_keys: bool) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), sort_keys=sort_keys, ensure_ascii=False).encode()
