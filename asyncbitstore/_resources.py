@@ -20,6 +20,10 @@ logger = logging.getLogger("asyncbitstore.resources")
 
 T = TypeVar("T")
 
+# Clients inherited from a parent process or a finished loop: unusable here, never closed, kept
+# referenced so that their finalizers do not warn. A process forks or changes loops rarely.
+_SET_ASIDE: list[object] = []
+
 
 class LoopLocal(Generic[T]):
     """One resource per (process, event loop), created on demand and closed by :meth:`aclose`.
@@ -54,9 +58,11 @@ class LoopLocal(Generic[T]):
             return self._value
 
     def _forget_foreign(self) -> None:
-        # Made by another loop or a parent process: it cannot be closed from here.
+        # Made by another loop or a parent process: it cannot be closed from here, and letting
+        # it be garbage collected makes its library warn about an unclosed session. Keep it.
         if self._value is not None:
-            logger.debug("dropping a client created by another event loop or process")
+            logger.debug("setting aside a client created by another event loop or process")
+            _SET_ASIDE.append(self._value)
         self._value = None
 
     async def aclose(self) -> None:
