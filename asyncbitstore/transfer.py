@@ -1,0 +1,220 @@
+"""Copying blobs between any two stores: :func:`transfer`.
+
+Each blob is streamed from the source into the destination (``dst.put(uri, src.stream(uri))``),
+so memory stays at a few chunks per blob in flight whatever the blobs' sizes, and a blob appears
+in the destination only once complete (every store's ``put`` is atomic).
+
+Which blobs, and where they go:
+
+- ``uris_or_prefix`` a ``str``: the source is listed under that prefix, and each URI is mapped to
+  the destination by replacing the prefix with ``dst_prefix`` (the same prefix when
+  ``dst_prefix`` is None), e.g. ``transfer(s3, gs, "s3://a/logs/", dst_prefix="gs://b/old/")``
+  copies ``s3://a/logs/x/1`` to ``gs://b/old/x/1``.
+- an iterable (or async iterable) of URIs: each is copied to the same URI in the destination,
+  or to ``dst_prefix + uri`` when ``dst_prefix`` is given (handy for keys of content-addressed
+  stores); items may also be explicit ``(src_uri, dst_uri)`` pairs.
+
+Per-blob failures of the stores (:class:`~asyncbitstore.errors.BitstoreError`: a blob gone
+since it was listed, an outage after retries, a full store) are counted in
+:attr:`TransferResult.failed` and do not stop the others; any other exception (a bug, a
+``TypeError``) cancels the transfer and propagates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ._bulk import check_concurrency
+from ._data import DEFAULT_CHUNK_SIZE, check_chunk_size
+from .errors import BitstoreError, NotFoundInStore
+from .store import DEFAULT_CONCURRENCY, Store
+
+__all__ = ["TransferResult", "transfer"]
+
+logger = logging.getLogger("asyncbitstore.transfer")
+
+#: At most this many per-blob errors are kept in :attr:`TransferResult.errors`.
+MAX_ERRORS_KEPT = 1000
+
+SkipExisting = bool | Literal["exists", "size", "digest"]
+Item = str | tuple[str, str]
+
+
+@dataclass
+class TransferResult:
+    """What a :func:`transfer` did.
+
+    Attributes:
+        copied: blobs written to the destination.
+        skipped: blobs left alone because the destination already had them.
+        failed: blobs that could not be copied (see ``errors``).
+        bytes: bytes written to the destination.
+        errors: ``{source URI: error}`` for the first :data:`MAX_ERRORS_KEPT` failures.
+    """
+
+    copied: int = 0
+    skipped: int = 0
+    failed: int = 0
+    bytes: int = 0
+    errors: dict[str, BaseException] = field(default_factory=dict)
+
+
+async def transfer(
+    src: Store,
+    dst: Store,
+    uris_or_prefix: str | Iterable[Item] | AsyncIterable[Item],
+    *,
+    dst_prefix: str | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    skip_existing: SkipExisting = False,
+    reencode: str | None = None,
+    progress: bool = False,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> TransferResult:
+    """Copy blobs from ``src`` to ``dst``, streaming each one (see the module docstring).
+
+    Args:
+        src: the store to read from.
+        dst: the store to write to.
+        uris_or_prefix: a prefix to list in ``src``, or the URIs (or ``(src, dst)`` URI pairs)
+            to copy; may be an endless async iterable.
+        dst_prefix: with a prefix, what replaces it in destination URIs (default: the same);
+            with URIs, prepended to each source URI (default: nothing).
+        concurrency: the most blobs copied at once.
+        skip_existing: ``False`` copies every blob. ``"exists"`` skips a blob the destination
+            has; ``"size"`` (or ``True``) skips it when it has the same size; ``"digest"``
+            also compares SHA-256 digests of both copies (reading both; content-addressed
+            destinations, whose keys are digests, skip on ``exists``).
+        reencode: changing the compression on the way; not supported yet (must be None).
+        progress: show a progress bar.
+        chunk_size: bytes per streamed chunk.
+
+    Returns:
+        The counts: copied, skipped, failed, bytes.
+
+    Raises:
+        ValueError: bad ``skip_existing``, ``concurrency`` or ``chunk_size``.
+        NotImplementedError: ``reencode`` was given.
+    """
+    if reencode is not None:
+        raise NotImplementedError("transfer(reencode=...) needs compression support (not yet)")
+    mode = _check_skip(skip_existing)
+    check_concurrency(concurrency)
+    check_chunk_size(chunk_size)
+    result = TransferResult()
+    items = _pairs(src, uris_or_prefix, dst_prefix)
+
+    async def copy_one(pair: tuple[str, str]) -> None:
+        src_uri, dst_uri = pair
+        try:
+            if mode and await _present(src, dst, src_uri, dst_uri, mode, chunk_size):
+                result.skipped += 1
+                return
+            copied = await _copy(src, dst, src_uri, dst_uri, chunk_size)
+            result.bytes += copied  # not `+= await`: that reads the total before awaiting
+            result.copied += 1
+        except BitstoreError as exc:
+            result.failed += 1
+            if len(result.errors) < MAX_ERRORS_KEPT:
+                result.errors[src_uri] = exc
+            logger.warning("transfer of %s to %s failed: %s", src_uri, dst_uri, exc)
+
+    await src._drain(copy_one, items, concurrency, progress, "transfer")
+    return result
+
+
+def _check_skip(skip_existing: object) -> str | None:
+    if skip_existing is False or skip_existing is None:
+        return None
+    if skip_existing is True:
+        return "size"
+    if skip_existing in ("exists", "size", "digest"):
+        return str(skip_existing)
+    raise ValueError(
+        f"skip_existing must be False, True, 'exists', 'size' or 'digest', not {skip_existing!r}"
+    )
+
+
+def _pairs(
+    src: Store, what: str | Iterable[Item] | AsyncIterable[Item], dst_prefix: str | None
+) -> Iterable[tuple[str, str]] | AsyncIterable[tuple[str, str]]:
+    """The ``(source URI, destination URI)`` pairs to copy."""
+    if isinstance(what, str):
+        return _listed(src, what, what if dst_prefix is None else dst_prefix)
+    if isinstance(what, bytes):
+        raise TypeError("uris_or_prefix must be a str prefix or an iterable of URIs")
+    if isinstance(what, AsyncIterable):
+        return _mapped_async(what, dst_prefix or "")
+    if isinstance(what, list | tuple):  # keeps a length, so a progress bar has a total
+        return [_pair(item, dst_prefix or "") for item in what]
+    return (_pair(item, dst_prefix or "") for item in what)
+
+
+async def _listed(src: Store, prefix: str, dst_prefix: str) -> AsyncIterator[tuple[str, str]]:
+    async for uri in src.list(prefix):
+        yield uri, dst_prefix + uri[len(prefix) :]
+
+
+async def _mapped_async(items: AsyncIterable[Item], dst_prefix: str) -> AsyncIterator[Any]:
+    async for item in items:
+        yield _pair(item, dst_prefix)
+
+
+def _pair(item: Item, dst_prefix: str) -> tuple[str, str]:
+    if isinstance(item, str):
+        return item, dst_prefix + item
+    if isinstance(item, tuple) and len(item) == 2 and all(isinstance(u, str) for u in item):
+        return item
+    raise TypeError(f"expected a URI or a (src_uri, dst_uri) pair, not {item!r}")
+
+
+async def _copy(src: Store, dst: Store, src_uri: str, dst_uri: str, chunk_size: int) -> int:
+    """Stream one blob; returns its size. A missing source raises before anything is written."""
+    chunks = src.stream(src_uri, chunk_size)
+    copied = 0
+    try:
+        first = await anext(chunks, None)  # NotFoundInStore here is the source's
+
+        async def counted() -> AsyncIterator[bytes]:
+            nonlocal copied
+            chunk = first
+            while chunk is not None:
+                copied += len(chunk)
+                yield chunk
+                chunk = await anext(chunks, None)
+
+        await dst.put(dst_uri, counted())
+    finally:
+        await chunks.aclose()  # type: ignore[attr-defined]
+    return copied
+
+
+async def _present(
+    src: Store, dst: Store, src_uri: str, dst_uri: str, mode: str, chunk_size: int
+) -> bool:
+    """Whether the destination already holds the blob, as ``mode`` judges it."""
+    from .composite import HashComposite
+    from .hashing import _Keyed
+
+    if mode == "exists" or (mode == "digest" and isinstance(dst, _Keyed | HashComposite)):
+        return await dst.exists(dst_uri)
+    try:
+        size = await dst.size(dst_uri)
+    except NotFoundInStore:
+        return False
+    if size != await src.size(src_uri):
+        return False
+    if mode == "size":
+        return True
+    return await _digest(dst, dst_uri, chunk_size) == await _digest(src, src_uri, chunk_size)
+
+
+async def _digest(store: Store, uri: str, chunk_size: int) -> str:
+    hasher = hashlib.sha256()
+    async for chunk in store.stream(uri, chunk_size):
+        hasher.update(chunk)
+    return hasher.hexdigest()
