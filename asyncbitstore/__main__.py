@@ -1,0 +1,5 @@
+"""``python -m asyncbitstore``: the ``bitstore`` command."""
+
+from .cli import main
+
+main()
