@@ -45,7 +45,12 @@ def demo(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Run every benchmark script in benchmarks/."""
-    scripts = sorted((ROOT / "benchmarks").glob("*.py"))
+    # Private helpers (_*.py) and the chart drawer (plot.py) are not benchmarks.
+    scripts = [
+        path
+        for path in sorted((ROOT / "benchmarks").glob("*.py"))
+        if not path.name.startswith("_") and path.name != "plot.py"
+    ]
     if not scripts:
         session.skip("no benchmarks/*.py yet")
     session.install("-e", ".[test,bench]")
