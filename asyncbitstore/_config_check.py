@@ -205,6 +205,11 @@ def _check_tier(
         raise fail(f"tier {index} is not a table", "tier", "write each tier as [[tier]]")
     tier = TierSpec(index, "", _label(written), written=written)
     fail = fail.at(tier)
+    if "role" not in written or not {"uri", "api"} & set(written):  # likely misspelt: say so
+        every = set(TIER_OPTIONS).union(*(b.options for b in BACKENDS.values()))
+        for name in written:
+            if name not in every:
+                raise _unknown(name, every, fail, "in a tier")
     values = {k: _expand(v, env, fail, k) for k, v in written.items()}
     role = values.pop("role", None)
     if role not in ("cache", "source"):
