@@ -25,7 +25,7 @@ import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from typing_extensions import Self
 
@@ -46,6 +46,9 @@ from .hashing import HashAPISource, HashKeys, _Keyed
 from .stats import ChainStats, TierStats
 from .store import Store
 from .wrappers import declines
+
+if TYPE_CHECKING:
+    from ._write_source import WriteData
 
 __all__ = ["Composite", "HashComposite", "Sha1Composite"]
 
@@ -613,12 +616,17 @@ class HashComposite(Composite):
     async def _after_put(self, key: str) -> None:
         """Nothing to invalidate: a key's content never changes."""
 
-    async def write(self, data: PutData) -> str:
-        """Store ``data`` under its digest and return that key."""
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise TypeError(f"write() takes bytes-like data, not {type(data).__name__}")
-        key = self.keys.digest(data)
-        await self.put(key, data)
+    async def write(self, data: WriteData) -> str:
+        """Store ``data`` under its digest and return that key.
+
+        ``data`` may be bytes-like, a path, a binary file object or an async iterable of bytes;
+        the digest is computed while streaming, in bounded memory, and ``put`` checks it again
+        as the bytes go to the first writable source (see :meth:`HashStore.write`).
+        """
+        from ._write_source import keyed_source
+
+        async with keyed_source(data, self.keys) as (key, source):
+            await self.put(key, source)
         return key
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from ._data import DEFAULT_CHUNK_SIZE, BytesLike, PutData, check_put_data
 from ._uri import redact
+from ._write_source import WriteData, keyed_source
 from .errors import InvalidDataFound, InvalidURI, NotFoundInStore, describe
 from .store import DEFAULT_CONCURRENCY, Store, UriSource
 
@@ -138,12 +139,24 @@ class _Keyed(Store):
             self._check_digest(key, self.keys.digest(data))
         return data
 
-    async def write(self, data: BytesLike) -> str:
-        """Store ``data`` under its digest and return that key."""
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise TypeError(f"write() takes bytes-like data, not {type(data).__name__}")
-        key = self.keys.digest(data)
-        await self.put(key, data)
+    async def write(self, data: WriteData) -> str:
+        """Store ``data`` under its digest and return that key.
+
+        ``data`` may be bytes-like, a path (``str`` or ``os.PathLike``), a binary file object
+        or an async iterable of bytes. Anything but bytes is hashed while streaming, in bounded
+        memory (an async iterable or unseekable file is spooled to a temporary file first, as
+        the key must be known before the put), and the blob appears under its key only once
+        complete: a put is atomic, and data whose digest changed on the way stores nothing.
+
+        Raises:
+            TypeError: ``data`` is none of those kinds.
+            InvalidDataFound: a file changed between hashing and storing it.
+            OSError: a path could not be read.
+        """
+        async with keyed_source(data, self.keys) as (key, source):
+            if not isinstance(source, (bytes, bytearray, memoryview)) and not self.verify:
+                source = self.keys.verified(self, key, source)  # (with verify, put does)
+            await self.put(key, source)
         return key
 
 
