@@ -29,6 +29,7 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar
 
@@ -260,6 +261,23 @@ class Store(abc.ABC):
         finally:
             if bar is not None:
                 bar.close()
+
+    # -- local files ----------------------------------------------------------------------------
+
+    def local_path(self, uri: str) -> contextlib.AbstractAsyncContextManager[Path]:
+        """``async with store.local_path(uri) as path``: the blob as a local file until the exit.
+
+        A local file store yields the blob's own file; a chain makes sure the blob is in one of
+        its local file tiers (fetching and filling it if needed); any other store yields a
+        temporary copy removed on exit. The file is pinned (a bounded cache does not evict it)
+        while the block runs, and must not be modified. See :mod:`asyncbitstore.local_path`.
+
+        Raises:
+            NotFoundInStore: no blob at ``uri``.
+        """
+        from .local_path import local_path
+
+        return local_path(self, uri)
 
     # -- JSON -----------------------------------------------------------------------------------
 
