@@ -32,3 +32,21 @@ async def test_json_bulk_forms_keep_order_and_give_none_for_missing(target: Targ
     assert written == 3
     uris = [target.uri(n) for n in [*names, "absent"]]
     assert await target.store.get_json_many(uris) == [{"i": 0}, {"i": 1}, {"i": 2}, None]
+
+
+async def test_a_flat_listing_shows_one_level_of_names_and_sub_prefixes(target: Target) -> None:
+    from asyncbitstore.listing import list_flat
+
+    if not target.listable:
+        pytest.skip("store cannot list")
+    top = target.uri("top")
+    nested = target.uri("dir/a"), target.uri("dir/sub/b"), target.uri("dir2/c")
+    if not nested[1].endswith("dir/sub/b") or not all(map(target.store.is_valid, nested)):
+        pytest.skip("store keys (digests) cannot nest")
+    for uri in (top, *nested):
+        await target.write(uri, b"x")
+    found = [u async for u in list_flat(target.store, target.prefix)]
+    base = target.prefix
+    assert sorted(found) == sorted([top, base + "dir/", base + "dir2/"])
+    inner = [u async for u in list_flat(target.store, base + "dir/")]
+    assert sorted(inner) == sorted([nested[0], base + "dir/sub/"])
