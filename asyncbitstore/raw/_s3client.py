@@ -8,8 +8,9 @@ aiohttp's pool, where they could time out or outlive their signature.
 
 The request path of the hot operations (:meth:`Connection.get`, :meth:`Connection.open`,
 :meth:`Connection.head`, :meth:`Connection.put`) is kept in this one class so that a faster
-transport (hand-signed requests on a plain aiohttp session) can replace it without touching the
-store.
+transport can replace it without touching the store: with ``Options.fast_path``,
+:func:`open_connection` returns a :class:`~._s3fast.FastConnection` (hand-signed requests on a
+plain aiohttp session for GET, HEAD and single-part PUT).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class Options:
     region: str | None
     max_connections: int
     timeout: float | None
+    fast_path: bool = False
 
     def __post_init__(self) -> None:
         if self.endpoint_url is not None and not re.match(r"https?://[^/]", str(self.endpoint_url)):
@@ -156,10 +158,20 @@ async def open_connection(credential: Credential, options: Options) -> Connectio
     stack = AsyncExitStack()
     try:
         client = await stack.enter_async_context(creator)
+        if not options.fast_path:
+            return Connection(client, stack, options.max_connections)
+        from ._s3fast import FastConnection  # it extends Connection: imported once both exist
+
+        return FastConnection(
+            client,
+            stack,
+            options.max_connections,
+            anonymous=credential == ANONYMOUS,
+            path_style=options.endpoint_url is not None,
+        )
     except BaseException:
         await stack.aclose()
         raise
-    return Connection(client, stack, options.max_connections)
 
 
 class Connection:

@@ -1,0 +1,151 @@
+"""AWS Signature Version 4 for the S3 hot path: request URLs, canonical URIs, and signing.
+
+Only what the hot path sends is covered: requests without a query string, whose signed headers
+are ``host``, ``x-amz-*`` and, when present, ``range``, ``content-md5`` and ``content-length``.
+The derived signing key depends only on the secret, the day, the region and the service, so
+it is computed once per day (the last one is kept).
+
+URI encoding is where hand-made signers break. S3 signs the path as sent, encoded once:
+each byte outside RFC 3986's unreserved set (``A-Za-z0-9-._~``) and ``/`` becomes ``%XX``
+with upper-case hex, from the key's UTF-8 bytes. The same string is sent on the wire (aiohttp
+is told the URL is already encoded), so what is signed is what the server sees.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
+
+__all__ = [
+    "EMPTY_SHA256", "UNSIGNED_PAYLOAD", "Signer", "Target", "quote_key", "target",
+]  # fmt: skip
+
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+_ALGORITHM = "AWS4-HMAC-SHA256"
+# Bucket names usable as a DNS label: botocore's rule for virtual-host addressing.
+_DNS_BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def quote_key(key: str) -> str:
+    """``key`` encoded for an S3 path: RFC 3986 unreserved characters and ``/`` kept."""
+    return quote(key, safe="/~")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one object lives: the URL to request and what its signature covers.
+
+    Attributes:
+        url: scheme, host and encoded path (sent as is, never re-encoded).
+        host: the ``Host`` header, port included unless it is the scheme's default.
+        path: the canonical URI (the encoded path).
+    """
+
+    url: str
+    host: str
+    path: str
+
+
+def target(endpoint: str, bucket: str, key: str, *, path_style: bool) -> Target:
+    """The URL of ``bucket``/``key`` on ``endpoint`` (e.g. ``https://s3.amazonaws.com``).
+
+    Path-style (``endpoint/bucket/key``) when asked for or when the bucket is no DNS label
+    (upper case, dots, underscores); virtual-host (``bucket.endpoint-host/key``) otherwise.
+    """
+    parts = urlsplit(endpoint)
+    scheme, host = parts.scheme, parts.hostname or ""
+    if parts.port is not None and parts.port != _DEFAULT_PORTS.get(scheme):
+        netloc = f"{host}:{parts.port}" if ":" not in host else f"[{host}]:{parts.port}"
+    else:
+        netloc = host if ":" not in host else f"[{host}]"
+    base = parts.path.rstrip("/")
+    if path_style or not _DNS_BUCKET.fullmatch(bucket):
+        path = f"{base}/{bucket}/{quote_key(key)}"
+    else:
+        netloc = f"{bucket}.{netloc}"
+        path = f"{base}/{quote_key(key)}"
+    return Target(f"{scheme}://{netloc}{path}", netloc, path)
+
+
+def _hmac(key: bytes, text: str) -> bytes:
+    return hmac.new(key, text.encode(), hashlib.sha256).digest()
+
+
+class Signer:
+    """Signs requests for one region and service, caching the day's signing key.
+
+    Args:
+        region: the signing region (e.g. ``us-east-1``).
+        service: the signing name, ``s3``.
+    """
+
+    def __init__(self, region: str, service: str = "s3") -> None:
+        self.region = region
+        self.service = service
+        self._cached: tuple[str, str, bytes] | None = None  # (secret, day, key)
+
+    def __repr__(self) -> str:
+        return f"Signer(region={self.region!r}, service={self.service!r})"
+
+    def _key(self, secret: str, day: str) -> bytes:
+        cached = self._cached
+        if cached is not None and cached[0] == secret and cached[1] == day:
+            return cached[2]
+        key = _hmac(("AWS4" + secret).encode(), day)
+        for part in (self.region, self.service, "aws4_request"):
+            key = _hmac(key, part)
+        self._cached = (secret, day, key)
+        return key
+
+    def sign(
+        self,
+        method: str,
+        where: Target,
+        headers: dict[str, str],
+        *,
+        access_key: str,
+        secret_key: str,
+        token: str | None = None,
+        payload_hash: str = EMPTY_SHA256,
+        now: float | None = None,
+    ) -> dict[str, str]:
+        """Add the date, payload hash, token and ``Authorization`` headers to ``headers``.
+
+        ``headers`` may hold ``Range``, ``Content-MD5`` and ``Content-Length``; every header in
+        it is signed. Returns ``headers``.
+        """
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+        day = stamp[:8]
+        headers["Host"] = where.host
+        headers["X-Amz-Date"] = stamp
+        headers["X-Amz-Content-SHA256"] = payload_hash
+        if token:
+            headers["X-Amz-Security-Token"] = token
+        canonical = _canonical_headers(headers)
+        names = ";".join(canonical)
+        request = "\n".join(
+            (method, where.path, "", *(f"{n}:{v}" for n, v in canonical.items()), "", names,
+             payload_hash)
+        )  # fmt: skip
+        scope = f"{day}/{self.region}/{self.service}/aws4_request"
+        digest = hashlib.sha256(request.encode()).hexdigest()
+        to_sign = f"{_ALGORITHM}\n{stamp}\n{scope}\n{digest}"
+        signature = hmac.new(self._key(secret_key, day), to_sign.encode(), hashlib.sha256)
+        headers["Authorization"] = (
+            f"{_ALGORITHM} Credential={access_key}/{scope}, SignedHeaders={names}, "
+            f"Signature={signature.hexdigest()}"
+        )
+        return headers
+
+
+def _canonical_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Lower-cased names in sorted order, values with runs of spaces folded."""
+    folded = {name.lower(): " ".join(value.split()) for name, value in headers.items()}
+    return dict(sorted(folded.items()))
