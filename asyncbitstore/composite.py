@@ -49,6 +49,7 @@ from .wrappers import declines
 
 if TYPE_CHECKING:
     from ._write_source import WriteData
+    from .otel import ChainTracer
 
 __all__ = ["Composite", "HashComposite", "Sha1Composite"]
 
@@ -79,6 +80,8 @@ class Composite(Store):
     """
 
     uri_hint = "a URI that one of the chain's tiers accepts"
+    #: Traces get/put/stream when set (see :mod:`asyncbitstore.otel`); None: no tracing at all.
+    tracer: ChainTracer | None = None
     _runtime_attrs = ("_flight", "_background", "_streaming", "_missing")
 
     def __init__(
@@ -196,6 +199,13 @@ class Composite(Store):
     async def get(self, uri: str) -> bytes:
         """The blob from the first tier that has it (see the module docstring)."""
         key = self._key(uri)
+        if self.tracer is not None:
+            return await self.tracer.get(self, key, self._get_key)
+        if self._missing:
+            self._check_negative(key)
+        return await self._flight.run(key, self._fetch)
+
+    async def _get_key(self, key: str) -> bytes:
         if self._missing:
             self._check_negative(key)
         return await self._flight.run(key, self._fetch)
@@ -221,11 +231,12 @@ class Composite(Store):
     async def _fetch(self, key: str) -> bytes:
         failures: list[tuple[Tier, BaseException]] = []
         corrupt: InvalidDataFound | None = None
+        tracer = self.tracer
         for index, tier in enumerate(self._tiers):
             if not tier.read or not (tier.takes_all_keys or tier.store.is_valid(key)):
                 continue
             try:
-                data = await tier.get(key)
+                data = await (tier.get(key) if tracer is None else tracer.tier_get(tier, key))
             except InvalidDataFound as exc:
                 if tier.is_cache:
                     await self._drop_corrupt(tier, key)
@@ -354,7 +365,7 @@ class Composite(Store):
             raise self._nothing_found(key, failures)
         return False
 
-    async def stream(self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
+    def stream(self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
         """The blob in chunks from the first tier that has it, with bounded memory.
 
         Chunks from a ``cache_result`` source (or from a cache with caches before it) are teed
@@ -362,6 +373,11 @@ class Composite(Store):
         end (and, in a content-addressed chain, its digest matches). Concurrent streams of one
         key wait for the first one's fills and then read from the cache: one source fetch.
         """
+        if self.tracer is not None:
+            return self.tracer.stream(self, uri, self._stream(uri, chunk_size))
+        return self._stream(uri, chunk_size)
+
+    async def _stream(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
         key = self._key(uri)
         self._check_negative(key)
         # Wait while another stream of this key is filling caches; then read what it cached.
@@ -383,12 +399,16 @@ class Composite(Store):
         self, key: str, chunk_size: int, done: asyncio.Event
     ) -> AsyncIterator[bytes]:
         failures: list[tuple[Tier, BaseException]] = []
+        tracer = self.tracer
         for index, tier in enumerate(self._tiers):
             if not tier.read or not tier.store.is_valid(key):
                 continue
             chunks = tier.store.stream(key, chunk_size)
             try:
-                first = await tier.ask(key, anext, chunks, None)
+                if tracer is None:
+                    first = await tier.ask(key, anext, chunks, None)
+                else:
+                    first, chunks = await tracer.open_tier_stream(tier, key, chunks)
             except NotFoundInStore:
                 await chunks.aclose()  # type: ignore[attr-defined]
                 tier.stats.misses += 1
@@ -465,13 +485,22 @@ class Composite(Store):
         """
         key = self._key(uri)
         check_put_data(data)
+        if self.tracer is not None:
+            await self.tracer.put(self, key, data, self._put)
+        else:
+            await self._put(key, data)
+
+    async def _put(self, key: str, data: PutData) -> None:
         writers = [t for t in self._tiers if t.write and t.store.is_valid(key)]
         if not writers:
             raise NotWritable(self, "put (no tier was appended with write=True)")
         data = self._prepare_put(key, data)
         self._missing.pop(key, None)
         first = writers[0]
-        await first.call(first.store.put, key, data)
+        if self.tracer is None:
+            await first.call(first.store.put, key, data)
+        else:
+            await self.tracer.tier_put(first, key, data)
         await self._after_put(key)
         for tier in writers[1:]:
             await self._background.start_replication(
