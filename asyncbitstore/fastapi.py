@@ -61,6 +61,7 @@ __all__ = [
     "build_store",
     "error_response",
     "get_store",
+    "mount_metrics",
     "parse_range",
     "store_lifespan",
     "write_response",
@@ -136,6 +137,32 @@ def get_store(request: Request) -> Store:
     if not isinstance(store, Store):
         raise RuntimeError("no store on app.state: create the app with lifespan=store_lifespan()")
     return store
+
+
+def mount_metrics(app: Starlette, *, path: str = "/metrics", registry: Any = None) -> None:
+    """Serve Prometheus metrics at ``GET path``: the app's chain and the rest of ``registry``.
+
+    At each scrape the chain on ``app.state.store`` joins the registry's collector (see
+    :func:`asyncbitstore.prometheus.expose`), so the store the lifespan builds is found.
+    ``registry`` defaults to ``prometheus_client.REGISTRY``, which also holds the process
+    metrics and the application's own. Needs ``pip install 'asyncbitstore[prometheus]'``.
+
+    Raises:
+        ImportError: prometheus_client is not installed.
+    """
+    from starlette.routing import Route
+
+    from .composite import Composite
+    from .prometheus import expose, render
+
+    async def metrics(request: Request) -> Response:
+        store = getattr(request.app.state, "store", None)
+        if isinstance(store, Composite):
+            expose(store, registry=registry)
+        body, content_type = render(registry, request.headers.get("accept"))
+        return Response(body, headers={"Content-Type": content_type})
+
+    app.router.routes.append(Route(path, metrics, methods=["GET"], include_in_schema=False))
 
 
 # -- responses ----------------------------------------------------------------------------------

@@ -2,11 +2,12 @@
 
 Run it::
 
-    pip install 'asyncbitstore[http,fastapi]' uvicorn
+    pip install 'asyncbitstore[http,fastapi,prometheus]' uvicorn
     BLOB_SOURCE_DIR=/srv/blobs uvicorn examples.fastapi_app:app
 
 Endpoints: ``GET /blobs/{sha1}`` (streamed; ``Range`` honoured), ``HEAD /blobs/{sha1}``,
-``PUT /blobs`` (the body; answers ``{"key": sha1}``), ``GET /stats``.
+``PUT /blobs`` (the body; answers ``{"key": sha1}``), ``GET /stats``, and ``GET /metrics``
+for Prometheus when ``prometheus_client`` is installed.
 
 The chain comes from environment variables (all optional):
 
@@ -21,6 +22,7 @@ The chain comes from environment variables (all optional):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Mapping
@@ -33,6 +35,7 @@ from asyncbitstore.fastapi import (
     StoreSource,
     blob_response,
     get_store,
+    mount_metrics,
     store_lifespan,
     write_response,
 )
@@ -58,8 +61,11 @@ def build_store(env: Mapping[str, str] = os.environ) -> Sha1Composite:
     return chain
 
 
-def create_app(source: StoreSource | None = None) -> FastAPI:
-    """The service, its chain built from ``source`` (default: the environment) at startup."""
+def create_app(source: StoreSource | None = None, *, metrics_registry: Any = None) -> FastAPI:
+    """The service, its chain built from ``source`` (default: the environment) at startup.
+
+    ``GET /metrics`` serves ``metrics_registry`` (default: prometheus_client's global one).
+    """
     if source is None:
         source = os.environ.get("BLOB_CONFIG") or build_store
     app = FastAPI(title="blobs", lifespan=store_lifespan(source))
@@ -86,6 +92,8 @@ def create_app(source: StoreSource | None = None) -> FastAPI:
         """Hits, misses, errors, bytes and latency per tier; background fill counts."""
         return store.stats.as_dict() if isinstance(store, Composite) else {}
 
+    with contextlib.suppress(ImportError):  # no /metrics without the prometheus extra
+        mount_metrics(app, registry=metrics_registry)
     return app
 
 

@@ -1,0 +1,306 @@
+"""Prometheus metrics of chains: a collector that reads ``chain.stats`` at each scrape.
+
+::
+
+    from prometheus_client import REGISTRY
+    from asyncbitstore.prometheus import ChainCollector
+
+    collector = ChainCollector(chain)  # more chains: collector.add(other)
+    REGISTRY.register(collector)
+
+or, to share one collector per registry (what ``asyncbitstore.fastapi.mount_metrics`` does),
+``expose(chain)``. Install with ``pip install 'asyncbitstore[prometheus]'``.
+
+Every series has a ``chain`` label: the chain's name, made unique in the process (a second
+chain called ``blobs`` is ``blobs#2``) unless given with ``chain_label=``. Per-tier series also
+have ``tier``: the tier's name in ``chain.stats``. Names and meanings:
+
+========================================================  =========  ==========================
+``asyncbitstore_tier_hits_total``                          counter    reads the tier answered
+``asyncbitstore_tier_misses_total``                        counter    "not there" answers, a
+                                                                      corrupt copy included
+``asyncbitstore_tier_errors_total{kind}``                  counter    reads that raised, by
+                                                                      kind: ``not_found``,
+                                                                      ``corrupt``, ``timeout``,
+                                                                      ``unavailable``
+``asyncbitstore_tier_bytes_total``                         counter    bytes the tier served
+``asyncbitstore_tier_skipped_total``                       counter    calls refused: circuit open
+``asyncbitstore_tier_circuit_state``                       gauge      0 closed, 1 half-open,
+                                                                      2 open (tiers with a
+                                                                      breaker only)
+``asyncbitstore_tier_circuit_opened_total``                counter    times the circuit opened
+``asyncbitstore_tier_get_seconds``                         histogram  latency of ``get`` per tier
+``asyncbitstore_fills_total{outcome}``                     counter    background writes:
+                                                                      ``done``, ``failed``,
+                                                                      ``dropped``, ``declined``
+``asyncbitstore_fills_pending``                            gauge      background writes running
+``asyncbitstore_single_flight_joins_total``                counter    calls that shared a fetch
+``asyncbitstore_negative_hits_total``                      counter    misses served by
+                                                                      ``negative_ttl``
+========================================================  =========  ==========================
+
+``misses_total`` is ``errors_total{kind="not_found"} + errors_total{kind="corrupt"}``; the
+``timeout`` and ``unavailable`` kinds are the failures that trip a tier's circuit breaker. The
+histogram's buckets are the chain's own logarithmic ones summed per doubling, from about 1 µs
+(2^-20 s) to 64 s, so every scrape has the same ``le`` values.
+
+Chains are held weakly: a chain that is garbage-collected leaves the metrics and frees its label.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Iterable, Iterator
+
+try:
+    from prometheus_client import REGISTRY, CollectorRegistry
+    from prometheus_client.core import (
+        CounterMetricFamily,
+        GaugeMetricFamily,
+        HistogramMetricFamily,
+        Metric,
+    )
+    from prometheus_client.exposition import choose_encoder
+    from prometheus_client.registry import Collector
+except ModuleNotFoundError as exc:  # pragma: no cover - depends on the installed extras
+    raise ImportError(
+        "asyncbitstore.prometheus needs prometheus_client: pip install 'asyncbitstore[prometheus]'"
+    ) from exc
+
+from .composite import Composite
+from .stats import ChainStats, LatencyHistogram, TierStats
+
+__all__ = ["LATENCY_BUCKETS", "ChainCollector", "expose", "render"]
+
+#: Upper bounds (seconds) of the exported latency buckets: every power of two, 2^-20 to 2^6.
+LATENCY_BUCKETS = tuple(2.0**exponent for exponent in range(-20, 7))
+
+_CIRCUIT_STATES = {"closed": 0, "half-open": 1, "open": 2}
+
+_lock = threading.Lock()
+_labels: weakref.WeakValueDictionary[str, Composite] = weakref.WeakValueDictionary()
+_label_of: weakref.WeakKeyDictionary[Composite, str] = weakref.WeakKeyDictionary()
+_shared: weakref.WeakKeyDictionary[CollectorRegistry, ChainCollector] = weakref.WeakKeyDictionary()
+
+
+def _assign_label(chain: Composite, wanted: str | None) -> str:
+    """The chain's ``chain`` label, the same in every collector, unique in the process."""
+    with _lock:
+        current = _label_of.get(chain)
+        if wanted is None:
+            if current is not None:
+                return current
+            wanted, n = chain.name, 2
+            while wanted in _labels:
+                wanted, n = f"{chain.name}#{n}", n + 1
+        elif current is not None and current != wanted:
+            raise ValueError(f"{chain.name} is already exposed with chain={current!r}")
+        holder = _labels.get(wanted)
+        if holder is not None and holder is not chain:
+            raise ValueError(f"chain={wanted!r} is taken by another chain ({holder.name})")
+        _labels[wanted] = chain
+        _label_of[chain] = wanted
+        return wanted
+
+
+def _cumulative(latency: LatencyHistogram) -> list[tuple[str, float]]:
+    """Prometheus buckets (``le``, cumulative count) summed from the log buckets."""
+    edges = sorted(
+        (LatencyHistogram.bucket_upper_bound(index), n) for index, n in latency.buckets.items()
+    )
+    out: list[tuple[str, float]] = []
+    seen, position = 0, 0
+    for bound in LATENCY_BUCKETS:
+        while position < len(edges) and edges[position][0] <= bound:
+            seen += edges[position][1]
+            position += 1
+        out.append((repr(bound), seen))
+    out.append(("+Inf", latency.count))
+    return out
+
+
+class ChainCollector(Collector):
+    """A collector of the figures of one or more chains (see the module docstring).
+
+    Args:
+        chain: a chain to expose now (more with :meth:`add`).
+        chain_label: its ``chain`` label (default: its name, made unique in the process).
+
+    Register one collector per registry and add every chain to it: two collectors in one
+    registry would expose the same metric names twice, which the registry refuses.
+    """
+
+    def __init__(self, chain: Composite | None = None, *, chain_label: str | None = None) -> None:
+        self._chains: weakref.WeakValueDictionary[str, Composite] = weakref.WeakValueDictionary()
+        if chain is not None:
+            self.add(chain, chain_label=chain_label)
+
+    def add(self, chain: Composite, *, chain_label: str | None = None) -> str:
+        """Expose ``chain`` too; returns its ``chain`` label (adding it twice changes nothing).
+
+        Raises:
+            ValueError: ``chain_label`` belongs to another chain, or ``chain`` already has
+                another label.
+            TypeError: ``chain`` is not a :class:`~asyncbitstore.Composite`.
+        """
+        if not isinstance(chain, Composite):
+            raise TypeError(f"ChainCollector exposes chains, not {type(chain).__name__}")
+        label = _assign_label(chain, chain_label)
+        self._chains[label] = chain
+        return label
+
+    def remove(self, chain: Composite) -> None:
+        """Stop exposing ``chain`` here (its label stays reserved while it lives)."""
+        for label, held in list(self._chains.items()):
+            if held is chain:
+                del self._chains[label]
+
+    @property
+    def chains(self) -> dict[str, Composite]:
+        """The chains exposed, by label."""
+        return dict(self._chains)
+
+    def describe(self) -> Iterable[Metric]:
+        """The metric families, empty: lets a registry refuse a second collector of them."""
+        return self._families()
+
+    def collect(self) -> Iterable[Metric]:
+        """The current figures of every chain."""
+        families = self._families()
+        by_name = {family.name: family for family in families}
+        for label, chain in sorted(self.chains.items()):
+            self._add_chain(by_name, label, chain, _snapshot(chain))
+        return families
+
+    @staticmethod
+    def _families() -> list[Metric]:
+        tier, chain = ["chain", "tier"], ["chain"]
+        prefix = "asyncbitstore_"
+        return [
+            CounterMetricFamily(f"{prefix}tier_hits", "Reads the tier answered.", labels=tier),
+            CounterMetricFamily(
+                f"{prefix}tier_misses",
+                "Reads the tier answered 'not there' (corrupt copies included).",
+                labels=tier,
+            ),
+            CounterMetricFamily(
+                f"{prefix}tier_errors",
+                "Reads that raised, by kind: not_found, corrupt, timeout, unavailable.",
+                labels=[*tier, "kind"],
+            ),
+            CounterMetricFamily(f"{prefix}tier_bytes", "Bytes the tier served.", labels=tier),
+            CounterMetricFamily(
+                f"{prefix}tier_skipped", "Calls refused while the circuit was open.", labels=tier
+            ),
+            GaugeMetricFamily(
+                f"{prefix}tier_circuit_state",
+                "Circuit breaker state: 0 closed, 1 half-open, 2 open.",
+                labels=tier,
+            ),
+            CounterMetricFamily(
+                f"{prefix}tier_circuit_opened", "Times the circuit opened.", labels=tier
+            ),
+            HistogramMetricFamily(
+                f"{prefix}tier_get_seconds", "Latency of get calls to the tier.", labels=tier
+            ),
+            CounterMetricFamily(
+                f"{prefix}fills",
+                "Background writes (cache fills, replication) by outcome.",
+                labels=[*chain, "outcome"],
+            ),
+            GaugeMetricFamily(f"{prefix}fills_pending", "Background writes running.", labels=chain),
+            CounterMetricFamily(
+                f"{prefix}single_flight_joins",
+                "Calls that shared another call's fetch of the same key.",
+                labels=chain,
+            ),
+            CounterMetricFamily(
+                f"{prefix}negative_hits",
+                "Misses answered from the negative_ttl memory.",
+                labels=chain,
+            ),
+        ]
+
+    @staticmethod
+    def _add_chain(
+        families: dict[str, Metric], label: str, chain: Composite, stats: ChainStats
+    ) -> None:
+        def add(name: str, labels: list[str], value: float) -> None:
+            family = families["asyncbitstore_" + name]
+            family.add_metric(labels, value)  # type: ignore[attr-defined]
+
+        breakers = {tier.name: tier.breaker for tier in chain.tiers}
+        for tier in stats.tiers:
+            labels = [label, tier.name]
+            add("tier_hits", labels, tier.hits)
+            add("tier_misses", labels, tier.misses)
+            for kind, value in _error_kinds(tier):
+                add("tier_errors", [*labels, kind], value)
+            add("tier_bytes", labels, tier.bytes)
+            add("tier_skipped", labels, tier.skipped)
+            if breakers.get(tier.name) is not None:
+                add("tier_circuit_state", labels, _CIRCUIT_STATES.get(tier.circuit, 0))
+                add("tier_circuit_opened", labels, tier.circuit_opened)
+            histogram = families["asyncbitstore_tier_get_seconds"]
+            assert isinstance(histogram, HistogramMetricFamily)
+            histogram.add_metric(labels, _cumulative(tier.latency), tier.latency.total)
+        for outcome in ("done", "failed", "dropped", "declined"):
+            add("fills", [label, outcome], getattr(stats, f"fills_{outcome}", 0))
+        add("fills_pending", [label], stats.fills_pending)
+        add("single_flight_joins", [label], stats.single_flight_joins)
+        add("negative_hits", [label], stats.negative_hits)
+
+
+def _error_kinds(tier: TierStats) -> Iterator[tuple[str, int]]:
+    yield "not_found", tier.misses - tier.corrupt
+    yield "corrupt", tier.corrupt
+    yield "timeout", tier.timeouts
+    yield "unavailable", tier.errors - tier.timeouts
+
+
+def _snapshot(chain: Composite) -> ChainStats:
+    """``chain.stats``; a scrape from another thread may catch a dict mid-resize: try again."""
+    for _ in range(4):
+        try:
+            return chain.stats
+        except RuntimeError:
+            continue
+    return chain.stats
+
+
+def expose(
+    chain: Composite,
+    *,
+    registry: CollectorRegistry | None = None,
+    chain_label: str | None = None,
+) -> str:
+    """Add ``chain`` to the :class:`ChainCollector` of ``registry``, registering one if needed.
+
+    Args:
+        chain: the chain to expose.
+        registry: default ``prometheus_client.REGISTRY``.
+        chain_label: as for :meth:`ChainCollector.add`.
+
+    Returns:
+        The chain's ``chain`` label.
+    """
+    registry = REGISTRY if registry is None else registry
+    with _lock:
+        collector = _shared.get(registry)
+        if collector is None:
+            collector = _shared[registry] = ChainCollector()
+            registry.register(collector)
+    return collector.add(chain, chain_label=chain_label)
+
+
+def render(
+    registry: CollectorRegistry | None = None, accept: str | None = None
+) -> tuple[bytes, str]:
+    """The body and content type of a scrape of ``registry`` (default: the global one).
+
+    ``accept`` is the request's ``Accept`` header: OpenMetrics when it asks for it, else the
+    Prometheus text format.
+    """
+    encoder, content_type = choose_encoder(accept or "")
+    return encoder(REGISTRY if registry is None else registry), content_type
