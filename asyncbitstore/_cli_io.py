@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from typing import IO, Any
 
+from ._cli_run import Failure
 from ._data import DEFAULT_CHUNK_SIZE
 
 __all__ = ["hash_input", "read_chunks", "write_stream"]
@@ -60,7 +61,18 @@ async def write_stream(chunks: AsyncIterator[bytes], output: str | None) -> int:
         await asyncio.to_thread(target.flush)
         return total
     assert output is not None
-    folder = os.path.dirname(await asyncio.to_thread(os.path.abspath, output))
+    try:
+        return await _write_file(first, chunks, output)
+    except OSError as exc:
+        raise Failure(
+            f"cannot write {output}: {exc.strerror or exc}; "
+            "check that its folder exists, is writable and has room"
+        ) from exc
+
+
+async def _write_file(first: bytes | None, chunks: AsyncIterator[bytes], output: str) -> int:
+    # The temporary file goes in the folder as written (not normalized): "a/../b" needs "a".
+    folder = os.path.dirname(output) or "."
     fd, temp = await asyncio.to_thread(tempfile.mkstemp, prefix=".bitstore-", dir=folder)
     try:
         with os.fdopen(fd, "wb") as file:

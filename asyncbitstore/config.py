@@ -282,8 +282,8 @@ class ChainConfig:
             ) from exc
 
     def raw_store(self, uri: str) -> Store:
-        """A raw store for ``uri`` (for copies), with the options of the tier whose URI prefix
-        it falls under, if any.
+        """A raw store for ``uri`` (for copies), with the backend options of the tier whose URI
+        prefix it falls under, else of the first tier of its scheme, else none.
 
         Raises:
             ConfigError: no backend serves ``uri``'s scheme, or the store cannot be built.
@@ -291,7 +291,9 @@ class ChainConfig:
         scheme = scheme_of(uri)
         matches = [t for t in self.tiers if t.uri is not None and uri.startswith(t.uri.rstrip("/"))]
         tier = max(matches, key=lambda t: len(t.uri or ""), default=None)
-        if tier is None or tier.scheme != scheme:
+        if tier is None or tier.scheme != scheme:  # else a tier of that scheme: its endpoint
+            tier = next((t for t in self.tiers if t.scheme == scheme), None)
+        if tier is None:
             tier = check.bare_tier(uri, scheme, self._fail())
         raw, _ = backends.raw_store(tier, self._fail(tier), plain=False, uri=uri)
         return raw

@@ -148,7 +148,11 @@ def test_a_copy_store_takes_the_options_of_the_tier_it_falls_under() -> None:
     tier = {"role": "source", "uri": "s3://bucket/files/", "endpoint": "http://127.0.0.1:9"}
     config = load_config({"tier": [tier]})
     assert config.raw_store("s3://bucket/files/a/b").endpoint_url == "http://127.0.0.1:9"  # type: ignore[attr-defined]
-    assert config.raw_store("s3://other/x").endpoint_url is None  # type: ignore[attr-defined]
+    assert config.raw_store("s3://other/x").endpoint_url == "http://127.0.0.1:9"  # type: ignore[attr-defined]
+    assert (
+        load_config({"tier": [{"role": "source", "uri": "/s/"}]}).raw_store("s3://b/k").endpoint_url
+        is None
+    )  # type: ignore[attr-defined]
     assert isinstance(config.raw_store("/tmp/x"), FileRaw)
 
 
