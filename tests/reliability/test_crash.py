@@ -120,7 +120,10 @@ def _same_key_writer(path: str, data: bytes, rounds: int, go: Any, mid: Any) -> 
         go.wait(10)
         store = FileRaw()
         for n in range(rounds):
-            await store.put(path, _chunks(data, 128 * KiB, mid=mid if n == rounds // 2 else None))
+            if n == rounds // 2:  # signal mid-write, then go slowly so that a kill lands there
+                await store.put(path, _chunks(data, 128 * KiB, pause=0.02, mid=mid))
+            else:
+                await store.put(path, _chunks(data, 128 * KiB))
 
     asyncio.run(run())
 
