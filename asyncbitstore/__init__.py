@@ -32,11 +32,13 @@ from .hashing import (
     Sha1Cache,
     Sha1Store,
 )
+from .listing import list_flat
 from .raw.file import FileRaw
 from .raw.memory import MemoryRaw
 from .retry import Retry
 from .stats import ChainStats, TierStats
 from .store import Store
+from .transfer import TransferResult, transfer
 from .wrappers import Fanout, Small
 
 if TYPE_CHECKING:
@@ -86,6 +88,9 @@ __all__ = [
     "StoreNotAvailable",
     "StoreTimeout",
     "TierStats",
+    "TransferResult",
+    "list_flat",
+    "transfer",
 ]
 
 
