@@ -29,7 +29,8 @@ another caller's fetch of the same key (single flight) has no tier children: the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
@@ -78,8 +79,11 @@ def _record_failure(span: Span, exc: BaseException) -> None:
         span.record_exception(exc)
 
 
-def _size(data: PutData) -> int | None:
-    return memoryview(data).nbytes if isinstance(data, (bytes, bytearray, memoryview)) else None
+def _sized(attributes: dict[str, str | int], data: PutData) -> dict[str, str | int]:
+    """``attributes`` with the size of ``data`` when it is bytes-like (not a stream)."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        attributes[BYTES] = memoryview(data).nbytes
+    return attributes
 
 
 class ChainTracer:
@@ -118,14 +122,26 @@ class ChainTracer:
             )
         return self._tracer
 
-    def _attributes(self, chain: Composite, key: str) -> dict[str, str]:
+    def _attributes(self, chain: Composite, key: str) -> dict[str, str | int]:
         if self.record_keys:
             return {CHAIN: chain.name, KEY: key}
         return {CHAIN: chain.name}
 
     @staticmethod
-    def _tier_attributes(tier: Tier) -> dict[str, str]:
+    def _tier_attributes(tier: Tier) -> dict[str, str | int]:
         return {TIER: tier.name, ROLE: "cache" if tier.is_cache else "source"}
+
+    @contextlib.contextmanager
+    def _span(self, name: str, attributes: dict[str, str | int]) -> Iterator[Span]:
+        """A current span whose failure, if any, is recorded by :func:`_record_failure`."""
+        with self.tracer.start_as_current_span(
+            name, attributes=attributes, record_exception=False, set_status_on_exception=False
+        ) as span:
+            try:
+                yield span
+            except BaseException as exc:
+                _record_failure(span, exc)
+                raise
 
     # -- operations on the chain ----------------------------------------------------------------
 
@@ -133,17 +149,8 @@ class ChainTracer:
         self, chain: Composite, key: str, fetch: Callable[[str], Awaitable[bytes]]
     ) -> bytes:
         """``await fetch(key)`` inside an ``asyncbitstore.get`` span."""
-        with self.tracer.start_as_current_span(
-            "asyncbitstore.get",
-            attributes=self._attributes(chain, key),
-            record_exception=False,
-            set_status_on_exception=False,
-        ) as span:
-            try:
-                data = await fetch(key)
-            except BaseException as exc:
-                _record_failure(span, exc)
-                raise
+        with self._span("asyncbitstore.get", self._attributes(chain, key)) as span:
+            data = await fetch(key)
             span.set_attributes({OUTCOME: "hit", BYTES: len(data)})
             return data
 
@@ -155,20 +162,8 @@ class ChainTracer:
         write: Callable[[str, PutData], Awaitable[None]],
     ) -> None:
         """``await write(key, data)`` inside an ``asyncbitstore.put`` span."""
-        attributes: dict[str, str | int] = dict(self._attributes(chain, key))
-        if (size := _size(data)) is not None:
-            attributes[BYTES] = size
-        with self.tracer.start_as_current_span(
-            "asyncbitstore.put",
-            attributes=attributes,
-            record_exception=False,
-            set_status_on_exception=False,
-        ) as span:
-            try:
-                await write(key, data)
-            except BaseException as exc:
-                _record_failure(span, exc)
-                raise
+        with self._span("asyncbitstore.put", _sized(self._attributes(chain, key), data)) as span:
+            await write(key, data)
             span.set_attribute(OUTCOME, "written")
 
     async def stream(
@@ -211,36 +206,17 @@ class ChainTracer:
 
     async def tier_get(self, tier: Tier, key: str) -> bytes:
         """``await tier.get(key)`` inside an ``asyncbitstore.tier.get`` span."""
-        with self.tracer.start_as_current_span(
-            "asyncbitstore.tier.get",
-            attributes=self._tier_attributes(tier),
-            record_exception=False,
-            set_status_on_exception=False,
-        ) as span:
-            try:
-                data = await tier.get(key)
-            except BaseException as exc:
-                _record_failure(span, exc)
-                raise
+        with self._span("asyncbitstore.tier.get", self._tier_attributes(tier)) as span:
+            data = await tier.get(key)
             span.set_attributes({OUTCOME: "hit", BYTES: len(data)})
             return data
 
     async def tier_put(self, tier: Tier, key: str, data: PutData) -> None:
         """The first writer's put, in its time limit, inside an ``asyncbitstore.tier.put`` span."""
-        attributes: dict[str, str | int] = dict(self._tier_attributes(tier))
-        if (size := _size(data)) is not None:
-            attributes[BYTES] = size
-        with self.tracer.start_as_current_span(
-            "asyncbitstore.tier.put",
-            attributes=attributes,
-            record_exception=False,
-            set_status_on_exception=False,
+        with self._span(
+            "asyncbitstore.tier.put", _sized(self._tier_attributes(tier), data)
         ) as span:
-            try:
-                await tier.call(tier.store.put, key, data)
-            except BaseException as exc:
-                _record_failure(span, exc)
-                raise
+            await tier.call(tier.store.put, key, data)
             span.set_attribute(OUTCOME, "written")
 
     async def open_tier_stream(
