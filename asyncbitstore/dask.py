@@ -1,0 +1,479 @@
+"""Bulk work on a Dask cluster: :func:`read_blobs`, :func:`warm` and :func:`write_blobs`.
+
+Install with ``pip install 'asyncbitstore[dask]'``. Each function takes a store (any store for
+reads; a chain for :func:`warm`; a content-addressed store or chain for :func:`write_blobs`) and
+returns a lazy Dask Bag (or, for :func:`warm`, computes at once on the current client).
+
+How a partition runs on a worker:
+
+- The store travels inside the task graph by pickling: its configuration and any credentials
+  passed to it explicitly, never a live client (see ``docs/dask.md``). Credentials not passed
+  explicitly (environment, config files, instance roles) are resolved on the worker.
+- Each worker process runs one asyncio event loop in a dedicated daemon thread, started on first
+  use and reused by every later partition. The first partition of a store keeps its unpickled
+  copy alive in that process, keyed by a digest of the store's pickle, so clients and connection
+  pools (created lazily per process and loop) survive from one partition to the next.
+- Partitions of one store run one at a time per worker process (an ``asyncio.Lock``); parallelism
+  inside a partition comes from ``concurrency``. Use ``threads_per_worker=1``: more Dask threads
+  would only wait for that lock.
+- A worker that dies mid-partition loses that partition's results, and Dask reruns it elsewhere.
+  Caches written by the dead worker hold whole blobs or nothing: every asyncbitstore cache write
+  is atomic (temporary file or key, then rename).
+
+The live stores and the loop are closed when the worker process exits normally (``atexit``) or
+by :func:`close_worker_stores`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import functools
+import hashlib
+import logging
+import math
+import os
+import pickle
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+try:
+    import dask.bag as db
+except ModuleNotFoundError as _missing:  # pragma: no cover - depends on the installed extras
+    raise ImportError(
+        "asyncbitstore.dask needs Dask: pip install 'asyncbitstore[dask]'"
+    ) from _missing
+
+from . import _bulk
+from .errors import NotFoundInStore, StoreNotAvailable
+from .stats import ChainStats, LatencyHistogram, TierStats
+from .store import DEFAULT_CONCURRENCY, Store
+
+__all__ = [
+    "close_worker_stores",
+    "read_blobs",
+    "reset_worker_stats",
+    "warm",
+    "worker_stats",
+    "write_blobs",
+]
+
+logger = logging.getLogger("asyncbitstore.dask")
+
+# Dask's functions carry no annotations; calls go through this Any-typed alias (mypy strict).
+_bags: Any = db
+
+R = TypeVar("R")
+
+#: Keys per partition when ``npartitions`` is not given, per unit of ``concurrency``.
+KEYS_PER_SLOT = 8
+#: Live stores kept per worker process; the least recently used idle one is closed beyond it.
+MAX_LIVE_STORES = 16
+_CLOSE_TIMEOUT = 30.0
+
+
+# -- the per-process runtime ---------------------------------------------------------------------
+
+
+@dataclass
+class _Live:
+    """A store kept alive in a worker process, and the lock its partitions take in turn."""
+
+    store: Store
+    lock: asyncio.Lock
+
+
+class _WorkerRuntime:
+    """One event loop thread per process and the live stores it serves."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._live: OrderedDict[str, _Live] = OrderedDict()
+        self._exit_hook = False
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        with self._guard:
+            if self._loop is None or self._pid != os.getpid():
+                # First use, or a forked child: the parent's thread did not come along.
+                self._live = OrderedDict()
+                self._loop = asyncio.new_event_loop()
+                self._pid = os.getpid()
+                self._thread = threading.Thread(
+                    target=self._loop.run_forever, name="asyncbitstore-dask", daemon=True
+                )
+                self._thread.start()
+                if not self._exit_hook:
+                    atexit.register(self.close)
+                    self._exit_hook = True
+            return self._loop
+
+    def call(self, token: str, store: Store, work: Callable[[Store], Coroutine[Any, Any, R]]) -> R:
+        """Run ``work(live store)`` in this process's loop, holding the store's lock."""
+        loop = self._running_loop()
+        return asyncio.run_coroutine_threadsafe(self._locked(token, store, work), loop).result()
+
+    async def _locked(
+        self, token: str, store: Store, work: Callable[[Store], Coroutine[Any, Any, R]]
+    ) -> R:
+        live = self._live.get(token)
+        if live is None:
+            live = self._live[token] = _Live(store, asyncio.Lock())
+            await self._evict()
+        self._live.move_to_end(token)
+        async with live.lock:
+            return await work(live.store)
+
+    async def _evict(self) -> None:
+        idle = [t for t, live in self._live.items() if not live.lock.locked()]
+        for token in idle[: max(0, len(self._live) - MAX_LIVE_STORES)]:
+            await self._live.pop(token).store.aclose()
+
+    def peek(self, token: str, work: Callable[[Store], Coroutine[Any, Any, R]]) -> R | None:
+        """``work(live store)`` without the lock; None when this process has no such store."""
+        with self._guard:
+            loop = self._loop if self._pid == os.getpid() else None
+        if loop is None or token not in self._live:
+            return None
+        live = self._live[token]
+        return asyncio.run_coroutine_threadsafe(work(live.store), loop).result()
+
+    def close(self) -> None:
+        """Close every live store, then stop and close the loop. Safe to call twice."""
+        with self._guard:
+            loop, thread, pid = self._loop, self._thread, self._pid
+            self._loop = self._thread = None
+        if loop is None or thread is None or pid != os.getpid():
+            return
+        try:
+            closing = asyncio.run_coroutine_threadsafe(self._close_all(), loop)
+            closing.result(_CLOSE_TIMEOUT)
+        except Exception as exc:
+            logger.warning("closing the stores of this worker failed: %s", exc)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(_CLOSE_TIMEOUT)
+        if not thread.is_alive():
+            loop.close()
+
+    async def _close_all(self) -> None:
+        live, self._live = list(self._live.values()), OrderedDict()
+        for entry in live:
+            async with entry.lock:
+                await entry.store.aclose()
+        await asyncio.get_running_loop().shutdown_asyncgens()
+
+
+_RUNTIME = _WorkerRuntime()
+
+
+def store_token(store: Store) -> str:
+    """A digest of ``store``'s pickle: equal for copies of one configuration."""
+    try:
+        blob = pickle.dumps(store, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # e.g. a user's store class defined in __main__: Dask uses cloudpickle
+        import cloudpickle  # type: ignore[import-untyped]
+
+        blob = cloudpickle.dumps(store, protocol=pickle.HIGHEST_PROTOCOL)
+    return hashlib.sha256(blob).hexdigest()
+
+
+# -- building bags -------------------------------------------------------------------------------
+
+
+def _to_bag(
+    items: Iterable[Any] | db.Bag, npartitions: int | None, concurrency: int, what: str
+) -> Any:
+    """``items`` as a Bag: a Bag as it is (or repartitioned), an iterable materialized."""
+    if npartitions is not None and (
+        isinstance(npartitions, bool) or not isinstance(npartitions, int) or npartitions < 1
+    ):
+        raise ValueError(f"npartitions must be a positive int, not {npartitions!r}")
+    if isinstance(items, db.Bag):
+        if npartitions is None or npartitions == items.npartitions:
+            return items
+        return _bags.Bag.repartition(items, npartitions)
+    if isinstance(items, (str, bytes, bytearray, memoryview)):
+        raise TypeError(f"{what} must be an iterable, not a single {type(items).__name__}")
+    materialized = list(items)
+    if npartitions is None:
+        npartitions = max(1, math.ceil(len(materialized) / (KEYS_PER_SLOT * concurrency)))
+    return _bags.from_sequence(materialized, npartitions=npartitions)
+
+
+def _check_store(store: object, *, needs: str | None = None) -> Store:
+    if not isinstance(store, Store):
+        raise TypeError(f"store must be a Store, not {type(store).__name__}")
+    if needs is not None and not callable(getattr(store, needs, None)):
+        raise TypeError(f"{store.name} has no {needs}(); pass a chain (a Composite) instead")
+    return store
+
+
+def read_blobs(
+    store: Store,
+    keys: Iterable[str] | db.Bag,
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    npartitions: int | None = None,
+) -> db.Bag:
+    """A Bag of ``(key, bytes or None)``: every key read through ``store`` on the workers.
+
+    Args:
+        store: any store or chain; it is pickled into the graph (see the module docstring).
+        keys: an iterable of keys (materialized in the client) or a Bag of keys.
+        concurrency: fetches in flight per partition (the store's ``iter_get`` bound).
+        npartitions: partitions of the key Bag. Default: about ``8 * concurrency`` keys each
+            for an iterable; a Bag keeps its partitions unless this is given.
+
+    Returns:
+        A lazy Bag; a missing blob gives ``None``. Within a partition, pairs come in the
+        order their fetches finished; a partition returns once the cache fills it caused are
+        written (``flush``). A partition's blobs are held in memory together, so
+        size partitions by ``blob size * keys per partition``.
+
+    Raises:
+        TypeError: ``store`` is not a store, or ``keys`` is a single string.
+
+    Computing the Bag raises what ``iter_get`` raises for a key, for example
+    :class:`~asyncbitstore.errors.StoreNotAvailable` when every tier that might have it failed.
+    """
+    store = _check_store(store)
+    concurrency = _bulk.check_concurrency(concurrency)
+    bag = _to_bag(keys, npartitions, concurrency, "keys")
+    result: db.Bag = bag.map_partitions(_read_partition, store, store_token(store), concurrency)
+    return result
+
+
+def _read_partition(
+    keys: Iterable[str], store: Store, token: str, concurrency: int
+) -> list[tuple[str, bytes | None]]:
+    batch = list(keys)  # a lazy partition is evaluated here, not in the event loop
+
+    async def work(live: Store) -> list[tuple[str, bytes | None]]:
+        pairs = [pair async for pair in live.iter_get(batch, concurrency=concurrency)]
+        await _flush(live)  # a finished partition has filled its caches
+        return pairs
+
+    return _RUNTIME.call(token, store, work)
+
+
+def write_blobs(
+    store: Store,
+    data: Iterable[bytes] | db.Bag,
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    npartitions: int | None = None,
+) -> db.Bag:
+    """A Bag of the keys of ``data``, each blob written with ``store.write`` on the workers.
+
+    Args:
+        store: a content-addressed store or chain (it has ``write(data) -> key``).
+        data: a Bag of bytes-like blobs, or an iterable of them (materialized in the client,
+            about ``8 * concurrency`` blobs per partition).
+        concurrency: writes in flight per partition.
+        npartitions: as for :func:`read_blobs`.
+
+    Returns:
+        A lazy Bag of keys in the order of ``data``. Background replication to further
+        ``write=True`` sources is flushed before a partition returns.
+    """
+    store = _check_store(store, needs="write")
+    concurrency = _bulk.check_concurrency(concurrency)
+    bag = _to_bag(data, npartitions, concurrency, "data")
+    result: db.Bag = bag.map_partitions(_write_partition, store, store_token(store), concurrency)
+    return result
+
+
+def _write_partition(
+    blobs: Iterable[bytes], store: Store, token: str, concurrency: int
+) -> list[str]:
+    batch = list(blobs)
+
+    async def work(live: Store) -> list[str]:
+        keys = await _bulk.map_list(live.write, batch, concurrency=concurrency)  # type: ignore[attr-defined]
+        await _flush(live)
+        return keys
+
+    return _RUNTIME.call(token, store, work)
+
+
+async def _flush(store: Store) -> None:
+    flush = getattr(store, "flush", None)
+    if flush is not None:
+        await flush()
+
+
+# -- warming and figures ------------------------------------------------------------------------
+
+
+def warm(
+    store: Store,
+    keys: Iterable[str] | db.Bag,
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    npartitions: int | None = None,
+    client: Any = None,
+) -> ChainStats:
+    """Prefetch ``keys`` into the caches of ``store`` across the cluster; return the figures.
+
+    Each partition gets its keys through the chain (so hits below a cache fill the caches
+    above it), then waits for its fills (``flush``). A key missing everywhere or whose tiers
+    all failed is counted in the tier figures and skipped; other errors (an invalid key) fail.
+
+    Args:
+        store: a chain (it has ``stats`` and ``flush``).
+        keys: as for :func:`read_blobs`.
+        concurrency: fetches in flight per partition.
+        npartitions: as for :func:`read_blobs`.
+        client: the ``distributed.Client`` to compute on (default: Dask's current scheduler).
+
+    Returns:
+        The chain's figures summed over every partition that completed: hits, misses, errors
+        and bytes per tier, and the fills done, failed, dropped and declined. A partition rerun
+        after its worker died is counted once (the lost attempt's figures are gone with it).
+    """
+    store = _check_store(store, needs="flush")
+    if not isinstance(getattr(store, "stats", None), ChainStats):
+        raise TypeError(f"{store.name} keeps no ChainStats; pass a chain (a Composite)")
+    concurrency = _bulk.check_concurrency(concurrency)
+    bag = _to_bag(keys, npartitions, concurrency, "keys")
+    token = store_token(store)
+    per_partition = functools.partial(
+        _warm_partition, store=store, token=token, concurrency=concurrency
+    )
+    total = bag.reduction(per_partition, _merge_all)
+    result: ChainStats = total.compute() if client is None else client.compute(total).result()
+    return result
+
+
+def _warm_partition(keys: Iterable[str], store: Store, token: str, concurrency: int) -> ChainStats:
+    batch = list(keys)
+
+    async def fetch(live: Store, key: str) -> None:
+        with contextlib.suppress(NotFoundInStore, StoreNotAvailable):
+            await live.get(key)  # a miss or an outage is counted in the tier figures
+
+    async def work(live: Store) -> ChainStats:
+        before: ChainStats = live.stats  # type: ignore[attr-defined]
+        await _bulk.drain(lambda key: fetch(live, key), batch, concurrency=concurrency)
+        await _flush(live)
+        return _minus(live.stats, before)  # type: ignore[attr-defined]
+
+    return _RUNTIME.call(token, store, work)
+
+
+def _histogram_minus(after: LatencyHistogram, before: LatencyHistogram) -> LatencyHistogram:
+    diff = LatencyHistogram()
+    for index, n in after.buckets.items():
+        if n - before.buckets.get(index, 0) > 0:
+            diff.buckets[index] = n - before.buckets.get(index, 0)
+    diff.count = after.count - before.count
+    diff.total = after.total - before.total
+    if diff.buckets:  # the true maximum of the interval is unknown: its bucket's upper edge
+        diff.max = min(after.max, LatencyHistogram.bucket_upper_bound(max(diff.buckets)))
+    return diff
+
+
+_COUNTERS = ("hits", "misses", "errors", "timeouts", "corrupt", "bytes", "skipped")
+_CHAIN_COUNTERS = (
+    "fills_done",
+    "fills_failed",
+    "fills_dropped",
+    "fills_declined",
+    "single_flight_joins",
+    "negative_hits",
+)
+
+
+def _minus(after: ChainStats, before: ChainStats) -> ChainStats:
+    """What happened between two snapshots of one chain's figures."""
+    earlier = {tier.name: tier for tier in before.tiers}
+    tiers = []
+    for tier in after.tiers:
+        old = earlier.get(tier.name, TierStats(tier.name))
+        diff = TierStats(tier.name, circuit=tier.circuit)
+        for attr in (*_COUNTERS, "circuit_opened"):
+            setattr(diff, attr, getattr(tier, attr) - getattr(old, attr))
+        diff.latency = _histogram_minus(tier.latency, old.latency)
+        tiers.append(diff)
+    result = ChainStats(tiers=tiers, fills_pending=after.fills_pending)
+    for attr in _CHAIN_COUNTERS:
+        setattr(result, attr, getattr(after, attr) - getattr(before, attr))
+    return result
+
+
+def _merge_all(parts: Iterable[ChainStats | None]) -> ChainStats:
+    """The sum of several chains' figures (tiers matched by name, in first-seen order)."""
+    total = ChainStats()
+    for part in parts:
+        if part is None:
+            continue
+        for tier in part.tiers:
+            try:
+                mine = total.tier(tier.name)
+            except KeyError:
+                mine = TierStats(tier.name, circuit=tier.circuit)
+                total.tiers.append(mine)
+            mine.merge(tier)
+            if tier.circuit != "closed":
+                mine.circuit = tier.circuit  # any worker's open breaker shows
+        for attr in (*_CHAIN_COUNTERS, "fills_pending"):
+            setattr(total, attr, getattr(total, attr) + getattr(part, attr))
+    return total
+
+
+def _client(client: Any) -> Any:
+    if client is not None:
+        return client
+    from distributed import get_client
+
+    return get_client()
+
+
+def worker_stats(store: Store, *, client: Any = None) -> ChainStats:
+    """The figures of ``store``'s live copies on every worker, summed.
+
+    These accumulate over every partition of the store a worker ran since it started (or since
+    :func:`reset_worker_stats`): call it after :func:`read_blobs` to see which tiers served it.
+    Figures of a worker that died are lost with it.
+    """
+    token = store_token(_check_store(store))
+    answers = _client(client).run(_stats_here, token)
+    return _merge_all(answers.values())
+
+
+def reset_worker_stats(store: Store, *, client: Any = None) -> None:
+    """Zero the figures of ``store``'s live copies on every worker."""
+    token = store_token(_check_store(store))
+    _client(client).run(_reset_here, token)
+
+
+def close_worker_stores(*, client: Any = None) -> None:
+    """Close the live stores and the event loop of every worker (they restart on next use)."""
+    _client(client).run(_close_here)
+
+
+def _close_here() -> None:
+    _RUNTIME.close()
+
+
+def _stats_here(token: str) -> ChainStats | None:
+    async def snapshot(live: Store) -> ChainStats | None:
+        stats = getattr(live, "stats", None)
+        return stats if isinstance(stats, ChainStats) else None
+
+    return _RUNTIME.peek(token, snapshot)
+
+
+def _reset_here(token: str) -> None:
+    async def reset(live: Store) -> None:
+        reset_stats = getattr(live, "reset_stats", None)
+        if reset_stats is not None:
+            reset_stats()
+
+    _RUNTIME.peek(token, reset)
