@@ -1,4 +1,5 @@
-"""Contract targets for ``S3Raw``: on moto and on SeaweedFS, each test in a fresh bucket.
+"""Contract targets for ``S3Raw``: on moto and on SeaweedFS, each on the fast path (requests
+signed by the store on aiohttp) and the slow one (aiobotocore), each test in a fresh bucket.
 
 Also home of the small S3 helpers the S3 tests share: an admin client (plain aiobotocore, so
 setup and checks do not depend on the code under test) and :func:`fresh_bucket`.
@@ -20,7 +21,7 @@ from asyncbitstore import S3Raw
 
 from .target import Target
 
-TARGETS = ["s3_moto", "s3_seaweed"]
+TARGETS = ["s3_moto", "s3_seaweed", "s3_moto_slow", "s3_seaweed_slow"]
 
 _serial = itertools.count()
 
@@ -76,8 +77,9 @@ async def fresh_bucket(endpoint: str) -> AsyncIterator[tuple[str, Any]]:
 
 
 @asynccontextmanager
-async def _target(endpoint: str) -> AsyncIterator[Target]:
-    async with fresh_bucket(endpoint) as (bucket, _), S3Raw(endpoint_url=endpoint) as store:
+async def _target(endpoint: str, *, fast_path: bool = True) -> AsyncIterator[Target]:
+    store = S3Raw(endpoint_url=endpoint, fast_path=fast_path)
+    async with fresh_bucket(endpoint) as (bucket, _), store:
         yield Target(
             store,
             lambda name: f"s3://{bucket}/c/{name}",
@@ -95,4 +97,16 @@ async def contract_s3_moto(moto_server: Any) -> AsyncIterator[Target]:
 @pytest.fixture
 async def contract_s3_seaweed(seaweed_server: Any) -> AsyncIterator[Target]:
     async with _target(seaweed_server.url) as target:
+        yield target
+
+
+@pytest.fixture
+async def contract_s3_moto_slow(moto_server: Any) -> AsyncIterator[Target]:
+    async with _target(moto_server.url, fast_path=False) as target:
+        yield target
+
+
+@pytest.fixture
+async def contract_s3_seaweed_slow(seaweed_server: Any) -> AsyncIterator[Target]:
+    async with _target(seaweed_server.url, fast_path=False) as target:
         yield target
