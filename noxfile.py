@@ -36,6 +36,13 @@ def typecheck(session: nox.Session) -> None:
 
 
 @nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site into site/; strict, so a broken reference fails."""
+    session.install("-e", ".[all,docs]")
+    session.run("mkdocs", "build", "--strict", *session.posargs)
+
+
+@nox.session
 def demo(session: nox.Session) -> None:
     """Run the quickstart example against a bare install (no extras)."""
     session.install("-e", ".")

@@ -16,8 +16,8 @@ The chain comes from environment variables (all optional):
 - ``BLOB_SOURCE_DIR``: folder of a writable source; ``PUT /blobs`` writes there.
 - ``BLOB_ORIGIN``: URL prefix of a read-only HTTP origin holding ``<prefix><sha1>`` files;
   ``BLOB_ORIGIN_TOKEN`` is sent to it as a bearer token.
-- ``BLOB_CONFIG``: a chain configuration file instead of the variables above (needs
-  ``Sha1Composite.from_config``).
+- ``BLOB_CONFIG``: a chain configuration file (TOML, see ``asyncbitstore.config``) instead of
+  the variables above; it is read by ``Sha1Composite.from_config`` at startup.
 """
 
 from __future__ import annotations

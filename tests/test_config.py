@@ -316,3 +316,25 @@ async def test_with_no_file_the_default_is_a_writable_store_in_the_user_cache(
     async with config.build() as chain:
         key = await chain.write(b"fresh machine")
     assert (tmp_path / "cache" / "asyncbitstore" / "blobs" / key).is_file()
+
+
+async def test_the_fastapi_helpers_build_a_chain_from_a_config_path(tmp_path: Path) -> None:
+    pytest.importorskip("fastapi")
+    from asyncbitstore.fastapi import build_store
+
+    path = tmp_path / "bitstore.toml"
+    path.write_text(f'[[tier]]\nrole = "source"\nuri = "{tmp_path}/blobs/"\nwrite = true\n')
+    async with await build_store(str(path)) as store:
+        assert isinstance(store, Sha1Composite)
+        key = await store.write(b"served")
+    assert (tmp_path / "blobs" / key).read_bytes() == b"served"
+
+
+def test_every_option_is_in_the_configuration_reference() -> None:
+    from asyncbitstore._config_backends import BACKENDS, RETRY_OPTIONS
+    from asyncbitstore._config_check import CHAIN_OPTIONS, TIER_OPTIONS
+
+    reference = (Path(__file__).parent.parent / "docs" / "configuration.md").read_text()
+    options = set(CHAIN_OPTIONS) | set(TIER_OPTIONS) | set(RETRY_OPTIONS)
+    options |= {name for backend in BACKENDS.values() for name in backend.options}
+    assert sorted(o for o in options if f"`{o}`" not in reference) == []
