@@ -37,7 +37,7 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    """Build the documentation site into site/; strict, so a broken reference fails."""
+    """Build the documentation site into build/site/; strict: a broken reference fails it."""
     session.install("-e", ".[all,docs]")
     session.run("mkdocs", "build", "--strict", *session.posargs)
 
