@@ -15,33 +15,26 @@ Every series has a ``chain`` label: the chain's name, made unique in the process
 chain called ``blobs`` is ``blobs#2``) unless given with ``chain_label=``. Per-tier series also
 have ``tier``: the tier's name in ``chain.stats``. Names and meanings:
 
-========================================================  =========  ==========================
-``asyncbitstore_tier_hits_total``                          counter    reads the tier answered
-``asyncbitstore_tier_misses_total``                        counter    "not there" answers, a
-                                                                      corrupt copy included
-``asyncbitstore_tier_errors_total{kind}``                  counter    reads that raised, by
-                                                                      kind: ``not_found``,
-                                                                      ``corrupt``, ``timeout``,
-                                                                      ``unavailable``
-``asyncbitstore_tier_bytes_total``                         counter    bytes the tier served
-``asyncbitstore_tier_skipped_total``                       counter    calls refused: circuit open
-``asyncbitstore_tier_circuit_state``                       gauge      0 closed, 1 half-open,
-                                                                      2 open (tiers with a
-                                                                      breaker only)
-``asyncbitstore_tier_circuit_opened_total``                counter    times the circuit opened
-``asyncbitstore_tier_get_seconds``                         histogram  latency of ``get`` per tier
-``asyncbitstore_fills_total{outcome}``                     counter    background writes:
-                                                                      ``done``, ``failed``,
-                                                                      ``dropped``, ``declined``
-``asyncbitstore_fills_pending``                            gauge      background writes running
-``asyncbitstore_single_flight_joins_total``                counter    calls that shared a fetch
-``asyncbitstore_negative_hits_total``                      counter    misses served by
-                                                                      ``negative_ttl``
-========================================================  =========  ==========================
+| metric | type | what it counts |
+|---|---|---|
+| ``asyncbitstore_tier_hits_total`` | counter | reads the tier answered with the blob |
+| ``asyncbitstore_tier_misses_total`` | counter | "not there" answers (corrupt included) |
+| ``asyncbitstore_tier_errors_total{kind}`` | counter | reads that raised, by ``kind`` (below) |
+| ``asyncbitstore_tier_bytes_total`` | counter | bytes the tier served |
+| ``asyncbitstore_tier_skipped_total`` | counter | calls refused: circuit open |
+| ``asyncbitstore_tier_circuit_state`` | gauge | 0 closed, 1 half-open, 2 open |
+| ``asyncbitstore_tier_circuit_opened_total`` | counter | times the circuit opened |
+| ``asyncbitstore_tier_get_seconds`` | histogram | latency of ``get`` calls to the tier |
+| ``asyncbitstore_fills_total{outcome}`` | counter | background writes, by ``outcome`` |
+| ``asyncbitstore_fills_pending`` | gauge | background writes running |
+| ``asyncbitstore_single_flight_joins_total`` | counter | calls that shared another's fetch |
+| ``asyncbitstore_negative_hits_total`` | counter | misses answered by ``negative_ttl`` |
 
-``misses_total`` is ``errors_total{kind="not_found"} + errors_total{kind="corrupt"}``; the
-``timeout`` and ``unavailable`` kinds are the failures that trip a tier's circuit breaker. The
-histogram's buckets are the chain's own logarithmic ones summed per doubling, from about 1 µs
+``kind`` is ``not_found``, ``corrupt``, ``timeout`` or ``unavailable``; ``outcome`` is ``done``,
+``failed``, ``dropped`` (too many pending) or ``declined`` (too big for the cache). The circuit
+series exist only for tiers with a breaker. ``misses_total`` is the sum of the ``not_found``
+and ``corrupt`` errors; ``timeout`` and ``unavailable`` are the failures that trip a breaker.
+The histogram's buckets are the chain's own logarithmic ones summed per doubling, from about 1 µs
 (2^-20 s) to 64 s, so every scrape has the same ``le`` values.
 
 Chains are held weakly: a chain that is garbage-collected leaves the metrics and frees its label.
