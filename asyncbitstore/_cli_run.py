@@ -12,6 +12,7 @@ import contextlib
 import importlib
 import json
 import logging
+import os
 import sys
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
@@ -86,10 +87,10 @@ def explain(exc: BaseException) -> tuple[str, int]:
 def _run_loop(main: Coroutine[Any, Any, int]) -> int:
     """Run ``main`` on uvloop when it is installed (only the command chooses the loop)."""
     try:
-        uvloop = importlib.import_module("uvloop")
+        run = getattr(importlib.import_module("uvloop"), "run", asyncio.run)  # uvloop >= 0.18
     except ImportError:
-        return asyncio.run(main)
-    result: int = uvloop.run(main)
+        run = asyncio.run
+    result: int = run(main)
     return result
 
 
@@ -133,7 +134,7 @@ class App:
     def _record(self, chain: Composite) -> None:
         try:
             _cli_stats.record(_cli_stats.stats_file(self.config.origin), chain.stats)
-        except OSError as exc:  # the figures are a convenience: never fail the command
+        except (OSError, ImportError) as exc:  # the figures are a convenience: never fail
             logging.getLogger("asyncbitstore.cli").info("could not save figures: %s", exc)
 
     def run(self, work: Callable[[], Awaitable[int | None]]) -> NoReturn:
@@ -147,6 +148,9 @@ class App:
         except KeyboardInterrupt:
             click.echo("bitstore: interrupted", err=True)
             sys.exit(130)
+        except BrokenPipeError:  # the reader went away (`bitstore get KEY | head`): stop quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(141)
         except Exception as exc:
             code = self.report(exc)
         sys.exit(code)

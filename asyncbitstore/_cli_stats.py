@@ -24,6 +24,8 @@ def stats_file(origin: str) -> Path:
     """The file holding the totals for the configuration read from ``origin``."""
     import platformdirs
 
+    if os.path.isfile(origin):  # one file, however it was named
+        origin = os.path.realpath(origin)
     digest = hashlib.sha256(origin.encode("utf-8", "surrogatepass")).hexdigest()[:16]
     return Path(platformdirs.user_state_dir("asyncbitstore")) / "stats" / f"{digest}.json"
 
