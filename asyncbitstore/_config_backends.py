@@ -152,6 +152,31 @@ def _redis(uri: str, options: dict[str, Any], plain: bool) -> tuple[Store, str]:
     return raw, raw.base + rest
 
 
+_DB_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+
+
+def _sqlite(uri: str, options: dict[str, Any], plain: bool) -> tuple[Store, str]:
+    """``sqlite:///path/to/blobs.db/<key prefix>``: the database file ends at the first
+    segment ending in .db, .sqlite or .sqlite3."""
+    from .raw.sqlite import SqliteRaw
+
+    parts = uri[len("sqlite://") :].split("/")
+    ends = [i for i, part in enumerate(parts) if part.lower().endswith(_DB_SUFFIXES)]
+    if not ends or not parts[0] == "":
+        raise ValueError(
+            "a sqlite URI is sqlite:///absolute/path/blobs.db/<prefix> "
+            "(the file's name ending in .db, .sqlite or .sqlite3)"
+        )
+    path = "/".join(parts[: ends[0] + 1])
+    kwargs: dict[str, Any] = {
+        k: options[k] for k in ("max_bytes", "fsync", "threads") if k in options
+    }
+    if "request_timeout" in options:
+        kwargs["timeout"] = options["request_timeout"]
+    raw = SqliteRaw(path, **kwargs)
+    return raw, raw.base + "/".join(parts[ends[0] + 1 :])
+
+
 _FILE = Backend("FileRaw", None, {"fsync": BOOL, "threads": INT, "max_bytes": INT}, _file)
 _HTTP = Backend("HTTPRaw", "http", {**_NETWORK, "headers": TABLE, "listing": BOOL}, _http)
 _REDIS = Backend("RedisRaw", "redis", {**_NETWORK, "password": STR, "ttl": NUMBER}, _redis)
@@ -186,6 +211,12 @@ BACKENDS: Mapping[str, Backend] = {
     "https": _HTTP,
     "redis": _REDIS,
     "rediss": _REDIS,
+    "sqlite": Backend(
+        "SqliteRaw",
+        None,
+        {"max_bytes": INT, "fsync": BOOL, "threads": INT, "request_timeout": NUMBER},
+        _sqlite,
+    ),
 }
 
 

@@ -57,7 +57,7 @@ _ALIASES = {"kind": "role", "type": "role", "url": "uri", "prefix": "uri", "path
 _ALIASES |= {"endpoint_url": "endpoint", "api_root": "endpoint", "tiers": "tier"}
 _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _SECRET_WORDS = ("secret", "token", "password", "passwd", "credential", "auth", "key")
-_SCHEMES = "file://, mem://, s3://, gs://, http(s)://, redis(s)://, or an absolute path"
+_SCHEMES = "file://, mem://, s3://, gs://, http(s)://, redis(s)://, sqlite://, or a path"
 
 
 @dataclass

@@ -144,6 +144,17 @@ def test_s3_options_reach_the_store() -> None:
     assert "anonymous" in raw.name and raw.retry.attempts == 2
 
 
+async def test_a_sqlite_uri_names_the_database_file_then_the_key_prefix(tmp_path: Path) -> None:
+    uri = f"sqlite://{tmp_path}/blobs.db/sha1/"
+    chain = build_chain({"tier": [{"role": "source", "uri": uri, "write": True}]})
+    store = chain.tiers[0].store
+    assert store.prefix == uri and store.raw.path == str(tmp_path / "blobs.db")  # type: ignore[attr-defined]
+    async with chain:
+        assert await chain.get(await chain.write(b"small")) == b"small"
+    with pytest.raises(ConfigError, match=r"tier 1 \(sqlite:///x/y/\): a sqlite URI is"):
+        build_chain({"tier": [{"role": "source", "uri": "sqlite:///x/y/"}]})
+
+
 def test_a_copy_store_takes_the_options_of_the_tier_it_falls_under() -> None:
     tier = {"role": "source", "uri": "s3://bucket/files/", "endpoint": "http://127.0.0.1:9"}
     config = load_config({"tier": [tier]})
