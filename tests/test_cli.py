@@ -202,15 +202,15 @@ async def test_cp_and_sync_copy_between_two_stores(
     (local / "two").write_bytes(b"22")
     one = await bitstore("cp", f"{local}/one", f"s3://{name}/copies/")
     assert one.code == 0, one.err
-    assert one.text.strip() == "1 copied, 0 skipped, 5000 bytes"
+    assert one.text.strip() == "1 copied, 0 skipped, 0 failed, 5000 bytes"
     body = await client.get_object(Bucket=name, Key="copies/one")
     assert await body["Body"].read() == b"1" * 5000
 
     synced = await bitstore("--json", "sync", f"file://{local}/", f"s3://{name}/mirror/")
-    assert synced.json() == {"copied": 2, "skipped": 0, "bytes": 5002}
+    assert synced.json() == {"copied": 2, "skipped": 0, "failed": 0, "bytes": 5002}
     (local / "two").write_bytes(b"changed")
     again = await bitstore("--json", "sync", f"file://{local}/", f"s3://{name}/mirror/")
-    assert again.json() == {"copied": 1, "skipped": 1, "bytes": 7}
+    assert again.json() == {"copied": 1, "skipped": 1, "failed": 0, "bytes": 7}
     back = await bitstore("cp", f"s3://{name}/mirror/", f"{bitstore.home}/back/")
     assert back.code == 0, back.err
     assert (bitstore.home / "back" / "two").read_bytes() == b"changed"
