@@ -13,6 +13,7 @@ is told the URL is already encoded), so what is signed is what the server sees.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -59,19 +60,25 @@ def target(endpoint: str, bucket: str, key: str, *, path_style: bool) -> Target:
     Path-style (``endpoint/bucket/key``) when asked for or when the bucket is no DNS label
     (upper case, dots, underscores); virtual-host (``bucket.endpoint-host/key``) otherwise.
     """
-    parts = urlsplit(endpoint)
-    scheme, host = parts.scheme, parts.hostname or ""
-    if parts.port is not None and parts.port != _DEFAULT_PORTS.get(scheme):
-        netloc = f"{host}:{parts.port}" if ":" not in host else f"[{host}]:{parts.port}"
-    else:
-        netloc = host if ":" not in host else f"[{host}]"
-    base = parts.path.rstrip("/")
+    scheme, netloc, base = _split(endpoint)
     if path_style or not _DNS_BUCKET.fullmatch(bucket):
         path = f"{base}/{bucket}/{quote_key(key)}"
     else:
         netloc = f"{bucket}.{netloc}"
         path = f"{base}/{quote_key(key)}"
     return Target(f"{scheme}://{netloc}{path}", netloc, path)
+
+
+@functools.lru_cache(maxsize=64)
+def _split(endpoint: str) -> tuple[str, str, str]:
+    """(scheme, Host header, base path) of an endpoint URL; a store has one or two."""
+    parts = urlsplit(endpoint)
+    scheme, host = parts.scheme, parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    if parts.port is not None and parts.port != _DEFAULT_PORTS.get(scheme):
+        host = f"{host}:{parts.port}"
+    return scheme, host, parts.path.rstrip("/")
 
 
 def _hmac(key: bytes, text: str) -> bytes:
@@ -146,6 +153,9 @@ class Signer:
 
 
 def _canonical_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """Lower-cased names in sorted order, values with runs of spaces folded."""
-    folded = {name.lower(): " ".join(value.split()) for name, value in headers.items()}
+    """Lower-cased names in sorted order, values trimmed and runs of spaces folded."""
+    folded = {
+        name.lower(): value.strip() if "  " not in value else " ".join(value.split())
+        for name, value in headers.items()
+    }
     return dict(sorted(folded.items()))
