@@ -301,3 +301,18 @@ async def test_metrics_offers_openmetrics_when_asked(tmp_path: Path) -> None:
     assert response.headers["content-type"].startswith("application/openmetrics-text")
     assert response.text.rstrip().endswith("# EOF")
     assert f'asyncbitstore_tier_hits_total{{chain="{label}"' in response.text
+
+
+async def test_metrics_default_to_the_global_registry_with_its_process_metrics(
+    tmp_path: Path,
+) -> None:
+    app = _load_example().create_app(lambda: _service_chain(tmp_path, GatedSource({})))
+    async with app.router.lifespan_context(app):
+        label = expose(app.state.store)  # the label the scrape gives it (idempotent)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://blobs") as client:
+            assert (await client.get(f"/blobs/{MISSING}")).status_code == 404
+            text = (await client.get("/metrics")).text
+    samples, types = _parse(text, label)
+    assert "process_cpu_seconds" in types or "python_info" in types
+    assert _value(samples, "asyncbitstore_tier_misses_total", tier="GatedSource") == 1
