@@ -70,6 +70,24 @@ def prefix_end(prefix: str) -> str | None:
     return None
 
 
+def _write_lock(path: str) -> threading.Lock:
+    """The lock of this process's writers to ``path`` (shared by every store on the file)."""
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(path, threading.Lock())
+
+
+def _forget_write_locks() -> None:
+    # A forked child starts with fresh locks: another thread may have held one at the fork.
+    global _WRITE_LOCKS_GUARD
+    _WRITE_LOCKS_GUARD = threading.Lock()
+    _WRITE_LOCKS.clear()
+
+
+_WRITE_LOCKS: dict[str, threading.Lock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+os.register_at_fork(after_in_child=_forget_write_locks)
+
+
 def page_sql(bounded: bool, resumed: bool) -> str:
     """A listing query: a range scan of the key index (``key >= low [AND key < high]``)."""
     sql = "SELECT key FROM blobs WHERE key >= ?"
@@ -81,16 +99,21 @@ def page_sql(bounded: bool, resumed: bool) -> str:
 
 
 @contextlib.contextmanager
-def _writing(conn: sqlite3.Connection) -> Iterator[None]:
-    """A write transaction, taken at once (``IMMEDIATE``) so the busy timeout covers it."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
+def _writing(conn: sqlite3.Connection, lock: threading.Lock) -> Iterator[None]:
+    """A write transaction, taken at once (``IMMEDIATE``) so the busy timeout covers it.
+
+    ``lock`` serializes this process's writers: SQLite's busy handler sleeps a millisecond or
+    more when it finds the lock taken, too long to wait for a sibling thread's 20 µs commit.
+    """
+    with lock:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
 
 @dataclass(eq=False)
@@ -142,6 +165,7 @@ class Database:
 
     def _reset(self) -> None:
         self._pid = os.getpid()
+        self._write_lock = _write_lock(self.path)
         self._local = threading.local()
         self._live: list[_Held] = []
         self._schema_ready = False
@@ -166,7 +190,7 @@ class Database:
     def _prepare(self, conn: sqlite3.Connection) -> None:
         self._enter_wal(conn)
         if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-            with _writing(conn):
+            with _writing(conn, self._write_lock):
                 version = conn.execute("PRAGMA user_version").fetchone()[0]
                 if version > SCHEMA_VERSION:
                     raise sqlite3.DatabaseError(
@@ -292,7 +316,7 @@ class Database:
         self, key: str, data: Any, atime: int, touches: Sequence[tuple[str, int]], bound: int | None
     ) -> int:
         """Insert or replace the row in one transaction; returns how many blobs were evicted."""
-        with self.use() as conn, _writing(conn):
+        with self.use() as conn, _writing(conn, self._write_lock):
             conn.execute(_PUT, (key, data, atime))
             return self._settle(conn, key, touches, bound)
 
@@ -309,7 +333,7 @@ class Database:
         file.seek(0)
         if sys.version_info < (3, 11):
             return self.put(key, file.read(), atime, touches, bound)
-        with self.use() as conn, _writing(conn):
+        with self.use() as conn, _writing(conn, self._write_lock):
             rowid = conn.execute(_PUT_ZEROS, (key, size, atime)).lastrowid
             with conn.blobopen("blobs", "data", rowid) as blob:  # type: ignore[arg-type,unused-ignore]
                 while chunk := file.read(_COPY):
@@ -328,12 +352,12 @@ class Database:
         return 0 if bound is None else _evict(conn, bound, key)
 
     def delete(self, key: str) -> None:
-        with self.use() as conn:
+        with self.use() as conn, self._write_lock:
             conn.execute("DELETE FROM blobs WHERE key = ?", (key,))
 
     def touch(self, touches: Sequence[tuple[str, int]]) -> None:
         """Record reads (key, time) in one transaction; a time never moves backwards."""
-        with self.use() as conn, _writing(conn):
+        with self.use() as conn, _writing(conn, self._write_lock):
             conn.executemany(_TOUCH, [(t, k, t) for k, t in touches])
 
 
