@@ -1,0 +1,423 @@
+"""``SFTPRaw``: blobs as files on an SSH server, over one SFTP session per store and loop.
+
+A store built with ``SFTPRaw("sftp://backup@files.internal:2222/srv/blobs")`` answers for
+``sftp://backup@files.internal:2222/srv/blobs/<path>``: the URL's authority exactly as the
+store writes it (host lower-cased, port only when not 22; see ``store.base``) followed by an
+absolute remote path under the URL's folder. Paths with ``.``, ``..`` or empty segments and
+files named ``.abstmp-*`` (uploads in progress) are refused.
+
+Authentication uses the SSH agent and ``~/.ssh`` keys and config by default, or the
+``client_keys=``/``password=`` given. The server's host key is always checked: against
+``~/.ssh/known_hosts``, or against ``known_hosts=`` (a file, or keys); there is no switch
+that turns the check off. Passwords and passphrases appear in no name, message or log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import os
+import re
+import secrets
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import asyncssh
+
+from .._data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
+from .._resources import LoopLocal
+from ..errors import (
+    InvalidRange,
+    InvalidURI,
+    NotFoundInStore,
+    StoreFull,
+    StoreNotAvailable,
+    StoreTimeout,
+)
+from ..retry import Retry
+from ..store import Store
+from . import _sftp_link as link_ops
+from ._sftp_link import TEMP_PREFIX, Link, Session, breaks_session, parse_url
+
+__all__ = ["SFTPRaw"]
+
+R = TypeVar("R")
+
+_PATH = re.compile(r"(?:/[^/\x00]+)+")
+_BAD_SEGMENT = re.compile(r"/\.\.?(?:/|$)|/" + re.escape(TEMP_PREFIX) + r"[^/]*$")
+_REGULAR, _DIRECTORY = asyncssh.FILEXFER_TYPE_REGULAR, asyncssh.FILEXFER_TYPE_DIRECTORY
+_MISSING = (asyncssh.SFTPNoSuchFile, asyncssh.SFTPNoSuchPath)
+
+
+class _NotAFile(Exception):
+    """The path exists but is not a regular file (answered as a missing blob)."""
+
+
+class SFTPRaw(Store):
+    """Files on an SFTP server, for ``sftp://[user@]host[:port]/path`` URIs.
+
+    Args:
+        url: ``sftp://[user@]host[:port][/folder]``; only paths under ``folder`` are accepted.
+            Without a user, the SSH config's (or the local) user name is used.
+        known_hosts: the trusted host keys: a known_hosts file path, or anything else
+            ``asyncssh.connect(known_hosts=...)`` takes (such as a tuple of trusted, CA and
+            revoked key lists) except ``None``. Default: ``~/.ssh/known_hosts``.
+        client_keys: private keys (paths or asyncssh keys). Default: the agent and ``~/.ssh``.
+        passphrase: for encrypted ``client_keys``.
+        password: password authentication, when the server allows it.
+        max_requests: SFTP operations in flight at once on the session (others wait).
+        timeout: seconds one operation (or connecting) may take before the session is dropped
+            and the operation fails (or is retried). Raise it for very large blobs.
+        retry: the policy for dropped connections and timeouts; each retry reconnects.
+            Streams and streaming puts are not replayed: they fail if the connection drops.
+        options: more keyword arguments for ``asyncssh.connect`` (``agent_path``, ``config``,
+            ``keepalive_interval``, ...).
+
+    Writes are atomic: the bytes go to ``.abstmp-<random>`` in the destination folder (created
+    as needed), renamed over the destination with OpenSSH's ``posix-rename`` extension. A put
+    interrupted by a dropped connection may leave its temporary file, which is never listed.
+    """
+
+    _runtime_attrs = ("_link",)
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        known_hosts: Any = (),
+        client_keys: str | os.PathLike[str] | Sequence[Any] | None = None,
+        passphrase: str | None = None,
+        password: str | None = None,
+        max_requests: int = 32,
+        timeout: float = 120.0,
+        retry: Retry | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.address = parse_url(url)
+        if known_hosts is None:
+            raise ValueError(
+                "known_hosts=None would turn off host-key checking; pass the server's key "
+                "or a known_hosts file instead"
+            )
+        if isinstance(max_requests, bool) or not isinstance(max_requests, int) or max_requests < 1:
+            raise ValueError(f"max_requests must be an int >= 1, not {max_requests!r}")
+        options = dict(options or {})
+        if options.get("known_hosts", ()) is None:
+            raise ValueError("options must not turn off host-key checking (known_hosts=None)")
+        self.authority = self.address.authority
+        self.base = self.authority + self.address.root + "/"
+        self.max_requests = max_requests
+        self.timeout = float(timeout)
+        self.retry = retry or Retry()
+        self._connect_options = {"known_hosts": known_hosts, **options}
+        if client_keys is not None:
+            self._connect_options["client_keys"] = client_keys
+        self._secrets = tuple(s for s in (password, passphrase) if s)
+        self._password = password
+        self._passphrase = passphrase
+        self._init_runtime()
+
+    def _init_runtime(self) -> None:
+        self._link: LoopLocal[Link] = LoopLocal(self._new_link, Link.close)
+
+    async def _new_link(self) -> Link:
+        return Link(self._connect, self.max_requests)
+
+    async def _connect(self) -> Session:
+        options = dict(self._connect_options)
+        if self._password is not None:
+            options["password"] = self._password
+        if self._passphrase is not None:
+            options["passphrase"] = self._passphrase
+        address = self.address
+        conn = await asyncssh.connect(
+            address.host,
+            address.port,
+            username=address.username or (),
+            connect_timeout=self.timeout,
+            **options,
+        )
+        try:
+            sftp = await asyncio.wait_for(conn.start_sftp_client(), self.timeout)
+        except BaseException:
+            conn.close()
+            raise
+        return Session(conn, sftp)
+
+    @property
+    def name(self) -> str:
+        return f"SFTPRaw({self.base!r})"
+
+    @property
+    def uri_hint(self) -> str:  # type: ignore[override]
+        return f"{self.base}<path> (no '.', '..' or empty segments)"
+
+    def uri(self, path: str) -> str:
+        """The URI of ``path``, relative to the URL's folder."""
+        return self.base + path.lstrip("/")
+
+    # -- URIs, errors, calls --------------------------------------------------------------------
+
+    def is_valid(self, uri: str) -> bool:
+        """Whether ``uri`` names a file under this store's folder on its server."""
+        if not isinstance(uri, str):
+            raise TypeError(f"a URI must be a str, not {type(uri).__name__}")
+        if len(uri) <= len(self.base) or not uri.startswith(self.base):
+            return False
+        path = uri[len(self.authority) :]
+        return _PATH.fullmatch(path) is not None and _BAD_SEGMENT.search(path) is None
+
+    def _path(self, uri: object) -> str:
+        return self.check_uri(uri)[len(self.authority) :]
+
+    def _error(self, exc: BaseException, uri: str) -> BaseException:
+        """Our exception for a failure of asyncssh (the one place they are mapped)."""
+        if isinstance(exc, (_NotAFile, *_MISSING)):
+            return NotFoundInStore(self, uri)
+        text = str(exc) or type(exc).__name__
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        if isinstance(exc, (asyncssh.SFTPNoSpaceOnFilesystem, asyncssh.SFTPQuotaExceeded)):
+            return StoreFull(self, uri, text)
+        if isinstance(exc, asyncio.TimeoutError):
+            return StoreTimeout(self, f"no answer within {self.timeout:g} s", uri=uri)
+        if isinstance(exc, asyncssh.HostKeyNotVerifiable):
+            text += " (check known_hosts=)"
+        if isinstance(exc, (asyncssh.Error, OSError)):
+            return StoreNotAvailable(self, f"{type(exc).__name__}: {text}", uri=uri)
+        return exc
+
+    async def _call(self, uri: str, op: Callable[[Session], Awaitable[R]]) -> R:
+        """``await op(session)`` in a slot, reconnecting and retrying after a dropped session."""
+        link = await self._link.get()
+
+        async def attempt() -> R:
+            session = await asyncio.wait_for(link.session(), self.timeout * 2)
+            return await self._request(link, session, lambda: op(session))
+
+        try:
+            return await self.retry.call(
+                attempt, transient=link_ops.transient, what=f"{self.name} {uri}"
+            )
+        except Exception as exc:
+            raise self._error(exc, uri) from exc
+
+    async def _once(self, uri: str, session: Session, request: Callable[[], Awaitable[R]]) -> R:
+        """One request on a given session (an open file's), without retries."""
+        try:
+            return await self._request(await self._link.get(), session, request)
+        except Exception as exc:
+            raise self._error(exc, uri) from exc
+
+    async def _request(
+        self, link: Link, session: Session, request: Callable[[], Awaitable[R]]
+    ) -> R:
+        try:
+            async with link.slots:
+                return await asyncio.wait_for(request(), self.timeout)
+        except BaseException as exc:
+            if breaks_session(exc):
+                link.drop(session)
+            raise
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    @staticmethod
+    async def _open_read(path: str, session: Session) -> tuple[Any, int]:
+        file = await session.sftp.open(path, "rb")
+        try:
+            attrs = await file.stat()
+            if attrs.type != _REGULAR:
+                raise _NotAFile(path)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await file.close()
+            raise
+        return file, attrs.size or 0
+
+    @classmethod
+    async def _read(cls, path: str, start: int, end: int | None, session: Session) -> Any:
+        file, size = await cls._open_read(path, session)
+        async with file:
+            if end is None:
+                return await file.read(size, 0)
+            if start > size:
+                return size, None
+            return size, (await file.read(end - start, start) if end > start else b"")
+
+    async def get(self, uri: str) -> bytes:
+        """The file's bytes."""
+        path = self._path(uri)
+        return await self._call(uri, functools.partial(self._read, path, 0, None))
+
+    async def get_range(self, uri: str, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)``, read at an offset (the rest is not transferred)."""
+        path = self._path(uri)
+        check_range(self, uri, start, end)
+        size, data = await self._call(uri, functools.partial(self._read, path, start, end))
+        if data is None:
+            raise InvalidRange(self, uri, start, end, f"the blob has only {size} bytes")
+        return data  # type: ignore[no-any-return]
+
+    async def stream(self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
+        """The file in chunks read at increasing offsets; memory stays at about one chunk."""
+        path = self._path(uri)
+        check_chunk_size(chunk_size)
+        session: Session | None = None
+
+        async def open_file(s: Session) -> tuple[Any, int]:
+            nonlocal session
+            session = s
+            return await self._open_read(path, s)
+
+        file, size = await self._call(uri, open_file)
+        assert session is not None
+        try:
+            offset = 0
+            while offset < size:
+                chunk = await self._once(
+                    uri, session, functools.partial(file.read, chunk_size, offset)
+                )
+                if not chunk:
+                    break
+                offset += len(chunk)
+                yield chunk
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(asyncio.wait_for(file.close(), 10))
+
+    async def _stat(self, uri: str) -> Any:
+        path = self._path(uri)
+        return await self._call(uri, lambda s: s.sftp.stat(path))
+
+    async def exists(self, uri: str) -> bool:
+        """Whether a regular file is at ``uri``."""
+        try:
+            return (await self._stat(uri)).type == _REGULAR  # type: ignore[no-any-return]
+        except NotFoundInStore:
+            return False
+
+    async def size(self, uri: str) -> int:
+        """The file's size."""
+        attrs = await self._stat(uri)
+        if attrs.type != _REGULAR:
+            raise NotFoundInStore(self, uri)
+        return attrs.size or 0
+
+    async def list(self, prefix: str = "") -> AsyncIterator[str]:
+        """Every file whose URI starts with ``prefix``, recursively, sorted."""
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
+        if not prefix.startswith(self.base):
+            if not self.base.startswith(prefix):
+                raise InvalidURI(self, prefix, f"a prefix of {self.base}<path>")
+            prefix = self.base
+        wanted = prefix[len(self.authority) :]
+        if "\x00" in wanted or re.search(r"//|/\.\.?(?:/|$)", wanted):
+            raise InvalidURI(self, prefix, self.uri_hint)
+        async for path in self._walk(prefix, wanted.rsplit("/", 1)[0] or "/", wanted):
+            yield self.authority + path
+
+    async def _walk(self, uri: str, folder: str, wanted: str) -> AsyncIterator[str]:
+        try:
+            entries = await self._call(uri, lambda s: s.sftp.readdir(folder))
+        except NotFoundInStore:
+            return
+        found: list[tuple[str, str, bool]] = []
+        for entry in entries:
+            name = entry.filename
+            if not isinstance(name, str) or name in (".", "..") or name.startswith(TEMP_PREFIX):
+                continue
+            full = folder.rstrip("/") + "/" + name
+            if entry.attrs.type == _DIRECTORY:
+                if (full + "/").startswith(wanted) or wanted.startswith(full + "/"):
+                    found.append((name + "/", full, True))  # "/" sorts as it does in paths
+            elif entry.attrs.type == _REGULAR and full.startswith(wanted):
+                found.append((name, full, False))
+        for _, full, is_folder in sorted(found):
+            if is_folder:
+                async for path in self._walk(uri, full, wanted):
+                    yield path
+            else:
+                yield full
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    @staticmethod
+    async def _open_temp(path: str, session: Session) -> tuple[Any, str]:
+        folder = path.rsplit("/", 1)[0] or "/"
+        temp = f"{folder.rstrip('/')}/{TEMP_PREFIX}{secrets.token_hex(8)}"
+        try:
+            return await session.sftp.open(temp, "xb"), temp
+        except _MISSING:
+            await session.sftp.makedirs(folder, exist_ok=True)
+            return await session.sftp.open(temp, "xb"), temp
+
+    @classmethod
+    async def _put_bytes(cls, path: str, data: bytes, session: Session) -> None:
+        file, temp = await cls._open_temp(path, session)
+        try:
+            async with file:
+                await file.write(data, 0)
+            await link_ops.replace(session.sftp, temp, path)
+        except BaseException:
+            await asyncio.shield(link_ops.discard(session, temp))
+            raise
+
+    async def put(self, uri: str, data: PutData) -> None:
+        """Upload to a temporary file, then rename it over the destination."""
+        path = self._path(uri)
+        check_put_data(data)
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            blob = bytes(data)
+            await self._call(uri, functools.partial(self._put_bytes, path, blob))
+        else:
+            await self._put_stream(uri, path, data)
+
+    async def _put_stream(self, uri: str, path: str, data: AsyncIterable[bytes]) -> None:
+        session: Session | None = None
+
+        async def open_temp(s: Session) -> tuple[Any, str]:
+            nonlocal session
+            session = s
+            return await self._open_temp(path, s)
+
+        file, temp = await self._call(uri, open_temp)
+        assert session is not None
+        try:
+            offset = 0
+            async for chunk in data:
+                if not isinstance(chunk, (bytes, bytearray, memoryview)):
+                    raise TypeError(
+                        f"async iterable yielded {type(chunk).__name__}, expected bytes"
+                    )
+                write = functools.partial(file.write, bytes(chunk), offset)
+                await self._once(uri, session, write)
+                offset += len(chunk)
+            await self._once(uri, session, file.close)
+            await self._once(uri, session, lambda: link_ops.replace(session.sftp, temp, path))
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(asyncio.wait_for(file.close(), 10))
+            await asyncio.shield(link_ops.discard(session, temp))
+            raise
+
+    async def delete(self, uri: str) -> None:
+        """Remove the file if it exists (a folder at the path is left alone)."""
+        path = self._path(uri)
+
+        async def remove(session: Session) -> None:
+            try:
+                await session.sftp.remove(path)
+            except _MISSING:
+                pass
+            except asyncssh.SFTPError:
+                if not await session.sftp.isdir(path):
+                    raise
+
+        await self._call(uri, remove)
+
+    async def aclose(self) -> None:
+        """Close the SSH connection (the next call opens a new one)."""
+        await self._link.aclose()
