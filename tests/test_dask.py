@@ -40,9 +40,6 @@ from tests.servers import FAKE_CREDENTIAL, MotoServer, RedisServer
 pytestmark = [
     pytest.mark.servers,
     pytest.mark.slow,
-    # Closing a LocalCluster can leave Dask's own comms to a stopping worker unclosed in the
-    # client process; Dask, not asyncbitstore, owns them (our clients live in the workers).
-    pytest.mark.filterwarnings("ignore:unclosed:ResourceWarning"),
 ]
 
 N_BLOBS = 5_000
