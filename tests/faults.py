@@ -82,7 +82,7 @@ class Seen:
     method: str
     path: str
     headers: dict[str, str]
-    status: int = 0
+    status: int = 0  # 0: no status was sent (reset, hung, or still in progress)
     fault: str | None = None
 
     @property
@@ -103,7 +103,7 @@ class Rule:
             ``CORRUPT``.
         status: the status answered by a ``STATUS`` rule.
         seconds: the delay of a ``LATENCY`` rule; how long a ``HANG`` lasts (None: until the
-            proxy stops) before the connection is reset.
+            proxy stops) before the connection is reset. Both end early when the proxy stops.
         first: fire for the first ``first`` requests this rule applies to only.
         fraction: fire for this fraction of them (drawn from ``random.Random(seed)``).
         methods: HTTP methods the rule applies to (None: all).
@@ -288,10 +288,12 @@ class FaultProxy:
                 for r in self.rules
                 if r.kind == LATENCY and r.applies(seen) and r.fires()
             )
-            if delay:
-                await asyncio.sleep(delay)
+            if delay and not await self._hang(delay):
+                _reset(request)  # the proxy is stopping: do not keep it waiting
+                return web.Response(status=599)  # never sent: the connection is gone
             response = await self._answer(request, seen, body)
-            seen.status = response.status
+            if seen.fault not in (RESET, HANG):
+                seen.status = response.status
             return response
         finally:
             self._in_flight -= 1
@@ -325,12 +327,14 @@ class FaultProxy:
             request.transport.close()  # a clean close, short of Content-Length
         return response
 
-    async def _hang(self, seconds: float | None) -> None:
+    async def _hang(self, seconds: float | None) -> bool:
+        """Wait ``seconds`` (None: forever); False if the proxy began to stop meanwhile."""
         stopping = asyncio.ensure_future(self._stopping.wait())
         try:
             await asyncio.wait([stopping], timeout=seconds)
         finally:
             stopping.cancel()
+        return not self._stopping.is_set()
 
     async def _forward(
         self, request: web.BaseRequest, body: bytes
