@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,14 @@ from asyncbitstore import GSRaw, HTTPRaw, Retry, S3Raw, Store
 from tests.contract.targets_http import StaticServer
 from tests.contract.targets_s3 import fresh_bucket
 from tests.servers import FakeGCSServer
+
+# When a property test fails, Hypothesis imports its patch writer, which may import libcst,
+# which warns (DeprecationWarning from mypy_extensions) inside a pytest hook: with warnings as
+# errors that becomes an INTERNALERROR hiding the real failure. Import it here, quietly, first.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    with contextlib.suppress(ImportError):
+        import hypothesis.extra._patching  # noqa: F401
 
 #: Quick retries with room for several faults in a row: 8 calls in all, waits of 1-10 ms.
 FAST = Retry(attempts=8, base=0.002, cap=0.01)
