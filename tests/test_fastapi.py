@@ -243,7 +243,7 @@ async def test_stats_report_each_tier(client: httpx.AsyncClient) -> None:
     cache, uploads, api = stats["tiers"]
     assert api["name"] == "CountingSource"
     assert (cache["misses"], uploads["misses"], api["hits"]) == (1, 1, 1)
-    assert set(stats["fills"]) == {"done", "failed", "dropped", "pending"}
+    assert set(stats["fills"]) == {"done", "failed", "dropped", "declined", "pending"}
 
 
 # -- the example's chain -----------------------------------------------------------------------
@@ -315,13 +315,6 @@ async def test_build_store_takes_sync_and_async_factories(source: CountingSource
     assert isinstance(await build_store(lambda: _only(source)), Sha1Composite)
     with pytest.raises(TypeError, match="not a Store"):
         await build_store(lambda: "not a store")  # type: ignore[arg-type, return-value]
-
-
-async def test_build_store_from_a_config_needs_from_config() -> None:
-    if hasattr(Sha1Composite, "from_config"):
-        pytest.skip("Sha1Composite.from_config exists: covered by the config tests")
-    with pytest.raises(NotImplementedError, match="from_config"):
-        await build_store({"tiers": []})
 
 
 @pytest.mark.parametrize(
