@@ -18,48 +18,23 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import logging
 import os
 import sqlite3
-import tempfile
-import time
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import IO, Any
 
 from .._data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
 from ..errors import InvalidRange, InvalidURI, NotFoundInStore, StoreFull, StoreNotAvailable
 from ..store import Store
-from ._batcher import ThreadBatcher
 from ._sqlite_db import Database, Reader, prefix_end
+from ._sqlite_hops import Hops, Recency, close, now, open_spool, write_parts
 
 __all__ = ["SqliteRaw"]
-
-logger = logging.getLogger("asyncbitstore.sqlite")
 
 _SCHEME = "sqlite://"
 _SPILL = 1 << 20  # a streaming put is kept in memory up to this, then spooled to a temp file
 _PAGE = 1000  # keys per listing query
-_TOUCH_BATCH = 512  # recorded reads written together...
-_TOUCH_DELAY = 1.0  # ...or once the oldest is this many seconds old
 _SQLITE_FULL = 13
-
-
-def _now() -> int:
-    return time.time_ns() // 1000  # microseconds: recency shared by processes on one machine
-
-
-def _spool(folder: str) -> IO[bytes]:
-    return tempfile.TemporaryFile(dir=folder)  # closed by the caller
-
-
-def _close(resource: Reader | IO[bytes] | None) -> None:
-    if resource is not None:
-        resource.close()
-
-
-def _write_parts(file: IO[bytes], parts: list[bytes]) -> None:
-    for part in parts:
-        file.write(part)
 
 
 class SqliteRaw(Store):
@@ -89,7 +64,7 @@ class SqliteRaw(Store):
     sorted by key. The store pickles (without its connections); ``aclose()`` closes them.
     """
 
-    _runtime_attrs = ("_db", "_batcher", "_touches", "_touch_since")
+    _runtime_attrs = ("_db", "_hops", "_recency")
 
     def __init__(
         self,
@@ -120,9 +95,8 @@ class SqliteRaw(Store):
 
     def _init_runtime(self) -> None:
         self._db = Database(self.path, timeout=self.timeout, fsync=self.fsync)
-        self._batcher = ThreadBatcher(threads=self.threads)
-        self._touches: dict[str, int] = {}
-        self._touch_since = 0.0
+        self._hops = Hops(self.threads, self._error, catch=(sqlite3.Error, OSError))
+        self._recency = Recency(self._hops, self._db.touch)
 
     @property
     def name(self) -> str:
@@ -176,71 +150,16 @@ class SqliteRaw(Store):
             return StoreNotAvailable(self, f"{type(exc).__name__}: {exc.strerror}", uri=uri)
         return exc
 
-    async def _run(self, uri: str, fn: Any, *args: Any) -> Any:
-        return await self._checked(self._batcher.submit(fn, *args), uri, shield=False)
-
-    async def _checked(self, future: asyncio.Future[Any], uri: str, *, shield: bool = True) -> Any:
-        try:
-            # Shielded when the caller must know when the thread is done with a resource.
-            return await (asyncio.shield(future) if shield else future)
-        except (sqlite3.Error, OSError) as exc:
-            raise self._error(exc, uri) from exc
-
-    async def _acquire(self, uri: str, release: Any, fn: Any, *args: Any) -> Any:
-        """``fn(*args)`` on a thread returning a resource, released if the caller is cancelled."""
-        future = self._batcher.submit(fn, *args)
-        try:
-            return await self._checked(future, uri)
-        except asyncio.CancelledError:
-            await asyncio.shield(self._release_after(future, release, pass_result=True))
-            raise
-
-    async def _release_after(
-        self, future: asyncio.Future[Any] | None, release: Any, *, pass_result: bool = False
-    ) -> None:
-        """Once ``future`` is done (its thread may use the resource), run ``release`` on a thread.
-
-        With ``pass_result``, ``future`` made the resource: ``release(result)`` if it did.
-        """
-        if future is not None:
-            await asyncio.wait([future])
-        args: tuple[Any, ...] = ()
-        if pass_result:
-            if future is None or future.cancelled() or future.exception() is not None:
-                return
-            args = (future.result(),)
-        try:
-            await self._batcher.submit(release, *args)
-        except Exception as exc:
-            logger.warning("%s: could not release a resource: %s", self.name, exc)
-
-    # -- recency --------------------------------------------------------------------------------
-
     def _touch(self, key: str) -> None:
-        if self.max_bytes is None:
-            return
-        touches = self._touches
-        if not touches:
-            self._touch_since = time.monotonic()
-        touches[key] = _now()
-        if len(touches) >= _TOUCH_BATCH or time.monotonic() - self._touch_since >= _TOUCH_DELAY:
-            future = self._batcher.submit(self._db.touch, self._take_touches())
-            future.add_done_callback(self._touches_written)
-
-    def _take_touches(self) -> list[tuple[str, int]]:
-        touches, self._touches = self._touches, {}
-        return list(touches.items())
-
-    def _touches_written(self, future: asyncio.Future[None]) -> None:
-        if not future.cancelled() and future.exception() is not None:
-            logger.warning("%s: could not record reads: %s", self.name, future.exception())
+        if self.max_bytes is not None:
+            self._recency.touch(key)
 
     # -- reads ----------------------------------------------------------------------------------
 
     async def get(self, uri: str) -> bytes:
         """The blob's bytes."""
         key = self._key(uri)
-        data = await self._run(uri, self._db.get, key)
+        data = await self._hops.run(uri, self._db.get, key)
         if data is None:
             raise NotFoundInStore(self, uri)
         self._touch(key)
@@ -250,7 +169,7 @@ class SqliteRaw(Store):
         """Bytes ``[start, end)``, cut by SQLite's ``substr`` (the rest is not loaded)."""
         key = self._key(uri)
         check_range(self, uri, start, end)
-        found = await self._run(uri, self._db.get_range, key, start, end)
+        found = await self._hops.run(uri, self._db.get_range, key, start, end)
         if found is None:
             raise NotFoundInStore(self, uri)
         size, data = found
@@ -263,7 +182,7 @@ class SqliteRaw(Store):
         """The blob in chunks; a blob larger than one chunk is read from a single snapshot."""
         key = self._key(uri)
         check_chunk_size(chunk_size)
-        found = await self._run(uri, self._db.peek, key, chunk_size)
+        found = await self._hops.run(uri, self._db.peek, key, chunk_size)
         if found is None:
             raise NotFoundInStore(self, uri)
         self._touch(key)
@@ -271,27 +190,27 @@ class SqliteRaw(Store):
             if found[1]:
                 yield found[1]
             return
-        reader: Reader | None = await self._acquire(uri, _close, self._db.open_reader, key)
+        reader: Reader | None = await self._hops.acquire(uri, close, self._db.open_reader, key)
         if reader is None:  # deleted since: still before the first chunk
             raise NotFoundInStore(self, uri)
         pending: asyncio.Future[Any] | None = None
         try:
             while True:
-                pending = self._batcher.submit(reader.read, chunk_size)
-                chunk = await self._checked(pending, uri)
+                pending = self._hops.submit(reader.read, chunk_size)
+                chunk = await self._hops.checked(pending, uri)
                 if not chunk:
                     return
                 yield chunk
         finally:
-            await asyncio.shield(self._release_after(pending, reader.close))
+            await asyncio.shield(self._hops.release_after(pending, reader.close))
 
     async def exists(self, uri: str) -> bool:
         """Whether a blob is stored at the key."""
-        return await self._run(uri, self._db.exists, self._key(uri))  # type: ignore[no-any-return]
+        return await self._hops.run(uri, self._db.exists, self._key(uri))  # type: ignore[no-any-return]
 
     async def size(self, uri: str) -> int:
         """The blob's size (read from the row's header, not its bytes)."""
-        size = await self._run(uri, self._db.size, self._key(uri))
+        size = await self._hops.run(uri, self._db.size, self._key(uri))
         if size is None:
             raise NotFoundInStore(self, uri)
         return size  # type: ignore[no-any-return]
@@ -314,7 +233,7 @@ class SqliteRaw(Store):
         high = prefix_end(low)
         after: str | None = None
         while True:
-            keys: list[str] = await self._run(prefix, self._db.page, low, high, after, _PAGE)
+            keys: list[str] = await self._hops.run(prefix, self._db.page, low, high, after, _PAGE)
             for key in keys:
                 yield self.base + key
             if len(keys) < _PAGE:
@@ -323,7 +242,7 @@ class SqliteRaw(Store):
 
     async def used_bytes(self) -> int:
         """The total size of the stored blobs (kept by the database; no table scan)."""
-        return await self._run(self.base, self._db.total_bytes)  # type: ignore[no-any-return]
+        return await self._hops.run(self.base, self._db.total_bytes)  # type: ignore[no-any-return]
 
     # -- writes ---------------------------------------------------------------------------------
 
@@ -337,8 +256,8 @@ class SqliteRaw(Store):
         check_put_data(data)
         if isinstance(data, (bytes, bytearray, memoryview)):
             self._check_fits(uri, memoryview(data).nbytes)
-            evicted = await self._run(
-                uri, self._db.put, key, data, _now(), self._take_touches(), self.max_bytes
+            evicted = await self._hops.run(
+                uri, self._db.put, key, data, now(), self._recency.take(), self.max_bytes
             )
         else:
             evicted = await self._put_stream(uri, key, data)
@@ -361,25 +280,27 @@ class SqliteRaw(Store):
                 if size > _SPILL:
                     if spool is None:
                         folder = os.path.dirname(self.path)
-                        spool = await self._acquire(uri, _close, _spool, folder)
-                    last = self._batcher.submit(_write_parts, spool, parts)
+                        spool = await self._hops.acquire(uri, close, open_spool, folder)
+                    last = self._hops.submit(write_parts, spool, parts)
                     parts = []
-                    await self._checked(last, uri)
-            touches, now = self._take_touches(), _now()
+                    await self._hops.checked(last, uri)
+            touches, stamp, bound = self._recency.take(), now(), self.max_bytes
             if spool is None:
                 joined = b"".join(parts)
-                return await self._run(uri, self._db.put, key, joined, now, touches, self.max_bytes)  # type: ignore[no-any-return]
-            last = self._batcher.submit(
-                self._db.put_file, key, spool, size, now, touches, self.max_bytes
-            )
-            return await self._checked(last, uri)  # type: ignore[no-any-return]
+                evicted: int = await self._hops.run(
+                    uri, self._db.put, key, joined, stamp, touches, bound
+                )
+                return evicted
+            last = self._hops.submit(self._db.put_file, key, spool, size, stamp, touches, bound)
+            evicted = await self._hops.checked(last, uri)
+            return evicted
         finally:
             if spool is not None:
-                await asyncio.shield(self._release_after(last, spool.close))
+                await asyncio.shield(self._hops.release_after(last, spool.close))
 
     async def delete(self, uri: str) -> None:
         """Remove the blob if it is there."""
-        await self._run(uri, self._db.delete, self._key(uri))
+        await self._hops.run(uri, self._db.delete, self._key(uri))
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -389,11 +310,7 @@ class SqliteRaw(Store):
         The store stays usable: the next call opens new connections.
         """
         try:
-            if self._touches:
-                try:
-                    await self._run(self.base, self._db.touch, self._take_touches())
-                except StoreNotAvailable as exc:
-                    logger.warning("%s: could not record reads: %s", self.name, exc)
-            await self._batcher.submit(self._db.close)
+            await self._recency.flush(self.base)
+            await self._hops.submit(self._db.close)
         finally:
-            self._batcher.close()
+            self._hops.close()

@@ -156,9 +156,9 @@ async def test_concurrent_gets_share_thread_hops_and_one_connection_per_thread(
     async with SqliteRaw(tmp_path / "hops.db", threads=2) as store:
         uris = [store.uri(f"k{i}") for i in range(1000)]
         await store.put_many((u, u.encode()) for u in uris)
-        hops = store._batcher.hops
+        hops = store._hops.batcher.hops
         assert await store.get_many(uris, concurrency=200) == [u.encode() for u in uris]
-        assert 1 <= store._batcher.hops - hops < len(uris) / 8
+        assert 1 <= store._hops.batcher.hops - hops < len(uris) / 8
         assert 1 <= len(store._db._live) <= 2
 
 
