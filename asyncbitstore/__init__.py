@@ -42,25 +42,34 @@ from .transfer import TransferResult, transfer
 from .wrappers import Fanout, Small
 
 if TYPE_CHECKING:
+    from .config import ConfigError
+    from .memoize import memoize
     from .raw.gs import GSRaw
     from .raw.http import HTTPRaw
     from .raw.redis import RedisRaw
     from .raw.s3 import S3Raw
+    from .raw.sftp import SFTPRaw
+    from .raw.sqlite import SqliteRaw
 
 __version__ = "0.1.0"
 
-#: Backends imported on first access: name -> (module, pip extra that provides its SDK).
-_LAZY = {
+#: Names imported on first access: name -> (module, pip extra that provides what it needs).
+_LAZY: dict[str, tuple[str, str | None]] = {
     "S3Raw": ("asyncbitstore.raw.s3", "s3"),
     "GSRaw": ("asyncbitstore.raw.gs", "gcs"),
     "HTTPRaw": ("asyncbitstore.raw.http", "http"),
     "RedisRaw": ("asyncbitstore.raw.redis", "redis"),
+    "SFTPRaw": ("asyncbitstore.raw.sftp", "sftp"),
+    "SqliteRaw": ("asyncbitstore.raw.sqlite", None),
+    "ConfigError": ("asyncbitstore.config", None),
+    "memoize": ("asyncbitstore.memoize", None),
 }
 
 __all__ = [
     "BitstoreError",
     "ChainStats",
     "Composite",
+    "ConfigError",
     "Fanout",
     "FileRaw",
     "GSRaw",
@@ -78,11 +87,13 @@ __all__ = [
     "RedisRaw",
     "Retry",
     "S3Raw",
+    "SFTPRaw",
     "Sha1APISource",
     "Sha1Cache",
     "Sha1Composite",
     "Sha1Store",
     "Small",
+    "SqliteRaw",
     "Store",
     "StoreFull",
     "StoreNotAvailable",
@@ -90,6 +101,7 @@ __all__ = [
     "TierStats",
     "TransferResult",
     "list_flat",
+    "memoize",
     "transfer",
 ]
 
@@ -101,7 +113,7 @@ def __getattr__(name: str) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        if exc.name is not None and not exc.name.startswith("asyncbitstore"):
+        if extra and exc.name is not None and not exc.name.startswith("asyncbitstore"):
             raise ImportError(
                 f"{name} needs the {exc.name!r} package: pip install 'asyncbitstore[{extra}]'"
             ) from exc
