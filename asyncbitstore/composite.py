@@ -404,6 +404,7 @@ class Composite(Store):
             if not tier.read or not tier.store.is_valid(key):
                 continue
             chunks = tier.store.stream(key, chunk_size)
+            started = time.perf_counter()  # a stream's latency: the wait for its first chunk
             try:
                 if tracer is None:
                     first = await tier.ask(key, anext, chunks, None)
@@ -418,6 +419,8 @@ class Composite(Store):
                 tier.stats.errors += 1
                 failures.append((tier, exc))
                 continue
+            finally:
+                tier.stats.latency.record(time.perf_counter() - started)
             tier.stats.hits += 1
             pipes = self._tee_pipes(index, key)
             if not pipes:

@@ -667,3 +667,10 @@ async def test_a_cache_that_declines_a_big_blob_is_skipped_and_counted() -> None
     stats = chain.stats
     assert (stats.fills_declined, stats.fills_done, stats.fills_failed) == (1, 1, 0)
     assert not await small_cache.exists(sha1(big))
+
+
+async def test_streams_record_each_tier_latency(streaming_chain: Sha1Composite) -> None:
+    streaming_chain.append_source(await _source_with_blob("lat"), cache_result=True)
+    _ = [c async for c in streaming_chain.stream(KEY)]
+    cache, source = streaming_chain.stats.tiers
+    assert cache.latency.count == 1 and source.latency.count == 1
