@@ -13,6 +13,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import asyncssh
@@ -21,15 +22,18 @@ from .._uri import redact
 
 __all__ = [
     "TEMP_PREFIX",
+    "Address",
     "Link",
     "Session",
     "breaks_session",
+    "connect",
     "parse_url",
-    "replace",
     "transient",
 ]
 
 logger = logging.getLogger("asyncbitstore.sftp")
+
+R = TypeVar("R")
 
 TEMP_PREFIX = ".abstmp-"
 _ROOT = re.compile(r"(?:/[^/\x00]+)*/?")
@@ -89,6 +93,23 @@ def transient(exc: BaseException) -> bool:
     return breaks_session(exc)
 
 
+async def connect(address: Address, options: dict[str, Any], timeout: float) -> Session:
+    """A new SSH connection with its SFTP client."""
+    conn = await asyncssh.connect(
+        address.host,
+        address.port,
+        username=address.username or (),
+        connect_timeout=timeout,
+        **options,
+    )
+    try:
+        sftp = await asyncio.wait_for(conn.start_sftp_client(), timeout)
+    except BaseException:
+        conn.close()
+        raise
+    return Session(conn, sftp)
+
+
 @dataclass(eq=False)
 class Session:
     """An SSH connection and its SFTP client."""
@@ -129,34 +150,20 @@ class Link:
                 self.connects += 1
             return current
 
-    @staticmethod
-    def drop(session: Session) -> None:
-        """Mark ``session`` broken: the next call connects again."""
-        session.broken = True
+    async def request(
+        self, session: Session, make: Callable[[], Awaitable[R]], timeout: float
+    ) -> R:
+        """``await make()`` in a slot, within ``timeout``; a failure that breaks the session
+        marks it, so that the next call connects again."""
+        try:
+            async with self.slots:
+                return await asyncio.wait_for(make(), timeout)
+        except BaseException as exc:
+            if breaks_session(exc):
+                session.broken = True
+            raise
 
     async def close(self) -> None:
         current, self._session = self._session, None
         if current is not None:
             await current.close()
-
-
-async def replace(sftp: asyncssh.SFTPClient, temp: str, path: str) -> None:
-    """Rename ``temp`` over ``path``: atomically with OpenSSH's ``posix-rename`` extension.
-
-    Without it (plain SFTPv3 refuses to rename over a file), ``path`` is removed first, which
-    leaves a moment when neither the old nor the new blob is there.
-    """
-    try:
-        await sftp.posix_rename(temp, path)
-    except asyncssh.SFTPOpUnsupported:
-        with contextlib.suppress(asyncssh.SFTPNoSuchFile):
-            await sftp.remove(path)
-        await sftp.rename(temp, path)
-
-
-async def discard(session: Session, temp: str) -> None:
-    """Remove a temporary file, best effort (the connection may be gone)."""
-    try:
-        await asyncio.wait_for(session.sftp.remove(temp), 10)
-    except (asyncssh.Error, OSError, asyncio.TimeoutError) as exc:
-        logger.warning("could not remove the temporary file %s: %s", temp, type(exc).__name__)

@@ -19,7 +19,6 @@ import contextlib
 import functools
 import os
 import re
-import secrets
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -38,7 +37,8 @@ from ..errors import (
 from ..retry import Retry
 from ..store import Store
 from . import _sftp_link as link_ops
-from ._sftp_link import TEMP_PREFIX, Link, Session, breaks_session, parse_url
+from . import _sftp_ops as ops
+from ._sftp_link import TEMP_PREFIX, Link, Session, parse_url
 
 __all__ = ["SFTPRaw"]
 
@@ -46,12 +46,6 @@ R = TypeVar("R")
 
 _PATH = re.compile(r"(?:/[^/\x00]+)+")
 _BAD_SEGMENT = re.compile(r"/\.\.?(?:/|$)|/" + re.escape(TEMP_PREFIX) + r"[^/]*$")
-_REGULAR, _DIRECTORY = asyncssh.FILEXFER_TYPE_REGULAR, asyncssh.FILEXFER_TYPE_DIRECTORY
-_MISSING = (asyncssh.SFTPNoSuchFile, asyncssh.SFTPNoSuchPath)
-
-
-class _NotAFile(Exception):
-    """The path exists but is not a regular file (answered as a missing blob)."""
 
 
 class SFTPRaw(Store):
@@ -125,25 +119,9 @@ class SFTPRaw(Store):
         return Link(self._connect, self.max_requests)
 
     async def _connect(self) -> Session:
-        options = dict(self._connect_options)
-        if self._password is not None:
-            options["password"] = self._password
-        if self._passphrase is not None:
-            options["passphrase"] = self._passphrase
-        address = self.address
-        conn = await asyncssh.connect(
-            address.host,
-            address.port,
-            username=address.username or (),
-            connect_timeout=self.timeout,
-            **options,
-        )
-        try:
-            sftp = await asyncio.wait_for(conn.start_sftp_client(), self.timeout)
-        except BaseException:
-            conn.close()
-            raise
-        return Session(conn, sftp)
+        given = {"password": self._password, "passphrase": self._passphrase}
+        options = self._connect_options | {k: v for k, v in given.items() if v is not None}
+        return await link_ops.connect(self.address, options, self.timeout)
 
     @property
     def name(self) -> str:
@@ -173,7 +151,7 @@ class SFTPRaw(Store):
 
     def _error(self, exc: BaseException, uri: str) -> BaseException:
         """Our exception for a failure of asyncssh (the one place they are mapped)."""
-        if isinstance(exc, (_NotAFile, *_MISSING)):
+        if isinstance(exc, (ops.NotAFile, *ops.MISSING)):
             return NotFoundInStore(self, uri)
         text = str(exc) or type(exc).__name__
         for secret in self._secrets:
@@ -194,7 +172,7 @@ class SFTPRaw(Store):
 
         async def attempt() -> R:
             session = await asyncio.wait_for(link.session(), self.timeout * 2)
-            return await self._request(link, session, lambda: op(session))
+            return await link.request(session, lambda: op(session), self.timeout)
 
         try:
             return await self.retry.call(
@@ -206,56 +184,23 @@ class SFTPRaw(Store):
     async def _once(self, uri: str, session: Session, request: Callable[[], Awaitable[R]]) -> R:
         """One request on a given session (an open file's), without retries."""
         try:
-            return await self._request(await self._link.get(), session, request)
+            link = await self._link.get()
+            return await link.request(session, request, self.timeout)
         except Exception as exc:
             raise self._error(exc, uri) from exc
 
-    async def _request(
-        self, link: Link, session: Session, request: Callable[[], Awaitable[R]]
-    ) -> R:
-        try:
-            async with link.slots:
-                return await asyncio.wait_for(request(), self.timeout)
-        except BaseException as exc:
-            if breaks_session(exc):
-                link.drop(session)
-            raise
-
     # -- reads ----------------------------------------------------------------------------------
-
-    @staticmethod
-    async def _open_read(path: str, session: Session) -> tuple[Any, int]:
-        file = await session.sftp.open(path, "rb")
-        try:
-            attrs = await file.stat()
-            if attrs.type != _REGULAR:
-                raise _NotAFile(path)
-        except BaseException:
-            with contextlib.suppress(Exception):
-                await file.close()
-            raise
-        return file, attrs.size or 0
-
-    @classmethod
-    async def _read(cls, path: str, start: int, end: int | None, session: Session) -> Any:
-        file, size = await cls._open_read(path, session)
-        async with file:
-            if end is None:
-                return await file.read(size, 0)
-            if start > size:
-                return size, None
-            return size, (await file.read(end - start, start) if end > start else b"")
 
     async def get(self, uri: str) -> bytes:
         """The file's bytes."""
         path = self._path(uri)
-        return await self._call(uri, functools.partial(self._read, path, 0, None))
+        return await self._call(uri, functools.partial(ops.read, path, 0, None))
 
     async def get_range(self, uri: str, start: int, end: int) -> bytes:
         """Bytes ``[start, end)``, read at an offset (the rest is not transferred)."""
         path = self._path(uri)
         check_range(self, uri, start, end)
-        size, data = await self._call(uri, functools.partial(self._read, path, start, end))
+        size, data = await self._call(uri, functools.partial(ops.read, path, start, end))
         if data is None:
             raise InvalidRange(self, uri, start, end, f"the blob has only {size} bytes")
         return data  # type: ignore[no-any-return]
@@ -269,7 +214,7 @@ class SFTPRaw(Store):
         async def open_file(s: Session) -> tuple[Any, int]:
             nonlocal session
             session = s
-            return await self._open_read(path, s)
+            return await ops.open_read(path, s)
 
         file, size = await self._call(uri, open_file)
         assert session is not None
@@ -294,14 +239,14 @@ class SFTPRaw(Store):
     async def exists(self, uri: str) -> bool:
         """Whether a regular file is at ``uri``."""
         try:
-            return (await self._stat(uri)).type == _REGULAR  # type: ignore[no-any-return]
+            return (await self._stat(uri)).type == ops.REGULAR  # type: ignore[no-any-return]
         except NotFoundInStore:
             return False
 
     async def size(self, uri: str) -> int:
         """The file's size."""
         attrs = await self._stat(uri)
-        if attrs.type != _REGULAR:
+        if attrs.type != ops.REGULAR:
             raise NotFoundInStore(self, uri)
         return attrs.size or 0
 
@@ -324,46 +269,14 @@ class SFTPRaw(Store):
             entries = await self._call(uri, lambda s: s.sftp.readdir(folder))
         except NotFoundInStore:
             return
-        found: list[tuple[str, str, bool]] = []
-        for entry in entries:
-            name = entry.filename
-            if not isinstance(name, str) or name in (".", "..") or name.startswith(TEMP_PREFIX):
-                continue
-            full = folder.rstrip("/") + "/" + name
-            if entry.attrs.type == _DIRECTORY:
-                if (full + "/").startswith(wanted) or wanted.startswith(full + "/"):
-                    found.append((name + "/", full, True))  # "/" sorts as it does in paths
-            elif entry.attrs.type == _REGULAR and full.startswith(wanted):
-                found.append((name, full, False))
-        for _, full, is_folder in sorted(found):
+        for path, is_folder in ops.listing_entries(entries, folder, wanted):
             if is_folder:
-                async for path in self._walk(uri, full, wanted):
-                    yield path
+                async for found in self._walk(uri, path, wanted):
+                    yield found
             else:
-                yield full
+                yield path
 
     # -- writes ---------------------------------------------------------------------------------
-
-    @staticmethod
-    async def _open_temp(path: str, session: Session) -> tuple[Any, str]:
-        folder = path.rsplit("/", 1)[0] or "/"
-        temp = f"{folder.rstrip('/')}/{TEMP_PREFIX}{secrets.token_hex(8)}"
-        try:
-            return await session.sftp.open(temp, "xb"), temp
-        except _MISSING:
-            await session.sftp.makedirs(folder, exist_ok=True)
-            return await session.sftp.open(temp, "xb"), temp
-
-    @classmethod
-    async def _put_bytes(cls, path: str, data: bytes, session: Session) -> None:
-        file, temp = await cls._open_temp(path, session)
-        try:
-            async with file:
-                await file.write(data, 0)
-            await link_ops.replace(session.sftp, temp, path)
-        except BaseException:
-            await asyncio.shield(link_ops.discard(session, temp))
-            raise
 
     async def put(self, uri: str, data: PutData) -> None:
         """Upload to a temporary file, then rename it over the destination."""
@@ -371,7 +284,7 @@ class SFTPRaw(Store):
         check_put_data(data)
         if isinstance(data, (bytes, bytearray, memoryview)):
             blob = bytes(data)
-            await self._call(uri, functools.partial(self._put_bytes, path, blob))
+            await self._call(uri, functools.partial(ops.put_bytes, path, blob))
         else:
             await self._put_stream(uri, path, data)
 
@@ -381,7 +294,7 @@ class SFTPRaw(Store):
         async def open_temp(s: Session) -> tuple[Any, str]:
             nonlocal session
             session = s
-            return await self._open_temp(path, s)
+            return await ops.open_temp(path, s)
 
         file, temp = await self._call(uri, open_temp)
         assert session is not None
@@ -396,27 +309,17 @@ class SFTPRaw(Store):
                 await self._once(uri, session, write)
                 offset += len(chunk)
             await self._once(uri, session, file.close)
-            await self._once(uri, session, lambda: link_ops.replace(session.sftp, temp, path))
+            await self._once(uri, session, lambda: ops.replace(session.sftp, temp, path))
         except BaseException:
             with contextlib.suppress(Exception):
                 await asyncio.shield(asyncio.wait_for(file.close(), 10))
-            await asyncio.shield(link_ops.discard(session, temp))
+            await asyncio.shield(ops.discard(session, temp))
             raise
 
     async def delete(self, uri: str) -> None:
         """Remove the file if it exists (a folder at the path is left alone)."""
         path = self._path(uri)
-
-        async def remove(session: Session) -> None:
-            try:
-                await session.sftp.remove(path)
-            except _MISSING:
-                pass
-            except asyncssh.SFTPError:
-                if not await session.sftp.isdir(path):
-                    raise
-
-        await self._call(uri, remove)
+        await self._call(uri, functools.partial(ops.remove, path))
 
     async def aclose(self) -> None:
         """Close the SSH connection (the next call opens a new one)."""

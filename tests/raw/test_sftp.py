@@ -14,7 +14,7 @@ import asyncssh
 import pytest
 
 from asyncbitstore import NotFoundInStore, Retry, StoreNotAvailable, StoreTimeout
-from asyncbitstore.raw import _sftp_link
+from asyncbitstore.raw import _sftp_ops
 from asyncbitstore.raw.sftp import SFTPRaw
 from tests.servers import LOOPBACK
 from tests.sshd import Relay, SSHServer, sshd_server
@@ -180,7 +180,7 @@ async def test_replace_falls_back_to_remove_and_rename_without_posix_rename() ->
         async def rename(self, old: str, new: str) -> None:
             calls.append(f"rename {old} {new}")
 
-    await _sftp_link.replace(PlainSFTP(), "/d/.abstmp-1", "/d/k")  # type: ignore[arg-type]
+    await _sftp_ops.replace(PlainSFTP(), "/d/.abstmp-1", "/d/k")  # type: ignore[arg-type]
     assert calls == ["remove /d/k", "rename /d/.abstmp-1 /d/k"]
 
 
@@ -225,19 +225,19 @@ async def test_one_connection_per_store_and_bounded_requests(
     sshd_server: SSHServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     in_flight = peak = 0
-    read = SFTPRaw._read.__func__  # type: ignore[attr-defined]
+    read = _sftp_ops.read
 
-    async def counting(cls: type[SFTPRaw], *args: Any) -> Any:
+    async def counting(*args: Any) -> Any:
         nonlocal in_flight, peak
         in_flight += 1
         peak = max(peak, in_flight)
         try:
             await asyncio.sleep(0.005)
-            return await read(cls, *args)
+            return await read(*args)
         finally:
             in_flight -= 1
 
-    monkeypatch.setattr(SFTPRaw, "_read", classmethod(counting))
+    monkeypatch.setattr(_sftp_ops, "read", counting)
     sessions = len(sshd_server.session_pids())
     async with _store(sshd_server, tmp_path, max_requests=4) as store:
         uris = [store.uri(f"k{i}") for i in range(40)]
