@@ -18,10 +18,12 @@ from . import _bulk
 from ._cli_io import hash_input, read_chunks, write_stream
 from ._cli_run import NOT_FOUND, OK, App, fail
 from .composite import Composite, HashComposite
+from .config import ConfigError
 from .errors import InvalidURI, NotFoundInStore
 from .progress import progress_bar
+from .stats import ChainStats
 
-__all__ = ["cat", "exists", "get", "ls", "put", "rm", "warm"]
+__all__ = ["cat", "exists", "get", "ls", "put", "rm", "warm", "warm_on_cluster"]
 
 
 async def get(app: App, key: str, output: str | None) -> int:
@@ -162,3 +164,39 @@ async def warm(app: App, keys: Iterable[str]) -> int:
     ]
     app.emit(summary, "\n".join(text))
     return NOT_FOUND if missing else OK
+
+
+async def warm_on_cluster(app: App, keys: list[str], scheduler: str) -> int:
+    """``warm`` on a Dask cluster: the chain is pickled to the workers; figures are merged."""
+    try:
+        from distributed import Client
+
+        from .dask import warm as cluster_warm
+    except ImportError:
+        raise ConfigError(
+            "--scheduler needs Dask: pip install 'asyncbitstore[dask]'", origin="--scheduler"
+        ) from None
+    started = time.perf_counter()
+    async with app.chain() as chain:
+
+        def run() -> ChainStats:
+            connect: Any = Client  # distributed ships no type information
+            with connect(scheduler, timeout=30) as client:
+                return cluster_warm(chain, keys, concurrency=app.concurrency, client=client)
+
+        stats = await asyncio.to_thread(run)
+    seconds = time.perf_counter() - started
+    summary = {
+        "keys": len(keys),
+        "seconds": round(seconds, 3),
+        "scheduler": scheduler,
+        "hits": stats.hits,
+        "fills": stats.as_dict()["fills"],
+    }
+    text = [
+        f"warmed {len(keys)} keys on {scheduler} in {seconds:.1f} s",
+        "hits per tier:",
+        *(f"{hits:>10}  {name}" for name, hits in stats.hits.items()),
+    ]
+    app.emit(summary, "\n".join(text))
+    return OK

@@ -125,10 +125,18 @@ def ls(app: App, prefix: str) -> None:
 
 @cli.command()
 @click.argument("keys_file", type=click.File("r"))
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Run the prefetch on a Dask cluster (e.g. tcp://host:8786); needs asyncbitstore[dask].",
+)
 @click.pass_obj
-def warm(app: App, keys_file: IO[str]) -> None:
+def warm(app: App, keys_file: IO[str], scheduler: str | None) -> None:
     """Fetch every key in KEYS_FILE (one per line; - for stdin) so the caches hold them."""
-    app.run(lambda: _cli_ops.warm(app, _cli_ops.read_keys(keys_file)))
+    keys = _cli_ops.read_keys(keys_file)
+    if scheduler is None:
+        app.run(lambda: _cli_ops.warm(app, keys))
+    app.run(lambda: _cli_ops.warm_on_cluster(app, list(keys), scheduler))
 
 
 @cli.command()

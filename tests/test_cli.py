@@ -320,3 +320,51 @@ session_token = "${{ABS_TEST_TOKEN}}"
     text = await bitstore("config", "show")
     assert text.code == 0 and SECRET not in text.text
     assert f"[[tier]]  # 1: HashCache(RedisRaw('redis://127.0.0.1:{port}/0/')" in text.text
+
+
+async def test_warm_with_a_scheduler_runs_the_prefetch_on_a_dask_cluster(
+    bitstore: Bitstore,
+) -> None:
+    distributed = pytest.importorskip("distributed")
+    bitstore.config(
+        f"""
+[chain]
+name = "blobs"
+
+[[tier]]
+role = "cache"
+uri = "{bitstore.home}/cache/"
+
+[[tier]]
+role = "source"
+uri = "{bitstore.home}/source/"
+cache_result = true
+write = true
+"""
+    )
+    (bitstore.home / "in").mkdir()
+    for n in range(20):
+        (bitstore.home / "in" / f"{n}").write_text(f"clustered blob {n}")
+    put = await bitstore("put", *(f"in/{n}" for n in range(20)))
+    assert put.code == 0, put.err
+    (bitstore.home / "keys.txt").write_text(put.text)
+    cluster = await asyncio.to_thread(
+        distributed.LocalCluster,
+        n_workers=1,
+        processes=True,
+        threads_per_worker=1,
+        host="127.0.0.1",
+        dashboard_address="127.0.0.1:0",
+    )
+    try:
+        result = await bitstore(
+            "--json", "warm", "keys.txt", "--scheduler", cluster.scheduler_address
+        )
+    finally:
+        await asyncio.to_thread(cluster.close)
+    assert result.code == 0, result.err
+    summary = result.json()
+    assert summary["keys"] == 20
+    assert list(summary["hits"].values()) == [0, 20]
+    cached = {p.name for p in (bitstore.home / "cache").rglob("*") if p.is_file()}
+    assert set(put.text.split()) <= cached
