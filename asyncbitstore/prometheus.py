@@ -24,7 +24,7 @@ have ``tier``: the tier's name in ``chain.stats``. Names and meanings:
 | ``asyncbitstore_tier_skipped_total`` | counter | calls refused: circuit open |
 | ``asyncbitstore_tier_circuit_state`` | gauge | 0 closed, 1 half-open, 2 open |
 | ``asyncbitstore_tier_circuit_opened_total`` | counter | times the circuit opened |
-| ``asyncbitstore_tier_get_seconds`` | histogram | latency of ``get`` calls to the tier |
+| ``asyncbitstore_tier_get_seconds`` | histogram | latency: a ``get``, a stream's first chunk |
 | ``asyncbitstore_fills_total{outcome}`` | counter | background writes, by ``outcome`` |
 | ``asyncbitstore_fills_pending`` | gauge | background writes running |
 | ``asyncbitstore_single_flight_joins_total`` | counter | calls that shared another's fetch |
@@ -195,7 +195,9 @@ class ChainCollector(Collector):
                 f"{prefix}tier_circuit_opened", "Times the circuit opened.", labels=tier
             ),
             HistogramMetricFamily(
-                f"{prefix}tier_get_seconds", "Latency of get calls to the tier.", labels=tier
+                f"{prefix}tier_get_seconds",
+                "Latency of reads: a get, or a stream's first chunk.",
+                labels=tier,
             ),
             CounterMetricFamily(
                 f"{prefix}fills",

@@ -254,8 +254,9 @@ async def test_metrics_after_hits_misses_an_outage_and_a_corrupt_entry(tmp_path:
         "asyncbitstore_tier_skipped_total": (0, 5, 0),
         "asyncbitstore_tier_circuit_state": (0, 2, 0),
         "asyncbitstore_tier_circuit_opened_total": (0, 1, 0),
-        "asyncbitstore_tier_get_seconds_count": (8, 3, 7),
-        "asyncbitstore_tier_get_seconds_bucket": (8, 3, 7),  # le="+Inf"
+        # Timed: every get a tier was asked (not the skipped ones), and each stream's first chunk.
+        "asyncbitstore_tier_get_seconds_count": (11, 5, 9),
+        "asyncbitstore_tier_get_seconds_bucket": (11, 5, 9),  # le="+Inf"
     }
     errors = {  # kind: cache, remote, api
         "not_found": (8, 2, 1),
@@ -281,10 +282,10 @@ async def test_metrics_after_hits_misses_an_outage_and_a_corrupt_entry(tmp_path:
     assert _value(samples, "asyncbitstore_fills_pending") == 0
     assert _value(samples, "asyncbitstore_single_flight_joins_total") == 2
     assert _value(samples, "asyncbitstore_negative_hits_total") == 1
-    # The histogram: the timed-out call took at least 0.1 s, the others less.
+    # The histogram: the timed-out call took at least 0.1 s.
     remote_tier = {"tier": names[1]}
     fast = _value(samples, "asyncbitstore_tier_get_seconds_bucket", le="0.0625", **remote_tier)
-    assert fast <= 2
+    assert fast <= 4
     total = _value(samples, "asyncbitstore_tier_get_seconds_sum", **remote_tier)
     assert total >= 0.1
     assert total == pytest.approx(stats.tiers[1].latency.total)
