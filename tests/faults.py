@@ -282,7 +282,7 @@ class FaultProxy:
             if request.headers.get("Expect", "").lower() == "100-continue":
                 # The low-level server leaves this to the handler; the client waits for it.
                 await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-            body = await request.read()
+            body = await request.content.read()  # request.read() would refuse over 1 MiB
             delay = self.delay + sum(
                 r.seconds or 0.0
                 for r in self.rules
