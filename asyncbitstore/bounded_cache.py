@@ -44,6 +44,7 @@ from ._cache_files import (
 from ._data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
 from .cache_index import CacheIndex, NoRoom, UseLog
 from .errors import InvalidRange, InvalidURI, NotFoundInStore, StoreFull, StoreNotAvailable
+from .listing import cut_level
 from .raw import _fileops as ops
 from .raw.file import FileRaw
 from .store import DEFAULT_CONCURRENCY, Store, UriSource
@@ -277,8 +278,11 @@ class BoundedFileRaw(Store):
         """The blob's size."""
         return await self._run(uri, ops.file_size, self._path(uri)[1])  # type: ignore[no-any-return]
 
-    async def list(self, prefix: str = "") -> AsyncIterator[str]:
-        """The URIs starting with ``prefix``, sorted (from the folder, not the index)."""
+    async def list(self, prefix: str = "", flat: bool = False) -> AsyncIterator[str]:
+        """The URIs starting with ``prefix``, sorted (from the folder, not the index).
+
+        With ``flat``, one level of them (names and sub-prefixes ending in ``/``).
+        """
         if not isinstance(prefix, str):
             raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
         if not prefix.startswith(self.prefix):
@@ -286,8 +290,9 @@ class BoundedFileRaw(Store):
                 raise InvalidURI(self, prefix, f"a prefix of {self.prefix}<name>")
             prefix = self.prefix
         found = await self._run(prefix, scan, self.folder, prefix[len(self.prefix) :])
-        for name in sorted(name for name, _, _ in found):
-            yield self.prefix + name
+        uris = [self.prefix + name for name, _, _ in found]
+        for uri in cut_level(uris, prefix) if flat else sorted(uris):
+            yield uri
 
     # -- writes ---------------------------------------------------------------------------------
 

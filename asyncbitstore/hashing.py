@@ -267,8 +267,11 @@ class HashStore(_Keyed):
         _, raw_uri = self._raw_uri(uri)
         await self.raw.delete(raw_uri)
 
-    async def list(self, prefix: str = "") -> AsyncIterator[str]:
-        """The keys that start with ``prefix`` (a partial hex digest)."""
+    async def list(self, prefix: str = "", flat: bool = False) -> AsyncIterator[str]:
+        """The keys that start with ``prefix`` (a partial hex digest).
+
+        Keys cannot nest (a digest has no ``/``), so ``flat`` lists the same keys.
+        """
         if not isinstance(prefix, str):
             raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
         start = len(self.prefix)

@@ -1,24 +1,59 @@
-"""One "directory" level of a store's listing: :func:`list_flat`.
+"""One "directory" level of a store's listing: ``store.list(prefix, flat=True)``.
 
 Object stores have no folders; a flat listing groups the URIs under ``prefix`` by the next
 ``/``, as S3's ``Delimiter="/"`` does: a URI with no further ``/`` is yielded as it is, and the
-others are collapsed into their sub-prefix (ending in ``/``), each yielded once, at its first
-appearance. Derived from the store's recursive ``list``, so it works on every store that lists.
+others are collapsed into their sub-prefix (ending in ``/``), each yielded once.
+
+S3 and GCS ask the server for one level (their native delimiter). Every other store that lists
+derives the level from its recursive ``list`` with :func:`sorted_level`, which reads the whole
+recursive listing below ``prefix`` and keeps one level of it (so it costs a full listing, and
+memory for the names of that one level). :func:`list_flat` does the same for any store, including
+user stores whose ``list`` has no ``flat`` argument.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .store import Store
 
-__all__ = ["flat_level", "list_flat"]
+__all__ = ["cut_level", "flat_level", "list_flat", "sorted_level"]
+
+
+def cut_level(uris: Iterable[str], prefix: str) -> list[str]:
+    """One level of an in-memory recursive listing of ``prefix``: sorted, without repeats.
+
+    Args:
+        uris: URIs that all start with ``prefix``.
+        prefix: the listed prefix; each URI is cut just after the first ``/`` following it.
+
+    Returns:
+        Names directly under ``prefix`` and sub-prefixes ending in ``/``, sorted.
+    """
+    start = len(prefix)
+    level = set()
+    for uri in uris:
+        slash = uri.find("/", start)
+        level.add(uri if slash < 0 else uri[: slash + 1])
+    return sorted(level)
 
 
 async def flat_level(uris: AsyncIterator[str], prefix: str) -> AsyncIterator[str]:
-    """Collapse a recursive listing of ``prefix`` into one level (names and sub-prefixes)."""
+    """Collapse a recursive listing of ``prefix`` into one level (names and sub-prefixes).
+
+    Streams: each entry is yielded at its first appearance, in the order of ``uris``. A sorted
+    ``uris`` gives a sorted level (cutting each URI at its next ``/`` keeps the order).
+
+    Args:
+        uris: the recursive listing; every URI starts with ``prefix``.
+        prefix: the listed prefix; the level is cut at the first ``/`` after it.
+
+    Yields:
+        Names directly under ``prefix`` and sub-prefixes ending in ``/``, without repeats.
+    """
     seen: set[str] = set()
     start = len(prefix)
     async for uri in uris:
@@ -32,10 +67,32 @@ async def flat_level(uris: AsyncIterator[str], prefix: str) -> AsyncIterator[str
             yield sub
 
 
+async def sorted_level(uris: AsyncIterator[str], prefix: str) -> AsyncGenerator[str, None]:
+    """One level of a recursive listing, sorted, without repeats, whatever the input order.
+
+    The generic ``flat=True`` of stores without a native delimiter. ``uris`` is closed when
+    this generator finishes or is closed.
+
+    Args:
+        uris: the recursive listing of ``prefix`` (any order).
+        prefix: the listed prefix.
+
+    Yields:
+        Names directly under ``prefix`` and sub-prefixes ending in ``/``, sorted.
+    """
+    async with contextlib.aclosing(uris):  # type: ignore[type-var]
+        level = {uri async for uri in flat_level(uris, prefix)}
+    for uri in sorted(level):
+        yield uri
+
+
 async def list_flat(store: Store, prefix: str) -> AsyncIterator[str]:
     """The names and sub-prefixes (ending in ``/``) directly under ``prefix`` in ``store``.
 
-    The order is the store's listing order (sorted for stores whose ``list`` is sorted).
+    Derived from ``store.list(prefix)`` (the recursive listing), so it works on any store that
+    lists, including user stores whose ``list`` has no ``flat`` argument; stores of this package
+    answer ``store.list(prefix, flat=True)`` directly (natively on S3 and GCS). The order is the
+    store's listing order (sorted for stores whose ``list`` is sorted).
 
     Raises:
         NotImplementedError: the store cannot list.

@@ -151,8 +151,14 @@ class Store(abc.ABC):
         self.check_uri(uri)
         raise NotWritable(self, "delete")
 
-    def list(self, prefix: str = "") -> AsyncIterator[str]:
+    def list(self, prefix: str = "", flat: bool = False) -> AsyncIterator[str]:
         """Every URI that starts with ``prefix``, following every page.
+
+        Args:
+            prefix: the URIs listed start with it.
+            flat: list one "directory" level instead: the URIs directly under ``prefix`` (no
+                further ``/``) and the sub-prefixes one level down (ending in ``/``), sorted,
+                each once, as S3's ``Delimiter="/"`` does (see :mod:`asyncbitstore.listing`).
 
         Raises:
             NotImplementedError: this store cannot list.

@@ -163,9 +163,9 @@ class FaultyStore(Store):
         await self._before(uri)
         await self.inner.delete(uri)
 
-    def list(self, prefix: str = "") -> AsyncIterator[str]:
+    def list(self, prefix: str = "", flat: bool = False) -> AsyncIterator[str]:
         """The inner ``list`` (no faults injected)."""
-        return self.inner.list(prefix)
+        return self.inner.list(prefix, flat)
 
     async def aclose(self) -> None:
         """Close the inner store."""

@@ -96,9 +96,9 @@ class Small(Store):
         """The wrapped store's ``delete``."""
         await self.store.delete(uri)
 
-    def list(self, prefix: str = "") -> AsyncIterator[str]:
+    def list(self, prefix: str = "", flat: bool = False) -> AsyncIterator[str]:
         """The wrapped store's ``list``."""
-        return self.store.list(prefix)
+        return self.store.list(prefix, flat)
 
     async def put(self, uri: str, data: PutData) -> None:
         """Write ``data`` if it is at most ``max_size`` bytes.
@@ -286,8 +286,10 @@ class Fanout(Store):
         for store in self._for(uri):
             await store.delete(uri)
 
-    async def list(self, prefix: str = "") -> AsyncIterator[str]:
+    async def list(self, prefix: str = "", flat: bool = False) -> AsyncIterator[str]:
         """The URIs listed by any store under ``prefix``, sorted, without repeats.
+
+        With ``flat``, the union of the stores' flat listings (names and sub-prefixes).
 
         Stores that cannot list, or whose URIs never start with ``prefix``, are left out; if
         no store can list ``prefix``, the last store's error is raised.
@@ -297,7 +299,7 @@ class Fanout(Store):
         listed = False
         for store in self.stores:
             try:
-                found.update([uri async for uri in store.list(prefix)])
+                found.update([uri async for uri in store.list(prefix, flat)])
             except (InvalidURI, NotImplementedError) as exc:
                 error = exc
                 continue

@@ -37,3 +37,43 @@ async def test_a_store_that_cannot_list_says_so() -> None:
 
     with pytest.raises(NotImplementedError):
         [u async for u in list_flat(CallbackStore(handler), "x/")]
+
+
+async def test_sorted_level_sorts_an_unsorted_listing_and_closes_it() -> None:
+    from asyncbitstore.listing import cut_level, sorted_level
+
+    closed = []
+
+    async def unsorted() -> AsyncIterator[str]:
+        try:
+            for uri in ["p/b/2", "p/y", "p/a/1", "p/x", "p/b/c/4", "p/a/3"]:
+                yield uri
+        finally:
+            closed.append(True)
+
+    assert [u async for u in sorted_level(unsorted(), "p/")] == ["p/a/", "p/b/", "p/x", "p/y"]
+    assert closed == [True]
+    assert cut_level(["p/b/2", "p/y", "p/b/3", "p/a"], "p/") == ["p/a", "p/b/", "p/y"]
+
+
+async def test_flat_listing_of_a_hash_store_is_its_recursive_listing() -> None:
+    from asyncbitstore import HashStore
+
+    store = HashStore(MemoryRaw(), "mem://keys/", algorithm="sha1")
+    keys = sorted([await store.write(bytes([i])) for i in range(5)])
+    assert sorted([k async for k in store.list(flat=True)]) == keys
+    assert sorted([k async for k in store.list("")]) == keys
+
+
+async def test_flat_listing_of_a_bounded_cache_folder_lists_its_names(tmp_path: object) -> None:
+    from asyncbitstore import FileRaw
+    from asyncbitstore.bounded_cache import BoundedFileRaw
+
+    folder = f"{tmp_path}/cache/"
+    store = BoundedFileRaw(FileRaw(), folder, 1 << 20)
+    async with store:
+        for name in ["bbbb", "aaaa1", "aaaa"]:
+            await store.put(folder + name, b"x")
+        expected = [folder + "aaaa", folder + "aaaa1", folder + "bbbb"]
+        assert [u async for u in store.list(folder, flat=True)] == expected
+        assert [u async for u in store.list(folder + "aaaa", flat=True)] == expected[:2]

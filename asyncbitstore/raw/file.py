@@ -11,6 +11,7 @@ from typing import Any, BinaryIO
 
 from .._data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
 from ..errors import InvalidRange, InvalidURI, NotFoundInStore, StoreFull, StoreNotAvailable
+from ..listing import cut_level
 from ..store import Store
 from . import _fileops as ops
 from ._batcher import ThreadBatcher
@@ -169,10 +170,12 @@ class FileRaw(Store):
         """The file's size."""
         return await self._run(uri, ops.file_size, self._path(uri))  # type: ignore[no-any-return]
 
-    async def list(self, prefix: str = "/") -> AsyncIterator[str]:
+    async def list(self, prefix: str = "/", flat: bool = False) -> AsyncIterator[str]:
         """Every file whose URI starts with ``prefix``, recursively, sorted.
 
-        URIs come back in the form of ``prefix`` (``file://`` or a plain path).
+        URIs come back in the form of ``prefix`` (``file://`` or a plain path). With ``flat``,
+        one level: the files directly under ``prefix`` and the sub-folders below it that hold
+        files (ending in ``/``), sorted.
         """
         if not isinstance(prefix, str):
             raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
@@ -183,6 +186,8 @@ class FileRaw(Store):
             raise InvalidURI(self, prefix, "a folder or path prefix: " + (self.uri_hint or ""))
         base = path if path.endswith("/") else os.path.dirname(path)
         paths: list[str] = await self._run(prefix, ops.walk, base or "/", path)
+        if flat:
+            paths = cut_level(paths, path)
         scheme = _SCHEME if prefix.startswith(_SCHEME) else ""
         for found in paths:
             yield scheme + found

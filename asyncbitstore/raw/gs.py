@@ -288,10 +288,13 @@ class GSRaw(Store):
         """Close this loop's session (a later call opens a new one)."""
         await self._clients.aclose()
 
-    async def list(self, prefix: str = "") -> AsyncIterator[str]:
+    async def list(self, prefix: str = "", flat: bool = False) -> AsyncIterator[str]:
         """``gs://bucket/name`` for every object whose URI starts with ``prefix``, sorted.
 
         ``prefix`` is ``gs://<bucket>`` or ``gs://<bucket>/<name prefix>``; every page is read.
+        With ``flat``, the server lists one level (``delimiter=/``): the objects directly under
+        ``prefix`` and its ``prefixes`` as ``gs://bucket/sub-prefix/``, merged in order within
+        each page.
 
         Raises:
             NotFoundInStore: the bucket does not exist.
@@ -304,14 +307,20 @@ class GSRaw(Store):
         bucket, name_prefix = parts
         params = {"prefix": name_prefix, "maxResults": str(self._list_page_size),
                   "fields": "items(name),nextPageToken"}  # fmt: skip
+        if flat:
+            params["delimiter"] = "/"
+            params["fields"] = "items(name),prefixes,nextPageToken"
         while True:
             try:
                 ask = partial(GSClient.list_page, bucket=bucket, params=dict(params))
                 page = await self._do(prefix, ask)
             except NotFoundInStore:
                 raise NotFoundInStore(self, prefix, f"bucket {bucket!r} does not exist") from None
-            for item in page.get("items", ()):
-                yield f"gs://{bucket}/{item['name']}"
+            names = [item["name"] for item in page.get("items", ())]
+            if flat:
+                names = sorted({*names, *page.get("prefixes", ())})
+            for name in names:
+                yield f"gs://{bucket}/{name}"
             if not page.get("nextPageToken"):
                 return
             params["pageToken"] = page["nextPageToken"]

@@ -32,6 +32,7 @@ from ..errors import (
     StoreNotAvailable,
     StoreTimeout,
 )
+from ..listing import sorted_level
 from ..retry import Retry, TransientError, is_transient
 from ..store import Store
 from . import _httpproto as proto
@@ -291,8 +292,10 @@ class HTTPRaw(Store):
 
     # -- listing --------------------------------------------------------------------------------
 
-    def list(self, prefix: str = "") -> AsyncIterator[str]:
+    def list(self, prefix: str = "", flat: bool = False) -> AsyncIterator[str]:
         """Every file URL that starts with ``prefix``, recursively, sorted.
+
+        With ``flat``, one level of them (names and sub-folders ending in ``/``), sorted.
 
         Reads the server's JSON directory listings (nginx ``autoindex_format json``). A missing
         folder lists nothing.
@@ -310,7 +313,8 @@ class HTTPRaw(Store):
         if path is None or "?" in prefix:
             raise InvalidURI(self, redact(prefix), "an http(s)://host/folder/ prefix")
         folder = prefix[: len(prefix) - len(path)] + (path[: path.rfind("/") + 1] or "/")
-        return proto.walk(self._listing, folder, prefix)
+        found = proto.walk(self._listing, folder, prefix)
+        return sorted_level(found, prefix) if flat else found
 
     async def _listing(self, folder: str) -> proto.Entries:
         """The entries of ``folder``; none when it does not exist."""

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 from .._data import PutData, as_bytes, check_put_data, check_range, slice_range
 from ..errors import NotFoundInStore, StoreFull
+from ..listing import cut_level
 from ..store import Store
 
 __all__ = ["MemoryRaw"]
@@ -105,9 +106,10 @@ class MemoryRaw(Store):
         if old is not None:
             self.used_bytes -= len(old)
 
-    async def list(self, prefix: str = "mem://") -> AsyncIterator[str]:
-        """The URIs starting with ``prefix``, sorted."""
+    async def list(self, prefix: str = "mem://", flat: bool = False) -> AsyncIterator[str]:
+        """The URIs starting with ``prefix``, sorted; one level of them with ``flat``."""
         if not isinstance(prefix, str):
             raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
-        for uri in sorted(u for u in self._blobs if u.startswith(prefix)):
+        found = [u for u in self._blobs if u.startswith(prefix)]
+        for uri in cut_level(found, prefix) if flat else sorted(found):
             yield uri

@@ -15,11 +15,12 @@ As the shared cache of a fleet, in front of a bucket::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import re
 import secrets
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable
 from types import EllipsisType
 from typing import TypeVar
 
@@ -31,6 +32,7 @@ from redis.backoff import NoBackoff
 from .._data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
 from .._resources import LoopLocal
 from ..errors import InvalidRange, InvalidURI, NotFoundInStore, StoreNotAvailable
+from ..listing import sorted_level
 from ..retry import Retry, is_transient
 from ..store import DEFAULT_CONCURRENCY, Store
 from . import _redis as _ops
@@ -221,14 +223,24 @@ class RedisRaw(Store):
             raise NotFoundInStore(self, uri)
         return size
 
-    async def list(self, prefix: str = "") -> AsyncIterator[str]:
-        """Every URI starting with ``prefix`` (``SCAN``, every page; unsorted, no repeats)."""
+    async def list(self, prefix: str = "", flat: bool = False) -> AsyncIterator[str]:
+        """Every URI starting with ``prefix`` (``SCAN``, every page; unsorted, no repeats).
+
+        With ``flat``, one level of them (names and sub-prefixes ending in ``/``), sorted: the
+        whole scan is read first.
+        """
         if not isinstance(prefix, str):
             raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
         if not prefix.startswith(self.base):
             if not self.base.startswith(prefix):
                 raise InvalidURI(self, prefix, f"a prefix of {self.base}<key>")
             prefix = self.base
+        found = self._scan(prefix)
+        async with contextlib.aclosing(sorted_level(found, prefix) if flat else found) as uris:
+            async for uri in uris:
+                yield uri
+
+    async def _scan(self, prefix: str) -> AsyncGenerator[str, None]:
         pattern = _GLOB.sub(r"\\\1", prefix[len(self.base) :]) + "*"
         seen: set[bytes] = set()
         cursor = 0

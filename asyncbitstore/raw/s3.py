@@ -268,10 +268,13 @@ class S3Raw(Store):
         bucket, key = self._split(uri)
         return (await self._request(uri, bucket, "size", lambda c: c.head(bucket, key))).size
 
-    async def list(self, prefix: str = "s3://") -> AsyncIterator[str]:
+    async def list(self, prefix: str = "s3://", flat: bool = False) -> AsyncIterator[str]:
         """Every ``s3://bucket/key`` under ``prefix`` (``s3://bucket/`` or ``s3://bucket/key-prefix``).
 
         Every page of ``list_objects_v2`` is followed; see the class docstring for the order.
+        With ``flat``, the server lists one level (``Delimiter="/"``): the objects directly under
+        ``prefix`` and its ``CommonPrefixes`` as ``s3://bucket/sub-prefix/``, merged in order
+        within each page (so sorted wherever the server lists in key order).
         """
         if not isinstance(prefix, str):
             raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
@@ -281,12 +284,17 @@ class S3Raw(Store):
         bucket, key_prefix = match[1], match[2] or ""
         kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": key_prefix}
         kwargs["MaxKeys"] = self.list_page_size
+        if flat:
+            kwargs["Delimiter"] = "/"
         while True:
             page = await self._request(
                 prefix, bucket, "list", lambda c: c.client.list_objects_v2(**kwargs)
             )
-            for item in page.get("Contents", ()):
-                yield f"s3://{bucket}/{item['Key']}"
+            keys = [item["Key"] for item in page.get("Contents", ())]
+            if flat:
+                keys = sorted({*keys, *(item["Prefix"] for item in page.get("CommonPrefixes", ()))})
+            for key in keys:
+                yield f"s3://{bucket}/{key}"
             token = page.get("NextContinuationToken")
             if not page.get("IsTruncated") or not token:
                 return

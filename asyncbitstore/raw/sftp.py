@@ -19,7 +19,15 @@ import contextlib
 import functools
 import os
 import re
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Mapping,
+    Sequence,
+)
 from typing import Any, TypeVar
 
 import asyncssh
@@ -34,6 +42,7 @@ from ..errors import (
     StoreNotAvailable,
     StoreTimeout,
 )
+from ..listing import sorted_level
 from ..retry import Retry
 from ..store import Store
 from . import _sftp_link as link_ops
@@ -250,8 +259,11 @@ class SFTPRaw(Store):
             raise NotFoundInStore(self, uri)
         return attrs.size or 0
 
-    async def list(self, prefix: str = "") -> AsyncIterator[str]:
-        """Every file whose URI starts with ``prefix``, recursively, sorted."""
+    async def list(self, prefix: str = "", flat: bool = False) -> AsyncIterator[str]:
+        """Every file whose URI starts with ``prefix``, recursively, sorted.
+
+        With ``flat``, one level of them (files and sub-folders ending in ``/``), sorted.
+        """
         if not isinstance(prefix, str):
             raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
         if not prefix.startswith(self.base):
@@ -261,6 +273,12 @@ class SFTPRaw(Store):
         wanted = prefix[len(self.authority) :]
         if "\x00" in wanted or re.search(r"//|/\.\.?(?:/|$)", wanted):
             raise InvalidURI(self, prefix, self.uri_hint)
+        found = self._uris(prefix, wanted)
+        async with contextlib.aclosing(sorted_level(found, prefix) if flat else found) as uris:
+            async for uri in uris:
+                yield uri
+
+    async def _uris(self, prefix: str, wanted: str) -> AsyncGenerator[str, None]:
         async for path in self._walk(prefix, wanted.rsplit("/", 1)[0] or "/", wanted):
             yield self.authority + path
 

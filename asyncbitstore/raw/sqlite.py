@@ -17,14 +17,16 @@ blob or the new one, never a part, and a failed or cancelled put leaves nothing 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import os
 import sqlite3
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
 from typing import IO, Any
 
 from .._data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
 from ..errors import InvalidRange, InvalidURI, NotFoundInStore, StoreFull, StoreNotAvailable
+from ..listing import sorted_level
 from ..store import Store
 from ._sqlite_db import Database, Reader, prefix_end
 from ._sqlite_hops import Hops, Recency, close, now, open_spool, write_parts
@@ -215,11 +217,12 @@ class SqliteRaw(Store):
             raise NotFoundInStore(self, uri)
         return size  # type: ignore[no-any-return]
 
-    async def list(self, prefix: str = "") -> AsyncIterator[str]:
+    async def list(self, prefix: str = "", flat: bool = False) -> AsyncIterator[str]:
         """Every URI that starts with ``prefix``, sorted, by pages of an indexed range scan.
 
         ``prefix`` is a URI prefix (``store.uri("logs/")``); one that is a prefix of
-        ``store.base`` (``""`` included) lists the whole database.
+        ``store.base`` (``""`` included) lists the whole database. With ``flat``, one level of
+        them (names and sub-prefixes ending in ``/``), sorted.
         """
         if not isinstance(prefix, str):
             raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
@@ -230,6 +233,12 @@ class SqliteRaw(Store):
         low = prefix[len(self.base) :]
         if low and self._key_of(prefix) is None:
             raise InvalidURI(self, prefix, self.uri_hint)
+        found = self._pages(prefix, low)
+        async with contextlib.aclosing(sorted_level(found, prefix) if flat else found) as uris:
+            async for uri in uris:
+                yield uri
+
+    async def _pages(self, prefix: str, low: str) -> AsyncGenerator[str, None]:
         high = prefix_end(low)
         after: str | None = None
         while True:

@@ -40,13 +40,30 @@ async def test_a_flat_listing_shows_one_level_of_names_and_sub_prefixes(target: 
     if not target.listable:
         pytest.skip("store cannot list")
     top = target.uri("top")
-    nested = target.uri("dir/a"), target.uri("dir/sub/b"), target.uri("dir2/c")
+    nested = (
+        target.uri("dir/a"),
+        target.uri("dir/sub/b"),
+        target.uri("dir/sub/deeper/c"),
+        target.uri("dir-x"),
+        target.uri("dir2/c"),
+        target.uri("dir2/d"),
+    )
     if not nested[1].endswith("dir/sub/b") or not all(map(target.store.is_valid, nested)):
         pytest.skip("store keys (digests) cannot nest")
     for uri in (top, *nested):
         await target.write(uri, b"x")
-    found = [u async for u in list_flat(target.store, target.prefix)]
     base = target.prefix
-    assert sorted(found) == sorted([top, base + "dir/", base + "dir2/"])
-    inner = [u async for u in list_flat(target.store, base + "dir/")]
-    assert sorted(inner) == sorted([nested[0], base + "dir/sub/"])
+    # sorted, each sub-prefix once although several blobs lie below it ("dir-x" < "dir/")
+    expected = [nested[3], base + "dir/", base + "dir2/", top]
+    assert [u async for u in target.store.list(base, flat=True)] == expected
+    assert sorted([u async for u in list_flat(target.store, base)]) == expected
+    inner = [u async for u in target.store.list(base + "dir/", flat=True)]
+    assert inner == [nested[0], base + "dir/sub/"]
+    deeper = [u async for u in target.store.list(base + "dir/sub/", flat=True)]
+    assert deeper == [nested[1], base + "dir/sub/deeper/"]
+    # a partial name groups what follows it, like S3's Prefix + Delimiter
+    partial = [u async for u in target.store.list(base + "dir", flat=True)]
+    assert partial == [nested[3], base + "dir/", base + "dir2/"]
+    assert [u async for u in target.store.list(base + "nothing/", flat=True)] == []
+    # the recursive listing is unchanged by the new argument's default
+    assert sorted([u async for u in target.store.list(base)]) == sorted([top, *nested])
