@@ -18,7 +18,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["SCHEMA_VERSION", "Connections", "writing"]
@@ -82,20 +81,49 @@ def writing(conn: sqlite3.Connection, lock: threading.Lock) -> Iterator[None]:
             raise
 
 
-@dataclass(eq=False)
 class _Held:
-    conn: sqlite3.Connection
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    closed: bool = False
+    """A worker thread's connection; ``with held as conn`` holds it for one call.
+
+    :meth:`Connections.close` closes it under its lock; the next ``with`` then opens a new one
+    (a class rather than a generator context manager: this runs for every call).
+    """
+
+    def __init__(self, owner: Connections) -> None:
+        self.owner = owner
+        self.lock = threading.Lock()
+        self.closed = True
+        self.conn: sqlite3.Connection
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.lock.acquire()
+        if self.closed:
+            try:
+                self.conn = self.owner.connect()
+            except BaseException:
+                self.lock.release()
+                raise
+            self.closed = False
+            self.owner.register(self)
+        return self.conn
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.lock.release()
+
+    def close(self) -> None:
+        with self.lock:
+            if not self.closed:
+                self.closed = True
+                self.conn.close()
 
 
 class Connections:
     """The connections to one SQLite file: one per worker thread, plus private ones."""
 
-    def __init__(self, path: str, *, timeout: float, fsync: bool) -> None:
+    def __init__(self, path: str, *, timeout: float, fsync: bool, mmap_size: int) -> None:
         self.path = path
         self.timeout = timeout
         self.synchronous = "FULL" if fsync else "NORMAL"
+        self.mmap_size = mmap_size
         self._guard = threading.Lock()
         self._reset()
 
@@ -115,6 +143,7 @@ class Connections:
         )
         try:
             conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+            conn.execute(f"PRAGMA mmap_size = {int(self.mmap_size)}")
             conn.execute("PRAGMA recursive_triggers = ON")
             if not self._schema_ready:
                 self._prepare(conn)
@@ -152,26 +181,21 @@ class Connections:
                 raise sqlite3.OperationalError(f"cannot use WAL mode here (journal mode {mode})")
             return
 
-    @contextlib.contextmanager
-    def use(self) -> Iterator[sqlite3.Connection]:
-        """This thread's connection, held for the duration of the block."""
+    def use(self) -> _Held:
+        """This thread's connection: ``with db.use() as conn:`` holds it for the block."""
         if self._pid != os.getpid():
             with self._guard:
                 if self._pid != os.getpid():
                     _ABANDONED.extend(self._live)
                     self._reset()
-        while True:
-            held: _Held | None = getattr(self._local, "held", None)
-            if held is None or held.closed:
-                held = _Held(self.connect())
-                with self._guard:
-                    self._live.append(held)
-                self._local.held = held
-            with held.lock:
-                if held.closed:  # closed by close() meanwhile: open another
-                    continue
-                yield held.conn
-                return
+        held: _Held | None = getattr(self._local, "held", None)
+        if held is None:
+            held = self._local.held = _Held(self)
+        return held
+
+    def register(self, held: _Held) -> None:
+        with self._guard:
+            self._live.append(held)
 
     def close(self) -> None:
         """Close every thread's connection, each once the call using it is done."""
@@ -180,8 +204,4 @@ class Connections:
                 return
             live, self._live = self._live, []
         for held in live:
-            with held.lock:
-                held.closed = True
-                held.conn.close()
-
-    # -- reads ----------------------------------------------------------------------------------
+            held.close()

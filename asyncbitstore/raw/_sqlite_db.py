@@ -39,12 +39,14 @@ def prefix_end(prefix: str) -> str | None:
 
 
 def page_sql(bounded: bool, resumed: bool) -> str:
-    """A listing query: a range scan of the key index (``key >= low [AND key < high]``)."""
-    sql = "SELECT key FROM blobs WHERE key >= ?"
+    """A listing query: one range scan of the key index from a single lower bound.
+
+    The first page starts at the prefix (``key >= ?``), later ones after the last key seen
+    (``key > ?``); giving both would let SQLite seek on the first and rescan every page.
+    """
+    sql = "SELECT key FROM blobs WHERE key " + (">" if resumed else ">=") + " ?"
     if bounded:
         sql += " AND key < ?"
-    if resumed:
-        sql += " AND key > ?"
     return sql + " ORDER BY key LIMIT ?"
 
 
@@ -131,7 +133,7 @@ class Database(Connections):
 
     def page(self, low: str, high: str | None, after: str | None, limit: int) -> list[str]:
         """Up to ``limit`` keys in ``[low, high)`` and above ``after``, in order."""
-        args = [low, *(v for v in (high, after) if v is not None), limit]
+        args = [low if after is None else after, *([] if high is None else [high]), limit]
         with self.use() as conn:
             rows = conn.execute(page_sql(high is not None, after is not None), args)
             return [row[0] for row in rows]

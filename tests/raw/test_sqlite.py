@@ -68,7 +68,7 @@ def test_uri_is_scheme_then_absolute_database_path_then_key(tmp_path: Path) -> N
 @pytest.mark.parametrize(
     "options",
     [{"path": ":memory:"}, {"path": ""}, {"path": "file:x.db?mode=ro"}, {"max_bytes": -1},
-     {"max_bytes": True}, {"threads": 0}],
+     {"max_bytes": True}, {"threads": 0}, {"mmap_size": -1}],
 )  # fmt: skip
 def test_bad_options_are_refused(tmp_path: Path, options: dict[str, object]) -> None:
     arguments: dict[str, object] = {"path": tmp_path / "x.db"} | options
@@ -85,14 +85,16 @@ def test_prefix_end_bounds_every_string_with_the_prefix() -> None:
         assert "ab" <= key < prefix_end("ab")  # type: ignore[operator]
 
 
-def test_listing_queries_are_index_range_scans(tmp_path: Path) -> None:
+def test_listing_queries_seek_the_key_index_from_one_lower_bound(tmp_path: Path) -> None:
     conn = _plain(str(tmp_path / "x.db"))
     conn.execute("CREATE TABLE blobs (key TEXT PRIMARY KEY NOT NULL, data BLOB, atime INTEGER)")
     for bounded in (False, True):
         for resumed in (False, True):
-            args = ["a", *(["b"] * bounded), *(["a"] * resumed), 10]
-            plan = conn.execute("EXPLAIN QUERY PLAN " + page_sql(bounded, resumed), args)
-            assert "USING COVERING INDEX" in plan.fetchone()[3]
+            sql = page_sql(bounded, resumed)
+            plan = conn.execute("EXPLAIN QUERY PLAN " + sql, ["a", *(["b"] * bounded), 10])
+            detail = plan.fetchone()[3]
+            assert "USING COVERING INDEX" in detail and sql.count("key >") == 1
+            assert detail.endswith("(key>? AND key<?)" if bounded else "(key>?)")
     conn.close()
 
 
