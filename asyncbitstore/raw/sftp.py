@@ -80,6 +80,7 @@ class SFTPRaw(Store):
     Writes are atomic: the bytes go to ``.abstmp-<random>`` in the destination folder (created
     as needed), renamed over the destination with OpenSSH's ``posix-rename`` extension. A put
     interrupted by a dropped connection may leave its temporary file, which is never listed.
+    The store pickles (without its connection) when its keys are given as file paths.
     """
 
     _runtime_attrs = ("_link",)
@@ -234,7 +235,7 @@ class SFTPRaw(Store):
                     uri, session, functools.partial(file.read, chunk_size, offset)
                 )
                 if not chunk:
-                    break
+                    raise StoreNotAvailable(self, "the file shrank while it was streamed", uri=uri)
                 offset += len(chunk)
                 yield chunk
         finally:
@@ -323,9 +324,9 @@ class SFTPRaw(Store):
                     raise TypeError(
                         f"async iterable yielded {type(chunk).__name__}, expected bytes"
                     )
-                write = functools.partial(file.write, bytes(chunk), offset)
-                await self._once(uri, session, write)
-                offset += len(chunk)
+                part = bytes(chunk)
+                await self._once(uri, session, functools.partial(file.write, part, offset))
+                offset += len(part)
             await self._once(uri, session, file.close)
             await self._once(uri, session, lambda: ops.replace(session.sftp, temp, path))
         except BaseException:

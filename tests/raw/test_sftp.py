@@ -218,6 +218,18 @@ async def test_large_blobs_stream_in_bounded_chunks(store: SFTPRaw) -> None:
     assert await store.get_range(store.uri("big"), 1 << 20, (1 << 20) + 5) == blob[1 << 20 :][:5]
 
 
+async def test_a_file_that_shrinks_while_streamed_fails_the_stream(
+    store: SFTPRaw, tmp_path: Path
+) -> None:
+    await store.put(store.uri("big"), os.urandom(1 << 20))
+    chunks = store.stream(store.uri("big"), chunk_size=256 << 10)
+    first = await anext(chunks)
+    os.truncate(tmp_path / "big", 300 << 10)
+    with pytest.raises(StoreNotAvailable, match="shrank"):
+        [chunk async for chunk in chunks]
+    assert len(first) == 256 << 10
+
+
 # -- one connection, bounded requests, reconnects -------------------------------------------------
 
 
