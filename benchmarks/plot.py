@@ -36,10 +36,12 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
 
 ROOT = Path(__file__).resolve().parents[1]
 OURS, BASE, TARGET = "#1f6feb", "#9aa4ae", "#d1242f"
-STYLE = {
+STYLE: dict[str, Any] = {
     "font.family": "DejaVu Sans",
     "font.size": 10,
     "axes.spines.top": False,
@@ -74,9 +76,9 @@ def local_chart(data: dict[str, Any]) -> tuple[Figure, list[str]]:
     ax.set_xlim(0, max(max(r["max_us"], _limit(r)) for r in rows) * 1.45)
     ax.legend(
         handles=[
-            plt.Rectangle((0, 0), 1, 1, color=OURS, label="asyncbitstore"),
-            plt.Rectangle((0, 0), 1, 1, color=BASE, label="baseline"),
-            plt.Line2D([], [], color=TARGET, linewidth=2, label="target"),
+            Rectangle((0, 0), 1, 1, color=OURS, label="asyncbitstore"),
+            Rectangle((0, 0), 1, 1, color=BASE, label="baseline"),
+            Line2D([], [], color=TARGET, linewidth=2, label="target"),
         ],
         loc="upper right",
         frameon=False,
@@ -178,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--formats", nargs="+", default=["png", "svg"])
     parser.add_argument("--tables", action="store_true", help="print Markdown tables too")
     args = parser.parse_args(argv)
-    plt.rcParams.update(STYLE)
+    plt.style.use(STYLE)
     args.out.mkdir(parents=True, exist_ok=True)
     drawn = 0
     for name, draw in CHARTS.items():
