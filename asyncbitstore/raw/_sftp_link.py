@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 import asyncssh
 
 from .._uri import redact
+from ..errors import StoreFull, StoreNotAvailable, StoreTimeout
 
 __all__ = [
     "TEMP_PREFIX",
@@ -27,6 +28,7 @@ __all__ = [
     "Session",
     "breaks_session",
     "connect",
+    "error_for",
     "parse_url",
     "transient",
 ]
@@ -86,6 +88,22 @@ def breaks_session(exc: BaseException) -> bool:
             asyncio.TimeoutError,
         ),
     )
+
+
+def error_for(store: Any, exc: BaseException, uri: str, secrets: tuple[str, ...]) -> BaseException:
+    """Our exception for a failure of asyncssh (the one place), with ``secrets`` masked."""
+    text = str(exc) or type(exc).__name__
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    if isinstance(exc, (asyncssh.SFTPNoSpaceOnFilesystem, asyncssh.SFTPQuotaExceeded)):
+        return StoreFull(store, uri, text)
+    if isinstance(exc, asyncio.TimeoutError):
+        return StoreTimeout(store, f"no answer within {store.timeout:g} s", uri=uri)
+    if isinstance(exc, asyncssh.HostKeyNotVerifiable):
+        text += " (check known_hosts=)"
+    if isinstance(exc, (asyncssh.Error, OSError)):
+        return StoreNotAvailable(store, f"{type(exc).__name__}: {text}", uri=uri)
+    return exc
 
 
 def transient(exc: BaseException) -> bool:

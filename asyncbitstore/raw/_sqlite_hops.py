@@ -5,22 +5,44 @@ spool file of large streaming puts."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import os
+import sqlite3
 import tempfile
 import time
 from collections.abc import Callable
 from typing import IO, Any, Protocol
 
+from ..errors import StoreFull, StoreNotAvailable
 from ._batcher import ThreadBatcher
 
-__all__ = ["Hops", "Recency", "close", "now", "open_spool", "write_parts"]
+__all__ = ["Hops", "Recency", "close", "error_for", "now", "open_spool", "write_parts"]
 
 logger = logging.getLogger("asyncbitstore.sqlite")
 
 _TOUCH_BATCH = 512  # recorded reads are written together...
 _TOUCH_DELAY = 1.0  # ...or once the oldest is this many seconds old
 
+_SQLITE_FULL = 13
+
 Mapper = Callable[[BaseException, str], BaseException]
+
+
+def error_for(store: Any, exc: BaseException, uri: str) -> BaseException:
+    """Our exception for a failure of SQLite or of the spool file (the one place)."""
+    if isinstance(exc, sqlite3.Error):
+        if getattr(exc, "sqlite_errorcode", None) == _SQLITE_FULL or "is full" in str(exc):
+            return StoreFull(store, uri, str(exc))
+        reason = f"{type(exc).__name__}: {exc}"
+        if "locked" in str(exc) or "busy" in str(exc):
+            reason += f" (waited {store.timeout:g} s for other writers)"
+        return StoreNotAvailable(store, reason, uri=uri)
+    if isinstance(exc, OSError):
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return StoreFull(store, uri, os.strerror(exc.errno or 0))
+        return StoreNotAvailable(store, f"{type(exc).__name__}: {exc.strerror}", uri=uri)
+    return exc
 
 
 class _Closable(Protocol):

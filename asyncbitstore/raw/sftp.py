@@ -30,17 +30,13 @@ from collections.abc import (
 )
 from typing import Any, TypeVar
 
-import asyncssh
-
 from .._data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
 from .._resources import LoopLocal
 from ..errors import (
     InvalidRange,
     InvalidURI,
     NotFoundInStore,
-    StoreFull,
     StoreNotAvailable,
-    StoreTimeout,
 )
 from ..listing import sorted_level
 from ..retry import Retry
@@ -160,21 +156,9 @@ class SFTPRaw(Store):
         return self.check_uri(uri)[len(self.authority) :]
 
     def _error(self, exc: BaseException, uri: str) -> BaseException:
-        """Our exception for a failure of asyncssh (the one place they are mapped)."""
         if isinstance(exc, (ops.NotAFile, *ops.MISSING)):
             return NotFoundInStore(self, uri)
-        text = str(exc) or type(exc).__name__
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        if isinstance(exc, (asyncssh.SFTPNoSpaceOnFilesystem, asyncssh.SFTPQuotaExceeded)):
-            return StoreFull(self, uri, text)
-        if isinstance(exc, asyncio.TimeoutError):
-            return StoreTimeout(self, f"no answer within {self.timeout:g} s", uri=uri)
-        if isinstance(exc, asyncssh.HostKeyNotVerifiable):
-            text += " (check known_hosts=)"
-        if isinstance(exc, (asyncssh.Error, OSError)):
-            return StoreNotAvailable(self, f"{type(exc).__name__}: {text}", uri=uri)
-        return exc
+        return link_ops.error_for(self, exc, uri, self._secrets)
 
     async def _call(self, uri: str, op: Callable[[Session], Awaitable[R]]) -> R:
         """``await op(session)`` in a slot, reconnecting and retrying after a dropped session."""

@@ -18,25 +18,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import os
 import sqlite3
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
 from typing import IO, Any
 
 from .._data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
-from ..errors import InvalidRange, InvalidURI, NotFoundInStore, StoreFull, StoreNotAvailable
+from ..errors import InvalidRange, InvalidURI, NotFoundInStore, StoreFull
 from ..listing import sorted_level
 from ..store import Store
 from ._sqlite_db import Database, Reader, prefix_end
-from ._sqlite_hops import Hops, Recency, close, now, open_spool, write_parts
+from ._sqlite_hops import Hops, Recency, close, error_for, now, open_spool, write_parts
 
 __all__ = ["SqliteRaw"]
 
 _SCHEME = "sqlite://"
 _SPILL = 1 << 20  # a streaming put is kept in memory up to this, then spooled to a temp file
 _PAGE = 1000  # keys per listing query
-_SQLITE_FULL = 13
 
 
 class SqliteRaw(Store):
@@ -148,19 +146,7 @@ class SqliteRaw(Store):
         return key
 
     def _error(self, exc: BaseException, uri: str) -> BaseException:
-        """Our exception for a failure of SQLite or of the spool file (the one place)."""
-        if isinstance(exc, sqlite3.Error):
-            if getattr(exc, "sqlite_errorcode", None) == _SQLITE_FULL or "is full" in str(exc):
-                return StoreFull(self, uri, str(exc))
-            reason = f"{type(exc).__name__}: {exc}"
-            if "locked" in str(exc) or "busy" in str(exc):
-                reason += f" (waited {self.timeout:g} s for other writers)"
-            return StoreNotAvailable(self, reason, uri=uri)
-        if isinstance(exc, OSError):
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                return StoreFull(self, uri, os.strerror(exc.errno or 0))
-            return StoreNotAvailable(self, f"{type(exc).__name__}: {exc.strerror}", uri=uri)
-        return exc
+        return error_for(self, exc, uri)
 
     def _touch(self, key: str) -> None:
         if self.max_bytes is not None:
