@@ -62,7 +62,21 @@ class BitstoreError(Exception):
     def __reduce__(self) -> tuple[Any, ...]:
         # Rebuild from the rendered message and copy attributes back: constructors differ per
         # subclass, and the message already carries everything needed to read the error.
-        return (_rebuild, (type(self), self.message, dict(self.__dict__)))
+        # Attributes that are not plain values (a library's response object, say) travel as
+        # their repr, so that an error always pickles.
+        state = {name: _plain(value) for name, value in self.__dict__.items()}
+        return (_rebuild, (type(self), self.message, state))
+
+
+_PLAIN = (str, int, float, bool, bytes, type(None))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, _PLAIN):
+        return value
+    if isinstance(value, (tuple, list)) and all(isinstance(item, _PLAIN) for item in value):
+        return value
+    return repr(value)
 
 
 def _rebuild(cls: type[BitstoreError], message: str, state: dict[str, Any]) -> BitstoreError:

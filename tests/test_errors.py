@@ -175,3 +175,14 @@ def test_not_found_is_caught_by_except_key_error_and_invalid_uri_by_value_error(
         raise InvalidDataFound("S", "u")
     with pytest.raises(ValueError):
         raise InvalidURI("S", "u")
+
+
+def test_an_error_carrying_an_unpicklable_attribute_still_pickles() -> None:
+    import pickle
+    import threading
+
+    error = StoreNotAvailable("S3Raw", "boom", uri="s3://b/k")
+    error.response = threading.Lock()  # type: ignore[attr-defined]  # cannot be pickled
+    clone = pickle.loads(pickle.dumps(error))
+    assert str(clone) == str(error)
+    assert clone.uri == "s3://b/k" and "lock" in clone.response.lower()
