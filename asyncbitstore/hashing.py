@@ -336,7 +336,13 @@ class HashCache(HashStore):
         await super().put(uri, data)
 
     async def put(self, uri: str, data: PutData) -> None:
-        """Store the blob if possible; failures are logged and counted, not raised."""
+        """Store the blob if possible; failures are logged and counted, not raised.
+
+        A key or data of the wrong form is the caller's mistake, not a cache failure: it raises
+        ``TypeError`` or :class:`~asyncbitstore.errors.InvalidURI` as every other method does.
+        """
+        self._raw_uri(uri)
+        check_put_data(data)
         try:
             await self.put_or_raise(uri, data)
         except Exception as exc:

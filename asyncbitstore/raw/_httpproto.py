@@ -53,6 +53,10 @@ def url_path(uri: str, *, allow_empty: bool = False) -> str | None:
         return None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return None
+    try:  # the connector looks the host up by its IDNA form (empty or overlong labels fail)
+        parts.hostname.encode("idna")
+    except UnicodeError:
+        return None
     if not parts.path and not allow_empty:
         return None
     return parts.path

@@ -26,6 +26,15 @@ _DOT_SEGMENT = re.compile(r"/\.\.?(?:/|$)|/" + re.escape(ops.TEMP_PREFIX) + r"[^
 _FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
+def _encodable(path: str) -> bool:
+    """Whether the OS can take ``path`` (a lone surrogate outside surrogateescape cannot)."""
+    try:
+        os.fsencode(path)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class FileRaw(Store):
     """Blobs as files, for ``file:///abs/path`` URIs and plain absolute paths.
 
@@ -76,6 +85,8 @@ class FileRaw(Store):
         if (_SAFE_FOLDER if folder else _SAFE_FILE).fullmatch(path) is None or _DOT_SEGMENT.search(
             path
         ):
+            return None
+        if not path.isascii() and not _encodable(path):
             return None
         root = self._root_slash
         if root is not None and not path.startswith(root):

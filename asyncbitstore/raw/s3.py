@@ -42,7 +42,12 @@ def _retryable(exc: BaseException) -> bool:
 def _key_ok(key: str) -> bool:
     # S3 caps keys at 1024 bytes. "." and ".." segments are refused by some servers and
     # normalised away by HTTP clients (the request would then name another object).
-    if len(key) > 1024 or len(key.encode("utf-8", "surrogatepass")) > 1024:
+    if len(key) > 1024:
+        return False
+    try:
+        if len(key.encode("utf-8")) > 1024:
+            return False
+    except UnicodeEncodeError:  # a lone surrogate: no UTF-8 form to put in the request
         return False
     return "." not in key or not any(part in (".", "..") for part in key.split("/"))
 

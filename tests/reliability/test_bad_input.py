@@ -16,10 +16,9 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from asyncbitstore import (
@@ -67,40 +66,6 @@ def uris(*bases: str) -> st.SearchStrategy[str]:
     """Random text, or one of ``bases`` followed by a random (often hostile) suffix."""
     anchored = st.builds(lambda base, rest: base + rest, st.sampled_from(bases), suffixes)
     return st.one_of(st.text(max_size=60), anchored) if bases else st.text(max_size=60)
-
-
-# -- library bugs these tests found (each pinned by an xfail test at the end of this file) ------
-# The property tests leave these inputs out so that they keep guarding everything else; when a
-# fix lands, the xfail test passes (strict: it then fails), and the filter here goes too.
-
-
-def _unencodable_path(uri: str) -> bool:
-    """A path the OS cannot take: a lone surrogate outside the surrogateescape range."""
-    try:
-        os.fsencode(uri)
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
-def _not_utf8(text: str) -> bool:
-    """Text with a lone surrogate, which UTF-8 cannot encode."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
-def _unencodable_host(uri: str) -> bool:
-    """An http(s) URL whose host name IDNA cannot encode (an empty or overlong label)."""
-    try:
-        host = urlsplit(uri).hostname
-        if host:
-            host.encode("idna")
-    except (UnicodeError, ValueError):
-        return True
-    return False
 
 
 # -- checking one answer -------------------------------------------------------------------------
@@ -217,7 +182,6 @@ async def test_file_raw_with_a_root_never_touches_a_file_outside_it(
 ) -> None:
     tmp, root = sandbox
     uri = data.draw(uris(f"{root}/", f"file://{root}/", f"{root}", f"{tmp}/", "/"))
-    assume(not _unencodable_path(uri))
     before = _snapshot(tmp, skip=root)
     async with FileRaw(root) as store:
         valid = store.is_valid(uri)
@@ -242,7 +206,6 @@ async def test_file_raw_without_a_root_keeps_dot_segments_from_leaving_the_folde
 ) -> None:
     tmp, root = sandbox
     uri = f"{root}/{suffix}"
-    assume(not _unencodable_path(uri))
     before = _snapshot(tmp, skip=root)
     async with FileRaw() as store:
         if store.is_valid(uri):
@@ -265,8 +228,7 @@ async def test_keyed_stores_and_chains_only_ever_write_under_their_prefix(
     keyed = HashStore(MemoryRaw(), "mem://h/", algorithm="sha256")
     async with chain, keyed:
         for store in (chain, keyed, *(t.store for t in chain.tiers)):
-            # A cache's put swallows every error, an invalid key included (see the xfail below).
-            await _every_method(store, key, write=not isinstance(store, Sha1Cache))
+            await _every_method(store, key, write=True)
         assert all(k.startswith("mem://cache/k/") for k in memory._blobs)
         assert all(k.startswith("mem://h/") for k in keyed.raw._blobs)  # type: ignore[attr-defined]
     assert _snapshot(tmp, skip=root) == before
@@ -295,7 +257,6 @@ async def test_a_plain_composite_answers_any_uri(uri: str, tmp_path: Path) -> No
 @given(uri=uris("s3://", "s3://bucket/", "s3://b/", "S3://bucket/", "s3://bucket"))
 @EXAMPLES
 async def test_s3_uri_parsing_answers_any_uri_without_a_request_for_invalid_ones(uri: str) -> None:
-    assume(not _not_utf8(uri))
     async with S3Raw(endpoint_url=DEAD, retry=ONCE, timeout=2) as store:
         await _every_method(store, uri, write=False)
 
@@ -310,7 +271,6 @@ async def test_gcs_uri_parsing_answers_any_uri_without_a_request_for_invalid_one
 @given(uri=uris("http://", "https://", "http://127.0.0.1:9/", "http://[::1", "http://a:b@"))
 @EXAMPLES
 async def test_http_uri_parsing_answers_any_uri(uri: str) -> None:
-    assume(not _unencodable_host(uri))
     async with HTTPRaw(retry=ONCE, timeout=2) as store:
         answers = await _every_method(store, uri, write=False)
         for answer in answers.values():
@@ -329,7 +289,6 @@ async def moto_bucket(moto_server: Any) -> AsyncIterator[str]:
 async def test_any_key_s3_accepts_round_trips_through_moto(
     moto_server: Any, moto_bucket: str, key: str
 ) -> None:
-    assume(not _not_utf8(key))
     uri = f"s3://{moto_bucket}/{key}"
     async with S3Raw(endpoint_url=moto_server.url, retry=ONCE) as store:
         answers = await _every_method(store, uri, write=True)
@@ -383,16 +342,9 @@ async def test_an_http_path_never_reaches_a_file_beside_the_served_folder(
             assert secret.read_bytes() not in [a for a in answers.values() if isinstance(a, bytes)]
 
 
-# -- the bugs found, pinned ----------------------------------------------------------------------
+# -- inputs that once slipped through ----------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnicodeEncodeError,
-    reason="FileRaw accepts a path with a lone surrogate (is_valid is True) and the OS call then "
-    "raises UnicodeEncodeError, not a BitstoreError: _to_path should refuse a path that "
-    "os.fsencode cannot encode",
-)
 async def test_file_raw_refuses_a_path_the_os_cannot_encode(tmp_path: Path) -> None:
     uri = f"{tmp_path}/\ud800"
     async with FileRaw() as store:
@@ -401,13 +353,6 @@ async def test_file_raw_refuses_a_path_the_os_cannot_encode(tmp_path: Path) -> N
         assert not store.is_valid(uri)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnicodeError,
-    reason="HTTPRaw.is_valid accepts 'http://../x' and get then raises UnicodeError from IDNA "
-    "encoding inside aiohttp (a ValueError, not a BitstoreError): _httpproto.url_path should "
-    "refuse a host name that does not encode",
-)
 async def test_http_raw_refuses_a_host_name_that_does_not_encode() -> None:
     async with HTTPRaw(retry=ONCE) as store:
         with pytest.raises(InvalidURI):
@@ -415,25 +360,12 @@ async def test_http_raw_refuses_a_host_name_that_does_not_encode() -> None:
         assert not store.is_valid("http://../x")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HashCache.put catches every Exception, so an invalid key (InvalidURI) or a non-str "
-    "key (TypeError) is logged and swallowed instead of raised; API.md says every method raises "
-    "InvalidURI for a URI is_valid rejects. put should check the key before its try block",
-)
 async def test_a_cache_put_with_an_invalid_key_raises_invalid_uri() -> None:
     async with Sha1Cache(MemoryRaw(), "mem://c/") as cache:
         with pytest.raises(InvalidURI):
             await cache.put("not a key", b"x")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnicodeEncodeError,
-    reason="S3Raw.is_valid accepts a key with a lone surrogate (_key_ok measures it with "
-    "'surrogatepass') and botocore then raises UnicodeEncodeError while quoting the URL: "
-    "_key_ok in raw/s3.py should refuse a key that does not encode as strict UTF-8",
-)
 async def test_s3_raw_refuses_a_key_that_is_not_utf8() -> None:
     async with S3Raw(endpoint_url=DEAD, retry=ONCE) as store:
         with pytest.raises(InvalidURI):
