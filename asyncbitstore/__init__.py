@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .composite import Composite, HashComposite, Sha1Composite
 from .errors import (
     BitstoreError,
+    CompressedRange,
     InvalidDataFound,
     InvalidRange,
     InvalidURI,
@@ -69,6 +70,7 @@ __all__ = [
     "BitstoreError",
     "ChainStats",
     "Composite",
+    "CompressedRange",
     "ConfigError",
     "Fanout",
     "FileRaw",

@@ -9,6 +9,7 @@ Every error is a :class:`BitstoreError`::
     │   └── StoreTimeout                     ... because it took longer than allowed
     ├── InvalidURI (also ValueError)         the URI or key has the wrong form
     ├── InvalidRange (also ValueError)       a byte range that cannot be served
+    │   └── CompressedRange                  ... because the blob is stored compressed
     ├── NotWritable                          the store does not implement put/delete
     └── StoreFull                            the store declines the write for lack of room
 
@@ -26,6 +27,7 @@ from typing import Any
 
 __all__ = [
     "BitstoreError",
+    "CompressedRange",
     "InvalidDataFound",
     "InvalidRange",
     "InvalidURI",
@@ -152,6 +154,24 @@ class InvalidRange(BitstoreError, ValueError):
         self.start = start
         self.end = end
         super().__init__(f"invalid range [{start}, {end}) for {uri!r} in {self.store}: {reason}")
+
+
+class CompressedRange(InvalidRange):
+    """A byte range of a blob stored compressed: offsets into it would not be the data's.
+
+    ``get`` or ``stream`` the blob instead (both decode it), or store it uncompressed.
+    """
+
+    def __init__(self, store: object, uri: str, start: int, end: int, codec: str) -> None:
+        super().__init__(
+            store,
+            uri,
+            start,
+            end,
+            f"the blob is stored {codec}-compressed, so a byte range of it cannot be served; "
+            "use get() or stream(), which decode it",
+        )
+        self.codec = codec
 
 
 class NotWritable(BitstoreError):
