@@ -22,6 +22,7 @@ from gcloud.aio.auth import Token
 from gcloud.aio.storage import Storage
 from tenacity import stop_after_attempt
 
+from .._redact import scrub
 from ..retry import is_transient
 from ._aiohttp import new_session
 
@@ -82,8 +83,11 @@ def _auth_reason(exc: BaseException) -> str:
 
 
 def short(text: str, limit: int = 200) -> str:
-    """``text`` on one line and cut to ``limit``; a Google JSON error becomes its message."""
-    text = text.strip()
+    """``text`` on one line and cut to ``limit``; a Google JSON error becomes its message.
+
+    Credentials a server quoted back are masked first, so no cut leaves part of one behind.
+    """
+    text = scrub(text).strip()
     start = text.find("{")
     if start >= 0:
         try:

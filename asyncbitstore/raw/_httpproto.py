@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from urllib.parse import quote, urlsplit
 
 import aiohttp
@@ -19,7 +19,6 @@ __all__ = [
     "body_length",
     "content_range",
     "parse_listing",
-    "scrub",
     "slice_body",
     "url_path",
     "walk",
@@ -29,17 +28,7 @@ __all__ = [
 Entries = list[tuple[str, bool]]
 
 _CONTENT_RANGE = re.compile(r"bytes\s+(?:(\d+)-(\d+)|\*)/(\d+|\*)", re.IGNORECASE)
-_USERINFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s'\"]*@")
 _CHUNK = 1 << 20
-
-
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with URL credentials (anywhere in it) and every secret replaced by ``***``."""
-    text = _USERINFO.sub(r"\1***@", text)
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
 
 
 def url_path(uri: str, *, allow_empty: bool = False) -> str | None:

@@ -31,6 +31,8 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
 from botocore import UNSIGNED
 
+from .._redact import guard_sdk_logs
+
 __all__ = [
     "ANONYMOUS", "Connection", "Credential", "Object", "Options", "content_md5", "object_info",
     "open_connection", "read_chunk", "within",
@@ -158,6 +160,8 @@ async def open_connection(credential: Credential, options: Options) -> Connectio
     stack = AsyncExitStack()
     try:
         client = await stack.enter_async_context(creator)
+        # botocore dumps signed requests, session token included, to its DEBUG logs.
+        guard_sdk_logs(("botocore", "aiobotocore"), keys.values())
         if not options.fast_path:
             return Connection(client, stack, options.max_connections)
         from ._s3fast import FastConnection  # it extends Connection: imported once both exist

@@ -27,11 +27,12 @@ from typing import Any
 import aiohttp
 from botocore import exceptions as boto
 
+from .._redact import scrub
 from ..errors import BitstoreError, InvalidRange, NotFoundInStore, StoreNotAvailable, StoreTimeout
 from ..retry import THROTTLING_CODES, TransientError, is_transient_status
 
 __all__ = [
-    "BAD_CREDENTIAL_CODES", "S3Timeout", "error_code", "exhausted", "is_bad_credentials", "scrub",
+    "BAD_CREDENTIAL_CODES", "S3Timeout", "error_code", "exhausted", "is_bad_credentials",
     "translate",
 ]  # fmt: skip
 
@@ -59,14 +60,6 @@ _CONNECTION_ERRORS = (
 
 class S3Timeout(TransientError):
     """A request attempt that ran out of time (becomes :class:`StoreTimeout` if it persists)."""
-
-
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every non-empty secret replaced by ``***``."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
 
 
 def error_code(exc: BaseException) -> tuple[str, int | None]:

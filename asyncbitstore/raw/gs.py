@@ -29,6 +29,7 @@ from .._data import (
     check_put_data,
     check_range,
 )
+from .._redact import scrub_cause
 from .._resources import LoopLocal
 from .._uri import redact
 from ..errors import InvalidDataFound, InvalidRange, InvalidURI, NotFoundInStore
@@ -167,7 +168,7 @@ class GSRaw(Store):
                 and not await self._has(bucket)
             ):
                 error = NotFoundInStore(self, uri, f"bucket {bucket!r} does not exist")
-            raise error from exc
+            raise error from scrub_cause(exc)
 
     async def _has(self, bucket: str) -> bool:
         if bucket not in self._buckets:
@@ -239,7 +240,7 @@ class GSRaw(Store):
             except Exception as exc:
                 delay = next(delays, None) if is_transient(exc) else None
                 if delay is None:
-                    raise gsio.translate(self, exc, uri) from exc
+                    raise gsio.translate(self, exc, uri) from scrub_cause(exc)
                 await asyncio.sleep(delay)
             resume = partial(GSClient.get_media, bucket=bucket, name=name,
                              byte_range=f"bytes={offset}-", generation=generation)  # fmt: skip

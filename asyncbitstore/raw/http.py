@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from .._data import DEFAULT_CHUNK_SIZE, check_chunk_size, check_range
+from .._redact import scrub
 from .._resources import LoopLocal
 from .._tier import check_timeout
 from .._uri import redact
@@ -153,7 +154,7 @@ class HTTPRaw(Store):
         if isinstance(exc, asyncio.TimeoutError):
             return StoreTimeout(self, f"no answer within {self.timeout} s", uri=uri)
         attempts = "" if self.retry.attempts == 1 else f" (after {self.retry.attempts} attempts)"
-        detail = proto.scrub(str(exc), self._headers.values())
+        detail = scrub(str(exc), self._headers.values())
         reason = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
         return StoreNotAvailable(self, reason + attempts, uri=uri)
 

@@ -14,6 +14,7 @@ except ModuleNotFoundError as _missing:
     raise ImportError("S3Raw needs aiobotocore: pip install 'asyncbitstore[s3]'") from _missing
 
 from .._data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
+from .._redact import scrub_cause
 from .._resources import LoopLocal
 from .._uri import redact
 from ..errors import InvalidDataFound, InvalidRange, InvalidURI, NotFoundInStore
@@ -177,7 +178,7 @@ class S3Raw(Store):
                 mapped = translate(self, exc, uri=uri, bucket=bucket, secrets=self._secrets)
                 if mapped is exc:
                     raise
-                raise mapped from exc
+                raise mapped from scrub_cause(exc, self._secrets)
 
         try:
             return await self.retry.call(attempt, transient=_retryable, what=what)
@@ -257,7 +258,7 @@ class S3Raw(Store):
                 mapped = exhausted(self, mapped, uri, 1)
             if mapped is exc:
                 raise
-            raise mapped from exc
+            raise mapped from scrub_cause(exc, self._secrets)
 
     async def exists(self, uri: str) -> bool:
         """Whether the object exists (HEAD); refused access raises, it is not False."""
