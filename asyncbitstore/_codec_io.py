@@ -35,10 +35,13 @@ if TYPE_CHECKING:
     from .hashing import HashKeys
 
 __all__ = [
+    "DecodedHasher",
     "FrameReader",
+    "check_options",
     "decode",
     "decode_stream",
     "encode",
+    "put_options",
     "range_of_stored",
     "read_range",
     "verified_stored",
@@ -59,6 +62,18 @@ def _starts_with_magic(data: bytes | bytearray | memoryview) -> bool:
     return bytes(memoryview(data)[: len(MAGIC)]) == MAGIC
 
 
+def check_options(compress: str | None, level: int | None, raw: bool) -> None:
+    """Raise ``ValueError`` for put options that cannot go together or are unknown."""
+    if raw:
+        if compress is not None or level is not None:
+            raise ValueError("raw=True stores the data as given: it takes no compress or level")
+    elif compress is None:
+        if level is not None:
+            raise ValueError("level applies to compression: give compress= too")
+    else:
+        codec_named(compress).check_level(level)
+
+
 async def encode(
     data: PutData, compress: str | None, level: int | None, raw: bool = False
 ) -> PutData:
@@ -69,13 +84,10 @@ async def encode(
             together with ``raw``.
         ImportError: the codec's package is not installed.
     """
+    check_options(compress, level, raw)
     if raw:
-        if compress is not None or level is not None:
-            raise ValueError("raw=True stores the data as given: it takes no compress or level")
         return data
     if compress is None:
-        if level is not None:
-            raise ValueError("level applies to compression: give compress= too")
         if isinstance(data, (bytes, bytearray, memoryview)):
             return IDENTITY_HEADER + bytes(data) if _starts_with_magic(data) else data
         return _guarded(data)
@@ -184,6 +196,43 @@ class FrameReader:
             self._decoder.finish()
 
 
+class DecodedHasher:
+    """A hashlib object fed stored chunks: it hashes the data they decode to.
+
+    Raises :class:`InvalidDataFound` for a damaged frame (naming ``store`` and ``uri``).
+    """
+
+    def __init__(self, hasher: Any, store: object, uri: str) -> None:
+        self._hasher = hasher
+        self._reader = FrameReader(1 << 20)
+        self._where = (store, uri)
+
+    def update(self, chunk: bytes) -> None:
+        """Hash the data decoded from ``chunk``."""
+        try:
+            for out in self._reader.feed(chunk):
+                self._hasher.update(out)
+        except CorruptFrame as exc:
+            raise _corrupt(*self._where, exc) from None
+
+    def hexdigest(self) -> str:
+        """The digest of all the data (call once, after the last chunk)."""
+        try:
+            for out in self._reader.finish():
+                self._hasher.update(out)
+        except CorruptFrame as exc:
+            raise _corrupt(*self._where, exc) from None
+        return self._hasher.hexdigest()  # type: ignore[no-any-return]
+
+
+def put_options(compress: str | None, level: int | None, raw: bool) -> dict[str, Any]:
+    """The compression keywords to pass on to another store's ``put``: none when all are
+    defaults, so stores written before compression existed still take the call."""
+    if compress is None and level is None and not raw:
+        return {}
+    return {"compress": compress, "level": level, "raw": raw}
+
+
 def _pieces(data: bytes, size: int) -> Iterator[bytes]:
     if len(data) <= size:
         yield data
@@ -223,22 +272,6 @@ async def decode_stream(
         await chunks.aclose()  # type: ignore[attr-defined]
 
 
-async def tee_decoded(
-    store: object, uri: str, data: PutData, sink: Callable[[bytes], object]
-) -> AsyncIterator[bytes]:
-    """Stored chunks passed through unchanged while their decoded data goes to ``sink``."""
-    reader = FrameReader(1 << 20)
-    try:
-        async for chunk in chunks_of(data):
-            for out in reader.feed(chunk):
-                sink(out)
-            yield chunk
-        for out in reader.finish():
-            sink(out)
-    except CorruptFrame as exc:
-        raise _corrupt(store, uri, exc) from None
-
-
 async def verified_stored(keys: HashKeys, store: object, key: str, data: PutData) -> PutData:
     """``data`` (in its stored form), checked against ``key`` by the digest of what it decodes to.
 
@@ -247,10 +280,11 @@ async def verified_stored(keys: HashKeys, store: object, key: str, data: PutData
     if isinstance(data, (bytes, bytearray, memoryview)):
         keys.check(store, key, keys.digest(await decode(store, key, bytes(data))))
         return data
-    hasher = keys.new()
+    hasher = DecodedHasher(keys.new(), store, key)
 
     async def checked() -> AsyncIterator[bytes]:
-        async for chunk in tee_decoded(store, key, data, hasher.update):
+        async for chunk in chunks_of(data):
+            hasher.update(chunk)
             yield chunk
         keys.check(store, key, hasher.hexdigest())
 

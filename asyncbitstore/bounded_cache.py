@@ -41,6 +41,8 @@ from ._cache_files import (
     scan,
     write_and_record,
 )
+from ._codec import MAGIC
+from ._codec_io import decode, decode_stream, encode, read_range
 from ._data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
 from .cache_index import CacheIndex, NoRoom, UseLog
 from .errors import InvalidRange, InvalidURI, NotFoundInStore, StoreFull, StoreNotAvailable
@@ -187,15 +189,17 @@ class BoundedFileRaw(Store):
 
     # -- reads ----------------------------------------------------------------------------------
 
-    async def get(self, uri: str) -> bytes:
-        """The blob's bytes; counts as a use."""
+    async def get(self, uri: str, *, raw: bool = False) -> bytes:
+        """The blob's bytes (decoded unless ``raw``); counts as a use."""
         name, path = self._path(uri)
         try:
             data: bytes = await self.raw._batcher.submit(ops.read, path)
         except OSError as exc:
             raise self._error(exc, uri) from exc
         self._used(name)
-        return data
+        if raw or not data.startswith(MAGIC):
+            return data
+        return await decode(self, uri, data)
 
     async def get_many(
         self, uris: UriSource, *, concurrency: int = DEFAULT_CONCURRENCY, progress: bool = False
@@ -223,9 +227,11 @@ class BoundedFileRaw(Store):
         finally:
             for future in pending:
                 future.cancel()
-        for (name, _), data in zip(paths, found, strict=True):
+        for index, ((name, _), data) in enumerate(zip(paths, found, strict=True)):
             if data is not None:
                 self._used(name)
+                if data.startswith(MAGIC):
+                    found[index] = await decode(self, uris[index], data)
         return found
 
     async def _batch(self, first: str, future: Any) -> list[bytes | None]:
@@ -235,20 +241,32 @@ class BoundedFileRaw(Store):
             raise self._error(exc, first) from exc
 
     async def get_range(self, uri: str, start: int, end: int) -> bytes:
-        """Bytes ``[start, end)`` of the blob; counts as a use."""
+        """Bytes ``[start, end)`` of the blob (:class:`CompressedRange` if it is compressed);
+        counts as a use."""
         name, path = self._path(uri)
         check_range(self, uri, start, end)
-        try:
-            data: bytes = await self._run(uri, ops.read_range, path, start, end)
-        except ops.PastEnd as exc:
-            raise InvalidRange(
-                self, uri, start, end, f"the blob has only {exc.size} bytes"
-            ) from None
+
+        async def read(first: int, last: int) -> bytes:
+            try:
+                return await self._run(uri, ops.read_range, path, first, last)  # type: ignore[no-any-return]
+            except ops.PastEnd as exc:
+                raise InvalidRange(
+                    self, uri, start, end, f"the blob has only {exc.size} bytes"
+                ) from None
+
+        data = await read_range(self, uri, start, end, read)
         self._used(name)
         return data
 
-    async def stream(self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
-        """The blob in chunks; it cannot be evicted until the stream is closed."""
+    def stream(
+        self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE, *, raw: bool = False
+    ) -> AsyncIterator[bytes]:
+        """The blob in chunks (decoded unless ``raw``); it cannot be evicted until the stream
+        is closed."""
+        chunks = self._stream_stored(uri, chunk_size)
+        return chunks if raw else decode_stream(self, uri, chunks, chunk_size)
+
+    async def _stream_stored(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
         name, path = self._path(uri)
         check_chunk_size(chunk_size)
         file = await self._open(uri, path)
@@ -296,8 +314,17 @@ class BoundedFileRaw(Store):
 
     # -- writes ---------------------------------------------------------------------------------
 
-    async def put(self, uri: str, data: PutData) -> None:
-        """Write the blob atomically, then evict least-recently used blobs to fit.
+    async def put(
+        self,
+        uri: str,
+        data: PutData,
+        *,
+        compress: str | None = None,
+        level: int | None = None,
+        raw: bool = False,
+    ) -> None:
+        """Write the blob atomically (compressed with ``compress``), then evict least-recently
+        used blobs to fit. Sizes and ``max_bytes`` count the stored (compressed) bytes.
 
         Raises:
             StoreFull: the blob is bigger than ``max_bytes``, or does not fit and ``evict``
@@ -305,6 +332,7 @@ class BoundedFileRaw(Store):
         """
         name, path = self._path(uri)
         check_put_data(data)
+        data = await encode(data, compress, level, raw)
         if isinstance(data, (bytes, bytearray, memoryview)):
             size = memoryview(data).nbytes
             self._check_fits(uri, size)
@@ -314,7 +342,7 @@ class BoundedFileRaw(Store):
             )
         else:
             counted = Counted(data)
-            await self.raw.put(path, counted)
+            await self.raw.put(path, counted, raw=True)  # encoded above
             if counted.size > self.max_bytes:
                 await self._run(uri, ops.unlink, path)
             self._check_fits(uri, counted.size)

@@ -15,6 +15,11 @@ Semantics (the contract users rely on):
 - A cache whose blob fails verification has it deleted and the tiers below are asked.
 - ``put`` writes to the sources appended with ``write=True``: the first before returning, the
   others in the background. ``delete`` removes the blob from every writable tier and cache.
+- Compression: ``put(..., compress=...)`` passes the codec to the sources it writes. ``get``
+  and ``stream`` return decoded bytes, and cache fills store those plain bytes: a cache is for
+  speed, and a hit then costs no decoding. ``get(raw=True)`` and ``stream(raw=True)`` return
+  the first tier's stored form, with no fills (a cache may hold the plain form of a blob a
+  source holds compressed).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from typing_extensions import Self
 
 from ._circuit import CircuitBreaker
+from ._codec_io import check_options, put_options, verified_stored
 from ._data import DEFAULT_CHUNK_SIZE, PutData, check_put_data, check_range
 from ._fills import BackgroundWork
 from ._singleflight import SingleFlight
@@ -196,9 +202,14 @@ class Composite(Store):
 
     # -- get ------------------------------------------------------------------------------------
 
-    async def get(self, uri: str) -> bytes:
-        """The blob from the first tier that has it (see the module docstring)."""
+    async def get(self, uri: str, *, raw: bool = False) -> bytes:
+        """The blob from the first tier that has it (see the module docstring).
+
+        With ``raw``, the first tier's stored form (no single flight, no fills).
+        """
         key = self._key(uri)
+        if raw:
+            return await self._get_stored(key)
         if self.tracer is not None:
             return await self.tracer.get(self, key, self._get_key)
         if self._missing:
@@ -209,6 +220,12 @@ class Composite(Store):
         if self._missing:
             self._check_negative(key)
         return await self._flight.run(key, self._fetch)
+
+    async def _get_stored(self, key: str) -> bytes:
+        async def ask(tier: Tier) -> bytes:
+            return await tier.ask(key, functools.partial(tier.store.get, raw=True), key)
+
+        return await self._first_answer(key, self._readers(key), ask)
 
     def _check_negative(self, key: str) -> None:
         """Raise NotFoundInStore if ``key`` was missing everywhere less than negative_ttl ago."""
@@ -365,17 +382,43 @@ class Composite(Store):
             raise self._nothing_found(key, failures)
         return False
 
-    def stream(self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
+    def stream(
+        self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE, *, raw: bool = False
+    ) -> AsyncIterator[bytes]:
         """The blob in chunks from the first tier that has it, with bounded memory.
 
         Chunks from a ``cache_result`` source (or from a cache with caches before it) are teed
         into those caches as they pass; a cache keeps the blob only if the stream reaches its
         end (and, in a content-addressed chain, its digest matches). Concurrent streams of one
         key wait for the first one's fills and then read from the cache: one source fetch.
+        With ``raw``, the first tier's stored form is streamed, with no fills.
         """
+        if raw:
+            return self._stream_stored(uri, chunk_size)
         if self.tracer is not None:
             return self.tracer.stream(self, uri, self._stream(uri, chunk_size))
         return self._stream(uri, chunk_size)
+
+    async def _stream_stored(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
+        key = self._key(uri)
+        failures: list[tuple[Tier, BaseException]] = []
+        for tier in self._readers(key):
+            chunks = tier.store.stream(key, chunk_size, raw=True)
+            try:
+                first = await tier.ask(key, anext, chunks, None)
+            except Exception as exc:
+                await chunks.aclose()  # type: ignore[attr-defined]
+                if not isinstance(exc, NotFoundInStore):
+                    failures.append((tier, exc))
+                continue
+            try:
+                while first is not None:
+                    yield first
+                    first = await anext(chunks, None)
+            finally:
+                await chunks.aclose()  # type: ignore[attr-defined]
+            return
+        raise self._nothing_found(key, failures)
 
     async def _stream(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
         key = self._key(uri)
@@ -476,40 +519,54 @@ class Composite(Store):
 
     # -- writes ---------------------------------------------------------------------------------
 
-    def _prepare_put(self, key: str, data: PutData) -> PutData:
+    async def _prepare_put(self, key: str, data: PutData, raw: bool) -> PutData:
         """Checks (and for content-addressed chains, verification) before a put."""
         return data
 
-    async def put(self, uri: str, data: PutData) -> None:
+    async def put(
+        self,
+        uri: str,
+        data: PutData,
+        *,
+        compress: str | None = None,
+        level: int | None = None,
+        raw: bool = False,
+    ) -> None:
         """Write to the ``write=True`` sources: the first now, the others in the background.
+
+        ``compress`` and ``level`` are passed to each source's ``put``; ``raw`` data (a stored
+        form) is written as it is (see :meth:`Store.put`).
 
         Raises:
             NotWritable: no source was appended with ``write=True``.
         """
         key = self._key(uri)
         check_put_data(data)
+        check_options(compress, level, raw)
+        write = functools.partial(self._put, options=put_options(compress, level, raw))
         if self.tracer is not None:
-            await self.tracer.put(self, key, data, self._put)
+            await self.tracer.put(self, key, data, write)
         else:
-            await self._put(key, data)
+            await write(key, data)
 
-    async def _put(self, key: str, data: PutData) -> None:
+    async def _put(self, key: str, data: PutData, options: dict[str, Any]) -> None:
         writers = [t for t in self._tiers if t.write and t.store.is_valid(key)]
         if not writers:
             raise NotWritable(self, "put (no tier was appended with write=True)")
-        data = self._prepare_put(key, data)
+        data = await self._prepare_put(key, data, bool(options.get("raw")))
         self._missing.pop(key, None)
         first = writers[0]
         if self.tracer is None:
-            await first.call(first.store.put, key, data)
+            put = functools.partial(first.store.put, **options) if options else first.store.put
+            await first.call(put, key, data)
         else:
-            await self.tracer.tier_put(first, key, data)
+            await self.tracer.tier_put(first, key, data, **options)
         await self._after_put(key)
         for tier in writers[1:]:
             await self._background.start_replication(
                 key,
                 f"replication to {tier.name}",
-                functools.partial(self._replicate, first, tier, key, data),
+                functools.partial(self._replicate, first, tier, key, data, options),
             )
 
     async def _after_put(self, key: str) -> None:
@@ -525,10 +582,18 @@ class Composite(Store):
                     )
 
     @staticmethod
-    async def _replicate(first: Tier, target: Tier, key: str, data: PutData) -> None:
+    async def _replicate(
+        first: Tier, target: Tier, key: str, data: PutData, options: dict[str, Any]
+    ) -> None:
         if not isinstance(data, (bytes, bytearray, memoryview)):
-            data = first.store.stream(key)  # the stream was consumed: copy from the first writer
-        await target.call(target.store.put, key, data)
+            # The stream was consumed: copy from the first writer (its stored form as it is,
+            # when that may be compressed, rather than compressing it once more).
+            if options:
+                data, options = first.store.stream(key, raw=True), {"raw": True}
+            else:
+                data = first.store.stream(key)
+        put = functools.partial(target.store.put, **options) if options else target.store.put
+        await target.call(put, key, data)
 
     async def delete(self, uri: str) -> None:
         """Remove the blob from every writable tier and every cache.
@@ -639,7 +704,9 @@ class HashComposite(Composite):
     def _key(self, uri: object) -> str:
         return self.keys.require(self, uri)
 
-    def _prepare_put(self, key: str, data: PutData) -> PutData:
+    async def _prepare_put(self, key: str, data: PutData, raw: bool) -> PutData:
+        if raw:
+            return await verified_stored(self.keys, self, key, data)
         if isinstance(data, (bytes, bytearray, memoryview)):
             self.keys.check(self, key, self.keys.digest(data))
             return data
@@ -648,17 +715,20 @@ class HashComposite(Composite):
     async def _after_put(self, key: str) -> None:
         """Nothing to invalidate: a key's content never changes."""
 
-    async def write(self, data: WriteData) -> str:
+    async def write(
+        self, data: WriteData, *, compress: str | None = None, level: int | None = None
+    ) -> str:
         """Store ``data`` under its digest and return that key.
 
         ``data`` may be bytes-like, a path, a binary file object or an async iterable of bytes;
         the digest is computed while streaming, in bounded memory, and ``put`` checks it again
-        as the bytes go to the first writable source (see :meth:`HashStore.write`).
+        as the bytes go to the first writable source (see :meth:`HashStore.write`). The key is
+        the digest of the data as given, also when ``compress`` stores it compressed.
         """
         from ._write_source import keyed_source
 
         async with keyed_source(data, self.keys) as (key, source):
-            await self.put(key, source)
+            await self.put(key, source, compress=compress, level=level)
         return key
 
 

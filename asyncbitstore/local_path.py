@@ -11,6 +11,9 @@ from depends on the store:
   pinned (a cache too small for what is pinned at once), a temporary copy is used instead;
 - any other store (or a chain without a local file tier): a temporary copy, removed on exit.
 
+A blob stored compressed is never handed out as its file (which holds the compressed frame):
+the decoded data goes to a temporary copy instead.
+
 While the block runs the file holds a shared ``flock``, which a bounded cache's evictor respects
 (it only unlinks files it can lock exclusively), so the path does not vanish under concurrent
 eviction. The file must be treated as read-only: it is the cache's copy. An explicit
@@ -30,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from ._cache_files import open_shared
+from ._codec import MAGIC
 from .errors import NotFoundInStore
 from .raw._fileops import TEMP_PREFIX
 
@@ -145,8 +149,24 @@ async def _pinned_or_missing(
     pinned = await _pin(path, bounded)
     if pinned is None:
         raise NotFoundInStore(store, uri)
+    if await _holds_frame(pinned):
+        async with _temporary_copy(store, uri) as found:
+            yield found
+        return
     async with _held(pinned, path) as found:
         yield found
+
+
+async def _holds_frame(pinned: tuple[BinaryIO, str | None]) -> bool:
+    """Whether the pinned file holds a compressed (framed) blob; if so, it is released."""
+    file, link = pinned
+    head = await asyncio.to_thread(os.pread, file.fileno(), len(MAGIC), 0)
+    if head != MAGIC:
+        return False
+    file.close()
+    if link is not None:
+        await asyncio.to_thread(_remove, link)
+    return True
 
 
 @contextlib.asynccontextmanager
@@ -168,19 +188,25 @@ async def _from_chain(chain: Store, uri: str) -> AsyncIterator[Path]:
     for attempt in range(_ATTEMPTS):
         for _, (file_path, bounded) in local:
             if (pinned := await _pin(file_path, bounded)) is not None:
+                if await _holds_frame(pinned):
+                    break  # the chain's stream decodes it into a temporary copy
                 async with _held(pinned, file_path) as found:
                     yield found
                 return
-        if not caches:
-            raise NotFoundInStore(chain, key, "not in any local file tier")
-        if attempt == 0:  # a read through the chain fills its caches (and waits for the fills)
-            async for _ in chain.stream(key):
-                pass
-        else:  # the hit did not fill a local cache, or it was evicted at once: fill one now
-            target = caches[0].store
-            put = getattr(target, "put_or_raise", target.put)
-            await put(key, chain.stream(key))
-    # Evicted again each time (the cache is too small for what is pinned): a private copy.
+        else:
+            if not caches:
+                raise NotFoundInStore(chain, key, "not in any local file tier")
+            if attempt == 0:  # a read through the chain fills its caches (and waits for fills)
+                async for _ in chain.stream(key):
+                    pass
+            else:  # the hit did not fill a local cache, or it was evicted at once: fill one now
+                target = caches[0].store
+                put = getattr(target, "put_or_raise", target.put)
+                await put(key, chain.stream(key))
+            continue
+        break
+    # Evicted again each time (the cache is too small for what is pinned), or stored
+    # compressed: a private copy of the decoded data.
     async with _temporary_copy(chain, key) as found:
         yield found
 

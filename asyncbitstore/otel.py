@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -211,12 +212,16 @@ class ChainTracer:
             span.set_attributes({OUTCOME: "hit", BYTES: len(data)})
             return data
 
-    async def tier_put(self, tier: Tier, key: str, data: PutData) -> None:
-        """The first writer's put, in its time limit, inside an ``asyncbitstore.tier.put`` span."""
+    async def tier_put(self, tier: Tier, key: str, data: PutData, **options: Any) -> None:
+        """The first writer's put, in its time limit, inside an ``asyncbitstore.tier.put`` span.
+
+        ``options`` (compression keywords) are passed on to the store's ``put``.
+        """
         with self._span(
             "asyncbitstore.tier.put", _sized(self._tier_attributes(tier), data)
         ) as span:
-            await tier.call(tier.store.put, key, data)
+            put = functools.partial(tier.store.put, **options) if options else tier.store.put
+            await tier.call(put, key, data)
             span.set_attribute(OUTCOME, "written")
 
     async def open_tier_stream(

@@ -15,6 +15,15 @@ Rules every method follows:
 - a store that cannot answer raises :class:`~asyncbitstore.errors.StoreNotAvailable`;
 - concurrent calls on one store are safe.
 
+Compression: ``put(uri, data, compress="gzip" | "br" | "zstd", level=None)`` stores the data
+compressed, behind a short header that names the codec (see :mod:`asyncbitstore._codec`);
+``get`` and ``stream`` decode it, so callers get back the bytes they put, while
+``get(uri, raw=True)`` and ``stream(uri, raw=True)`` give the stored form and
+``put(uri, stored, raw=True)`` writes such a stored form back verbatim (a copy that keeps the
+encoding). ``size`` is the stored size. ``get_range`` of a compressed blob raises
+:class:`~asyncbitstore.errors.CompressedRange`. Content-addressed keys are always digests of
+the uncompressed bytes.
+
 Lifecycle: clients, sessions and pools are created lazily inside the running event loop.
 ``aclose()`` releases them, is safe to call twice, and a store used after it quietly creates them
 again. Stores pickle without their runtime state (see :meth:`Store._init_runtime`), so they can
@@ -75,10 +84,17 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def get(self, uri: str) -> bytes:
-        """The whole blob.
+    async def get(self, uri: str, *, raw: bool = False) -> bytes:
+        """The whole blob, decoded if it was stored compressed.
+
+        Args:
+            uri: the blob's URI.
+            raw: return the stored form instead: a compressed blob's header and payload, as
+                ``put(..., raw=True)`` takes it back.
 
         Raises:
+            InvalidDataFound: a compressed blob whose frame cannot be decoded.
+            ImportError: the blob's codec needs ``pip install 'asyncbitstore[compression]'``.
             NotFoundInStore: no blob at ``uri``.
             StoreNotAvailable: the store could not answer.
             InvalidURI: ``is_valid(uri)`` is false.
@@ -95,7 +111,12 @@ class Store(abc.ABC):
     async def get_range(self, uri: str, start: int, end: int) -> bytes:
         """Bytes ``[start, end)`` of the blob (fewer when it ends sooner).
 
+        Backends that read ranges of the stored bytes refuse a blob stored compressed (offsets
+        into it would not be the data's); this default, which reads the whole blob through
+        ``get``, slices the decoded data.
+
         Raises:
+            CompressedRange: the blob is stored compressed (an :class:`InvalidRange`).
             InvalidRange: not ``0 <= start <= end``, or ``start`` past the end of the blob.
             NotFoundInStore: no blob at ``uri``.
         """
@@ -103,25 +124,49 @@ class Store(abc.ABC):
         check_range(self, uri, start, end)
         return slice_range(self, uri, await self.get(uri), start, end)
 
-    async def stream(self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
-        """The blob as chunks of at most ``chunk_size`` bytes.
+    async def stream(
+        self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE, *, raw: bool = False
+    ) -> AsyncIterator[bytes]:
+        """The blob as chunks of at most ``chunk_size`` bytes, decoded as it streams.
 
         A missing blob raises :class:`NotFoundInStore` before the first chunk. This default
-        reads the whole blob first; backends that can stream override it to bound memory.
+        reads the whole blob first; backends that can stream override it to bound memory (and
+        decode a compressed blob step by step). With ``raw``, the stored form is streamed.
         """
         self.check_uri(uri)
         check_chunk_size(chunk_size)
-        view = memoryview(await self.get(uri))
+        view = memoryview(await (self.get(uri, raw=True) if raw else self.get(uri)))
         for offset in range(0, len(view), chunk_size):
             yield bytes(view[offset : offset + chunk_size])
 
-    async def put(self, uri: str, data: PutData) -> None:
+    async def put(
+        self,
+        uri: str,
+        data: PutData,
+        *,
+        compress: str | None = None,
+        level: int | None = None,
+        raw: bool = False,
+    ) -> None:
         """Store ``data`` (bytes-like, or an async iterable of bytes) at ``uri``.
 
-        A failed or interrupted put leaves no partial blob visible.
+        A failed or interrupted put leaves no partial blob visible. An async iterable is
+        compressed chunk by chunk as it is written, in bounded memory.
+
+        Args:
+            uri: where to store it.
+            data: the bytes, or an async iterable of bytes.
+            compress: ``"gzip"``, ``"br"`` or ``"zstd"`` to store the data compressed with
+                that codec (``get`` decodes it); None stores it as given.
+            level: the codec's level (gzip 0-9, default 6; br 0-11, default 5; zstd -7-22,
+                default 3); needs ``compress``.
+            raw: ``data`` is a stored form, as ``get(uri, raw=True)`` returned it: write it
+                verbatim (no ``compress``).
 
         Raises:
             NotWritable: this store does not implement put.
+            ValueError: an unknown codec (the message lists the valid ones) or a bad level.
+            ImportError: ``"br"``/``"zstd"`` without ``pip install 'asyncbitstore[compression]'``.
         """
         self.check_uri(uri)
         raise NotWritable(self, "put")

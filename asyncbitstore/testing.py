@@ -15,6 +15,7 @@ import asyncio
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+from ._codec_io import decode, put_options
 from ._data import DEFAULT_CHUNK_SIZE, PutData
 from .errors import NotFoundInStore, StoreNotAvailable
 from .store import Store
@@ -57,14 +58,17 @@ class CallbackStore(Store):
             raise TypeError(f"a URI must be a str, not {type(uri).__name__}")
         return self.accepts is None or bool(self.accepts(uri))
 
-    async def get(self, uri: str) -> bytes:
-        """``await handler(uri)``; ``None`` raises :class:`NotFoundInStore`."""
+    async def get(self, uri: str, *, raw: bool = False) -> bytes:
+        """``await handler(uri)``; ``None`` raises :class:`NotFoundInStore`.
+
+        Bytes in asyncbitstore's compressed form are decoded unless ``raw``.
+        """
         self.check_uri(uri)
         self.calls += 1
         data = await self.handler(uri)
         if data is None:
             raise NotFoundInStore(self, uri)
-        return bytes(data)
+        return bytes(data) if raw else await decode(self, uri, bytes(data))
 
 
 class FaultyStore(Store):
@@ -127,26 +131,41 @@ class FaultyStore(Store):
             self.faults += 1
             raise StoreNotAvailable(self, "injected failure", uri=str(uri))
 
-    async def get(self, uri: str) -> bytes:
+    async def get(self, uri: str, *, raw: bool = False) -> bytes:
         """The inner ``get``, after the injected faults."""
         await self._before(uri)
-        return await self.inner.get(uri)
+        return await (self.inner.get(uri, raw=True) if raw else self.inner.get(uri))
 
     async def get_range(self, uri: str, start: int, end: int) -> bytes:
         """The inner ``get_range``, after the injected faults."""
         await self._before(uri)
         return await self.inner.get_range(uri, start, end)
 
-    async def stream(self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
+    async def stream(
+        self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE, *, raw: bool = False
+    ) -> AsyncIterator[bytes]:
         """The inner ``stream``, after the injected faults."""
         await self._before(uri)
-        async for chunk in self.inner.stream(uri, chunk_size):
+        chunks = (
+            self.inner.stream(uri, chunk_size, raw=True)
+            if raw
+            else self.inner.stream(uri, chunk_size)
+        )
+        async for chunk in chunks:
             yield chunk
 
-    async def put(self, uri: str, data: PutData) -> None:
+    async def put(
+        self,
+        uri: str,
+        data: PutData,
+        *,
+        compress: str | None = None,
+        level: int | None = None,
+        raw: bool = False,
+    ) -> None:
         """The inner ``put``, after the injected faults."""
         await self._before(uri)
-        await self.inner.put(uri, data)
+        await self.inner.put(uri, data, **put_options(compress, level, raw))
 
     async def exists(self, uri: str) -> bool:
         """The inner ``exists``, after the injected faults."""

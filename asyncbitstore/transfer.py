@@ -14,6 +14,20 @@ Which blobs, and where they go:
   or to ``dst_prefix + uri`` when ``dst_prefix`` is given (handy for keys of content-addressed
   stores); items may also be explicit ``(src_uri, dst_uri)`` pairs.
 
+How blobs are encoded on arrival (``reencode``):
+
+- ``None`` (the default): as they are stored in the source. Each blob is streamed in its stored
+  form (``stream(raw=True)``) and written verbatim (``put(raw=True)``): a compressed blob stays
+  compressed with the same codec, nothing is decoded or compressed again. (A store whose
+  ``stream``/``put`` take no ``raw`` keyword, written before compression existed, gets the
+  decoded bytes instead.)
+- ``"gzip"``, ``"br"`` or ``"zstd"``: decoded as they leave the source and compressed with that
+  codec (at ``level``) as they are written, whatever their encoding in the source.
+- ``False`` or ``"none"``: decoded, and stored uncompressed.
+
+Every path streams, chunk by chunk. Compare with ``skip_existing="digest"`` across encodings:
+``"size"`` compares stored sizes, which differ between encodings.
+
 Per-blob failures of the stores (:class:`~asyncbitstore.errors.BitstoreError`: a blob gone
 since it was listed, an outage after retries, a full store) are counted in
 :attr:`TransferResult.failed` and do not stop the others; any other exception (a bug, a
@@ -23,12 +37,14 @@ since it was listed, an outage after retries, a full store) are counted in
 from __future__ import annotations
 
 import hashlib
+import inspect
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ._bulk import check_concurrency
+from ._codec_io import check_options
 from ._data import DEFAULT_CHUNK_SIZE, check_chunk_size
 from .errors import BitstoreError, NotFoundInStore
 from .store import DEFAULT_CONCURRENCY, Store
@@ -52,7 +68,8 @@ class TransferResult:
         copied: blobs written to the destination.
         skipped: blobs left alone because the destination already had them.
         failed: blobs that could not be copied (see ``errors``).
-        bytes: bytes written to the destination.
+        bytes: bytes streamed from the source to the destination (in their stored form when
+            copied as they are; decoded when re-encoded).
         errors: ``{source URI: error}`` for the first :data:`MAX_ERRORS_KEPT` failures.
     """
 
@@ -71,7 +88,8 @@ async def transfer(
     dst_prefix: str | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
     skip_existing: SkipExisting = False,
-    reencode: str | None = None,
+    reencode: str | Literal[False] | None = None,
+    level: int | None = None,
     progress: bool = False,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
 ) -> TransferResult:
@@ -89,7 +107,10 @@ async def transfer(
             has; ``"size"`` (or ``True``) skips it when it has the same size; ``"digest"``
             also compares SHA-256 digests of both copies (reading both; content-addressed
             destinations, whose keys are digests, skip on ``exists``).
-        reencode: changing the compression on the way; not supported yet (must be None).
+        reencode: ``None`` copies each blob as it is stored; a codec name (``"gzip"``,
+            ``"br"``, ``"zstd"``) stores it compressed with that codec; ``False`` or
+            ``"none"`` stores it uncompressed (see the module docstring).
+        level: the codec level with a codec name as ``reencode``.
         progress: show a progress bar.
         chunk_size: bytes per streamed chunk.
 
@@ -97,11 +118,11 @@ async def transfer(
         The counts: copied, skipped, failed, bytes.
 
     Raises:
-        ValueError: bad ``skip_existing``, ``concurrency`` or ``chunk_size``.
-        NotImplementedError: ``reencode`` was given.
+        ValueError: bad ``skip_existing``, ``concurrency``, ``chunk_size``, ``reencode`` (the
+            message lists the codecs) or ``level``.
+        ImportError: the codec needs ``pip install 'asyncbitstore[compression]'``.
     """
-    if reencode is not None:
-        raise NotImplementedError("transfer(reencode=...) needs compression support (not yet)")
+    encoding = _encoding(reencode, level, src, dst)
     mode = _check_skip(skip_existing)
     check_concurrency(concurrency)
     check_chunk_size(chunk_size)
@@ -114,7 +135,7 @@ async def transfer(
             if mode and await _present(src, dst, src_uri, dst_uri, mode, chunk_size):
                 result.skipped += 1
                 return
-            copied = await _copy(src, dst, src_uri, dst_uri, chunk_size)
+            copied = await _copy(src, dst, src_uri, dst_uri, chunk_size, encoding)
             result.bytes += copied  # not `+= await`: that reads the total before awaiting
             result.copied += 1
         except BitstoreError as exc:
@@ -125,6 +146,33 @@ async def transfer(
 
     await src._drain(copy_one, items, concurrency, progress, "transfer")
     return result
+
+
+def _encoding(
+    reencode: object, level: int | None, src: Store, dst: Store
+) -> tuple[bool, dict[str, Any]]:
+    """``(read the stored form, keywords for dst.put)`` for a ``reencode`` argument."""
+    if reencode is None:
+        if level is not None:
+            raise ValueError("level applies to reencode with a codec name")
+        if _takes_raw(src.stream) and _takes_raw(dst.put):
+            return True, {"raw": True}
+        return False, {}
+    if reencode is False or reencode == "none":
+        if level is not None:
+            raise ValueError("level applies to reencode with a codec name")
+        return False, {}
+    if not isinstance(reencode, str):
+        raise ValueError(f"reencode must be None, False, 'none' or a codec name, not {reencode!r}")
+    check_options(reencode, level, False)
+    return False, {"compress": reencode, "level": level}
+
+
+def _takes_raw(method: Any) -> bool:
+    try:
+        return "raw" in inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _check_skip(skip_existing: object) -> str | None:
@@ -172,9 +220,20 @@ def _pair(item: Item, dst_prefix: str) -> tuple[str, str]:
     raise TypeError(f"expected a URI or a (src_uri, dst_uri) pair, not {item!r}")
 
 
-async def _copy(src: Store, dst: Store, src_uri: str, dst_uri: str, chunk_size: int) -> int:
-    """Stream one blob; returns its size. A missing source raises before anything is written."""
-    chunks = src.stream(src_uri, chunk_size)
+async def _copy(
+    src: Store,
+    dst: Store,
+    src_uri: str,
+    dst_uri: str,
+    chunk_size: int,
+    encoding: tuple[bool, dict[str, Any]],
+) -> int:
+    """Stream one blob; returns the bytes streamed. A missing source raises before anything
+    is written."""
+    stored, options = encoding
+    chunks = (
+        src.stream(src_uri, chunk_size, raw=True) if stored else src.stream(src_uri, chunk_size)
+    )
     copied = 0
     try:
         first = await anext(chunks, None)  # NotFoundInStore here is the source's
@@ -187,7 +246,7 @@ async def _copy(src: Store, dst: Store, src_uri: str, dst_uri: str, chunk_size: 
                 yield chunk
                 chunk = await anext(chunks, None)
 
-        await dst.put(dst_uri, counted())
+        await dst.put(dst_uri, counted(), **options)
     finally:
         await chunks.aclose()  # type: ignore[attr-defined]
     return copied

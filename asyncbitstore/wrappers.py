@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
+from ._codec_io import check_options, put_options
 from ._data import DEFAULT_CHUNK_SIZE, PutData, as_bytes, check_put_data
 from .errors import InvalidURI, NotFoundInStore, StoreFull, StoreNotAvailable
 from .store import Store
@@ -26,7 +27,7 @@ def declines(store: Store, uri: str, size: int) -> bool:
     return bool(check(uri, size)) if check is not None else False
 
 
-def _writer(store: Store) -> Callable[[str, PutData], Awaitable[None]]:
+def _writer(store: Store) -> Callable[..., Awaitable[None]]:
     """The put that raises: caches (``HashCache``) hide failures in ``put``."""
     return getattr(store, "put_or_raise", store.put)
 
@@ -72,16 +73,20 @@ class Small(Store):
         """Whether a blob of ``size`` bytes is too big for this tier."""
         return size > self.max_size
 
-    async def get(self, uri: str) -> bytes:
+    async def get(self, uri: str, *, raw: bool = False) -> bytes:
         """The wrapped store's ``get``."""
-        return await self.store.get(uri)
+        return await (self.store.get(uri, raw=True) if raw else self.store.get(uri))
 
     async def get_range(self, uri: str, start: int, end: int) -> bytes:
         """The wrapped store's ``get_range``."""
         return await self.store.get_range(uri, start, end)
 
-    def stream(self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
+    def stream(
+        self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE, *, raw: bool = False
+    ) -> AsyncIterator[bytes]:
         """The wrapped store's ``stream``."""
+        if raw:
+            return self.store.stream(uri, chunk_size, raw=True)
         return self.store.stream(uri, chunk_size)
 
     async def exists(self, uri: str) -> bool:
@@ -100,20 +105,39 @@ class Small(Store):
         """The wrapped store's ``list``."""
         return self.store.list(prefix, flat)
 
-    async def put(self, uri: str, data: PutData) -> None:
-        """Write ``data`` if it is at most ``max_size`` bytes.
+    async def put(
+        self,
+        uri: str,
+        data: PutData,
+        *,
+        compress: str | None = None,
+        level: int | None = None,
+        raw: bool = False,
+    ) -> None:
+        """Write ``data`` if it is at most ``max_size`` bytes (counted as given, before any
+        compression: the same figure :meth:`declines` is asked about).
 
         Raises:
             StoreFull: the blob is bigger than ``max_size``.
         """
-        await self._put(self.store.put, uri, data)
+        check_options(compress, level, raw)
+        await self._put(self.store.put, uri, data, put_options(compress, level, raw))
 
-    async def put_or_raise(self, uri: str, data: PutData) -> None:
+    async def put_or_raise(
+        self,
+        uri: str,
+        data: PutData,
+        *,
+        compress: str | None = None,
+        level: int | None = None,
+        raw: bool = False,
+    ) -> None:
         """``put`` through the wrapped store's raising put (for chains filling caches)."""
-        await self._put(_writer(self.store), uri, data)
+        check_options(compress, level, raw)
+        await self._put(_writer(self.store), uri, data, put_options(compress, level, raw))
 
     async def _put(
-        self, put: Callable[[str, PutData], Awaitable[None]], uri: str, data: PutData
+        self, put: Callable[..., Awaitable[None]], uri: str, data: PutData, options: Any
     ) -> None:
         self.check_uri(uri)
         check_put_data(data)
@@ -121,7 +145,7 @@ class Small(Store):
             data = await self._buffer(uri, data)
         if len(memoryview(data)) > self.max_size:
             raise self._too_big(uri, f"{len(memoryview(data))} bytes")
-        await put(uri, data)
+        await put(uri, data, **options)
 
     async def _buffer(self, uri: str, chunks: Any) -> bytes:
         buffer = bytearray()
@@ -201,8 +225,10 @@ class Fanout(Store):
             raise StoreNotAvailable(self, "; ".join(failures), uri=uri)
         raise NotFoundInStore(self, uri)
 
-    async def get(self, uri: str) -> bytes:
-        """The blob from the first store that has it."""
+    async def get(self, uri: str, *, raw: bool = False) -> bytes:
+        """The blob from the first store that has it (its stored form with ``raw``)."""
+        if raw:
+            return await self._first(uri, lambda s: s.get(uri, raw=True))
         return await self._first(uri, lambda s: s.get(uri))
 
     async def get_range(self, uri: str, start: int, end: int) -> bytes:
@@ -229,11 +255,15 @@ class Fanout(Store):
 
         return ask
 
-    async def stream(self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
-        """The blob in chunks from the first store that has it."""
+    async def stream(
+        self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE, *, raw: bool = False
+    ) -> AsyncIterator[bytes]:
+        """The blob in chunks from the first store that has it (its stored form with ``raw``)."""
         failures: list[str] = []
         for store in self._for(uri):
-            chunks = store.stream(uri, chunk_size)
+            chunks = (
+                store.stream(uri, chunk_size, raw=True) if raw else store.stream(uri, chunk_size)
+            )
             try:
                 first = await anext(chunks, None)
             except (NotFoundInStore, StoreNotAvailable) as exc:
@@ -253,14 +283,25 @@ class Fanout(Store):
             raise StoreNotAvailable(self, "; ".join(failures), uri=uri)
         raise NotFoundInStore(self, uri)
 
-    async def put(self, uri: str, data: PutData) -> None:
-        """Write to the first store that takes the blob.
+    async def put(
+        self,
+        uri: str,
+        data: PutData,
+        *,
+        compress: str | None = None,
+        level: int | None = None,
+        raw: bool = False,
+    ) -> None:
+        """Write to the first store that takes the blob (compressed with ``compress``, which
+        each store applies; sizes offered to :func:`declines` are the data's as given).
 
         Raises:
             StoreFull: every store refused it for lack of room.
         """
         stores = self._for(uri)
         check_put_data(data)
+        check_options(compress, level, raw)
+        options = put_options(compress, level, raw)
         if not isinstance(data, (bytes, bytearray, memoryview)) and len(stores) > 1:
             data = await as_bytes(data)
         size = _size_of(data)
@@ -270,7 +311,7 @@ class Fanout(Store):
                 refusals.append(f"{store.name} declines {size} bytes")
                 continue
             try:
-                await _writer(store)(uri, data)
+                await _writer(store)(uri, data, **options)
             except StoreFull as exc:
                 refusals.append(str(exc))
                 continue

@@ -130,8 +130,10 @@ async def test_bad_arguments_are_refused() -> None:
     src, dst = MemoryRaw(), MemoryRaw()
     with pytest.raises(ValueError):
         await transfer(src, dst, "mem://s/", skip_existing="mtime")  # type: ignore[arg-type]
-    with pytest.raises(NotImplementedError):
-        await transfer(src, dst, "mem://s/", reencode="gzip")
+    with pytest.raises(ValueError, match="'br', 'gzip', 'zstd'"):
+        await transfer(src, dst, "mem://s/", reencode="lz4")
+    with pytest.raises(ValueError, match="level"):
+        await transfer(src, dst, "mem://s/", reencode="gzip", level=42)
     with pytest.raises(ValueError):
         await transfer(src, dst, "mem://s/", concurrency=0)
     with pytest.raises(TypeError):

@@ -22,6 +22,8 @@ except ModuleNotFoundError as _missing:
     _HINT = "GSRaw needs gcloud-aio-storage: pip install 'asyncbitstore[gcs]'"
     raise ImportError(_HINT) from _missing
 
+from .._codec import MAGIC
+from .._codec_io import decode, decode_stream, encode, read_range
 from .._data import (
     DEFAULT_CHUNK_SIZE,
     PutData,
@@ -195,17 +197,32 @@ class GSRaw(Store):
         if reason is not None:
             raise InvalidDataFound(self, uri, reason)
 
-    async def get(self, uri: str) -> bytes:
-        """The object's bytes."""
+    async def get(self, uri: str, *, raw: bool = False) -> bytes:
+        """The object's bytes (decoded unless ``raw``)."""
         bucket, name = self._parse(uri)
-        return await self._do(
+        data: bytes = await self._do(
             uri, partial(self._read, uri=uri, bucket=bucket, name=name), bucket=bucket
         )
+        if raw or not data.startswith(MAGIC):
+            return data
+        return await decode(self, uri, data)
 
     async def get_range(self, uri: str, start: int, end: int) -> bytes:
-        """Bytes ``[start, end)``, asked of GCS as a range (open-ended for a huge ``end``)."""
+        """Bytes ``[start, end)``, asked of GCS as a range (open-ended for a huge ``end``).
+
+        The object's first bytes must show it is not stored compressed
+        (:class:`CompressedRange`): a range from 0 gets them in the same request, any other
+        range costs a second, concurrent request for them.
+        """
         bucket, name = self._parse(uri)
         check_range(self, uri, start, end)
+
+        async def read(first: int, last: int) -> bytes:
+            return await self._stored_range(uri, bucket, name, first, last)
+
+        return await read_range(self, uri, start, end, read)
+
+    async def _stored_range(self, uri: str, bucket: str, name: str, start: int, end: int) -> bytes:
         if start < end:
             span = f"bytes={start}-{'' if end >= _OPEN_RANGE_FROM else end - 1}"
             with contextlib.suppress(InvalidRange):  # 416: start at or past the end
@@ -216,12 +233,19 @@ class GSRaw(Store):
             raise InvalidRange(self, uri, start, end, f"the blob has only {size} bytes")
         return b""
 
-    async def stream(self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
-        """The object in chunks of at most ``chunk_size``; memory stays at about one chunk.
+    def stream(
+        self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE, *, raw: bool = False
+    ) -> AsyncIterator[bytes]:
+        """The object in chunks of at most ``chunk_size`` (decoded unless ``raw``); memory
+        stays at about one chunk.
 
         A connection lost mid-way is resumed at the next byte of the same object generation,
         under the retry policy.
         """
+        chunks = self._stream_stored(uri, chunk_size)
+        return chunks if raw else decode_stream(self, uri, chunks, chunk_size)
+
+    async def _stream_stored(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
         bucket, name = self._parse(uri)
         check_chunk_size(chunk_size)
         response = await self._do(uri, lambda c: c.get_media(bucket, name), bucket=bucket)
@@ -264,10 +288,23 @@ class GSRaw(Store):
 
     # -- writes ---------------------------------------------------------------------------------
 
-    async def put(self, uri: str, data: PutData) -> None:
-        """Write the object: small bodies in one request, large ones by resumable upload."""
+    async def put(
+        self,
+        uri: str,
+        data: PutData,
+        *,
+        compress: str | None = None,
+        level: int | None = None,
+        raw: bool = False,
+    ) -> None:
+        """Write the object: small bodies in one request, large ones by resumable upload.
+
+        With ``compress``, the object holds the compressed frame; no ``Content-Encoding`` is
+        set, so GCS never transcodes it and every reader gets the stored bytes.
+        """
         bucket, name = self._parse(uri)
         check_put_data(data)
+        data = await encode(data, compress, level, raw)
         if not isinstance(data, (bytes, bytearray, memoryview)):
             await gsio.put_stream(self._do, uri, bucket, name, data, self.chunk_size)
         elif memoryview(data).nbytes <= self.chunk_size:

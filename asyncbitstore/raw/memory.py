@@ -6,7 +6,9 @@ import re
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 
-from .._data import PutData, as_bytes, check_put_data, check_range, slice_range
+from .._codec import MAGIC
+from .._codec_io import decode, encode, range_of_stored
+from .._data import PutData, as_bytes, check_put_data, check_range
 from ..errors import NotFoundInStore, StoreFull
 from ..listing import cut_level
 from ..store import Store
@@ -52,8 +54,8 @@ class MemoryRaw(Store):
     def __len__(self) -> int:
         return len(self._blobs)
 
-    async def get(self, uri: str) -> bytes:
-        """The blob at ``uri``."""
+    async def get(self, uri: str, *, raw: bool = False) -> bytes:
+        """The blob at ``uri`` (decoded unless ``raw``)."""
         blobs = self._blobs
         data = blobs.get(uri)
         if data is None:
@@ -61,18 +63,29 @@ class MemoryRaw(Store):
             raise NotFoundInStore(self, uri)
         if self.max_bytes is not None:
             blobs.move_to_end(uri)
-        return data
+        if raw or not data.startswith(MAGIC):
+            return data
+        return await decode(self, uri, data)
 
     async def get_range(self, uri: str, start: int, end: int) -> bytes:
-        """Bytes ``[start, end)`` of the blob."""
+        """Bytes ``[start, end)`` of the blob (:class:`CompressedRange` if it is compressed)."""
         check_range(self, uri, start, end)
-        return slice_range(self, uri, await self.get(uri), start, end)
+        return range_of_stored(self, uri, await self.get(uri, raw=True), start, end)
 
-    async def put(self, uri: str, data: PutData) -> None:
-        """Store ``data`` at ``uri``, evicting old blobs if a bound is set."""
+    async def put(
+        self,
+        uri: str,
+        data: PutData,
+        *,
+        compress: str | None = None,
+        level: int | None = None,
+        raw: bool = False,
+    ) -> None:
+        """Store ``data`` at ``uri`` (compressed with ``compress``), evicting old blobs if a
+        bound is set; ``max_bytes`` counts stored (compressed) bytes."""
         self.check_uri(uri)
         check_put_data(data)
-        blob = await as_bytes(data)
+        blob = await as_bytes(await encode(data, compress, level, raw))
         if self.max_bytes is not None and len(blob) > self.max_bytes:
             raise StoreFull(self, uri, f"{len(blob)} bytes exceed max_bytes={self.max_bytes}")
         old = self._blobs.pop(uri, None)

@@ -29,6 +29,8 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry as RedisRetry
 from redis.backoff import NoBackoff
 
+from .._codec import MAGIC
+from .._codec_io import decode, decode_stream, encode, read_range
 from .._data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
 from .._resources import LoopLocal
 from ..errors import InvalidRange, InvalidURI, NotFoundInStore, StoreNotAvailable
@@ -163,30 +165,47 @@ class RedisRaw(Store):
 
     # -- reads ----------------------------------------------------------------------------------
 
-    async def get(self, uri: str) -> bytes:
-        """The value at the key."""
+    async def get(self, uri: str, *, raw: bool = False) -> bytes:
+        """The value at the key (decoded unless ``raw``)."""
         key = self._key(uri)
         data = await self._call(uri, lambda c: c.get(key))
         if data is None:
             raise NotFoundInStore(self, uri)
-        return data  # type: ignore[return-value]  # bytes: responses are not decoded
+        blob: bytes = data  # type: ignore[assignment]  # bytes: responses are not decoded
+        if raw or not blob.startswith(MAGIC):
+            return blob
+        return await decode(self, uri, blob)
 
     async def get_range(self, uri: str, start: int, end: int) -> bytes:
-        """Bytes ``[start, end)``, with ``GETRANGE`` (one round trip)."""
+        """Bytes ``[start, end)``, with ``GETRANGE``: one round trip from 0, two concurrent
+        ones from elsewhere (the value's first bytes show whether it is compressed, which
+        raises :class:`CompressedRange`)."""
         key = self._key(uri)
         check_range(self, uri, start, end)
-        exists, size, *data = await self._call(uri, functools.partial(_ops.ranged, key, start, end))
-        if not exists:
-            raise NotFoundInStore(self, uri)
-        if start > size:
-            raise InvalidRange(self, uri, start, end, f"the blob has only {size} bytes")
-        return data[0] if data else b""
 
-    async def stream(self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
-        """The value in chunks of ``GETRANGE``; memory stays at about one chunk.
+        async def read(first: int, last: int) -> bytes:
+            found = await self._call(uri, functools.partial(_ops.ranged, key, first, last))
+            exists, size, *data = found
+            if not exists:
+                raise NotFoundInStore(self, uri)
+            if first > size:
+                raise InvalidRange(self, uri, start, end, f"the blob has only {size} bytes")
+            return data[0] if data else b""
+
+        return await read_range(self, uri, start, end, read)
+
+    def stream(
+        self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE, *, raw: bool = False
+    ) -> AsyncIterator[bytes]:
+        """The value in chunks of ``GETRANGE`` (decoded unless ``raw``); memory stays at
+        about one chunk.
 
         A blob whose size changes while it is streamed raises :class:`StoreNotAvailable`.
         """
+        chunks = self._stream_stored(uri, chunk_size)
+        return chunks if raw else decode_stream(self, uri, chunks, chunk_size)
+
+    async def _stream_stored(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
         key = self._key(uri)
         check_chunk_size(chunk_size)
         exists, size, *first = await self._call(
@@ -257,17 +276,30 @@ class RedisRaw(Store):
 
     # -- writes ---------------------------------------------------------------------------------
 
-    async def put(self, uri: str, data: PutData, *, ttl: float | EllipsisType | None = ...) -> None:
+    async def put(
+        self,
+        uri: str,
+        data: PutData,
+        *,
+        compress: str | None = None,
+        level: int | None = None,
+        raw: bool = False,
+        ttl: float | EllipsisType | None = ...,
+    ) -> None:
         """Store ``data`` at the key, atomically.
 
         Args:
             uri: where.
             data: bytes-like, or an async iterable of bytes (buffered up to 1 MiB, beyond that
                 written to a temporary key that is renamed into place at the end).
+            compress: store it compressed with this codec (see :meth:`Store.put`).
+            level: the codec's level.
+            raw: ``data`` is a stored form from ``get(uri, raw=True)``: written verbatim.
             ttl: seconds until the blob expires; default: the store's ``ttl``.
         """
         key = self._key(uri)
         check_put_data(data)
+        data = await encode(data, compress, level, raw)
         px = _ops.milliseconds(self.ttl if ttl is ... else _ops.check_ttl(ttl))
         if isinstance(data, (bytes, bytearray, memoryview)):
             await self._call(uri, lambda c: c.set(key, data, px=px))

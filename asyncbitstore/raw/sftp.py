@@ -30,6 +30,8 @@ from collections.abc import (
 )
 from typing import Any, TypeVar
 
+from .._codec import MAGIC
+from .._codec_io import decode, decode_stream, encode, read_range
 from .._data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
 from .._resources import LoopLocal
 from ..errors import (
@@ -185,22 +187,37 @@ class SFTPRaw(Store):
 
     # -- reads ----------------------------------------------------------------------------------
 
-    async def get(self, uri: str) -> bytes:
-        """The file's bytes."""
+    async def get(self, uri: str, *, raw: bool = False) -> bytes:
+        """The file's bytes (decoded unless ``raw``)."""
         path = self._path(uri)
-        return await self._call(uri, functools.partial(ops.read, path, 0, None))
+        data: bytes = await self._call(uri, functools.partial(ops.read, path, 0, None))
+        if raw or not data.startswith(MAGIC):
+            return data
+        return await decode(self, uri, data)
 
     async def get_range(self, uri: str, start: int, end: int) -> bytes:
-        """Bytes ``[start, end)``, read at an offset (the rest is not transferred)."""
+        """Bytes ``[start, end)``, read at an offset (the rest is not transferred); the first
+        bytes are read too, to refuse a compressed blob (:class:`CompressedRange`)."""
         path = self._path(uri)
         check_range(self, uri, start, end)
-        size, data = await self._call(uri, functools.partial(ops.read, path, start, end))
-        if data is None:
-            raise InvalidRange(self, uri, start, end, f"the blob has only {size} bytes")
-        return data  # type: ignore[no-any-return]
 
-    async def stream(self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
-        """The file in chunks read at increasing offsets; memory stays at about one chunk."""
+        async def read(first: int, last: int) -> bytes:
+            size, data = await self._call(uri, functools.partial(ops.read, path, first, last))
+            if data is None:
+                raise InvalidRange(self, uri, start, end, f"the blob has only {size} bytes")
+            return data  # type: ignore[no-any-return]
+
+        return await read_range(self, uri, start, end, read)
+
+    def stream(
+        self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE, *, raw: bool = False
+    ) -> AsyncIterator[bytes]:
+        """The file in chunks read at increasing offsets (decoded unless ``raw``); memory
+        stays at about one chunk."""
+        chunks = self._stream_stored(uri, chunk_size)
+        return chunks if raw else decode_stream(self, uri, chunks, chunk_size)
+
+    async def _stream_stored(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
         path = self._path(uri)
         check_chunk_size(chunk_size)
         session: Session | None = None
@@ -281,10 +298,20 @@ class SFTPRaw(Store):
 
     # -- writes ---------------------------------------------------------------------------------
 
-    async def put(self, uri: str, data: PutData) -> None:
-        """Upload to a temporary file, then rename it over the destination."""
+    async def put(
+        self,
+        uri: str,
+        data: PutData,
+        *,
+        compress: str | None = None,
+        level: int | None = None,
+        raw: bool = False,
+    ) -> None:
+        """Upload to a temporary file, then rename it over the destination (compressed with
+        ``compress``, see :meth:`Store.put`)."""
         path = self._path(uri)
         check_put_data(data)
+        data = await encode(data, compress, level, raw)
         if isinstance(data, (bytes, bytearray, memoryview)):
             blob = bytes(data)
             await self._call(uri, functools.partial(ops.put_bytes, path, blob))

@@ -23,6 +23,8 @@ import sqlite3
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
 from typing import IO, Any
 
+from .._codec import MAGIC
+from .._codec_io import decode, decode_stream, encode, read_range
 from .._data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
 from ..errors import InvalidRange, InvalidURI, NotFoundInStore, StoreFull
 from ..listing import sorted_level
@@ -154,30 +156,45 @@ class SqliteRaw(Store):
 
     # -- reads ----------------------------------------------------------------------------------
 
-    async def get(self, uri: str) -> bytes:
-        """The blob's bytes."""
+    async def get(self, uri: str, *, raw: bool = False) -> bytes:
+        """The blob's bytes (decoded unless ``raw``)."""
         key = self._key(uri)
         data = await self._hops.run(uri, self._db.get, key)
         if data is None:
             raise NotFoundInStore(self, uri)
         self._touch(key)
-        return data  # type: ignore[no-any-return]
+        if raw or not data.startswith(MAGIC):
+            return data  # type: ignore[no-any-return]
+        return await decode(self, uri, data)
 
     async def get_range(self, uri: str, start: int, end: int) -> bytes:
-        """Bytes ``[start, end)``, cut by SQLite's ``substr`` (the rest is not loaded)."""
+        """Bytes ``[start, end)``, cut by SQLite's ``substr`` (the rest is not loaded); the
+        blob's first bytes are read too, to refuse a compressed one (:class:`CompressedRange`)."""
         key = self._key(uri)
         check_range(self, uri, start, end)
-        found = await self._hops.run(uri, self._db.get_range, key, start, end)
-        if found is None:
-            raise NotFoundInStore(self, uri)
-        size, data = found
-        if start > size:
-            raise InvalidRange(self, uri, start, end, f"the blob has only {size} bytes")
-        self._touch(key)
-        return data  # type: ignore[no-any-return]
 
-    async def stream(self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
-        """The blob in chunks; a blob larger than one chunk is read from a single snapshot."""
+        async def read(first: int, last: int) -> bytes:
+            found = await self._hops.run(uri, self._db.get_range, key, first, last)
+            if found is None:
+                raise NotFoundInStore(self, uri)
+            size, data = found
+            if first > size:
+                raise InvalidRange(self, uri, start, end, f"the blob has only {size} bytes")
+            return data  # type: ignore[no-any-return]
+
+        data = await read_range(self, uri, start, end, read)
+        self._touch(key)
+        return data
+
+    def stream(
+        self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE, *, raw: bool = False
+    ) -> AsyncIterator[bytes]:
+        """The blob in chunks (decoded unless ``raw``); a blob larger than one chunk is read
+        from a single snapshot."""
+        chunks = self._stream_stored(uri, chunk_size)
+        return chunks if raw else decode_stream(self, uri, chunks, chunk_size)
+
+    async def _stream_stored(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
         key = self._key(uri)
         check_chunk_size(chunk_size)
         found = await self._hops.run(uri, self._db.peek, key, chunk_size)
@@ -255,10 +272,20 @@ class SqliteRaw(Store):
         if self.max_bytes is not None and size > self.max_bytes:
             raise StoreFull(self, uri, f"{size} bytes exceed max_bytes={self.max_bytes}")
 
-    async def put(self, uri: str, data: PutData) -> None:
-        """Store ``data`` at the key in one transaction (``INSERT OR REPLACE``)."""
+    async def put(
+        self,
+        uri: str,
+        data: PutData,
+        *,
+        compress: str | None = None,
+        level: int | None = None,
+        raw: bool = False,
+    ) -> None:
+        """Store ``data`` at the key (compressed with ``compress``) in one transaction
+        (``INSERT OR REPLACE``); ``max_bytes`` counts stored bytes."""
         key = self._key(uri)
         check_put_data(data)
+        data = await encode(data, compress, level, raw)
         if isinstance(data, (bytes, bytearray, memoryview)):
             self._check_fits(uri, memoryview(data).nbytes)
             evicted = await self._hops.run(
