@@ -19,6 +19,8 @@ import re
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
+from ._codec import MAGIC
+from ._codec_io import DecodedHasher, check_options, decode, put_options, verified_stored
 from ._data import DEFAULT_CHUNK_SIZE, BytesLike, PutData, check_put_data
 from ._uri import redact
 from ._write_source import WriteData, keyed_source
@@ -139,8 +141,13 @@ class _Keyed(Store):
             self._check_digest(key, self.keys.digest(data))
         return data
 
-    async def write(self, data: WriteData) -> str:
+    async def write(
+        self, data: WriteData, *, compress: str | None = None, level: int | None = None
+    ) -> str:
         """Store ``data`` under its digest and return that key.
+
+        The key is the digest of ``data`` as given; with ``compress``, the blob is stored
+        compressed under that same key (see :meth:`Store.put`).
 
         ``data`` may be bytes-like, a path (``str`` or ``os.PathLike``), a binary file object
         or an async iterable of bytes. Anything but bytes is hashed while streaming, in bounded
@@ -156,7 +163,7 @@ class _Keyed(Store):
         async with keyed_source(data, self.keys) as (key, source):
             if not isinstance(source, (bytes, bytearray, memoryview)) and not self.verify:
                 source = self.keys.verified(self, key, source)  # (with verify, put does)
-            await self.put(key, source)
+            await self.put(key, source, **put_options(compress, level, False))
         return key
 
 
@@ -193,9 +200,23 @@ class HashStore(_Keyed):
         key = self.key_of(uri)
         return key, self.prefix + key
 
-    async def get(self, uri: str) -> bytes:
-        """The blob stored under key ``uri``, verified when ``verify`` is set."""
-        return await self.get_key(self.key_of(uri))
+    async def get(self, uri: str, *, raw: bool = False) -> bytes:
+        """The blob stored under key ``uri``, verified when ``verify`` is set.
+
+        With ``raw``, the stored form (verified by the digest of what it decodes to).
+        """
+        if not raw:
+            return await self.get_key(self.key_of(uri))
+        key, raw_uri = self._raw_uri(uri)
+        try:
+            data = await self.raw.get(raw_uri, raw=True)
+        except NotFoundInStore as exc:
+            if isinstance(exc, InvalidDataFound):
+                raise
+            raise NotFoundInStore(self, key) from exc
+        if self.verify:
+            self._check_digest(key, self.keys.digest(await decode(self, key, data)))
+        return data
 
     async def get_key(self, key: str) -> bytes:
         """``get`` for a key already normalized (lower-case hex of the right length)."""
@@ -208,22 +229,31 @@ class HashStore(_Keyed):
         return self._verified(key, data)
 
     async def get_range(self, uri: str, start: int, end: int) -> bytes:
-        """Bytes ``[start, end)`` of the blob (not verified: a range cannot be)."""
+        """Bytes ``[start, end)`` of the blob (not verified: a range cannot be; a compressed
+        blob raises :class:`CompressedRange`)."""
         key, raw_uri = self._raw_uri(uri)
         try:
             return await self.raw.get_range(raw_uri, start, end)
         except NotFoundInStore as exc:
             raise NotFoundInStore(self, key) from exc
 
-    async def stream(self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
-        """The blob in chunks; with ``verify``, a mismatch raises after the last chunk."""
+    async def stream(
+        self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE, *, raw: bool = False
+    ) -> AsyncIterator[bytes]:
+        """The blob in chunks (the stored form with ``raw``); with ``verify``, a mismatch
+        raises after the last chunk."""
         key, raw_uri = self._raw_uri(uri)
-        chunks = self.raw.stream(raw_uri, chunk_size)
+        if raw:
+            chunks = self.raw.stream(raw_uri, chunk_size, raw=True)
+        else:
+            chunks = self.raw.stream(raw_uri, chunk_size)
         try:
             first = await anext(chunks, None)
         except NotFoundInStore as exc:
             raise NotFoundInStore(self, key) from exc
         hasher = self.keys.new() if self.verify else None
+        if hasher is not None and raw:
+            hasher = DecodedHasher(hasher, self, key)
         try:
             if first is not None:
                 if hasher is not None:
@@ -238,16 +268,30 @@ class HashStore(_Keyed):
         if hasher is not None:
             self._check_digest(key, hasher.hexdigest())
 
-    async def put(self, uri: str, data: PutData) -> None:
-        """Store ``data`` under key ``uri``; with ``verify``, a wrong digest stores nothing."""
+    async def put(
+        self,
+        uri: str,
+        data: PutData,
+        *,
+        compress: str | None = None,
+        level: int | None = None,
+        raw: bool = False,
+    ) -> None:
+        """Store ``data`` under key ``uri`` (compressed with ``compress``, see
+        :meth:`Store.put`); with ``verify``, data whose digest is not the key stores nothing.
+
+        The key is always the digest of the uncompressed data, also for ``raw`` stored forms.
+        """
         key, raw_uri = self._raw_uri(uri)
         check_put_data(data)
         if self.verify:
-            if isinstance(data, (bytes, bytearray, memoryview)):
+            if raw:
+                data = await verified_stored(self.keys, self, key, data)
+            elif isinstance(data, (bytes, bytearray, memoryview)):
                 self._check_digest(key, self.keys.digest(data))
             else:
                 data = self.keys.verified(self, key, data)
-        await self.raw.put(raw_uri, data)
+        await self.raw.put(raw_uri, data, **put_options(compress, level, raw))
 
     async def exists(self, uri: str) -> bool:
         """Whether the raw store holds the key (not verified)."""
@@ -331,20 +375,38 @@ class HashCache(HashStore):
         check = getattr(self.raw, "declines", None)
         return check is not None and bool(check(self.prefix + self.key_of(uri), size))
 
-    async def put_or_raise(self, uri: str, data: PutData) -> None:
+    async def put_or_raise(
+        self,
+        uri: str,
+        data: PutData,
+        *,
+        compress: str | None = None,
+        level: int | None = None,
+        raw: bool = False,
+    ) -> None:
         """``put`` that raises on failure."""
-        await super().put(uri, data)
+        await super().put(uri, data, compress=compress, level=level, raw=raw)
 
-    async def put(self, uri: str, data: PutData) -> None:
+    async def put(
+        self,
+        uri: str,
+        data: PutData,
+        *,
+        compress: str | None = None,
+        level: int | None = None,
+        raw: bool = False,
+    ) -> None:
         """Store the blob if possible; failures are logged and counted, not raised.
 
         A key or data of the wrong form is the caller's mistake, not a cache failure: it raises
-        ``TypeError`` or :class:`~asyncbitstore.errors.InvalidURI` as every other method does.
+        ``TypeError`` or :class:`~asyncbitstore.errors.InvalidURI` as every other method does
+        (and an unknown codec or bad level ``ValueError``).
         """
         self._raw_uri(uri)
         check_put_data(data)
+        check_options(compress, level, raw)
         try:
-            await self.put_or_raise(uri, data)
+            await self.put_or_raise(uri, data, compress=compress, level=level, raw=raw)
         except Exception as exc:
             self.put_failures += 1
             logger.warning("%s: could not cache %r: %s", self.name, uri, exc)
@@ -373,18 +435,33 @@ class HashAPISource(_Keyed):
         """Whether a subclass implements :meth:`api_exists`."""
         return type(self).api_exists is not HashAPISource.api_exists
 
-    async def get(self, uri: str) -> bytes:
-        """The blob from :meth:`api_get`, verified when ``verify`` is set."""
-        return await self.get_key(self.key_of(uri))
+    async def get(self, uri: str, *, raw: bool = False) -> bytes:
+        """The blob from :meth:`api_get`, verified when ``verify`` is set.
+
+        A blob the API returns in asyncbitstore's compressed form is decoded unless ``raw``.
+        """
+        key = self.key_of(uri)
+        if not raw:
+            return await self.get_key(key)
+        data = await self._api_bytes(key)
+        if self.verify:
+            self._check_digest(key, self.keys.digest(await decode(self, key, data)))
+        return data
 
     async def get_key(self, key: str) -> bytes:
         """``get`` for a key already normalized (lower-case hex of the right length)."""
+        data = await self._api_bytes(key)
+        if data.startswith(MAGIC):
+            data = await decode(self, key, data)
+        return self._verified(key, data)
+
+    async def _api_bytes(self, key: str) -> bytes:
         data = await self.api_get(key)
         if data is None:
             raise NotFoundInStore(self, key)
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"{self.name}.api_get returned {type(data).__name__}, not bytes")
-        return self._verified(key, bytes(data))
+        return bytes(data)
 
     async def exists(self, uri: str) -> bool:
         """Whether the API has the key (through :meth:`api_exists`)."""

@@ -9,6 +9,8 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any, BinaryIO
 
+from .._codec import MAGIC
+from .._codec_io import decode, decode_stream, encode, read_range
 from .._data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
 from ..errors import InvalidRange, InvalidURI, NotFoundInStore, StoreFull, StoreNotAvailable
 from ..listing import cut_level
@@ -147,23 +149,40 @@ class FileRaw(Store):
 
     # -- reads ----------------------------------------------------------------------------------
 
-    async def get(self, uri: str) -> bytes:
-        """The file's bytes."""
-        return await self._run(uri, ops.read, self._path(uri))  # type: ignore[no-any-return]
+    async def get(self, uri: str, *, raw: bool = False) -> bytes:
+        """The file's bytes (decoded unless ``raw``)."""
+        data: bytes = await self._run(uri, ops.read, self._path(uri))
+        if raw or not data.startswith(MAGIC):
+            return data
+        return await decode(self, uri, data)
 
     async def get_range(self, uri: str, start: int, end: int) -> bytes:
-        """Bytes ``[start, end)`` of the file, read without loading the rest."""
+        """Bytes ``[start, end)`` of the file, read without loading the rest.
+
+        A range not starting at 0 also reads the file's first bytes (same thread hop batch),
+        to refuse a compressed blob with :class:`CompressedRange`.
+        """
         path = self._path(uri)
         check_range(self, uri, start, end)
-        try:
-            return await self._run(uri, ops.read_range, path, start, end)  # type: ignore[no-any-return]
-        except ops.PastEnd as exc:
-            raise InvalidRange(
-                self, uri, start, end, f"the blob has only {exc.size} bytes"
-            ) from None
 
-    async def stream(self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
-        """The file in chunks; memory stays at about one chunk."""
+        async def read(first: int, last: int) -> bytes:
+            try:
+                return await self._run(uri, ops.read_range, path, first, last)  # type: ignore[no-any-return]
+            except ops.PastEnd as exc:
+                raise InvalidRange(
+                    self, uri, start, end, f"the blob has only {exc.size} bytes"
+                ) from None
+
+        return await read_range(self, uri, start, end, read)
+
+    def stream(
+        self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE, *, raw: bool = False
+    ) -> AsyncIterator[bytes]:
+        """The file in chunks (decoded unless ``raw``); memory stays at about one chunk."""
+        chunks = self._stream_stored(uri, chunk_size)
+        return chunks if raw else decode_stream(self, uri, chunks, chunk_size)
+
+    async def _stream_stored(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
         path = self._path(uri)
         check_chunk_size(chunk_size)
         file: BinaryIO = await self._acquire(uri, ops.close, ops.open_read, path)
@@ -205,10 +224,20 @@ class FileRaw(Store):
 
     # -- writes ---------------------------------------------------------------------------------
 
-    async def put(self, uri: str, data: PutData) -> None:
-        """Write the file atomically; a failed or cancelled write leaves no file behind."""
+    async def put(
+        self,
+        uri: str,
+        data: PutData,
+        *,
+        compress: str | None = None,
+        level: int | None = None,
+        raw: bool = False,
+    ) -> None:
+        """Write the file atomically (compressed with ``compress``); a failed or cancelled
+        write leaves no file behind."""
         path = self._path(uri)
         check_put_data(data)
+        data = await encode(data, compress, level, raw)
         if isinstance(data, (bytes, bytearray, memoryview)):
             await self._run(uri, ops.write_atomic, path, data, self.fsync, writing=True)
             return

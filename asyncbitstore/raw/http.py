@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from .._codec import MAGIC
+from .._codec_io import decode, decode_stream, read_range
 from .._data import DEFAULT_CHUNK_SIZE, check_chunk_size, check_range
 from .._redact import scrub
 from .._resources import LoopLocal
@@ -184,20 +186,35 @@ class HTTPRaw(Store):
 
     # -- reads ----------------------------------------------------------------------------------
 
-    async def get(self, uri: str) -> bytes:
-        """The whole body of ``GET uri``."""
+    async def get(self, uri: str, *, raw: bool = False) -> bytes:
+        """The whole body of ``GET uri``, decoded if it is a blob stored compressed by
+        asyncbitstore (unless ``raw``)."""
         url = self._url(uri)
 
         async def read(response: aiohttp.ClientResponse) -> bytes:
             self._check(response, url)
             return await response.read()
 
-        return await self._call("GET", url, read)
+        data: bytes = await self._call("GET", url, read)
+        if raw or not data.startswith(MAGIC):
+            return data
+        return await decode(self, redact(url), data)
 
     async def get_range(self, uri: str, start: int, end: int) -> bytes:
-        """Bytes ``[start, end)``, asked for with a ``Range`` header."""
+        """Bytes ``[start, end)``, asked for with a ``Range`` header.
+
+        A range from 0 shows in its first bytes whether the blob is stored compressed
+        (:class:`CompressedRange`); any other range costs a second, concurrent request for them.
+        """
         url = self._url(uri)
         check_range(self, redact(url), start, end)
+
+        async def read(first: int, last: int) -> bytes:
+            return await self._stored_range(uri, url, first, last)
+
+        return await read_range(self, redact(url), start, end, read)
+
+    async def _stored_range(self, uri: str, url: str, start: int, end: int) -> bytes:
         if start == end:  # HTTP cannot ask for zero bytes
             if start > await self.size(uri):
                 raise InvalidRange(self, redact(url), start, end, "it starts past the end")
@@ -230,12 +247,21 @@ class HTTPRaw(Store):
             return b""
         raise InvalidRange(self, redact(url), start, end, f"the blob has only {total} bytes")
 
-    async def stream(self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
-        """The body in chunks as they arrive; memory stays at about one chunk.
+    def stream(
+        self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE, *, raw: bool = False
+    ) -> AsyncIterator[bytes]:
+        """The body in chunks as they arrive (decoded as :meth:`get` does, unless ``raw``);
+        memory stays at about one chunk.
 
         Errors before the first chunk are retried; a failure mid-body raises
         ``StoreNotAvailable`` (nothing is retried once bytes were handed out).
         """
+        chunks = self._stream_stored(uri, chunk_size)
+        if raw:
+            return chunks
+        return decode_stream(self, redact(uri) if isinstance(uri, str) else uri, chunks, chunk_size)
+
+    async def _stream_stored(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
         url = self._url(uri)
         check_chunk_size(chunk_size)
         response = await self._open(url)

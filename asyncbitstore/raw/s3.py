@@ -13,6 +13,8 @@ try:
 except ModuleNotFoundError as _missing:
     raise ImportError("S3Raw needs aiobotocore: pip install 'asyncbitstore[s3]'") from _missing
 
+from .._codec import MAGIC
+from .._codec_io import decode, decode_stream, encode, read_range
 from .._data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
 from .._redact import scrub_cause
 from .._resources import LoopLocal
@@ -190,13 +192,16 @@ class S3Raw(Store):
 
     # -- reads ----------------------------------------------------------------------------------
 
-    async def get(self, uri: str) -> bytes:
-        """The object's bytes."""
+    async def get(self, uri: str, *, raw: bool = False) -> bytes:
+        """The object's bytes (decoded unless ``raw``)."""
         bucket, key = self._split(uri)
         found = await self._request(uri, bucket, "get", lambda c: c.get(bucket, key))
         if self.verify_etag:
             self._verify(uri, found, hashlib.md5(found.body, usedforsecurity=False).hexdigest())
-        return found.body
+        data: bytes = found.body
+        if raw or not data.startswith(MAGIC):
+            return data
+        return await decode(self, uri, data)
 
     def _verify(self, uri: str, found: Object, md5: str) -> None:
         expected = found.md5()
@@ -204,9 +209,21 @@ class S3Raw(Store):
             raise InvalidDataFound(self, uri, f"MD5 {md5} does not match the ETag {found.etag}")
 
     async def get_range(self, uri: str, start: int, end: int) -> bytes:
-        """Bytes ``[start, end)`` with a ``Range`` request."""
+        """Bytes ``[start, end)`` with a ``Range`` request.
+
+        The object's first bytes must show it is not stored compressed
+        (:class:`CompressedRange`): a range from 0 gets them in the same request, any other
+        range costs a second, concurrent request for them.
+        """
         bucket, key = self._split(uri)
         check_range(self, uri, start, end)
+
+        async def read(first: int, last: int) -> bytes:
+            return await self._stored_range(uri, bucket, key, first, last)
+
+        return await read_range(self, uri, start, end, read)
+
+    async def _stored_range(self, uri: str, bucket: str, key: str, start: int, end: int) -> bytes:
         if start == end:
             return self._short_range(uri, start, end, await self.size(uri))
         byte_range = f"bytes={start}-{end - 1}"
@@ -227,12 +244,19 @@ class S3Raw(Store):
             return b""
         raise InvalidRange(self, uri, start, end, "the server refused the range")
 
-    async def stream(self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
-        """The object in chunks of ``chunk_size`` bytes, read from the response as they arrive.
+    def stream(
+        self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE, *, raw: bool = False
+    ) -> AsyncIterator[bytes]:
+        """The object in chunks of ``chunk_size`` bytes, read from the response as they arrive
+        (and decoded unless ``raw``).
 
         Memory stays at about one chunk. The connection is held until the iterator is exhausted
         or closed (use ``contextlib.aclosing`` when stopping early).
         """
+        chunks = self._stream_stored(uri, chunk_size)
+        return chunks if raw else decode_stream(self, uri, chunks, chunk_size)
+
+    async def _stream_stored(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
         bucket, key = self._split(uri)
         check_chunk_size(chunk_size)
         conn = await self._connections.get()
@@ -308,13 +332,24 @@ class S3Raw(Store):
 
     # -- writes ---------------------------------------------------------------------------------
 
-    async def put(self, uri: str, data: PutData) -> None:
+    async def put(
+        self,
+        uri: str,
+        data: PutData,
+        *,
+        compress: str | None = None,
+        level: int | None = None,
+        raw: bool = False,
+    ) -> None:
         """Write the object; data longer than ``part_size`` goes up as a multipart upload.
 
-        A failed or cancelled put leaves no object and no pending multipart upload.
+        With ``compress``, the object holds the compressed frame (no ``Content-Encoding`` is
+        set: the frame says it all, and every client gets the same bytes). A failed or
+        cancelled put leaves no object and no pending multipart upload.
         """
         bucket, key = self._split(uri)
         check_put_data(data)
+        data = await encode(data, compress, level, raw)
         if (
             isinstance(data, (bytes, bytearray, memoryview))
             and memoryview(data).nbytes <= self.part_size
