@@ -40,9 +40,11 @@ FORMAT_VERSION = 1
 HEADER_SIZE = len(MAGIC) + 2
 IDENTITY_HEADER = MAGIC + bytes([FORMAT_VERSION, 0])
 
-#: Compressed input handed to a zstd decompressor at a time: zstandard's streaming decoder has
-#: no output limit, so small slices keep each step's output small (at most a few blocks).
-_ZSTD_SLICE = 16 << 10
+#: zstandard's push decoder has no output limit, so streams are decoded by its pull reader
+#: (whose reads are bounded), fed from a buffer that always holds more than one whole block
+#: (128 KiB at most) until the payload ends, so the reader never mistakes a pause for the end.
+_ZSTD_READ = 16 << 10
+_ZSTD_RESERVE = 256 << 10
 _EXTRA = "pip install 'asyncbitstore[compression]'"
 
 
@@ -66,8 +68,9 @@ class Decompressor(Protocol):
     def feed(self, data: bytes, limit: int) -> Iterator[bytes]:
         """Decoded output for ``data``, in pieces of about ``limit`` bytes at most."""
 
-    def finish(self) -> None:
-        """Raise :class:`CorruptFrame` if the payload ended before its codec's end mark."""
+    def finish(self) -> Iterator[bytes]:
+        """The rest of the output, in pieces as :meth:`feed` gives them; raises
+        :class:`CorruptFrame` if the payload ended before its codec's end mark."""
 
 
 class Codec:
@@ -111,8 +114,8 @@ class Codec:
         """The whole decoded payload (raises :class:`CorruptFrame`)."""
         decoder = self.decompressor()
         try:
-            parts = list(decoder.feed(bytes(payload), 1 << 62))
-            decoder.finish()
+            parts = list(decoder.feed(bytes(payload), 1 << 30))
+            parts += decoder.finish()
         except CorruptFrame:
             raise
         except Exception as exc:
@@ -132,8 +135,8 @@ class _IdentityDecoder:
         if data:
             yield data
 
-    def finish(self) -> None:
-        pass
+    def finish(self) -> Iterator[bytes]:
+        return iter(())
 
 
 class _Gzip(Codec):
@@ -165,9 +168,10 @@ class _GzipDecoder:
         if inflate.eof and (data or inflate.unused_data):
             raise CorruptFrame("gzip: data after the end of the stream")
 
-    def finish(self) -> None:
+    def finish(self) -> Iterator[bytes]:
         if not self._inflate.eof:
             raise CorruptFrame("gzip: the stream is truncated")
+        return iter(())
 
 
 class _Brotli(Codec):
@@ -209,8 +213,16 @@ class _BrotliDecoder:
         except self._error as exc:
             raise CorruptFrame(f"br: {exc}") from exc
 
-    def finish(self) -> None:
-        if not self._decoder.is_finished():
+    def finish(self) -> Iterator[bytes]:
+        decoder = self._decoder
+        try:
+            while not decoder.is_finished() and (
+                out := decoder.process(b"", output_buffer_limit=1 << 20)
+            ):
+                yield out
+        except self._error as exc:
+            raise CorruptFrame(f"br: {exc}") from exc
+        if not decoder.is_finished():
             raise CorruptFrame("br: the stream is truncated")
 
 
@@ -225,32 +237,123 @@ class _Zstd(Codec):
         zstd = _optional("zstandard", self.name)
         return zstd.ZstdCompressor(level=level).compress(data)  # type: ignore[no-any-return]
 
+    def decompress(self, payload: bytes | memoryview) -> bytes:
+        zstd = _optional("zstandard", self.name)
+        decoder = zstd.ZstdDecompressor().decompressobj()
+        try:
+            data: bytes = decoder.decompress(payload)
+        except zstd.ZstdError as exc:
+            raise CorruptFrame(f"zstd: {exc}") from exc
+        if not decoder.eof:
+            raise CorruptFrame("zstd: the frame is truncated")
+        if decoder.unused_data:
+            raise CorruptFrame("zstd: data after the end of the frame")
+        return data
+
     def decompressor(self) -> Decompressor:
         return _ZstdDecoder(_optional("zstandard", self.name))
+
+
+class _Pending:
+    """The compressed bytes a zstd pull reader has not taken yet."""
+
+    def __init__(self) -> None:
+        self.data = b""
+        self.taken = 0
+
+    def add(self, data: bytes) -> None:
+        self.data = self.data[self.taken :] + data
+        self.taken = 0
+
+    def __len__(self) -> int:
+        return len(self.data) - self.taken
+
+    def read(self, size: int = -1) -> bytes:
+        end = len(self.data) if size < 0 else self.taken + size
+        out = self.data[self.taken : end]
+        self.taken += len(out)
+        return out
 
 
 class _ZstdDecoder:
     def __init__(self, zstd: Any) -> None:
         self._error = zstd.ZstdError
-        self._decoder = zstd.ZstdDecompressor().decompressobj()
+        self._pending = _Pending()
+        self._reader = zstd.ZstdDecompressor().stream_reader(self._pending, read_size=_ZSTD_READ)
+        self._frame = _ZstdFrameWalk()
 
     def feed(self, data: bytes, limit: int) -> Iterator[bytes]:
-        decoder = self._decoder
+        self._frame.feed(data)
+        self._pending.add(data)
+        while len(self._pending) > _ZSTD_RESERVE:
+            out = self._read(limit)
+            if not out:
+                return
+            yield out
+
+    def _read(self, limit: int) -> bytes:
+        try:
+            return self._reader.read(limit)  # type: ignore[no-any-return]
+        except self._error as exc:
+            raise CorruptFrame(f"zstd: {exc}") from exc
+
+    def finish(self) -> Iterator[bytes]:
+        self._frame.finish()
+        while out := self._read(1 << 20):
+            yield out
+
+
+class _ZstdFrameWalk:
+    """Follows a zstd frame's block headers as the bytes pass, to tell a complete frame from a
+    cut one (the pull reader cannot: it sees the end of its input as the end of the data)."""
+
+    def __init__(self) -> None:
+        self._head = b""
+        self._skip = 0
+        self._state = "magic"  # then "blocks", then "done"
+        self._checksum = 0
+
+    def feed(self, data: bytes) -> None:
         view = memoryview(data)
-        for offset in range(0, len(view), _ZSTD_SLICE):
-            if decoder.eof:
+        while view:
+            if self._skip:
+                step = min(self._skip, len(view))
+                self._skip -= step
+                view = view[step:]
+                continue
+            if self._state == "done":
                 raise CorruptFrame("zstd: data after the end of the frame")
-            try:
-                out = decoder.decompress(view[offset : offset + _ZSTD_SLICE])
-            except self._error as exc:
-                raise CorruptFrame(f"zstd: {exc}") from exc
-            if out:
-                yield out
-        if decoder.eof and decoder.unused_data:
-            raise CorruptFrame("zstd: data after the end of the frame")
+            need = 6 if self._state == "magic" else 3
+            take = need - len(self._head)
+            self._head += bytes(view[:take])
+            view = view[take:]
+            if len(self._head) == need:
+                head, self._head = self._head, b""
+                self._parse(head)
+
+    def _parse(self, head: bytes) -> None:
+        if self._state == "magic":
+            if head[:4] != b"\x28\xb5\x2f\xfd":
+                raise CorruptFrame("zstd: not a zstd frame")
+            descriptor = head[4]
+            single = bool(descriptor & 0x20)
+            content_size = (1 if single else 0, 2, 4, 8)[descriptor >> 6]
+            self._checksum = 4 if descriptor & 0x04 else 0
+            # The 6 bytes read so far hold the descriptor and one more header byte.
+            self._skip = (0 if single else 1) + (0, 1, 2, 4)[descriptor & 3] + content_size - 1
+            self._state = "blocks"
+            return
+        value = int.from_bytes(head, "little")
+        kind, size = (value >> 1) & 3, value >> 3
+        if kind == 3:
+            raise CorruptFrame("zstd: a reserved block type")
+        self._skip = 1 if kind == 1 else size
+        if value & 1:
+            self._skip += self._checksum
+            self._state = "done"
 
     def finish(self) -> None:
-        if not self._decoder.eof:
+        if self._state != "done" or self._skip or self._head:
             raise CorruptFrame("zstd: the frame is truncated")
 
 

@@ -193,7 +193,7 @@ class FrameReader:
                 raise CorruptFrame("the frame header is truncated")
             yield from self._decide()
         if self._decoder is not None:
-            self._decoder.finish()
+            yield from self._decoder.finish()
 
 
 class DecodedHasher:
