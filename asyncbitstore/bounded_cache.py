@@ -41,7 +41,7 @@ from ._cache_files import (
     scan,
     write_and_record,
 )
-from ._codec import MAGIC
+from ._codec import MAGIC_BYTE
 from ._codec_io import decode, decode_stream, encode, read_range
 from ._data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
 from .cache_index import CacheIndex, NoRoom, UseLog
@@ -197,7 +197,7 @@ class BoundedFileRaw(Store):
         except OSError as exc:
             raise self._error(exc, uri) from exc
         self._used(name)
-        if raw or not data.startswith(MAGIC):
+        if raw or not data or data[0] != MAGIC_BYTE:
             return data
         return await decode(self, uri, data)
 
@@ -230,7 +230,7 @@ class BoundedFileRaw(Store):
         for index, ((name, _), data) in enumerate(zip(paths, found, strict=True)):
             if data is not None:
                 self._used(name)
-                if data.startswith(MAGIC):
+                if data and data[0] == MAGIC_BYTE:
                     found[index] = await decode(self, uris[index], data)
         return found
 

@@ -19,7 +19,7 @@ import re
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
-from ._codec import MAGIC
+from ._codec import MAGIC_BYTE
 from ._codec_io import DecodedHasher, check_options, decode, put_options, verified_stored
 from ._data import DEFAULT_CHUNK_SIZE, BytesLike, PutData, check_put_data
 from ._uri import redact
@@ -451,7 +451,7 @@ class HashAPISource(_Keyed):
     async def get_key(self, key: str) -> bytes:
         """``get`` for a key already normalized (lower-case hex of the right length)."""
         data = await self._api_bytes(key)
-        if data.startswith(MAGIC):
+        if data and data[0] == MAGIC_BYTE:
             data = await decode(self, key, data)
         return self._verified(key, data)
 

@@ -9,7 +9,7 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any, BinaryIO
 
-from .._codec import MAGIC
+from .._codec import MAGIC_BYTE
 from .._codec_io import decode, decode_stream, encode, read_range
 from .._data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
 from ..errors import InvalidRange, InvalidURI, NotFoundInStore, StoreFull, StoreNotAvailable
@@ -152,7 +152,7 @@ class FileRaw(Store):
     async def get(self, uri: str, *, raw: bool = False) -> bytes:
         """The file's bytes (decoded unless ``raw``)."""
         data: bytes = await self._run(uri, ops.read, self._path(uri))
-        if raw or not data.startswith(MAGIC):
+        if raw or not data or data[0] != MAGIC_BYTE:
             return data
         return await decode(self, uri, data)
 

@@ -22,7 +22,7 @@ except ModuleNotFoundError as _missing:
     _HINT = "GSRaw needs gcloud-aio-storage: pip install 'asyncbitstore[gcs]'"
     raise ImportError(_HINT) from _missing
 
-from .._codec import MAGIC
+from .._codec import MAGIC_BYTE
 from .._codec_io import decode, decode_stream, encode, read_range
 from .._data import (
     DEFAULT_CHUNK_SIZE,
@@ -203,7 +203,7 @@ class GSRaw(Store):
         data: bytes = await self._do(
             uri, partial(self._read, uri=uri, bucket=bucket, name=name), bucket=bucket
         )
-        if raw or not data.startswith(MAGIC):
+        if raw or not data or data[0] != MAGIC_BYTE:
             return data
         return await decode(self, uri, data)
 

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from .._codec import MAGIC
+from .._codec import MAGIC_BYTE
 from .._codec_io import decode, decode_stream, read_range
 from .._data import DEFAULT_CHUNK_SIZE, check_chunk_size, check_range
 from .._redact import scrub
@@ -196,7 +196,7 @@ class HTTPRaw(Store):
             return await response.read()
 
         data: bytes = await self._call("GET", url, read)
-        if raw or not data.startswith(MAGIC):
+        if raw or not data or data[0] != MAGIC_BYTE:
             return data
         return await decode(self, redact(url), data)
 

@@ -6,7 +6,7 @@ import re
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 
-from .._codec import MAGIC
+from .._codec import MAGIC_BYTE
 from .._codec_io import decode, encode, range_of_stored
 from .._data import PutData, as_bytes, check_put_data, check_range
 from ..errors import NotFoundInStore, StoreFull
@@ -63,7 +63,7 @@ class MemoryRaw(Store):
             raise NotFoundInStore(self, uri)
         if self.max_bytes is not None:
             blobs.move_to_end(uri)
-        if raw or not data.startswith(MAGIC):
+        if raw or not data or data[0] != MAGIC_BYTE:
             return data
         return await decode(self, uri, data)
 

@@ -29,7 +29,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry as RedisRetry
 from redis.backoff import NoBackoff
 
-from .._codec import MAGIC
+from .._codec import MAGIC_BYTE
 from .._codec_io import decode, decode_stream, encode, read_range
 from .._data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
 from .._resources import LoopLocal
@@ -172,7 +172,7 @@ class RedisRaw(Store):
         if data is None:
             raise NotFoundInStore(self, uri)
         blob: bytes = data  # type: ignore[assignment]  # bytes: responses are not decoded
-        if raw or not blob.startswith(MAGIC):
+        if raw or not blob or blob[0] != MAGIC_BYTE:
             return blob
         return await decode(self, uri, blob)
 

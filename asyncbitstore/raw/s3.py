@@ -13,7 +13,7 @@ try:
 except ModuleNotFoundError as _missing:
     raise ImportError("S3Raw needs aiobotocore: pip install 'asyncbitstore[s3]'") from _missing
 
-from .._codec import MAGIC
+from .._codec import MAGIC_BYTE
 from .._codec_io import decode, decode_stream, encode, read_range
 from .._data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
 from .._redact import scrub_cause
@@ -199,7 +199,7 @@ class S3Raw(Store):
         if self.verify_etag:
             self._verify(uri, found, hashlib.md5(found.body, usedforsecurity=False).hexdigest())
         data: bytes = found.body
-        if raw or not data.startswith(MAGIC):
+        if raw or not data or data[0] != MAGIC_BYTE:
             return data
         return await decode(self, uri, data)
 

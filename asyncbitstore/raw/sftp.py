@@ -30,7 +30,7 @@ from collections.abc import (
 )
 from typing import Any, TypeVar
 
-from .._codec import MAGIC
+from .._codec import MAGIC_BYTE
 from .._codec_io import decode, decode_stream, encode, read_range
 from .._data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
 from .._resources import LoopLocal
@@ -191,7 +191,7 @@ class SFTPRaw(Store):
         """The file's bytes (decoded unless ``raw``)."""
         path = self._path(uri)
         data: bytes = await self._call(uri, functools.partial(ops.read, path, 0, None))
-        if raw or not data.startswith(MAGIC):
+        if raw or not data or data[0] != MAGIC_BYTE:
             return data
         return await decode(self, uri, data)
 

@@ -23,7 +23,7 @@ import sqlite3
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
 from typing import IO, Any
 
-from .._codec import MAGIC
+from .._codec import MAGIC_BYTE
 from .._codec_io import decode, decode_stream, encode, read_range
 from .._data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
 from ..errors import InvalidRange, InvalidURI, NotFoundInStore, StoreFull
@@ -163,7 +163,7 @@ class SqliteRaw(Store):
         if data is None:
             raise NotFoundInStore(self, uri)
         self._touch(key)
-        if raw or not data.startswith(MAGIC):
+        if raw or not data or data[0] != MAGIC_BYTE:
             return data  # type: ignore[no-any-return]
         return await decode(self, uri, data)
 
