@@ -72,8 +72,11 @@ class _OneTryToken(Token):
         except Exception as exc:
             if is_transient(exc):
                 raise
-            # ``from None``: the cause may quote credential material (a key that fails to parse).
-            raise AuthError(_auth_reason(exc)) from None
+            error = AuthError(_auth_reason(exc))
+        # Raised outside the handler, so the failure is neither its cause nor its context: it may
+        # quote credential material (a key that fails to parse), and tools that pickle whole
+        # exception chains (tblib, which Dask installs) would carry it, or fail on its headers.
+        raise error
 
 
 def _auth_reason(exc: BaseException) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import hashlib
 import multiprocessing
@@ -11,7 +12,7 @@ import pickle
 import traceback
 import uuid
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -379,6 +380,22 @@ async def token_endpoint() -> AsyncIterator[tuple[str, list[str]]]:
         yield f"{url}/token", calls
 
 
+@contextlib.contextmanager
+def tblib_reducers() -> Iterator[None]:
+    """tblib's exception pickling, as Dask installs it, for the block only."""
+    import copyreg
+
+    from tblib import pickling_support
+
+    saved = dict(copyreg.dispatch_table)
+    pickling_support.install()
+    try:
+        yield
+    finally:
+        copyreg.dispatch_table.clear()
+        copyreg.dispatch_table.update(saved)
+
+
 async def _auth_failure(credentials: object, secret: str) -> StoreNotAvailable:
     store = GSRaw(credentials, retry=FAST)  # type: ignore[arg-type]
     with pytest.raises(StoreNotAvailable, match="authentication failed") as caught:
@@ -386,6 +403,9 @@ async def _auth_failure(credentials: object, secret: str) -> StoreNotAvailable:
     await store.aclose()
     shown = "".join(traceback.format_exception(caught.value)) + repr(store) + store.name
     shown += str(pickle.loads(pickle.dumps(caught.value)))
+    # tblib (installed by Dask) pickles whole exception chains: nothing in ours may hold back.
+    with tblib_reducers():
+        shown += repr(pickle.loads(pickle.dumps(caught.value)).__cause__)
     assert secret not in shown and "PRIVATE KEY" not in shown
     return caught.value
 
