@@ -173,7 +173,8 @@ async def test_custom_headers_are_sent_with_every_kind_of_request(
     assert await store.size(url) == len(BLOB)
     assert await store.get_range(url, 5, 9) == BLOB[5:9]
     assert b"".join([c async for c in store.stream(url, 4096)]) == BLOB
-    assert origin.auth_seen == [SECRET] * 5
+    # Six requests: the range from 5 also asks for the first bytes (is it compressed?).
+    assert origin.auth_seen == [SECRET] * 6
 
 
 @pytest.mark.parametrize(("headers", "status"), [({}, 401), ({"Authorization": "Bearer x"}, 403)])
