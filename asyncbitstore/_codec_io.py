@@ -18,16 +18,8 @@ import asyncio
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from ._codec import (
-    HEADER_SIZE,
-    IDENTITY_HEADER,
-    MAGIC,
-    Codec,
-    Compressor,
-    CorruptFrame,
-    codec_by_id,
-    codec_named,
-)
+from ._codec import HEADER_SIZE, IDENTITY_HEADER, MAGIC, codec_by_id, codec_named
+from ._codec_base import Codec, Compressor, CorruptFrame
 from ._data import PutData, chunks_of, slice_range
 from .errors import CompressedRange, InvalidDataFound
 

@@ -152,6 +152,12 @@ async def test_a_compressed_source_blob_reads_the_same_through_a_file_cache_miss
         assert chain.stats.tiers[0].hits == 1
         assert (await chain.get(key, raw=True)) == TEXT  # the cache answers first
         await chain.delete(key)  # removed from the cache only (the source is not writable)
+        stored = await source.get(key, raw=True)
+        assert stored.startswith(MAGIC) and await chain.get(key, raw=True) == stored
+        assert b"".join([c async for c in chain.stream(key, raw=True)]) == stored
+        with pytest.raises(CompressedRange):
+            await chain.get_range(key, 0, 10)
+        assert not await cache.exists(key)  # raw reads fill nothing
         assert b"".join([c async for c in chain.stream(key, chunk_size=5000)]) == TEXT
         await chain.flush()
         assert (tmp_path / "cache" / key).read_bytes() == TEXT
