@@ -15,6 +15,8 @@ from collections.abc import Iterable
 __all__ = ["guard_sdk_logs", "scrub", "scrub_cause"]
 
 MASK = "***"
+#: Values shorter than this are not searched for in SDK log records (see guard_sdk_logs).
+MIN_LOGGED_SECRET = 16
 
 # user:password@ in any URL, and header values that carry a credential, however quoted.
 _USERINFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s'\"]*@")
@@ -71,7 +73,9 @@ def guard_sdk_logs(prefixes: tuple[str, ...], secrets: Iterable[str] = ()) -> No
     imported (after its client is created); calling it again is cheap and adds no duplicates.
     The filter costs nothing while DEBUG is off: the SDK makes no record then.
     """
-    _scrubber.secrets.update(s for s in secrets if s)
+    # The filter serves every store in the process: a short value ("x" in a test) would mask
+    # that text in every record. Real keys and tokens are long; headers are masked by name.
+    _scrubber.secrets.update(s for s in secrets if len(s) >= MIN_LOGGED_SECRET)
     names = [name for name in logging.root.manager.loggerDict if name.startswith(prefixes)]
     for name in (*prefixes, *names):
         logger = logging.getLogger(name)

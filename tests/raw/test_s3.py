@@ -219,7 +219,7 @@ async def test_requests_beyond_the_pool_are_signed_and_timed_only_once_they_get_
     proxy, name, admin = proxied
     await admin.put_object(Bucket=name, Key="k", Body=b"pooled")
     proxy.delay = 0.05  # 200 requests over 4 connections: about 2.5 s in all
-    async with S3Raw(endpoint_url=proxy.url, max_connections=4, timeout=0.5, retry=FAST) as s:
+    async with S3Raw(endpoint_url=proxy.url, max_connections=4, timeout=1.0, retry=FAST) as s:
         got = await s.get_many([f"s3://{name}/k"] * 200, concurrency=256)
     assert got == [b"pooled"] * 200
     gets = [r for r in proxy.requests if r.method == "GET"]
