@@ -20,9 +20,8 @@ import base64
 import hashlib
 import os
 import re
-import sys
 import weakref
-from collections.abc import Awaitable, Mapping
+from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any, TypeAlias, TypeVar, Union
@@ -31,11 +30,12 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
 from botocore import UNSIGNED
 
+from .._deadline import within
 from .._redact import guard_sdk_logs
 
 __all__ = [
     "ANONYMOUS", "Connection", "Credential", "Object", "Options", "content_md5", "object_info",
-    "open_connection", "read_chunk", "within",
+    "open_connection", "read_chunk",
 ]  # fmt: skip
 
 R = TypeVar("R")
@@ -83,19 +83,6 @@ class Object:
         """The MD5 the ETag gives, when it is one (single-part and not KMS or SSE-C encrypted)."""
         match = _MD5_ETAG.fullmatch(self.etag)
         return match[1] if match is not None and not self.encrypted else None
-
-
-if sys.version_info >= (3, 11):
-
-    async def within(seconds: float | None, awaitable: Awaitable[R]) -> R:
-        """``await awaitable``, cancelled after ``seconds`` (``None``: no limit)."""
-        async with asyncio.timeout(seconds):
-            return await awaitable
-else:  # pragma: no cover - asyncio.timeout is 3.11+; wait_for costs a task per call
-
-    async def within(seconds: float | None, awaitable: Awaitable[R]) -> R:
-        """``await awaitable``, cancelled after ``seconds`` (``None``: no limit)."""
-        return await asyncio.wait_for(awaitable, seconds)
 
 
 async def read_chunk(body: Any, size: int, timeout: float | None) -> bytes:

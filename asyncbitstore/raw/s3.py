@@ -16,6 +16,7 @@ except ModuleNotFoundError as _missing:
 from .._codec import MAGIC_BYTE
 from .._codec_io import decode, decode_stream, encode, read_range
 from .._data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
+from .._deadline import within
 from .._redact import scrub_cause
 from .._resources import LoopLocal
 from .._uri import redact
@@ -23,7 +24,7 @@ from ..errors import InvalidDataFound, InvalidRange, InvalidURI, NotFoundInStore
 from ..retry import Retry, TransientError
 from ..store import Store
 from . import _s3multipart
-from ._s3client import ANONYMOUS, Connection, Object, Options, object_info, read_chunk, within
+from ._s3client import ANONYMOUS, Connection, Object, Options, object_info, read_chunk
 from ._s3credentials import normalize_credentials, open_accepted, secrets_of
 from ._s3errors import exhausted, translate
 
