@@ -82,7 +82,7 @@ def _split(endpoint: str) -> tuple[str, str, str]:
 
 
 def _hmac(key: bytes, text: str) -> bytes:
-    return hmac.new(key, text.encode(), hashlib.sha256).digest()
+    return hmac.digest(key, text.encode(), "sha256")
 
 
 class Signer:
@@ -97,6 +97,8 @@ class Signer:
         self.region = region
         self.service = service
         self._cached: tuple[str, str, bytes] | None = None  # (secret, day, key)
+        self._second = -1  # the whole second self._stamp was made for
+        self._stamp = ""
 
     def __repr__(self) -> str:
         return f"Signer(region={self.region!r}, service={self.service!r})"
@@ -128,7 +130,7 @@ class Signer:
         ``headers`` may hold ``Range``, ``Content-MD5`` and ``Content-Length``; every header in
         it is signed. Returns ``headers``.
         """
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+        stamp = self._timestamp(time.time() if now is None else now)
         day = stamp[:8]
         headers["Host"] = where.host
         headers["X-Amz-Date"] = stamp
@@ -144,12 +146,20 @@ class Signer:
         scope = f"{day}/{self.region}/{self.service}/aws4_request"
         digest = hashlib.sha256(request.encode()).hexdigest()
         to_sign = f"{_ALGORITHM}\n{stamp}\n{scope}\n{digest}"
-        signature = hmac.new(self._key(secret_key, day), to_sign.encode(), hashlib.sha256)
+        signature = _hmac(self._key(secret_key, day), to_sign).hex()
         headers["Authorization"] = (
             f"{_ALGORITHM} Credential={access_key}/{scope}, SignedHeaders={names}, "
-            f"Signature={signature.hexdigest()}"
+            f"Signature={signature}"
         )
         return headers
+
+    def _timestamp(self, now: float) -> str:
+        """``YYYYMMDDTHHMMSSZ`` for ``now``, formatted once per second (requests come in bursts)."""
+        second = int(now)
+        if second != self._second:
+            self._stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(second))
+            self._second = second
+        return self._stamp
 
 
 def _canonical_headers(headers: Mapping[str, str]) -> dict[str, str]:
