@@ -30,6 +30,11 @@ from yarl import URL
 from ._s3client import Connection, Object, content_md5
 from ._s3sign import EMPTY_SHA256, UNSIGNED_PAYLOAD, Signer, Target, target
 
+try:
+    from ._h1 import Pool
+except ImportError:  # pragma: no cover - httptools missing: GETs go through aiohttp as well
+    Pool = None  # type: ignore[assignment,misc]
+
 __all__ = ["FastConnection", "error_response"]
 
 #: Statuses (and error codes) meaning "this bucket lives elsewhere": left to botocore.
@@ -66,6 +71,11 @@ class FastConnection(Connection):
         stack.push_async_callback(self._session.close)
         self._endpoint = str(client.meta.endpoint_url)
         self._https = self._endpoint.startswith("https:")
+        self._scheme = "https" if self._https else "http"
+        self._h1: Pool | None = None
+        if Pool is not None:  # GETs on the leaner HTTP/1.1 client when httptools is there
+            self._h1 = Pool(slots)
+            stack.push_async_callback(self._h1.close)
         self._signer = Signer(str(client.meta.region_name or "us-east-1"))
         self._anonymous = anonymous
         self._path_style = path_style
@@ -117,15 +127,20 @@ class FastConnection(Connection):
             headers["Host"] = where.host
         else:
             await self._sign(method, where, headers, data)
-        async with self._session.request(
-            method, URL(where.url, encoded=True), headers=headers, data=data,
-            allow_redirects=False,
-        ) as response:  # fmt: skip
-            body = await response.read()
-            status = response.status
-            if status < 300:
-                return response.headers, body
-            parsed = error_response(status, response.headers, body)
+        found: Mapping[str, str]
+        if method == "GET" and self._h1 is not None:
+            answer = await self._h1.get(self._scheme, where.host, where.path, headers)
+            status, found, body = answer.status, answer.headers, answer.body
+        else:
+            async with self._session.request(
+                method, URL(where.url, encoded=True), headers=headers, data=data,
+                allow_redirects=False,
+            ) as response:  # fmt: skip
+                body = await response.read()
+                status, found = response.status, response.headers
+        if status < 300:
+            return found, body
+        parsed = error_response(status, found, body)
         code = parsed["Error"].get("Code", "")
         if status in _REDIRECTS or (status == 400 and code in _WRONG_REGION_CODES):
             self._elsewhere.add(bucket)
