@@ -190,13 +190,15 @@ class Pool:
 
     Args:
         limit: how many idle connections to keep per host.
+        context: for https, instead of :func:`ssl.create_default_context` (say, trusting a
+            private CA); it should verify certificates and host names as the default does.
     """
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, context: ssl.SSLContext | None = None) -> None:
         self._limit = limit
         self._idle: dict[tuple[str, str], list[_Connection]] = {}
         self._open: set[_Connection] = set()
-        self._ssl: ssl.SSLContext | None = None
+        self._ssl = context
         self._closed = False
 
     async def get(self, scheme: str, host: str, path: str, headers: dict[str, str]) -> Response:

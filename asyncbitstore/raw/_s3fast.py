@@ -1,17 +1,20 @@
-"""The S3 hot path: GET, ranged GET, HEAD and single-part PUT signed here, sent with aiohttp.
+"""The S3 hot path: GET, ranged GET, HEAD and single-part PUT signed here and sent directly.
 
 Botocore's request pipeline (model handling, event hooks, response parsing) costs about three
 times what the request itself does. :class:`FastConnection` replaces it for the four hot
 operations: it builds the URL, signs with :class:`~._s3sign.Signer` using the credentials
 botocore resolved (read again for every request, so refreshable temporary credentials keep
-working across expiry), and sends the request on a plain aiohttp session with as many
-connections as the client's pool. Everything else (listing, deletes, multipart uploads,
-streaming) goes through the aiobotocore client it extends, as does any bucket that answers with
-a redirect (another region): botocore knows how to follow those.
+working across expiry), and sends the request itself. GETs go on :class:`~._h1.Pool`, a small
+HTTP/1.1 keep-alive client (aiohttp's per-request machinery costs more than the rest of a small
+GET together); HEAD and PUT go on a plain aiohttp session. Both have as many connections as the
+client's pool. Everything else (listing, deletes, multipart uploads, streaming) goes through the
+aiobotocore client it extends, as does any bucket that answers with a redirect (another
+region): botocore knows how to follow those.
 
 Failures take the same shape as botocore's: an error status becomes a ``ClientError`` carrying
 the parsed S3 XML error body (or, without a body, the status as the code), and aiohttp's own
-errors propagate; :func:`~._s3errors.translate` then maps both paths alike.
+errors and :mod:`._h1`'s (``ConnectionError`` subclasses) propagate; :func:`~._s3errors.translate`
+then maps all of them alike.
 """
 
 from __future__ import annotations
@@ -51,8 +54,8 @@ class FastConnection(Connection):
 
     Args:
         client: the aiobotocore client (for credentials, region, endpoint and everything else).
-        stack: closes the client; the aiohttp session is added to it.
-        slots: the connection bound (the aiohttp pool gets as many connections).
+        stack: closes the client; the aiohttp session and the GET pool are added to it.
+        slots: the connection bound (the aiohttp and GET pools get as many connections).
         anonymous: send unsigned requests.
         path_style: always ``endpoint/bucket/key`` (else virtual-host where the name allows).
     """
