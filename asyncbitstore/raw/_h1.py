@@ -174,6 +174,12 @@ class _Connection(asyncio.Protocol):
         if self._transport is not None:
             self._transport.close()
 
+    def abort(self) -> None:
+        """Drop the connection without a TLS goodbye."""
+        self.usable = False
+        if self._transport is not None:
+            self._transport.abort()
+
 
 @functools.lru_cache(maxsize=64)
 def _address(scheme: str, host: str) -> tuple[str, int]:
@@ -211,7 +217,8 @@ class Pool:
             ConnectFailed: no connection could be made.
         """
         lines = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
-        if "\n" in lines.replace("\r\n", ""):  # a header must never start a line of its own
+        count = len(headers)  # each line ends in CRLF; any other CR or LF would start a header
+        if lines.count("\n") != count or lines.count("\r") != count:
             raise ValueError("a header name or value holds a line break")
         request = f"GET {path} HTTP/1.1\r\n{lines}\r\n".encode("latin-1")
         key = (scheme, host)
@@ -276,5 +283,8 @@ class Pool:
         conns = list(self._open)
         for conn in conns:
             conn.close()
-        if conns:
-            await asyncio.wait([conn.lost for conn in conns], timeout=2)
+        if conns:  # a TLS close waits for the server's goodbye: not for long
+            _, pending = await asyncio.wait([conn.lost for conn in conns], timeout=2)
+            for conn in conns:
+                if conn.lost in pending:
+                    conn.abort()

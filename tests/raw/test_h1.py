@@ -360,9 +360,10 @@ async def test_a_refused_connection_is_a_connection_error(pool: Pool) -> None:
         await pool.get("http", f"127.0.0.1:{port}", "/", {"Host": "h"})
 
 
-async def test_line_breaks_in_headers_are_refused(pool: Pool) -> None:
+@pytest.mark.parametrize("value", ["a\nb", "a\rb", "a\r\nX-Evil: 1", "a\r\n\r\n"])
+async def test_line_breaks_in_headers_are_refused(pool: Pool, value: str) -> None:
     with pytest.raises(ValueError, match="line break"):
-        await pool.get("http", "127.0.0.1:1", "/", {"Host": "h", "X-Amz-Security-Token": "a\nb"})
+        await pool.get("http", "127.0.0.1:1", "/", {"Host": "h", "X-Amz-Security-Token": value})
 
 
 def _certificate(folder: Path) -> tuple[ssl.SSLContext, Path]:
