@@ -9,8 +9,8 @@ aiohttp's pool, where they could time out or outlive their signature.
 The request path of the hot operations (:meth:`Connection.get`, :meth:`Connection.open`,
 :meth:`Connection.head`, :meth:`Connection.put`) is kept in this one class so that a faster
 transport can replace it without touching the store: with ``Options.fast_path``,
-:func:`open_connection` returns a :class:`~._s3fast.FastConnection` (hand-signed requests on a
-plain aiohttp session for GET, HEAD and single-part PUT).
+:func:`open_connection` returns a :class:`~._s3fast.FastConnection` (hand-signed requests for
+GET, HEAD and single-part PUT: GETs on its own HTTP/1.1 client, the others on aiohttp).
 """
 
 from __future__ import annotations

@@ -1,17 +1,20 @@
-"""The S3 hot path: GET, ranged GET, HEAD and single-part PUT signed here, sent with aiohttp.
+"""The S3 hot path: GET, ranged GET, HEAD and single-part PUT signed here and sent directly.
 
 Botocore's request pipeline (model handling, event hooks, response parsing) costs about three
 times what the request itself does. :class:`FastConnection` replaces it for the four hot
 operations: it builds the URL, signs with :class:`~._s3sign.Signer` using the credentials
 botocore resolved (read again for every request, so refreshable temporary credentials keep
-working across expiry), and sends the request on a plain aiohttp session with as many
-connections as the client's pool. Everything else (listing, deletes, multipart uploads,
-streaming) goes through the aiobotocore client it extends, as does any bucket that answers with
-a redirect (another region): botocore knows how to follow those.
+working across expiry), and sends the request itself. GETs go on :class:`~._h1.Pool`, a small
+HTTP/1.1 keep-alive client (aiohttp's per-request machinery costs more than the rest of a small
+GET together); HEAD and PUT go on a plain aiohttp session. Both have as many connections as the
+client's pool. Everything else (listing, deletes, multipart uploads, streaming) goes through the
+aiobotocore client it extends, as does any bucket that answers with a redirect (another
+region): botocore knows how to follow those.
 
 Failures take the same shape as botocore's: an error status becomes a ``ClientError`` carrying
 the parsed S3 XML error body (or, without a body, the status as the code), and aiohttp's own
-errors propagate; :func:`~._s3errors.translate` then maps both paths alike.
+errors and :mod:`._h1`'s (``ConnectionError`` subclasses) propagate; :func:`~._s3errors.translate`
+then maps all of them alike.
 """
 
 from __future__ import annotations
@@ -30,6 +33,11 @@ from yarl import URL
 from ._s3client import Connection, Object, content_md5
 from ._s3sign import EMPTY_SHA256, UNSIGNED_PAYLOAD, Signer, Target, target
 
+try:
+    from ._h1 import Pool
+except ImportError:  # pragma: no cover - httptools missing: GETs go through aiohttp as well
+    Pool = None  # type: ignore[assignment,misc]
+
 __all__ = ["FastConnection", "error_response"]
 
 #: Statuses (and error codes) meaning "this bucket lives elsewhere": left to botocore.
@@ -46,8 +54,8 @@ class FastConnection(Connection):
 
     Args:
         client: the aiobotocore client (for credentials, region, endpoint and everything else).
-        stack: closes the client; the aiohttp session is added to it.
-        slots: the connection bound (the aiohttp pool gets as many connections).
+        stack: closes the client; the aiohttp session and the GET pool are added to it.
+        slots: the connection bound (the aiohttp and GET pools get as many connections).
         anonymous: send unsigned requests.
         path_style: always ``endpoint/bucket/key`` (else virtual-host where the name allows).
     """
@@ -66,6 +74,11 @@ class FastConnection(Connection):
         stack.push_async_callback(self._session.close)
         self._endpoint = str(client.meta.endpoint_url)
         self._https = self._endpoint.startswith("https:")
+        self._scheme = "https" if self._https else "http"
+        self._h1: Pool | None = None
+        if Pool is not None:  # GETs on the leaner HTTP/1.1 client when httptools is there
+            self._h1 = Pool(slots)
+            stack.push_async_callback(self._h1.close)
         self._signer = Signer(str(client.meta.region_name or "us-east-1"))
         self._anonymous = anonymous
         self._path_style = path_style
@@ -117,15 +130,20 @@ class FastConnection(Connection):
             headers["Host"] = where.host
         else:
             await self._sign(method, where, headers, data)
-        async with self._session.request(
-            method, URL(where.url, encoded=True), headers=headers, data=data,
-            allow_redirects=False,
-        ) as response:  # fmt: skip
-            body = await response.read()
-            status = response.status
-            if status < 300:
-                return response.headers, body
-            parsed = error_response(status, response.headers, body)
+        found: Mapping[str, str]
+        if method == "GET" and self._h1 is not None:
+            answer = await self._h1.get(self._scheme, where.host, where.path, headers)
+            status, found, body = answer.status, answer.headers, answer.body
+        else:
+            async with self._session.request(
+                method, URL(where.url, encoded=True), headers=headers, data=data,
+                allow_redirects=False,
+            ) as response:  # fmt: skip
+                body = await response.read()
+                status, found = response.status, response.headers
+        if status < 300:
+            return found, body
+        parsed = error_response(status, found, body)
         code = parsed["Error"].get("Code", "")
         if status in _REDIRECTS or (status == 400 and code in _WRONG_REGION_CODES):
             self._elsewhere.add(bucket)
