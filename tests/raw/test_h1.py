@@ -10,8 +10,6 @@ encoding comes from aiohttp's own server.
 from __future__ import annotations
 
 import asyncio
-import datetime
-import ipaddress
 import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -25,6 +23,7 @@ from asyncbitstore import S3Raw, StoreNotAvailable
 from asyncbitstore.raw._h1 import BrokenResponse, ConnectFailed, Pool
 from tests.contract.targets_s3 import fresh_bucket
 from tests.faults import HANG, RESET_BODY, TRUNCATE, FaultProxy
+from tests.tls import self_signed
 
 Handler = Callable[["Scripted", asyncio.StreamReader, asyncio.StreamWriter, int], Awaitable[None]]
 
@@ -366,39 +365,8 @@ async def test_line_breaks_in_headers_are_refused(pool: Pool, value: str) -> Non
         await pool.get("http", "127.0.0.1:1", "/", {"Host": "h", "X-Amz-Security-Token": value})
 
 
-def _certificate(folder: Path) -> tuple[ssl.SSLContext, Path]:
-    """A server context for 127.0.0.1 and the certificate file a client may trust."""
-    x509 = pytest.importorskip("cryptography.x509")
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "test")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(san, critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )  # fmt: skip
-    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (folder / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
-    return context, folder / "cert.pem"
-
-
 async def test_https_certificates_are_verified(tmp_path: Path) -> None:
-    server_context, cert = _certificate(tmp_path)
+    server_context, cert = self_signed(tmp_path)
     scripted = Scripted(keep_alive)
     server = await asyncio.start_server(
         lambda r, w: keep_alive(scripted, r, w, 0), "127.0.0.1", 0, ssl=server_context

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import datetime
 import logging
 import pickle
 import socket
@@ -29,6 +28,7 @@ from asyncbitstore import (
     StoreTimeout,
 )
 from tests.servers import NginxServer
+from tests.tls import self_signed
 
 SECRET = "Bearer s3cr3t-t0ken-4711"
 BLOB = bytes(range(256)) * 64  # 16 KiB
@@ -466,36 +466,10 @@ def test_bad_options_are_refused(kwargs: dict[str, object]) -> None:
 # -- TLS ----------------------------------------------------------------------------------------
 
 
-def _self_signed(folder: Path) -> ssl.SSLContext:
-    x509 = pytest.importorskip("cryptography.x509")
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )  # fmt: skip
-    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (folder / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
-    return context
-
-
 async def test_tls_certificates_are_verified_and_not_retried(tmp_path: Path) -> None:
     server = Origin()
-    await server.start(_self_signed(tmp_path))
+    server_context, _ = self_signed(tmp_path)
+    await server.start(server_context)
     try:
         async with HTTPRaw() as raw:  # default Retry(): 7 attempts if it were retried
             started = time.monotonic()

@@ -9,12 +9,10 @@ it for the secrets. TLS certificate checks are on by default: a self-signed serv
 from __future__ import annotations
 
 import asyncio
-import datetime
 import json
 import logging
 import os
 import pickle
-import ssl
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -42,6 +40,7 @@ from tests.faults import RESET, STATUS, FaultProxy
 from tests.raw._gcs_faults import serving
 from tests.servers import LOOPBACK, RedisServer, http_status
 from tests.test_cli import ROOT, Bitstore
+from tests.tls import self_signed
 
 from .conftest import Origin, blob, sha1
 
@@ -446,45 +445,6 @@ retry = {{ attempts = 2, base = 0.001, cap = 0.002 }}
 # -- TLS -------------------------------------------------------------------------------------------
 
 
-def _self_signed(folder: Path) -> ssl.SSLContext:
-    """A server SSL context with a fresh self-signed certificate for 127.0.0.1."""
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (folder / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
-    return context
-
-
 @pytest.fixture
 async def https_url(tmp_path: Path) -> AsyncIterator[tuple[str, list[str]]]:
     """An HTTPS server with a self-signed certificate; yields its URL and the paths asked."""
@@ -498,7 +458,7 @@ async def https_url(tmp_path: Path) -> AsyncIterator[tuple[str, list[str]]]:
     app.router.add_route("*", "/{tail:.*}", anything)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, LOOPBACK, 0, ssl_context=_self_signed(tmp_path))
+    site = web.TCPSite(runner, LOOPBACK, 0, ssl_context=self_signed(tmp_path)[0])
     await site.start()
     port = runner.addresses[0][1]
     yield f"https://{LOOPBACK}:{port}", asked
