@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._core import moved
 from .composite import Composite, HashComposite, Sha1Composite
 from .errors import (
     BitstoreError,
@@ -53,6 +54,8 @@ if TYPE_CHECKING:
     from .raw.sqlite import SqliteRaw
 
 __version__ = "0.1.0"
+
+moved.install()
 
 #: Names imported on first access: name -> (module, pip extra that provides what it needs).
 _LAZY: dict[str, tuple[str, str | None]] = {

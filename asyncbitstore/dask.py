@@ -48,7 +48,7 @@ except ModuleNotFoundError as _missing:  # pragma: no cover - depends on the ins
         "asyncbitstore.dask needs Dask: pip install 'asyncbitstore[dask]'"
     ) from _missing
 
-from . import _bulk
+from ._core import bulk
 from .errors import NotFoundInStore, StoreNotAvailable
 from .stats import ChainStats, LatencyHistogram, TierStats
 from .store import DEFAULT_CONCURRENCY, Store
@@ -243,7 +243,7 @@ def read_blobs(
     :class:`~asyncbitstore.errors.StoreNotAvailable` when every tier that might have it failed.
     """
     store = _check_store(store)
-    concurrency = _bulk.check_concurrency(concurrency)
+    concurrency = bulk.check_concurrency(concurrency)
     bag = _to_bag(keys, npartitions, concurrency, "keys")
     result: db.Bag = bag.map_partitions(_read_partition, store, store_token(store), concurrency)
     return result
@@ -283,7 +283,7 @@ def write_blobs(
         ``write=True`` sources is flushed before a partition returns.
     """
     store = _check_store(store, needs="write")
-    concurrency = _bulk.check_concurrency(concurrency)
+    concurrency = bulk.check_concurrency(concurrency)
     bag = _to_bag(data, npartitions, concurrency, "data")
     result: db.Bag = bag.map_partitions(_write_partition, store, store_token(store), concurrency)
     return result
@@ -295,7 +295,7 @@ def _write_partition(
     batch = list(blobs)
 
     async def work(live: Store) -> list[str]:
-        keys = await _bulk.map_list(live.write, batch, concurrency=concurrency)  # type: ignore[attr-defined]
+        keys = await bulk.map_list(live.write, batch, concurrency=concurrency)  # type: ignore[attr-defined]
         await _flush(live)
         return keys
 
@@ -340,7 +340,7 @@ def warm(
     store = _check_store(store, needs="flush")
     if not isinstance(getattr(store, "stats", None), ChainStats):
         raise TypeError(f"{store.name} keeps no ChainStats; pass a chain (a Composite)")
-    concurrency = _bulk.check_concurrency(concurrency)
+    concurrency = bulk.check_concurrency(concurrency)
     bag = _to_bag(keys, npartitions, concurrency, "keys")
     token = store_token(store)
     per_partition = functools.partial(
@@ -360,7 +360,7 @@ def _warm_partition(keys: Iterable[str], store: Store, token: str, concurrency: 
 
     async def work(live: Store) -> ChainStats:
         before: ChainStats = live.stats  # type: ignore[attr-defined]
-        await _bulk.drain(lambda key: fetch(live, key), batch, concurrency=concurrency)
+        await bulk.drain(lambda key: fetch(live, key), batch, concurrency=concurrency)
         await _flush(live)
         return _minus(live.stats, before)  # type: ignore[attr-defined]
 

@@ -42,7 +42,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - depends on the installe
         "asyncbitstore.fastapi needs FastAPI: pip install 'asyncbitstore[fastapi]'"
     ) from exc
 
-from ._data import DEFAULT_CHUNK_SIZE
+from ._core.data import DEFAULT_CHUNK_SIZE
 from .errors import (
     BitstoreError,
     InvalidDataFound,

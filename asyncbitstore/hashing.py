@@ -19,11 +19,11 @@ import re
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
-from ._codec import MAGIC_BYTE
-from ._codec_io import DecodedHasher, check_options, decode, put_options, verified_stored
-from ._data import DEFAULT_CHUNK_SIZE, BytesLike, PutData, check_put_data
-from ._uri import redact
-from ._write_source import WriteData, keyed_source
+from ._core.data import DEFAULT_CHUNK_SIZE, BytesLike, PutData, check_put_data
+from ._core.uri import redact
+from ._core.write_source import WriteData, keyed_source
+from .compression.codecs import MAGIC_BYTE
+from .compression.store_io import DecodedHasher, check_options, decode, put_options, verified_stored
 from .errors import InvalidDataFound, InvalidURI, NotFoundInStore, describe
 from .store import DEFAULT_CONCURRENCY, Store, UriSource
 
@@ -354,7 +354,7 @@ class HashCache(HashStore):
         max_bytes: int | None = None,
     ) -> None:
         if max_bytes is not None:
-            from .bounded_cache import BoundedFileRaw
+            from .raw.file._bounded import BoundedFileRaw
 
             raw = BoundedFileRaw(raw, prefix, max_bytes)  # type: ignore[arg-type]  # checked there
         super().__init__(raw, prefix, verify, algorithm=algorithm)

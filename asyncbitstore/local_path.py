@@ -32,10 +32,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from ._cache_files import open_shared
-from ._codec import MAGIC
+from .compression.codecs import MAGIC
 from .errors import NotFoundInStore
-from .raw._fileops import TEMP_PREFIX
+from .raw.file._layout import open_shared
+from .raw.file._ops import TEMP_PREFIX
 
 if TYPE_CHECKING:
     from .store import Store
@@ -69,9 +69,9 @@ async def local_path(store: Store, uri: str) -> AsyncIterator[Path]:
 
 def _local_file(store: Store, uri: str) -> tuple[str, bool] | None:
     """Where ``store`` keeps the blob on the local disk and whether it may be evicted there."""
-    from .bounded_cache import BoundedFileRaw
     from .hashing import HashStore
     from .raw.file import FileRaw
+    from .raw.file._bounded import BoundedFileRaw
 
     if isinstance(store, HashStore):
         return _local_file(store.raw, store.prefix + store.key_of(uri))

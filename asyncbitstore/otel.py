@@ -38,13 +38,13 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode, Tracer, TracerProvider
 
-from ._circuit import CircuitOpen
-from ._data import PutData
+from ._core.data import PutData
+from .composite._circuit import CircuitOpen
 from .errors import InvalidDataFound, NotFoundInStore, StoreTimeout
 
 if TYPE_CHECKING:
-    from ._tier import Tier
     from .composite import Composite
+    from .composite._tier import Tier
 
 __all__ = ["ChainTracer", "instrument", "outcome_of", "uninstrument"]
 

@@ -42,10 +42,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar
 
-from . import _bulk
-from ._data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_range, slice_range
+from ._core import bulk as _bulk
+from ._core.data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_range, slice_range
+from ._core.progress import progress_bar
 from .errors import InvalidURI, NotFoundInStore, NotWritable
-from .progress import progress_bar
 
 __all__ = ["DEFAULT_CONCURRENCY", "Store"]
 

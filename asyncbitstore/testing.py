@@ -15,8 +15,8 @@ import asyncio
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from ._codec_io import decode, put_options
-from ._data import DEFAULT_CHUNK_SIZE, PutData
+from ._core.data import DEFAULT_CHUNK_SIZE, PutData
+from .compression.store_io import decode, put_options
 from .errors import NotFoundInStore, StoreNotAvailable
 from .store import Store
 

@@ -43,9 +43,9 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ._bulk import check_concurrency
-from ._codec_io import check_options
-from ._data import DEFAULT_CHUNK_SIZE, check_chunk_size
+from ._core.bulk import check_concurrency
+from ._core.data import DEFAULT_CHUNK_SIZE, check_chunk_size
+from .compression.store_io import check_options
 from .errors import BitstoreError, NotFoundInStore
 from .store import DEFAULT_CONCURRENCY, Store
 

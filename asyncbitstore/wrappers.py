@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
-from ._codec_io import check_options, put_options
-from ._data import DEFAULT_CHUNK_SIZE, PutData, as_bytes, check_put_data
+from ._core.data import DEFAULT_CHUNK_SIZE, PutData, as_bytes, check_put_data
+from .compression.store_io import check_options, put_options
 from .errors import InvalidURI, NotFoundInStore, StoreFull, StoreNotAvailable
 from .store import Store
 

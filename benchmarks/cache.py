@@ -27,7 +27,7 @@ import diskcache
 from _common import Figure, arguments, measure, report
 
 from asyncbitstore import FileRaw, Sha1Cache, Store
-from asyncbitstore.cache_index import INDEX_NAME
+from asyncbitstore.raw.file._index import INDEX_NAME
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.servers import RedisServer

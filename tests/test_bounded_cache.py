@@ -21,9 +21,9 @@ from asyncbitstore import (
     Sha1Store,
     StoreFull,
 )
-from asyncbitstore._cache_files import scan
-from asyncbitstore.bounded_cache import BoundedFileRaw
-from asyncbitstore.cache_index import INDEX_NAME
+from asyncbitstore.raw.file._bounded import BoundedFileRaw
+from asyncbitstore.raw.file._index import INDEX_NAME
+from asyncbitstore.raw.file._layout import scan
 from asyncbitstore.wrappers import Fanout
 
 KIB = 1024

@@ -127,7 +127,7 @@ async def test_closing_iter_get_early_leaves_no_task_behind() -> None:
 
 async def test_closing_the_engine_early_cancels_its_workers_at_once() -> None:
     # The engine itself keeps its promise when closed directly.
-    from asyncbitstore import _bulk
+    from asyncbitstore._core import bulk as _bulk
 
     handler = InFlight(delay=0.001)
     before = asyncio.all_tasks()

@@ -8,7 +8,7 @@ import hashlib
 import pytest
 
 from asyncbitstore import MemoryRaw, NotFoundInStore, Sha1Composite, Sha1Store, StoreNotAvailable
-from asyncbitstore._circuit import CircuitBreaker
+from asyncbitstore.composite._circuit import CircuitBreaker
 from asyncbitstore.testing import FaultyStore
 
 

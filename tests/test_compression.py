@@ -24,8 +24,8 @@ from asyncbitstore import (
     NotFoundInStore,
     Sha1Store,
 )
-from asyncbitstore._codec import HEADER_SIZE, MAGIC
-from asyncbitstore._codec_io import encode
+from asyncbitstore.compression.codecs import HEADER_SIZE, MAGIC
+from asyncbitstore.compression.store_io import encode
 from asyncbitstore.testing import CallbackStore
 
 TEXT = b"".join(b"line %d of a log that repeats itself quite a bit\n" % i for i in range(20_000))

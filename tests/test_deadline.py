@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from asyncbitstore._deadline import within
+from asyncbitstore._core.deadline import within
 
 
 async def test_an_answer_in_time_is_returned() -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from asyncbitstore import BitstoreError, FileRaw, InvalidURI, NotFoundInStore
-from asyncbitstore.raw import _fileops
+from asyncbitstore.raw.file import _ops
 
 TEMP_PREFIX = ".abstmp-"
 
@@ -120,7 +120,7 @@ async def test_streaming_put_cancelled_while_the_temp_file_opens_leaves_no_temp_
 ) -> None:
     opened = threading.Event()
     resume = threading.Event()
-    real_open_temp = _fileops.open_temp
+    real_open_temp = _ops.open_temp
 
     def slow_open_temp(path: str) -> tuple[object, str]:
         result = real_open_temp(path)
@@ -128,7 +128,7 @@ async def test_streaming_put_cancelled_while_the_temp_file_opens_leaves_no_temp_
         resume.wait(5)
         return result
 
-    monkeypatch.setattr(_fileops, "open_temp", slow_open_temp)
+    monkeypatch.setattr(_ops, "open_temp", slow_open_temp)
 
     async def chunks() -> AsyncIterator[bytes]:
         yield b"data"

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from asyncbitstore._redact import guard_sdk_logs, scrub, scrub_cause
+from asyncbitstore._core.redact import guard_sdk_logs, scrub, scrub_cause
 
 TOKEN = "FAKEsessionTOKEN" + "Q7" * 20
 

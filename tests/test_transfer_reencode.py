@@ -9,7 +9,7 @@ import brotli
 import zstandard
 
 from asyncbitstore import FileRaw, MemoryRaw, S3Raw, transfer
-from asyncbitstore._codec import HEADER_SIZE, MAGIC
+from asyncbitstore.compression.codecs import HEADER_SIZE, MAGIC
 
 from .contract.targets_s3 import fresh_bucket
 

@@ -17,7 +17,7 @@ from asyncbitstore import (
     StoreFull,
     StoreNotAvailable,
 )
-from asyncbitstore._data import PutData, as_bytes
+from asyncbitstore._core.data import PutData, as_bytes
 from asyncbitstore.testing import FaultyStore
 from asyncbitstore.wrappers import Fanout, Small, declines
 

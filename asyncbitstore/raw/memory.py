@@ -6,9 +6,9 @@ import re
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 
-from .._codec import MAGIC_BYTE
-from .._codec_io import decode, encode, range_of_stored
-from .._data import PutData, as_bytes, check_put_data, check_range
+from .._core.data import PutData, as_bytes, check_put_data, check_range
+from ..compression.codecs import MAGIC_BYTE
+from ..compression.store_io import decode, encode, range_of_stored
 from ..errors import NotFoundInStore, StoreFull
 from ..listing import cut_level
 from ..store import Store

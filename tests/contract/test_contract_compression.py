@@ -13,8 +13,8 @@ import pytest
 import zstandard
 
 from asyncbitstore import BitstoreError, CompressedRange, InvalidRange
-from asyncbitstore._codec import HEADER_SIZE, MAGIC
-from asyncbitstore._codec_io import encode
+from asyncbitstore.compression.codecs import HEADER_SIZE, MAGIC
+from asyncbitstore.compression.store_io import encode
 
 from .target import Target
 

@@ -20,7 +20,7 @@ import pytest
 from aiohttp import web
 
 from asyncbitstore import S3Raw, StoreNotAvailable
-from asyncbitstore.raw._h1 import BrokenResponse, ConnectFailed, Pool
+from asyncbitstore.raw._net.h1 import BrokenResponse, ConnectFailed, Pool
 from tests.contract.targets_s3 import fresh_bucket
 from tests.faults import HANG, RESET_BODY, TRUNCATE, FaultProxy
 from tests.hostile import Scripted, keep_alive, ok

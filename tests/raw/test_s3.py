@@ -159,7 +159,7 @@ async def test_without_any_credentials_the_store_is_not_available(
 def test_a_session_token_echoed_by_the_server_is_scrubbed() -> None:
     from botocore.exceptions import ClientError
 
-    from asyncbitstore.raw._s3errors import translate
+    from asyncbitstore.raw.s3._errors import translate
 
     token = "FwoGZXIvYXdzEXAMPLE-token"
     store = S3Raw({**GOOD, "aws_session_token": token})

@@ -19,8 +19,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from asyncbitstore import InvalidRange, NotFoundInStore, Retry, S3Raw, StoreNotAvailable
-from asyncbitstore.raw._s3fast import FastConnection, error_response
-from asyncbitstore.raw._s3sign import Signer, quote_key, target
+from asyncbitstore.raw.s3._fast import FastConnection, error_response
+from asyncbitstore.raw.s3._sign import Signer, quote_key, target
 from tests.contract.targets_s3 import fresh_bucket
 from tests.faults import STATUS, FaultProxy
 

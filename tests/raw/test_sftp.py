@@ -14,8 +14,7 @@ import asyncssh
 import pytest
 
 from asyncbitstore import NotFoundInStore, Retry, StoreNotAvailable, StoreTimeout
-from asyncbitstore.raw import _sftp_ops
-from asyncbitstore.raw.sftp import SFTPRaw
+from asyncbitstore.raw.sftp import SFTPRaw, _ops
 from tests.servers import LOOPBACK
 from tests.sshd import Relay, SSHServer, sshd_server
 
@@ -180,7 +179,7 @@ async def test_replace_falls_back_to_remove_and_rename_without_posix_rename() ->
         async def rename(self, old: str, new: str) -> None:
             calls.append(f"rename {old} {new}")
 
-    await _sftp_ops.replace(PlainSFTP(), "/d/.abstmp-1", "/d/k")  # type: ignore[arg-type]
+    await _ops.replace(PlainSFTP(), "/d/.abstmp-1", "/d/k")  # type: ignore[arg-type]
     assert calls == ["remove /d/k", "rename /d/.abstmp-1 /d/k"]
 
 
@@ -237,7 +236,7 @@ async def test_one_connection_per_store_and_bounded_requests(
     sshd_server: SSHServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     in_flight = peak = 0
-    read = _sftp_ops.read
+    read = _ops.read
 
     async def counting(*args: Any) -> Any:
         nonlocal in_flight, peak
@@ -249,7 +248,7 @@ async def test_one_connection_per_store_and_bounded_requests(
         finally:
             in_flight -= 1
 
-    monkeypatch.setattr(_sftp_ops, "read", counting)
+    monkeypatch.setattr(_ops, "read", counting)
     before = set(sshd_server.session_pids())
     async with _store(sshd_server, tmp_path, max_requests=4) as store:
         uris = [store.uri(f"k{i}") for i in range(40)]

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from asyncbitstore import InvalidURI, NotFoundInStore, StoreFull, StoreNotAvailable
-from asyncbitstore.raw._sqlite_db import Database, Reader, page_sql, prefix_end
 from asyncbitstore.raw.sqlite import SqliteRaw
+from asyncbitstore.raw.sqlite._db import Database, Reader, page_sql, prefix_end
 
 MIB = 1 << 20
 

@@ -246,7 +246,7 @@ async def _gcs_paths(
         serving("POST", "/token", _token_endpoint(grants, accept=False)) as bad,
     ):
         # Credentials send requests to the public API root: here, the emulator behind the proxy.
-        monkeypatch.setattr("asyncbitstore.raw._gs_client.PUBLIC_API_ROOT", proxy.url)
+        monkeypatch.setattr("asyncbitstore.raw.gs._client.PUBLIC_API_ROOT", proxy.url)
         account = {"type": "service_account", "private_key": PEM, "client_email": "a@b.c",
                    "private_key_id": "1", "token_uri": f"{good}/token"}  # fmt: skip
         store = GSRaw(account, retry=QUICK)

@@ -1,0 +1,6 @@
+"""The private toolbox: small helpers that know no store.
+
+Bulk engine, single flight, deadlines, loop-local clients, the private event-loop thread,
+redaction, input checks, put data and ranges, progress bars. Nothing here imports a store, a
+backend or the chain, so every other layer may use it.
+"""

@@ -1,0 +1,71 @@
+"""Checks and conversions for the data and byte ranges that stores accept."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator
+
+from ..errors import InvalidRange
+
+__all__ = ["BytesLike", "PutData", "check_put_data", "check_range", "chunks_of", "slice_range"]
+
+BytesLike = bytes | bytearray | memoryview
+PutData = bytes | bytearray | memoryview | AsyncIterable[bytes]
+
+DEFAULT_CHUNK_SIZE = 1 << 20
+
+
+def check_put_data(data: object) -> None:
+    """Raise ``TypeError`` unless ``data`` is bytes-like or an async iterable of bytes."""
+    if isinstance(data, (bytes, bytearray, memoryview, AsyncIterable)):
+        return
+    raise TypeError(
+        f"data must be bytes, bytearray, memoryview or an async iterable of bytes, "
+        f"not {type(data).__name__}"
+    )
+
+
+def check_chunk_size(chunk_size: object) -> int:
+    """Validate a ``chunk_size=`` argument."""
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive int, not {chunk_size!r}")
+    return chunk_size
+
+
+def check_range(store: object, uri: str, start: object, end: object) -> None:
+    """Raise :class:`InvalidRange` for anything but ints with ``0 <= start <= end``."""
+    for value in (start, end):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidRange(store, uri, start, end, "start and end must be ints")  # type: ignore[arg-type]
+    assert isinstance(start, int) and isinstance(end, int)
+    if start < 0 or end < start:
+        raise InvalidRange(store, uri, start, end, "need 0 <= start <= end")
+
+
+def slice_range(store: object, uri: str, data: bytes, start: int, end: int) -> bytes:
+    """``data[start:end]``, refusing a range that starts past the end of a non-empty blob."""
+    if start > len(data):
+        raise InvalidRange(store, uri, start, end, f"the blob has only {len(data)} bytes")
+    return data[start:end]
+
+
+async def as_bytes(data: PutData) -> bytes:
+    """All of ``data`` as one ``bytes`` object (joins an async iterable)."""
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, (bytearray, memoryview)):
+        return bytes(data)
+    parts = [bytes(chunk) async for chunk in data]
+    return b"".join(parts)
+
+
+async def chunks_of(data: PutData, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
+    """Iterate ``data`` as chunks, whether it is bytes-like or already an async iterable."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        view = memoryview(data)
+        for offset in range(0, len(view), chunk_size):
+            yield bytes(view[offset : offset + chunk_size])
+        return
+    async for chunk in data:
+        if not isinstance(chunk, (bytes, bytearray, memoryview)):
+            raise TypeError(f"async iterable yielded {type(chunk).__name__}, expected bytes")
+        yield bytes(chunk)

@@ -1,0 +1,199 @@
+"""The ``bitstore`` command (also ``python -m asyncbitstore``): a configured chain in a shell.
+
+::
+
+    bitstore put photo.jpg            # prints the key
+    bitstore get <key> -o copy.jpg    # streams; stdout without -o
+    bitstore warm keys.txt            # prefetch into the caches, with a progress bar
+    bitstore config show              # the chain in use, secrets masked
+
+The chain comes from ``--config``, ``$BITSTORE_CONFIG``, ``./bitstore.toml`` or the user
+config folder (see :mod:`asyncbitstore.config`); with none, a local file store. Exit codes: 0
+success, 1 not found, 2 usage or configuration error, 3 a tier unavailable. Needs the ``cli``
+extra: ``pip install 'asyncbitstore[cli]'``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import IO, Any
+
+try:
+    import click
+except ModuleNotFoundError as exc:  # pragma: no cover - depends on the installed extras
+    raise SystemExit("bitstore needs click: pip install 'asyncbitstore[cli]'") from exc
+
+from .. import __version__
+from . import _copy, _ops, _show, _stats
+from ._run import App
+
+__all__ = ["cli", "main"]
+
+_KEYS = click.argument("keys", nargs=-1, required=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="Configuration file (default: $BITSTORE_CONFIG, ./bitstore.toml, the user's).",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=64,
+    show_default=True,
+    help="Blobs in flight at once in bulk commands.",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bars on stderr (default: when stderr is a terminal).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (and errors).")
+@click.option("-v", "--verbose", count=True, help="Log to stderr; -vv for debug messages.")
+@click.version_option(__version__, prog_name="bitstore")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    config_path: str | None,
+    concurrency: int,
+    progress: bool | None,
+    as_json: bool,
+    verbose: int,
+) -> None:
+    """Blobs through a tier chain: caches in front of sources, as configured."""
+    if progress is None:
+        progress = sys.stderr.isatty()
+    app = App(config_path, concurrency, progress, as_json, verbose)
+    app.setup_logging()
+    ctx.obj = app
+
+
+@cli.command()
+@click.argument("key")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="File to write (default: stdout)."
+)
+@click.pass_obj
+def get(app: App, key: str, output: str | None) -> None:
+    """Stream the blob KEY to stdout or to a file (written whole or not at all)."""
+    app.run(lambda: _ops.get(app, key, output))
+
+
+@cli.command()
+@_KEYS
+@click.pass_obj
+def cat(app: App, keys: tuple[str, ...]) -> None:
+    """Write the blobs KEYS to stdout, one after another."""
+    app.run(lambda: _ops.cat(app, keys))
+
+
+@cli.command()
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(dir_okay=False, allow_dash=True, exists=True)
+)
+@click.pass_obj
+def put(app: App, files: tuple[str, ...]) -> None:
+    """Store FILES (- for stdin) and print the key of each, in order."""
+    app.run(lambda: _ops.put(app, list(files)))
+
+
+@cli.command()
+@_KEYS
+@click.pass_obj
+def exists(app: App, keys: tuple[str, ...]) -> None:
+    """Say whether each of KEYS is stored; exit 1 if any is missing."""
+    app.run(lambda: _ops.exists(app, list(keys)))
+
+
+@cli.command()
+@_KEYS
+@click.pass_obj
+def rm(app: App, keys: tuple[str, ...]) -> None:
+    """Delete KEYS from every writable tier and cache (missing keys are fine)."""
+    app.run(lambda: _ops.rm(app, list(keys)))
+
+
+@cli.command()
+@click.argument("prefix", default="")
+@click.pass_obj
+def ls(app: App, prefix: str) -> None:
+    """List the keys under PREFIX in every tier that can list."""
+    app.run(lambda: _ops.ls(app, prefix))
+
+
+@cli.command()
+@click.argument("keys_file", type=click.File("r"))
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Run the prefetch on a Dask cluster (e.g. tcp://host:8786); needs asyncbitstore[dask].",
+)
+@click.pass_obj
+def warm(app: App, keys_file: IO[str], scheduler: str | None) -> None:
+    """Fetch every key in KEYS_FILE (one per line; - for stdin) so the caches hold them."""
+    keys = _ops.read_keys(keys_file)
+    if scheduler is None:
+        app.run(lambda: _ops.warm(app, keys))
+    app.run(lambda: _ops.warm_on_cluster(app, list(keys), scheduler))
+
+
+@cli.command()
+@click.argument("source")
+@click.argument("target")
+@click.pass_obj
+def cp(app: App, source: str, target: str) -> None:
+    """Copy the blob at SOURCE to TARGET (URIs); a SOURCE ending in / copies everything under it."""
+    app.run(lambda: _copy.copy(app, source, target, sync=False))
+
+
+@cli.command()
+@click.argument("source_prefix")
+@click.argument("target_prefix")
+@click.pass_obj
+def sync(app: App, source_prefix: str, target_prefix: str) -> None:
+    """Copy the blobs under SOURCE_PREFIX that TARGET_PREFIX lacks (or holds with another size)."""
+    app.run(lambda: _copy.copy(app, source_prefix, target_prefix, sync=True))
+
+
+@cli.command()
+@click.option("--reset", is_flag=True, help="Forget the figures.")
+@click.pass_obj
+def stats(app: App, reset: bool) -> None:
+    """Hits, misses, errors and latency per tier, summed over the runs of this configuration."""
+
+    async def show() -> int:
+        path = _stats.stats_file(app.config.origin)
+        if reset:
+            _stats.reset(path)
+            return 0
+        figures = _stats.load(path)
+        app.emit(figures.as_dict(), figures.table() if figures.tiers else "no figures yet")
+        return 0
+
+    app.run(show)
+
+
+@cli.group()
+def config() -> None:
+    """The configuration in use."""
+
+
+@config.command("show")
+@click.pass_obj
+def config_show(app: App) -> None:
+    """The resolved chain: where it was read from, each tier and its store (secrets masked)."""
+
+    async def show() -> int:
+        shown = _show.resolved(app.config)
+        app.emit(shown, _show.as_toml(shown))
+        return 0
+
+    app.run(show)
+
+
+def main(argv: Any = None) -> None:
+    """The console script's entry point."""
+    cli.main(args=argv, prog_name="bitstore")

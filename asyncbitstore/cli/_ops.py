@@ -1,0 +1,202 @@
+"""What each ``bitstore`` command does, as coroutines over the configured chain.
+
+Each returns the exit code (see :mod:`asyncbitstore._cli_run`); errors propagate to the runner,
+which prints them as one line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Iterable, Iterator
+from typing import IO, Any
+
+import click
+
+from .._core import bulk
+from .._core.progress import progress_bar
+from ..composite import Composite, HashComposite
+from ..config import ConfigError
+from ..errors import InvalidURI, NotFoundInStore
+from ..stats import ChainStats
+from ._io import hash_input, read_chunks, write_stream
+from ._run import NOT_FOUND, OK, App, fail
+
+__all__ = ["cat", "exists", "get", "ls", "put", "rm", "warm", "warm_on_cluster"]
+
+
+async def get(app: App, key: str, output: str | None) -> int:
+    """Stream one blob to ``output`` (a file) or to stdout."""
+    async with app.chain() as chain:
+        await write_stream(chain.stream(key), output)
+    return OK
+
+
+async def cat(app: App, keys: Iterable[str]) -> int:
+    """Stream blobs to stdout one after another; a missing one is reported and skipped."""
+    code = OK
+    async with app.chain() as chain:
+        for key in keys:
+            try:
+                await write_stream(chain.stream(key), None)
+            except NotFoundInStore as exc:
+                code = app.report(exc)
+    return code
+
+
+def _keyed(chain: Composite) -> HashComposite:
+    if not isinstance(chain, HashComposite):
+        fail(
+            "put needs a content-addressed chain, and this one has plain URIs; "
+            'set [chain] kind = "sha1" (or "hash"), or copy with `bitstore cp FILE URI`'
+        )
+    return chain
+
+
+async def put(app: App, names: list[str]) -> int:
+    """Store files (``-``: stdin) under their digests, streaming; print the keys in order."""
+    if names.count("-") > 1:
+        fail("stdin (-) can be given only once; save it to a file first")
+    async with app.chain() as chain:
+        keyed = _keyed(chain)
+
+        async def one(name: str) -> str:
+            hasher = keyed.keys.new()
+            file = await hash_input(name, hasher)
+            try:
+                key: str = hasher.hexdigest()
+                await keyed.put(key, read_chunks(file))
+            finally:
+                await asyncio.to_thread(file.close)
+            return key
+
+        bar = progress_bar(app.progress, names, "put")
+        try:
+            keys = await bulk.map_list(one, names, concurrency=app.concurrency, progress=bar)
+        finally:
+            if bar is not None:
+                bar.close()
+    app.emit([{"file": n, "key": k} for n, k in zip(names, keys, strict=True)], "\n".join(keys))
+    return OK
+
+
+async def exists(app: App, keys: list[str]) -> int:
+    """Say for each key whether the chain has it; exit 1 if any is missing."""
+    async with app.chain() as chain:
+        found = await chain.exists_many(keys, concurrency=app.concurrency, progress=app.progress)
+    lines = [f"{'present' if found[key] else 'missing'}  {key}" for key in keys]
+    app.emit(found, "\n".join(lines))
+    return OK if all(found.values()) else NOT_FOUND
+
+
+async def rm(app: App, keys: list[str]) -> int:
+    """Delete blobs from every writable tier and cache (missing ones are fine)."""
+    async with app.chain() as chain:
+        await chain.delete_many(keys, concurrency=app.concurrency, progress=app.progress)
+    app.emit({"deleted": keys})
+    return OK
+
+
+async def ls(app: App, prefix: str) -> int:
+    """Every key under ``prefix`` that some tier can list, each once."""
+    seen: list[str] = []
+    known: set[str] = set()
+    listed = False
+    async with app.chain() as chain:
+        for tier in chain.tiers:
+            try:
+                async for key in tier.store.list(prefix):
+                    if key not in known:
+                        known.add(key)
+                        seen.append(key)
+                        if not app.json:
+                            click.echo(key)
+            except (NotImplementedError, InvalidURI):
+                continue
+            listed = True
+    if not listed:
+        fail(f"no tier of this chain can list {prefix!r}; list a tier's URI with a tool of its own")
+    app.emit(seen)
+    return OK
+
+
+def read_keys(file: IO[str]) -> Iterator[str]:
+    """The keys in a keys file: one per line; blank lines and ``#`` comments skipped."""
+    for line in file:
+        key = line.strip()
+        if key and not key.startswith("#"):
+            yield key
+
+
+async def warm(app: App, keys: Iterable[str]) -> int:
+    """Fetch every key through the chain, so the caches are filled; report hits per tier."""
+    found = size = 0
+    missing: list[str] = []
+    started = time.perf_counter()
+    async with app.chain() as chain:
+        results: Any = chain.iter_get(keys, concurrency=app.concurrency, progress=app.progress)
+        async with contextlib.aclosing(results):
+            async for key, data in results:
+                if data is None:
+                    missing.append(key)
+                else:
+                    found += 1
+                    size += len(data)
+        await chain.flush()
+        stats = chain.stats
+    seconds = time.perf_counter() - started
+    summary: dict[str, Any] = {
+        "keys": found + len(missing),
+        "found": found,
+        "missing": len(missing),
+        "bytes": size,
+        "seconds": round(seconds, 3),
+        "hits": stats.hits,
+        "fills": stats.as_dict()["fills"],
+        "missing_keys": missing,
+    }
+    text = [
+        f"warmed {found} of {found + len(missing)} keys ({size} bytes) in {seconds:.1f} s; "
+        f"{len(missing)} missing",
+        "hits per tier:",
+        *(f"{hits:>10}  {name}" for name, hits in stats.hits.items()),
+    ]
+    app.emit(summary, "\n".join(text))
+    return NOT_FOUND if missing else OK
+
+
+async def warm_on_cluster(app: App, keys: list[str], scheduler: str) -> int:
+    """``warm`` on a Dask cluster: the chain is pickled to the workers; figures are merged."""
+    try:
+        from distributed import Client
+
+        from ..dask import warm as cluster_warm
+    except ImportError:
+        raise ConfigError(
+            "--scheduler needs Dask: pip install 'asyncbitstore[dask]'", origin="--scheduler"
+        ) from None
+    started = time.perf_counter()
+    async with app.chain() as chain:
+
+        def run() -> ChainStats:
+            connect: Any = Client  # distributed ships no type information
+            with connect(scheduler, timeout=30) as client:
+                return cluster_warm(chain, keys, concurrency=app.concurrency, client=client)
+
+        stats = await asyncio.to_thread(run)
+    seconds = time.perf_counter() - started
+    summary = {
+        "keys": len(keys),
+        "seconds": round(seconds, 3),
+        "scheduler": scheduler,
+        "hits": stats.hits,
+        "fills": stats.as_dict()["fills"],
+    }
+    text = [
+        f"warmed {len(keys)} keys on {scheduler} in {seconds:.1f} s",
+        "hits per tier:",
+        *(f"{hits:>10}  {name}" for name, hits in stats.hits.items()),
+    ]
+    app.emit(summary, "\n".join(text))
+    return OK

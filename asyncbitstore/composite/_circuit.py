@@ -1,0 +1,76 @@
+"""A circuit breaker per tier: stop asking a tier that keeps failing, then probe it again.
+
+closed     calls go through; ``threshold`` failures in a row open the circuit.
+open       calls are refused at once (:class:`CircuitOpen`) for ``cooldown`` seconds.
+half-open  after the cool-down one call goes through as a probe: success closes the circuit,
+           failure opens it for another cool-down. Other calls are refused while it runs.
+
+Misses ("not there") are answers, not failures: only errors and timeouts count.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ..errors import StoreNotAvailable
+
+__all__ = ["CircuitBreaker", "CircuitOpen"]
+
+
+class CircuitOpen(StoreNotAvailable):
+    """The tier was skipped because its circuit breaker is open."""
+
+
+class CircuitBreaker:
+    """Failure counting and state for one tier.
+
+    Args:
+        threshold: failures in a row that open the circuit.
+        cooldown: seconds the circuit stays open before a probe is allowed.
+    """
+
+    __slots__ = ("_opened_at", "_probing", "cooldown", "failures", "opened", "threshold")
+
+    def __init__(self, threshold: int = 5, cooldown: float = 10.0) -> None:
+        if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
+            raise ValueError(f"circuit threshold must be a positive int, not {threshold!r}")
+        if isinstance(cooldown, bool) or not isinstance(cooldown, (int, float)) or cooldown <= 0:
+            raise ValueError(f"circuit cooldown must be a positive number, not {cooldown!r}")
+        self.threshold = threshold
+        self.cooldown = float(cooldown)
+        self.failures = 0
+        self.opened = 0  # how many times the circuit opened
+        self._opened_at: float | None = None
+        self._probing = False
+
+    @property
+    def state(self) -> str:
+        """``"closed"``, ``"open"`` or ``"half-open"``."""
+        if self._opened_at is None:
+            return "closed"
+        if self._probing or time.monotonic() - self._opened_at >= self.cooldown:
+            return "half-open"
+        return "open"
+
+    def allow(self) -> bool:
+        """Whether a call may go through now (claims the probe when half-open)."""
+        if self._opened_at is None:
+            return True
+        if self._probing or time.monotonic() - self._opened_at < self.cooldown:
+            return False
+        self._probing = True
+        return True
+
+    def succeeded(self) -> None:
+        """The tier answered (a hit or a miss)."""
+        self.failures = 0
+        self._opened_at = None
+        self._probing = False
+
+    def failed(self) -> None:
+        """The tier failed (an error or a timeout)."""
+        self.failures += 1
+        if self._probing or (self._opened_at is None and self.failures >= self.threshold):
+            self._opened_at = time.monotonic()
+            self.opened += 1
+        self._probing = False

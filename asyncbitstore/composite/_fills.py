@@ -1,0 +1,130 @@
+"""The one owner of background work: cache fills and write replication.
+
+Every task the library leaves running after a call returns is created here, so that it is
+tracked (never garbage-collected mid-flight), bounded in number, counted, logged on failure, and
+awaited by :meth:`BackgroundWork.flush` (which ``aclose()`` calls).
+
+Two kinds of work:
+- *fills* are optional: when ``max_pending`` tasks are already pending, a new fill is dropped and
+  counted instead of queued;
+- *replications* must not be lost: they wait for a free slot instead (backpressure on ``put``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from ..errors import StoreFull
+
+__all__ = ["Abandoned", "BackgroundWork", "FillCounters"]
+
+logger = logging.getLogger("asyncbitstore.fills")
+
+
+class Abandoned(Exception):
+    """Raised by background work that gave up on purpose; counted as dropped, not failed."""
+
+
+@dataclass
+class FillCounters:
+    """Outcome counts of background work."""
+
+    done: int = 0
+    failed: int = 0
+    dropped: int = 0
+    declined: int = 0
+
+
+class BackgroundWork:
+    """Tracks, bounds and drains background tasks, grouped by key."""
+
+    def __init__(self, max_pending: int = 1024) -> None:
+        if isinstance(max_pending, bool) or not isinstance(max_pending, int) or max_pending < 1:
+            raise ValueError(f"max_pending must be a positive int, not {max_pending!r}")
+        self.max_pending = max_pending
+        self.counters = FillCounters()
+        self._tasks: dict[asyncio.Task[None], str] = {}
+        self._by_key: dict[str, set[asyncio.Task[None]]] = {}
+        self._slot_freed: asyncio.Event | None = None
+
+    @property
+    def pending(self) -> int:
+        """How many background tasks are running."""
+        return len(self._tasks)
+
+    def start_fill(self, key: str, description: str, work: Callable[[], Awaitable[None]]) -> bool:
+        """Run ``work()`` in the background unless the bound is reached; False if dropped."""
+        if len(self._tasks) >= self.max_pending:
+            self.counters.dropped += 1
+            logger.debug("dropped %s for %s: %d pending", description, key, len(self._tasks))
+            return False
+        self._spawn(key, description, work)
+        return True
+
+    async def start_replication(
+        self, key: str, description: str, work: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Run ``work()`` in the background, first waiting for a free slot if needed."""
+        while len(self._tasks) >= self.max_pending:
+            if self._slot_freed is None:
+                self._slot_freed = asyncio.Event()
+            self._slot_freed.clear()
+            await self._slot_freed.wait()
+        self._spawn(key, description, work)
+
+    def _spawn(self, key: str, description: str, work: Callable[[], Awaitable[None]]) -> None:
+        async def run() -> None:
+            try:
+                await work()
+            except asyncio.CancelledError:
+                self.counters.failed += 1
+                raise
+            except Abandoned as exc:
+                self.counters.dropped += 1
+                logger.debug("%s abandoned for %s: %s", description, key, exc)
+            except StoreFull as exc:  # a size-capped or full cache said no: expected, not a fault
+                self.counters.declined += 1
+                logger.debug("%s declined for %s: %s", description, key, exc)
+            except Exception as exc:
+                self.counters.failed += 1
+                logger.warning("%s failed for %s: %s", description, key, exc)
+            else:
+                self.counters.done += 1
+
+        task = asyncio.ensure_future(run())
+        self._tasks[task] = key
+        self._by_key.setdefault(key, set()).add(task)
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        key = self._tasks.pop(task, None)
+        if key is None:
+            return
+        group = self._by_key.get(key)
+        if group is not None:
+            group.discard(task)
+            if not group:
+                del self._by_key[key]
+        if self._slot_freed is not None:
+            self._slot_freed.set()
+
+    async def wait_for_key(self, key: str) -> None:
+        """Wait until the background work for ``key`` pending now has finished."""
+        group = self._by_key.get(key)
+        if group:
+            await asyncio.wait(set(group))
+
+    async def flush(self) -> None:
+        """Wait until every background task, including ones started meanwhile, has finished."""
+        loop = asyncio.get_running_loop()
+        while True:
+            mine = [task for task in self._tasks if task.get_loop() is loop]
+            if not mine:
+                break
+            await asyncio.wait(mine)
+        for task in [t for t in self._tasks if t.get_loop() is not loop]:
+            # Left behind by an event loop that is gone (a closed loop, a forked parent).
+            self._forget(task)

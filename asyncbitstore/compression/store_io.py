@@ -1,0 +1,350 @@
+"""The compression frame applied to what stores write and read (codecs: :mod:`._codec`).
+
+Every store routes its data through these helpers, so the rules live in one place:
+
+- :func:`encode`: the stored form of ``put`` data (compressed and framed, identity-framed when
+  plain data starts with the magic, or untouched);
+- :func:`decode`: a whole stored blob back to the data (the caller checks ``MAGIC`` first, so
+  a plain blob costs one ``startswith``);
+- :func:`decode_stream`: the same for a stream, in bounded memory;
+- :func:`range_of_stored` and :func:`read_range`: byte ranges, refused with
+  :class:`~asyncbitstore.errors.CompressedRange` for a compressed blob;
+- :func:`verified_stored`: digest checks of data given in its stored form (``put(raw=True)``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from .._core.data import PutData, chunks_of, slice_range
+from ..errors import CompressedRange, InvalidDataFound
+from .codecs import HEADER_SIZE, IDENTITY_HEADER, MAGIC, codec_by_id, codec_named
+from .frame import Codec, Compressor, CorruptFrame
+
+if TYPE_CHECKING:
+    from ..hashing import HashKeys
+
+__all__ = [
+    "DecodedHasher",
+    "FrameReader",
+    "check_options",
+    "decode",
+    "decode_stream",
+    "encode",
+    "put_options",
+    "range_of_stored",
+    "read_range",
+    "verified_stored",
+]
+
+#: Payloads bigger than this are (de)compressed on a worker thread, off the event loop (zlib,
+#: brotli and zstandard release the GIL while they work).
+OFFLOAD_BYTES = 256 << 10
+
+
+async def _run(fn: Callable[..., bytes], *args: Any, size: int) -> bytes:
+    if size > OFFLOAD_BYTES:
+        return await asyncio.to_thread(fn, *args)
+    return fn(*args)
+
+
+def _starts_with_magic(data: bytes | bytearray | memoryview) -> bool:
+    return bytes(memoryview(data)[: len(MAGIC)]) == MAGIC
+
+
+def check_options(compress: str | None, level: int | None, raw: bool) -> None:
+    """Raise ``ValueError`` for put options that cannot go together or are unknown."""
+    if raw:
+        if compress is not None or level is not None:
+            raise ValueError("raw=True stores the data as given: it takes no compress or level")
+    elif compress is None:
+        if level is not None:
+            raise ValueError("level applies to compression: give compress= too")
+    else:
+        codec_named(compress).check_level(level)
+
+
+async def encode(
+    data: PutData, compress: str | None, level: int | None, raw: bool = False
+) -> PutData:
+    """The stored form of ``put`` data.
+
+    Raises:
+        ValueError: an unknown codec, a bad level, ``level`` without ``compress``, or either
+            together with ``raw``.
+        ImportError: the codec's package is not installed.
+    """
+    check_options(compress, level, raw)
+    if raw:
+        return data
+    if compress is None:
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            return IDENTITY_HEADER + bytes(data) if _starts_with_magic(data) else data
+        return _guarded(data)
+    codec = codec_named(compress)
+    level = codec.check_level(level)
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        size = memoryview(data).nbytes
+        return codec.header + await _run(codec.compress, data, level, size=size)
+    return _compressed(codec.header, codec.compressor(level), data)
+
+
+async def _guarded(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+    """Plain streamed data, with an identity header in front if it starts with the magic."""
+    head = b""
+    async for chunk in chunks_of(chunks):
+        if len(head) >= HEADER_SIZE:
+            yield chunk
+            continue
+        head += chunk
+        if len(head) >= HEADER_SIZE:
+            if head.startswith(MAGIC):
+                yield IDENTITY_HEADER
+            yield head
+    if 0 < len(head) < HEADER_SIZE:
+        yield IDENTITY_HEADER + head if head.startswith(MAGIC) else head
+
+
+async def _compressed(
+    header: bytes, compressor: Compressor, chunks: AsyncIterable[bytes]
+) -> AsyncIterator[bytes]:
+    yield header
+    async for chunk in chunks_of(chunks):
+        out = await _run(compressor.compress, chunk, size=len(chunk))
+        if out:
+            yield out
+    yield compressor.flush()
+
+
+def _corrupt(store: object, uri: str, exc: CorruptFrame) -> InvalidDataFound:
+    return InvalidDataFound(store, uri, f"cannot decode the stored blob: {exc}")
+
+
+async def decode(store: object, uri: str, data: bytes) -> bytes:
+    """The data of a whole stored blob.
+
+    Raises:
+        InvalidDataFound: a framed blob whose frame or payload is damaged.
+        ImportError: the blob's codec's package is not installed.
+    """
+    if not data.startswith(MAGIC):
+        return data
+    try:
+        if len(data) < HEADER_SIZE:
+            raise CorruptFrame("the frame header is truncated")
+        codec = codec_by_id(data[:HEADER_SIZE])
+        if codec.ident == 0:
+            return data[HEADER_SIZE:]
+        payload = memoryview(data)[HEADER_SIZE:]
+        return await _run(codec.decompress, payload, size=len(payload))
+    except CorruptFrame as exc:
+        raise _corrupt(store, uri, exc) from None
+
+
+class FrameReader:
+    """Push-style decoding of a stored blob: feed its chunks in order, get the data's.
+
+    Args:
+        limit: the most bytes a decoder produces per step (output pieces may be that big).
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._head = b""
+        self._decoder: Any = None
+        self.plain = False
+
+    def feed(self, chunk: bytes) -> Iterator[bytes]:
+        """The data decoded from ``chunk`` (raises :class:`CorruptFrame`)."""
+        if self._decoder is not None:
+            yield from self._decoder.feed(chunk, self.limit)
+            return
+        if self.plain:
+            yield chunk
+            return
+        self._head += chunk
+        if len(self._head) >= HEADER_SIZE:
+            yield from self._decide()
+
+    def _decide(self) -> Iterator[bytes]:
+        head, self._head = self._head, b""
+        if head.startswith(MAGIC):
+            self._decoder = codec_by_id(head).decompressor()
+            yield from self._decoder.feed(head[HEADER_SIZE:], self.limit)
+        else:
+            self.plain = True
+            if head:
+                yield head
+
+    def finish(self) -> Iterator[bytes]:
+        """Whatever is left at the end of the blob (raises :class:`CorruptFrame` if cut short)."""
+        if self._decoder is None and not self.plain:
+            if self._head.startswith(MAGIC):
+                raise CorruptFrame("the frame header is truncated")
+            yield from self._decide()
+        if self._decoder is not None:
+            yield from self._decoder.finish()
+
+
+class DecodedHasher:
+    """A hashlib object fed stored chunks: it hashes the data they decode to.
+
+    Raises :class:`InvalidDataFound` for a damaged frame (naming ``store`` and ``uri``).
+    """
+
+    def __init__(self, hasher: Any, store: object, uri: str) -> None:
+        self._hasher = hasher
+        self._reader = FrameReader(1 << 20)
+        self._where = (store, uri)
+
+    def update(self, chunk: bytes) -> None:
+        """Hash the data decoded from ``chunk``."""
+        try:
+            for out in self._reader.feed(chunk):
+                self._hasher.update(out)
+        except CorruptFrame as exc:
+            raise _corrupt(*self._where, exc) from None
+
+    def hexdigest(self) -> str:
+        """The digest of all the data (call once, after the last chunk)."""
+        try:
+            for out in self._reader.finish():
+                self._hasher.update(out)
+        except CorruptFrame as exc:
+            raise _corrupt(*self._where, exc) from None
+        return self._hasher.hexdigest()  # type: ignore[no-any-return]
+
+
+def put_options(compress: str | None, level: int | None, raw: bool) -> dict[str, Any]:
+    """The compression keywords to pass on to another store's ``put``: none when all are
+    defaults, so stores written before compression existed still take the call."""
+    if compress is None and level is None and not raw:
+        return {}
+    return {"compress": compress, "level": level, "raw": raw}
+
+
+def _pieces(data: bytes, size: int) -> Iterator[bytes]:
+    if len(data) <= size:
+        yield data
+        return
+    view = memoryview(data)
+    for offset in range(0, len(view), size):
+        yield bytes(view[offset : offset + size])
+
+
+async def decode_stream(
+    store: object, uri: str, chunks: AsyncIterator[bytes], chunk_size: int
+) -> AsyncIterator[bytes]:
+    """The data of a streamed stored blob, in chunks of at most ``chunk_size`` bytes.
+
+    Memory stays at about one stored chunk plus one decoded step (``chunk_size`` for gzip and
+    brotli; for zstd, what a 16 KiB slice of the payload decodes to).
+
+    Raises:
+        InvalidDataFound: a framed blob whose frame or payload is damaged (possibly after
+            some chunks were yielded; a chain's caches then keep nothing).
+    """
+    reader = FrameReader(chunk_size)
+    try:
+        async for chunk in chunks:
+            for out in reader.feed(chunk):
+                for piece in _pieces(out, chunk_size):
+                    yield piece
+            if reader.plain:
+                async for rest in chunks:  # the common case: no decoding, no re-chunking
+                    yield rest
+        for out in reader.finish():
+            for piece in _pieces(out, chunk_size):
+                yield piece
+    except CorruptFrame as exc:
+        raise _corrupt(store, uri, exc) from None
+    finally:
+        await chunks.aclose()  # type: ignore[attr-defined]
+
+
+async def verified_stored(keys: HashKeys, store: object, key: str, data: PutData) -> PutData:
+    """``data`` (in its stored form), checked against ``key`` by the digest of what it decodes to.
+
+    Bytes are checked now; a stream raises :class:`InvalidDataFound` after its last chunk.
+    """
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        keys.check(store, key, keys.digest(await decode(store, key, bytes(data))))
+        return data
+    hasher = DecodedHasher(keys.new(), store, key)
+
+    async def checked() -> AsyncIterator[bytes]:
+        async for chunk in chunks_of(data):
+            hasher.update(chunk)
+            yield chunk
+        keys.check(store, key, hasher.hexdigest())
+
+    return checked()
+
+
+def _header_codec(store: object, uri: str, head: bytes) -> Codec:
+    try:
+        if len(head) < HEADER_SIZE:
+            raise CorruptFrame("the frame header is truncated")
+        return codec_by_id(head[:HEADER_SIZE])
+    except CorruptFrame as exc:
+        raise _corrupt(store, uri, exc) from None
+
+
+def range_of_stored(store: object, uri: str, data: bytes, start: int, end: int) -> bytes:
+    """Bytes ``[start, end)`` of the data, given the whole stored blob.
+
+    Raises:
+        CompressedRange: the blob is compressed.
+        InvalidRange: ``start`` is past the end of the data.
+    """
+    if data.startswith(MAGIC):
+        codec = _header_codec(store, uri, data)
+        if codec.ident != 0:
+            raise CompressedRange(store, uri, start, end, codec.name)
+        data = data[HEADER_SIZE:]
+    return slice_range(store, uri, data, start, end)
+
+
+async def read_range(
+    store: object, uri: str, start: int, end: int, read: Callable[[int, int], Awaitable[bytes]]
+) -> bytes:
+    """Bytes ``[start, end)`` of the data, through ``read``, which serves stored-form ranges.
+
+    The header must be looked at: a range from 0 reads at least :data:`HEADER_SIZE` bytes and
+    looks at them; any other range reads the header alongside, concurrently (two requests on
+    a network store, one round trip of latency). A plain blob that starts with the magic (so
+    is stored behind an identity header) costs one more read, shifted past the header.
+
+    Raises:
+        CompressedRange: the blob is compressed.
+    """
+    if start == 0:
+        data = await read(0, max(end, HEADER_SIZE))
+        if not data.startswith(MAGIC):
+            return data[:end]
+        head = data
+    else:
+        head, data = await _head_and_range(read, start, end)
+        if not head.startswith(MAGIC):
+            return data
+    codec = _header_codec(store, uri, head)
+    if codec.ident != 0:
+        raise CompressedRange(store, uri, start, end, codec.name)
+    return await read(start + HEADER_SIZE, end + HEADER_SIZE)
+
+
+async def _head_and_range(
+    read: Callable[[int, int], Awaitable[bytes]], start: int, end: int
+) -> tuple[bytes, bytes]:
+    head, data = await asyncio.gather(
+        read(0, HEADER_SIZE), read(start, end), return_exceptions=True
+    )
+    if isinstance(head, BaseException):
+        raise head
+    if head.startswith(MAGIC):
+        return head, b""  # a failed range read was judged against the stored form: ignore it
+    if isinstance(data, BaseException):
+        raise data
+    return head, data

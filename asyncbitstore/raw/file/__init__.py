@@ -1,0 +1,284 @@
+"""``FileRaw``: blobs as files on a local disk, with atomic writes and batched thread hops."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import re
+from collections.abc import AsyncIterator
+from typing import Any, BinaryIO
+
+from ..._core.data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
+from ...compression.codecs import MAGIC_BYTE
+from ...compression.store_io import decode, decode_stream, encode, read_range
+from ...errors import InvalidRange, InvalidURI, NotFoundInStore, StoreFull, StoreNotAvailable
+from ...listing import cut_level
+from ...store import Store
+from .._threads import ThreadBatcher
+from . import _ops as ops
+
+__all__ = ["FileRaw"]
+
+_SCHEME = "file://"
+# Absolute, no empty segments, no NUL; a file path has no trailing slash and no temp-file name.
+_SAFE_FILE = re.compile(r"(?:/[^/\x00]+)+")
+_SAFE_FOLDER = re.compile(r"/|(?:/[^/\x00]+)+/?")
+_DOT_SEGMENT = re.compile(r"/\.\.?(?:/|$)|/" + re.escape(ops.TEMP_PREFIX) + r"[^/]*$")
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def _encodable(path: str) -> bool:
+    """Whether the OS can take ``path`` (a lone surrogate outside surrogateescape cannot)."""
+    try:
+        os.fsencode(path)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class FileRaw(Store):
+    """Blobs as files, for ``file:///abs/path`` URIs and plain absolute paths.
+
+    Args:
+        root: when given, only paths under this folder are accepted.
+        fsync: flush each write to the disk before it becomes visible (slower, survives power
+            loss); without it a write is still atomic with respect to other readers and crashes
+            of this process.
+        threads: worker threads for blocking file calls.
+
+    Paths with ``.`` or ``..`` segments, empty segments or NUL bytes are refused, so a URI can
+    never reach outside ``root``. Files whose names start with ``.abstmp-`` are in-progress
+    writes and are never listed or served.
+
+    Small reads are batched: concurrent calls share one hop to a worker thread, so a bulk read of
+    small files costs little more than reading them in a plain loop.
+    """
+
+    uri_hint = "file:///absolute/path or /absolute/path"
+    _runtime_attrs = ("_batcher",)
+
+    def __init__(
+        self, root: str | os.PathLike[str] | None = None, *, fsync: bool = False, threads: int = 2
+    ) -> None:
+        if root is not None:
+            root = os.fspath(root)
+            if not isinstance(root, str) or not os.path.isabs(root):
+                raise ValueError(f"root must be an absolute path, not {root!r}")
+            root = os.path.normpath(root)
+        self.root: str | None = root
+        self._root_slash = None if root is None else root.rstrip("/") + "/"
+        self.fsync = bool(fsync)
+        self.threads = threads
+        self._init_runtime()
+
+    def _init_runtime(self) -> None:
+        self._batcher = ThreadBatcher(threads=self.threads)
+
+    @property
+    def name(self) -> str:
+        return "FileRaw" if self.root is None else f"FileRaw({self.root!r})"
+
+    # -- URIs -----------------------------------------------------------------------------------
+
+    def _to_path(self, uri: str, *, folder: bool = False) -> str | None:
+        """The absolute path for ``uri``, or None if the URI is not acceptable."""
+        path = uri[7:] if uri.startswith(_SCHEME) else uri
+        if (_SAFE_FOLDER if folder else _SAFE_FILE).fullmatch(path) is None or _DOT_SEGMENT.search(
+            path
+        ):
+            return None
+        if not path.isascii() and not _encodable(path):
+            return None
+        root = self._root_slash
+        if root is not None and not path.startswith(root):
+            return None if path != self.root or not folder else path + "/"
+        return path
+
+    def is_valid(self, uri: str) -> bool:
+        """Whether ``uri`` names a file this store may hold."""
+        if not isinstance(uri, str):
+            raise TypeError(f"a URI must be a str, not {type(uri).__name__}")
+        return self._to_path(uri) is not None
+
+    def _path(self, uri: object) -> str:
+        if not isinstance(uri, str):
+            raise TypeError(f"{self.name}: a URI must be a str, not {type(uri).__name__}")
+        path = self._to_path(uri)
+        if path is None:
+            hint = self.uri_hint if self.root is None else f"an absolute path under {self.root}"
+            raise InvalidURI(self, uri, hint + " (no '.', '..' or empty segments)")
+        return path
+
+    def _error(self, exc: BaseException, uri: str, *, writing: bool = False) -> BaseException:
+        """Our exception for an OSError from a file call."""
+        if isinstance(exc, (FileNotFoundError, IsADirectoryError, NotADirectoryError)):
+            if writing:  # a folder where the file should go, or a file where a folder should
+                return StoreNotAvailable(self, f"cannot write there: {exc.strerror}", uri=uri)
+            return NotFoundInStore(self, uri)
+        if isinstance(exc, OSError) and exc.errno in _FULL:
+            return StoreFull(self, uri, os.strerror(exc.errno or 0))
+        if isinstance(exc, OSError):
+            return StoreNotAvailable(self, f"{type(exc).__name__}: {exc.strerror}", uri=uri)
+        return exc
+
+    async def _run(self, uri: str, fn: Any, *args: Any, writing: bool = False) -> Any:
+        try:
+            return await self._batcher.submit(fn, *args)
+        except OSError as exc:
+            raise self._error(exc, uri, writing=writing) from exc
+
+    async def _acquire(
+        self, uri: str, release: Any, fn: Any, *args: Any, writing: bool = False
+    ) -> Any:
+        """``fn(*args)`` on a thread, returning a resource; if the caller is cancelled meanwhile,
+        the resource is handed to ``release`` once the thread is done, so nothing leaks."""
+        future = self._batcher.submit(fn, *args)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._release_after(future, release))
+            raise
+        except OSError as exc:
+            raise self._error(exc, uri, writing=writing) from exc
+
+    async def _release_after(self, future: asyncio.Future[Any], release: Any) -> None:
+        await asyncio.wait([future])
+        if not future.cancelled() and future.exception() is None:
+            await self._batcher.submit(release, future.result())
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    async def get(self, uri: str, *, raw: bool = False) -> bytes:
+        """The file's bytes (decoded unless ``raw``)."""
+        data: bytes = await self._run(uri, ops.read, self._path(uri))
+        if raw or not data or data[0] != MAGIC_BYTE:
+            return data
+        return await decode(self, uri, data)
+
+    async def get_range(self, uri: str, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)`` of the file, read without loading the rest.
+
+        A range not starting at 0 also reads the file's first bytes (same thread hop batch),
+        to refuse a compressed blob with :class:`CompressedRange`.
+        """
+        path = self._path(uri)
+        check_range(self, uri, start, end)
+
+        async def read(first: int, last: int) -> bytes:
+            try:
+                return await self._run(uri, ops.read_range, path, first, last)  # type: ignore[no-any-return]
+            except ops.PastEnd as exc:
+                raise InvalidRange(
+                    self, uri, start, end, f"the blob has only {exc.size} bytes"
+                ) from None
+
+        return await read_range(self, uri, start, end, read)
+
+    def stream(
+        self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE, *, raw: bool = False
+    ) -> AsyncIterator[bytes]:
+        """The file in chunks (decoded unless ``raw``); memory stays at about one chunk."""
+        chunks = self._stream_stored(uri, chunk_size)
+        return chunks if raw else decode_stream(self, uri, chunks, chunk_size)
+
+    async def _stream_stored(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
+        path = self._path(uri)
+        check_chunk_size(chunk_size)
+        file: BinaryIO = await self._acquire(uri, ops.close, ops.open_read, path)
+        try:
+            while chunk := await self._run(uri, ops.read_chunk, file, chunk_size):
+                yield chunk
+        finally:
+            file.close()  # no thread hop: closing a read-only file does not block
+
+    async def exists(self, uri: str) -> bool:
+        """Whether a regular file is at ``uri``."""
+        return await self._run(uri, ops.is_file, self._path(uri))  # type: ignore[no-any-return]
+
+    async def size(self, uri: str) -> int:
+        """The file's size."""
+        return await self._run(uri, ops.file_size, self._path(uri))  # type: ignore[no-any-return]
+
+    async def list(self, prefix: str = "/", flat: bool = False) -> AsyncIterator[str]:
+        """Every file whose URI starts with ``prefix``, recursively, sorted.
+
+        URIs come back in the form of ``prefix`` (``file://`` or a plain path). With ``flat``,
+        one level: the files directly under ``prefix`` and the sub-folders below it that hold
+        files (ending in ``/``), sorted.
+        """
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
+        if prefix in ("", _SCHEME) and self.root is not None:
+            prefix = (_SCHEME if prefix else "") + self.root + "/"
+        path = self._to_path(prefix, folder=True)
+        if path is None:
+            raise InvalidURI(self, prefix, "a folder or path prefix: " + (self.uri_hint or ""))
+        base = path if path.endswith("/") else os.path.dirname(path)
+        paths: list[str] = await self._run(prefix, ops.walk, base or "/", path)
+        if flat:
+            paths = cut_level(paths, path)
+        scheme = _SCHEME if prefix.startswith(_SCHEME) else ""
+        for found in paths:
+            yield scheme + found
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    async def put(
+        self,
+        uri: str,
+        data: PutData,
+        *,
+        compress: str | None = None,
+        level: int | None = None,
+        raw: bool = False,
+    ) -> None:
+        """Write the file atomically (compressed with ``compress``); a failed or cancelled
+        write leaves no file behind."""
+        path = self._path(uri)
+        check_put_data(data)
+        data = await encode(data, compress, level, raw)
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            await self._run(uri, ops.write_atomic, path, data, self.fsync, writing=True)
+            return
+        file, temp = await self._acquire(uri, ops.abort_pair, ops.open_temp, path, writing=True)
+        last: asyncio.Future[Any] | None = None
+        try:
+            async for chunk in data:
+                if not isinstance(chunk, (bytes, bytearray, memoryview)):
+                    raise TypeError(
+                        f"async iterable yielded {type(chunk).__name__}, expected bytes"
+                    )
+                last = self._batcher.submit(ops.write_chunk, file, chunk)
+                await self._checked(last, uri)
+            last = self._batcher.submit(ops.commit, file, temp, path, self.fsync)
+            await self._checked(last, uri)
+        except BaseException:
+            await self._abort(last, file, temp)
+            raise
+
+    async def _checked(self, future: asyncio.Future[Any], uri: str) -> None:
+        try:
+            # Shielded: if the caller is cancelled, the future still tells when the thread is done.
+            await asyncio.shield(future)
+        except OSError as exc:
+            raise self._error(exc, uri, writing=True) from exc
+
+    async def _abort(self, last: asyncio.Future[Any] | None, file: BinaryIO, temp: str) -> None:
+        """Remove the temporary file once no thread is writing to it any more."""
+
+        async def cleanup() -> None:
+            if last is not None and not last.done():
+                await asyncio.wait([last])  # the thread may still be writing to the file
+            await self._batcher.submit(ops.abort, file, temp)
+
+        # Shielded so that a second cancellation cannot leave the temporary file behind.
+        await asyncio.shield(cleanup())
+
+    async def delete(self, uri: str) -> None:
+        """Remove the file if it exists."""
+        await self._run(uri, ops.unlink, self._path(uri))
+
+    async def aclose(self) -> None:
+        """Stop the worker threads (they restart on the next call)."""
+        self._batcher.close()

@@ -1,0 +1,385 @@
+"""``BoundedFileRaw``: a cache folder kept under a size bound by least-recently-used eviction.
+
+This is what ``HashCache(FileRaw(), "/var/cache/blobs/", max_bytes=...)`` stores its blobs in.
+Layout of the folder::
+
+    /var/cache/blobs/.abs-index.sqlite      sizes and last use of every blob (see cache_index)
+    /var/cache/blobs/4b/c3/4bc39c7d87...    blob "4bc39c7d87...": two levels of subfolders
+                                            named by its first four characters
+
+so no folder holds more than 65,536 entries plus its share of the blobs. Processes on one
+machine may share the folder: the index is a SQLite database whose transactions serialize them,
+and a blob being streamed is never evicted (see :mod:`asyncbitstore.cache_index`, and
+``_cache_files`` for the file side).
+
+Hits cost what an unbounded ``FileRaw`` read costs: their recency is collected in memory and
+written to the index in batches (every ``flush_every`` hits or ``flush_interval`` seconds, and
+with each write, whose transaction evicts by it); other processes see a hit that late at most.
+Recency is kept to ``resolution`` seconds: a blob used again within that time of its recorded
+use is not recorded again, so a hot set of blobs costs no index writes at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, BinaryIO
+
+from ..._core.bulk import check_concurrency
+from ..._core.data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
+from ...compression.codecs import MAGIC_BYTE
+from ...compression.store_io import decode, decode_stream, encode, read_range
+from ...errors import InvalidRange, InvalidURI, NotFoundInStore, StoreFull, StoreNotAvailable
+from ...listing import cut_level
+from ...store import DEFAULT_CONCURRENCY, Store, UriSource
+from . import FileRaw
+from . import _ops as ops
+from ._index import CacheIndex, NoRoom, UseLog
+from ._layout import (
+    NAME,
+    Counted,
+    blob_path,
+    open_shared,
+    read_many,
+    record_or_unlink,
+    scan,
+    write_and_record,
+)
+
+__all__ = ["BoundedFileRaw"]
+
+logger = logging.getLogger("asyncbitstore.cache")
+
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+class BoundedFileRaw(Store):
+    """Blobs in one folder, at most ``max_bytes`` in all, least-recently used evicted first.
+
+    Args:
+        raw: the ``FileRaw`` whose worker threads do the file work (its ``root`` applies).
+        folder: the cache folder as a URI prefix ending in ``/`` (``"/var/cache/blobs/"`` or
+            ``"file:///var/cache/blobs/"``). Its URIs are ``<folder><name>``, where a name is
+            4 to 255 characters of ``[0-9A-Za-z._-]`` with no dot among the first four.
+        max_bytes: the bound on the total size of the blobs (the index and subfolders are not
+            counted). A blob bigger than the bound is refused with ``StoreFull``.
+        evict: when false, a write that does not fit raises ``StoreFull`` instead of evicting
+            (for the first store of a ``Fanout`` that should spill over once full).
+        flush_every: hits collected before their recency is written to the index.
+        flush_interval: seconds after which collected hits are written at the next hit.
+        resolution: seconds within which repeated uses of a blob are recorded only once.
+
+    ``used_bytes`` and ``evictions`` are this process's latest view; ``await usage()`` asks the
+    index.
+    """
+
+    __module__ = "asyncbitstore.bounded_cache"  # the documented import path
+
+    _runtime_attrs = ("_index", "_uses", "_flushes")
+
+    def __init__(
+        self,
+        raw: FileRaw,
+        folder: str,
+        max_bytes: int,
+        *,
+        evict: bool = True,
+        flush_every: int = 4096,
+        flush_interval: float = 2.0,
+        resolution: float = 30.0,
+    ) -> None:
+        if not isinstance(raw, FileRaw):
+            raise TypeError(f"a bounded cache needs a FileRaw, not {type(raw).__name__}")
+        if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 0:
+            raise ValueError(f"max_bytes must be a non-negative int, not {max_bytes!r}")
+        if not isinstance(folder, str) or not folder.endswith("/"):
+            raise ValueError(f"the cache folder must be a str ending in '/', not {folder!r}")
+        if not raw.is_valid(folder + "abcd/abcdef"):
+            raise InvalidURI(raw, folder, f"a folder {raw.name} accepts ({raw.uri_hint})")
+        self.raw = raw
+        self.prefix = folder
+        self.folder = folder.removeprefix("file://").rstrip("/")
+        self.max_bytes = max_bytes
+        self.evict = bool(evict)
+        self.flush_every = flush_every
+        self.flush_interval = flush_interval
+        self.resolution = resolution
+        self.used_bytes: int | None = None
+        self.evictions = 0
+        self._init_runtime()
+
+    def _init_runtime(self) -> None:
+        self._index = CacheIndex(self.folder, self.max_bytes)
+        self._uses = UseLog(self.resolution, self.flush_every, self.flush_interval)
+        self._flushes: set[asyncio.Future[None]] = set()
+
+    @property
+    def name(self) -> str:
+        return f"BoundedFileRaw({self.prefix!r}, max_bytes={self.max_bytes})"
+
+    @property
+    def uri_hint(self) -> str:  # type: ignore[override]
+        return f"{self.prefix}<name> (4+ characters of [0-9A-Za-z._-], no dot in the first 4)"
+
+    def is_valid(self, uri: str) -> bool:
+        """Whether ``uri`` is ``<folder><name>``."""
+        if not isinstance(uri, str):
+            raise TypeError(f"a URI must be a str, not {type(uri).__name__}")
+        return uri.startswith(self.prefix) and NAME.fullmatch(uri, len(self.prefix)) is not None
+
+    def declines(self, uri: str, size: int) -> bool:
+        """Whether a blob of ``size`` bytes can never fit."""
+        return size > self.max_bytes
+
+    def _path(self, uri: object) -> tuple[str, str]:
+        name = self.check_uri(uri)[len(self.prefix) :]
+        return name, blob_path(self.folder, name)
+
+    async def _run(self, uri: str, fn: Any, *args: Any, writing: bool = False) -> Any:
+        try:
+            return await self.raw._batcher.submit(fn, *args)
+        except OSError as exc:
+            raise self._error(exc, uri, writing) from exc
+
+    def _error(self, exc: OSError, uri: str, writing: bool = False) -> Exception:
+        if isinstance(exc, (FileNotFoundError, IsADirectoryError, NotADirectoryError)):
+            if writing:  # a folder where the blob should go: not a missing blob
+                return StoreNotAvailable(self, f"cannot write there: {exc.strerror}", uri=uri)
+            return NotFoundInStore(self, uri)
+        if exc.errno in _FULL:
+            return StoreFull(self, uri, os.strerror(exc.errno or 0))
+        return StoreNotAvailable(self, f"{type(exc).__name__}: {exc.strerror}", uri=uri)
+
+    # -- recency --------------------------------------------------------------------------------
+
+    def _used(self, name: str) -> None:
+        now = self._uses.add(name)
+        if now is not None:
+            self._flush_soon(now)
+
+    def _flush_soon(self, now: float) -> None:
+        """Write the collected uses in the background (a batcher job; nothing waits on it)."""
+        future = self.raw._batcher.submit(self._index.touch, self._uses.take(now))
+        self._flushes.add(future)
+        future.add_done_callback(self._flushed)
+
+    def _flushed(self, future: asyncio.Future[None]) -> None:
+        self._flushes.discard(future)
+        if not future.cancelled() and future.exception() is not None:
+            logger.warning("%s: could not record recent hits: %s", self.name, future.exception())
+
+    async def flush(self) -> None:
+        """Write the recency of the hits so far to the index."""
+        if self._uses.pending:
+            await self._run(self.prefix, self._index.touch, self._uses.take())
+        loop = asyncio.get_running_loop()
+        mine = {future for future in self._flushes if future.get_loop() is loop}
+        self._flushes = mine  # writes left by an event loop that is gone will never report
+        if mine:
+            await asyncio.wait(mine)
+
+    async def usage(self) -> tuple[int, int]:
+        """``(bytes, blobs)`` in the folder, from the index (shared by every process)."""
+        used: tuple[int, int] = await self._run(self.prefix, self._index.usage)
+        self.used_bytes = used[0]
+        return used
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    async def get(self, uri: str, *, raw: bool = False) -> bytes:
+        """The blob's bytes (decoded unless ``raw``); counts as a use."""
+        name, path = self._path(uri)
+        try:
+            data: bytes = await self.raw._batcher.submit(ops.read, path)
+        except OSError as exc:
+            raise self._error(exc, uri) from exc
+        self._used(name)
+        if raw or not data or data[0] != MAGIC_BYTE:
+            return data
+        return await decode(self, uri, data)
+
+    async def get_many(
+        self, uris: UriSource, *, concurrency: int = DEFAULT_CONCURRENCY, progress: bool = False
+    ) -> list[bytes | None]:
+        """Many blobs, order kept, ``None`` for a missing one; each hit counts as a use.
+
+        A list of URIs is read in batches, one worker-thread job per batch rather than one
+        awaited call per blob (about half the cost per hit for small blobs).
+        """
+        if progress or isinstance(uris, str) or not isinstance(uris, Sequence):
+            return await super().get_many(uris, concurrency=concurrency, progress=progress)
+        size = min(64, check_concurrency(concurrency))
+        paths = [self._path(uri) for uri in uris]
+        batches = [paths[i : i + size] for i in range(0, len(paths), size)]
+        submit = self.raw._batcher.submit
+        found: list[bytes | None] = []
+        pending: deque[asyncio.Future[list[bytes | None]]] = deque()
+        try:
+            for batch in batches:
+                pending.append(submit(read_many, [path for _, path in batch]))
+                if len(pending) >= self.raw.threads:
+                    found += await self._batch(uris[len(found)], pending.popleft())
+            while pending:
+                found += await self._batch(uris[len(found)], pending.popleft())
+        finally:
+            for future in pending:
+                future.cancel()
+        for index, ((name, _), data) in enumerate(zip(paths, found, strict=True)):
+            if data is not None:
+                self._used(name)
+                if data and data[0] == MAGIC_BYTE:
+                    found[index] = await decode(self, uris[index], data)
+        return found
+
+    async def _batch(self, first: str, future: Any) -> list[bytes | None]:
+        try:
+            return await future  # type: ignore[no-any-return]
+        except OSError as exc:
+            raise self._error(exc, first) from exc
+
+    async def get_range(self, uri: str, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)`` of the blob (:class:`CompressedRange` if it is compressed);
+        counts as a use."""
+        name, path = self._path(uri)
+        check_range(self, uri, start, end)
+
+        async def read(first: int, last: int) -> bytes:
+            try:
+                return await self._run(uri, ops.read_range, path, first, last)  # type: ignore[no-any-return]
+            except ops.PastEnd as exc:
+                raise InvalidRange(
+                    self, uri, start, end, f"the blob has only {exc.size} bytes"
+                ) from None
+
+        data = await read_range(self, uri, start, end, read)
+        self._used(name)
+        return data
+
+    def stream(
+        self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE, *, raw: bool = False
+    ) -> AsyncIterator[bytes]:
+        """The blob in chunks (decoded unless ``raw``); it cannot be evicted until the stream
+        is closed."""
+        chunks = self._stream_stored(uri, chunk_size)
+        return chunks if raw else decode_stream(self, uri, chunks, chunk_size)
+
+    async def _stream_stored(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
+        name, path = self._path(uri)
+        check_chunk_size(chunk_size)
+        file = await self._open(uri, path)
+        try:
+            self._used(name)
+            while chunk := await self._run(uri, ops.read_chunk, file, chunk_size):
+                yield chunk
+        finally:
+            file.close()  # releases the shared lock
+
+    async def _open(self, uri: str, path: str) -> BinaryIO:
+        future = self.raw._batcher.submit(open_shared, path)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            # Opened after all? Close it, or its shared lock would keep the blob forever.
+            future.add_done_callback(_close_opened)
+            raise
+        except OSError as exc:
+            raise self._error(exc, uri) from exc
+
+    async def exists(self, uri: str) -> bool:
+        """Whether the blob is in the folder."""
+        return await self._run(uri, ops.is_file, self._path(uri)[1])  # type: ignore[no-any-return]
+
+    async def size(self, uri: str) -> int:
+        """The blob's size."""
+        return await self._run(uri, ops.file_size, self._path(uri)[1])  # type: ignore[no-any-return]
+
+    async def list(self, prefix: str = "", flat: bool = False) -> AsyncIterator[str]:
+        """The URIs starting with ``prefix``, sorted (from the folder, not the index).
+
+        With ``flat``, one level of them (names and sub-prefixes ending in ``/``).
+        """
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
+        if not prefix.startswith(self.prefix):
+            if not self.prefix.startswith(prefix):
+                raise InvalidURI(self, prefix, f"a prefix of {self.prefix}<name>")
+            prefix = self.prefix
+        found = await self._run(prefix, scan, self.folder, prefix[len(self.prefix) :])
+        uris = [self.prefix + name for name, _, _ in found]
+        for uri in cut_level(uris, prefix) if flat else sorted(uris):
+            yield uri
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    async def put(
+        self,
+        uri: str,
+        data: PutData,
+        *,
+        compress: str | None = None,
+        level: int | None = None,
+        raw: bool = False,
+    ) -> None:
+        """Write the blob atomically (compressed with ``compress``), then evict least-recently
+        used blobs to fit. Sizes and ``max_bytes`` count the stored (compressed) bytes.
+
+        Raises:
+            StoreFull: the blob is bigger than ``max_bytes``, or does not fit and ``evict``
+                is false, or the disk is full.
+        """
+        name, path = self._path(uri)
+        check_put_data(data)
+        data = await encode(data, compress, level, raw)
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            size = memoryview(data).nbytes
+            self._check_fits(uri, size)
+            record = (name, size, self._now(name), self._uses.take(), self.evict)
+            outcome = await self._checked(
+                uri, write_and_record, self._index, path, data, self.raw.fsync, record
+            )
+        else:
+            counted = Counted(data)
+            await self.raw.put(path, counted, raw=True)  # encoded above
+            if counted.size > self.max_bytes:
+                await self._run(uri, ops.unlink, path)
+            self._check_fits(uri, counted.size)
+            record = (name, counted.size, self._now(name), self._uses.take(), self.evict)
+            outcome = await self._checked(uri, record_or_unlink, self._index, path, record)
+        self.evictions += outcome[0]
+        self.used_bytes = outcome[1]
+
+    def _now(self, name: str) -> float:
+        now = time.time()
+        self._uses.remember(name, now)
+        return now
+
+    def _check_fits(self, uri: str, size: int) -> None:
+        if size > self.max_bytes:
+            raise StoreFull(self, uri, f"{size} bytes exceed max_bytes={self.max_bytes}")
+
+    async def _checked(self, uri: str, fn: Any, *args: Any) -> tuple[int, int]:
+        try:
+            return await self._run(uri, fn, *args, writing=True)  # type: ignore[no-any-return]
+        except NoRoom as exc:
+            raise StoreFull(self, uri, f"no room without evicting: {exc}") from None
+
+    async def delete(self, uri: str) -> None:
+        """Remove the blob and its index entry."""
+        name, _ = self._path(uri)
+        await self._run(uri, self._index.remove, name)
+
+    async def aclose(self) -> None:
+        """Write pending recency, close the index connection and the worker threads."""
+        await self.flush()
+        await self._run(self.prefix, self._index.close)
+        await self.raw.aclose()
+
+
+def _close_opened(future: asyncio.Future[BinaryIO]) -> None:
+    if not future.cancelled() and future.exception() is None:
+        future.result().close()

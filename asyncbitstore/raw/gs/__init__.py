@@ -1,0 +1,364 @@
+"""``GSRaw``: Google Cloud Storage objects as blobs, for ``gs://bucket/object`` URIs.
+
+Built on gcloud-aio-storage (tokens, metadata, simple uploads, deletes, listings) and on its
+aiohttp session (ranged and streamed downloads, chunked resumable uploads). Every network call
+goes through :meth:`GSRaw._do`: transient failures are retried by the store's
+:class:`~asyncbitstore.retry.Retry`, then :func:`~asyncbitstore.raw._gs_io.translate` turns what
+is left into our errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
+from typing import Any, TypeVar
+
+try:
+    import gcloud.aio.storage  # noqa: F401
+except ModuleNotFoundError as _missing:
+    _HINT = "GSRaw needs gcloud-aio-storage: pip install 'asyncbitstore[gcs]'"
+    raise ImportError(_HINT) from _missing
+
+from ..._core.data import (
+    DEFAULT_CHUNK_SIZE,
+    PutData,
+    check_chunk_size,
+    check_put_data,
+    check_range,
+)
+from ..._core.redact import scrub_cause
+from ..._core.resources import LoopLocal
+from ..._core.uri import redact
+from ...compression.codecs import MAGIC_BYTE
+from ...compression.store_io import decode, decode_stream, encode, read_range
+from ...errors import InvalidDataFound, InvalidRange, InvalidURI, NotFoundInStore
+from ...retry import Retry, is_transient
+from ...store import DEFAULT_CONCURRENCY, Store
+from . import _io as gsio
+from ._client import Credentials, GSClient, create_client, md5_mismatch
+
+__all__ = ["GSRaw"]
+
+R = TypeVar("R")
+
+_OPEN_RANGE_FROM = 1 << 53  # a range end this large is asked as "to the end" (bytes=N-)
+
+
+class GSRaw(Store):
+    """Objects in Google Cloud Storage buckets, for ``gs://<bucket>/<object>`` URIs.
+
+    Args:
+        credentials: a service-account (or other Google credentials) JSON file path, or its
+            parsed dict. ``None`` uses Application Default Credentials.
+        api_root: the JSON API root of an emulator (e.g. ``http://127.0.0.1:4443``); defaults to
+            the ``STORAGE_EMULATOR_HOST`` variable. With either, no token is ever fetched.
+        retry: the backoff policy for transient failures (connection errors, timeouts, 429, 5xx).
+        max_connections: the connection pool size; give it the concurrency of your bulk calls.
+            Requests beyond it wait for a connection, and that wait is not timed.
+        timeout: seconds a request may go without progress (connecting, or between reads), or
+            ``None``. A slow but moving download is never cut.
+        verify_md5: check full downloads (``get`` and ``stream``) against the object's md5Hash;
+            a mismatch raises :class:`~asyncbitstore.errors.InvalidDataFound`.
+        chunk_size: bodies up to this size are uploaded in one request; larger ones (and async
+            iterables that grow past it) go through a resumable upload in chunks of this size,
+            which keeps memory at about two chunks. A multiple of 256 KiB; default 8 MiB.
+
+    Uploads are atomic: a failed or cancelled put leaves no object and keeps an older one.
+    A bytes put is retried whole; an async iterable cannot be replayed, so a transient failure
+    after its first chunk was sent ends the upload with ``StoreNotAvailable``.
+    Credentials never appear in ``name``, ``repr``, messages or logs, but they are part of a
+    pickled store (a worker process needs them).
+    """
+
+    uri_hint = "gs://<bucket>/<object>"
+    _runtime_attrs = ("_clients", "_buckets")
+    _list_page_size = 1000
+
+    def __init__(
+        self,
+        credentials: Credentials = None,
+        *,
+        api_root: str | None = None,
+        retry: Retry | None = None,
+        max_connections: int = DEFAULT_CONCURRENCY,
+        timeout: float | None = 60.0,
+        verify_md5: bool = False,
+        chunk_size: int = 32 * gsio.UPLOAD_UNIT,
+    ) -> None:
+        gsio.check_options(credentials, max_connections, timeout, chunk_size)
+        self.api_root = gsio.emulator_root(api_root)
+        self.retry = retry if retry is not None else Retry()
+        self.max_connections = max_connections
+        self.timeout = timeout
+        self.verify_md5 = bool(verify_md5)
+        self.chunk_size = chunk_size
+        self._credentials = credentials
+        self._anonymous = False
+        self._init_runtime()
+
+    @classmethod
+    def anonymous(cls, **options: Any) -> GSRaw:
+        """A store that sends no credentials, for public buckets (same options, but none)."""
+        if "credentials" in options:
+            raise TypeError("an anonymous store takes no credentials")
+        store = cls(**options)
+        store._anonymous = True
+        return store
+
+    def _init_runtime(self) -> None:
+        self._clients: LoopLocal[GSClient] = LoopLocal(self._create_client, GSClient.aclose)
+        self._buckets: set[str] = set()  # known to exist: a 404 there is a missing object
+
+    async def _create_client(self) -> GSClient:
+        return await create_client(
+            api_root=self.api_root,
+            anonymous=self._anonymous,
+            credentials=self._credentials,
+            limit=self.max_connections,
+            timeout=self.timeout,
+        )
+
+    @property
+    def name(self) -> str:
+        details = [f"api_root={redact(self.api_root)!r}"] if self.api_root else []
+        if self._anonymous:
+            details.append("anonymous")
+        return f"GSRaw({', '.join(details)})" if details else "GSRaw"
+
+    def is_valid(self, uri: str) -> bool:
+        """Whether ``uri`` is ``gs://<bucket>/<object>`` with valid bucket and object names."""
+        if not isinstance(uri, str):
+            raise TypeError(f"a URI must be a str, not {type(uri).__name__}")
+        return gsio.split_object(uri) is not None
+
+    def _parse(self, uri: object) -> tuple[str, str]:
+        if not isinstance(uri, str):
+            raise TypeError(f"{self.name}: a URI must be a str, not {type(uri).__name__}")
+        parts = gsio.split_object(uri)
+        if parts is None:
+            raise InvalidURI(self, uri, self.uri_hint)
+        return parts
+
+    async def _do(
+        self,
+        uri: str,
+        op: Callable[[GSClient], Awaitable[R]],
+        *,
+        bucket: str | None = None,
+        retry: bool = True,
+    ) -> R:
+        """``await op(client)``, retried when transient; failures come out translated.
+
+        With ``bucket``, a "not found" whose bucket is missing says so.
+        """
+
+        async def attempt() -> R:
+            return await op(await self._clients.get())
+
+        try:
+            return await (self.retry.call(attempt) if retry else attempt())
+        except Exception as exc:
+            error = gsio.translate(self, exc, uri)
+            if error is exc:
+                raise
+            if (
+                bucket is not None
+                and type(error) is NotFoundInStore
+                and not await self._has(bucket)
+            ):
+                error = NotFoundInStore(self, uri, f"bucket {bucket!r} does not exist")
+            raise error from scrub_cause(exc)
+
+    async def _has(self, bucket: str) -> bool:
+        if bucket not in self._buckets:
+            with contextlib.suppress(Exception):
+                if not await (await self._clients.get()).bucket_exists(bucket):
+                    return False
+            self._buckets.add(bucket)
+        return True
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    async def _read(
+        self, client: GSClient, uri: str, bucket: str, name: str, byte_range: str | None = None
+    ) -> bytes:
+        response = await client.get_media(bucket, name, byte_range)
+        async with response:
+            data: bytes = await response.read()
+        if self.verify_md5 and byte_range is None:
+            self._check_md5(uri, response.headers, hashlib.md5(data, usedforsecurity=False))
+        return data
+
+    def _check_md5(self, uri: str, headers: Any, digest: Any) -> None:
+        reason = md5_mismatch(headers, digest.digest())
+        if reason is not None:
+            raise InvalidDataFound(self, uri, reason)
+
+    async def get(self, uri: str, *, raw: bool = False) -> bytes:
+        """The object's bytes (decoded unless ``raw``)."""
+        bucket, name = self._parse(uri)
+        data: bytes = await self._do(
+            uri, partial(self._read, uri=uri, bucket=bucket, name=name), bucket=bucket
+        )
+        if raw or not data or data[0] != MAGIC_BYTE:
+            return data
+        return await decode(self, uri, data)
+
+    async def get_range(self, uri: str, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)``, asked of GCS as a range (open-ended for a huge ``end``).
+
+        The object's first bytes must show it is not stored compressed
+        (:class:`CompressedRange`): a range from 0 gets them in the same request, any other
+        range costs a second, concurrent request for them.
+        """
+        bucket, name = self._parse(uri)
+        check_range(self, uri, start, end)
+
+        async def read(first: int, last: int) -> bytes:
+            return await self._stored_range(uri, bucket, name, first, last)
+
+        return await read_range(self, uri, start, end, read)
+
+    async def _stored_range(self, uri: str, bucket: str, name: str, start: int, end: int) -> bytes:
+        if start < end:
+            span = f"bytes={start}-{'' if end >= _OPEN_RANGE_FROM else end - 1}"
+            with contextlib.suppress(InvalidRange):  # 416: start at or past the end
+                read = partial(self._read, uri=uri, bucket=bucket, name=name, byte_range=span)
+                return await self._do(uri, read, bucket=bucket)
+        size = await self.size(uri)
+        if start > size:
+            raise InvalidRange(self, uri, start, end, f"the blob has only {size} bytes")
+        return b""
+
+    def stream(
+        self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE, *, raw: bool = False
+    ) -> AsyncIterator[bytes]:
+        """The object in chunks of at most ``chunk_size`` (decoded unless ``raw``); memory
+        stays at about one chunk.
+
+        A connection lost mid-way is resumed at the next byte of the same object generation,
+        under the retry policy.
+        """
+        chunks = self._stream_stored(uri, chunk_size)
+        return chunks if raw else decode_stream(self, uri, chunks, chunk_size)
+
+    async def _stream_stored(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
+        bucket, name = self._parse(uri)
+        check_chunk_size(chunk_size)
+        response = await self._do(uri, lambda c: c.get_media(bucket, name), bucket=bucket)
+        headers, offset, delays = response.headers, 0, self.retry.delays()
+        generation = headers.get("X-Goog-Generation")
+        digest = hashlib.md5(usedforsecurity=False) if self.verify_md5 else None
+        while True:
+            try:
+                async with response:
+                    async for chunk in response.content.iter_chunked(chunk_size):
+                        offset += len(chunk)
+                        if digest is not None:
+                            digest.update(chunk)
+                        yield chunk
+                break
+            except Exception as exc:
+                delay = next(delays, None) if is_transient(exc) else None
+                if delay is None:
+                    raise gsio.translate(self, exc, uri) from scrub_cause(exc)
+                await asyncio.sleep(delay)
+            resume = partial(GSClient.get_media, bucket=bucket, name=name,
+                             byte_range=f"bytes={offset}-", generation=generation)  # fmt: skip
+            response = await self._do(uri, resume)
+        if digest is not None:
+            self._check_md5(uri, headers, digest)
+
+    async def exists(self, uri: str) -> bool:
+        """Whether the object exists (an error other than "not found" raises)."""
+        bucket, name = self._parse(uri)
+        try:
+            await self._do(uri, lambda c: c.metadata(bucket, name))
+        except NotFoundInStore:
+            return False
+        return True
+
+    async def size(self, uri: str) -> int:
+        """The object's size in bytes."""
+        bucket, name = self._parse(uri)
+        return int((await self._do(uri, lambda c: c.metadata(bucket, name), bucket=bucket))["size"])
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    async def put(
+        self,
+        uri: str,
+        data: PutData,
+        *,
+        compress: str | None = None,
+        level: int | None = None,
+        raw: bool = False,
+    ) -> None:
+        """Write the object: small bodies in one request, large ones by resumable upload.
+
+        With ``compress``, the object holds the compressed frame; no ``Content-Encoding`` is
+        set, so GCS never transcodes it and every reader gets the stored bytes.
+        """
+        bucket, name = self._parse(uri)
+        check_put_data(data)
+        data = await encode(data, compress, level, raw)
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            await gsio.put_stream(self._do, uri, bucket, name, data, self.chunk_size)
+        elif memoryview(data).nbytes <= self.chunk_size:
+            body = bytes(data)
+            await self._do(uri, lambda c: c.upload(bucket, name, body), bucket=bucket)
+        else:
+            size = self.chunk_size
+            await self._do(
+                uri, lambda c: gsio.upload_bytes(c, bucket, name, data, size), bucket=bucket
+            )
+
+    async def delete(self, uri: str) -> None:
+        """Delete the object; a missing one is fine."""
+        bucket, name = self._parse(uri)
+        with contextlib.suppress(NotFoundInStore):
+            await self._do(uri, lambda c: c.delete(bucket, name))
+
+    async def aclose(self) -> None:
+        """Close this loop's session (a later call opens a new one)."""
+        await self._clients.aclose()
+
+    async def list(self, prefix: str = "", flat: bool = False) -> AsyncIterator[str]:
+        """``gs://bucket/name`` for every object whose URI starts with ``prefix``, sorted.
+
+        ``prefix`` is ``gs://<bucket>`` or ``gs://<bucket>/<name prefix>``; every page is read.
+        With ``flat``, the server lists one level (``delimiter=/``): the objects directly under
+        ``prefix`` and its ``prefixes`` as ``gs://bucket/sub-prefix/``, merged in order within
+        each page.
+
+        Raises:
+            NotFoundInStore: the bucket does not exist.
+        """
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
+        parts = gsio.split_prefix(prefix)
+        if parts is None:
+            raise InvalidURI(self, prefix, "gs://<bucket>/<prefix>")
+        bucket, name_prefix = parts
+        params = {"prefix": name_prefix, "maxResults": str(self._list_page_size),
+                  "fields": "items(name),nextPageToken"}  # fmt: skip
+        if flat:
+            params["delimiter"] = "/"
+            params["fields"] = "items(name),prefixes,nextPageToken"
+        while True:
+            try:
+                ask = partial(GSClient.list_page, bucket=bucket, params=dict(params))
+                page = await self._do(prefix, ask)
+            except NotFoundInStore:
+                raise NotFoundInStore(self, prefix, f"bucket {bucket!r} does not exist") from None
+            names = [item["name"] for item in page.get("items", ())]
+            if flat:
+                names = sorted({*names, *page.get("prefixes", ())})
+            for name in names:
+                yield f"gs://{bucket}/{name}"
+            if not page.get("nextPageToken"):
+                return
+            params["pageToken"] = page["nextPageToken"]

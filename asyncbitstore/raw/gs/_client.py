@@ -1,0 +1,314 @@
+"""The per-loop client behind ``GSRaw``: one aiohttp session, gcloud-aio-storage on it, and auth.
+
+gcloud-aio-storage does the token work (service-account JWTs, refresh) and the plain JSON calls
+(metadata, simple upload, delete, listing). Downloads and chunked resumable uploads are requests
+on the same session, because they need response headers, ranges and bodies that are streamed
+rather than held whole; gcloud-aio-storage's own resumable upload wants a seekable file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+import os
+from collections.abc import Mapping
+from typing import Any, Union
+from urllib.parse import quote
+
+import aiohttp
+from gcloud.aio.auth import Token
+from gcloud.aio.storage import Storage
+from tenacity import stop_after_attempt
+
+from ..._core.redact import scrub
+from ...retry import is_transient
+from .._net.aiohttp import new_session
+
+__all__ = [
+    "AuthError",
+    "Credentials",
+    "GSClient",
+    "HTTPStatusError",
+    "create_client",
+    "md5_mismatch",
+]
+
+#: A credentials JSON file path, its parsed dict, or None for Application Default Credentials.
+Credentials = Union[str, "os.PathLike[str]", Mapping[str, Any], None]
+
+PUBLIC_API_ROOT = "https://www.googleapis.com"
+SCOPES = ["https://www.googleapis.com/auth/devstorage.read_write"]
+
+
+class HTTPStatusError(Exception):
+    """An error status for a request made on the session directly (``status`` like aiohttp's)."""
+
+    def __init__(self, status: int, detail: str = "") -> None:
+        super().__init__(f"HTTP {status}: {detail}" if detail else f"HTTP {status}")
+        self.status = status
+        self.detail = detail
+
+
+class AuthError(Exception):
+    """No access token could be had. The message never contains credential material."""
+
+
+class _OneTryToken(Token):
+    """A Token that tries once per call and raises :class:`AuthError` for lasting failures.
+
+    gcloud-aio-auth retries token requests five times with its own backoff; the store's
+    ``Retry`` already retries transient failures, and the two would multiply.
+    """
+
+    async def acquire_access_token(self, timeout: int = 10) -> None:  # type: ignore[override]
+        once = Token.acquire_access_token.retry_with(stop=stop_after_attempt(1))
+        await once(self, timeout)
+
+    async def get(self) -> str | None:
+        try:
+            return await super().get()
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            error = AuthError(_auth_reason(exc))
+        # Raised outside the handler, so the failure is neither its cause nor its context: it may
+        # quote credential material (a key that fails to parse), and tools that pickle whole
+        # exception chains (tblib, which Dask installs) would carry it, or fail on its headers.
+        raise error
+
+
+def _auth_reason(exc: BaseException) -> str:
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return f"the token endpoint answered HTTP {exc.status} ({short(exc.message)})"
+    return f"{type(exc).__name__} while getting an access token; check the credentials"
+
+
+def short(text: str, limit: int = 200) -> str:
+    """``text`` on one line and cut to ``limit``; a Google JSON error becomes its message.
+
+    Credentials a server quoted back are masked first, so no cut leaves part of one behind.
+    """
+    text = scrub(text).strip()
+    start = text.find("{")
+    if start >= 0:
+        try:
+            error = json.loads(text[start:]).get("error")
+            text = str(error.get("message") or error) if isinstance(error, dict) else str(error)
+        except (ValueError, AttributeError):
+            pass
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class GSClient:
+    """What one event loop of one process uses to talk to GCS."""
+
+    def __init__(
+        self, session: Any, storage: Storage, token: Token | None, api_root: str, timeout: Any
+    ) -> None:
+        self.session = session
+        self.storage = storage
+        self.token = token
+        self.timeout = timeout
+        self.read_root = f"{api_root}/storage/v1/b"
+        self.write_root = f"{api_root}/upload/storage/v1/b"
+
+    def object_url(self, bucket: str, name: str) -> str:
+        """The JSON API URL of one object."""
+        return f"{self.read_root}/{bucket}/o/{quote(name, safe='')}"
+
+    async def headers(self) -> dict[str, str]:
+        """Authorization headers for a direct request (none for emulators and public reads)."""
+        if self.token is None:
+            return {}
+        return {"Authorization": f"Bearer {await self.token.get()}"}
+
+    async def get_media(
+        self, bucket: str, name: str, byte_range: str | None = None, generation: str | None = None
+    ) -> Any:
+        """An open ``alt=media`` response (status checked); the caller reads and releases it."""
+        headers = await self.headers()
+        if byte_range is not None:
+            headers["Range"] = byte_range
+        url = self.object_url(bucket, name) + "?alt=media"
+        if generation is not None:
+            url += f"&generation={generation}"
+        response = await self.session.get(url, headers=headers, timeout=self.timeout)
+        await check(response)
+        return response
+
+    async def metadata(self, bucket: str, name: str) -> dict[str, Any]:
+        """The object's JSON resource (size, md5Hash, generation...)."""
+        meta: dict[str, Any] = await self.storage.download_metadata(
+            bucket, name, timeout=self.timeout
+        )
+        return meta
+
+    async def bucket_exists(self, bucket: str) -> bool:
+        """False only when GCS says so; a bucket we may not inspect counts as existing."""
+        try:
+            await self.storage.get_bucket_metadata(bucket, timeout=self.timeout)
+        except Exception as exc:
+            return getattr(exc, "status", None) != 404
+        return True
+
+    async def list_page(self, bucket: str, params: dict[str, str]) -> dict[str, Any]:
+        """One page of an object listing."""
+        page: dict[str, Any] = await self.storage.list_objects(
+            bucket, params=params, timeout=self.timeout
+        )
+        return page
+
+    async def delete(self, bucket: str, name: str) -> None:
+        """Delete one object (404 when it is missing)."""
+        await self.storage.delete(bucket, name, timeout=self.timeout)
+
+    async def upload(self, bucket: str, name: str, data: bytes) -> None:
+        """Write a small object in one request, which is atomic."""
+        await self.storage.upload(
+            bucket, name, data, content_type="application/octet-stream",
+            force_resumable_upload=False, timeout=self.timeout,
+        )  # fmt: skip
+
+    async def start_upload(self, bucket: str, name: str) -> str:
+        """Open a resumable upload session and return its URI (nothing is visible yet)."""
+        headers = await self.headers()
+        headers["X-Upload-Content-Type"] = "application/octet-stream"
+        url = f"{self.write_root}/{bucket}/o?uploadType=resumable&name={quote(name, safe='')}"
+        async with self.session.post(
+            url, json={"name": name}, headers=headers, timeout=self.timeout
+        ) as response:
+            await check(response)
+            return str(response.headers["Location"])
+
+    async def send_chunk(self, session_uri: str, chunk: bytes, offset: int, last: bool) -> None:
+        """Send bytes ``[offset, offset + len(chunk))``; ``last`` completes the object."""
+        end = offset + len(chunk)
+        total = str(end) if last else "*"
+        span = f"{offset}-{end - 1}" if chunk else "*"
+        headers = await self.headers()
+        headers["Content-Range"] = f"bytes {span}/{total}"
+        # BytesIO: aiohttp writes it in slices, yielding to the loop; raw bytes it would not.
+        body = io.BytesIO(chunk)
+        async with self.session.put(
+            session_uri, data=body, headers=headers, timeout=self.timeout
+        ) as response:
+            if response.status == 308 and not last:
+                return
+            await check(response)
+            if response.status == 308:
+                raise HTTPStatusError(502, "the upload was not completed by its last chunk")
+
+    async def cancel_upload(self, session_uri: str) -> None:
+        """Abandon a resumable upload (GCS answers 499); best effort, errors are ignored."""
+        try:
+            headers = await self.headers()
+            async with self.session.delete(session_uri, headers=headers, timeout=self.timeout):
+                pass
+        except (aiohttp.ClientError, asyncio.TimeoutError, AuthError):
+            pass
+
+    async def aclose(self) -> None:
+        """Stop a pending token refresh and close the session (Storage.close leaves it open)."""
+        refresh = getattr(self.token, "acquiring", None)
+        if refresh is not None and not refresh.done():
+            refresh.cancel()
+            await asyncio.gather(refresh, return_exceptions=True)
+        await self.storage.close()
+        await self.session.close()
+
+
+async def check(response: Any) -> None:
+    """Raise :class:`HTTPStatusError` (releasing the response) for an error status."""
+    if response.status < 400:
+        return
+    try:
+        detail = (await response.content.read(4096)).decode("utf-8", "replace")
+    except (aiohttp.ClientError, asyncio.TimeoutError):
+        detail = ""
+    finally:
+        response.release()
+    raise HTTPStatusError(response.status, short(detail))
+
+
+def md5_mismatch(headers: Mapping[str, str], md5: bytes) -> str | None:
+    """Why ``md5`` (a digest) does not match the object's md5Hash in ``headers``, or None.
+
+    Objects without an MD5 (composite objects) and objects stored compressed, which GCS
+    decompresses on the way, cannot be checked and pass.
+    """
+    if headers.get("X-Goog-Stored-Content-Encoding", "identity") != "identity":
+        return None
+    for part in headers.get("X-Goog-Hash", "").split(","):
+        kind, _, value = part.strip().partition("=")
+        if kind == "md5":
+            got = base64.b64encode(md5).decode()
+            return None if got == value else f"md5 {got} differs from the stored md5Hash {value}"
+    return None
+
+
+async def create_client(
+    *,
+    api_root: str | None,
+    anonymous: bool,
+    credentials: Any,
+    limit: int,
+    timeout: float | None,
+) -> GSClient:
+    """Build the session, the token and the Storage (inside the running loop)."""
+    client_timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
+    session = new_session(limit=limit)
+    try:
+        token = None
+        if api_root is None and not anonymous:
+            token = await asyncio.to_thread(_make_token, credentials, session)
+        # api_is_dev: gcloud-aio-storage sends no Authorization header and never asks the
+        # token. TLS checks stay on: they belong to our session, not to gcloud's flag.
+        storage = Storage(
+            session=session,
+            api_root=api_root or PUBLIC_API_ROOT,
+            api_is_dev=token is None,
+            token=token or _NO_TOKEN,
+        )
+    except BaseException:
+        await session.close()
+        raise
+    return GSClient(session, storage, token, api_root or PUBLIC_API_ROOT, client_timeout)
+
+
+def _make_token(credentials: Any, session: Any) -> Token:
+    """A token for ``credentials`` (runs in a thread: it reads files)."""
+    service_file: Any = None
+    if isinstance(credentials, Mapping):
+        service_file = io.StringIO(json.dumps(dict(credentials)))
+    elif credentials is not None:
+        path = os.fspath(credentials)
+        try:
+            with open(path, encoding="utf-8") as file:
+                info = json.load(file)
+        except (OSError, ValueError) as exc:
+            raise AuthError(
+                f"cannot read credentials file {path!r}: {type(exc).__name__}"
+            ) from None
+        if not isinstance(info, dict) or "type" not in info:
+            raise AuthError(f"credentials file {path!r} is not a Google credentials JSON file")
+        service_file = io.StringIO(json.dumps(info))
+    try:
+        return _OneTryToken(service_file=service_file, session=session, scopes=SCOPES)
+    except Exception as exc:
+        raise AuthError(f"unusable credentials ({type(exc).__name__})") from None
+
+
+class _NoToken:
+    """Given to Storage where no token is wanted, so that it does not look for credentials."""
+
+    async def get(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+_NO_TOKEN: Any = _NoToken()

@@ -1,0 +1,377 @@
+"""``HTTPRaw``: read-only blobs from HTTP(S) servers, on aiohttp.
+
+Status codes map to the library's errors in one place (``_aiohttp.status_error``): 404 and 410
+are :class:`~asyncbitstore.errors.NotFoundInStore`, 401 and 403
+:class:`~asyncbitstore.errors.StoreNotAvailable`, 416 :class:`~asyncbitstore.errors.InvalidRange`;
+5xx, 429, timeouts and connection errors are retried with the store's :class:`Retry` policy and
+then become ``StoreNotAvailable`` (``StoreTimeout`` for a timeout). No aiohttp exception escapes.
+
+Custom headers (auth tokens) are sent with every request and never shown: not in ``repr``,
+``name``, log records or error messages. Credentials in a URL (``user:pass@``) are redacted the
+same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from ..._core.data import DEFAULT_CHUNK_SIZE, check_chunk_size, check_range
+from ..._core.redact import scrub
+from ..._core.resources import LoopLocal
+from ..._core.uri import redact
+from ...composite._tier import check_timeout
+from ...compression.codecs import MAGIC_BYTE
+from ...compression.store_io import decode, decode_stream, read_range
+from ...errors import (
+    BitstoreError,
+    InvalidRange,
+    InvalidURI,
+    NotFoundInStore,
+    StoreNotAvailable,
+    StoreTimeout,
+)
+from ...listing import sorted_level
+from ...retry import Retry, TransientError, is_transient
+from ...store import Store
+from .._net.aiohttp import new_session, status_error
+from . import _proto as proto
+
+__all__ = ["HTTPRaw"]
+
+R = TypeVar("R")
+
+
+class HTTPRaw(Store):
+    """Read-only blobs at ``http://`` and ``https://`` URLs.
+
+    Args:
+        headers: sent with every request (e.g. ``{"Authorization": "Bearer ..."}``); never
+            shown in messages or logs.
+        retry: the policy for transient failures (default ``Retry()``).
+        max_connections: the size of the connection pool.
+        timeout: seconds allowed to connect and for each read of the body (``None``: no limit).
+            A whole download may take longer, so long streams are not cut off.
+        listing: whether the server publishes JSON directory listings (nginx with
+            ``autoindex_format json``). With ``False``, :meth:`list` raises
+            ``NotImplementedError`` at once.
+
+    ``get_range`` sends a ``Range`` header and also copes with servers that ignore it (a 200
+    reply is sliced while it streams). ``size`` uses ``HEAD``'s ``Content-Length``, falling back
+    to a one-byte ranged ``GET``. TLS certificates are always verified. ``put`` and ``delete``
+    raise :class:`~asyncbitstore.errors.NotWritable`.
+    """
+
+    uri_hint = "http://host/path or https://host/path (no trailing '/', no '#fragment')"
+    _runtime_attrs = ("_session", "_client_timeout")
+
+    def __init__(
+        self,
+        *,
+        headers: Mapping[str, str] | None = None,
+        retry: Retry | None = None,
+        max_connections: int = 64,
+        timeout: float | None = 30.0,
+        listing: bool = True,
+    ) -> None:
+        headers = dict(headers or {})
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
+            raise TypeError("headers must map str to str")
+        if isinstance(max_connections, bool) or not isinstance(max_connections, int):
+            raise TypeError(f"max_connections must be an int, not {type(max_connections).__name__}")
+        if max_connections < 1:
+            raise ValueError(f"max_connections must be >= 1, not {max_connections}")
+        self._headers = headers
+        self.retry = retry if retry is not None else Retry()
+        self.max_connections = max_connections
+        self.timeout = check_timeout(timeout)
+        self.listing = bool(listing)
+        self._init_runtime()
+
+    def _init_runtime(self) -> None:
+        self._session: LoopLocal[aiohttp.ClientSession] = LoopLocal(
+            self._new_session, _close_session
+        )
+        self._client_timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=self.timeout, sock_read=self.timeout
+        )
+
+    async def _new_session(self) -> aiohttp.ClientSession:
+        # Identity encoding: byte ranges and Content-Length must refer to the stored bytes.
+        headers = {"Accept-Encoding": "identity", **self._headers}
+        session: aiohttp.ClientSession = new_session(limit=self.max_connections, headers=headers)
+        return session
+
+    # -- URIs -----------------------------------------------------------------------------------
+
+    def is_valid(self, uri: str) -> bool:
+        """Whether ``uri`` is an ``http(s)://host/path`` URL of a file (not a folder)."""
+        if not isinstance(uri, str):
+            raise TypeError(f"a URI must be a str, not {type(uri).__name__}")
+        path = proto.url_path(uri)
+        return path is not None and path != "" and not path.endswith("/")
+
+    def _url(self, uri: object) -> str:
+        if not isinstance(uri, str):
+            raise TypeError(f"{self.name}: a URI must be a str, not {type(uri).__name__}")
+        if not self.is_valid(uri):
+            raise InvalidURI(self, redact(uri), self.uri_hint)
+        return uri
+
+    # -- requests -------------------------------------------------------------------------------
+
+    async def _call(
+        self,
+        method: str,
+        url: str,
+        handle: Callable[[aiohttp.ClientResponse], Awaitable[R]],
+        headers: Mapping[str, str] | None = None,
+    ) -> R:
+        """Send one request and ``handle`` its response, the whole retried on transient failures."""
+        session = await self._session.get()
+
+        async def attempt() -> R:
+            async with session.request(
+                method, url, headers=headers, timeout=self._client_timeout
+            ) as response:
+                return await handle(response)
+
+        return await self._retried(attempt, f"{method} {redact(url)}", url)
+
+    async def _retried(self, attempt: Callable[[], Awaitable[R]], what: str, url: str) -> R:
+        try:
+            return await self.retry.call(attempt, transient=_transient, what=what)
+        except BitstoreError:
+            raise
+        except (TransientError, aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            raise self._failure(exc, url) from exc
+
+    def _failure(self, exc: BaseException, url: str) -> StoreNotAvailable:
+        """Our error for a failure that survived the retries."""
+        uri = redact(url)
+        if isinstance(exc, asyncio.TimeoutError):
+            return StoreTimeout(self, f"no answer within {self.timeout} s", uri=uri)
+        attempts = "" if self.retry.attempts == 1 else f" (after {self.retry.attempts} attempts)"
+        detail = scrub(str(exc), self._headers.values())
+        reason = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+        return StoreNotAvailable(self, reason + attempts, uri=uri)
+
+    def _check(self, response: aiohttp.ClientResponse, url: str, *ok: int) -> None:
+        """Raise our error unless the response's status is in ``ok`` (default 200)."""
+        if response.status in (ok or (200,)):
+            # A folder URL redirected to "folder/" (nginx does this) is not a blob.
+            if response.url.path.endswith("/") and not urlsplit(url).path.endswith("/"):
+                raise NotFoundInStore(self, redact(url), "it is a folder")
+            return
+        raise status_error(self, redact(url), response.status)
+
+    async def _open(self, url: str) -> aiohttp.ClientResponse:
+        """A 200 response whose body is still to be read (the caller releases it)."""
+        session = await self._session.get()
+
+        async def attempt() -> aiohttp.ClientResponse:
+            response = await session.get(url, timeout=self._client_timeout)
+            try:
+                self._check(response, url)
+            except BaseException:
+                response.release()
+                raise
+            return response
+
+        return await self._retried(attempt, f"GET {redact(url)}", url)
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    async def get(self, uri: str, *, raw: bool = False) -> bytes:
+        """The whole body of ``GET uri``, decoded if it is a blob stored compressed by
+        asyncbitstore (unless ``raw``)."""
+        url = self._url(uri)
+
+        async def read(response: aiohttp.ClientResponse) -> bytes:
+            self._check(response, url)
+            return await response.read()
+
+        data: bytes = await self._call("GET", url, read)
+        if raw or not data or data[0] != MAGIC_BYTE:
+            return data
+        return await decode(self, redact(url), data)
+
+    async def get_range(self, uri: str, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)``, asked for with a ``Range`` header.
+
+        A range from 0 shows in its first bytes whether the blob is stored compressed
+        (:class:`CompressedRange`); any other range costs a second, concurrent request for them.
+        """
+        url = self._url(uri)
+        check_range(self, redact(url), start, end)
+
+        async def read(first: int, last: int) -> bytes:
+            return await self._stored_range(uri, url, first, last)
+
+        return await read_range(self, redact(url), start, end, read)
+
+    async def _stored_range(self, uri: str, url: str, start: int, end: int) -> bytes:
+        if start == end:  # HTTP cannot ask for zero bytes
+            if start > await self.size(uri):
+                raise InvalidRange(self, redact(url), start, end, "it starts past the end")
+            return b""
+
+        async def read(response: aiohttp.ClientResponse) -> bytes:
+            if response.status == 416:
+                return await self._unsatisfiable(response, url, start, end)
+            self._check(response, url, 200, 206)
+            if response.status == 200:  # the server ignored the range
+                data, size = await proto.slice_body(response, start, end)
+                if start > size:
+                    raise InvalidRange(self, redact(url), start, end, f"the blob has {size} bytes")
+                return data
+            first, _ = proto.content_range(response)
+            if first != start:
+                raise StoreNotAvailable(self, f"it answered a range from {first}", uri=redact(url))
+            return (await response.read())[: end - start]
+
+        return await self._call("GET", url, read, {"Range": f"bytes={start}-{end - 1}"})
+
+    async def _unsatisfiable(
+        self, response: aiohttp.ClientResponse, url: str, start: int, end: int
+    ) -> bytes:
+        """A 416: an empty slice when ``start`` is exactly the size, else ``InvalidRange``."""
+        _, total = proto.content_range(response)
+        if total is None:
+            total = await self.size(url)
+        if start == total:
+            return b""
+        raise InvalidRange(self, redact(url), start, end, f"the blob has only {total} bytes")
+
+    def stream(
+        self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE, *, raw: bool = False
+    ) -> AsyncIterator[bytes]:
+        """The body in chunks as they arrive (decoded as :meth:`get` does, unless ``raw``);
+        memory stays at about one chunk.
+
+        Errors before the first chunk are retried; a failure mid-body raises
+        ``StoreNotAvailable`` (nothing is retried once bytes were handed out).
+        """
+        chunks = self._stream_stored(uri, chunk_size)
+        if raw:
+            return chunks
+        return decode_stream(self, redact(uri) if isinstance(uri, str) else uri, chunks, chunk_size)
+
+    async def _stream_stored(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
+        url = self._url(uri)
+        check_chunk_size(chunk_size)
+        response = await self._open(url)
+        try:
+            async for chunk in response.content.iter_chunked(chunk_size):
+                yield chunk
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            raise self._failure(exc, url) from exc
+        finally:
+            response.release()
+
+    async def exists(self, uri: str) -> bool:
+        """Whether ``HEAD uri`` answers 200 (a ranged ``GET`` if HEAD is not allowed)."""
+        url = self._url(uri)
+
+        async def answer(response: aiohttp.ClientResponse) -> bool | None:
+            if response.status == 405:
+                return None
+            self._check(response, url)
+            return True
+
+        try:
+            found = await self._call("HEAD", url, answer)
+            return found if found is not None else await self._size_from_get(url) >= 0
+        except NotFoundInStore:
+            return False
+
+    async def size(self, uri: str) -> int:
+        """``Content-Length`` of ``HEAD uri``, else the total from a ranged ``GET``."""
+        url = self._url(uri)
+
+        async def length(response: aiohttp.ClientResponse) -> int | None:
+            if response.status == 405:  # HEAD not allowed: ask with GET
+                return None
+            self._check(response, url)
+            return response.content_length
+
+        found = await self._call("HEAD", url, length)
+        return found if found is not None else await self._size_from_get(url)
+
+    async def _size_from_get(self, url: str) -> int:
+        async def total(response: aiohttp.ClientResponse) -> int | None:
+            if response.status == 416:  # even byte 0 is out of range: the blob is empty
+                return 0
+            if response.status == 206:
+                return proto.content_range(response)[1]  # None for "bytes 0-0/*"
+            return await counted(response)
+
+        async def counted(response: aiohttp.ClientResponse) -> int:
+            self._check(response, url)
+            return await proto.body_length(response)
+
+        found = await self._call("GET", url, total, {"Range": "bytes=0-0"})
+        return found if found is not None else await self._call("GET", url, counted)
+
+    # -- listing --------------------------------------------------------------------------------
+
+    def list(self, prefix: str = "", flat: bool = False) -> AsyncIterator[str]:
+        """Every file URL that starts with ``prefix``, recursively, sorted.
+
+        With ``flat``, one level of them (names and sub-folders ending in ``/``), sorted.
+
+        Reads the server's JSON directory listings (nginx ``autoindex_format json``). A missing
+        folder lists nothing.
+
+        Raises:
+            NotImplementedError: built with ``listing=False``, or (while iterating) the server
+                answered a folder with something other than a JSON listing.
+            InvalidURI: ``prefix`` is not an ``http(s)://host/...`` URL.
+        """
+        if not self.listing:
+            raise NotImplementedError(f"{self.name} was built with listing=False")
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
+        path = proto.url_path(prefix, allow_empty=True)
+        if path is None or "?" in prefix:
+            raise InvalidURI(self, redact(prefix), "an http(s)://host/folder/ prefix")
+        folder = prefix[: len(prefix) - len(path)] + (path[: path.rfind("/") + 1] or "/")
+        found = proto.walk(self._listing, folder, prefix)
+        return sorted_level(found, prefix) if flat else found
+
+    async def _listing(self, folder: str) -> proto.Entries:
+        """The entries of ``folder``; none when it does not exist."""
+
+        async def parse(response: aiohttp.ClientResponse) -> proto.Entries:
+            if response.status in (404, 410):
+                return []
+            self._check(response, folder)
+            try:
+                return proto.parse_listing(await response.read(), response.content_type)
+            except ValueError as exc:
+                raise NotImplementedError(
+                    f"{self.name}: {redact(folder)} did not answer with a JSON directory listing "
+                    f"({exc}); list() needs a server that publishes them, such as nginx with "
+                    "'autoindex on; autoindex_format json;'"
+                ) from None
+
+        return await self._call("GET", folder, parse)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close the HTTP session (a new one is made if the store is used again)."""
+        await self._session.aclose()
+
+
+async def _close_session(session: aiohttp.ClientSession) -> None:
+    await session.close()
+
+
+def _transient(exc: BaseException) -> bool:
+    # A certificate or TLS handshake failure will not fix itself by retrying.
+    return not isinstance(exc, aiohttp.ClientSSLError) and is_transient(exc)

@@ -1,0 +1,352 @@
+"""``RedisRaw``: blobs as Redis string values, shared by a fleet of workers.
+
+URIs name the server and database, then the key: a store built with
+``RedisRaw("redis://:secret@cache.internal:6379/2")`` answers for
+``redis://cache.internal:6379/2/<key>`` (port and database always written out, never a
+password). ``<key>`` is any non-empty string; keys starting with ``.abstmp-`` are reserved for
+in-progress streaming writes and are refused. ``rediss://`` (TLS) works the same way.
+
+As the shared cache of a fleet, in front of a bucket::
+
+    redis = RedisRaw("redis://:secret@cache.internal:6379/0", ttl=7 * 86400)
+    store.append_cache(Sha1Cache(redis, redis.uri("blobs/")))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import re
+import secrets
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable
+from types import EllipsisType
+from typing import TypeVar
+
+from redis import exceptions as rx
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry as RedisRetry
+from redis.backoff import NoBackoff
+
+from ..._core.data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
+from ..._core.resources import LoopLocal
+from ...compression.codecs import MAGIC_BYTE
+from ...compression.store_io import decode, decode_stream, encode, read_range
+from ...errors import InvalidRange, InvalidURI, NotFoundInStore, StoreNotAvailable
+from ...listing import sorted_level
+from ...retry import Retry, is_transient
+from ...store import DEFAULT_CONCURRENCY, Store
+from . import _commands as _ops
+from ._commands import TEMP_PREFIX
+
+__all__ = ["RedisRaw"]
+
+logger = logging.getLogger("asyncbitstore.redis")
+
+R = TypeVar("R")
+
+_SPILL = 1 << 20  # streaming puts are buffered up to this before going to a temporary key
+_GLOB = re.compile(r"([*?\[\]\\])")
+
+
+def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, (rx.AuthenticationError, rx.AuthorizationError)):
+        return False
+    return isinstance(exc, (rx.ConnectionError, rx.TimeoutError)) or is_transient(exc)
+
+
+class RedisRaw(Store):
+    """A Redis (or Valkey) database as a store, for ``redis://host:port/db/<key>`` URIs.
+
+    Args:
+        url: the connection URL, ``redis[s]://[[user]:password@]host[:port][/db]``. The
+            password is used to connect and appears nowhere else (not in URIs, names or errors).
+        max_connections: size of the connection pool; calls beyond it wait for a free
+            connection. Match it to the concurrency of your bulk calls (default 64).
+        ttl: seconds after which every blob written expires (``None``: never). ``put`` takes
+            a per-call ``ttl=`` too.
+        timeout: seconds to wait for a connection or an answer before the call fails.
+        retry: the policy for connection errors and timeouts (authentication errors fail at
+            once).
+
+    Writes are atomic: a streaming ``put`` goes to a temporary key renamed over the key once
+    complete. Blobs are read whole by ``get``; ``get_range`` and ``stream`` use ``GETRANGE``.
+    """
+
+    _runtime_attrs = ("_client",)
+
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        *,
+        max_connections: int = DEFAULT_CONCURRENCY,
+        ttl: float | None = None,
+        timeout: float = 30.0,
+        retry: Retry | None = None,
+    ) -> None:
+        self._url = url
+        self.base, self._secret = _ops.parse_url(url)
+        if isinstance(max_connections, bool) or not isinstance(max_connections, int):
+            raise TypeError("max_connections must be an int")
+        if max_connections < 1:
+            raise ValueError(f"max_connections must be >= 1, not {max_connections}")
+        self.max_connections = max_connections
+        self.ttl = _ops.check_ttl(ttl)
+        self.timeout = float(timeout)
+        self.retry = retry or Retry()
+        self._init_runtime()
+
+    def _init_runtime(self) -> None:
+        self._client: LoopLocal[Redis] = LoopLocal(self._connect, _ops.disconnect)
+
+    async def _connect(self) -> Redis:
+        pool = BlockingConnectionPool.from_url(
+            self._url,
+            max_connections=self.max_connections,
+            timeout=self.timeout,
+            socket_timeout=self.timeout,
+            socket_connect_timeout=self.timeout,
+            retry=RedisRetry(NoBackoff(), 0),  # our Retry is the only one
+        )
+        return Redis(connection_pool=pool)
+
+    @property
+    def name(self) -> str:
+        return f"RedisRaw({self.base!r})"
+
+    @property
+    def uri_hint(self) -> str:  # type: ignore[override]
+        return f"{self.base}<key>"
+
+    def uri(self, key: str) -> str:
+        """The URI of ``key`` in this store's database."""
+        return self.base + key
+
+    # -- URIs and errors ------------------------------------------------------------------------
+
+    def is_valid(self, uri: str) -> bool:
+        """Whether ``uri`` is ``<base><key>`` for this server and database."""
+        if not isinstance(uri, str):
+            raise TypeError(f"a URI must be a str, not {type(uri).__name__}")
+        base = self.base
+        return (
+            len(uri) > len(base)
+            and uri.startswith(base)
+            and not uri.startswith(TEMP_PREFIX, len(base))
+        )
+
+    def _key(self, uri: object) -> str:
+        return self.check_uri(uri)[len(self.base) :]
+
+    def _error(self, exc: BaseException, uri: str) -> BaseException:
+        """Our exception for a failure of the client (the one place SDK errors are mapped)."""
+        text = str(exc)
+        if self._secret:
+            text = text.replace(self._secret, "***")
+        if isinstance(exc, rx.ResponseError) and text.startswith("WRONGTYPE"):
+            text = "the key holds a value that is not a string"
+        return StoreNotAvailable(self, f"{type(exc).__name__}: {text}", uri=uri)
+
+    async def _call(self, uri: str, op: Callable[[Redis], Awaitable[R]]) -> R:
+        """``await op(client)``, retrying connection errors; failures become our errors."""
+        delays = None
+        while True:
+            try:
+                return await op(await self._client.get())
+            except Exception as exc:
+                if delays is None:
+                    delays = self.retry.delays()
+                delay = next(delays, None) if _transient(exc) else None
+                if delay is None:
+                    raise self._error(exc, uri) from exc
+                logger.debug("%s: %s failed (%s); retrying", self.name, uri, type(exc).__name__)
+            await asyncio.sleep(delay)
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    async def get(self, uri: str, *, raw: bool = False) -> bytes:
+        """The value at the key (decoded unless ``raw``)."""
+        key = self._key(uri)
+        data = await self._call(uri, lambda c: c.get(key))
+        if data is None:
+            raise NotFoundInStore(self, uri)
+        blob: bytes = data  # type: ignore[assignment]  # bytes: responses are not decoded
+        if raw or not blob or blob[0] != MAGIC_BYTE:
+            return blob
+        return await decode(self, uri, blob)
+
+    async def get_range(self, uri: str, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)``, with ``GETRANGE``: one round trip from 0, two concurrent
+        ones from elsewhere (the value's first bytes show whether it is compressed, which
+        raises :class:`CompressedRange`)."""
+        key = self._key(uri)
+        check_range(self, uri, start, end)
+
+        async def read(first: int, last: int) -> bytes:
+            found = await self._call(uri, functools.partial(_ops.ranged, key, first, last))
+            exists, size, *data = found
+            if not exists:
+                raise NotFoundInStore(self, uri)
+            if first > size:
+                raise InvalidRange(self, uri, start, end, f"the blob has only {size} bytes")
+            return data[0] if data else b""
+
+        return await read_range(self, uri, start, end, read)
+
+    def stream(
+        self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE, *, raw: bool = False
+    ) -> AsyncIterator[bytes]:
+        """The value in chunks of ``GETRANGE`` (decoded unless ``raw``); memory stays at
+        about one chunk.
+
+        A blob whose size changes while it is streamed raises :class:`StoreNotAvailable`.
+        """
+        chunks = self._stream_stored(uri, chunk_size)
+        return chunks if raw else decode_stream(self, uri, chunks, chunk_size)
+
+    async def _stream_stored(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
+        key = self._key(uri)
+        check_chunk_size(chunk_size)
+        exists, size, *first = await self._call(
+            uri, functools.partial(_ops.ranged, key, 0, chunk_size)
+        )
+        if not exists:
+            raise NotFoundInStore(self, uri)
+        offset = 0
+        chunk = first[0] if first else b""
+        while chunk:
+            yield chunk
+            offset += len(chunk)
+            if offset >= size:
+                return
+            now, _, *more = await self._call(
+                uri, functools.partial(_ops.ranged, key, offset, offset + chunk_size, length=True)
+            )
+            if now != size:
+                raise StoreNotAvailable(self, "the blob changed while it was streamed", uri=uri)
+            chunk = more[0] if more else b""
+        if offset < size:
+            raise StoreNotAvailable(self, "the blob changed while it was streamed", uri=uri)
+
+    async def exists(self, uri: str) -> bool:
+        """Whether the key exists."""
+        key = self._key(uri)
+        return bool(await self._call(uri, lambda c: c.exists(key)))
+
+    async def size(self, uri: str) -> int:
+        """The value's length (``STRLEN``)."""
+        key = self._key(uri)
+        size: int = await self._call(uri, lambda c: c.strlen(key))
+        if size == 0 and not await self.exists(uri):  # STRLEN of a missing key is 0 too
+            raise NotFoundInStore(self, uri)
+        return size
+
+    async def list(self, prefix: str = "", flat: bool = False) -> AsyncIterator[str]:
+        """Every URI starting with ``prefix`` (``SCAN``, every page; unsorted, no repeats).
+
+        With ``flat``, one level of them (names and sub-prefixes ending in ``/``), sorted: the
+        whole scan is read first.
+        """
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
+        if not prefix.startswith(self.base):
+            if not self.base.startswith(prefix):
+                raise InvalidURI(self, prefix, f"a prefix of {self.base}<key>")
+            prefix = self.base
+        found = self._scan(prefix)
+        async with contextlib.aclosing(sorted_level(found, prefix) if flat else found) as uris:
+            async for uri in uris:
+                yield uri
+
+    async def _scan(self, prefix: str) -> AsyncGenerator[str, None]:
+        pattern = _GLOB.sub(r"\\\1", prefix[len(self.base) :]) + "*"
+        seen: set[bytes] = set()
+        cursor = 0
+        while True:
+            cursor, keys = await self._call(
+                prefix, functools.partial(_ops.scan, cursor=cursor, match=pattern)
+            )
+            for key in keys:
+                if key not in seen and not key.startswith(TEMP_PREFIX.encode()):
+                    seen.add(key)
+                    yield self.base + key.decode("utf-8", "surrogateescape")
+            if cursor == 0:
+                return
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    async def put(
+        self,
+        uri: str,
+        data: PutData,
+        *,
+        compress: str | None = None,
+        level: int | None = None,
+        raw: bool = False,
+        ttl: float | EllipsisType | None = ...,
+    ) -> None:
+        """Store ``data`` at the key, atomically.
+
+        Args:
+            uri: where.
+            data: bytes-like, or an async iterable of bytes (buffered up to 1 MiB, beyond that
+                written to a temporary key that is renamed into place at the end).
+            compress: store it compressed with this codec (see :meth:`Store.put`).
+            level: the codec's level.
+            raw: ``data`` is a stored form from ``get(uri, raw=True)``: written verbatim.
+            ttl: seconds until the blob expires; default: the store's ``ttl``.
+        """
+        key = self._key(uri)
+        check_put_data(data)
+        data = await encode(data, compress, level, raw)
+        px = _ops.milliseconds(self.ttl if ttl is ... else _ops.check_ttl(ttl))
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            await self._call(uri, lambda c: c.set(key, data, px=px))
+        else:
+            await self._put_stream(uri, key, data, px)
+
+    async def _put_stream(
+        self, uri: str, key: str, data: AsyncIterable[bytes], px: int | None
+    ) -> None:
+        buffer = bytearray()
+        temp: str | None = None
+        written = 0
+        try:
+            async for chunk in data:
+                if not isinstance(chunk, (bytes, bytearray, memoryview)):
+                    raise TypeError(
+                        f"async iterable yielded {type(chunk).__name__}, expected bytes"
+                    )
+                buffer += chunk
+                if len(buffer) >= _SPILL:
+                    temp = temp or TEMP_PREFIX + secrets.token_hex(12)
+                    part, buffer = bytes(buffer), bytearray()
+                    # SETRANGE at an explicit offset, unlike APPEND, is safe to retry.
+                    await self._call(uri, functools.partial(_ops.set_part, temp, written, part))
+                    written += len(part)
+            if temp is None:
+                whole = bytes(buffer)
+                await self._call(uri, lambda c: c.set(key, whole, px=px))
+                return
+            tail = bytes(buffer)
+            await self._call(uri, functools.partial(_ops.commit, temp, written, tail, key, px))
+            temp = None
+        finally:
+            if temp is not None:
+                await asyncio.shield(self._discard(uri, temp))
+
+    async def _discard(self, uri: str, temp: str) -> None:
+        try:
+            await self._call(uri, lambda c: c.unlink(temp))
+        except StoreNotAvailable as exc:
+            logger.warning("%s: could not remove temporary key: %s", self.name, exc)
+
+    async def delete(self, uri: str) -> None:
+        """Remove the key (``UNLINK``: the memory is freed in the background)."""
+        key = self._key(uri)
+        await self._call(uri, lambda c: c.unlink(key))
+
+    async def aclose(self) -> None:
+        """Close the connection pool (a new one is made on the next call)."""
+        await self._client.aclose()

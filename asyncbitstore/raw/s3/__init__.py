@@ -1,0 +1,376 @@
+"""``S3Raw``: blobs in Amazon S3 or any S3-compatible store, at ``s3://bucket/key`` URIs."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+try:
+    import aiobotocore  # noqa: F401
+except ModuleNotFoundError as _missing:
+    raise ImportError("S3Raw needs aiobotocore: pip install 'asyncbitstore[s3]'") from _missing
+
+from ..._core.data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
+from ..._core.deadline import within
+from ..._core.redact import scrub_cause
+from ..._core.resources import LoopLocal
+from ..._core.uri import redact
+from ...compression.codecs import MAGIC_BYTE
+from ...compression.store_io import decode, decode_stream, encode, read_range
+from ...errors import InvalidDataFound, InvalidRange, InvalidURI, NotFoundInStore
+from ...retry import Retry, TransientError
+from ...store import Store
+from . import _multipart
+from ._client import ANONYMOUS, Connection, Object, Options, object_info, read_chunk
+from ._credentials import normalize_credentials, open_accepted, secrets_of
+from ._errors import exhausted, translate
+
+__all__ = ["S3Raw"]
+
+R = TypeVar("R")
+
+MiB = 1 << 20
+MIN_PART_SIZE = 5 * MiB  # S3's minimum for every part but the last
+MAX_PART_SIZE = 5 << 30
+_URI = re.compile(r"s3://([A-Za-z0-9._-]{1,255})/(.+)", re.DOTALL)
+_PREFIX = re.compile(r"s3://([A-Za-z0-9._-]{1,255})(?:/(.*))?", re.DOTALL)
+
+
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, TransientError)
+
+
+def _key_ok(key: str) -> bool:
+    # S3 caps keys at 1024 bytes. "." and ".." segments are refused by some servers and
+    # normalised away by HTTP clients (the request would then name another object).
+    if len(key) > 1024:
+        return False
+    try:
+        if len(key.encode("utf-8")) > 1024:
+            return False
+    except UnicodeEncodeError:  # a lone surrogate: no UTF-8 form to put in the request
+        return False
+    return "." not in key or not any(part in (".", "..") for part in key.split("/"))
+
+
+class S3Raw(Store):
+    """Blobs in S3 (or an S3-compatible server), addressed as ``s3://bucket/key``.
+
+    Args:
+        credentials: ``None`` for botocore's default chain (environment, config files, instance
+            role); a dict with any of ``aws_access_key_id``, ``aws_secret_access_key``,
+            ``aws_session_token``, ``profile_name``; ``"anonymous"`` for unsigned requests; or a
+            list of these, tried in order when the client is created (the first whose keys the
+            server accepts wins; a key refused only for listing buckets counts as accepted).
+        endpoint_url: an S3-compatible server, e.g. ``http://127.0.0.1:9000``; requests then
+            use path-style addressing.
+        region: the signing region (default: botocore's, from the environment or config).
+        max_connections: size of the connection pool. More concurrent requests wait for a slot
+            before they are signed, so none times out in the pool or carries a stale signature.
+        retry: backoff for transient failures (connection errors, timeouts, 5xx, throttling);
+            botocore's own retries are off.
+        timeout: seconds one request attempt may take, body included (for ``stream``: to open,
+            then per chunk); ``None`` for no limit.
+        part_size: bytes per part of a multipart upload, at least 5 MiB (S3's minimum). Data
+            of up to one part is written with a single PUT; objects up to 10,000 parts.
+        verify_etag: check single-part objects against their MD5 ETag on ``get`` and
+            ``stream`` (a mismatch raises :class:`InvalidDataFound`), and send ``Content-MD5``
+            on writes so the server checks what it receives.
+        fast_path: send GET, ranged GET, HEAD and single-part PUT without botocore's request
+            pipeline (signed here with the credentials botocore resolved, on a plain aiohttp
+            session): about three times the throughput for small objects. Results, errors,
+            retries, timeouts and the connection bound are the same either way; ``False``
+            sends everything through aiobotocore.
+
+    ``list`` yields keys in the server's order: lexicographic (UTF-8 bytes) on AWS S3 and moto,
+    but not on every S3-compatible server (SeaweedFS lists folder by folder). A missing bucket
+    raises :class:`NotFoundInStore` naming it from ``get``, ``get_range``, ``stream``, ``put``
+    and ``list``; ``exists`` answers False and ``delete`` does nothing, as for a missing key.
+    """
+
+    uri_hint = "s3://bucket/key"
+    _runtime_attrs = ("_connections",)
+    #: Keys asked for per ``list_objects_v2`` page.
+    list_page_size = 1000
+
+    def __init__(
+        self,
+        credentials: Any = None,
+        *,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        max_connections: int = 64,
+        retry: Retry = Retry(),  # noqa: B008 - frozen, so one shared default is safe
+        timeout: float | None = 60.0,
+        part_size: int = 8 * MiB,
+        verify_etag: bool = False,
+        fast_path: bool = True,
+    ) -> None:
+        self._credentials = normalize_credentials(credentials)
+        self._secrets = secrets_of(self._credentials)
+        self._options = Options(endpoint_url, region, max_connections, timeout, bool(fast_path))
+        if not isinstance(retry, Retry):
+            raise TypeError(f"retry must be a Retry, not {type(retry).__name__}")
+        if not isinstance(part_size, int) or not MIN_PART_SIZE <= part_size <= MAX_PART_SIZE:
+            raise ValueError(f"part_size must be an int from 5 MiB to 5 GiB, not {part_size!r}")
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self.max_connections = max_connections
+        self.retry = retry
+        self.timeout = timeout
+        self.part_size = part_size
+        self.verify_etag = bool(verify_etag)
+        self.fast_path = bool(fast_path)
+        self._init_runtime()
+
+    @classmethod
+    def anonymous(cls, **options: Any) -> S3Raw:
+        """A store making unsigned requests, for public buckets (same keyword options)."""
+        return cls(ANONYMOUS, **options)
+
+    def _init_runtime(self) -> None:
+        self._connections: LoopLocal[Connection] = LoopLocal(self._open, Connection.close)
+
+    @property
+    def name(self) -> str:
+        """``S3Raw``, with the endpoint and ``anonymous`` when set; never a secret."""
+        details = [redact(self.endpoint_url)] if self.endpoint_url else []
+        if self._credentials == (ANONYMOUS,):
+            details.append("anonymous")
+        return f"S3Raw({', '.join(details)})" if details else "S3Raw"
+
+    # -- URIs -----------------------------------------------------------------------------------
+
+    def is_valid(self, uri: str) -> bool:
+        """Whether ``uri`` is ``s3://bucket/key`` with a usable bucket name and key."""
+        if not isinstance(uri, str):
+            raise TypeError(f"a URI must be a str, not {type(uri).__name__}")
+        match = _URI.fullmatch(uri)
+        return match is not None and _key_ok(match[2])
+
+    def _split(self, uri: str) -> tuple[str, str]:
+        match = _URI.fullmatch(self.check_uri(uri))
+        assert match is not None
+        return match[1], match[2]
+
+    # -- the request path -----------------------------------------------------------------------
+
+    async def _request(
+        self,
+        uri: str | None,
+        bucket: str,
+        what: str,
+        fn: Callable[[Connection], Awaitable[R]],
+        *,
+        connection: Connection | None = None,
+        slotted: bool = True,
+    ) -> R:
+        """``await fn(connection)`` with a slot, a deadline, error translation and retries."""
+        conn = connection or await self._connections.get()
+
+        async def attempt() -> R:
+            try:
+                if not slotted:
+                    return await within(self.timeout, fn(conn))
+                async with conn.slots:
+                    return await within(self.timeout, fn(conn))
+            except Exception as exc:
+                mapped = translate(self, exc, uri=uri, bucket=bucket, secrets=self._secrets)
+                if mapped is exc:
+                    raise
+                raise mapped from scrub_cause(exc, self._secrets)
+
+        try:
+            return await self.retry.call(attempt, transient=_retryable, what=what)
+        except TransientError as exc:
+            raise exhausted(self, exc, uri, self.retry.attempts) from exc
+
+    async def _open(self) -> Connection:
+        return await open_accepted(self, self._credentials, self._options)
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    async def get(self, uri: str, *, raw: bool = False) -> bytes:
+        """The object's bytes (decoded unless ``raw``)."""
+        bucket, key = self._split(uri)
+        found = await self._request(uri, bucket, "get", lambda c: c.get(bucket, key))
+        if self.verify_etag:
+            self._verify(uri, found, hashlib.md5(found.body, usedforsecurity=False).hexdigest())
+        data: bytes = found.body
+        if raw or not data or data[0] != MAGIC_BYTE:
+            return data
+        return await decode(self, uri, data)
+
+    def _verify(self, uri: str, found: Object, md5: str) -> None:
+        expected = found.md5()
+        if expected is not None and expected != md5:
+            raise InvalidDataFound(self, uri, f"MD5 {md5} does not match the ETag {found.etag}")
+
+    async def get_range(self, uri: str, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)`` with a ``Range`` request.
+
+        The object's first bytes must show it is not stored compressed
+        (:class:`CompressedRange`): a range from 0 gets them in the same request, any other
+        range costs a second, concurrent request for them.
+        """
+        bucket, key = self._split(uri)
+        check_range(self, uri, start, end)
+
+        async def read(first: int, last: int) -> bytes:
+            return await self._stored_range(uri, bucket, key, first, last)
+
+        return await read_range(self, uri, start, end, read)
+
+    async def _stored_range(self, uri: str, bucket: str, key: str, start: int, end: int) -> bytes:
+        if start == end:
+            return self._short_range(uri, start, end, await self.size(uri))
+        byte_range = f"bytes={start}-{end - 1}"
+        try:
+            found = await self._request(
+                uri, bucket, "get_range", lambda c: c.get(bucket, key, byte_range)
+            )
+        except InvalidRange:  # 416: S3 serves no empty range, even at the very end
+            return self._short_range(uri, start, end, await self.size(uri))
+        if found.content_range is None:  # the server ignored the Range header
+            return found.body[start:end]
+        return found.body
+
+    def _short_range(self, uri: str, start: int, end: int, size: int) -> bytes:
+        if start > size:
+            raise InvalidRange(self, uri, start, end, f"the blob has only {size} bytes")
+        if start in (end, size):
+            return b""
+        raise InvalidRange(self, uri, start, end, "the server refused the range")
+
+    def stream(
+        self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE, *, raw: bool = False
+    ) -> AsyncIterator[bytes]:
+        """The object in chunks of ``chunk_size`` bytes, read from the response as they arrive
+        (and decoded unless ``raw``).
+
+        Memory stays at about one chunk. The connection is held until the iterator is exhausted
+        or closed (use ``contextlib.aclosing`` when stopping early).
+        """
+        chunks = self._stream_stored(uri, chunk_size)
+        return chunks if raw else decode_stream(self, uri, chunks, chunk_size)
+
+    async def _stream_stored(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
+        bucket, key = self._split(uri)
+        check_chunk_size(chunk_size)
+        conn = await self._connections.get()
+        async with conn.slots:
+            response = await self._request(
+                uri, bucket, "stream", lambda c: c.open(bucket, key), connection=conn, slotted=False
+            )
+            digest = hashlib.md5(usedforsecurity=False) if self.verify_etag else None
+            async with response["Body"] as body:
+                while chunk := await self._read_chunk(body, chunk_size, uri, bucket):
+                    if digest is not None:
+                        digest.update(chunk)
+                    yield chunk
+            if digest is not None:
+                self._verify(uri, object_info(response, b""), digest.hexdigest())
+
+    async def _read_chunk(self, body: Any, size: int, uri: str, bucket: str) -> bytes:
+        try:
+            return await read_chunk(body, size, self.timeout)
+        except Exception as exc:  # mid-stream: the bytes already yielded cannot be retried
+            mapped = translate(self, exc, uri=uri, bucket=bucket, secrets=self._secrets)
+            if isinstance(mapped, TransientError):
+                mapped = exhausted(self, mapped, uri, 1)
+            if mapped is exc:
+                raise
+            raise mapped from scrub_cause(exc, self._secrets)
+
+    async def exists(self, uri: str) -> bool:
+        """Whether the object exists (HEAD); refused access raises, it is not False."""
+        bucket, key = self._split(uri)
+        try:
+            await self._request(uri, bucket, "exists", lambda c: c.head(bucket, key))
+        except NotFoundInStore:
+            return False
+        return True
+
+    async def size(self, uri: str) -> int:
+        """The object's size (HEAD)."""
+        bucket, key = self._split(uri)
+        return (await self._request(uri, bucket, "size", lambda c: c.head(bucket, key))).size
+
+    async def list(self, prefix: str = "s3://", flat: bool = False) -> AsyncIterator[str]:
+        """Every ``s3://bucket/key`` under ``prefix`` (``s3://bucket/`` or ``s3://bucket/key-prefix``).
+
+        Every page of ``list_objects_v2`` is followed; see the class docstring for the order.
+        With ``flat``, the server lists one level (``Delimiter="/"``): the objects directly under
+        ``prefix`` and its ``CommonPrefixes`` as ``s3://bucket/sub-prefix/``, merged in order
+        within each page (so sorted wherever the server lists in key order).
+        """
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
+        match = _PREFIX.fullmatch(prefix)
+        if match is None:
+            raise InvalidURI(self, prefix, "s3://bucket/ or s3://bucket/key-prefix")
+        bucket, key_prefix = match[1], match[2] or ""
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": key_prefix}
+        kwargs["MaxKeys"] = self.list_page_size
+        if flat:
+            kwargs["Delimiter"] = "/"
+        while True:
+            page = await self._request(
+                prefix, bucket, "list", lambda c: c.client.list_objects_v2(**kwargs)
+            )
+            keys = [item["Key"] for item in page.get("Contents", ())]
+            if flat:
+                keys = sorted({*keys, *(item["Prefix"] for item in page.get("CommonPrefixes", ()))})
+            for key in keys:
+                yield f"s3://{bucket}/{key}"
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                return
+            kwargs["ContinuationToken"] = token
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    async def put(
+        self,
+        uri: str,
+        data: PutData,
+        *,
+        compress: str | None = None,
+        level: int | None = None,
+        raw: bool = False,
+    ) -> None:
+        """Write the object; data longer than ``part_size`` goes up as a multipart upload.
+
+        With ``compress``, the object holds the compressed frame (no ``Content-Encoding`` is
+        set: the frame says it all, and every client gets the same bytes). A failed or
+        cancelled put leaves no object and no pending multipart upload.
+        """
+        bucket, key = self._split(uri)
+        check_put_data(data)
+        data = await encode(data, compress, level, raw)
+        if (
+            isinstance(data, (bytes, bytearray, memoryview))
+            and memoryview(data).nbytes <= self.part_size
+        ):
+            await self._put_single(uri, bucket, key, bytes(data))
+            return
+        await _multipart.upload(self, uri, bucket, key, data)
+
+    async def _put_single(self, uri: str, bucket: str, key: str, data: bytes) -> None:
+        md5 = self.verify_etag
+        await self._request(uri, bucket, "put", lambda c: c.put(bucket, key, data, md5=md5))
+
+    async def delete(self, uri: str) -> None:
+        """Remove the object; a missing object (or bucket) is not an error."""
+        bucket, key = self._split(uri)
+        with contextlib.suppress(NotFoundInStore):
+            await self._request(
+                uri, bucket, "delete", lambda c: c.client.delete_object(Bucket=bucket, Key=key)
+            )
+
+    async def aclose(self) -> None:
+        """Close this loop's client and its connections (a later call opens new ones)."""
+        await self._connections.aclose()

@@ -1,0 +1,240 @@
+"""The aiobotocore side of :class:`~asyncbitstore.raw.s3.S3Raw`: the client and the request path.
+
+A :class:`Connection` is what one event loop in one process uses: one long-lived aiobotocore
+client, and a semaphore with as many slots as the client's connection pool. Every request takes a
+slot *before* botocore signs it and gives it back once the response body has been read, so
+requests beyond the pool wait here (unsigned, with no deadline running) instead of inside
+aiohttp's pool, where they could time out or outlive their signature.
+
+The request path of the hot operations (:meth:`Connection.get`, :meth:`Connection.open`,
+:meth:`Connection.head`, :meth:`Connection.put`) is kept in this one class so that a faster
+transport can replace it without touching the store: with ``Options.fast_path``,
+:func:`open_connection` returns a :class:`~._s3fast.FastConnection` (hand-signed requests for
+GET, HEAD and single-part PUT: GETs on its own HTTP/1.1 client, the others on aiohttp).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import os
+import re
+import weakref
+from collections.abc import Mapping
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import Any, TypeAlias, TypeVar, Union
+
+from aiobotocore.config import AioConfig
+from aiobotocore.session import AioSession
+from botocore import UNSIGNED
+
+from ..._core.deadline import within
+from ..._core.redact import guard_sdk_logs
+
+__all__ = [
+    "ANONYMOUS", "Connection", "Credential", "Object", "Options", "content_md5", "object_info",
+    "open_connection", "read_chunk",
+]  # fmt: skip
+
+R = TypeVar("R")
+
+#: A credentials entry meaning "send unsigned requests" (public buckets).
+ANONYMOUS = "anonymous"
+Credential: TypeAlias = Union[Mapping[str, str], str, None]  # noqa: UP007 - runtime alias on 3.10
+_MD5_ETAG = re.compile(r'"?([0-9a-f]{32})"?')
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to build a client (everything but the credentials), checked on construction."""
+
+    endpoint_url: str | None
+    region: str | None
+    max_connections: int
+    timeout: float | None
+    fast_path: bool = False
+
+    def __post_init__(self) -> None:
+        if self.endpoint_url is not None and not re.match(r"https?://[^/]", str(self.endpoint_url)):
+            raise ValueError("endpoint_url must be an http:// or https:// URL")
+        if self.region is not None and not isinstance(self.region, str):
+            raise TypeError(f"region must be a str, not {type(self.region).__name__}")
+        limit = self.max_connections
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"max_connections must be a positive int, not {limit!r}")
+        timeout = self.timeout
+        if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
+            raise ValueError(f"timeout must be a positive number or None, not {timeout!r}")
+
+
+@dataclass
+class Object:
+    """The parts of a GET or HEAD response the store uses."""
+
+    body: bytes
+    size: int
+    etag: str
+    content_range: str | None
+    encrypted: bool
+
+    def md5(self) -> str | None:
+        """The MD5 the ETag gives, when it is one (single-part and not KMS or SSE-C encrypted)."""
+        match = _MD5_ETAG.fullmatch(self.etag)
+        return match[1] if match is not None and not self.encrypted else None
+
+
+async def read_chunk(body: Any, size: int, timeout: float | None) -> bytes:
+    """Up to ``size`` bytes of a response ``body``, fewer only at its end."""
+    chunk: bytes = await within(timeout, body.read(size))
+    while 0 < len(chunk) < size:
+        more: bytes = await within(timeout, body.read(size - len(chunk)))
+        if not more:
+            break
+        chunk += more
+    return chunk
+
+
+def _config(options: Options, anonymous: bool) -> AioConfig:
+    settings: dict[str, Any] = {
+        "max_pool_connections": options.max_connections,
+        # Our Retry is the only retry loop; botocore's would multiply the attempts.
+        "retries": {"max_attempts": 0, "mode": "standard"},
+        # The newer defaults ("when_supported") break several S3-compatible servers.
+        "request_checksum_calculation": "when_required",
+        "response_checksum_validation": "when_required",
+    }
+    if options.endpoint_url is not None:
+        settings["s3"] = {"addressing_style": "path"}
+    if options.timeout is not None:
+        settings["connect_timeout"] = settings["read_timeout"] = options.timeout
+    if anonymous:
+        settings["signature_version"] = UNSIGNED
+    return AioConfig(**settings)
+
+
+_loader: Any = None
+
+
+def _session(profile: str | None) -> AioSession:
+    """A new session sharing the process's botocore data loader.
+
+    The loader caches the parsed service models: sharing it makes a client about ten times
+    cheaper to create (it holds no I/O state, so any loop or session may use it).
+    """
+    global _loader
+    session = AioSession(profile=profile)
+    if _loader is None:
+        _loader = session.get_component("data_loader")
+    else:
+        session.register_component("data_loader", _loader)
+    return session
+
+
+async def open_connection(credential: Credential, options: Options) -> Connection:
+    """Create the client for one credentials entry (inside the running loop)."""
+    entry: Mapping[str, str] = credential if isinstance(credential, Mapping) else {}
+    session = _session(entry.get("profile_name"))
+    keys = {k: v for k, v in entry.items() if k != "profile_name"}
+    creator = session.create_client(
+        "s3",
+        region_name=options.region,
+        endpoint_url=options.endpoint_url,
+        config=_config(options, anonymous=credential == ANONYMOUS),
+        **keys,
+    )
+    stack = AsyncExitStack()
+    try:
+        client = await stack.enter_async_context(creator)
+        # botocore dumps signed requests, session token included, to its DEBUG logs.
+        guard_sdk_logs(("botocore", "aiobotocore"), keys.values())
+        if not options.fast_path:
+            return Connection(client, stack, options.max_connections)
+        from ._fast import FastConnection  # it extends Connection: imported once both exist
+
+        return FastConnection(
+            client,
+            stack,
+            options.max_connections,
+            anonymous=credential == ANONYMOUS,
+            path_style=options.endpoint_url is not None,
+        )
+    except BaseException:
+        await stack.aclose()
+        raise
+
+
+class Connection:
+    """One aiobotocore client and its request slots, for one event loop in one process.
+
+    Attributes:
+        client: the aiobotocore S3 client (for the operations without a method here).
+        slots: taken around every request, body included; as many as the pool's connections.
+    """
+
+    def __init__(self, client: Any, stack: AsyncExitStack, slots: int) -> None:
+        self.client = client
+        self.slots = asyncio.Semaphore(slots)
+        self._stack = stack
+        _LIVE.add(self)
+
+    async def close(self) -> None:
+        """Close the client and its connection pool."""
+        _LIVE.discard(self)
+        await self._stack.aclose()
+
+    async def get(self, bucket: str, key: str, byte_range: str | None = None) -> Object:
+        """GET the object (or a ``Range``), reading the whole body."""
+        kwargs = {"Range": byte_range} if byte_range else {}
+        response = await self.client.get_object(Bucket=bucket, Key=key, **kwargs)
+        async with response["Body"] as body:
+            data = await body.read()
+        return object_info(response, data)
+
+    async def open(self, bucket: str, key: str) -> Any:
+        """GET the object and return the response with its body unread (the caller closes it)."""
+        return await self.client.get_object(Bucket=bucket, Key=key)
+
+    async def head(self, bucket: str, key: str) -> Object:
+        """HEAD the object."""
+        return object_info(await self.client.head_object(Bucket=bucket, Key=key), b"")
+
+    async def put(self, bucket: str, key: str, data: bytes, *, md5: bool = False) -> None:
+        """PUT the object in one request; with ``md5`` the server checks a Content-MD5."""
+        kwargs = {"ContentMD5": content_md5(data)} if md5 else {}
+        await self.client.put_object(Bucket=bucket, Key=key, Body=data, **kwargs)
+
+
+def content_md5(data: bytes) -> str:
+    """The ``Content-MD5`` header value for ``data``."""
+    return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
+
+
+def object_info(response: Mapping[str, Any], body: bytes) -> Object:
+    encrypted = response.get("ServerSideEncryption") == "aws:kms" or bool(
+        response.get("SSECustomerAlgorithm")
+    )
+    return Object(
+        body=body,
+        size=int(response.get("ContentLength", len(body))),
+        etag=str(response.get("ETag", "")),
+        content_range=response.get("ContentRange"),
+        encrypted=encrypted,
+    )
+
+
+# A child process must neither use nor close its parent's clients (closing could write to the
+# parent's sockets); once the store drops them, their finalizers would warn about unclosed
+# sessions. So after a fork the child keeps them referenced, unused, for its whole life.
+_LIVE: weakref.WeakSet[Connection] = weakref.WeakSet()
+_INHERITED: list[Connection] = []
+
+
+def _keep_inherited() -> None:
+    _INHERITED.extend(_LIVE)
+    _LIVE.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_keep_inherited)

@@ -1,0 +1,126 @@
+"""Streaming puts for :class:`~asyncbitstore.raw.s3.S3Raw`: multipart uploads from async iterables.
+
+Data shorter than one part goes up in a single PUT. Longer data becomes a multipart upload, one
+part (``part_size`` bytes or a little more) at a time, so memory stays at about one part. If the
+producer fails, a request fails for good, or the caller is cancelled, the upload is aborted
+before the error propagates: S3 then keeps neither an object nor the uploaded parts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from ..._core.data import PutData, chunks_of
+from ._client import content_md5
+
+if TYPE_CHECKING:
+    from . import S3Raw
+
+__all__ = ["MAX_PARTS", "upload"]
+
+logger = logging.getLogger("asyncbitstore.s3")
+
+#: S3 refuses part numbers above this.
+MAX_PARTS = 10_000
+
+
+async def _parts(data: PutData, part_size: int) -> AsyncGenerator[bytes, None]:
+    """``data`` regrouped into parts of at least ``part_size`` bytes; only the last is shorter."""
+    pending: list[bytes] = []
+    size = 0
+    async for chunk in chunks_of(data, part_size):
+        if not chunk:
+            continue
+        pending.append(chunk)
+        size += len(chunk)
+        if size >= part_size:
+            yield b"".join(pending)
+            pending.clear()
+            size = 0
+    if pending:
+        yield b"".join(pending)
+
+
+async def upload(store: S3Raw, uri: str, bucket: str, key: str, data: PutData) -> None:
+    """Store ``data`` at ``bucket``/``key``, in one PUT if it is short, else in parts."""
+    parts = _parts(data, store.part_size)
+    try:
+        first = await anext(parts, None)
+        if first is None or len(first) < store.part_size:
+            await store._put_single(uri, bucket, key, first or b"")
+            return
+        created = await store._request(
+            uri, bucket, "create multipart upload",
+            lambda c: c.client.create_multipart_upload(Bucket=bucket, Key=key),
+        )  # fmt: skip
+        upload_id: str = created["UploadId"]
+        # Handed over in a list the part loop empties, so no frame keeps the first part alive.
+        handover = [first]
+        del first
+        try:
+            await _upload_parts(store, uri, bucket, key, upload_id, handover, parts)
+        except BaseException:
+            # Shielded: a second cancellation must not leave the upload (and its parts) behind.
+            await asyncio.shield(_abort(store, uri, bucket, key, upload_id))
+            raise
+    finally:
+        await parts.aclose()
+
+
+async def _upload_parts(
+    store: S3Raw,
+    uri: str,
+    bucket: str,
+    key: str,
+    upload_id: str,
+    handover: list[bytes],
+    rest: AsyncIterator[bytes],
+) -> None:
+    done: list[dict[str, Any]] = []
+    part: bytes | None = handover.pop()
+    while part is not None:
+        number = len(done) + 1
+        if number > MAX_PARTS:
+            raise ValueError(
+                f"{uri!r} needs more than {MAX_PARTS} parts of {store.part_size} bytes; "
+                "use a larger part_size"
+            )
+        done.append(await _upload_part(store, uri, bucket, key, upload_id, number, part))
+        part = None  # drop the reference before waiting for the next part
+        part = await anext(rest, None)
+    await store._request(
+        uri, bucket, "complete multipart upload",
+        lambda c: c.client.complete_multipart_upload(
+            Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": done}
+        ),
+    )  # fmt: skip
+
+
+async def _upload_part(
+    store: S3Raw, uri: str, bucket: str, key: str, upload_id: str, number: int, part: bytes
+) -> dict[str, Any]:
+    kwargs = {"ContentMD5": content_md5(part)} if store.verify_etag else {}
+    response = await store._request(
+        uri, bucket, f"upload part {number}",
+        lambda c: c.client.upload_part(
+            Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=part, **kwargs
+        ),
+    )  # fmt: skip
+    return {"ETag": response["ETag"], "PartNumber": number}
+
+
+async def _abort(store: S3Raw, uri: str, bucket: str, key: str, upload_id: str) -> None:
+    try:
+        await store._request(
+            uri, bucket, "abort multipart upload",
+            lambda c: c.client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id),
+        )  # fmt: skip
+    except Exception as exc:
+        # The original error matters more; an orphaned upload only costs storage until a
+        # bucket lifecycle rule (AbortIncompleteMultipartUpload) removes it.
+        logger.warning(
+            "could not abort the multipart upload of %s (%s: %s)", uri, type(exc).__name__, exc
+        )

@@ -1,0 +1,356 @@
+"""``SFTPRaw``: blobs as files on an SSH server, over one SFTP session per store and loop.
+
+A store built with ``SFTPRaw("sftp://backup@files.internal:2222/srv/blobs")`` answers for
+``sftp://backup@files.internal:2222/srv/blobs/<path>``: the URL's authority exactly as the
+store writes it (host lower-cased, port only when not 22; see ``store.base``) followed by an
+absolute remote path under the URL's folder. Paths with ``.``, ``..`` or empty segments and
+files named ``.abstmp-*`` (uploads in progress) are refused.
+
+Authentication uses the SSH agent and ``~/.ssh`` keys and config by default, or the
+``client_keys=``/``password=`` given. The server's host key is always checked: against
+``~/.ssh/known_hosts``, or against ``known_hosts=`` (a file, or keys); there is no switch
+that turns the check off. Passwords and passphrases appear in no name, message or log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import os
+import re
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Mapping,
+    Sequence,
+)
+from typing import Any, TypeVar
+
+from ..._core.data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
+from ..._core.resources import LoopLocal
+from ...compression.codecs import MAGIC_BYTE
+from ...compression.store_io import decode, decode_stream, encode, read_range
+from ...errors import (
+    InvalidRange,
+    InvalidURI,
+    NotFoundInStore,
+    StoreNotAvailable,
+)
+from ...listing import sorted_level
+from ...retry import Retry
+from ...store import Store
+from . import _link as link_ops
+from . import _ops as ops
+from ._link import TEMP_PREFIX, Link, Session, parse_url
+
+__all__ = ["SFTPRaw"]
+
+R = TypeVar("R")
+
+_PATH = re.compile(r"(?:/[^/\x00]+)+")
+_BAD_SEGMENT = re.compile(r"/\.\.?(?:/|$)|/" + re.escape(TEMP_PREFIX) + r"[^/]*$")
+
+
+class SFTPRaw(Store):
+    """Files on an SFTP server, for ``sftp://[user@]host[:port]/path`` URIs.
+
+    Args:
+        url: ``sftp://[user@]host[:port][/folder]``; only paths under ``folder`` are accepted.
+            Without a user, the SSH config's (or the local) user name is used.
+        known_hosts: the trusted host keys: a known_hosts file path, or anything else
+            ``asyncssh.connect(known_hosts=...)`` takes (such as a tuple of trusted, CA and
+            revoked key lists) except ``None``. Default: ``~/.ssh/known_hosts``.
+        client_keys: private keys (paths or asyncssh keys). Default: the agent and ``~/.ssh``.
+        passphrase: for encrypted ``client_keys``.
+        password: password authentication, when the server allows it.
+        max_requests: SFTP operations in flight at once on the session (others wait).
+        timeout: seconds one operation (or connecting) may take before the session is dropped
+            and the operation fails (or is retried). Raise it for very large blobs.
+        retry: the policy for dropped connections and timeouts; each retry reconnects.
+            Streams and streaming puts are not replayed: they fail if the connection drops.
+        options: more keyword arguments for ``asyncssh.connect`` (``agent_path``, ``config``,
+            ``keepalive_interval``, ...).
+
+    Writes are atomic: the bytes go to ``.abstmp-<random>`` in the destination folder (created
+    as needed), renamed over the destination with OpenSSH's ``posix-rename`` extension. A put
+    interrupted by a dropped connection may leave its temporary file, which is never listed.
+    The store pickles (without its connection) when its keys are given as file paths.
+    """
+
+    _runtime_attrs = ("_link",)
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        known_hosts: Any = (),
+        client_keys: str | os.PathLike[str] | Sequence[Any] | None = None,
+        passphrase: str | None = None,
+        password: str | None = None,
+        max_requests: int = 32,
+        timeout: float = 120.0,
+        retry: Retry | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.address = parse_url(url)
+        if known_hosts is None:
+            raise ValueError(
+                "known_hosts=None would turn off host-key checking; pass the server's key "
+                "or a known_hosts file instead"
+            )
+        if isinstance(max_requests, bool) or not isinstance(max_requests, int) or max_requests < 1:
+            raise ValueError(f"max_requests must be an int >= 1, not {max_requests!r}")
+        options = dict(options or {})
+        if options.get("known_hosts", ()) is None:
+            raise ValueError("options must not turn off host-key checking (known_hosts=None)")
+        self.authority = self.address.authority
+        self.base = self.authority + self.address.root + "/"
+        self.max_requests = max_requests
+        self.timeout = float(timeout)
+        self.retry = retry or Retry()
+        self._connect_options = {"known_hosts": known_hosts, **options}
+        if client_keys is not None:
+            self._connect_options["client_keys"] = client_keys
+        self._secrets = tuple(s for s in (password, passphrase) if s)
+        self._password = password
+        self._passphrase = passphrase
+        self._init_runtime()
+
+    def _init_runtime(self) -> None:
+        self._link: LoopLocal[Link] = LoopLocal(self._new_link, Link.close)
+
+    async def _new_link(self) -> Link:
+        return Link(self._connect, self.max_requests)
+
+    async def _connect(self) -> Session:
+        given = {"password": self._password, "passphrase": self._passphrase}
+        options = self._connect_options | {k: v for k, v in given.items() if v is not None}
+        return await link_ops.connect(self.address, options, self.timeout)
+
+    @property
+    def name(self) -> str:
+        return f"SFTPRaw({self.base!r})"
+
+    @property
+    def uri_hint(self) -> str:  # type: ignore[override]
+        return f"{self.base}<path> (no '.', '..' or empty segments)"
+
+    def uri(self, path: str) -> str:
+        """The URI of ``path``, relative to the URL's folder."""
+        return self.base + path.lstrip("/")
+
+    # -- URIs, errors, calls --------------------------------------------------------------------
+
+    def is_valid(self, uri: str) -> bool:
+        """Whether ``uri`` names a file under this store's folder on its server."""
+        if not isinstance(uri, str):
+            raise TypeError(f"a URI must be a str, not {type(uri).__name__}")
+        if len(uri) <= len(self.base) or not uri.startswith(self.base):
+            return False
+        path = uri[len(self.authority) :]
+        return _PATH.fullmatch(path) is not None and _BAD_SEGMENT.search(path) is None
+
+    def _path(self, uri: object) -> str:
+        return self.check_uri(uri)[len(self.authority) :]
+
+    def _error(self, exc: BaseException, uri: str) -> BaseException:
+        if isinstance(exc, (ops.NotAFile, *ops.MISSING)):
+            return NotFoundInStore(self, uri)
+        return link_ops.error_for(self, exc, uri, self._secrets)
+
+    async def _call(self, uri: str, op: Callable[[Session], Awaitable[R]]) -> R:
+        """``await op(session)`` in a slot, reconnecting and retrying after a dropped session."""
+        link = await self._link.get()
+
+        async def attempt() -> R:
+            session = await asyncio.wait_for(link.session(), self.timeout * 2)
+            return await link.request(session, lambda: op(session), self.timeout)
+
+        try:
+            return await self.retry.call(
+                attempt, transient=link_ops.transient, what=f"{self.name} {uri}"
+            )
+        except Exception as exc:
+            raise self._error(exc, uri) from exc
+
+    async def _once(self, uri: str, session: Session, request: Callable[[], Awaitable[R]]) -> R:
+        """One request on a given session (an open file's), without retries."""
+        try:
+            link = await self._link.get()
+            return await link.request(session, request, self.timeout)
+        except Exception as exc:
+            raise self._error(exc, uri) from exc
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    async def get(self, uri: str, *, raw: bool = False) -> bytes:
+        """The file's bytes (decoded unless ``raw``)."""
+        path = self._path(uri)
+        data: bytes = await self._call(uri, functools.partial(ops.read, path, 0, None))
+        if raw or not data or data[0] != MAGIC_BYTE:
+            return data
+        return await decode(self, uri, data)
+
+    async def get_range(self, uri: str, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)``, read at an offset (the rest is not transferred); the first
+        bytes are read too, to refuse a compressed blob (:class:`CompressedRange`)."""
+        path = self._path(uri)
+        check_range(self, uri, start, end)
+
+        async def read(first: int, last: int) -> bytes:
+            size, data = await self._call(uri, functools.partial(ops.read, path, first, last))
+            if data is None:
+                raise InvalidRange(self, uri, start, end, f"the blob has only {size} bytes")
+            return data  # type: ignore[no-any-return]
+
+        return await read_range(self, uri, start, end, read)
+
+    def stream(
+        self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE, *, raw: bool = False
+    ) -> AsyncIterator[bytes]:
+        """The file in chunks read at increasing offsets (decoded unless ``raw``); memory
+        stays at about one chunk."""
+        chunks = self._stream_stored(uri, chunk_size)
+        return chunks if raw else decode_stream(self, uri, chunks, chunk_size)
+
+    async def _stream_stored(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
+        path = self._path(uri)
+        check_chunk_size(chunk_size)
+        session: Session | None = None
+
+        async def open_file(s: Session) -> tuple[Any, int]:
+            nonlocal session
+            session = s
+            return await ops.open_read(path, s)
+
+        file, size = await self._call(uri, open_file)
+        assert session is not None
+        try:
+            offset = 0
+            while offset < size:
+                chunk = await self._once(
+                    uri, session, functools.partial(file.read, chunk_size, offset)
+                )
+                if not chunk:
+                    raise StoreNotAvailable(self, "the file shrank while it was streamed", uri=uri)
+                offset += len(chunk)
+                yield chunk
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(asyncio.wait_for(file.close(), 10))
+
+    async def _stat(self, uri: str) -> Any:
+        path = self._path(uri)
+        return await self._call(uri, lambda s: s.sftp.stat(path))
+
+    async def exists(self, uri: str) -> bool:
+        """Whether a regular file is at ``uri``."""
+        try:
+            return (await self._stat(uri)).type == ops.REGULAR  # type: ignore[no-any-return]
+        except NotFoundInStore:
+            return False
+
+    async def size(self, uri: str) -> int:
+        """The file's size."""
+        attrs = await self._stat(uri)
+        if attrs.type != ops.REGULAR:
+            raise NotFoundInStore(self, uri)
+        return attrs.size or 0
+
+    async def list(self, prefix: str = "", flat: bool = False) -> AsyncIterator[str]:
+        """Every file whose URI starts with ``prefix``, recursively, sorted.
+
+        With ``flat``, one level of them (files and sub-folders ending in ``/``), sorted.
+        """
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
+        if not prefix.startswith(self.base):
+            if not self.base.startswith(prefix):
+                raise InvalidURI(self, prefix, f"a prefix of {self.base}<path>")
+            prefix = self.base
+        wanted = prefix[len(self.authority) :]
+        if "\x00" in wanted or re.search(r"//|/\.\.?(?:/|$)", wanted):
+            raise InvalidURI(self, prefix, self.uri_hint)
+        found = self._uris(prefix, wanted)
+        async with contextlib.aclosing(sorted_level(found, prefix) if flat else found) as uris:
+            async for uri in uris:
+                yield uri
+
+    async def _uris(self, prefix: str, wanted: str) -> AsyncGenerator[str, None]:
+        async for path in self._walk(prefix, wanted.rsplit("/", 1)[0] or "/", wanted):
+            yield self.authority + path
+
+    async def _walk(self, uri: str, folder: str, wanted: str) -> AsyncIterator[str]:
+        try:
+            entries = await self._call(uri, lambda s: s.sftp.readdir(folder))
+        except NotFoundInStore:
+            return
+        for path, is_folder in ops.listing_entries(entries, folder, wanted):
+            if is_folder:
+                async for found in self._walk(uri, path, wanted):
+                    yield found
+            else:
+                yield path
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    async def put(
+        self,
+        uri: str,
+        data: PutData,
+        *,
+        compress: str | None = None,
+        level: int | None = None,
+        raw: bool = False,
+    ) -> None:
+        """Upload to a temporary file, then rename it over the destination (compressed with
+        ``compress``, see :meth:`Store.put`)."""
+        path = self._path(uri)
+        check_put_data(data)
+        data = await encode(data, compress, level, raw)
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            blob = bytes(data)
+            await self._call(uri, functools.partial(ops.put_bytes, path, blob))
+        else:
+            await self._put_stream(uri, path, data)
+
+    async def _put_stream(self, uri: str, path: str, data: AsyncIterable[bytes]) -> None:
+        session: Session | None = None
+
+        async def open_temp(s: Session) -> tuple[Any, str]:
+            nonlocal session
+            session = s
+            return await ops.open_temp(path, s)
+
+        file, temp = await self._call(uri, open_temp)
+        assert session is not None
+        try:
+            offset = 0
+            async for chunk in data:
+                if not isinstance(chunk, (bytes, bytearray, memoryview)):
+                    raise TypeError(
+                        f"async iterable yielded {type(chunk).__name__}, expected bytes"
+                    )
+                part = bytes(chunk)
+                await self._once(uri, session, functools.partial(file.write, part, offset))
+                offset += len(part)
+            await self._once(uri, session, file.close)
+            await self._once(uri, session, lambda: ops.replace(session.sftp, temp, path))
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(asyncio.wait_for(file.close(), 10))
+            await asyncio.shield(ops.discard(session, temp))
+            raise
+
+    async def delete(self, uri: str) -> None:
+        """Remove the file if it exists (a folder at the path is left alone)."""
+        path = self._path(uri)
+        await self._call(uri, functools.partial(ops.remove, path))
+
+    async def aclose(self) -> None:
+        """Close the SSH connection (the next call opens a new one)."""
+        await self._link.aclose()
