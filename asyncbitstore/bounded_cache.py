@@ -6,6 +6,6 @@ documented import path.
 
 from __future__ import annotations
 
-from .raw.file._bounded import BoundedFileRaw
+from .raw.file.bounded import BoundedFileRaw
 
 __all__ = ["BoundedFileRaw"]

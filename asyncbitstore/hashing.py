@@ -20,6 +20,7 @@ from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
 from ._core.data import DEFAULT_CHUNK_SIZE, BytesLike, PutData, check_put_data
+from ._core.pinning import LocalFile
 from ._core.uri import redact
 from ._core.write_source import WriteData, keyed_source
 from .compression.codecs import MAGIC_BYTE
@@ -118,6 +119,11 @@ class _Keyed(Store):
         return self.keys.algorithm
 
     @property
+    def key_algorithm(self) -> str:  # type: ignore[override]
+        """The hashlib algorithm of the keys (a content-addressed store)."""
+        return self.keys.algorithm
+
+    @property
     def uri_hint(self) -> str:  # type: ignore[override]
         return self.keys.hint
 
@@ -199,6 +205,10 @@ class HashStore(_Keyed):
     def _raw_uri(self, uri: str) -> tuple[str, str]:
         key = self.key_of(uri)
         return key, self.prefix + key
+
+    def local_file(self, uri: str) -> LocalFile | None:
+        """The raw store's local file for the key, if it keeps one."""
+        return self.raw.local_file(self.prefix + self.key_of(uri))
 
     async def get(self, uri: str, *, raw: bool = False) -> bytes:
         """The blob stored under key ``uri``, verified when ``verify`` is set.
@@ -354,7 +364,7 @@ class HashCache(HashStore):
         max_bytes: int | None = None,
     ) -> None:
         if max_bytes is not None:
-            from .raw.file._bounded import BoundedFileRaw
+            from .raw.file.bounded import BoundedFileRaw
 
             raw = BoundedFileRaw(raw, prefix, max_bytes)  # type: ignore[arg-type]  # checked there
         super().__init__(raw, prefix, verify, algorithm=algorithm)
@@ -372,8 +382,7 @@ class HashCache(HashStore):
 
     def declines(self, uri: str, size: int) -> bool:
         """Whether the raw store says it would refuse ``size`` bytes for key ``uri``."""
-        check = getattr(self.raw, "declines", None)
-        return check is not None and bool(check(self.prefix + self.key_of(uri), size))
+        return self.raw.declines(self.prefix + self.key_of(uri), size)
 
     async def put_or_raise(
         self,
@@ -434,6 +443,11 @@ class HashAPISource(_Keyed):
     def has_api_exists(self) -> bool:
         """Whether a subclass implements :meth:`api_exists`."""
         return type(self).api_exists is not HashAPISource.api_exists
+
+    @property
+    def exists_is_cheap(self) -> bool:  # type: ignore[override]
+        """Only with an ``api_exists``: the default would download the blob."""
+        return self.has_api_exists
 
     async def get(self, uri: str, *, raw: bool = False) -> bytes:
         """The blob from :meth:`api_get`, verified when ``verify`` is set.

@@ -44,7 +44,11 @@ from typing import Any, ClassVar
 
 from ._core import bulk as _bulk
 from ._core.data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_range, slice_range
+from ._core.pinning import LocalFile, pin
 from ._core.progress import progress_bar
+from ._core.temp import temporary_copy
+from .compression.codecs import MAGIC
+from .compression.store_io import put_options
 from .errors import InvalidURI, NotFoundInStore, NotWritable
 
 __all__ = ["DEFAULT_CONCURRENCY", "Store"]
@@ -313,22 +317,84 @@ class Store(abc.ABC):
             if bar is not None:
                 bar.close()
 
+    # -- capabilities: defaults that stores override where they differ --------------------
+
+    #: The hashlib algorithm whose hex digests are this store's keys; None where keys are names.
+    key_algorithm: str | None = None
+    #: Whether ``exists`` costs less than ``get``. A chain asks ``exists`` of a store only where
+    #: it does (an API source without a cheap check would download the blob).
+    exists_is_cheap: bool = True
+
+    async def get_key(self, key: str) -> bytes:
+        """``get`` for a key already in this store's normal form; the default is ``get``.
+
+        Content-addressed stores (``key_algorithm`` set) skip checking the key again.
+        """
+        return await self.get(key)
+
+    def declines(self, uri: str, size: int) -> bool:
+        """Whether this store would refuse ``size`` bytes at ``uri``; the default is never.
+
+        A chain asks before filling, so that a cache that is too small for a blob (a ``Small``
+        wrapper, a full bounded folder) is skipped quietly instead of failing a fill.
+        """
+        return False
+
+    async def put_or_raise(
+        self,
+        uri: str,
+        data: PutData,
+        *,
+        compress: str | None = None,
+        level: int | None = None,
+        raw: bool = False,
+    ) -> None:
+        """``put`` that raises on failure. Caches whose ``put`` only logs failures override it.
+
+        The compression keywords reach ``put`` only when set, so stores whose ``put`` predates
+        them still take the call.
+        """
+        await self.put(uri, data, **put_options(compress, level, raw))
+
+    def local_file(self, uri: str) -> LocalFile | None:
+        """Where this store keeps the blob at ``uri`` as a plain local file; None by default.
+
+        Only says where the file would be: it may be missing, or hold a compressed blob.
+        """
+        return None
+
     # -- local files ----------------------------------------------------------------------------
 
     def local_path(self, uri: str) -> contextlib.AbstractAsyncContextManager[Path]:
         """``async with store.local_path(uri) as path``: the blob as a local file until the exit.
 
         A local file store yields the blob's own file; a chain makes sure the blob is in one of
-        its local file tiers (fetching and filling it if needed); any other store yields a
-        temporary copy removed on exit. The file is pinned (a bounded cache does not evict it)
-        while the block runs, and must not be modified. See :mod:`asyncbitstore.local_path`.
+        its local file tiers (fetching and filling it if needed); any other store, and a blob
+        stored compressed, yields a temporary copy of the data, removed on exit. The file is
+        pinned (a bounded folder does not evict it) while the block runs, and must not be
+        modified: it is the store's copy.
 
         Raises:
             NotFoundInStore: no blob at ``uri``.
         """
-        from .local_path import local_path
+        return self._local_path(uri)
 
-        return local_path(self, uri)
+    @contextlib.asynccontextmanager
+    async def _local_path(self, uri: str) -> AsyncIterator[Path]:
+        self.check_uri(uri)
+        where = self.local_file(uri)
+        if where is not None:
+            held = await pin(where)
+            if held is None:
+                raise NotFoundInStore(self, uri)
+            try:
+                if await held.head(len(MAGIC)) != MAGIC:
+                    yield Path(held.path)
+                    return
+            finally:
+                await held.release()
+        async with temporary_copy(self.stream(uri)) as path:
+            yield path
 
     # -- JSON -----------------------------------------------------------------------------------
 

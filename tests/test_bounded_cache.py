@@ -21,7 +21,7 @@ from asyncbitstore import (
     Sha1Store,
     StoreFull,
 )
-from asyncbitstore.raw.file._bounded import BoundedFileRaw
+from asyncbitstore.bounded_cache import BoundedFileRaw
 from asyncbitstore.raw.file._index import INDEX_NAME
 from asyncbitstore.raw.file._layout import scan
 from asyncbitstore.wrappers import Fanout

@@ -67,7 +67,7 @@ async def test_flat_listing_of_a_hash_store_is_its_recursive_listing() -> None:
 
 async def test_flat_listing_of_a_bounded_cache_folder_lists_its_names(tmp_path: object) -> None:
     from asyncbitstore import FileRaw
-    from asyncbitstore.raw.file._bounded import BoundedFileRaw
+    from asyncbitstore.bounded_cache import BoundedFileRaw
 
     folder = f"{tmp_path}/cache/"
     store = BoundedFileRaw(FileRaw(), folder, 1 << 20)

@@ -30,7 +30,7 @@ def test_every_object_comes_back_as_its_public_class(loaded: dict[str, Any]) -> 
         if name.startswith("error:"):
             continue
         if name == "BoundedFileRaw":
-            from asyncbitstore.raw.file._bounded import BoundedFileRaw
+            from asyncbitstore.bounded_cache import BoundedFileRaw
 
             assert isinstance(value, BoundedFileRaw)
         else:

@@ -25,11 +25,13 @@ Semantics (the contract users rely on):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from typing_extensions import Self
@@ -44,12 +46,12 @@ from ..errors import (
     NotWritable,
     StoreNotAvailable,
 )
-from ..hashing import HashAPISource, HashKeys, _Keyed
+from ..hashing import HashKeys
 from ..stats import ChainStats, TierStats
 from ..store import Store
-from ..wrappers import declines
 from ._circuit import CircuitBreaker
 from ._fills import BackgroundWork
+from ._local import chain_local_path
 from ._tee import TeePipe
 from ._tier import Tier, check_timeout
 
@@ -310,7 +312,7 @@ class Composite(Store):
 
     def _fill_from(self, index: int, key: str, data: bytes) -> None:
         for target in self._fill_targets(index, key):
-            if declines(target.store, key, len(data)):
+            if target.store.declines(key, len(data)):
                 self._background.counters.declined += 1
                 continue
             work = functools.partial(self._fill, target, key, data)
@@ -318,7 +320,7 @@ class Composite(Store):
 
     @staticmethod
     async def _fill(target: Tier, key: str, data: PutData, timed: bool = True) -> None:
-        put = getattr(target.store, "put_or_raise", target.store.put)  # caches hide failures
+        put = target.store.put_or_raise  # caches hide failures in put
         if timed:
             await target.call(put, key, data)
         else:  # a streamed fill lasts as long as its reader takes; no per-call limit applies
@@ -371,7 +373,7 @@ class Composite(Store):
         failures: list[tuple[Tier, BaseException]] = []
         for tier in self._readers(key):
             store = tier.store
-            if isinstance(store, HashAPISource) and not store.has_api_exists:
+            if not store.exists_is_cheap:
                 continue
             try:
                 if await tier.ask(key, store.exists, key):
@@ -618,6 +620,18 @@ class Composite(Store):
 
     # -- lifecycle and figures ------------------------------------------------------------------
 
+    def local_path(self, uri: str) -> contextlib.AbstractAsyncContextManager[Path]:
+        """The blob as a local file: its file in the first local file tier that has it.
+
+        When no local file tier has it, the blob is read through the chain (filling the caches)
+        and pinned in the first local cache; a temporary copy serves when that is not possible
+        (no local cache, the blob stored compressed, or evicted again at once).
+
+        Raises:
+            NotFoundInStore: no tier has the blob.
+        """
+        return chain_local_path(self, uri)
+
     async def flush(self) -> None:
         """Wait for every pending background fill and replication."""
         await self._background.flush()
@@ -687,13 +701,13 @@ class HashComposite(Composite):
 
     def _check_tier(self, store: Store) -> None:
         super()._check_tier(store)
-        if isinstance(store, (_Keyed, HashComposite)) and store.algorithm != self.algorithm:
+        if store.key_algorithm is not None and store.key_algorithm != self.algorithm:
             raise ValueError(
-                f"{store.name} uses {store.algorithm} keys; this chain uses {self.algorithm}"
+                f"{store.name} uses {store.key_algorithm} keys; this chain uses {self.algorithm}"
             )
 
     def _key_getter(self, store: Store) -> Callable[[str], Awaitable[bytes]] | None:
-        if isinstance(store, _Keyed) and store.algorithm == self.algorithm:
+        if store.key_algorithm == self.algorithm:
             return store.get_key
         return None
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from asyncbitstore import FileRaw, MemoryRaw, Sha1Store
-from asyncbitstore.raw.file._bounded import BoundedFileRaw
+from asyncbitstore.bounded_cache import BoundedFileRaw
 from asyncbitstore.wrappers import Fanout, Small
 
 from .target import Target

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any, BinaryIO
 
 from ..._core.data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
+from ..._core.pinning import LocalFile
 from ...compression.codecs import MAGIC_BYTE
 from ...compression.store_io import decode, decode_stream, encode, read_range
 from ...errors import InvalidRange, InvalidURI, NotFoundInStore, StoreFull, StoreNotAvailable
@@ -109,6 +110,10 @@ class FileRaw(Store):
             hint = self.uri_hint if self.root is None else f"an absolute path under {self.root}"
             raise InvalidURI(self, uri, hint + " (no '.', '..' or empty segments)")
         return path
+
+    def local_file(self, uri: str) -> LocalFile:
+        """The blob's own file (never evicted: this folder has no bound)."""
+        return LocalFile(self._path(uri), evictable=False)
 
     def _error(self, exc: BaseException, uri: str, *, writing: bool = False) -> BaseException:
         """Our exception for an OSError from a file call."""

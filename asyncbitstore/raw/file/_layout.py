@@ -6,13 +6,13 @@ when it gets the exclusive lock without waiting, so a blob being streamed is nev
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import os
 import re
 from collections.abc import AsyncIterable, AsyncIterator
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
+from ..._core.pinning import open_shared
 from . import _ops as ops
 
 if TYPE_CHECKING:
@@ -37,19 +37,6 @@ NAME = re.compile(r"[0-9A-Za-z_-]{4}[0-9A-Za-z._-]{0,251}")
 def blob_path(folder: str, name: str) -> str:
     """Where blob ``name`` lives: ``<folder>/ab/cd/abcd...`` (at most 65,536 subfolders)."""
     return f"{folder}/{name[:2]}/{name[2:4]}/{name}"
-
-
-def open_shared(path: str) -> BinaryIO:
-    """Open a blob for streaming, holding a shared lock that keeps evictors away."""
-    file = open(path, "rb")  # noqa: SIM115 - closed by the streaming caller
-    try:
-        fcntl.flock(file.fileno(), fcntl.LOCK_SH)
-        if os.fstat(file.fileno()).st_nlink == 0:  # evicted between open() and flock()
-            raise FileNotFoundError(errno.ENOENT, "evicted", path)
-    except BaseException:
-        file.close()
-        raise
-    return file
 
 
 def read_many(paths: list[str]) -> list[bytes | None]:

@@ -11,9 +11,10 @@ import os
 import secrets
 from typing import BinaryIO
 
+from ..._core.temp import TEMP_PREFIX
+
 __all__ = ["TEMP_PREFIX", "PastEnd"]
 
-TEMP_PREFIX = ".abstmp-"
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
 _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 

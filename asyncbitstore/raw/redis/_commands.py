@@ -7,6 +7,8 @@ from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
 
+from ..._core.temp import TEMP_PREFIX
+
 __all__ = [
     "TEMP_PREFIX",
     "check_ttl",
@@ -19,7 +21,6 @@ __all__ = [
     "set_part",
 ]
 
-TEMP_PREFIX = ".abstmp-"
 _TEMP_TTL_MS = 3_600_000  # a streaming write abandoned by a crashed process vanishes in an hour
 _SCAN_COUNT = 1000
 

@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 import asyncssh
 
+from ..._core.temp import TEMP_PREFIX
 from ..._core.uri import redact
 from ...errors import StoreFull, StoreNotAvailable, StoreTimeout
 
@@ -37,7 +38,6 @@ logger = logging.getLogger("asyncbitstore.sftp")
 
 R = TypeVar("R")
 
-TEMP_PREFIX = ".abstmp-"
 _ROOT = re.compile(r"(?:/[^/\x00]+)*/?")
 
 

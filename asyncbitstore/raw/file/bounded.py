@@ -32,6 +32,7 @@ from typing import Any, BinaryIO
 
 from ..._core.bulk import check_concurrency
 from ..._core.data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
+from ..._core.pinning import LocalFile
 from ...compression.codecs import MAGIC_BYTE
 from ...compression.store_io import decode, decode_stream, encode, read_range
 from ...errors import InvalidRange, InvalidURI, NotFoundInStore, StoreFull, StoreNotAvailable
@@ -135,6 +136,10 @@ class BoundedFileRaw(Store):
     def declines(self, uri: str, size: int) -> bool:
         """Whether a blob of ``size`` bytes can never fit."""
         return size > self.max_bytes
+
+    def local_file(self, uri: str) -> LocalFile:
+        """The blob's own file, which the evictor may remove unless it is pinned."""
+        return LocalFile(self._path(uri)[1], evictable=True)
 
     def _path(self, uri: object) -> tuple[str, str]:
         name = self.check_uri(uri)[len(self.prefix) :]
