@@ -481,7 +481,8 @@ class Composite(Store):
         for target in self._fill_targets(index, key):
             pipe = TeePipe()
             work = functools.partial(self._fill, target, key, pipe.chunks(), timed=False)
-            if self._background.start_fill(key, f"streamed fill of {target.name}", work):
+            description = f"streamed fill of {target.name}"
+            if self._background.start_fill(key, description, work, finished=pipe.detach):
                 pipes.append(pipe)
         return pipes
 
