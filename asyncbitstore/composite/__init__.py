@@ -30,7 +30,7 @@ import copy
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -71,6 +71,17 @@ def _explain(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+async def _joined(
+    head: list[bytes], rest: AsyncIterator[bytes] | None
+) -> AsyncGenerator[bytes, None]:
+    """The chunks read ahead, then the rest of the stream."""
+    for chunk in head:
+        yield chunk
+    if rest is not None:
+        async for chunk in rest:
+            yield chunk
+
+
 class Composite(Store):
     """An ordered chain of tiers that acts as one store.
 
@@ -91,6 +102,9 @@ class Composite(Store):
     #: Traces get/put/stream when set (see :mod:`asyncbitstore.otel`); None: no tracing at all.
     tracer: ChainTracer | None = None
     _runtime_attrs = ("_flight", "_background", "_streaming", "_missing")
+    #: Bytes of a cache's stream read (and, when it ends within them, verified) before the
+    #: first is passed on: a corrupt small copy is then dropped and the next tier streamed.
+    stream_verify_ahead: int = 4 * DEFAULT_CHUNK_SIZE
 
     def __init__(
         self,
@@ -394,6 +408,13 @@ class Composite(Store):
         end (and, in a content-addressed chain, its digest matches). Concurrent streams of one
         key wait for the first one's fills and then read from the cache: one source fetch.
         With ``raw``, the first tier's stored form is streamed, with no fills.
+
+        A cache's copy is read ahead up to ``stream_verify_ahead`` bytes before its first
+        chunk is passed on; if it ends within them, it is verified first (by the cache's own
+        ``verify`` and, in a content-addressed chain, against the key), and a corrupt copy is
+        dropped and the next tier streamed instead. A larger corrupt copy is found only at its
+        end, after its chunks were passed on: it is dropped from the cache and
+        ``InvalidDataFound`` is raised, and the next stream of the key reads the next tier.
         """
         if raw:
             return self._stream_stored(uri, chunk_size)
@@ -444,38 +465,114 @@ class Composite(Store):
         self, key: str, chunk_size: int, done: asyncio.Event
     ) -> AsyncIterator[bytes]:
         failures: list[tuple[Tier, BaseException]] = []
-        tracer = self.tracer
+        corrupt: list[InvalidDataFound] = []
         for index, tier in enumerate(self._tiers):
             if not tier.read or not tier.store.is_valid(key):
                 continue
-            chunks = tier.store.stream(key, chunk_size)
-            started = time.perf_counter()  # a stream's latency: the wait for its first chunk
-            try:
-                if tracer is None:
-                    first = await tier.ask(key, anext, chunks, None)
-                else:
-                    first, chunks = await tracer.open_tier_stream(tier, key, chunks)
-            except NotFoundInStore:
-                await chunks.aclose()  # type: ignore[attr-defined]
-                tier.stats.misses += 1
+            opened = await self._open_stream(tier, key, chunk_size, failures, corrupt)
+            if opened is None:
                 continue
-            except Exception as exc:
-                await chunks.aclose()  # type: ignore[attr-defined]
-                tier.stats.errors += 1
-                failures.append((tier, exc))
-                continue
-            finally:
-                tier.stats.latency.record(time.perf_counter() - started)
-            tier.stats.hits += 1
+            head, rest = opened
             pipes = self._tee_pipes(index, key)
             if not pipes:
                 done.set()  # nothing to fill: concurrent streams need not wait for this one
-            async for chunk in self._teed(tier, key, first, chunks, pipes):
+            async for chunk in self._teed(tier, key, head, rest, pipes):
                 yield chunk
             return
-        error = self._nothing_found(key, failures)
+        error = self._nothing_found(key, failures, corrupt[-1] if corrupt else None)
         self._remember_missing(key, error)
         raise error
+
+    async def _open_stream(
+        self,
+        tier: Tier,
+        key: str,
+        chunk_size: int,
+        failures: list[tuple[Tier, BaseException]],
+        corrupt: list[InvalidDataFound],
+    ) -> tuple[list[bytes], AsyncIterator[bytes] | None] | None:
+        """A tier's stream as its first chunks and the rest (None: it ended, verified).
+
+        None when the tier has no good copy: a miss, a failure (added to ``failures``) or a
+        copy that failed verification before any byte was passed on (dropped from a cache).
+        """
+        try:
+            head, rest = await self._read_head(tier, key, chunk_size)
+        except InvalidDataFound as exc:
+            tier.stats.corrupt += 1
+            tier.stats.misses += 1
+            if tier.is_cache:
+                await self._drop_corrupt(tier, key)
+            else:
+                corrupt.append(exc)
+            return None
+        except NotFoundInStore:
+            tier.stats.misses += 1
+            return None
+        except Exception as exc:
+            tier.stats.errors += 1
+            failures.append((tier, exc))
+            return None
+        tier.stats.hits += 1
+        return head, rest
+
+    async def _read_head(
+        self, tier: Tier, key: str, chunk_size: int
+    ) -> tuple[list[bytes], AsyncIterator[bytes] | None]:
+        """The chunks read before any is passed on, and the rest (None once it ended)."""
+        chunks = tier.store.stream(key, chunk_size)
+        ended = True
+        try:
+            first, chunks = await self._first_chunk(tier, key, chunks)
+            head, ended = await self._read_ahead(tier, key, first, chunks)
+        finally:
+            if ended:  # (or failed)
+                await chunks.aclose()  # type: ignore[attr-defined]
+        return head, None if ended else chunks
+
+    async def _first_chunk(
+        self, tier: Tier, key: str, chunks: AsyncIterator[bytes]
+    ) -> tuple[bytes | None, AsyncIterator[bytes]]:
+        """The first chunk (None: an empty blob) and the rest (traced when tracing)."""
+        started = time.perf_counter()  # a stream's latency: the wait for its first chunk
+        try:
+            if self.tracer is None:
+                return await tier.ask(key, anext, chunks, None), chunks
+            return await self.tracer.open_tier_stream(tier, key, chunks)
+        finally:
+            tier.stats.latency.record(time.perf_counter() - started)
+
+    async def _read_ahead(
+        self, tier: Tier, key: str, first: bytes | None, chunks: AsyncIterator[bytes]
+    ) -> tuple[list[bytes], bool]:
+        """The chunks read before any is passed on: only the first, or for a cache up to
+        ``stream_verify_ahead`` bytes. True if the stream ended (and was verified whole)."""
+        head: list[bytes] = []
+        size = 0
+        chunk = first
+        while chunk is not None:
+            head.append(chunk)
+            size += len(chunk)
+            if not tier.is_cache or size > self.stream_verify_ahead:
+                return head, False
+            chunk = await anext(chunks, None)
+        self._check_whole(tier, key, head)
+        return head, True
+
+    def _check_whole(self, tier: Tier, key: str, chunks: list[bytes]) -> None:
+        """In a content-addressed chain, raise InvalidDataFound if ``chunks`` are not ``key``."""
+        hasher = self._stream_hasher()
+        if hasher is not None:
+            for chunk in chunks:
+                hasher.update(chunk)
+            self._check_digest(tier, key, hasher)
+
+    @staticmethod
+    def _check_digest(tier: Tier, key: str, hasher: Any) -> None:
+        if hasher.hexdigest() != key:
+            raise InvalidDataFound(
+                tier.store, key, f"streamed data has digest {hasher.hexdigest()}"
+            )
 
     def _tee_pipes(self, index: int, key: str) -> list[TeePipe]:
         """A pipe into each cache that a hit at ``index`` fills, each fed to a background put."""
@@ -483,37 +580,56 @@ class Composite(Store):
         for target in self._fill_targets(index, key):
             pipe = TeePipe()
             work = functools.partial(self._fill, target, key, pipe.chunks(), timed=False)
-            if self._background.start_fill(key, f"streamed fill of {target.name}", work):
+            description = f"streamed fill of {target.name}"
+            if self._background.start_fill(key, description, work, finished=pipe.detach):
                 pipes.append(pipe)
         return pipes
 
     async def _teed(
-        self, tier: Tier, key: str, first: bytes | None, chunks: Any, pipes: list[TeePipe]
+        self,
+        tier: Tier,
+        key: str,
+        head: list[bytes],
+        rest: AsyncIterator[bytes] | None,
+        pipes: list[TeePipe],
     ) -> AsyncIterator[bytes]:
-        hasher = self._stream_hasher() if pipes else None
+        """The chunks, teed into ``pipes``. A copy found corrupt at its end is kept by no cache,
+        and one from a cache is dropped there, so the next stream reads the next tier."""
+        # A stream that ended while it was opened has been verified whole already.
+        hasher = self._stream_hasher() if pipes and rest is not None else None
+        chunks = _joined(head, rest)
         complete = False
         try:
-            chunk = first
-            while chunk is not None:
+            async for chunk in chunks:
                 tier.stats.bytes += len(chunk)
                 if hasher is not None:
                     hasher.update(chunk)
                 for pipe in pipes:
                     await pipe.send(chunk)
                 yield chunk
-                chunk = await anext(chunks, None)
-            if hasher is not None and hasher.hexdigest() != key:
-                raise InvalidDataFound(
-                    tier.store, key, f"streamed data has digest {hasher.hexdigest()}"
-                )
+            if hasher is not None:
+                self._check_digest(tier, key, hasher)
             for pipe in pipes:
                 await pipe.finish()
             complete = True
+        except InvalidDataFound as exc:
+            if not tier.is_cache:
+                raise
+            tier.stats.corrupt += 1
+            await self._drop_corrupt(tier, key)
+            raise InvalidDataFound(
+                self,
+                key,
+                f"the copy in {tier.name} failed verification once streamed ({exc}); it was "
+                "deleted there: stream it again to read it from the next tier",
+            ) from exc
         finally:
             if not complete:
                 for pipe in pipes:
                     pipe.abort()
             await chunks.aclose()
+            if rest is not None:
+                await rest.aclose()  # type: ignore[attr-defined]
 
     def _stream_hasher(self) -> Any:
         """A hashlib object checking streamed keys, or None when keys are not digests."""

@@ -3,7 +3,9 @@
 closed     calls go through; ``threshold`` failures in a row open the circuit.
 open       calls are refused at once (:class:`CircuitOpen`) for ``cooldown`` seconds.
 half-open  after the cool-down one call goes through as a probe: success closes the circuit,
-           failure opens it for another cool-down. Other calls are refused while it runs.
+           failure opens it for another cool-down. Other calls are refused while it runs. A
+           probe that ends with no answer (cancelled) also opens it for another cool-down, so
+           the tier is probed again later rather than skipped for good.
 
 Misses ("not there") are answers, not failures: only errors and timeouts count.
 """
@@ -60,6 +62,20 @@ class CircuitBreaker:
             return False
         self._probing = True
         return True
+
+    @property
+    def probing(self) -> bool:
+        """Whether a probe call is in flight."""
+        return self._probing
+
+    def released(self) -> None:
+        """The probe ended with no answer (it was cancelled): probe again after a cool-down.
+
+        Not counted as a failure, nor as the circuit opening again.
+        """
+        if self._probing:
+            self._probing = False
+            self._opened_at = time.monotonic()
 
     def succeeded(self) -> None:
         """The tier answered (a hit or a miss)."""

@@ -55,13 +55,25 @@ class BackgroundWork:
         """How many background tasks are running."""
         return len(self._tasks)
 
-    def start_fill(self, key: str, description: str, work: Callable[[], Awaitable[None]]) -> bool:
-        """Run ``work()`` in the background unless the bound is reached; False if dropped."""
+    def start_fill(
+        self,
+        key: str,
+        description: str,
+        work: Callable[[], Awaitable[None]],
+        finished: Callable[[], None] | None = None,
+    ) -> bool:
+        """Run ``work()`` in the background unless the bound is reached; False if dropped.
+
+        ``finished()`` is called once the task is over, however it ended (even if it was
+        cancelled before it started).
+        """
         if len(self._tasks) >= self.max_pending:
             self.counters.dropped += 1
             logger.debug("dropped %s for %s: %d pending", description, key, len(self._tasks))
             return False
-        self._spawn(key, description, work)
+        task = self._spawn(key, description, work)
+        if finished is not None:
+            task.add_done_callback(lambda _: finished())
         return True
 
     async def start_replication(
@@ -75,7 +87,9 @@ class BackgroundWork:
             await self._slot_freed.wait()
         self._spawn(key, description, work)
 
-    def _spawn(self, key: str, description: str, work: Callable[[], Awaitable[None]]) -> None:
+    def _spawn(
+        self, key: str, description: str, work: Callable[[], Awaitable[None]]
+    ) -> asyncio.Task[None]:
         async def run() -> None:
             try:
                 await work()
@@ -98,6 +112,7 @@ class BackgroundWork:
         self._tasks[task] = key
         self._by_key.setdefault(key, set()).add(task)
         task.add_done_callback(self._forget)
+        return task
 
     def _forget(self, task: asyncio.Task[None]) -> None:
         key = self._tasks.pop(task, None)

@@ -4,6 +4,10 @@ The reading side is a streaming ``put`` into a cache; it ends normally only when
 calls :meth:`TeePipe.finish`. If the stream stops early or fails, :meth:`TeePipe.abort` makes the
 put raise instead, so the cache discards what it received and never keeps a partial blob.
 Each pipe holds at most a few chunks, so memory stays bounded whatever the blob's size.
+
+When the cache write ends first (it failed, possibly before reading anything),
+:meth:`TeePipe.detach` is called: the pipe drops what it holds, wakes a writer waiting for
+room, and swallows every later chunk, so the stream goes on for its own reader.
 """
 
 from __future__ import annotations
@@ -33,13 +37,23 @@ class TeePipe:
 
     async def send(self, chunk: bytes) -> None:
         """Pass a chunk on (waits while the cache is behind by ``max_chunks``)."""
-        if not self.closed:
-            await self._queue.put(chunk)
+        await self._put(chunk)
 
     async def finish(self) -> None:
         """The stream is complete: let the cache write commit."""
-        if not self.closed:
-            await self._queue.put(_END)
+        await self._put(_END)
+
+    async def _put(self, item: Any) -> None:
+        if self.closed:
+            return
+        await self._queue.put(item)
+        if self.closed:  # the reader left while we waited for room: hold nothing for it
+            self._drain()
+
+    def detach(self) -> None:
+        """The cache write is over, read to its end or not: never hold or wait for it again."""
+        self.closed = True
+        self._drain()  # also wakes a writer blocked on a full queue
 
     def abort(self) -> None:
         """The stream stopped early: make the cache write fail (never blocks)."""
@@ -64,6 +78,4 @@ class TeePipe:
                     raise TeeAborted("the stream stopped before its end")
                 yield item
         finally:
-            # The cache write is over (done or failed): never leave the stream blocked on us.
-            self.closed = True
-            self._drain()
+            self.detach()

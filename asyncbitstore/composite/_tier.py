@@ -91,11 +91,21 @@ class Tier:
         """The tier's name in stats and messages."""
         return self.stats.name
 
-    def _admit(self, key: str) -> None:
-        """Refuse the call at once while the circuit breaker is open."""
-        if self.breaker is not None and not self.breaker.allow():
+    def _admit(self, key: str) -> bool:
+        """Refuse the call at once while the circuit breaker is open; True for the probe."""
+        breaker = self.breaker
+        if breaker is None:
+            return False
+        was_probing = breaker.probing
+        if not breaker.allow():
             self.stats.skipped += 1
             raise CircuitOpen(self.store, "skipped: circuit open after repeated failures", uri=key)
+        return breaker.probing and not was_probing
+
+    def _released(self, probe: bool) -> None:
+        """A call ended with no answer (cancelled): a probe must not leave the tier skipped."""
+        if probe and self.breaker is not None:
+            self.breaker.released()
 
     def _answered(self) -> None:
         if self.breaker is not None:
@@ -108,7 +118,7 @@ class Tier:
 
     async def get(self, key: str) -> bytes:
         """The store's ``get``, within the time limit and circuit breaker, counted in stats."""
-        self._admit(key)
+        probe = self._admit(key)
         stats = self.stats
         started = time.perf_counter()
         try:
@@ -131,6 +141,9 @@ class Tier:
             self._failed()
             stats.errors += 1
             raise
+        except BaseException:
+            self._released(probe)
+            raise
         finally:
             stats.latency.record(time.perf_counter() - started)
         self._answered()
@@ -141,7 +154,7 @@ class Tier:
     async def ask(self, key: str, method: Callable[..., Awaitable[R]], *args: object) -> R:
         """A read other than ``get`` (exists, size, a range, a stream's first chunk): within the
         time limit and circuit breaker; a miss counts as an answer, an error as a failure."""
-        self._admit(key)
+        probe = self._admit(key)
         try:
             result = await self.call(method, *args)
         except NotFoundInStore:
@@ -149,6 +162,9 @@ class Tier:
             raise
         except Exception:
             self._failed()
+            raise
+        except BaseException:
+            self._released(probe)
             raise
         self._answered()
         return result
