@@ -13,19 +13,17 @@ Keys are accepted as ``<hex>`` or ``<algorithm>://<hex>``, in any case, and used
 from __future__ import annotations
 
 import abc
-import hashlib
 import logging
-import re
-from collections.abc import AsyncIterable, AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator
 
-from ._core.data import DEFAULT_CHUNK_SIZE, BytesLike, PutData, check_put_data
+from ._core.data import DEFAULT_CHUNK_SIZE, PutData, check_put_data
+from ._core.keys import HashKeys
 from ._core.pinning import LocalFile
 from ._core.uri import redact
 from ._core.write_source import WriteData, keyed_source
 from .compression.codecs import MAGIC_BYTE
 from .compression.store_io import DecodedHasher, check_options, decode, put_options, verified_stored
-from .errors import InvalidDataFound, InvalidURI, NotFoundInStore, describe
+from .errors import InvalidDataFound, InvalidURI, NotFoundInStore
 from .store import DEFAULT_CONCURRENCY, Store, UriSource
 
 __all__ = [
@@ -39,71 +37,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("asyncbitstore.hashing")
-
-
-class HashKeys:
-    """Validation, normalization and computation of keys for one hashlib algorithm."""
-
-    def __init__(self, algorithm: str) -> None:
-        if not isinstance(algorithm, str):
-            raise TypeError(f"algorithm must be a str, not {type(algorithm).__name__}")
-        try:
-            digest_size = hashlib.new(algorithm).digest_size
-        except (ValueError, TypeError):
-            raise ValueError(
-                f"unknown hash algorithm {algorithm!r}; choose one of "
-                f"{sorted(hashlib.algorithms_guaranteed)}"
-            ) from None
-        if digest_size == 0:
-            raise ValueError(f"{algorithm!r} has no fixed digest size; choose another algorithm")
-        self.algorithm = algorithm.lower()
-        self.hex_length = 2 * digest_size
-        self.hint = f"a {self.algorithm} hex digest ({self.hex_length} hex digits), optionally as {self.algorithm}://<digest>"
-        self._pattern = re.compile(
-            rf"(?:{re.escape(self.algorithm)}://)?([0-9a-fA-F]{{{self.hex_length}}})", re.IGNORECASE
-        )
-
-    def match(self, uri: str) -> str | None:
-        """The lower-case digest in ``uri``, or None if it is not a key of this algorithm."""
-        if not isinstance(uri, str):
-            raise TypeError(f"a key must be a str, not {type(uri).__name__}")
-        found = self._pattern.fullmatch(uri)
-        return None if found is None else found.group(1).lower()
-
-    def new(self) -> Any:
-        """A fresh hashlib object."""
-        return hashlib.new(self.algorithm)
-
-    def digest(self, data: BytesLike) -> str:
-        """The key of ``data``."""
-        return hashlib.new(self.algorithm, data).hexdigest()
-
-    def require(self, store: object, uri: object) -> str:
-        """The normalized key in ``uri``, or ``TypeError``/``InvalidURI`` naming ``store``."""
-        if not isinstance(uri, str):
-            raise TypeError(f"{describe(store)}: a key must be a str, not {type(uri).__name__}")
-        key = self.match(uri)
-        if key is None:
-            raise InvalidURI(store, uri, self.hint)
-        return key
-
-    def check(self, store: object, key: str, actual: str) -> None:
-        """Raise :class:`InvalidDataFound` (and log) when digest ``actual`` is not ``key``."""
-        if actual != key:
-            logger.warning(
-                "%s: %s data for %s has digest %s", describe(store), self.algorithm, key, actual
-            )
-            raise InvalidDataFound(store, key, f"its {self.algorithm} is {actual}")
-
-    async def verified(
-        self, store: object, key: str, chunks: AsyncIterable[bytes]
-    ) -> AsyncIterator[bytes]:
-        """Pass ``chunks`` through, raising :class:`InvalidDataFound` at the end on a mismatch."""
-        hasher = self.new()
-        async for chunk in chunks:
-            hasher.update(chunk)
-            yield chunk
-        self.check(store, key, hasher.hexdigest())
 
 
 class _Keyed(Store):

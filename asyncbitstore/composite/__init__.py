@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from typing_extensions import Self
 
 from .._core.data import DEFAULT_CHUNK_SIZE, PutData, check_put_data, check_range
+from .._core.keys import HashKeys
 from .._core.singleflight import SingleFlight
 from ..compression.store_io import check_options, put_options, verified_stored
 from ..errors import (
@@ -46,7 +47,6 @@ from ..errors import (
     NotWritable,
     StoreNotAvailable,
 )
-from ..hashing import HashKeys
 from ..stats import ChainStats, TierStats
 from ..store import Store
 from ._circuit import CircuitBreaker

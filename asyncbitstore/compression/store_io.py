@@ -24,7 +24,7 @@ from .codecs import HEADER_SIZE, IDENTITY_HEADER, MAGIC, codec_by_id, codec_name
 from .frame import Codec, Compressor, CorruptFrame
 
 if TYPE_CHECKING:
-    from ..hashing import HashKeys
+    from .._core.keys import HashKeys
 
 __all__ = [
     "DecodedHasher",
