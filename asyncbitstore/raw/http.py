@@ -23,7 +23,7 @@ import aiohttp
 from .._codec import MAGIC_BYTE
 from .._codec_io import decode, decode_stream, read_range
 from .._data import DEFAULT_CHUNK_SIZE, check_chunk_size, check_range
-from .._redact import scrub
+from .._redact import scrub, stand_in
 from .._resources import LoopLocal
 from .._tier import check_timeout
 from .._uri import redact
@@ -51,7 +51,8 @@ class HTTPRaw(Store):
 
     Args:
         headers: sent with every request (e.g. ``{"Authorization": "Bearer ..."}``); never
-            shown in messages or logs.
+            shown in messages or logs. With an ``Authorization`` header, URLs that carry
+            their own credentials (``user:password@``) are refused with ``InvalidURI``.
         retry: the policy for transient failures (default ``Retry()``).
         max_connections: the size of the connection pool.
         timeout: seconds allowed to connect and for each read of the body (``None``: no limit).
@@ -86,6 +87,9 @@ class HTTPRaw(Store):
         if max_connections < 1:
             raise ValueError(f"max_connections must be >= 1, not {max_connections}")
         self._headers = headers
+        # aiohttp cannot send this header and a URL's user:password@ together; such URLs are
+        # refused by name (see _refuse_url_credentials) instead of its bare ValueError.
+        self._authorizes = any(name.lower() == "authorization" for name in headers)
         self.retry = retry if retry is not None else Retry()
         self.max_connections = max_connections
         self.timeout = check_timeout(timeout)
@@ -120,7 +124,16 @@ class HTTPRaw(Store):
             raise TypeError(f"{self.name}: a URI must be a str, not {type(uri).__name__}")
         if not self.is_valid(uri):
             raise InvalidURI(self, redact(uri), self.uri_hint)
+        self._refuse_url_credentials(uri)
         return uri
+
+    def _refuse_url_credentials(self, url: str) -> None:
+        """Raise ``InvalidURI`` for ``user:password@`` in ``url`` when we send Authorization."""
+        if self._authorizes and "@" in urlsplit(url).netloc:
+            raise InvalidURI(
+                self, redact(url), "a URL without user:password@, since this store sends an "
+                "Authorization header (use one or the other)",
+            )  # fmt: skip
 
     # -- requests -------------------------------------------------------------------------------
 
@@ -135,12 +148,33 @@ class HTTPRaw(Store):
         session = await self._session.get()
 
         async def attempt() -> R:
-            async with session.request(
-                method, url, headers=headers, timeout=self._client_timeout
-            ) as response:
+            async with await self._send(session, method, url, headers) as response:
                 return await handle(response)
 
         return await self._retried(attempt, f"{method} {redact(url)}", url)
+
+    async def _send(
+        self,
+        session: aiohttp.ClientSession,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> aiohttp.ClientResponse:
+        """The response to one request (redirects followed), its body still to be read.
+
+        aiohttp raises a bare ``ValueError`` for a request it will not send, such as a redirect
+        to a ``user:password@`` URL while the store sends an Authorization header.
+        """
+        try:
+            return await session.request(
+                method, url, headers=headers, timeout=self._client_timeout
+            )
+        except ValueError as exc:
+            reason = f"the request could not be sent: {scrub(str(exc), self._headers.values())}"
+        if self._authorizes:
+            reason += " (did a redirect lead to a user:password@ URL? it cannot go with the "
+            reason += "Authorization header this store sends)"
+        raise StoreNotAvailable(self, reason, uri=redact(url))
 
     async def _retried(self, attempt: Callable[[], Awaitable[R]], what: str, url: str) -> R:
         try:
@@ -148,7 +182,8 @@ class HTTPRaw(Store):
         except BitstoreError:
             raise
         except (TransientError, aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            raise self._failure(exc, url) from exc
+            failure = exc
+        raise self._failure(failure, url) from self._stand_in(failure)
 
     def _failure(self, exc: BaseException, url: str) -> StoreNotAvailable:
         """Our error for a failure that survived the retries."""
@@ -159,6 +194,13 @@ class HTTPRaw(Store):
         detail = scrub(str(exc), self._headers.values())
         reason = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
         return StoreNotAvailable(self, reason + attempts, uri=uri)
+
+    def _stand_in(self, exc: BaseException) -> BaseException:
+        """``exc`` to chain under our error: no aiohttp request info, headers or secrets.
+
+        Raise the error past the ``except`` block, or the original becomes its context.
+        """
+        return stand_in(exc, self._headers.values())
 
     def _check(self, response: aiohttp.ClientResponse, url: str, *ok: int) -> None:
         """Raise our error unless the response's status is in ``ok`` (default 200)."""
@@ -174,7 +216,7 @@ class HTTPRaw(Store):
         session = await self._session.get()
 
         async def attempt() -> aiohttp.ClientResponse:
-            response = await session.get(url, timeout=self._client_timeout)
+            response = await self._send(session, "GET", url)
             try:
                 self._check(response, url)
             except BaseException:
@@ -269,9 +311,12 @@ class HTTPRaw(Store):
             async for chunk in response.content.iter_chunked(chunk_size):
                 yield chunk
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            raise self._failure(exc, url) from exc
+            failure = exc
+        else:
+            return
         finally:
             response.release()
+        raise self._failure(failure, url) from self._stand_in(failure)
 
     async def exists(self, uri: str) -> bool:
         """Whether ``HEAD uri`` answers 200 (a ranged ``GET`` if HEAD is not allowed)."""
@@ -339,6 +384,7 @@ class HTTPRaw(Store):
         path = proto.url_path(prefix, allow_empty=True)
         if path is None or "?" in prefix:
             raise InvalidURI(self, redact(prefix), "an http(s)://host/folder/ prefix")
+        self._refuse_url_credentials(prefix)
         folder = prefix[: len(prefix) - len(path)] + (path[: path.rfind("/") + 1] or "/")
         found = proto.walk(self._listing, folder, prefix)
         return sorted_level(found, prefix) if flat else found
