@@ -60,6 +60,10 @@ class HTTPRaw(Store):
         listing: whether the server publishes JSON directory listings (nginx with
             ``autoindex_format json``). With ``False``, :meth:`list` raises
             ``NotImplementedError`` at once.
+        max_listing_depth: how many levels of sub-folders :meth:`list` enters below the
+            prefix's folder (default 64); a deeper listing raises ``StoreNotAvailable``.
+        max_listing_bytes: the largest listing body :meth:`list` reads for one folder
+            (default 16 MiB); a larger one raises ``StoreNotAvailable``, read no further.
 
     ``get_range`` sends a ``Range`` header and also copes with servers that ignore it (a 200
     reply is sliced while it streams). ``size`` uses ``HEAD``'s ``Content-Length``, falling back
@@ -78,14 +82,18 @@ class HTTPRaw(Store):
         max_connections: int = 64,
         timeout: float | None = 30.0,
         listing: bool = True,
+        max_listing_depth: int = 64,
+        max_listing_bytes: int = 16 << 20,
     ) -> None:
         headers = dict(headers or {})
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
             raise TypeError("headers must map str to str")
-        if isinstance(max_connections, bool) or not isinstance(max_connections, int):
-            raise TypeError(f"max_connections must be an int, not {type(max_connections).__name__}")
-        if max_connections < 1:
-            raise ValueError(f"max_connections must be >= 1, not {max_connections}")
+        for option, value in (
+            ("max_connections", max_connections),
+            ("max_listing_depth", max_listing_depth),
+            ("max_listing_bytes", max_listing_bytes),
+        ):
+            _check_count(option, value)
         self._headers = headers
         # aiohttp cannot send this header and a URL's user:password@ together; such URLs are
         # refused by name (see _refuse_url_credentials) instead of its bare ValueError.
@@ -94,6 +102,8 @@ class HTTPRaw(Store):
         self.max_connections = max_connections
         self.timeout = check_timeout(timeout)
         self.listing = bool(listing)
+        self.max_listing_depth = max_listing_depth
+        self.max_listing_bytes = max_listing_bytes
         self._init_runtime()
 
     def _init_runtime(self) -> None:
@@ -166,9 +176,7 @@ class HTTPRaw(Store):
         to a ``user:password@`` URL while the store sends an Authorization header.
         """
         try:
-            return await session.request(
-                method, url, headers=headers, timeout=self._client_timeout
-            )
+            return await session.request(method, url, headers=headers, timeout=self._client_timeout)
         except ValueError as exc:
             reason = f"the request could not be sent: {scrub(str(exc), self._headers.values())}"
         if self._authorizes:
@@ -386,8 +394,14 @@ class HTTPRaw(Store):
             raise InvalidURI(self, redact(prefix), "an http(s)://host/folder/ prefix")
         self._refuse_url_credentials(prefix)
         folder = prefix[: len(prefix) - len(path)] + (path[: path.rfind("/") + 1] or "/")
-        found = proto.walk(self._listing, folder, prefix)
+        found = proto.walk(self._listing, folder, prefix, self.max_listing_depth, self._too_deep)
         return sorted_level(found, prefix) if flat else found
+
+    def _too_deep(self, folder: str) -> StoreNotAvailable:
+        return StoreNotAvailable(
+            self, f"the listing nests deeper than {self.max_listing_depth} folders; "
+            "HTTPRaw(max_listing_depth=...) allows more", uri=redact(folder),
+        )  # fmt: skip
 
     async def _listing(self, folder: str) -> proto.Entries:
         """The entries of ``folder``; none when it does not exist."""
@@ -396,8 +410,14 @@ class HTTPRaw(Store):
             if response.status in (404, 410):
                 return []
             self._check(response, folder)
+            body = await proto.read_listing(response, self.max_listing_bytes)
+            if body is None:
+                raise StoreNotAvailable(
+                    self, f"the listing is larger than {_size(self.max_listing_bytes)}; "
+                    "HTTPRaw(max_listing_bytes=...) allows more", uri=redact(folder),
+                )  # fmt: skip
             try:
-                return proto.parse_listing(await response.read(), response.content_type)
+                return proto.parse_listing(body, response.content_type)
             except ValueError as exc:
                 raise NotImplementedError(
                     f"{self.name}: {redact(folder)} did not answer with a JSON directory listing "
@@ -421,3 +441,14 @@ async def _close_session(session: aiohttp.ClientSession) -> None:
 def _transient(exc: BaseException) -> bool:
     # A certificate or TLS handshake failure will not fix itself by retrying.
     return not isinstance(exc, aiohttp.ClientSSLError) and is_transient(exc)
+
+
+def _check_count(option: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{option} must be an int, not {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{option} must be >= 1, not {value}")
+
+
+def _size(count: int) -> str:
+    return f"{count >> 20} MiB" if count % (1 << 20) == 0 else f"{count} bytes"

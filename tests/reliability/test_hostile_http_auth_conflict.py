@@ -50,17 +50,16 @@ async def test_a_url_with_credentials_is_refused_before_any_request(call: str) -
 
 
 async def test_a_redirect_to_a_url_with_credentials_is_a_library_error() -> None:
-    async with Scripted(_serve) as server:
-        async with HTTPRaw(headers=HEADERS, retry=Retry(attempts=1)) as store:
-            with pytest.raises(StoreNotAvailable, match="Authorization") as caught:
-                await store.get(f"http://{server.authority}/jump")
-            with pytest.raises(StoreNotAvailable, match="Authorization"):
-                [x async for x in store.stream(f"http://{server.authority}/jump")]
+    store = HTTPRaw(headers=HEADERS, retry=Retry(attempts=1))
+    async with Scripted(_serve) as server, store:
+        with pytest.raises(StoreNotAvailable, match="Authorization") as caught:
+            await store.get(f"http://{server.authority}/jump")
+        with pytest.raises(StoreNotAvailable, match="Authorization"):
+            [x async for x in store.stream(f"http://{server.authority}/jump")]
     _assert_quiet(caught.value)
 
 
 async def test_credentials_in_the_url_still_work_without_an_authorization_header() -> None:
-    async with Scripted(_serve) as server:
-        async with HTTPRaw(headers={"X-Other": "1"}) as store:
-            assert await store.get(f"http://user:{PASSWORD}@{server.authority}/blob") == b"data"
+    async with Scripted(_serve) as server, HTTPRaw(headers={"X-Other": "1"}) as store:
+        assert await store.get(f"http://user:{PASSWORD}@{server.authority}/blob") == b"data"
     assert b"Authorization: Basic " in server.requests[0]
