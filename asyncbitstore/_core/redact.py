@@ -1,9 +1,15 @@
 """Keeping credentials out of text: messages, chained causes and SDK log records.
 
-One owner for redaction: :func:`scrub` cleans a piece of text, :func:`scrub_cause` cleans an
-SDK exception before it is chained under one of ours (a printed traceback shows the cause's
-message too), and :func:`guard_sdk_logs` puts a filter on an SDK's loggers, so that a user who
-turns DEBUG logging on does not find a session token in the request dumps those SDKs write.
+One owner for redaction: :func:`scrub` cleans a piece of text, :func:`stand_in` replaces an
+SDK exception by a secret-free copy to chain under one of ours (a printed traceback shows the
+cause's message, and tools that pickle exception chains, such as tblib, carry every attribute),
+:func:`scrub_cause` cleans an exception's arguments in place, and :func:`guard_sdk_logs` puts a
+filter on an SDK's loggers, so that a user who turns DEBUG logging on does not find a session
+token in the request dumps those SDKs write.
+
+A translation point raises ``error from stand_in(exc)`` *after* its ``except`` block: raised
+inside it, the error would also get the original SDK exception as its ``__context__``, which
+tblib pickles even though a traceback does not show it.
 """
 
 from __future__ import annotations
@@ -11,12 +17,16 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
+from typing import Any
 
-__all__ = ["guard_sdk_logs", "scrub", "scrub_cause"]
+__all__ = ["ForeignError", "guard_sdk_logs", "scrub", "scrub_cause", "stand_in"]
 
 MASK = "***"
 #: Values shorter than this are not searched for in SDK log records (see guard_sdk_logs).
 MIN_LOGGED_SECRET = 16
+#: A stand-in keeps this much of the original message, and this many links of its chain.
+MAX_CAUSE_TEXT = 2000
+MAX_CAUSE_DEPTH = 8
 
 # user:password@ in any URL, and header values that carry a credential, however quoted.
 _USERINFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s'\"]*@")
@@ -42,6 +52,74 @@ def scrub_cause(exc: BaseException, secrets: Iterable[str] = ()) -> BaseExceptio
     secrets = tuple(secrets)
     exc.args = tuple(scrub(a, secrets) if isinstance(a, str) else a for a in exc.args)
     return exc
+
+
+class ForeignError(Exception):
+    """A secret-free stand-in for another library's exception in the chain of one of ours.
+
+    It keeps the original type's qualified name (``kind``), its message with credentials masked
+    and cut to a bound, and, where the original had them, its HTTP ``status`` and error ``code``
+    (plain values). Nothing else survives: no response, request info or headers, so it pickles
+    with plain pickle and with tblib's reducers and carries nothing a server quoted back.
+
+    Attributes:
+        kind: ``module.QualName`` of the exception it stands for.
+        message: the masked message.
+        status: the HTTP status, or None.
+        code: the service's error code (S3's ``AccessDenied``, say), or None.
+    """
+
+    def __init__(
+        self, kind: str, message: str, status: int | None = None, code: str | None = None
+    ) -> None:
+        super().__init__(kind, message, status, code)
+        self.kind = kind
+        self.message = message
+        self.status = status
+        self.code = code
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.message}" if self.message else self.kind
+
+
+def stand_in(exc: BaseException, secrets: Iterable[str] = ()) -> ForeignError:
+    """A :class:`ForeignError` for ``exc``, its cause and context replaced the same way.
+
+    The original traceback is kept (it shows where the failure began; tblib pickles only code
+    locations from it, no local variables). Links past ``MAX_CAUSE_DEPTH`` are dropped.
+    """
+    return _stand_in(exc, tuple(secrets), MAX_CAUSE_DEPTH)
+
+
+def _stand_in(exc: BaseException, secrets: tuple[str, ...], depth: int) -> ForeignError:
+    kind = f"{type(exc).__module__}.{type(exc).__qualname__}"
+    message = scrub(str(exc), secrets)
+    if len(message) > MAX_CAUSE_TEXT:
+        message = message[: MAX_CAUSE_TEXT - 3] + "..."
+    status, code = _status_and_code(exc)
+    copy = ForeignError(kind, message, status, None if code is None else scrub(code, secrets))
+    copy.__traceback__ = exc.__traceback__
+    if depth > 1:
+        if exc.__cause__ is not None:
+            copy.__cause__ = _stand_in(exc.__cause__, secrets, depth - 1)
+        if exc.__context__ is not None and not exc.__suppress_context__:
+            copy.__context__ = _stand_in(exc.__context__, secrets, depth - 1)
+    copy.__suppress_context__ = exc.__suppress_context__
+    return copy
+
+
+def _status_and_code(exc: BaseException) -> tuple[int | None, str | None]:
+    """``status`` (aiohttp's, ours), else the HTTP status and code of a botocore response."""
+    status, code = getattr(exc, "status", None), None
+    response: Any = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        error, metadata = response.get("Error", {}), response.get("ResponseMetadata", {})
+        code = error.get("Code") if isinstance(error, dict) else None
+        status = metadata.get("HTTPStatusCode") if isinstance(metadata, dict) else None
+    return (
+        status if isinstance(status, int) and not isinstance(status, bool) else None,
+        code[:200] if isinstance(code, str) else None,
+    )
 
 
 class _LogScrubber(logging.Filter):

@@ -29,7 +29,7 @@ from ..._core.data import (
     check_put_data,
     check_range,
 )
-from ..._core.redact import scrub_cause
+from ..._core.redact import stand_in
 from ..._core.resources import LoopLocal
 from ..._core.uri import redact
 from ...compression.codecs import MAGIC_BYTE
@@ -164,13 +164,11 @@ class GSRaw(Store):
             error = gsio.translate(self, exc, uri)
             if error is exc:
                 raise
-            if (
-                bucket is not None
-                and type(error) is NotFoundInStore
-                and not await self._has(bucket)
-            ):
-                error = NotFoundInStore(self, uri, f"bucket {bucket!r} does not exist")
-            raise error from scrub_cause(exc)
+            cause = stand_in(exc)
+        # Past the handler, so the SDK error (its request info, headers) is not the context.
+        if bucket is not None and type(error) is NotFoundInStore and not await self._has(bucket):
+            error = NotFoundInStore(self, uri, f"bucket {bucket!r} does not exist")
+        raise error from cause
 
     async def _has(self, bucket: str) -> bool:
         if bucket not in self._buckets:
@@ -263,9 +261,13 @@ class GSRaw(Store):
                 break
             except Exception as exc:
                 delay = next(delays, None) if is_transient(exc) else None
-                if delay is None:
-                    raise gsio.translate(self, exc, uri) from scrub_cause(exc)
-                await asyncio.sleep(delay)
+                error = gsio.translate(self, exc, uri)
+                if delay is None and error is exc:
+                    raise
+                cause = stand_in(exc)
+            if delay is None:  # raised past the handler, as in _do
+                raise error from cause
+            await asyncio.sleep(delay)
             resume = partial(GSClient.get_media, bucket=bucket, name=name,
                              byte_range=f"bytes={offset}-", generation=generation)  # fmt: skip
             response = await self._do(uri, resume)

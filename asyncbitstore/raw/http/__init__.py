@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from ..._core.data import DEFAULT_CHUNK_SIZE, check_chunk_size, check_range
-from ..._core.redact import scrub
+from ..._core.redact import scrub, stand_in
 from ..._core.resources import LoopLocal
 from ..._core.uri import redact
 from ...composite._tier import check_timeout
@@ -51,7 +51,8 @@ class HTTPRaw(Store):
 
     Args:
         headers: sent with every request (e.g. ``{"Authorization": "Bearer ..."}``); never
-            shown in messages or logs.
+            shown in messages or logs. With an ``Authorization`` header, URLs that carry
+            their own credentials (``user:password@``) are refused with ``InvalidURI``.
         retry: the policy for transient failures (default ``Retry()``).
         max_connections: the size of the connection pool.
         timeout: seconds allowed to connect and for each read of the body (``None``: no limit).
@@ -59,6 +60,10 @@ class HTTPRaw(Store):
         listing: whether the server publishes JSON directory listings (nginx with
             ``autoindex_format json``). With ``False``, :meth:`list` raises
             ``NotImplementedError`` at once.
+        max_listing_depth: how many levels of sub-folders :meth:`list` enters below the
+            prefix's folder (default 64); a deeper listing raises ``StoreNotAvailable``.
+        max_listing_bytes: the largest listing body :meth:`list` reads for one folder
+            (default 16 MiB); a larger one raises ``StoreNotAvailable``, read no further.
 
     ``get_range`` sends a ``Range`` header and also copes with servers that ignore it (a 200
     reply is sliced while it streams). ``size`` uses ``HEAD``'s ``Content-Length``, falling back
@@ -77,19 +82,28 @@ class HTTPRaw(Store):
         max_connections: int = 64,
         timeout: float | None = 30.0,
         listing: bool = True,
+        max_listing_depth: int = 64,
+        max_listing_bytes: int = 16 << 20,
     ) -> None:
         headers = dict(headers or {})
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
             raise TypeError("headers must map str to str")
-        if isinstance(max_connections, bool) or not isinstance(max_connections, int):
-            raise TypeError(f"max_connections must be an int, not {type(max_connections).__name__}")
-        if max_connections < 1:
-            raise ValueError(f"max_connections must be >= 1, not {max_connections}")
+        for option, value in (
+            ("max_connections", max_connections),
+            ("max_listing_depth", max_listing_depth),
+            ("max_listing_bytes", max_listing_bytes),
+        ):
+            _check_count(option, value)
         self._headers = headers
+        # aiohttp cannot send this header and a URL's user:password@ together; such URLs are
+        # refused by name (see _refuse_url_credentials) instead of its bare ValueError.
+        self._authorizes = any(name.lower() == "authorization" for name in headers)
         self.retry = retry if retry is not None else Retry()
         self.max_connections = max_connections
         self.timeout = check_timeout(timeout)
         self.listing = bool(listing)
+        self.max_listing_depth = max_listing_depth
+        self.max_listing_bytes = max_listing_bytes
         self._init_runtime()
 
     def _init_runtime(self) -> None:
@@ -120,7 +134,16 @@ class HTTPRaw(Store):
             raise TypeError(f"{self.name}: a URI must be a str, not {type(uri).__name__}")
         if not self.is_valid(uri):
             raise InvalidURI(self, redact(uri), self.uri_hint)
+        self._refuse_url_credentials(uri)
         return uri
+
+    def _refuse_url_credentials(self, url: str) -> None:
+        """Raise ``InvalidURI`` for ``user:password@`` in ``url`` when we send Authorization."""
+        if self._authorizes and "@" in urlsplit(url).netloc:
+            raise InvalidURI(
+                self, redact(url), "a URL without user:password@, since this store sends an "
+                "Authorization header (use one or the other)",
+            )  # fmt: skip
 
     # -- requests -------------------------------------------------------------------------------
 
@@ -135,12 +158,31 @@ class HTTPRaw(Store):
         session = await self._session.get()
 
         async def attempt() -> R:
-            async with session.request(
-                method, url, headers=headers, timeout=self._client_timeout
-            ) as response:
+            async with await self._send(session, method, url, headers) as response:
                 return await handle(response)
 
         return await self._retried(attempt, f"{method} {redact(url)}", url)
+
+    async def _send(
+        self,
+        session: aiohttp.ClientSession,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> aiohttp.ClientResponse:
+        """The response to one request (redirects followed), its body still to be read.
+
+        aiohttp raises a bare ``ValueError`` for a request it will not send, such as a redirect
+        to a ``user:password@`` URL while the store sends an Authorization header.
+        """
+        try:
+            return await session.request(method, url, headers=headers, timeout=self._client_timeout)
+        except ValueError as exc:
+            reason = f"the request could not be sent: {scrub(str(exc), self._headers.values())}"
+        if self._authorizes:
+            reason += " (did a redirect lead to a user:password@ URL? it cannot go with the "
+            reason += "Authorization header this store sends)"
+        raise StoreNotAvailable(self, reason, uri=redact(url))
 
     async def _retried(self, attempt: Callable[[], Awaitable[R]], what: str, url: str) -> R:
         try:
@@ -148,7 +190,8 @@ class HTTPRaw(Store):
         except BitstoreError:
             raise
         except (TransientError, aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            raise self._failure(exc, url) from exc
+            failure = exc
+        raise self._failure(failure, url) from self._stand_in(failure)
 
     def _failure(self, exc: BaseException, url: str) -> StoreNotAvailable:
         """Our error for a failure that survived the retries."""
@@ -159,6 +202,13 @@ class HTTPRaw(Store):
         detail = scrub(str(exc), self._headers.values())
         reason = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
         return StoreNotAvailable(self, reason + attempts, uri=uri)
+
+    def _stand_in(self, exc: BaseException) -> BaseException:
+        """``exc`` to chain under our error: no aiohttp request info, headers or secrets.
+
+        Raise the error past the ``except`` block, or the original becomes its context.
+        """
+        return stand_in(exc, self._headers.values())
 
     def _check(self, response: aiohttp.ClientResponse, url: str, *ok: int) -> None:
         """Raise our error unless the response's status is in ``ok`` (default 200)."""
@@ -174,7 +224,7 @@ class HTTPRaw(Store):
         session = await self._session.get()
 
         async def attempt() -> aiohttp.ClientResponse:
-            response = await session.get(url, timeout=self._client_timeout)
+            response = await self._send(session, "GET", url)
             try:
                 self._check(response, url)
             except BaseException:
@@ -269,9 +319,12 @@ class HTTPRaw(Store):
             async for chunk in response.content.iter_chunked(chunk_size):
                 yield chunk
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            raise self._failure(exc, url) from exc
+            failure = exc
+        else:
+            return
         finally:
             response.release()
+        raise self._failure(failure, url) from self._stand_in(failure)
 
     async def exists(self, uri: str) -> bool:
         """Whether ``HEAD uri`` answers 200 (a ranged ``GET`` if HEAD is not allowed)."""
@@ -339,9 +392,16 @@ class HTTPRaw(Store):
         path = proto.url_path(prefix, allow_empty=True)
         if path is None or "?" in prefix:
             raise InvalidURI(self, redact(prefix), "an http(s)://host/folder/ prefix")
+        self._refuse_url_credentials(prefix)
         folder = prefix[: len(prefix) - len(path)] + (path[: path.rfind("/") + 1] or "/")
-        found = proto.walk(self._listing, folder, prefix)
+        found = proto.walk(self._listing, folder, prefix, self.max_listing_depth, self._too_deep)
         return sorted_level(found, prefix) if flat else found
+
+    def _too_deep(self, folder: str) -> StoreNotAvailable:
+        return StoreNotAvailable(
+            self, f"the listing nests deeper than {self.max_listing_depth} folders; "
+            "HTTPRaw(max_listing_depth=...) allows more", uri=redact(folder),
+        )  # fmt: skip
 
     async def _listing(self, folder: str) -> proto.Entries:
         """The entries of ``folder``; none when it does not exist."""
@@ -350,8 +410,14 @@ class HTTPRaw(Store):
             if response.status in (404, 410):
                 return []
             self._check(response, folder)
+            body = await proto.read_listing(response, self.max_listing_bytes)
+            if body is None:
+                raise StoreNotAvailable(
+                    self, f"the listing is larger than {_size(self.max_listing_bytes)}; "
+                    "HTTPRaw(max_listing_bytes=...) allows more", uri=redact(folder),
+                )  # fmt: skip
             try:
-                return proto.parse_listing(await response.read(), response.content_type)
+                return proto.parse_listing(body, response.content_type)
             except ValueError as exc:
                 raise NotImplementedError(
                     f"{self.name}: {redact(folder)} did not answer with a JSON directory listing "
@@ -375,3 +441,14 @@ async def _close_session(session: aiohttp.ClientSession) -> None:
 def _transient(exc: BaseException) -> bool:
     # A certificate or TLS handshake failure will not fix itself by retrying.
     return not isinstance(exc, aiohttp.ClientSSLError) and is_transient(exc)
+
+
+def _check_count(option: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{option} must be an int, not {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{option} must be >= 1, not {value}")
+
+
+def _size(count: int) -> str:
+    return f"{count >> 20} MiB" if count % (1 << 20) == 0 else f"{count} bytes"

@@ -1,8 +1,9 @@
 """HTTP details behind ``HTTPRaw``: URL checks, Content-Range, body lengths, JSON listings.
 
 Directory listings are nginx's ``autoindex on; autoindex_format json;``: a JSON array of
-``{"name": ..., "type": "file" | "directory" | "other", ...}``. :func:`walk` goes depth-first
-and yields file URLs in sorted order without collecting them first.
+``{"name": ..., "type": "file" | "directory" | "other", ...}``. :func:`read_listing` reads one
+in chunks up to a bound, :func:`walk` goes depth-first, down to a bound, and yields file URLs in
+sorted order without collecting them first.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ __all__ = [
     "body_length",
     "content_range",
     "parse_listing",
+    "read_listing",
     "slice_body",
     "url_path",
     "walk",
@@ -85,6 +87,19 @@ async def slice_body(response: aiohttp.ClientResponse, start: int, end: int) -> 
     return b"".join(parts), offset
 
 
+async def read_listing(response: aiohttp.ClientResponse, limit: int) -> bytes | None:
+    """The body of a listing, read in chunks; None as soon as it proves longer than ``limit``
+    bytes (the rest is left unread, and releasing the response closes its connection)."""
+    if response.content_length is not None and response.content_length > limit:
+        return None
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(min(_CHUNK, limit + 1)):
+        if len(body) + len(chunk) > limit:
+            return None
+        body += chunk
+    return bytes(body)
+
+
 def parse_listing(body: bytes, content_type: str) -> Entries:
     """The entries of one listing.
 
@@ -93,7 +108,10 @@ def parse_listing(body: bytes, content_type: str) -> Entries:
     """
     if content_type != "application/json":
         raise ValueError(f"content type {content_type or 'missing'}")
-    listing = json.loads(body)
+    try:
+        listing = json.loads(body)
+    except RecursionError:  # arrays or objects nested past the parser's recursion limit
+        raise ValueError("JSON nested too deeply") from None
     if not isinstance(listing, list):
         raise ValueError("not a JSON array")
     entries = []
@@ -109,9 +127,17 @@ def parse_listing(body: bytes, content_type: str) -> Entries:
 
 
 async def walk(
-    fetch: Callable[[str], Awaitable[Entries]], folder: str, prefix: str
+    fetch: Callable[[str], Awaitable[Entries]],
+    folder: str,
+    prefix: str,
+    depth: int,
+    too_deep: Callable[[str], Exception],
 ) -> AsyncIterator[str]:
-    """Every file URL under ``folder`` (ending in ``/``) that starts with ``prefix``, sorted."""
+    """Every file URL under ``folder`` (ending in ``/``) that starts with ``prefix``, sorted.
+
+    At most ``depth`` levels of sub-folders are entered; a folder below them raises
+    ``too_deep(its URL)`` instead of being fetched.
+    """
     # A folder sorts as "name/", so visiting siblings in that order keeps the output sorted.
     keys = sorted(
         (quote(name) + ("/" if is_folder else ""), is_folder)
@@ -123,5 +149,7 @@ async def walk(
             if url.startswith(prefix):
                 yield url
         elif url.startswith(prefix) or prefix.startswith(url):
-            async for found in walk(fetch, url, prefix):
+            if depth < 1:
+                raise too_deep(url)
+            async for found in walk(fetch, url, prefix, depth - 1, too_deep):
                 yield found

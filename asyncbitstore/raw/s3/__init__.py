@@ -15,7 +15,7 @@ except ModuleNotFoundError as _missing:
 
 from ..._core.data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
 from ..._core.deadline import within
-from ..._core.redact import scrub_cause
+from ..._core.redact import stand_in
 from ..._core.resources import LoopLocal
 from ..._core.uri import redact
 from ...compression.codecs import MAGIC_BYTE
@@ -181,7 +181,8 @@ class S3Raw(Store):
                 mapped = translate(self, exc, uri=uri, bucket=bucket, secrets=self._secrets)
                 if mapped is exc:
                     raise
-                raise mapped from scrub_cause(exc, self._secrets)
+                cause = stand_in(exc, self._secrets)
+            raise mapped from cause  # outside the handler: the SDK error is not its context
 
         try:
             return await self.retry.call(attempt, transient=_retryable, what=what)
@@ -283,7 +284,8 @@ class S3Raw(Store):
                 mapped = exhausted(self, mapped, uri, 1)
             if mapped is exc:
                 raise
-            raise mapped from scrub_cause(exc, self._secrets)
+            cause = stand_in(exc, self._secrets)
+        raise mapped from cause
 
     async def exists(self, uri: str) -> bool:
         """Whether the object exists (HEAD); refused access raises, it is not False."""

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, TypeAlias, Union
 
+from ..._core.redact import stand_in
 from ...errors import StoreNotAvailable
 from ._client import Connection, Options, open_connection
 from ._errors import error_code, is_bad_credentials, translate
@@ -86,14 +87,19 @@ async def open_accepted(
     """
     reasons: list[str] = []
     for index, credential in enumerate(credentials, 1):
+        failure: tuple[BaseException, BaseException] | None = None
         try:
             connection = await open_connection(credential, options)
         except Exception as exc:
             mapped = translate(store, exc, uri=None, bucket="", secrets=store._secrets)
-            if len(credentials) == 1 or not is_bad_credentials(exc):
-                raise mapped from exc
-            reasons.append(f"#{index}: {mapped}")
-            continue
+            if mapped is exc:
+                raise
+            if len(credentials) > 1 and is_bad_credentials(exc):
+                reasons.append(f"#{index}: {mapped}")
+                continue
+            failure = (mapped, stand_in(exc, store._secrets))
+        if failure is not None:  # raised outside the handler: the SDK error is not its context
+            raise failure[0] from failure[1]
         if len(credentials) == 1 or credential == ANONYMOUS:
             return connection
         try:

@@ -27,7 +27,7 @@ from typing import Any
 import aiohttp
 from botocore import exceptions as boto
 
-from ..._core.redact import scrub
+from ..._core.redact import ForeignError, scrub
 from ...errors import BitstoreError, InvalidRange, NotFoundInStore, StoreNotAvailable, StoreTimeout
 from ...retry import THROTTLING_CODES, TransientError, is_transient_status
 
@@ -62,8 +62,11 @@ class S3Timeout(TransientError):
     """A request attempt that ran out of time (becomes :class:`StoreTimeout` if it persists)."""
 
 
-def error_code(exc: BaseException) -> tuple[str, int | None]:
-    """The S3 error code and HTTP status of a ``ClientError`` (``""``, None otherwise)."""
+def error_code(exc: BaseException | None) -> tuple[str, int | None]:
+    """The S3 error code and HTTP status of a ``ClientError`` or of its stand-in (a chained
+    cause, see ``_redact.stand_in``); ``""`` and None otherwise."""
+    if isinstance(exc, ForeignError):
+        return exc.code or "", exc.status
     response: Any = getattr(exc, "response", None)
     if not isinstance(response, dict):
         return "", None
