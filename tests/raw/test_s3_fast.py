@@ -298,17 +298,19 @@ async def test_anonymous_fast_requests_are_unsigned(proxied: tuple[FaultProxy, s
     assert all("Authorization" not in r.headers for r in proxy.requests)
 
 
-async def test_a_redirecting_bucket_is_left_to_botocore(
+async def test_a_redirect_without_a_region_is_an_error_and_the_bucket_stays_fast(
     proxied: tuple[FaultProxy, str, Any],
 ) -> None:
     proxy, name, admin = proxied
     await admin.put_object(Bucket=name, Key="k", Body=b"elsewhere")
-    async with S3Raw(endpoint_url=proxy.url) as store:
+    async with S3Raw(endpoint_url=proxy.url, retry=FAST) as store:
         proxy.inject(STATUS, status=301, first=1)
+        with pytest.raises(StoreNotAvailable, match="redirect"):
+            await store.get(f"s3://{name}/k")
         assert await store.get(f"s3://{name}/k") == b"elsewhere"
         assert await store.size(f"s3://{name}/k") == 9
     assert [r.status for r in proxy.requests] == [301, 200, 200]
-    assert _agents(proxy) == [False, True, True]  # the bucket stays with botocore
+    assert _agents(proxy) == [False, False, False]  # one redirect does not move the bucket
 
 
 def test_the_fast_path_is_a_constructor_option_kept_by_pickling() -> None:

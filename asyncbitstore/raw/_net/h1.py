@@ -14,11 +14,19 @@ stays on aiohttp. The rules that keep it as correct as aiohttp:
   with no stray bytes after it; any other outcome (an error, a cancellation or time limit while
   waiting, a parse error, ``Connection: close``) closes it;
 - a body cut short, a connection reset or a malformed answer raise :class:`BrokenResponse` (a
-  ``ConnectionError``, so retried as transient): partial data is never returned;
+  ``ConnectionError``, so retried as transient): partial data is never returned; so does an
+  answer with a body but neither ``Content-Length`` nor chunked framing (S3 always frames its
+  bodies, and a body "until the close" cannot tell a cut from the end);
+- every buffer has a bound: the head (64 KiB, lines of at most 8190 bytes, at most 128
+  headers, about as aiohttp's parser allows) and the body (``max_body``: a larger announced
+  length or chunked body raises :class:`BodyTooLarge`, and the connection is dropped);
 - a reused connection the server had already closed is noticed before use when its close has
   arrived, and otherwise when it closes before the first byte of the answer: the request is
   then sent once more on a new connection (GETs are idempotent);
-- https endpoints use a default :class:`ssl.SSLContext` (certificates and host names checked).
+- https endpoints use a default :class:`ssl.SSLContext` (certificates and host names checked)
+  unless the pool is given one;
+- a request head holding a control character or a character outside Latin-1 is refused with
+  ``ValueError`` before anything is sent.
 """
 
 from __future__ import annotations
@@ -32,10 +40,14 @@ from urllib.parse import urlsplit
 import httptools
 from multidict import CIMultiDict
 
-__all__ = ["BrokenResponse", "ConnectFailed", "Pool", "Response"]
+__all__ = ["BodyTooLarge", "BrokenResponse", "ConnectFailed", "Pool", "Response"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _NO_BODY = (204, 304)
+MAX_HEAD = 64 << 10  # bytes of status line and headers
+MAX_FIELD = 8190  # bytes of one header (name and value), as aiohttp's parser
+MAX_HEADERS = 128
+_ORDINARY = bytes([*range(0x20, 0x7F), *range(0x80, 0x100)])  # all but control bytes
 
 
 class BrokenResponse(ConnectionError):
@@ -44,6 +56,14 @@ class BrokenResponse(ConnectionError):
 
 class ConnectFailed(ConnectionError):
     """No connection could be made (name lookup, refusal, TLS handshake or certificate)."""
+
+
+class BodyTooLarge(Exception):
+    """The answer's body is larger than the pool reads (``size``: its length, if announced)."""
+
+    def __init__(self, size: int | None) -> None:
+        super().__init__(f"the body has {size if size is not None else 'more'} bytes")
+        self.size = size
 
 
 class _Stale(BrokenResponse):
@@ -64,8 +84,14 @@ class Response:
 class _Connection(asyncio.Protocol):
     """One connection: sends a request, parses its answer, and says whether it can be reused."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, max_body: int) -> None:
         self._loop = loop
+        self._max_body = max_body
+        self._error: BaseException | None = None  # raised by a callback, kept for the waiter
+        self._head = 0  # bytes fed before the headers were complete; -1 once they are
+        self._size = 0  # bytes of body so far
+        self._length: bytes | None = None  # the Content-Length header's value
+        self._chunked = False  # a Transfer-Encoding header came
         self._parser = httptools.HttpResponseParser(self)
         self._transport: asyncio.Transport | None = None
         self._waiter: asyncio.Future[None] | None = None
@@ -74,7 +100,6 @@ class _Connection(asyncio.Protocol):
         self._body: list[bytes] = []
         self._answered = False  # a byte of the current answer arrived
         self._complete = False  # the current answer is whole
-        self._until_eof = False  # the body has no length: it ends when the connection does
         self._reused = False
         self.usable = False  # idle, open, and clean after a complete keep-alive answer
         self.lost: asyncio.Future[None] = loop.create_future()
@@ -93,7 +118,12 @@ class _Connection(asyncio.Protocol):
         try:
             self._parser.feed_data(data)
         except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
-            self._fail(BrokenResponse(f"malformed HTTP answer: {exc}"))
+            self._fail(self._error or BrokenResponse(f"malformed HTTP answer: {exc}"))
+            return
+        if self._head >= 0:
+            self._head += len(data)
+            if self._head > MAX_HEAD:
+                self._fail(BrokenResponse(f"the answer's head exceeds {MAX_HEAD} bytes"))
 
     def eof_received(self) -> bool | None:
         return None  # close the transport: connection_lost follows
@@ -105,10 +135,7 @@ class _Connection(asyncio.Protocol):
         waiter = self._waiter
         if waiter is None or waiter.done():
             return
-        if exc is None and self._until_eof:  # the answer's framing was "until the close"
-            self._complete = True
-            waiter.set_result(None)
-        elif self._reused and not self._answered:
+        if self._reused and not self._answered:
             waiter.set_exception(_Stale("the server had closed the idle connection"))
         else:
             what = "before the answer was complete" if self._answered else "without an answer"
@@ -117,28 +144,51 @@ class _Connection(asyncio.Protocol):
 
     # -- httptools callbacks ----------------------------------------------------------------------
 
+    def _refuse(self, exc: BaseException) -> None:
+        """Fail the answer from inside a parser callback (the parser then stops)."""
+        self._error = exc
+        raise exc
+
     def on_message_begin(self) -> None:
         if self._complete:  # bytes after the whole answer: nothing more was asked for
-            raise BrokenResponse("unrequested bytes after the answer")
+            self._refuse(BrokenResponse("unrequested bytes after the answer"))
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if len(name) + len(value) > MAX_FIELD:
+            self._refuse(BrokenResponse(f"a header of the answer exceeds {MAX_FIELD} bytes"))
+        if len(self._headers) >= MAX_HEADERS:
+            self._refuse(BrokenResponse(f"the answer has more than {MAX_HEADERS} headers"))
+        if len(name) == 14 and name.lower() == b"content-length":
+            self._length = value
+        elif len(name) == 17 and name.lower() == b"transfer-encoding":
+            self._chunked = True
         self._headers.append((name.decode("latin-1"), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
         self._status = status = self._parser.get_status_code()
-        if status >= 200 and status not in _NO_BODY:
-            names = {name.lower() for name, _ in self._headers}
-            self._until_eof = "content-length" not in names and "transfer-encoding" not in names
+        self._head = -1
+        if status < 200 or status in _NO_BODY:
+            return
+        length = self._length
+        if length is None:
+            if not self._chunked:
+                self._refuse(BrokenResponse("the answer has neither Content-Length nor chunking"))
+        elif length.isdigit() and int(length) > self._max_body:  # llhttp checks its form
+            self._refuse(BodyTooLarge(int(length)))
 
     def on_body(self, body: bytes) -> None:
+        self._size += len(body)
+        if self._size > self._max_body:
+            self._refuse(BodyTooLarge(None))
         self._body.append(body)
 
     def on_message_complete(self) -> None:
         if 100 <= self._status < 200:  # an interim answer (100 Continue): the real one follows
             self._headers = []
+            self._head, self._length, self._chunked = 0, None, False
             return
         self._complete = True
-        self.usable = self._parser.should_keep_alive() and not self._until_eof
+        self.usable = self._parser.should_keep_alive()
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
@@ -157,7 +207,9 @@ class _Connection(asyncio.Protocol):
             raise _Stale("the connection is closed") if reused else BrokenResponse("closed")
         self.usable = False  # until this answer has been read whole
         self._status, self._headers, self._body = 0, [], []
-        self._answered = self._complete = self._until_eof = False
+        self._answered = self._complete = False
+        self._error, self._head, self._size = None, 0, 0
+        self._length, self._chunked = None, False
         self._reused = reused
         self._waiter = waiter = self._loop.create_future()
         transport.write(request)
@@ -181,6 +233,20 @@ class _Connection(asyncio.Protocol):
             self._transport.abort()
 
 
+def _request_head(path: str, headers: dict[str, str]) -> bytes:
+    """The bytes of a GET's head, refused if any part could change its meaning."""
+    lines = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
+    try:
+        head = f"GET {path} HTTP/1.1\r\n{lines}\r\n".encode("latin-1")
+    except UnicodeEncodeError:
+        raise ValueError("a header or the path holds a character outside Latin-1") from None
+    # What is left once every ordinary byte is dropped must be the line ends alone.
+    ends = b"\r\n" * (len(headers) + 2)  # the request line's, each header's, the blank line's
+    if head.translate(None, _ORDINARY) != ends or " " in path:
+        raise ValueError("a header or the path holds a line break or another control character")
+    return head
+
+
 @functools.lru_cache(maxsize=64)
 def _address(scheme: str, host: str) -> tuple[str, int]:
     """The name to connect to and the port, from a ``Host`` header (``[::1]:9000`` too)."""
@@ -198,10 +264,14 @@ class Pool:
         limit: how many idle connections to keep per host.
         context: for https, instead of :func:`ssl.create_default_context` (say, trusting a
             private CA); it should verify certificates and host names as the default does.
+        max_body: the largest body read; a larger one raises `BodyTooLarge`.
     """
 
-    def __init__(self, limit: int, context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self, limit: int, context: ssl.SSLContext | None = None, *, max_body: int = 5 << 30
+    ) -> None:
         self._limit = limit
+        self._max_body = max_body
         self._idle: dict[tuple[str, str], list[_Connection]] = {}
         self._open: set[_Connection] = set()
         self._ssl = context
@@ -210,17 +280,16 @@ class Pool:
     async def get(self, scheme: str, host: str, path: str, headers: dict[str, str]) -> Response:
         """GET ``path`` from ``host`` (the ``Host`` header, as signed) with ``headers``.
 
-        ``headers`` must hold ``Host``; names and values must not contain CR or LF.
+        ``headers`` must hold ``Host``; ``path`` must be percent-encoded.
 
         Raises:
+            ValueError: a header or the path holds a line break, another control character,
+                or a character outside Latin-1 (nothing is sent).
             BrokenResponse: no whole answer (the request may be sent again).
             ConnectFailed: no connection could be made.
+            BodyTooLarge: the body is larger than ``max_body`` (nothing is returned).
         """
-        lines = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
-        count = len(headers)  # each line ends in CRLF; any other CR or LF would start a header
-        if lines.count("\n") != count or lines.count("\r") != count:
-            raise ValueError("a header name or value holds a line break")
-        request = f"GET {path} HTTP/1.1\r\n{lines}\r\n".encode("latin-1")
+        request = _request_head(path, headers)
         key = (scheme, host)
         idle = self._idle.get(key)
         while idle:
@@ -264,7 +333,7 @@ class Pool:
             context = self._ssl
         try:
             _, conn = await loop.create_connection(
-                lambda: _Connection(loop), name, port, ssl=context,
+                lambda: _Connection(loop, self._max_body), name, port, ssl=context,
                 server_hostname=name if context is not None else None,
             )  # fmt: skip
         except OSError as exc:  # gaierror and SSLError too, which are no ConnectionError

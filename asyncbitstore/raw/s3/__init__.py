@@ -24,7 +24,15 @@ from ...errors import InvalidDataFound, InvalidRange, InvalidURI, NotFoundInStor
 from ...retry import Retry, TransientError
 from ...store import Store
 from . import _multipart
-from ._client import ANONYMOUS, Connection, Object, Options, object_info, read_chunk
+from ._client import (
+    ANONYMOUS,
+    DEFAULT_MAX_OBJECT_BYTES,
+    Connection,
+    Object,
+    Options,
+    object_info,
+    read_chunk,
+)
 from ._credentials import normalize_credentials, open_accepted, secrets_of
 from ._errors import exhausted, translate
 
@@ -83,7 +91,16 @@ class S3Raw(Store):
             pipeline (signed here with the credentials botocore resolved, on a plain aiohttp
             session): about three times the throughput for small objects. Results, errors,
             retries, timeouts and the connection bound are the same either way; ``False``
-            sends everything through aiobotocore.
+            sends everything through aiobotocore. When botocore would reach the endpoint
+            through a proxy (``HTTPS_PROXY``/``HTTP_PROXY``, its ``proxies`` setting), every
+            request goes through aiobotocore.
+        max_object_bytes: the largest object ``get`` and ``get_range`` read whole (default
+            5 GiB, S3's largest single PUT); a larger one raises `StoreNotAvailable` without
+            its body being read (``stream`` has no such bound).
+
+    No redirect is followed to another host: S3's answers naming the bucket's region are
+    signed again for that region, and any other redirect raises `StoreNotAvailable` naming
+    its ``Location``.
 
     ``list`` yields keys in the server's order: lexicographic (UTF-8 bytes) on AWS S3 and moto,
     but not on every S3-compatible server (SeaweedFS lists folder by folder). A missing bucket
@@ -108,10 +125,13 @@ class S3Raw(Store):
         part_size: int = 8 * MiB,
         verify_etag: bool = False,
         fast_path: bool = True,
+        max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES,
     ) -> None:
         self._credentials = normalize_credentials(credentials)
         self._secrets = secrets_of(self._credentials)
-        self._options = Options(endpoint_url, region, max_connections, timeout, bool(fast_path))
+        self._options = Options(
+            endpoint_url, region, max_connections, timeout, bool(fast_path), max_object_bytes
+        )
         if not isinstance(retry, Retry):
             raise TypeError(f"retry must be a Retry, not {type(retry).__name__}")
         if not isinstance(part_size, int) or not MIN_PART_SIZE <= part_size <= MAX_PART_SIZE:
@@ -124,6 +144,7 @@ class S3Raw(Store):
         self.part_size = part_size
         self.verify_etag = bool(verify_etag)
         self.fast_path = bool(fast_path)
+        self.max_object_bytes = max_object_bytes
         self._init_runtime()
 
     @classmethod

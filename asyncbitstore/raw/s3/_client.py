@@ -20,22 +20,27 @@ import base64
 import hashlib
 import os
 import re
+import ssl
 import weakref
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any, TypeAlias, TypeVar, Union
+from urllib.parse import urlsplit
 
 from aiobotocore.config import AioConfig
+from aiobotocore.httpsession import AIOHTTPSession
 from aiobotocore.session import AioSession
 from botocore import UNSIGNED
+from botocore.exceptions import ClientError
 
 from ..._core.deadline import within
 from ..._core.redact import guard_sdk_logs
 
 __all__ = [
-    "ANONYMOUS", "Connection", "Credential", "Object", "Options", "content_md5", "object_info",
-    "open_connection", "read_chunk",
+    "ANONYMOUS", "DEFAULT_MAX_OBJECT_BYTES", "Connection", "Credential", "Object", "Options",
+    "content_md5", "object_info", "open_connection", "read_chunk", "redirect_refused",
+    "too_large",
 ]  # fmt: skip
 
 R = TypeVar("R")
@@ -44,6 +49,9 @@ R = TypeVar("R")
 ANONYMOUS = "anonymous"
 Credential: TypeAlias = Union[Mapping[str, str], str, None]  # noqa: UP007 - runtime alias on 3.10
 _MD5_ETAG = re.compile(r'"?([0-9a-f]{32})"?')
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: The default bound on one whole-object read: S3's largest single PUT.
+DEFAULT_MAX_OBJECT_BYTES = 5 << 30
 
 
 @dataclass(frozen=True)
@@ -55,10 +63,10 @@ class Options:
     max_connections: int
     timeout: float | None
     fast_path: bool = False
+    max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES
 
     def __post_init__(self) -> None:
-        if self.endpoint_url is not None and not re.match(r"https?://[^/]", str(self.endpoint_url)):
-            raise ValueError("endpoint_url must be an http:// or https:// URL")
+        _check_endpoint(self.endpoint_url)
         if self.region is not None and not isinstance(self.region, str):
             raise TypeError(f"region must be a str, not {type(self.region).__name__}")
         limit = self.max_connections
@@ -67,6 +75,22 @@ class Options:
         timeout = self.timeout
         if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
             raise ValueError(f"timeout must be a positive number or None, not {timeout!r}")
+        cap = self.max_object_bytes
+        if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
+            raise ValueError(f"max_object_bytes must be a positive int, not {cap!r}")
+
+
+def _check_endpoint(url: str | None) -> None:
+    """Refuse an endpoint that is no http(s) URL or that would corrupt a request's head."""
+    if url is None:
+        return
+    if not re.match(r"https?://[^/]", str(url)):
+        raise ValueError("endpoint_url must be an http:// or https:// URL")
+    if _CONTROL.search(url) or re.search(r"\s", urlsplit(url).netloc):
+        raise ValueError(
+            "endpoint_url holds a control character, or white space in its host: "
+            "percent-encode it or remove it"
+        )
 
 
 @dataclass
@@ -104,6 +128,7 @@ def _config(options: Options, anonymous: bool) -> AioConfig:
         # The newer defaults ("when_supported") break several S3-compatible servers.
         "request_checksum_calculation": "when_required",
         "response_checksum_validation": "when_required",
+        "http_session_cls": _StayingSession,
     }
     if options.endpoint_url is not None:
         settings["s3"] = {"addressing_style": "path"}
@@ -112,6 +137,81 @@ def _config(options: Options, anonymous: bool) -> AioConfig:
     if anonymous:
         settings["signature_version"] = UNSIGNED
     return AioConfig(**settings)
+
+
+class _NoRedirects:
+    """An aiohttp session whose requests never follow a redirect."""
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        return self._session.request(*args, **kwargs, allow_redirects=False)
+
+
+class _StayingSession(AIOHTTPSession):  # type: ignore[misc]
+    """aiobotocore's HTTP session, except that a redirect is answered to botocore, not followed.
+
+    aiohttp would follow a ``Location`` to any host, carrying the session token and a PUT's
+    body. Botocore then sees the 3xx itself: its region redirector signs again for the region
+    S3 names (on the configured endpoint, or AWS's own for that region), and any other
+    redirect becomes an error.
+    """
+
+    async def _get_session(self, proxy_url: str | None) -> Any:
+        return _NoRedirects(await super()._get_session(proxy_url))
+
+    def proxy_for(self, url: str) -> str | None:
+        """The proxy botocore sends requests for ``url`` through (environment or config)."""
+        proxy: str | None = self._proxy_config.proxy_url_for(url)
+        return proxy
+
+    def verify_context(self) -> ssl.SSLContext:
+        """The TLS context botocore checks the endpoint with (``AWS_CA_BUNDLE``, ``ca_bundle``)."""
+        context: ssl.SSLContext = self._build_verify_context()
+        return context
+
+
+def redirect_refused(status: int, location: str | None) -> str:
+    """The message for a redirect that is not followed."""
+    where = repr(location[:512]) if location else "nowhere (no Location header)"
+    return (
+        f"the server answered {status}, a redirect to {where}; redirects to other hosts are "
+        "not followed (credentials and data stay with the configured endpoint): check "
+        "endpoint_url and region"
+    )
+
+
+def too_large(size: int | None, limit: int) -> ClientError:
+    """The error for an object larger than a whole-object read may be."""
+    what = f"{size} bytes" if size is not None else "more bytes"
+    message = (
+        f"the object has {what}, more than max_object_bytes={limit}: read it with stream() "
+        "or raise max_object_bytes"
+    )
+    response: Any = {
+        "Error": {"Code": "ObjectTooLarge", "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": 200},
+    }
+    return ClientError(response, "GetObject")
+
+
+def _name_redirect(response: Any = None, request_dict: Any = None, **_: Any) -> None:
+    """Put the ``Location`` of a 3xx answer in the error botocore will raise for it.
+
+    A 3xx naming no region must not reach botocore's redirector either: it would ask the same
+    server for the bucket's region with a HEAD, whose redirect would ask again, without end.
+    """
+    if response is None or response[0] is None:
+        return
+    http, parsed = response
+    if not 300 <= http.status_code < 400 or not isinstance(parsed, dict):
+        return
+    error = parsed.setdefault("Error", {})
+    error["Message"] = redirect_refused(http.status_code, http.headers.get("location"))
+    if "x-amz-bucket-region" not in http.headers and not error.get("Region"):
+        context = request_dict.get("context", {}) if isinstance(request_dict, dict) else {}
+        context.setdefault("s3_redirect", {})["redirected"] = True
 
 
 _loader: Any = None
@@ -149,16 +249,23 @@ async def open_connection(credential: Credential, options: Options) -> Connectio
         client = await stack.enter_async_context(creator)
         # botocore dumps signed requests, session token included, to its DEBUG logs.
         guard_sdk_logs(("botocore", "aiobotocore"), keys.values())
-        if not options.fast_path:
-            return Connection(client, stack, options.max_connections)
+        client.meta.events.register_first("needs-retry.s3", _name_redirect)
+        http = client._endpoint.http_session
+        endpoint = str(client.meta.endpoint_url)
+        if not options.fast_path or http.proxy_for(endpoint) is not None:
+            # Through a proxy, only botocore's transport knows the way.
+            return Connection(client, stack, options.max_connections, options.max_object_bytes)
         from ._fast import FastConnection  # it extends Connection: imported once both exist
 
+        https = endpoint.startswith("https:")
         return FastConnection(
             client,
             stack,
             options.max_connections,
+            options.max_object_bytes,
             anonymous=credential == ANONYMOUS,
             path_style=options.endpoint_url is not None,
+            context=await asyncio.to_thread(http.verify_context) if https else None,
         )
     except BaseException:
         await stack.aclose()
@@ -171,11 +278,19 @@ class Connection:
     Attributes:
         client: the aiobotocore S3 client (for the operations without a method here).
         slots: taken around every request, body included; as many as the pool's connections.
+        max_object_bytes: the largest object ``get`` reads whole.
     """
 
-    def __init__(self, client: Any, stack: AsyncExitStack, slots: int) -> None:
+    def __init__(
+        self,
+        client: Any,
+        stack: AsyncExitStack,
+        slots: int,
+        max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES,
+    ) -> None:
         self.client = client
         self.slots = asyncio.Semaphore(slots)
+        self.max_object_bytes = max_object_bytes
         self._stack = stack
         _LIVE.add(self)
 
@@ -189,6 +304,9 @@ class Connection:
         kwargs = {"Range": byte_range} if byte_range else {}
         response = await self.client.get_object(Bucket=bucket, Key=key, **kwargs)
         async with response["Body"] as body:
+            size = response.get("ContentLength")
+            if isinstance(size, int) and size > self.max_object_bytes:
+                raise too_large(size, self.max_object_bytes)
             data = await body.read()
         return object_info(response, data)
 

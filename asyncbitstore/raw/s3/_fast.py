@@ -7,9 +7,9 @@ botocore resolved (read again for every request, so refreshable temporary creden
 working across expiry), and sends the request itself. GETs go on :class:`~._h1.Pool`, a small
 HTTP/1.1 keep-alive client (aiohttp's per-request machinery costs more than the rest of a small
 GET together); HEAD and PUT go on a plain aiohttp session. Both have as many connections as the
-client's pool. Everything else (listing, deletes, multipart uploads, streaming) goes through the
-aiobotocore client it extends, as does any bucket that answers with a redirect (another
-region): botocore knows how to follow those.
+client's pool and botocore's TLS verification. Everything else (listing, deletes, multipart
+uploads, streaming) goes through the aiobotocore client it extends. No redirect is followed:
+S3's region answers are signed again for the region they name, on the same endpoint.
 
 Failures take the same shape as botocore's: an error status becomes a ``ClientError`` carrying
 the parsed S3 XML error body (or, without a body, the status as the code), and aiohttp's own
@@ -21,50 +21,102 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import re
+import ssl
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from typing import Any
 
 import aiohttp
-from botocore.exceptions import ClientError, NoCredentialsError
+from botocore.exceptions import ClientError, CredentialRetrievalError, NoCredentialsError
 from yarl import URL
 
-from ._client import Connection, Object, content_md5
+from ._client import (
+    DEFAULT_MAX_OBJECT_BYTES,
+    Connection,
+    Object,
+    content_md5,
+    redirect_refused,
+    too_large,
+)
 from ._sign import EMPTY_SHA256, UNSIGNED_PAYLOAD, Signer, Target, target
 
 try:
-    from .._net.h1 import Pool
+    from .._net.h1 import BodyTooLarge, BrokenResponse, Pool
 except ImportError:  # pragma: no cover - httptools missing: GETs go through aiohttp as well
     Pool = None  # type: ignore[assignment,misc]
 
-__all__ = ["FastConnection", "error_response"]
+    class BrokenResponse(ConnectionError):  # type: ignore[no-redef]
+        """A body that does not match its framing."""
 
-#: Statuses (and error codes) meaning "this bucket lives elsewhere": left to botocore.
+    class BodyTooLarge(Exception):  # type: ignore[no-redef]
+        """A body larger than allowed."""
+
+        def __init__(self, size: int | None) -> None:
+            super().__init__(size)
+            self.size = size
+
+
+__all__ = ["FastConnection", "UnsendableCredential", "error_response"]
+
+#: Statuses (and error codes) meaning "this bucket lives in another region", or elsewhere.
 _REDIRECTS = frozenset({301, 302, 307, 308})
 _WRONG_REGION_CODES = frozenset({"AuthorizationHeaderMalformed", "PermanentRedirect"})
+#: A region name S3 may give (a DNS label, as botocore requires): nothing else is believed.
+_REGION = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+#: What an HTTP header may carry of a credential: printable ASCII.
+_UNSENDABLE = re.compile(r"[^\x20-\x7e]")
+_MAX_REGIONS = 1024  # buckets whose region is remembered
+_MAX_PUT_ANSWER = 1 << 20  # bytes read of a PUT's or HEAD's answer body
 
 
-class _Elsewhere(Exception):
-    """The bucket answered with a redirect or a region mismatch."""
+class UnsendableCredential(CredentialRetrievalError):  # type: ignore[misc]
+    """A credential holds characters no HTTP header may carry (its value is never shown)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            provider="the configured credentials",
+            error_msg="the access key id or session token holds control or non-ASCII "
+            "characters, which cannot be sent in a header: check it for stray line breaks "
+            "or damage from copying",
+        )
 
 
 class FastConnection(Connection):
     """A :class:`Connection` whose GET, HEAD and single-part PUT skip botocore.
 
+    A redirect is never followed: S3's region answers (``x-amz-bucket-region``, or the
+    ``Region`` of an error body) make the request signed again for that region and sent once
+    more to the same endpoint (the region is remembered for the bucket); any other redirect is
+    an error naming its ``Location``.
+
     Args:
         client: the aiobotocore client (for credentials, region, endpoint and everything else).
         stack: closes the client; the aiohttp session and the GET pool are added to it.
         slots: the connection bound (the aiohttp and GET pools get as many connections).
+        max_object_bytes: the largest body a GET reads (larger ones are refused unread).
         anonymous: send unsigned requests.
         path_style: always ``endpoint/bucket/key`` (else virtual-host where the name allows).
+        context: TLS verification for https endpoints (botocore's, so its CA bundle holds).
     """
 
     def __init__(
-        self, client: Any, stack: AsyncExitStack, slots: int, *, anonymous: bool, path_style: bool
+        self,
+        client: Any,
+        stack: AsyncExitStack,
+        slots: int,
+        max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES,
+        *,
+        anonymous: bool,
+        path_style: bool,
+        context: ssl.SSLContext | None = None,
     ) -> None:
-        super().__init__(client, stack, slots)
-        connector = aiohttp.TCPConnector(limit=slots, limit_per_host=slots, ttl_dns_cache=300)
+        super().__init__(client, stack, slots, max_object_bytes)
+        connector = aiohttp.TCPConnector(
+            limit=slots, limit_per_host=slots, ttl_dns_cache=300,
+            ssl=context if context is not None else True,
+        )  # fmt: skip
         self._session = aiohttp.ClientSession(
             connector=connector,
             timeout=aiohttp.ClientTimeout(total=None),  # the store's deadline covers it all
@@ -77,43 +129,33 @@ class FastConnection(Connection):
         self._scheme = "https" if self._https else "http"
         self._h1: Pool | None = None
         if Pool is not None:  # GETs on the leaner HTTP/1.1 client when httptools is there
-            self._h1 = Pool(slots)
+            self._h1 = Pool(slots, context, max_body=max_object_bytes)
             stack.push_async_callback(self._h1.close)
-        self._signer = Signer(str(client.meta.region_name or "us-east-1"))
+        self._region = str(client.meta.region_name or "us-east-1")
+        self._signers = {self._region: Signer(self._region)}
+        self._regions: dict[str, str] = {}  # bucket -> the region S3 said it lives in
         self._anonymous = anonymous
         self._path_style = path_style
-        self._elsewhere: set[str] = set()  # buckets served through botocore
+        self._checked: tuple[str, str | None] | None = None  # the last credentials checked
 
     async def get(self, bucket: str, key: str, byte_range: str | None = None) -> Object:
         """GET the object (or a ``Range``), reading the whole body."""
-        if bucket in self._elsewhere:
-            return await super().get(bucket, key, byte_range)
         headers = {"Range": byte_range} if byte_range else {}
         try:
             found, body = await self._send("GET", bucket, key, "GetObject", headers)
-        except _Elsewhere:
-            return await super().get(bucket, key, byte_range)
-        return _object(found, body)
+        except BodyTooLarge as exc:
+            raise too_large(exc.size, self.max_object_bytes) from None
+        return _object(found, body, whole=True)
 
     async def head(self, bucket: str, key: str) -> Object:
         """HEAD the object."""
-        if bucket in self._elsewhere:
-            return await super().head(bucket, key)
-        try:
-            found, _ = await self._send("HEAD", bucket, key, "HeadObject", {})
-        except _Elsewhere:
-            return await super().head(bucket, key)
-        return _object(found, b"")
+        found, _ = await self._send("HEAD", bucket, key, "HeadObject", {})
+        return _object(found, b"", whole=False)
 
     async def put(self, bucket: str, key: str, data: bytes, *, md5: bool = False) -> None:
         """PUT the object in one request; with ``md5`` the server checks a Content-MD5."""
-        if bucket in self._elsewhere:
-            return await super().put(bucket, key, data, md5=md5)
         headers = {"Content-MD5": content_md5(data)} if md5 else {}
-        try:
-            await self._send("PUT", bucket, key, "PutObject", headers, data)
-        except _Elsewhere:
-            await super().put(bucket, key, data, md5=md5)
+        await self._send("PUT", bucket, key, "PutObject", headers, data)
 
     async def _send(
         self,
@@ -125,52 +167,123 @@ class FastConnection(Connection):
         data: bytes | None = None,
     ) -> tuple[Mapping[str, str], bytes]:
         """Sign and send one request; the response headers and body of a 2xx answer."""
-        where = target(self._endpoint, bucket, key, path_style=self._path_style)
-        if self._anonymous:
-            headers["Host"] = where.host
-        else:
-            await self._sign(method, where, headers, data)
-        found: Mapping[str, str]
-        if method == "GET" and self._h1 is not None:
-            answer = await self._h1.get(self._scheme, where.host, where.path, headers)
-            status, found, body = answer.status, answer.headers, answer.body
-        else:
-            async with self._session.request(
-                method, URL(where.url, encoded=True), headers=headers, data=data,
-                allow_redirects=False,
-            ) as response:  # fmt: skip
-                body = await response.read()
-                status, found = response.status, response.headers
+        region = self._regions.get(bucket, self._region)
+        status, found, body = await self._exchange(method, bucket, key, region, headers, data)
         if status < 300:
             return found, body
         parsed = error_response(status, found, body)
-        code = parsed["Error"].get("Code", "")
-        if status in _REDIRECTS or (status == 400 and code in _WRONG_REGION_CODES):
-            self._elsewhere.add(bucket)
-            raise _Elsewhere(bucket)
+        moved = _region_of(status, found, parsed)
+        if moved is not None and moved != region:  # S3's answer for a bucket in another region
+            self._learn(bucket, moved)
+            status, found, body = await self._exchange(method, bucket, key, moved, headers, data)
+            if status < 300:
+                return found, body
+            parsed = error_response(status, found, body)
+        if status in _REDIRECTS:
+            parsed["Error"]["Message"] = redirect_refused(status, found.get("Location"))
         raise ClientError(parsed, operation)
 
+    def _learn(self, bucket: str, region: str) -> None:
+        if len(self._regions) >= _MAX_REGIONS:
+            self._regions.clear()
+        self._regions[bucket] = region
+
+    async def _exchange(
+        self,
+        method: str,
+        bucket: str,
+        key: str,
+        region: str,
+        extra: dict[str, str],
+        data: bytes | None,
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        """One signed request: (status, headers, body)."""
+        where = target(self._endpoint, bucket, key, path_style=self._path_style)
+        headers = dict(extra)
+        if self._anonymous:
+            headers["Host"] = where.host
+        else:
+            await self._sign(method, where, headers, data, region)
+        if method == "GET" and self._h1 is not None:
+            answer = await self._h1.get(self._scheme, where.host, where.path, headers)
+            return answer.status, answer.headers, answer.body
+        async with self._session.request(
+            method, URL(where.url, encoded=True), headers=headers, data=data,
+            allow_redirects=False,
+        ) as response:  # fmt: skip
+            if method == "HEAD":
+                return response.status, response.headers, b""
+            limit = self.max_object_bytes if method == "GET" else _MAX_PUT_ANSWER
+            body = await _read_capped(response, limit)
+            return response.status, response.headers, body
+
     async def _sign(
-        self, method: str, where: Target, headers: dict[str, str], data: bytes | None
+        self,
+        method: str,
+        where: Target,
+        headers: dict[str, str],
+        data: bytes | None,
+        region: str,
     ) -> None:
         credentials = self.client._request_signer._credentials
         if credentials is None:
             raise NoCredentialsError()
         frozen = await credentials.get_frozen_credentials()
+        if (frozen.access_key, frozen.token) != self._checked:
+            _check_sendable(frozen.access_key, frozen.token)
+            self._checked = (frozen.access_key, frozen.token)
         if data is None:
             payload = EMPTY_SHA256
         else:  # as botocore: the body's hash over plain HTTP, none needed over TLS
             payload = UNSIGNED_PAYLOAD if self._https else hashlib.sha256(data).hexdigest()
-        self._signer.sign(
+        signer = self._signers.get(region)
+        if signer is None:
+            if len(self._signers) > 16:
+                self._signers = {self._region: self._signers[self._region]}
+            signer = self._signers[region] = Signer(region)
+        signer.sign(
             method, where, headers, access_key=frozen.access_key, secret_key=frozen.secret_key,
             token=frozen.token, payload_hash=payload,
         )  # fmt: skip
 
 
-def _object(headers: Mapping[str, str], body: bytes) -> Object:
+async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The whole body, refused once it is known to exceed ``limit`` bytes."""
+    if response.content_length is not None:
+        if response.content_length > limit:
+            raise BodyTooLarge(response.content_length)
+        return await response.read()
+    parts: list[bytes] = []
+    size = 0
+    while part := await response.content.read(1 << 16):
+        size += len(part)
+        if size > limit:
+            raise BodyTooLarge(None)
+        parts.append(part)
+    return b"".join(parts)
+
+
+def _check_sendable(access_key: str, token: str | None) -> None:
+    if _UNSENDABLE.search(access_key) or (token and _UNSENDABLE.search(token)):
+        raise UnsendableCredential()
+
+
+def _region_of(status: int, headers: Mapping[str, str], parsed: dict[str, Any]) -> str | None:
+    """The region a wrong-region answer names, if it is one and names a plausible region."""
+    code = parsed["Error"].get("Code", "")
+    if status not in _REDIRECTS and not (status == 400 and code in _WRONG_REGION_CODES):
+        return None
+    region = headers.get("x-amz-bucket-region") or parsed["Error"].get("Region")
+    return region if region and _REGION.fullmatch(region) else None
+
+
+def _object(headers: Mapping[str, str], body: bytes, *, whole: bool) -> Object:
+    """The object of an answer; a GET's body must have the length its header announced."""
+    length = headers.get("Content-Length")
+    if whole and length is not None and length.isdigit() and int(length) != len(body):
+        raise BrokenResponse(f"the body has {len(body)} bytes, not the {length} announced")
     encryption = headers.get("x-amz-server-side-encryption")
     customer = headers.get("x-amz-server-side-encryption-customer-algorithm")
-    length = headers.get("Content-Length")
     return Object(
         body=body,
         size=int(length) if length is not None else len(body),

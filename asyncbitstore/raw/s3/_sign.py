@@ -20,7 +20,7 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 __all__ = [
     "EMPTY_SHA256", "UNSIGNED_PAYLOAD", "Signer", "Target", "quote_key", "target",
@@ -78,7 +78,8 @@ def _split(endpoint: str) -> tuple[str, str, str]:
         host = f"[{host}]"
     if parts.port is not None and parts.port != _DEFAULT_PORTS.get(scheme):
         host = f"{host}:{parts.port}"
-    return scheme, host, parts.path.rstrip("/")
+    # The endpoint's own path is encoded as keys are (once: escapes already there are kept).
+    return scheme, host, quote_key(unquote(parts.path.rstrip("/")))
 
 
 def _hmac(key: bytes, text: str) -> bytes:
