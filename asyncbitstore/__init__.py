@@ -35,6 +35,7 @@ from .hashing import (
     Sha1Store,
 )
 from .listing import list_flat
+from .raw import BY_CLASS
 from .raw.file import FileRaw
 from .raw.memory import MemoryRaw
 from .retry import Retry
@@ -57,16 +58,10 @@ __version__ = "0.1.0"
 
 moved.install()
 
-#: Names imported on first access: name -> (module, pip extra that provides what it needs).
-_LAZY: dict[str, tuple[str, str | None]] = {
-    "S3Raw": ("asyncbitstore.raw.s3", "s3"),
-    "GSRaw": ("asyncbitstore.raw.gs", "gcs"),
-    "HTTPRaw": ("asyncbitstore.raw.http", "http"),
-    "RedisRaw": ("asyncbitstore.raw.redis", "redis"),
-    "SFTPRaw": ("asyncbitstore.raw.sftp", "sftp"),
-    "SqliteRaw": ("asyncbitstore.raw.sqlite", None),
-    "ConfigError": ("asyncbitstore.config", None),
-    "memoize": ("asyncbitstore.memoize", None),
+#: Names other than backends imported on first access: name -> module.
+_LAZY: dict[str, str] = {
+    "ConfigError": "asyncbitstore.config",
+    "memoize": "asyncbitstore.memoize",
 }
 
 __all__ = [
@@ -112,18 +107,13 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
+    backend = BY_CLASS.get(name)
+    if backend is not None:
+        value: Any = backend.load()
+    elif name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    else:
         raise AttributeError(f"module 'asyncbitstore' has no attribute {name!r}")
-    module_name, extra = _LAZY[name]
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if extra and exc.name is not None and not exc.name.startswith("asyncbitstore"):
-            raise ImportError(
-                f"{name} needs the {exc.name!r} package: pip install 'asyncbitstore[{extra}]'"
-            ) from exc
-        raise
-    value = getattr(module, name)
     globals()[name] = value
     return value
 

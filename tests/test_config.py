@@ -342,10 +342,11 @@ async def test_the_fastapi_helpers_build_a_chain_from_a_config_path(tmp_path: Pa
 
 
 def test_every_option_is_in_the_configuration_reference() -> None:
-    from asyncbitstore.config._backends import BACKENDS, RETRY_OPTIONS
+    from asyncbitstore.config._backends import OPTIONS
     from asyncbitstore.config._check import CHAIN_OPTIONS, TIER_OPTIONS
+    from asyncbitstore.config._spec import RETRY_OPTIONS
 
     reference = (Path(__file__).parent.parent / "docs" / "configuration.md").read_text()
     options = set(CHAIN_OPTIONS) | set(TIER_OPTIONS) | set(RETRY_OPTIONS)
-    options |= {name for backend in BACKENDS.values() for name in backend.options}
+    options |= {name for backend_options in OPTIONS.values() for name in backend_options}
     assert sorted(o for o in options if f"`{o}`" not in reference) == []

@@ -16,6 +16,7 @@ extra: ``pip install 'asyncbitstore[cli]'``.
 from __future__ import annotations
 
 import sys
+from importlib import metadata
 from typing import IO, Any
 
 try:
@@ -23,11 +24,15 @@ try:
 except ModuleNotFoundError as exc:  # pragma: no cover - depends on the installed extras
     raise SystemExit("bitstore needs click: pip install 'asyncbitstore[cli]'") from exc
 
-from .. import __version__
 from . import _copy, _ops, _show, _stats
 from ._run import App
 
 __all__ = ["cli", "main"]
+
+try:  # the installed distribution's; the command needs no import of the package root
+    _VERSION = metadata.version("asyncbitstore")
+except metadata.PackageNotFoundError:  # pragma: no cover - run from an uninstalled tree
+    _VERSION = "unknown"
 
 _KEYS = click.argument("keys", nargs=-1, required=True)
 
@@ -53,7 +58,7 @@ _KEYS = click.argument("keys", nargs=-1, required=True)
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (and errors).")
 @click.option("-v", "--verbose", count=True, help="Log to stderr; -vv for debug messages.")
-@click.version_option(__version__, prog_name="bitstore")
+@click.version_option(_VERSION, prog_name="bitstore")
 @click.pass_context
 def cli(
     ctx: click.Context,

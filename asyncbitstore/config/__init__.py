@@ -43,7 +43,7 @@ from ..store import Store
 from ..wrappers import Small
 from . import _backends as backends
 from . import _check as check
-from ._backends import scheme_of
+from ._spec import Failer, TierSpec, scheme_of
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -197,13 +197,13 @@ class ChainConfig:
     ) -> None:
         self.origin = origin
         self.data = data
-        fail = check.Failer(ConfigError, origin)
+        fail = Failer(ConfigError, origin)
         self.chain, self.tiers = check.check_config(
             data, fail, base_dir or Path.cwd(), os.environ if env is None else env
         )
 
-    def _fail(self, tier: check.TierSpec | None = None) -> check.Failer:
-        return check.Failer(ConfigError, self.origin, tier)
+    def _fail(self, tier: TierSpec | None = None) -> Failer:
+        return Failer(ConfigError, self.origin, tier)
 
     def chain_class(self, cls: type[C] | None = None) -> type[C]:
         """The composite class the ``[chain]`` table asks for, checked against ``cls``."""
@@ -240,7 +240,7 @@ class ChainConfig:
             self._append(chain, tier)
         return chain
 
-    def _append(self, chain: Composite, tier: check.TierSpec) -> None:
+    def _append(self, chain: Composite, tier: TierSpec) -> None:
         store = self._tier_store(chain, tier)
         extra = {k: tier.options[k] for k in ("timeout",) if k in tier.options}
         try:
@@ -256,7 +256,7 @@ class ChainConfig:
         except (TypeError, ValueError) as exc:
             raise self._fail(tier)(str(exc), None, "make the tier fit the chain") from exc
 
-    def _tier_store(self, chain: Composite, tier: check.TierSpec) -> Store:
+    def _tier_store(self, chain: Composite, tier: TierSpec) -> Store:
         fail = self._fail(tier)
         if tier.api is not None:
             return backends.api_store(tier, fail)
@@ -269,7 +269,7 @@ class ChainConfig:
             store = Small(store, tier.options["max_size"])
         return store
 
-    def _keyed(self, chain: HashComposite, tier: check.TierSpec, raw: Store, prefix: str) -> Store:
+    def _keyed(self, chain: HashComposite, tier: TierSpec, raw: Store, prefix: str) -> Store:
         verify = tier.options.get("verify", False)
         bound = tier.options.get("max_bytes") if tier.scheme == "file" else None
         try:
@@ -300,7 +300,7 @@ class ChainConfig:
 
     def describe(self) -> dict[str, Any]:
         """The configuration as plain values: secrets masked, ``${NAME}`` references kept."""
-        return check.describe(self)
+        return check.describe(self.origin, self.chain, self.tiers)
 
 
 def build_chain(

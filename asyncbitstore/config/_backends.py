@@ -1,8 +1,9 @@
-"""The backends a configuration can name: each URI scheme's options and how its store is built.
+"""What a configuration can say about each backend: its options and how its store is built.
 
-Kept apart from :mod:`asyncbitstore.config`, which reads, checks and assembles a chain; the two
-together are the only place where strings become classes. Backends whose SDK is an optional
-extra are imported only when a tier names them.
+Which backends exist (their URI schemes, classes and pip extras) is `asyncbitstore.raw`'s to
+say; this module adds, for each of them, the options a tier may give and the function that
+turns a URI and those options into a store. Backend classes are imported only when a tier names
+them, through `asyncbitstore.raw.Backend.load`.
 """
 
 from __future__ import annotations
@@ -10,63 +11,31 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlsplit
 
-from ..raw.file import FileRaw
-from ..raw.memory import MemoryRaw
+from ..raw import BACKENDS, BY_SCHEME
 from ..retry import Retry
 from ..store import Store
+from ._spec import BOOL, INT, LIST, NUMBER, STR, TABLE, Failer, TierSpec
 
-if TYPE_CHECKING:
-    from ._check import Failer, TierSpec
-
-__all__ = [
-    "BACKENDS", "RETRY_OPTIONS", "SECRET_OPTIONS", "Backend", "api_store", "raw_store", "scheme_of",
-]  # fmt: skip
-
-INT: tuple[type, ...] = (int,)
-NUMBER: tuple[type, ...] = (int, float)
-BOOL: tuple[type, ...] = (bool,)
-STR: tuple[type, ...] = (str,)
-TABLE: tuple[type, ...] = (dict,)
-
-#: Options whose values are credentials: never shown, never quoted in an error.
-SECRET_OPTIONS = frozenset({"secret_access_key", "session_token", "password", "credentials"})
-#: Keys of a ``retry = {...}`` table (see :class:`~asyncbitstore.retry.Retry`).
-RETRY_OPTIONS: Mapping[str, tuple[type, ...]] = {"attempts": INT, "base": NUMBER, "cap": NUMBER}
+__all__ = ["OPTIONS", "api_store", "raw_store"]
 
 _NETWORK = {"max_connections": INT, "request_timeout": NUMBER, "retry": TABLE}
 
 Builder = Callable[[str, dict[str, Any], bool], tuple[Store, str]]
 
 
-@dataclass(frozen=True)
-class Backend:
-    """One URI scheme: the raw store class behind it, its pip extra and its options."""
-
-    class_name: str
-    extra: str | None
-    options: Mapping[str, tuple[type, ...]]
-    build: Builder
-
-
-def scheme_of(uri: str) -> str:
-    """``"s3"`` for ``s3://...``; ``"file"`` for a plain path."""
-    head, sep, _ = uri.partition("://")
-    return head.lower() if sep else "file"
-
-
-def _lazy_class(name: str, extra: str) -> Any:
-    """A backend class from the package root, whose ImportError names the extra to install."""
+def _load(scheme: str) -> Any:
+    """The class serving `scheme`; its ImportError names the extra to install."""
+    backend = BY_SCHEME[scheme]
     try:
-        return getattr(importlib.import_module("asyncbitstore"), name)
+        return backend.load()
     except ImportError as exc:
         text = str(exc)
-        if "pip install" not in text:
-            text += f"; pip install 'asyncbitstore[{extra}]'"
-        raise ImportError(text) from exc
+        if backend.extra is None or "pip install" in text:
+            raise
+        raise ImportError(f"{text}; pip install 'asyncbitstore[{backend.extra}]'") from exc
 
 
 def _network(options: dict[str, Any]) -> dict[str, Any]:
@@ -87,15 +56,15 @@ def _file(uri: str, options: dict[str, Any], plain: bool) -> tuple[Store, str]:
         raise ValueError("a file URI must be an absolute path, like file:///var/cache/blobs/")
     kwargs = {k: options[k] for k in ("fsync", "threads") if k in options}
     root = os.path.normpath(path) if plain else None
-    return FileRaw(root, **kwargs), path
+    return _load("file")(root, **kwargs), path
 
 
 def _memory(uri: str, options: dict[str, Any], plain: bool) -> tuple[Store, str]:
-    return MemoryRaw(max_bytes=options.get("max_bytes")), uri
+    return _load("mem")(max_bytes=options.get("max_bytes")), uri
 
 
 def _s3(uri: str, options: dict[str, Any], plain: bool) -> tuple[Store, str]:
-    cls = _lazy_class("S3Raw", "s3")
+    cls = _load("s3")
     keys = {
         "aws_access_key_id": options.get("access_key_id"),
         "aws_secret_access_key": options.get("secret_access_key"),
@@ -116,7 +85,7 @@ def _s3(uri: str, options: dict[str, Any], plain: bool) -> tuple[Store, str]:
 
 
 def _gs(uri: str, options: dict[str, Any], plain: bool) -> tuple[Store, str]:
-    cls = _lazy_class("GSRaw", "gcs")
+    cls = _load("gs")
     kwargs = _network(options)
     if "endpoint" in options:
         kwargs["api_root"] = options["endpoint"]
@@ -129,7 +98,7 @@ def _gs(uri: str, options: dict[str, Any], plain: bool) -> tuple[Store, str]:
 
 
 def _http(uri: str, options: dict[str, Any], plain: bool) -> tuple[Store, str]:
-    cls = _lazy_class("HTTPRaw", "http")
+    cls = _load("http")
     kwargs = _network(options)
     kwargs.update({k: options[k] for k in ("headers", "listing") if k in options})
     return cls(**kwargs), uri
@@ -137,7 +106,7 @@ def _http(uri: str, options: dict[str, Any], plain: bool) -> tuple[Store, str]:
 
 def _redis(uri: str, options: dict[str, Any], plain: bool) -> tuple[Store, str]:
     """``redis://[:password@]host:port/db/<key prefix>``: the database URL, then the prefix."""
-    cls = _lazy_class("RedisRaw", "redis")
+    cls = _load("redis")
     parts = urlsplit(uri)
     db, _, rest = parts.path.lstrip("/").partition("/")
     netloc = parts.netloc
@@ -158,8 +127,6 @@ _DB_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 def _sqlite(uri: str, options: dict[str, Any], plain: bool) -> tuple[Store, str]:
     """``sqlite:///path/to/blobs.db/<key prefix>``: the database file ends at the first
     segment ending in .db, .sqlite or .sqlite3."""
-    from ..raw.sqlite import SqliteRaw
-
     parts = uri[len("sqlite://") :].split("/")
     ends = [i for i, part in enumerate(parts) if part.lower().endswith(_DB_SUFFIXES)]
     if not ends or not parts[0] == "":
@@ -173,50 +140,91 @@ def _sqlite(uri: str, options: dict[str, Any], plain: bool) -> tuple[Store, str]
     }
     if "request_timeout" in options:
         kwargs["timeout"] = options["request_timeout"]
-    raw = SqliteRaw(path, **kwargs)
+    raw = _load("sqlite")(path, **kwargs)
     return raw, raw.base + "/".join(parts[ends[0] + 1 :])
 
 
-_FILE = Backend("FileRaw", None, {"fsync": BOOL, "threads": INT, "max_bytes": INT}, _file)
-_HTTP = Backend("HTTPRaw", "http", {**_NETWORK, "headers": TABLE, "listing": BOOL}, _http)
-_REDIS = Backend("RedisRaw", "redis", {**_NETWORK, "password": STR, "ttl": NUMBER}, _redis)
-_S3_OPTIONS = {
-    **_NETWORK,
-    "endpoint": STR,
-    "region": STR,
-    "profile": STR,
-    "access_key_id": STR,
-    "secret_access_key": STR,
-    "session_token": STR,
-    "anonymous": BOOL,
-    "part_size": INT,
-    "verify_etag": BOOL,
-}
-_GS_OPTIONS = {
-    **_NETWORK,
-    "endpoint": STR,
-    "credentials": (str, dict),
-    "anonymous": BOOL,
-    "verify_md5": BOOL,
-    "chunk_size": INT,
-}
+def _sftp(uri: str, options: dict[str, Any], plain: bool) -> tuple[Store, str]:
+    """`sftp://[user@]host[:port]/folder/`: a plain chain's tier is confined to the folder;
+    otherwise (keyed blobs under the folder, copies) the store serves the whole server."""
+    cls = _load("sftp")
+    kwargs: dict[str, Any] = {k: options[k] for k in ("password", "passphrase") if k in options}
+    if "known_hosts" in options:
+        kwargs["known_hosts"] = os.path.expanduser(options["known_hosts"])
+    if "client_keys" in options:
+        keys = options["client_keys"]
+        paths = [keys] if isinstance(keys, str) else keys
+        if not paths or not all(isinstance(path, str) for path in paths):
+            raise ValueError("client_keys must be a key file's path or a list of paths")
+        kwargs["client_keys"] = [os.path.expanduser(path) for path in paths]
+    if "max_requests" in options:
+        kwargs["max_requests"] = options["max_requests"]
+    if "request_timeout" in options:
+        kwargs["timeout"] = options["request_timeout"]
+    if "retry" in options:
+        kwargs["retry"] = Retry(**options["retry"])
+    if "connect_options" in options:
+        kwargs["options"] = options["connect_options"]
+    raw = cls(uri, **kwargs)
+    if plain:
+        return raw, raw.base
+    return cls(raw.authority, **kwargs), raw.base
 
-#: URI scheme -> backend. A plain absolute path counts as ``file``.
-BACKENDS: Mapping[str, Backend] = {
-    "file": _FILE,
-    "mem": Backend("MemoryRaw", None, {"max_bytes": INT}, _memory),
-    "s3": Backend("S3Raw", "s3", _S3_OPTIONS, _s3),
-    "gs": Backend("GSRaw", "gcs", _GS_OPTIONS, _gs),
-    "http": _HTTP,
-    "https": _HTTP,
-    "redis": _REDIS,
-    "rediss": _REDIS,
-    "sqlite": Backend(
-        "SqliteRaw",
-        None,
+
+#: Backend name (`asyncbitstore.raw.Backend.name`) -> its tier options and its builder.
+_TABLE: Mapping[str, tuple[Mapping[str, tuple[type, ...]], Builder]] = {
+    "file": ({"fsync": BOOL, "threads": INT, "max_bytes": INT}, _file),
+    "mem": ({"max_bytes": INT}, _memory),
+    "s3": (
+        {
+            **_NETWORK,
+            "endpoint": STR,
+            "region": STR,
+            "profile": STR,
+            "access_key_id": STR,
+            "secret_access_key": STR,
+            "session_token": STR,
+            "anonymous": BOOL,
+            "part_size": INT,
+            "verify_etag": BOOL,
+        },
+        _s3,
+    ),
+    "gs": (
+        {
+            **_NETWORK,
+            "endpoint": STR,
+            "credentials": (str, dict),
+            "anonymous": BOOL,
+            "verify_md5": BOOL,
+            "chunk_size": INT,
+        },
+        _gs,
+    ),
+    "http": ({**_NETWORK, "headers": TABLE, "listing": BOOL}, _http),
+    "redis": ({**_NETWORK, "password": STR, "ttl": NUMBER}, _redis),
+    "sftp": (
+        {
+            "request_timeout": NUMBER,
+            "retry": TABLE,
+            "known_hosts": STR,
+            "client_keys": STR + LIST,
+            "passphrase": STR,
+            "password": STR,
+            "max_requests": INT,
+            "connect_options": TABLE,
+        },
+        _sftp,
+    ),
+    "sqlite": (
         {"max_bytes": INT, "fsync": BOOL, "threads": INT, "request_timeout": NUMBER},
         _sqlite,
     ),
+}
+
+#: URI scheme -> the options its tiers may give (every scheme of `asyncbitstore.raw.BACKENDS`).
+OPTIONS: Mapping[str, Mapping[str, tuple[type, ...]]] = {
+    scheme: _TABLE[backend.name][0] for backend in BACKENDS for scheme in backend.schemes
 }
 
 
@@ -225,10 +233,10 @@ def raw_store(
 ) -> tuple[Store, str]:
     """The raw store (and the URI prefix in it) a URI tier names."""
     assert tier.scheme is not None and tier.uri is not None
-    backend = BACKENDS[tier.scheme]
-    options = {k: v for k, v in tier.options.items() if k in backend.options}
+    allowed, build = _TABLE[BY_SCHEME[tier.scheme].name]
+    options = {k: v for k, v in tier.options.items() if k in allowed}
     try:
-        return backend.build(uri or tier.uri, options, plain)
+        return build(uri or tier.uri, options, plain)
     except ImportError as exc:
         raise fail(str(exc), None, None) from None
     except (TypeError, ValueError) as exc:

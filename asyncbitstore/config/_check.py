@@ -1,7 +1,7 @@
 """Checking a parsed configuration: known options, types, ``${NAME}`` references, masking.
 
-Every problem becomes one ``ConfigError`` through a :class:`Failer`, which knows the file and
-the tier; callers ``raise fail(problem, option, what_to_do)``.
+Every problem becomes one ``ConfigError`` through a `Failer` (see `_spec`), which knows the file
+and the tier; callers ``raise fail(problem, option, what_to_do)``.
 """
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._core.uri import redact
-from ._backends import (
-    BACKENDS,
+from ..raw import BY_SCHEME, schemes_text
+from ._backends import OPTIONS
+from ._spec import (
     BOOL,
     INT,
     NUMBER,
@@ -23,11 +23,10 @@ from ._backends import (
     SECRET_OPTIONS,
     STR,
     TABLE,
+    Failer,
+    TierSpec,
     scheme_of,
 )
-
-if TYPE_CHECKING:
-    from . import ChainConfig, ConfigError
 
 CHAIN_OPTIONS = {
     "kind": STR,
@@ -57,42 +56,7 @@ _ALIASES = {"kind": "role", "type": "role", "url": "uri", "prefix": "uri", "path
 _ALIASES |= {"endpoint_url": "endpoint", "api_root": "endpoint", "tiers": "tier"}
 _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _SECRET_WORDS = ("secret", "token", "password", "passwd", "credential", "auth", "key")
-_SCHEMES = "file://, mem://, s3://, gs://, http(s)://, redis(s)://, sqlite://, or a path"
-
-
-@dataclass
-class TierSpec:
-    """One checked ``[[tier]]``: values with ``${NAME}`` replaced, and as written."""
-
-    index: int
-    role: str
-    label: str
-    uri: str | None = None
-    api: str | None = None
-    scheme: str | None = None
-    options: dict[str, Any] = field(default_factory=dict)
-    written: Mapping[str, Any] = field(default_factory=dict)
-
-
-class Failer:
-    """Makes ``ConfigError`` messages: ``<file>: tier N (<uri>): <problem>; <what to do>``."""
-
-    def __init__(self, error: type[ConfigError], origin: str, tier: TierSpec | None = None) -> None:
-        self.error = error
-        self.origin = origin
-        self.tier = tier
-
-    def at(self, tier: TierSpec) -> Failer:
-        """The same, for ``tier``."""
-        return Failer(self.error, self.origin, tier)
-
-    def __call__(self, problem: str, option: str | None, todo: str | None) -> ConfigError:
-        where = self.origin
-        if self.tier is not None:
-            where += f": tier {self.tier.index} ({self.tier.label})"
-        message = f"{where}: {problem}" + (f"; {todo}" if todo else "")
-        index = None if self.tier is None else self.tier.index
-        return self.error(message, origin=self.origin, tier=index, option=option)
+_SCHEMES = schemes_text() + ", or a path"
 
 
 def _expand(value: Any, env: Mapping[str, str], fail: Failer, option: str) -> Any:
@@ -119,14 +83,14 @@ def _expand(value: Any, env: Mapping[str, str], fail: Failer, option: str) -> An
     return _REF.sub(replace, value)
 
 
-def _unknown(name: str, allowed: set[str], fail: Failer, context: str) -> ConfigError:
+def _unknown(name: str, allowed: set[str], fail: Failer, context: str) -> Exception:
     hint = _ALIASES.get(name) if _ALIASES.get(name) in allowed else None
     close = difflib.get_close_matches(name, sorted(allowed), n=1)
     if hint or close:
         todo = f"did you mean {hint or close[0]!r}?"
     else:
         todo = f"valid options here: {', '.join(sorted(allowed))}"
-    owners = sorted(s for s, b in BACKENDS.items() if name in b.options)
+    owners = sorted(scheme for scheme, options in OPTIONS.items() if name in options)
     if owners and not hint:
         todo = f"it applies to {', '.join(s + '://' for s in owners)} tiers only"
     return fail(f"unknown option {name!r} {context}", name, todo)
@@ -148,6 +112,7 @@ def _check_types(
 
 _TYPE_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
 _TYPE_NAMES[dict] = "a table"
+_TYPE_NAMES[list] = "a list"
 
 
 def _check_chain(data: Any, fail: Failer, env: Mapping[str, str]) -> dict[str, Any]:
@@ -206,7 +171,7 @@ def _check_tier(
     tier = TierSpec(index, "", _label(written), written=written)
     fail = fail.at(tier)
     if "role" not in written or not {"uri", "api"} & set(written):  # likely misspelt: say so
-        every = set(TIER_OPTIONS).union(*(b.options for b in BACKENDS.values()))
+        every = set(TIER_OPTIONS).union(*OPTIONS.values())
         for name in written:
             if name not in every:
                 raise _unknown(name, every, fail, "in a tier")
@@ -240,13 +205,12 @@ def _check_uri_tier(
     if not isinstance(tier.uri, str) or not tier.uri:
         raise fail("uri must be a non-empty string", "uri", f"use {_SCHEMES}")
     scheme = tier.scheme = scheme_of(tier.uri)
-    backend = BACKENDS.get(scheme)
-    if backend is None:
+    if scheme not in BY_SCHEME:
         raise fail(f"unknown URI scheme {scheme + '://'!r}", "uri", f"use {_SCHEMES}")
     if scheme == "file" and "://" not in tier.uri:
         tier.uri = _resolve_path(tier.uri, base_dir)
     types = {k: v for k, v in TIER_OPTIONS.items() if k not in ("api", "options", "uri")}
-    _check_types(values, {**types, **backend.options}, fail, f"for {scheme}:// tiers")
+    _check_types(values, {**types, **OPTIONS[scheme]}, fail, f"for {scheme}:// tiers")
     _check_tables(values, fail)
     if "verify" in values and not keyed:
         raise fail("verify needs keyed blobs", "verify", 'use [chain] kind = "sha1" or "hash"')
@@ -274,7 +238,7 @@ def _check_tables(values: dict[str, Any], fail: Failer) -> None:
 
 def bare_tier(uri: str, scheme: str, fail: Failer) -> TierSpec:
     """A tier with no options for ``uri``, for a store that no configured tier covers."""
-    if scheme not in BACKENDS:
+    if scheme not in BY_SCHEME:
         raise fail(f"unknown URI scheme in {redact(uri)!r}", "uri", f"use {_SCHEMES}")
     return TierSpec(0, "source", redact(uri), uri=uri, scheme=scheme)
 
@@ -299,11 +263,11 @@ def _mask(name: str, value: Any) -> Any:
     return redact(value) if isinstance(value, str) else value
 
 
-def describe(config: ChainConfig) -> dict[str, Any]:
+def describe(origin: str, chain: Mapping[str, Any], tiers: list[TierSpec]) -> dict[str, Any]:
     """The configuration as written, secrets masked, with the chain's kind filled in."""
-    tiers = []
-    for tier in config.tiers:
+    shown_tiers = []
+    for tier in tiers:
         shown = {"tier": tier.index, "role": tier.role}
         shown.update({k: _mask(k, v) for k, v in tier.written.items() if k != "role"})
-        tiers.append(shown)
-    return {"origin": config.origin, "chain": dict(config.chain), "tiers": tiers}
+        shown_tiers.append(shown)
+    return {"origin": origin, "chain": dict(chain), "tiers": shown_tiers}
