@@ -3,13 +3,14 @@
 Build a chain of caches in front of sources and ``await store.get(key)``: tiers are asked in
 order, the first hit wins, and the caches above it are filled in the background.
 
-Cloud backends (``S3Raw``, ``GSRaw``, ``HTTPRaw``, ``RedisRaw``) are imported on first use, so
-``import asyncbitstore`` loads no cloud SDK.
+Backends that need an SDK (``S3Raw``, ``GSRaw``, ``HTTPRaw``, ``RedisRaw``, ``SFTPRaw``) are
+imported on first use, so ``import asyncbitstore`` loads no cloud SDK; one whose extra is not
+installed raises an ImportError naming the ``pip install`` that provides it, and is left out of
+``from asyncbitstore import *``.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._core import moved
@@ -17,6 +18,7 @@ from .composite import Composite, HashComposite, Sha1Composite
 from .errors import (
     BitstoreError,
     CompressedRange,
+    ConfigError,
     InvalidDataFound,
     InvalidRange,
     InvalidURI,
@@ -35,6 +37,7 @@ from .hashing import (
     Sha1Store,
 )
 from .listing import list_flat
+from .memoize import memoize
 from .raw import BY_CLASS
 from .raw.file import FileRaw
 from .raw.memory import MemoryRaw
@@ -45,8 +48,6 @@ from .transfer import TransferResult, transfer
 from .wrappers import Fanout, Small
 
 if TYPE_CHECKING:
-    from .config import ConfigError
-    from .memoize import memoize
     from .raw.gs import GSRaw
     from .raw.http import HTTPRaw
     from .raw.redis import RedisRaw
@@ -54,15 +55,7 @@ if TYPE_CHECKING:
     from .raw.sftp import SFTPRaw
     from .raw.sqlite import SqliteRaw
 
-__version__ = "0.1.0"
-
 moved.install()
-
-#: Names other than backends imported on first access: name -> module.
-_LAZY: dict[str, str] = {
-    "ConfigError": "asyncbitstore.config",
-    "memoize": "asyncbitstore.memoize",
-}
 
 __all__ = [
     "BitstoreError",
@@ -106,17 +99,25 @@ __all__ = [
 ]
 
 
+#: What ``from asyncbitstore import *`` brings: backends whose extra is missing are left out.
+__all__ = sorted(name for name in __all__ if name not in BY_CLASS or BY_CLASS[name].installed())
+
+
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("asyncbitstore")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            return "0+unknown"
     backend = BY_CLASS.get(name)
-    if backend is not None:
-        value: Any = backend.load()
-    elif name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-    else:
+    if backend is None:
         raise AttributeError(f"module 'asyncbitstore' has no attribute {name!r}")
+    value: Any = backend.load()
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted(__all__)
+    return sorted({*__all__, *BY_CLASS})

@@ -11,7 +11,8 @@ Every error is a :class:`BitstoreError`::
     ├── InvalidRange (also ValueError)       a byte range that cannot be served
     │   └── CompressedRange                  ... because the blob is stored compressed
     ├── NotWritable                          the store does not implement put/delete
-    └── StoreFull                            the store declines the write for lack of room
+    ├── StoreFull                            the store declines the write for lack of room
+    └── ConfigError (also ValueError)        a configuration that cannot be read or built
 
 The distinction between the first two matters: a chain reports :class:`NotFoundInStore` only when
 every tier answered "not there", and :class:`StoreNotAvailable` whenever a tier failed, so an
@@ -28,6 +29,7 @@ from typing import Any
 __all__ = [
     "BitstoreError",
     "CompressedRange",
+    "ConfigError",
     "InvalidDataFound",
     "InvalidRange",
     "InvalidURI",
@@ -190,3 +192,21 @@ class StoreFull(BitstoreError):
         self.store = describe(store)
         self.uri = uri
         super().__init__(f"{self.store} cannot take {uri!r}: {reason}")
+
+
+class ConfigError(BitstoreError, ValueError):
+    """A configuration that cannot be read or built; the message says where and what to do.
+
+    Attributes:
+        origin: the file (or ``"configuration"`` for a mapping).
+        tier: the tier's number, from 1, or ``None`` for the file or ``[chain]``.
+        option: the option at fault, or ``None``.
+    """
+
+    def __init__(
+        self, message: str, *, origin: str, tier: int | None = None, option: str | None = None
+    ) -> None:
+        self.origin = origin
+        self.tier = tier
+        self.option = option
+        super().__init__(message)

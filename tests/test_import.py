@@ -127,3 +127,55 @@ def test_every_public_name_has_a_docstring() -> None:
             missing.append(name)
     assert missing == []
     assert asyncbitstore.__doc__
+
+
+def test_star_import_works_without_any_extra_and_leaves_out_the_missing_backends() -> None:
+    blocked = ["aiobotocore", "botocore", "aiohttp", "gcloud", "redis", "asyncssh", "httptools"]
+    result = _run(
+        f"""
+        import json, sys
+        for name in {blocked!r}:
+            sys.modules[name] = None  # as if it were not installed
+        namespace = {{}}
+        exec("from asyncbitstore import *", namespace)
+        import asyncbitstore
+        try:
+            asyncbitstore.S3Raw
+        except ImportError as exc:
+            hint = str(exc)
+        print(json.dumps({{"names": sorted(n for n in namespace if not n.startswith("__")),
+                          "hint": hint}}))
+        """
+    )
+    names = result["names"]
+    assert isinstance(names, list)
+    assert {"Store", "FileRaw", "MemoryRaw", "SqliteRaw", "Sha1Composite", "memoize"} <= set(names)
+    assert not {"S3Raw", "GSRaw", "HTTPRaw", "RedisRaw", "SFTPRaw"} & set(names)
+    assert "pip install 'asyncbitstore[s3]'" in str(result["hint"])
+
+
+def test_memoize_is_the_decorator_even_after_its_module_was_imported() -> None:
+    result = _run(
+        """
+        import json
+        import asyncbitstore.memoize
+        from asyncbitstore import memoize
+        import asyncbitstore
+        same = memoize is asyncbitstore.memoize
+        print(json.dumps({"kind": type(memoize).__name__, "same": same}))
+        """
+    )
+    assert result == {"kind": "function", "same": True}
+
+
+def test_the_version_comes_from_the_package_metadata() -> None:
+    from importlib.metadata import version
+
+    assert asyncbitstore.__version__ == version("asyncbitstore")
+
+
+def test_public_classes_name_their_public_module() -> None:
+    for name in asyncbitstore.__all__:
+        value = getattr(asyncbitstore, name)
+        module = getattr(value, "__module__", "")
+        assert not any(part.startswith("_") for part in module.split(".")), (name, module)

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..composite import Composite, HashComposite, Sha1Composite
-from ..errors import BitstoreError
+from ..errors import ConfigError
 from ..hashing import HashCache, HashStore
 from ..store import Store
 from ..wrappers import Small
@@ -71,24 +71,6 @@ _KINDS: dict[str, type[Composite]] = {
     "hash": HashComposite,
     "plain": Composite,
 }
-
-
-class ConfigError(BitstoreError, ValueError):
-    """A configuration that cannot be read or built; the message says where and what to do.
-
-    Attributes:
-        origin: the file (or ``"configuration"`` for a mapping).
-        tier: the tier's number, from 1, or ``None`` for the file or ``[chain]``.
-        option: the option at fault, or ``None``.
-    """
-
-    def __init__(
-        self, message: str, *, origin: str, tier: int | None = None, option: str | None = None
-    ) -> None:
-        self.origin = origin
-        self.tier = tier
-        self.option = option
-        super().__init__(message)
 
 
 def _user_dir(kind: str) -> Path:

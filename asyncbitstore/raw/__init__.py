@@ -11,6 +11,7 @@ so that `import asyncbitstore.raw` loads no cloud SDK.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -31,6 +32,8 @@ class Backend:
         module: the dotted path of the module that defines the class.
         class_name: the raw store class, as exported from `asyncbitstore`.
         extra: the pip extra that installs what it needs, or `None` when nothing is needed.
+        requires: the top-level packages of that extra the backend cannot do without (top-level
+            names only: looking up a dotted name would import its parents).
     """
 
     name: str
@@ -38,6 +41,11 @@ class Backend:
     module: str
     class_name: str
     extra: str | None
+    requires: tuple[str, ...] = ()
+
+    def installed(self) -> bool:
+        """Whether the packages it needs are installed (looked up, not imported)."""
+        return all(importlib.util.find_spec(name) is not None for name in self.requires)
 
     def load(self) -> type[Store]:
         """The store class, imported now.
@@ -60,19 +68,21 @@ class Backend:
         return cls
 
 
-def _backend(schemes: tuple[str, ...], module: str, class_name: str, extra: str | None) -> Backend:
-    return Backend(schemes[0], schemes, f"asyncbitstore.raw.{module}", class_name, extra)
+def _backend(
+    schemes: tuple[str, ...], module: str, class_name: str, extra: str | None, *requires: str
+) -> Backend:
+    return Backend(schemes[0], schemes, f"asyncbitstore.raw.{module}", class_name, extra, requires)
 
 
 #: Every raw backend, in the order they are listed in messages.
 BACKENDS: tuple[Backend, ...] = (
     _backend(("file",), "file", "FileRaw", None),
     _backend(("mem",), "memory", "MemoryRaw", None),
-    _backend(("s3",), "s3", "S3Raw", "s3"),
-    _backend(("gs",), "gs", "GSRaw", "gcs"),
-    _backend(("http", "https"), "http", "HTTPRaw", "http"),
-    _backend(("redis", "rediss"), "redis", "RedisRaw", "redis"),
-    _backend(("sftp",), "sftp", "SFTPRaw", "sftp"),
+    _backend(("s3",), "s3", "S3Raw", "s3", "aiobotocore", "aiohttp"),
+    _backend(("gs",), "gs", "GSRaw", "gcs", "gcloud", "aiohttp"),
+    _backend(("http", "https"), "http", "HTTPRaw", "http", "aiohttp"),
+    _backend(("redis", "rediss"), "redis", "RedisRaw", "redis", "redis"),
+    _backend(("sftp",), "sftp", "SFTPRaw", "sftp", "asyncssh"),
     _backend(("sqlite",), "sqlite", "SqliteRaw", None),
 )
 
