@@ -49,6 +49,7 @@ except ModuleNotFoundError as _missing:  # pragma: no cover - depends on the ins
     ) from _missing
 
 from ._core import bulk
+from ._core.checks import positive_int
 from .errors import NotFoundInStore, StoreNotAvailable
 from .stats import ChainStats, LatencyHistogram, TierStats
 from .store import DEFAULT_CONCURRENCY, Store
@@ -190,10 +191,7 @@ def _to_bag(
     items: Iterable[Any] | db.Bag, npartitions: int | None, concurrency: int, what: str
 ) -> Any:
     """``items`` as a Bag: a Bag as it is (or repartitioned), an iterable materialized."""
-    if npartitions is not None and (
-        isinstance(npartitions, bool) or not isinstance(npartitions, int) or npartitions < 1
-    ):
-        raise ValueError(f"npartitions must be a positive int, not {npartitions!r}")
+    npartitions = positive_int("npartitions", npartitions, allow_none=True)
     if isinstance(items, db.Bag):
         if npartitions is None or npartitions == items.npartitions:
             return items
