@@ -27,15 +27,12 @@ by :func:`close_worker_stores`.
 from __future__ import annotations
 
 import asyncio
-import atexit
 import contextlib
 import functools
 import hashlib
 import logging
 import math
-import os
 import pickle
-import threading
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
@@ -50,6 +47,7 @@ except ModuleNotFoundError as _missing:  # pragma: no cover - depends on the ins
 
 from ._core import bulk
 from ._core.checks import positive_int
+from ._core.loop_thread import LoopThread
 from .errors import NotFoundInStore, StoreNotAvailable
 from .stats import ChainStats, LatencyHistogram, TierStats
 from .store import DEFAULT_CONCURRENCY, Store
@@ -92,33 +90,21 @@ class _WorkerRuntime:
     """One event loop thread per process and the live stores it serves."""
 
     def __init__(self) -> None:
-        self._guard = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._pid = 0
         self._live: OrderedDict[str, _Live] = OrderedDict()
-        self._exit_hook = False
-
-    def _running_loop(self) -> asyncio.AbstractEventLoop:
-        with self._guard:
-            if self._loop is None or self._pid != os.getpid():
-                # First use, or a forked child: the parent's thread did not come along.
-                self._live = OrderedDict()
-                self._loop = asyncio.new_event_loop()
-                self._pid = os.getpid()
-                self._thread = threading.Thread(
-                    target=self._loop.run_forever, name="asyncbitstore-dask", daemon=True
-                )
-                self._thread.start()
-                if not self._exit_hook:
-                    atexit.register(self.close)
-                    self._exit_hook = True
-            return self._loop
+        # Dask tasks may run where a loop runs (the sync scheduler in a notebook): they block
+        # it, as they always have, rather than fail.
+        self.loop_thread = LoopThread(
+            "asyncbitstore-dask",
+            on_start=self._live.clear,
+            cleanup=self._close_all,
+            close_timeout=_CLOSE_TIMEOUT,
+            refuse_in_loop=False,
+            log=logger,
+        )
 
     def call(self, token: str, store: Store, work: Callable[[Store], Coroutine[Any, Any, R]]) -> R:
         """Run ``work(live store)`` in this process's loop, holding the store's lock."""
-        loop = self._running_loop()
-        return asyncio.run_coroutine_threadsafe(self._locked(token, store, work), loop).result()
+        return self.loop_thread.run(self._locked(token, store, work))
 
     async def _locked(
         self, token: str, store: Store, work: Callable[[Store], Coroutine[Any, Any, R]]
@@ -138,32 +124,17 @@ class _WorkerRuntime:
 
     def peek(self, token: str, work: Callable[[Store], Coroutine[Any, Any, R]]) -> R | None:
         """``work(live store)`` without the lock; None when this process has no such store."""
-        with self._guard:
-            loop = self._loop if self._pid == os.getpid() else None
-        if loop is None or token not in self._live:
+        if self.loop_thread.loop is None or token not in self._live:
             return None
-        live = self._live[token]
-        return asyncio.run_coroutine_threadsafe(work(live.store), loop).result()
+        return self.loop_thread.run(work(self._live[token].store))
 
     def close(self) -> None:
         """Close every live store, then stop and close the loop. Safe to call twice."""
-        with self._guard:
-            loop, thread, pid = self._loop, self._thread, self._pid
-            self._loop = self._thread = None
-        if loop is None or thread is None or pid != os.getpid():
-            return
-        try:
-            closing = asyncio.run_coroutine_threadsafe(self._close_all(), loop)
-            closing.result(_CLOSE_TIMEOUT)
-        except Exception as exc:
-            logger.warning("closing the stores of this worker failed: %s", exc)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(_CLOSE_TIMEOUT)
-        if not thread.is_alive():
-            loop.close()
+        self.loop_thread.close()
 
     async def _close_all(self) -> None:
-        live, self._live = list(self._live.values()), OrderedDict()
+        live = list(self._live.values())
+        self._live.clear()
         for entry in live:
             async with entry.lock:
                 await entry.store.aclose()
