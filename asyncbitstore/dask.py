@@ -49,7 +49,7 @@ from ._core import bulk
 from ._core.checks import positive_int
 from ._core.loop_thread import LoopThread
 from .errors import NotFoundInStore, StoreNotAvailable
-from .stats import ChainStats, LatencyHistogram, TierStats
+from .stats import ChainStats
 from .store import DEFAULT_CONCURRENCY, Store
 
 __all__ = [
@@ -331,68 +331,18 @@ def _warm_partition(keys: Iterable[str], store: Store, token: str, concurrency: 
         before: ChainStats = live.stats  # type: ignore[attr-defined]
         await bulk.drain(lambda key: fetch(live, key), batch, concurrency=concurrency)
         await _flush(live)
-        return _minus(live.stats, before)  # type: ignore[attr-defined]
+        after: ChainStats = live.stats  # type: ignore[attr-defined]
+        return after.minus(before)
 
     return _RUNTIME.call(token, store, work)
-
-
-def _histogram_minus(after: LatencyHistogram, before: LatencyHistogram) -> LatencyHistogram:
-    diff = LatencyHistogram()
-    for index, n in after.buckets.items():
-        if n - before.buckets.get(index, 0) > 0:
-            diff.buckets[index] = n - before.buckets.get(index, 0)
-    diff.count = after.count - before.count
-    diff.total = after.total - before.total
-    if diff.buckets:  # the true maximum of the interval is unknown: its bucket's upper edge
-        diff.max = min(after.max, LatencyHistogram.bucket_upper_bound(max(diff.buckets)))
-    return diff
-
-
-_COUNTERS = ("hits", "misses", "errors", "timeouts", "corrupt", "bytes", "skipped")
-_CHAIN_COUNTERS = (
-    "fills_done",
-    "fills_failed",
-    "fills_dropped",
-    "fills_declined",
-    "single_flight_joins",
-    "negative_hits",
-)
-
-
-def _minus(after: ChainStats, before: ChainStats) -> ChainStats:
-    """What happened between two snapshots of one chain's figures."""
-    earlier = {tier.name: tier for tier in before.tiers}
-    tiers = []
-    for tier in after.tiers:
-        old = earlier.get(tier.name, TierStats(tier.name))
-        diff = TierStats(tier.name, circuit=tier.circuit)
-        for attr in (*_COUNTERS, "circuit_opened"):
-            setattr(diff, attr, getattr(tier, attr) - getattr(old, attr))
-        diff.latency = _histogram_minus(tier.latency, old.latency)
-        tiers.append(diff)
-    result = ChainStats(tiers=tiers, fills_pending=after.fills_pending)
-    for attr in _CHAIN_COUNTERS:
-        setattr(result, attr, getattr(after, attr) - getattr(before, attr))
-    return result
 
 
 def _merge_all(parts: Iterable[ChainStats | None]) -> ChainStats:
     """The sum of several chains' figures (tiers matched by name, in first-seen order)."""
     total = ChainStats()
     for part in parts:
-        if part is None:
-            continue
-        for tier in part.tiers:
-            try:
-                mine = total.tier(tier.name)
-            except KeyError:
-                mine = TierStats(tier.name, circuit=tier.circuit)
-                total.tiers.append(mine)
-            mine.merge(tier)
-            if tier.circuit != "closed":
-                mine.circuit = tier.circuit  # any worker's open breaker shows
-        for attr in (*_CHAIN_COUNTERS, "fills_pending"):
-            setattr(total, attr, getattr(total, attr) + getattr(part, attr))
+        if part is not None:
+            total.merge(part)
     return total
 
 
