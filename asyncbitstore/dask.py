@@ -27,15 +27,12 @@ by :func:`close_worker_stores`.
 from __future__ import annotations
 
 import asyncio
-import atexit
 import contextlib
 import functools
 import hashlib
 import logging
 import math
-import os
 import pickle
-import threading
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
@@ -49,8 +46,10 @@ except ModuleNotFoundError as _missing:  # pragma: no cover - depends on the ins
     ) from _missing
 
 from ._core import bulk
+from ._core.checks import positive_int
+from ._core.loop_thread import LoopThread
 from .errors import NotFoundInStore, StoreNotAvailable
-from .stats import ChainStats, LatencyHistogram, TierStats
+from .stats import ChainStats
 from .store import DEFAULT_CONCURRENCY, Store
 
 __all__ = [
@@ -91,33 +90,21 @@ class _WorkerRuntime:
     """One event loop thread per process and the live stores it serves."""
 
     def __init__(self) -> None:
-        self._guard = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._pid = 0
         self._live: OrderedDict[str, _Live] = OrderedDict()
-        self._exit_hook = False
-
-    def _running_loop(self) -> asyncio.AbstractEventLoop:
-        with self._guard:
-            if self._loop is None or self._pid != os.getpid():
-                # First use, or a forked child: the parent's thread did not come along.
-                self._live = OrderedDict()
-                self._loop = asyncio.new_event_loop()
-                self._pid = os.getpid()
-                self._thread = threading.Thread(
-                    target=self._loop.run_forever, name="asyncbitstore-dask", daemon=True
-                )
-                self._thread.start()
-                if not self._exit_hook:
-                    atexit.register(self.close)
-                    self._exit_hook = True
-            return self._loop
+        # Dask tasks may run where a loop runs (the sync scheduler in a notebook): they block
+        # it, as they always have, rather than fail.
+        self.loop_thread = LoopThread(
+            "asyncbitstore-dask",
+            on_start=self._live.clear,
+            cleanup=self._close_all,
+            close_timeout=_CLOSE_TIMEOUT,
+            refuse_in_loop=False,
+            log=logger,
+        )
 
     def call(self, token: str, store: Store, work: Callable[[Store], Coroutine[Any, Any, R]]) -> R:
         """Run ``work(live store)`` in this process's loop, holding the store's lock."""
-        loop = self._running_loop()
-        return asyncio.run_coroutine_threadsafe(self._locked(token, store, work), loop).result()
+        return self.loop_thread.run(self._locked(token, store, work))
 
     async def _locked(
         self, token: str, store: Store, work: Callable[[Store], Coroutine[Any, Any, R]]
@@ -137,32 +124,17 @@ class _WorkerRuntime:
 
     def peek(self, token: str, work: Callable[[Store], Coroutine[Any, Any, R]]) -> R | None:
         """``work(live store)`` without the lock; None when this process has no such store."""
-        with self._guard:
-            loop = self._loop if self._pid == os.getpid() else None
-        if loop is None or token not in self._live:
+        if self.loop_thread.loop is None or token not in self._live:
             return None
-        live = self._live[token]
-        return asyncio.run_coroutine_threadsafe(work(live.store), loop).result()
+        return self.loop_thread.run(work(self._live[token].store))
 
     def close(self) -> None:
         """Close every live store, then stop and close the loop. Safe to call twice."""
-        with self._guard:
-            loop, thread, pid = self._loop, self._thread, self._pid
-            self._loop = self._thread = None
-        if loop is None or thread is None or pid != os.getpid():
-            return
-        try:
-            closing = asyncio.run_coroutine_threadsafe(self._close_all(), loop)
-            closing.result(_CLOSE_TIMEOUT)
-        except Exception as exc:
-            logger.warning("closing the stores of this worker failed: %s", exc)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(_CLOSE_TIMEOUT)
-        if not thread.is_alive():
-            loop.close()
+        self.loop_thread.close()
 
     async def _close_all(self) -> None:
-        live, self._live = list(self._live.values()), OrderedDict()
+        live = list(self._live.values())
+        self._live.clear()
         for entry in live:
             async with entry.lock:
                 await entry.store.aclose()
@@ -190,10 +162,7 @@ def _to_bag(
     items: Iterable[Any] | db.Bag, npartitions: int | None, concurrency: int, what: str
 ) -> Any:
     """``items`` as a Bag: a Bag as it is (or repartitioned), an iterable materialized."""
-    if npartitions is not None and (
-        isinstance(npartitions, bool) or not isinstance(npartitions, int) or npartitions < 1
-    ):
-        raise ValueError(f"npartitions must be a positive int, not {npartitions!r}")
+    npartitions = positive_int("npartitions", npartitions, allow_none=True)
     if isinstance(items, db.Bag):
         if npartitions is None or npartitions == items.npartitions:
             return items
@@ -362,68 +331,18 @@ def _warm_partition(keys: Iterable[str], store: Store, token: str, concurrency: 
         before: ChainStats = live.stats  # type: ignore[attr-defined]
         await bulk.drain(lambda key: fetch(live, key), batch, concurrency=concurrency)
         await _flush(live)
-        return _minus(live.stats, before)  # type: ignore[attr-defined]
+        after: ChainStats = live.stats  # type: ignore[attr-defined]
+        return after.minus(before)
 
     return _RUNTIME.call(token, store, work)
-
-
-def _histogram_minus(after: LatencyHistogram, before: LatencyHistogram) -> LatencyHistogram:
-    diff = LatencyHistogram()
-    for index, n in after.buckets.items():
-        if n - before.buckets.get(index, 0) > 0:
-            diff.buckets[index] = n - before.buckets.get(index, 0)
-    diff.count = after.count - before.count
-    diff.total = after.total - before.total
-    if diff.buckets:  # the true maximum of the interval is unknown: its bucket's upper edge
-        diff.max = min(after.max, LatencyHistogram.bucket_upper_bound(max(diff.buckets)))
-    return diff
-
-
-_COUNTERS = ("hits", "misses", "errors", "timeouts", "corrupt", "bytes", "skipped")
-_CHAIN_COUNTERS = (
-    "fills_done",
-    "fills_failed",
-    "fills_dropped",
-    "fills_declined",
-    "single_flight_joins",
-    "negative_hits",
-)
-
-
-def _minus(after: ChainStats, before: ChainStats) -> ChainStats:
-    """What happened between two snapshots of one chain's figures."""
-    earlier = {tier.name: tier for tier in before.tiers}
-    tiers = []
-    for tier in after.tiers:
-        old = earlier.get(tier.name, TierStats(tier.name))
-        diff = TierStats(tier.name, circuit=tier.circuit)
-        for attr in (*_COUNTERS, "circuit_opened"):
-            setattr(diff, attr, getattr(tier, attr) - getattr(old, attr))
-        diff.latency = _histogram_minus(tier.latency, old.latency)
-        tiers.append(diff)
-    result = ChainStats(tiers=tiers, fills_pending=after.fills_pending)
-    for attr in _CHAIN_COUNTERS:
-        setattr(result, attr, getattr(after, attr) - getattr(before, attr))
-    return result
 
 
 def _merge_all(parts: Iterable[ChainStats | None]) -> ChainStats:
     """The sum of several chains' figures (tiers matched by name, in first-seen order)."""
     total = ChainStats()
     for part in parts:
-        if part is None:
-            continue
-        for tier in part.tiers:
-            try:
-                mine = total.tier(tier.name)
-            except KeyError:
-                mine = TierStats(tier.name, circuit=tier.circuit)
-                total.tiers.append(mine)
-            mine.merge(tier)
-            if tier.circuit != "closed":
-                mine.circuit = tier.circuit  # any worker's open breaker shows
-        for attr in (*_CHAIN_COUNTERS, "fills_pending"):
-            setattr(total, attr, getattr(total, attr) + getattr(part, attr))
+        if part is not None:
+            total.merge(part)
     return total
 
 

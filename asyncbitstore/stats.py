@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = ["ChainStats", "LatencyHistogram", "TierStats"]
 
@@ -70,6 +70,23 @@ class LatencyHistogram:
         self.total += other.total
         self.max = max(self.max, other.max)
 
+    def minus(self, earlier: LatencyHistogram) -> LatencyHistogram:
+        """The observations recorded since ``earlier``, an earlier snapshot of this histogram.
+
+        The maximum of that interval is not known: it is taken as the upper edge of the
+        highest bucket that gained observations (at most this histogram's ``max``).
+        """
+        diff = LatencyHistogram()
+        for index, n in self.buckets.items():
+            gained = n - earlier.buckets.get(index, 0)
+            if gained > 0:
+                diff.buckets[index] = gained
+        diff.count = self.count - earlier.count
+        diff.total = self.total - earlier.total
+        if diff.buckets:
+            diff.max = min(self.max, self.bucket_upper_bound(max(diff.buckets)))
+        return diff
+
 
 @dataclass
 class TierStats:
@@ -92,6 +109,18 @@ class TierStats:
     circuit: str = "closed"
     circuit_opened: int = 0
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+
+    #: The fields that count events, and so add up across processes and runs.
+    COUNTS: ClassVar[tuple[str, ...]] = (
+        "hits",
+        "misses",
+        "errors",
+        "timeouts",
+        "corrupt",
+        "bytes",
+        "skipped",
+        "circuit_opened",
+    )
 
     def as_dict(self) -> dict[str, Any]:
         """The figures as plain values (latencies in seconds)."""
@@ -116,18 +145,21 @@ class TierStats:
 
     def merge(self, other: TierStats) -> None:
         """Add another tier's figures to these (for merging stats across processes)."""
-        for attr in (
-            "hits",
-            "misses",
-            "errors",
-            "timeouts",
-            "corrupt",
-            "bytes",
-            "skipped",
-            "circuit_opened",
-        ):
+        for attr in self.COUNTS:
             setattr(self, attr, getattr(self, attr) + getattr(other, attr))
         self.latency.merge(other.latency)
+
+    def minus(self, earlier: TierStats) -> TierStats:
+        """What the tier did since ``earlier``, an earlier snapshot of its figures.
+
+        The result has this snapshot's name and ``circuit`` state, the differences of the
+        counts, and the latencies recorded in between (see `LatencyHistogram.minus`).
+        """
+        diff = TierStats(self.name, circuit=self.circuit)
+        for attr in self.COUNTS:
+            setattr(diff, attr, getattr(self, attr) - getattr(earlier, attr))
+        diff.latency = self.latency.minus(earlier.latency)
+        return diff
 
 
 @dataclass
@@ -143,12 +175,83 @@ class ChainStats:
     single_flight_joins: int = 0
     negative_hits: int = 0
 
+    #: The chain-wide fields that count events (``fills_pending`` is a level, not a count).
+    COUNTS: ClassVar[tuple[str, ...]] = (
+        "fills_done",
+        "fills_failed",
+        "fills_dropped",
+        "fills_declined",
+        "single_flight_joins",
+        "negative_hits",
+    )
+
     def tier(self, name: str) -> TierStats:
         """The figures of the tier called ``name``."""
         for tier in self.tiers:
             if tier.name == name:
                 return tier
         raise KeyError(f"no tier named {name!r}; tiers: {[t.name for t in self.tiers]}")
+
+    def _tier_or_new(self, like: TierStats) -> TierStats:
+        """The tier named like ``like``, appended empty (with its circuit state) if missing."""
+        for tier in self.tiers:
+            if tier.name == like.name:
+                return tier
+        tier = TierStats(like.name, circuit=like.circuit)
+        self.tiers.append(tier)
+        return tier
+
+    def merge(self, other: ChainStats) -> None:
+        """Add the figures of another copy of the chain, running beside this one, to these.
+
+        For summing the figures of one chain's copies in several processes. Tiers are matched
+        by name; a tier these figures lack is appended, after the others. Every count adds up,
+        and so does ``fills_pending`` (each copy has its own fills). A tier's ``circuit`` shows
+        ``other``'s state unless that is ``"closed"``: one copy's open breaker is not hidden
+        by another's closed one.
+        """
+        for tier in other.tiers:
+            mine = self._tier_or_new(tier)
+            mine.merge(tier)
+            if tier.circuit != "closed":
+                mine.circuit = tier.circuit
+        for attr in (*self.COUNTS, "fills_pending"):
+            setattr(self, attr, getattr(self, attr) + getattr(other, attr))
+
+    def minus(self, earlier: ChainStats) -> ChainStats:
+        """What the chain did since ``earlier``, an earlier snapshot of its figures.
+
+        Tiers are those of this snapshot, in its order, each minus the tier of the same name
+        in ``earlier`` (see `TierStats.minus`; a tier ``earlier`` lacks counts from zero).
+        ``fills_pending`` is this snapshot's.
+        """
+        before = {tier.name: tier for tier in earlier.tiers}
+        tiers = [tier.minus(before.get(tier.name, TierStats(tier.name))) for tier in self.tiers]
+        diff = ChainStats(tiers=tiers, fills_pending=self.fills_pending)
+        for attr in self.COUNTS:
+            setattr(diff, attr, getattr(self, attr) - getattr(earlier, attr))
+        return diff
+
+    def followed_by(self, later: ChainStats) -> ChainStats:
+        """The totals of these figures and those of a later run of the same chain.
+
+        For adding up successive runs: the result has ``later``'s tiers, in its order and
+        with its ``circuit`` states, each with the counts and latencies of both runs (a tier
+        only these figures have is dropped). The chain counts add up; ``fills_pending`` is 0,
+        since nothing is pending between runs.
+        """
+        before = {tier.name: tier for tier in self.tiers}
+        tiers = []
+        for tier in later.tiers:
+            total = TierStats(tier.name, circuit=tier.circuit)
+            if tier.name in before:
+                total.merge(before[tier.name])
+            total.merge(tier)
+            tiers.append(total)
+        result = ChainStats(tiers=tiers)
+        for attr in self.COUNTS:
+            setattr(result, attr, getattr(self, attr) + getattr(later, attr))
+        return result
 
     @property
     def hits(self) -> dict[str, int]:

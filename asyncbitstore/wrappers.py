@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
+from ._core.checks import non_negative_int
 from ._core.data import DEFAULT_CHUNK_SIZE, PutData, as_bytes, check_put_data
 from .compression.store_io import check_options, put_options
 from .errors import InvalidURI, NotFoundInStore, StoreFull, StoreNotAvailable
@@ -52,10 +53,8 @@ class Small(Store):
     def __init__(self, store: Store, max_size: int) -> None:
         if not isinstance(store, Store):
             raise TypeError(f"store must be a Store, not {type(store).__name__}")
-        if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 0:
-            raise ValueError(f"max_size must be a non-negative int, not {max_size!r}")
         self.store = store
-        self.max_size = max_size
+        self.max_size = non_negative_int("max_size", max_size)
 
     @property
     def name(self) -> str:

@@ -252,8 +252,9 @@ async def test_read_blobs_reuses_each_workers_loop_and_clients_across_partitions
         runtime = bsdask._RUNTIME
         live = runtime._live[token].store
         client = live.raw._connections._value  # type: ignore[attr-defined]
-        assert runtime._loop is not None and client is not None
-        return [(os.getpid(), id(runtime._loop), id(client))]
+        loop = runtime.loop_thread.loop
+        assert loop is not None and client is not None
+        return [(os.getpid(), id(loop), id(client))]
 
     pairs = read_blobs(source, keys, npartitions=20)
     seen = await asyncio.to_thread(pairs.map_partitions(where).compute)

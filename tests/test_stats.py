@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import pickle
@@ -206,3 +207,90 @@ def test_stats_pickle_for_merging_across_processes() -> None:
     clone = pickle.loads(pickle.dumps(stats))
     assert clone.as_dict() == stats.as_dict()
     assert clone.tier("S3Raw").latency.buckets == stats.tier("S3Raw").latency.buckets
+
+
+# -- arithmetic: minus, merge, followed_by ------------------------------------------------------
+
+
+def test_counts_name_every_counting_field() -> None:
+    fields = {f.name for f in dataclasses.fields(TierStats)}
+    assert set(TierStats.COUNTS) == fields - {"name", "circuit", "latency"}
+    chain_fields = {f.name for f in dataclasses.fields(ChainStats)}
+    assert set(ChainStats.COUNTS) == chain_fields - {"tiers", "fills_pending"}
+
+
+def test_histogram_minus_keeps_what_was_recorded_since() -> None:
+    before = LatencyHistogram()
+    for value in (0.001, 0.002):
+        before.record(value)
+    after = LatencyHistogram()
+    after.merge(before)
+    for value in (0.002, 0.5):
+        after.record(value)
+    diff = after.minus(before)
+    assert diff.count == 2 and diff.total == pytest.approx(0.502)
+    assert sum(diff.buckets.values()) == 2 and diff.max == 0.5
+    assert after.count == 4 and before.count == 2  # neither snapshot changes
+    assert LatencyHistogram().minus(LatencyHistogram()).max == 0.0
+
+
+def test_histogram_minus_bounds_the_unknown_maximum_by_its_bucket() -> None:
+    before = LatencyHistogram()
+    before.record(1.0)  # the maximum overall, recorded before the interval
+    after = LatencyHistogram()
+    after.merge(before)
+    after.record(0.01)
+    diff = after.minus(before)
+    assert 0.01 <= diff.max <= 0.01 * MAX_OVER
+
+
+def test_tier_minus_subtracts_every_count_and_keeps_the_later_state() -> None:
+    before = _tier("s3", 3, [0.1])
+    after = _tier("s3", 3, [0.1])
+    after.merge(_tier("s3", 4, [0.2, 0.3]))
+    after.circuit, after.circuit_opened, after.skipped = "open", 1, 6
+    diff = after.minus(before)
+    assert (diff.name, diff.circuit, diff.circuit_opened, diff.skipped) == ("s3", "open", 1, 6)
+    assert (diff.hits, diff.misses, diff.errors, diff.timeouts, diff.bytes) == (4, 2, 1, 1, 4096)
+    assert diff.latency.count == 2
+
+
+def test_chain_minus_matches_tiers_by_name_and_keeps_fills_pending() -> None:
+    before = ChainStats(tiers=[_tier("S3Raw", 1, [0.1])], fills_done=4, fills_pending=7)
+    after = _chain()
+    diff = after.minus(before)
+    assert [tier.name for tier in diff.tiers] == [tier.name for tier in after.tiers]
+    assert diff.tier("S3Raw").hits == 0 and diff.tier("S3Raw").latency.count == 9
+    assert diff.tier("MemoryRaw").hits == 90  # a tier new since `before` counts from zero
+    assert (diff.fills_done, diff.fills_failed, diff.single_flight_joins) == (6, 2, 5)
+    assert diff.fills_pending == after.fills_pending == 1
+
+
+def test_chain_merge_sums_copies_side_by_side() -> None:
+    total = ChainStats()
+    first = ChainStats(tiers=[_tier("a", 1, [0.1]), _tier("b", 2, [])], fills_pending=2)
+    second = ChainStats(tiers=[_tier("c", 5, []), _tier("a", 3, [0.2])], fills_done=1)
+    second.tiers[1].circuit = "open"
+    third = ChainStats(tiers=[_tier("a", 0, [])], negative_hits=4, fills_pending=1)
+    for part in (first, second, third):
+        total.merge(part)
+    assert [tier.name for tier in total.tiers] == ["a", "b", "c"]  # in first-seen order
+    assert total.tier("a").hits == 4 and total.tier("a").latency.count == 2
+    assert total.tier("a").circuit == "open"  # a later "closed" does not hide it
+    assert (total.fills_done, total.negative_hits, total.fills_pending) == (1, 4, 3)
+    assert first.tiers[0].hits == 1  # the parts are unchanged
+
+
+def test_chain_followed_by_adds_runs_with_the_later_runs_tiers_and_states() -> None:
+    earlier = ChainStats(
+        tiers=[_tier("old", 9, []), _tier("a", 1, [0.1])], fills_done=2, fills_pending=5
+    )
+    earlier.tiers[1].circuit = "open"
+    later = ChainStats(tiers=[_tier("b", 2, []), _tier("a", 3, [0.2])], fills_done=1)
+    total = earlier.followed_by(later)
+    assert [tier.name for tier in total.tiers] == ["b", "a"]  # "old" is gone
+    assert total.tier("a").hits == 4 and total.tier("a").latency.count == 2
+    assert total.tier("a").circuit == "closed"  # the later run's state
+    assert total.tier("b").hits == 2
+    assert (total.fills_done, total.fills_pending) == (3, 0)
+    assert earlier.tier("a").hits == 1 and later.tier("a").hits == 3  # both unchanged

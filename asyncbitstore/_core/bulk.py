@@ -18,6 +18,7 @@ import asyncio
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
+from .checks import positive_int
 from .progress import ProgressBar
 
 T = TypeVar("T")
@@ -28,9 +29,7 @@ _END: Any = object()
 
 def check_concurrency(concurrency: object) -> int:
     """Validate a ``concurrency=`` argument."""
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise ValueError(f"concurrency must be a positive int, not {concurrency!r}")
-    return concurrency
+    return positive_int("concurrency", concurrency)
 
 
 class _Source(Generic[T]):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator
 
 from ..errors import InvalidRange
+from .checks import positive_int
 
 __all__ = ["BytesLike", "PutData", "check_put_data", "check_range", "chunks_of", "slice_range"]
 
@@ -26,9 +27,7 @@ def check_put_data(data: object) -> None:
 
 def check_chunk_size(chunk_size: object) -> int:
     """Validate a ``chunk_size=`` argument."""
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive int, not {chunk_size!r}")
-    return chunk_size
+    return positive_int("chunk_size", chunk_size)
 
 
 def check_range(store: object, uri: str, start: object, end: object) -> None:

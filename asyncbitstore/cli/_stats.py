@@ -66,23 +66,6 @@ def _from_json(data: dict[str, Any]) -> ChainStats:
     return stats
 
 
-def _add(total: ChainStats, run: ChainStats) -> ChainStats:
-    """``total`` plus ``run``, with ``run``'s tiers in ``run``'s order."""
-    previous = {tier.name: tier for tier in total.tiers}
-    tiers = []
-    for tier in run.tiers:
-        merged = TierStats(tier.name, circuit=tier.circuit)  # the latest state, summed counts
-        merged.merge(previous.get(tier.name, merged))
-        merged.merge(tier)
-        tiers.append(merged)
-    counts = {
-        f.name: getattr(total, f.name) + getattr(run, f.name)
-        for f in dataclasses.fields(ChainStats)
-        if f.name not in ("tiers", "fills_pending")
-    }
-    return ChainStats(tiers=tiers, **counts)
-
-
 def load(path: Path) -> ChainStats:
     """The totals in ``path`` (empty when there are none, or the file is unreadable)."""
     try:
@@ -110,7 +93,7 @@ def _locked(path: Path) -> Iterator[None]:
 def record(path: Path, run: ChainStats) -> None:
     """Add one run's figures to the totals in ``path``."""
     with _locked(path):
-        total = _add(load(path), run)
+        total = load(path).followed_by(run)
         temp = path.with_name(f".{path.name}.{os.getpid()}")
         temp.write_text(json.dumps(_to_json(total)), "utf-8")
         os.replace(temp, path)

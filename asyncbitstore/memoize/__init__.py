@@ -56,7 +56,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from typing_extensions import ParamSpec
 
-from .._core import loop_thread
+from .._core.loop_thread import InsideRunningLoop, LoopThread
 from .._core.singleflight import SingleFlight
 from ..composite import HashComposite
 from ..errors import BitstoreError, NotFoundInStore, StoreNotAvailable
@@ -71,6 +71,10 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 _KEY_VERSION = b"asyncbitstore.memoize/1"
+
+# Where memoized plain functions use their store: one loop per process, shared by every caller
+# thread, so that concurrent equal calls meet in one single flight.
+_LOOP = LoopThread("asyncbitstore-memoize")
 
 
 class Serializer(Protocol):
@@ -199,14 +203,13 @@ class Memoized(Generic[P, R]):
         if self._is_async:
             return self._cached(args, kwargs)  # type: ignore[return-value]  # the coroutine
         try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return loop_thread.run(self._cached(args, kwargs))  # type: ignore[no-any-return]
-        raise RuntimeError(
-            f"{self._name} is a memoized plain function called inside a running event loop, "
-            f"where it would block the loop: use `await {self.__wrapped__.__name__}.acall(...)`"
-            " instead"
-        )
+            return _LOOP.run(self._cached(args, kwargs))  # type: ignore[no-any-return]
+        except InsideRunningLoop:
+            raise RuntimeError(
+                f"{self._name} is a memoized plain function called inside a running event "
+                f"loop, where it would block the loop: use "
+                f"`await {self.__wrapped__.__name__}.acall(...)` instead"
+            ) from None
 
     def acall(self, *args: P.args, **kwargs: P.kwargs) -> Awaitable[Any]:
         """The call as a coroutine (a plain function then runs in a worker thread)."""
