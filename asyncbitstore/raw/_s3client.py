@@ -43,7 +43,7 @@ R = TypeVar("R")
 #: A credentials entry meaning "send unsigned requests" (public buckets).
 ANONYMOUS = "anonymous"
 Credential: TypeAlias = Union[Mapping[str, str], str, None]  # noqa: UP007 - runtime alias on 3.10
-_MD5_ETAG = re.compile(r'"?([0-9a-f]{32})"?')
+_MD5_ETAG = re.compile(r'"?([0-9a-f]{32})"?', re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ class Object:
     def md5(self) -> str | None:
         """The MD5 the ETag gives, when it is one (single-part and not KMS or SSE-C encrypted)."""
         match = _MD5_ETAG.fullmatch(self.etag)
-        return match[1] if match is not None and not self.encrypted else None
+        return match[1].lower() if match is not None and not self.encrypted else None
 
 
 async def read_chunk(body: Any, size: int, timeout: float | None) -> bytes:
