@@ -1,5 +1,8 @@
 """HTTP details behind ``HTTPRaw``: URL checks, Content-Range, body lengths, JSON listings.
 
+The answer checks and the chunk reader (:func:`unexpected`, :func:`span_length`,
+:func:`read_chunk`) serve ``S3Raw`` and ``GSRaw`` too.
+
 Directory listings are nginx's ``autoindex on; autoindex_format json;``: a JSON array of
 ``{"name": ..., "type": "file" | "directory" | "other", ...}``. :func:`walk` goes depth-first
 and yields file URLs in sorted order without collecting them first.
@@ -10,16 +13,25 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import aiohttp
 
+from .._deadline import within
+from ..retry import TransientError
+
 __all__ = [
     "Entries",
     "body_length",
+    "check_length",
     "content_range",
     "parse_listing",
+    "read_chunk",
+    "read_span",
     "slice_body",
+    "span_length",
+    "unexpected",
     "url_path",
     "walk",
 ]
@@ -51,13 +63,87 @@ def url_path(uri: str, *, allow_empty: bool = False) -> str | None:
     return parts.path
 
 
+def _parse_range(header: str | None) -> tuple[int | None, int | None, int | None]:
+    """``(first, last, total)`` of a Content-Range header; None where not given."""
+    found = _CONTENT_RANGE.fullmatch((header or "").strip())
+    if found is None:
+        return None, None, None
+    first, last, total = found.groups()
+    return (
+        int(first) if first else None,
+        int(last) if last else None,
+        int(total) if total and total != "*" else None,
+    )
+
+
 def content_range(response: aiohttp.ClientResponse) -> tuple[int | None, int | None]:
     """``(first byte, total size)`` from a Content-Range header; None where not given."""
-    found = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", "").strip())
-    if found is None:
-        return None, None
-    first, _, total = found.groups()
-    return (int(first) if first else None), (int(total) if total and total != "*" else None)
+    first, _, total = _parse_range(response.headers.get("Content-Range"))
+    return first, total
+
+
+def span_length(header: str | None, start: int, end: int) -> int:
+    """How many bytes a partial answer to ``Range: bytes=start-(end - 1)`` must hold.
+
+    ``header`` is its Content-Range: it must name bytes from ``start`` up to ``end``, or to an
+    earlier end only where the object ends (its total size, when given, says where).
+
+    Raises:
+        TransientError: it names other bytes, or none.
+    """
+    first, last, total = _parse_range(header)
+    if first is None or last is None:
+        shown = (header or "")[:80]
+        raise TransientError(f"a partial answer without a byte range (Content-Range {shown!r})")
+    stop = end if total is None else min(end, total)
+    if first != start or last != stop - 1:
+        named = f"{first}-{last}/{'*' if total is None else total}"
+        asked = f"{start}-{end - 1}"
+        raise TransientError(f"the answer holds bytes {named}, not the bytes {asked} asked for")
+    return last - first + 1
+
+
+def check_length(received: int, expected: int) -> None:
+    """Raise ``TransientError`` unless a partial answer's body holds the bytes it names."""
+    if received != expected:
+        raise TransientError(f"the answer's body holds {received} bytes, not the {expected} named")
+
+
+async def read_span(content: Any, expected: int) -> bytes:
+    """The body of a partial answer that must hold ``expected`` bytes (reading one more at most)."""
+    data = await read_chunk(content, expected + 1, None)
+    check_length(len(data), expected)
+    return data
+
+
+def unexpected(status: int, method: str) -> TransientError:
+    """The error for a status that answers nothing asked (retried, then a store error).
+
+    A 1xx surfacing as final, a 204 or an unusual 2xx would otherwise pass for an empty or
+    wrong blob.
+    """
+    return TransientError(f"unexpected HTTP {status} answer to {method} (not the blob)")
+
+
+async def read_chunk(body: Any, size: int, timeout: float | None) -> bytes:
+    """``size`` bytes of ``body`` (anything with an async ``read(n)``), fewer only at its end.
+
+    ``timeout`` bounds the whole chunk, not each read: a peer sending a byte at a time cannot
+    make one chunk outlast it (``TimeoutError``).
+    """
+    return await within(timeout, _fill(body, size))
+
+
+async def _fill(body: Any, size: int) -> bytes:
+    parts: list[bytes] = []
+    got = 0
+    while got < size:
+        more: bytes = await body.read(size - got)
+        if not more:
+            break
+        parts.append(more)
+        got += len(more)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 async def body_length(response: aiohttp.ClientResponse) -> int:

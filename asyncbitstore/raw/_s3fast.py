@@ -30,7 +30,7 @@ import aiohttp
 from botocore.exceptions import ClientError, NoCredentialsError
 from yarl import URL
 
-from ._s3client import Connection, Object, content_md5
+from ._s3client import Connection, Object, check_status, content_md5
 from ._s3sign import EMPTY_SHA256, UNSIGNED_PAYLOAD, Signer, Target, target
 
 try:
@@ -142,6 +142,9 @@ class FastConnection(Connection):
                 body = await response.read()
                 status, found = response.status, response.headers
         if status < 300:
+            if method != "PUT":
+                check_status(status, method, ranged="Range" in headers,
+                             content_range=found.get("Content-Range"))  # fmt: skip
             return found, body
         parsed = error_response(status, found, body)
         code = parsed["Error"].get("Code", "")

@@ -229,10 +229,8 @@ class HTTPRaw(Store):
                 if start > size:
                     raise InvalidRange(self, redact(url), start, end, f"the blob has {size} bytes")
                 return data
-            first, _ = proto.content_range(response)
-            if first != start:
-                raise StoreNotAvailable(self, f"it answered a range from {first}", uri=redact(url))
-            return (await response.read())[: end - start]
+            header = response.headers.get("Content-Range")
+            return await proto.read_span(response.content, proto.span_length(header, start, end))
 
         return await self._call("GET", url, read, {"Range": f"bytes={start}-{end - 1}"})
 
@@ -250,11 +248,12 @@ class HTTPRaw(Store):
     def stream(
         self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE, *, raw: bool = False
     ) -> AsyncIterator[bytes]:
-        """The body in chunks as they arrive (decoded as :meth:`get` does, unless ``raw``);
-        memory stays at about one chunk.
+        """The body in chunks of ``chunk_size`` bytes, the last one shorter (decoded as
+        :meth:`get` does, unless ``raw``); memory stays at about one chunk.
 
         Errors before the first chunk are retried; a failure mid-body raises
-        ``StoreNotAvailable`` (nothing is retried once bytes were handed out).
+        ``StoreNotAvailable`` (nothing is retried once bytes were handed out), and so does a
+        chunk not complete within ``timeout`` (``StoreTimeout``), however steadily bytes trickle.
         """
         chunks = self._stream_stored(uri, chunk_size)
         if raw:
@@ -266,7 +265,7 @@ class HTTPRaw(Store):
         check_chunk_size(chunk_size)
         response = await self._open(url)
         try:
-            async for chunk in response.content.iter_chunked(chunk_size):
+            while chunk := await proto.read_chunk(response.content, chunk_size, self.timeout):
                 yield chunk
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             raise self._failure(exc, url) from exc

@@ -60,7 +60,10 @@ def parse(head: bytes) -> Request:
 def answer(status: int, body: bytes = b"", *, length: int | None = None, **headers: str) -> bytes:
     """An answer with ``Content-Length`` (``length``, else the body's) and ``headers``
     (``Content_Range`` becomes ``Content-Range``)."""
-    lines = [f"HTTP/1.1 {status} Scripted", f"Content-Length: {len(body) if length is None else length}"]
+    lines = [
+        f"HTTP/1.1 {status} Scripted",
+        f"Content-Length: {len(body) if length is None else length}",
+    ]
     lines += [f"{name.replace('_', '-')}: {value}" for name, value in headers.items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
