@@ -37,6 +37,8 @@ def cut_midway(blob: bytes, generation: str, seen: list[tuple[str | None, str | 
         start = int(request.headers["Range"][6:-1]) if "Range" in request.headers else 0
         response = web.StreamResponse(status=206 if start else 200)
         response.headers["X-Goog-Generation"] = generation
+        if start:  # a 206 names its bytes (RFC 9110 and GCS)
+            response.headers["Content-Range"] = f"bytes {start}-{len(blob) - 1}/{len(blob)}"
         response.content_length = len(blob) - start
         await response.prepare(request)
         if start == 0:

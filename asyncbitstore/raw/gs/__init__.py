@@ -35,8 +35,9 @@ from ..._core.uri import redact
 from ...compression.codecs import MAGIC_BYTE
 from ...compression.store_io import decode, decode_stream, encode, read_range
 from ...errors import InvalidDataFound, InvalidRange, InvalidURI, NotFoundInStore
-from ...retry import Retry, is_transient
+from ...retry import Retry, TransientError, is_transient
 from ...store import DEFAULT_CONCURRENCY, Store
+from .._net import responses
 from . import _io as gsio
 from ._client import Credentials, GSClient, create_client, md5_mismatch
 
@@ -59,7 +60,8 @@ class GSRaw(Store):
         max_connections: the connection pool size; give it the concurrency of your bulk calls.
             Requests beyond it wait for a connection, and that wait is not timed.
         timeout: seconds a request may go without progress (connecting, or between reads), or
-            ``None``. A slow but moving download is never cut.
+            ``None``; ``stream`` also gets each chunk within it, so a peer trickling bytes cannot
+            hold a stream open (the rest of the download is then resumed under ``retry``).
         verify_md5: check full downloads (``get`` and ``stream``) against the object's md5Hash;
             a mismatch raises :class:`~asyncbitstore.errors.InvalidDataFound`.
         chunk_size: bodies up to this size are uploaded in one request; larger ones (and async
@@ -180,15 +182,30 @@ class GSRaw(Store):
 
     # -- reads ----------------------------------------------------------------------------------
 
-    async def _read(
-        self, client: GSClient, uri: str, bucket: str, name: str, byte_range: str | None = None
-    ) -> bytes:
-        response = await client.get_media(bucket, name, byte_range)
+    async def _read(self, client: GSClient, uri: str, bucket: str, name: str) -> bytes:
+        response = await client.get_media(bucket, name)
         async with response:
             data: bytes = await response.read()
-        if self.verify_md5 and byte_range is None:
+        if self.verify_md5:
             self._check_md5(uri, response.headers, hashlib.md5(data, usedforsecurity=False))
         return data
+
+    async def _read_span(
+        self, client: GSClient, uri: str, bucket: str, name: str, start: int, end: int
+    ) -> bytes:
+        """Bytes ``[start, end)`` of a 206 naming exactly them, or sliced from a whole 200."""
+        span = f"bytes={start}-{'' if end >= _OPEN_RANGE_FROM else end - 1}"
+        response = await client.get_media(bucket, name, span)
+        async with response:
+            if response.status == 200:  # the server ignored the Range header
+                data, size = await responses.slice_body(response, start, end)
+                if start > size:
+                    raise InvalidRange(self, uri, start, end, f"the blob has {size} bytes")
+                return data
+            header = response.headers.get("Content-Range")
+            return await responses.read_span(
+                response.content, responses.span_length(header, start, end)
+            )
 
     def _check_md5(self, uri: str, headers: Any, digest: Any) -> None:
         reason = md5_mismatch(headers, digest.digest())
@@ -222,9 +239,9 @@ class GSRaw(Store):
 
     async def _stored_range(self, uri: str, bucket: str, name: str, start: int, end: int) -> bytes:
         if start < end:
-            span = f"bytes={start}-{'' if end >= _OPEN_RANGE_FROM else end - 1}"
             with contextlib.suppress(InvalidRange):  # 416: start at or past the end
-                read = partial(self._read, uri=uri, bucket=bucket, name=name, byte_range=span)
+                read = partial(self._read_span, uri=uri, bucket=bucket, name=name, start=start,
+                               end=end)  # fmt: skip
                 return await self._do(uri, read, bucket=bucket)
         size = await self.size(uri)
         if start > size:
@@ -237,8 +254,8 @@ class GSRaw(Store):
         """The object in chunks of at most ``chunk_size`` (decoded unless ``raw``); memory
         stays at about one chunk.
 
-        A connection lost mid-way is resumed at the next byte of the same object generation,
-        under the retry policy.
+        A connection lost mid-way, or a chunk not complete within ``timeout``, is resumed at
+        the next byte of the same object generation, under the retry policy.
         """
         chunks = self._stream_stored(uri, chunk_size)
         return chunks if raw else decode_stream(self, uri, chunks, chunk_size)
@@ -253,7 +270,9 @@ class GSRaw(Store):
         while True:
             try:
                 async with response:
-                    async for chunk in response.content.iter_chunked(chunk_size):
+                    while chunk := await responses.read_chunk(
+                        response.content, chunk_size, self.timeout
+                    ):
                         offset += len(chunk)
                         if digest is not None:
                             digest.update(chunk)
@@ -268,9 +287,8 @@ class GSRaw(Store):
             if delay is None:  # raised past the handler, as in _do
                 raise error from cause
             await asyncio.sleep(delay)
-            resume = partial(GSClient.get_media, bucket=bucket, name=name,
-                             byte_range=f"bytes={offset}-", generation=generation)  # fmt: skip
-            response = await self._do(uri, resume)
+            rest = partial(_resume, bucket=bucket, name=name, offset=offset, generation=generation)
+            response = await self._do(uri, rest)
         if digest is not None:
             self._check_md5(uri, headers, digest)
 
@@ -364,3 +382,15 @@ class GSRaw(Store):
             if not page.get("nextPageToken"):
                 return
             params["pageToken"] = page["nextPageToken"]
+
+
+async def _resume(
+    client: GSClient, bucket: str, name: str, offset: int, generation: str | None
+) -> Any:
+    """The object's bytes from ``offset`` on: a 206 from exactly there, else ``TransientError``."""
+    response = await client.get_media(bucket, name, f"bytes={offset}-", generation)
+    first, _ = responses.content_range(response)
+    if response.status != 206 or first != offset:
+        response.release()
+        raise TransientError(f"a resumed download answered from byte {first}, not {offset}")
+    return response

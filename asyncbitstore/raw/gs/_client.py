@@ -25,6 +25,7 @@ from tenacity import stop_after_attempt
 from ..._core.redact import scrub
 from ...retry import is_transient
 from .._net.aiohttp import new_session
+from .._net.responses import read_chunk, unexpected
 
 __all__ = [
     "AuthError",
@@ -40,6 +41,7 @@ Credentials = Union[str, "os.PathLike[str]", Mapping[str, Any], None]
 
 PUBLIC_API_ROOT = "https://www.googleapis.com"
 SCOPES = ["https://www.googleapis.com/auth/devstorage.read_write"]
+_METADATA_LIMIT = 1 << 20
 
 
 class HTTPStatusError(Exception):
@@ -136,14 +138,21 @@ class GSClient:
         if generation is not None:
             url += f"&generation={generation}"
         response = await self.session.get(url, headers=headers, timeout=self.timeout)
-        await check(response)
+        await check(response, *((200, 206) if byte_range is not None else (200,)))
         return response
 
     async def metadata(self, bucket: str, name: str) -> dict[str, Any]:
-        """The object's JSON resource (size, md5Hash, generation...)."""
-        meta: dict[str, Any] = await self.storage.download_metadata(
-            bucket, name, timeout=self.timeout
-        )
+        """The object's JSON resource (size, md5Hash, generation...), from a 200 answer only."""
+        headers = await self.headers()
+        url = self.object_url(bucket, name) + "?alt=json"
+        async with self.session.get(url, headers=headers, timeout=self.timeout) as response:
+            await check(response, 200)
+            body = await read_chunk(response.content, _METADATA_LIMIT + 1, None)
+        if len(body) > _METADATA_LIMIT:
+            raise ValueError("object metadata over 1 MiB")
+        meta = json.loads(body)
+        if not isinstance(meta, dict):
+            raise ValueError("object metadata that is not a JSON object")
         return meta
 
     async def bucket_exists(self, bucket: str) -> bool:
@@ -220,10 +229,14 @@ class GSClient:
         await self.session.close()
 
 
-async def check(response: Any) -> None:
-    """Raise :class:`HTTPStatusError` (releasing the response) for an error status."""
+async def check(response: Any, *ok: int) -> None:
+    """Raise :class:`HTTPStatusError` (releasing the response) for an error status, and
+    ``TransientError`` for any other status not in ``ok`` (when given)."""
     if response.status < 400:
-        return
+        if not ok or response.status in ok:
+            return
+        response.release()
+        raise unexpected(response.status, response.method)
     try:
         detail = (await response.content.read(4096)).decode("utf-8", "replace")
     except (aiohttp.ClientError, asyncio.TimeoutError):

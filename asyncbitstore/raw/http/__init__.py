@@ -38,6 +38,7 @@ from ...errors import (
 from ...listing import sorted_level
 from ...retry import Retry, TransientError, is_transient
 from ...store import Store
+from .._net import responses
 from .._net.aiohttp import new_session, status_error
 from . import _proto as proto
 
@@ -275,14 +276,14 @@ class HTTPRaw(Store):
                 return await self._unsatisfiable(response, url, start, end)
             self._check(response, url, 200, 206)
             if response.status == 200:  # the server ignored the range
-                data, size = await proto.slice_body(response, start, end)
+                data, size = await responses.slice_body(response, start, end)
                 if start > size:
                     raise InvalidRange(self, redact(url), start, end, f"the blob has {size} bytes")
                 return data
-            first, _ = proto.content_range(response)
-            if first != start:
-                raise StoreNotAvailable(self, f"it answered a range from {first}", uri=redact(url))
-            return (await response.read())[: end - start]
+            header = response.headers.get("Content-Range")
+            return await responses.read_span(
+                response.content, responses.span_length(header, start, end)
+            )
 
         return await self._call("GET", url, read, {"Range": f"bytes={start}-{end - 1}"})
 
@@ -290,7 +291,7 @@ class HTTPRaw(Store):
         self, response: aiohttp.ClientResponse, url: str, start: int, end: int
     ) -> bytes:
         """A 416: an empty slice when ``start`` is exactly the size, else ``InvalidRange``."""
-        _, total = proto.content_range(response)
+        _, total = responses.content_range(response)
         if total is None:
             total = await self.size(url)
         if start == total:
@@ -300,11 +301,12 @@ class HTTPRaw(Store):
     def stream(
         self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE, *, raw: bool = False
     ) -> AsyncIterator[bytes]:
-        """The body in chunks as they arrive (decoded as :meth:`get` does, unless ``raw``);
-        memory stays at about one chunk.
+        """The body in chunks of ``chunk_size`` bytes, the last one shorter (decoded as
+        :meth:`get` does, unless ``raw``); memory stays at about one chunk.
 
         Errors before the first chunk are retried; a failure mid-body raises
-        ``StoreNotAvailable`` (nothing is retried once bytes were handed out).
+        ``StoreNotAvailable`` (nothing is retried once bytes were handed out), and so does a
+        chunk not complete within ``timeout`` (``StoreTimeout``), however steadily bytes trickle.
         """
         chunks = self._stream_stored(uri, chunk_size)
         if raw:
@@ -316,7 +318,7 @@ class HTTPRaw(Store):
         check_chunk_size(chunk_size)
         response = await self._open(url)
         try:
-            async for chunk in response.content.iter_chunked(chunk_size):
+            while chunk := await responses.read_chunk(response.content, chunk_size, self.timeout):
                 yield chunk
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             failure = exc
@@ -360,12 +362,12 @@ class HTTPRaw(Store):
             if response.status == 416:  # even byte 0 is out of range: the blob is empty
                 return 0
             if response.status == 206:
-                return proto.content_range(response)[1]  # None for "bytes 0-0/*"
+                return responses.content_range(response)[1]  # None for "bytes 0-0/*"
             return await counted(response)
 
         async def counted(response: aiohttp.ClientResponse) -> int:
             self._check(response, url)
-            return await proto.body_length(response)
+            return await responses.body_length(response)
 
         found = await self._call("GET", url, total, {"Range": "bytes=0-0"})
         return found if found is not None else await self._call("GET", url, counted)

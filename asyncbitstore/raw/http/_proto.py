@@ -1,4 +1,4 @@
-"""HTTP details behind ``HTTPRaw``: URL checks, Content-Range, body lengths, JSON listings.
+"""HTTP details behind ``HTTPRaw``: URL checks and JSON folder listings.
 
 Directory listings are nginx's ``autoindex on; autoindex_format json;``: a JSON array of
 ``{"name": ..., "type": "file" | "directory" | "other", ...}``. :func:`read_listing` reads one
@@ -9,7 +9,6 @@ sorted order without collecting them first.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from urllib.parse import quote, urlsplit
 
@@ -17,20 +16,17 @@ import aiohttp
 
 __all__ = [
     "Entries",
-    "body_length",
-    "content_range",
     "parse_listing",
     "read_listing",
-    "slice_body",
     "url_path",
     "walk",
 ]
 
+#: How much of a listing is read at a time.
+_LISTING_CHUNK = 1 << 20
+
 #: ``(name, is_folder)`` for each entry of one folder.
 Entries = list[tuple[str, bool]]
-
-_CONTENT_RANGE = re.compile(r"bytes\s+(?:(\d+)-(\d+)|\*)/(\d+|\*)", re.IGNORECASE)
-_CHUNK = 1 << 20
 
 
 def url_path(uri: str, *, allow_empty: bool = False) -> str | None:
@@ -53,47 +49,13 @@ def url_path(uri: str, *, allow_empty: bool = False) -> str | None:
     return parts.path
 
 
-def content_range(response: aiohttp.ClientResponse) -> tuple[int | None, int | None]:
-    """``(first byte, total size)`` from a Content-Range header; None where not given."""
-    found = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", "").strip())
-    if found is None:
-        return None, None
-    first, _, total = found.groups()
-    return (int(first) if first else None), (int(total) if total and total != "*" else None)
-
-
-async def body_length(response: aiohttp.ClientResponse) -> int:
-    """``Content-Length``, or the body's length counted without keeping it."""
-    if response.content_length is not None:
-        return response.content_length
-    count = 0
-    async for chunk in response.content.iter_chunked(_CHUNK):
-        count += len(chunk)
-    return count
-
-
-async def slice_body(response: aiohttp.ClientResponse, start: int, end: int) -> tuple[bytes, int]:
-    """``[start, end)`` of a whole body, and how many bytes were read (all, if ``end`` wasn't
-    reached); read as it streams and stopped once past ``end``."""
-    parts: list[bytes] = []
-    offset = 0
-    async for chunk in response.content.iter_chunked(_CHUNK):
-        low, high = max(start - offset, 0), min(end - offset, len(chunk))
-        if low < high:
-            parts.append(chunk[low:high])
-        offset += len(chunk)
-        if offset >= end:
-            break
-    return b"".join(parts), offset
-
-
 async def read_listing(response: aiohttp.ClientResponse, limit: int) -> bytes | None:
     """The body of a listing, read in chunks; None as soon as it proves longer than ``limit``
     bytes (the rest is left unread, and releasing the response closes its connection)."""
     if response.content_length is not None and response.content_length > limit:
         return None
     body = bytearray()
-    async for chunk in response.content.iter_chunked(min(_CHUNK, limit + 1)):
+    async for chunk in response.content.iter_chunked(min(_LISTING_CHUNK, limit + 1)):
         if len(body) + len(chunk) > limit:
             return None
         body += chunk

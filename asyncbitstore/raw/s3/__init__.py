@@ -23,6 +23,7 @@ from ...compression.store_io import decode, decode_stream, encode, read_range
 from ...errors import InvalidDataFound, InvalidRange, InvalidURI, NotFoundInStore
 from ...retry import Retry, TransientError
 from ...store import Store
+from .._net.responses import check_length, span_length
 from . import _multipart
 from ._client import (
     ANONYMOUS,
@@ -250,13 +251,20 @@ class S3Raw(Store):
         if start == end:
             return self._short_range(uri, start, end, await self.size(uri))
         byte_range = f"bytes={start}-{end - 1}"
+
+        async def fetch(conn: Connection) -> Object:
+            found = await conn.get(bucket, key, byte_range)
+            if found.content_range is not None:
+                check_length(len(found.body), span_length(found.content_range, start, end))
+            return found
+
         try:
-            found = await self._request(
-                uri, bucket, "get_range", lambda c: c.get(bucket, key, byte_range)
-            )
+            found = await self._request(uri, bucket, "get_range", fetch)
         except InvalidRange:  # 416: S3 serves no empty range, even at the very end
             return self._short_range(uri, start, end, await self.size(uri))
-        if found.content_range is None:  # the server ignored the Range header
+        if found.content_range is None:  # a 200: the server ignored the Range header
+            if start > len(found.body):
+                raise InvalidRange(self, uri, start, end, f"the blob has {len(found.body)} bytes")
             return found.body[start:end]
         return found.body
 

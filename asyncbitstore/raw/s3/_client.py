@@ -34,13 +34,14 @@ from aiobotocore.session import AioSession
 from botocore import UNSIGNED
 from botocore.exceptions import ClientError
 
-from ..._core.deadline import within
 from ..._core.redact import guard_sdk_logs
+from ...retry import TransientError
+from .._net.responses import read_chunk, unexpected
 
 __all__ = [
     "ANONYMOUS", "DEFAULT_MAX_OBJECT_BYTES", "Connection", "Credential", "Object", "Options",
-    "content_md5", "object_info", "open_connection", "read_chunk", "redirect_refused",
-    "too_large",
+    "check_status", "content_md5", "object_info", "open_connection", "read_chunk",
+    "redirect_refused", "too_large",
 ]  # fmt: skip
 
 R = TypeVar("R")
@@ -48,7 +49,7 @@ R = TypeVar("R")
 #: A credentials entry meaning "send unsigned requests" (public buckets).
 ANONYMOUS = "anonymous"
 Credential: TypeAlias = Union[Mapping[str, str], str, None]  # noqa: UP007 - runtime alias on 3.10
-_MD5_ETAG = re.compile(r'"?([0-9a-f]{32})"?')
+_MD5_ETAG = re.compile(r'"?([0-9a-f]{32})"?', re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 #: The default bound on one whole-object read: S3's largest single PUT.
 DEFAULT_MAX_OBJECT_BYTES = 5 << 30
@@ -106,18 +107,7 @@ class Object:
     def md5(self) -> str | None:
         """The MD5 the ETag gives, when it is one (single-part and not KMS or SSE-C encrypted)."""
         match = _MD5_ETAG.fullmatch(self.etag)
-        return match[1] if match is not None and not self.encrypted else None
-
-
-async def read_chunk(body: Any, size: int, timeout: float | None) -> bytes:
-    """Up to ``size`` bytes of a response ``body``, fewer only at its end."""
-    chunk: bytes = await within(timeout, body.read(size))
-    while 0 < len(chunk) < size:
-        more: bytes = await within(timeout, body.read(size - len(chunk)))
-        if not more:
-            break
-        chunk += more
-    return chunk
+        return match[1].lower() if match is not None and not self.encrypted else None
 
 
 def _config(options: Options, anonymous: bool) -> AioConfig:
@@ -307,21 +297,48 @@ class Connection:
             size = response.get("ContentLength")
             if isinstance(size, int) and size > self.max_object_bytes:
                 raise too_large(size, self.max_object_bytes)
+            _check_response(response, "GET", ranged=bool(byte_range))
             data = await body.read()
         return object_info(response, data)
 
     async def open(self, bucket: str, key: str) -> Any:
         """GET the object and return the response with its body unread (the caller closes it)."""
-        return await self.client.get_object(Bucket=bucket, Key=key)
+        response = await self.client.get_object(Bucket=bucket, Key=key)
+        try:
+            _check_response(response, "GET", ranged=False)
+        except TransientError:
+            await response["Body"].aclose()
+            raise
+        return response
 
     async def head(self, bucket: str, key: str) -> Object:
         """HEAD the object."""
-        return object_info(await self.client.head_object(Bucket=bucket, Key=key), b"")
+        response = await self.client.head_object(Bucket=bucket, Key=key)
+        _check_response(response, "HEAD", ranged=False)
+        return object_info(response, b"")
 
     async def put(self, bucket: str, key: str, data: bytes, *, md5: bool = False) -> None:
         """PUT the object in one request; with ``md5`` the server checks a Content-MD5."""
         kwargs = {"ContentMD5": content_md5(data)} if md5 else {}
         await self.client.put_object(Bucket=bucket, Key=key, Body=data, **kwargs)
+
+
+def check_status(status: int, method: str, *, ranged: bool, content_range: str | None) -> None:
+    """Raise ``TransientError`` unless ``status`` answers this GET or HEAD.
+
+    Only 200 does, and 206 for a ranged GET when it says which bytes it holds: a 204, a 1xx
+    surfacing as final or another 2xx would otherwise pass for an empty or partial object.
+    """
+    if status == 200 or (status == 206 and ranged and method == "GET" and content_range):
+        return
+    raise unexpected(status, method)
+
+
+def _check_response(response: Mapping[str, Any], method: str, *, ranged: bool) -> None:
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    if not isinstance(status, int):
+        raise TransientError(f"no HTTP status in the answer to {method}")
+    check_status(status, method, ranged=ranged, content_range=response.get("ContentRange"))
 
 
 def content_md5(data: bytes) -> str:

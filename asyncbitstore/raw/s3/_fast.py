@@ -36,6 +36,7 @@ from ._client import (
     DEFAULT_MAX_OBJECT_BYTES,
     Connection,
     Object,
+    check_status,
     content_md5,
     redirect_refused,
     too_large,
@@ -170,14 +171,14 @@ class FastConnection(Connection):
         region = self._regions.get(bucket, self._region)
         status, found, body = await self._exchange(method, bucket, key, region, headers, data)
         if status < 300:
-            return found, body
+            return _answer(method, headers, status, found, body)
         parsed = error_response(status, found, body)
         moved = _region_of(status, found, parsed)
         if moved is not None and moved != region:  # S3's answer for a bucket in another region
             self._learn(bucket, moved)
             status, found, body = await self._exchange(method, bucket, key, moved, headers, data)
             if status < 300:
-                return found, body
+                return _answer(method, headers, status, found, body)
             parsed = error_response(status, found, body)
         if status in _REDIRECTS:
             parsed["Error"]["Message"] = redirect_refused(status, found.get("Location"))
@@ -275,6 +276,16 @@ def _region_of(status: int, headers: Mapping[str, str], parsed: dict[str, Any]) 
         return None
     region = headers.get("x-amz-bucket-region") or parsed["Error"].get("Region")
     return region if region and _REGION.fullmatch(region) else None
+
+
+def _answer(
+    method: str, headers: Mapping[str, str], status: int, found: Mapping[str, str], body: bytes
+) -> tuple[Mapping[str, str], bytes]:
+    """A 2xx answer, once its status is one that answers ``method`` (any 2xx for a PUT)."""
+    if method != "PUT":
+        check_status(status, method, ranged="Range" in headers,
+                     content_range=found.get("Content-Range"))  # fmt: skip
+    return found, body
 
 
 def _object(headers: Mapping[str, str], body: bytes, *, whole: bool) -> Object:
