@@ -199,7 +199,7 @@ def test_a_copy_store_for_an_sftp_uri_serves_the_whole_server() -> None:
         (_sftp_tier(client_keys=[SECRET, 3]), "client_keys must be a key file's path or a list"),
         (_sftp_tier(client_keys=3), "option 'client_keys' must be a string or a list, not int"),
         (_sftp_tier(max_connections=3), "unknown option 'max_connections' for sftp:// tiers"),
-        (_sftp_tier(max_requests=0), "max_requests must be an int >= 1"),
+        (_sftp_tier(max_requests=0), "max_requests must be a positive int"),
         (_sftp_tier(uri=f"sftp://me:{SECRET}@host/srv/"), "pass the password as password="),
         (_sftp_tier(uri="sftp://host/a/../b/"), "must be absolute, without '.', '..'"),
     ],

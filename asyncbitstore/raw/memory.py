@@ -6,6 +6,7 @@ import re
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 
+from .._core.checks import non_negative_int
 from .._core.data import PutData, as_bytes, check_put_data, check_range
 from ..compression.codecs import MAGIC_BYTE
 from ..compression.store_io import decode, encode, range_of_stored
@@ -32,11 +33,7 @@ class MemoryRaw(Store):
     uri_hint = "mem://<name>/<path>"
 
     def __init__(self, *, max_bytes: int | None = None) -> None:
-        if max_bytes is not None and (
-            isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 0
-        ):
-            raise ValueError(f"max_bytes must be a non-negative int or None, not {max_bytes!r}")
-        self.max_bytes = max_bytes
+        self.max_bytes = non_negative_int("max_bytes", max_bytes, allow_none=True)
         self._blobs: OrderedDict[str, bytes] = OrderedDict()
         self.used_bytes = 0
         self.evictions = 0

@@ -18,6 +18,7 @@ from typing import Any, TypeVar, cast
 
 import aiohttp
 
+from ..._core.checks import positive_int, positive_number
 from ..._core.data import PutData, check_chunk_size, chunks_of
 from ...errors import BitstoreError, StoreNotAvailable
 from ...retry import TransientError, is_transient
@@ -53,12 +54,8 @@ def check_options(
     """Raise ``TypeError``/``ValueError`` for unusable ``GSRaw`` options."""
     if credentials is not None and not isinstance(credentials, (str, os.PathLike, Mapping)):
         raise TypeError("credentials must be a file path, a dict or None")
-    if isinstance(max_connections, bool) or not isinstance(max_connections, int):
-        raise TypeError(f"max_connections must be an int, not {max_connections!r}")
-    if max_connections < 1:
-        raise ValueError(f"max_connections must be >= 1, not {max_connections}")
-    if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
-        raise ValueError(f"timeout must be positive seconds or None, not {timeout!r}")
+    positive_int("max_connections", max_connections, type_error=True)
+    positive_number("timeout", timeout, allow_none=True)
     if check_chunk_size(chunk_size) % UPLOAD_UNIT:
         raise ValueError(f"chunk_size must be a multiple of 256 KiB, not {chunk_size}")
 

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from ..._core.checks import positive_int
 from ..._core.data import DEFAULT_CHUNK_SIZE, check_chunk_size, check_range
 from ..._core.redact import scrub, stand_in
 from ..._core.resources import LoopLocal
@@ -94,7 +95,7 @@ class HTTPRaw(Store):
             ("max_listing_depth", max_listing_depth),
             ("max_listing_bytes", max_listing_bytes),
         ):
-            _check_count(option, value)
+            positive_int(option, value, type_error=True)
         self._headers = headers
         # aiohttp cannot send this header and a URL's user:password@ together; such URLs are
         # refused by name (see _refuse_url_credentials) instead of its bare ValueError.
@@ -443,13 +444,6 @@ async def _close_session(session: aiohttp.ClientSession) -> None:
 def _transient(exc: BaseException) -> bool:
     # A certificate or TLS handshake failure will not fix itself by retrying.
     return not isinstance(exc, aiohttp.ClientSSLError) and is_transient(exc)
-
-
-def _check_count(option: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{option} must be an int, not {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{option} must be >= 1, not {value}")
 
 
 def _size(count: int) -> str:

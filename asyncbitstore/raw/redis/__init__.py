@@ -29,6 +29,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry as RedisRetry
 from redis.backoff import NoBackoff
 
+from ..._core.checks import positive_int
 from ..._core.data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
 from ..._core.resources import LoopLocal
 from ...compression.codecs import MAGIC_BYTE
@@ -87,11 +88,7 @@ class RedisRaw(Store):
     ) -> None:
         self._url = url
         self.base, self._secret = _ops.parse_url(url)
-        if isinstance(max_connections, bool) or not isinstance(max_connections, int):
-            raise TypeError("max_connections must be an int")
-        if max_connections < 1:
-            raise ValueError(f"max_connections must be >= 1, not {max_connections}")
-        self.max_connections = max_connections
+        self.max_connections = positive_int("max_connections", max_connections, type_error=True)
         self.ttl = _ops.check_ttl(ttl)
         self.timeout = float(timeout)
         self.retry = retry or Retry()

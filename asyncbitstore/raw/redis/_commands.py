@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
 
+from ..._core.checks import positive_number
 from ..._core.temp import TEMP_PREFIX
 
 __all__ = [
@@ -81,11 +82,7 @@ def parse_url(url: object) -> tuple[str, str | None]:
 
 
 def check_ttl(ttl: object) -> float | None:
-    if ttl is None:
-        return None
-    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not ttl > 0:
-        raise ValueError(f"ttl must be a positive number of seconds or None, not {ttl!r}")
-    return float(ttl)
+    return positive_number("ttl", ttl, allow_none=True)
 
 
 def milliseconds(ttl: float | None) -> int | None:

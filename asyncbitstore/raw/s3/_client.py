@@ -34,6 +34,7 @@ from aiobotocore.session import AioSession
 from botocore import UNSIGNED
 from botocore.exceptions import ClientError
 
+from ..._core.checks import positive_int, positive_number
 from ..._core.redact import guard_sdk_logs
 from ...retry import TransientError
 from .._net.responses import read_chunk, unexpected
@@ -70,15 +71,9 @@ class Options:
         _check_endpoint(self.endpoint_url)
         if self.region is not None and not isinstance(self.region, str):
             raise TypeError(f"region must be a str, not {type(self.region).__name__}")
-        limit = self.max_connections
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ValueError(f"max_connections must be a positive int, not {limit!r}")
-        timeout = self.timeout
-        if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
-            raise ValueError(f"timeout must be a positive number or None, not {timeout!r}")
-        cap = self.max_object_bytes
-        if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
-            raise ValueError(f"max_object_bytes must be a positive int, not {cap!r}")
+        positive_int("max_connections", self.max_connections)
+        positive_number("timeout", self.timeout, allow_none=True)
+        positive_int("max_object_bytes", self.max_object_bytes)
 
 
 def _check_endpoint(url: str | None) -> None:

@@ -30,6 +30,7 @@ from collections.abc import (
 )
 from typing import Any, TypeVar
 
+from ..._core.checks import positive_int
 from ..._core.data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
 from ..._core.resources import LoopLocal
 from ...compression.codecs import MAGIC_BYTE
@@ -102,8 +103,7 @@ class SFTPRaw(Store):
                 "known_hosts=None would turn off host-key checking; pass the server's key "
                 "or a known_hosts file instead"
             )
-        if isinstance(max_requests, bool) or not isinstance(max_requests, int) or max_requests < 1:
-            raise ValueError(f"max_requests must be an int >= 1, not {max_requests!r}")
+        positive_int("max_requests", max_requests)
         options = dict(options or {})
         if options.get("known_hosts", ()) is None:
             raise ValueError("options must not turn off host-key checking (known_hosts=None)")

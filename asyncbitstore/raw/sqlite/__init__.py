@@ -23,6 +23,7 @@ import sqlite3
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
 from typing import IO, Any
 
+from ..._core.checks import non_negative_int, positive_int
 from ..._core.data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
 from ...compression.codecs import MAGIC_BYTE
 from ...compression.store_io import decode, decode_stream, encode, read_range
@@ -83,14 +84,9 @@ class SqliteRaw(Store):
         path = os.fspath(path)
         if not isinstance(path, str) or path in ("", ":memory:") or path.startswith("file:"):
             raise ValueError(f"path must name a database file, not {path!r}")
-        if max_bytes is not None and (
-            isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 0
-        ):
-            raise ValueError(f"max_bytes must be a non-negative int or None, not {max_bytes!r}")
-        if isinstance(mmap_size, bool) or not isinstance(mmap_size, int) or mmap_size < 0:
-            raise ValueError(f"mmap_size must be an int >= 0, not {mmap_size!r}")
-        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-            raise ValueError(f"threads must be an int >= 1, not {threads!r}")
+        non_negative_int("max_bytes", max_bytes, allow_none=True)
+        non_negative_int("mmap_size", mmap_size)
+        positive_int("threads", threads)
         self.path = os.path.abspath(path)
         self.base = f"{_SCHEME}{self.path}/"
         self.max_bytes = max_bytes
