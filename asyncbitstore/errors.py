@@ -6,7 +6,8 @@ Every error is a :class:`BitstoreError`::
     ├── NotFoundInStore (also KeyError)      the blob is not there
     │   └── InvalidDataFound                 it is there, but its bytes fail verification
     ├── StoreNotAvailable                    the store could not answer (outage, auth, timeout)
-    │   └── StoreTimeout                     ... because it took longer than allowed
+    │   ├── StoreTimeout                     ... because it took longer than allowed
+    │   └── CircuitOpen                      ... because a chain skips a tier that keeps failing
     ├── InvalidURI (also ValueError)         the URI or key has the wrong form
     ├── InvalidRange (also ValueError)       a byte range that cannot be served
     │   └── CompressedRange                  ... because the blob is stored compressed
@@ -28,6 +29,7 @@ from typing import Any
 
 __all__ = [
     "BitstoreError",
+    "CircuitOpen",
     "CompressedRange",
     "ConfigError",
     "InvalidDataFound",
@@ -132,6 +134,14 @@ class StoreNotAvailable(BitstoreError):
 
 class StoreTimeout(StoreNotAvailable):
     """The store did not answer within its time limit."""
+
+
+class CircuitOpen(StoreNotAvailable):
+    """A chain skipped the tier without asking it: its circuit breaker is open.
+
+    The tier failed too often in a row and is left alone for a cool-down, then probed again
+    (see the chain's ``circuit_threshold`` and ``circuit_cooldown`` options).
+    """
 
 
 class InvalidURI(BitstoreError, ValueError):

@@ -39,12 +39,11 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode, Tracer, TracerProvider
 
 from ._core.data import PutData
-from .composite._circuit import CircuitOpen
-from .errors import InvalidDataFound, NotFoundInStore, StoreTimeout
+from .errors import CircuitOpen, InvalidDataFound, NotFoundInStore, StoreTimeout
 
 if TYPE_CHECKING:
-    from .composite import Composite
-    from .composite._tier import Tier
+    from .composite import Composite, Tier
+    from .store import Store
 
 __all__ = ["ChainTracer", "instrument", "outcome_of", "uninstrument"]
 
@@ -90,6 +89,8 @@ def _sized(attributes: dict[str, str | int], data: PutData) -> dict[str, str | i
 class ChainTracer:
     """Makes the spans of one or more chains; set as ``chain.tracer`` by :func:`instrument`.
 
+    Implements the hooks a chain calls (``asyncbitstore.composite.ChainHooks``).
+
     Args:
         tracer_provider: where spans go; None (the default) means the global provider, looked
             up on first use, so instrumenting before the application sets one is fine.
@@ -123,7 +124,7 @@ class ChainTracer:
             )
         return self._tracer
 
-    def _attributes(self, chain: Composite, key: str) -> dict[str, str | int]:
+    def _attributes(self, chain: Store, key: str) -> dict[str, str | int]:
         if self.record_keys:
             return {CHAIN: chain.name, KEY: key}
         return {CHAIN: chain.name}
@@ -146,9 +147,7 @@ class ChainTracer:
 
     # -- operations on the chain ----------------------------------------------------------------
 
-    async def get(
-        self, chain: Composite, key: str, fetch: Callable[[str], Awaitable[bytes]]
-    ) -> bytes:
+    async def get(self, chain: Store, key: str, fetch: Callable[[str], Awaitable[bytes]]) -> bytes:
         """``await fetch(key)`` inside an ``asyncbitstore.get`` span."""
         with self._span("asyncbitstore.get", self._attributes(chain, key)) as span:
             data = await fetch(key)
@@ -157,7 +156,7 @@ class ChainTracer:
 
     async def put(
         self,
-        chain: Composite,
+        chain: Store,
         key: str,
         data: PutData,
         write: Callable[[str, PutData], Awaitable[None]],
@@ -168,7 +167,7 @@ class ChainTracer:
             span.set_attribute(OUTCOME, "written")
 
     async def stream(
-        self, chain: Composite, uri: str, chunks: AsyncIterator[bytes]
+        self, chain: Store, uri: str, chunks: AsyncIterator[bytes]
     ) -> AsyncIterator[bytes]:
         """``chunks`` inside an ``asyncbitstore.stream`` span, which ends with the stream.
 

@@ -20,7 +20,7 @@ import weakref
 from collections.abc import Awaitable
 from typing import TypeVar
 
-__all__ = ["within"]
+__all__ = ["check_timeout", "within"]
 
 R = TypeVar("R")
 
@@ -111,3 +111,12 @@ else:  # pragma: no cover - Task.cancelling/uncancel are 3.11+; wait_for costs a
     async def within(seconds: float | None, awaitable: Awaitable[R]) -> R:
         """``await awaitable``, cancelled after ``seconds`` (``None``: no limit)."""
         return await asyncio.wait_for(awaitable, seconds)
+
+
+def check_timeout(timeout: object) -> float | None:
+    """Validate a ``timeout=`` option: ``None`` or a positive number of seconds."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds or None, not {timeout!r}")
+    return float(timeout)

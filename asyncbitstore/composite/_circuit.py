@@ -14,13 +14,10 @@ from __future__ import annotations
 
 import time
 
-from ..errors import StoreNotAvailable
+# CircuitOpen lives in errors now; imported here so that code naming this module keeps working.
+from ..errors import CircuitOpen
 
 __all__ = ["CircuitBreaker", "CircuitOpen"]
-
-
-class CircuitOpen(StoreNotAvailable):
-    """The tier was skipped because its circuit breaker is open."""
 
 
 class CircuitBreaker:

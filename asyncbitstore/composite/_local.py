@@ -19,7 +19,7 @@ from ..compression.codecs import MAGIC
 from ..errors import NotFoundInStore
 
 if TYPE_CHECKING:
-    from . import Composite
+    from ._base import ChainBase
     from ._tier import Tier
 
 __all__ = ["chain_local_path"]
@@ -29,7 +29,7 @@ _ATTEMPTS = 3
 
 
 @contextlib.asynccontextmanager
-async def chain_local_path(chain: Composite, uri: str) -> AsyncIterator[Path]:
+async def chain_local_path(chain: ChainBase, uri: str) -> AsyncIterator[Path]:
     """Yield a local path holding the blob at ``uri`` until the exit."""
     key = chain._key(uri)
     local: list[tuple[Tier, LocalFile]] = [

@@ -8,12 +8,13 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from ..errors import InvalidDataFound, NotFoundInStore, StoreTimeout
+from .._core.deadline import check_timeout
+from ..errors import CircuitOpen, InvalidDataFound, NotFoundInStore, StoreTimeout
 from ..stats import TierStats
 from ..store import Store
-from ._circuit import CircuitBreaker, CircuitOpen
+from ._circuit import CircuitBreaker
 
-__all__ = ["Tier", "with_timeout"]
+__all__ = ["Tier", "check_timeout", "with_timeout"]
 
 R = TypeVar("R")
 
@@ -30,15 +31,6 @@ else:  # pragma: no cover - Python 3.10
     async def with_timeout(awaitable: Awaitable[R], seconds: float) -> R:
         """``await awaitable``, raising ``TimeoutError`` after ``seconds``."""
         return await asyncio.wait_for(awaitable, seconds)
-
-
-def check_timeout(timeout: object) -> float | None:
-    """Validate a ``timeout=`` option: ``None`` or a positive number of seconds."""
-    if timeout is None:
-        return None
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise ValueError(f"timeout must be a positive number of seconds or None, not {timeout!r}")
-    return float(timeout)
 
 
 class Tier:
@@ -90,6 +82,17 @@ class Tier:
     def name(self) -> str:
         """The tier's name in stats and messages."""
         return self.stats.name
+
+    def __repr__(self) -> str:
+        # Built from names and options only: a store's name is secret-free, its repr may not be.
+        if self.is_cache:
+            options = [f"read={self.read}"]
+        else:
+            options = [f"write={self.write}", f"cache_result={self.cache_result}"]
+        options.append(f"timeout={self.timeout:g}" if self.timeout is not None else "timeout=None")
+        options.append(f"circuit={self.breaker.state if self.breaker is not None else 'off'}")
+        role = "cache" if self.is_cache else "source"
+        return f"<Tier {role} {self.name}: {', '.join(options)}>"
 
     def _admit(self, key: str) -> bool:
         """Refuse the call at once while the circuit breaker is open; True for the probe."""

@@ -22,10 +22,10 @@ import aiohttp
 
 from ..._core.checks import positive_int
 from ..._core.data import DEFAULT_CHUNK_SIZE, check_chunk_size, check_range
+from ..._core.deadline import check_timeout
 from ..._core.redact import scrub, stand_in
 from ..._core.resources import LoopLocal
 from ..._core.uri import redact
-from ...composite._tier import check_timeout
 from ...compression.codecs import MAGIC_BYTE
 from ...compression.store_io import decode, decode_stream, read_range
 from ...errors import (

@@ -1,0 +1,95 @@
+"""Asking tiers in order: the first answer wins; misses and failures go on to the next tier.
+
+Every read of the chain (``get``, ``exists``, ``size``, ``get_range``, ``stream``) goes through
+:func:`first_answer`, and every failed call on the chain ends with :func:`verdict`: an outage
+is never reported as a missing blob.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TypeVar
+
+from ..errors import InvalidDataFound, InvalidRange, NotFoundInStore, StoreNotAvailable
+from ._base import ChainBase, explain, logger
+from ._tier import Tier
+
+__all__ = ["first_answer", "verdict"]
+
+R = TypeVar("R")
+
+
+async def first_answer(
+    chain: ChainBase,
+    key: str,
+    tiers: Iterable[Tier],
+    ask: Callable[[Tier, str], Awaitable[R]],
+    full_read: bool = False,
+) -> tuple[Tier, R]:
+    """The first of ``tiers`` to answer ``await ask(tier, key)``, and its answer.
+
+    A tier that raises ``NotFoundInStore`` missed; any other error is a failure, and the next
+    tier is asked either way. ``InvalidRange`` is about the request, not the tier: it is raised
+    at once.
+
+    Args:
+        chain: the chain asking.
+        key: the key asked for.
+        tiers: the tiers to ask, in order.
+        ask: the read, given the tier and ``key``.
+        full_read: the answers are the blob itself, as ``get`` and ``stream`` read it: a
+            copy failing verification is then deleted from a cache (and reported from a
+            source when no tier has a good one), failures are logged, and a key that no tier
+            had is remembered (``negative_ttl``). Otherwise such a copy is a miss.
+
+    Raises:
+        NotFoundInStore: every tier missed.
+        StoreNotAvailable: no tier answered and at least one failed; lists each failure.
+        InvalidDataFound: in a full read, the only copies found failed verification.
+    """
+    failures: list[tuple[Tier, BaseException]] = []
+    corrupt: InvalidDataFound | None = None
+    for tier in tiers:
+        try:
+            return tier, await ask(tier, key)
+        except InvalidRange:
+            raise
+        except InvalidDataFound as exc:
+            if full_read:
+                if tier.is_cache:
+                    await chain._drop_corrupt(tier, key)
+                else:
+                    corrupt = exc
+        except NotFoundInStore:
+            pass
+        except Exception as exc:
+            if full_read:
+                logger.warning(
+                    "%s: tier %s failed for %s: %s", chain.name, tier.name, key, explain(exc)
+                )
+            failures.append((tier, exc))
+    error = verdict(chain, key, failures, corrupt)
+    if full_read:
+        chain._remember_missing(key, error)
+    raise error
+
+
+def verdict(
+    chain: ChainBase,
+    key: str,
+    failures: list[tuple[Tier, BaseException]],
+    corrupt: InvalidDataFound | None = None,
+) -> BaseException:
+    """The error of a call on the chain that no tier answered.
+
+    ``StoreNotAvailable`` naming each tier's failure (caused by the last) if any tier failed;
+    else ``InvalidDataFound`` if only corrupt copies were found; else ``NotFoundInStore``.
+    """
+    if failures:
+        reason = "; ".join(f"tier {tier.name}: {explain(exc)}" for tier, exc in failures)
+        error: BaseException = StoreNotAvailable(chain, reason, uri=key)
+        error.__cause__ = failures[-1][1]
+        return error
+    if corrupt is not None:
+        return InvalidDataFound(chain, key, f"every copy found failed verification ({corrupt})")
+    return NotFoundInStore(chain, key)

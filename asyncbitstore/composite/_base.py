@@ -1,0 +1,222 @@
+"""What every part of a chain shares: its tiers and options, keys, remembered misses and fills.
+
+The read, stream and write paths (``_read``, ``_stream``, ``_write``) are mixins over
+:class:`ChainBase`; ``_chain.Composite`` puts them together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from .._core.data import PutData
+from .._core.deadline import check_timeout
+from .._core.singleflight import SingleFlight
+from ..errors import NotFoundInStore
+from ..store import Store
+from ._circuit import CircuitBreaker
+from ._fills import BackgroundWork
+from ._hooks import ChainHooks
+from ._tier import Tier
+
+__all__ = ["ChainBase", "explain", "logger"]
+
+logger = logging.getLogger("asyncbitstore.composite")
+
+
+def explain(exc: BaseException) -> str:
+    """``Type: message`` of an exception (just the type when the message is empty)."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class ChainBase(Store):
+    """The state of a chain and the steps its read, stream and write paths share."""
+
+    uri_hint = "a URI that one of the chain's tiers accepts"
+    #: Called around get/put/stream and each tier tried when set (see ``ChainHooks``, and
+    #: ``asyncbitstore.otel.instrument``); None: no tracing at all.
+    tracer: ChainHooks | None = None
+    _runtime_attrs = ("_flight", "_background", "_streaming", "_missing")
+
+    def __init__(
+        self,
+        *,
+        max_pending_fills: int = 1024,
+        negative_ttl: float | None = None,
+        max_negative_entries: int = 100_000,
+        circuit_threshold: int | None = 5,
+        circuit_cooldown: float = 10.0,
+        name: str | None = None,
+    ) -> None:
+        self._tiers: list[Tier] = []
+        self._name = name
+        self.max_pending_fills = max_pending_fills
+        self.negative_ttl = check_timeout(negative_ttl)
+        self.max_negative_entries = max_negative_entries
+        if circuit_threshold is not None:
+            CircuitBreaker(circuit_threshold, circuit_cooldown)  # validates both
+        self.circuit_threshold = circuit_threshold
+        self.circuit_cooldown = circuit_cooldown
+        self._init_runtime()
+
+    def _init_runtime(self) -> None:
+        self._flight: SingleFlight[bytes] = SingleFlight()
+        self._background = BackgroundWork(self.max_pending_fills)
+        self._streaming: dict[str, asyncio.Event] = {}
+        self._missing: dict[str, float] = {}  # key -> monotonic expiry, oldest first
+        self.negative_hits = 0
+
+    @property
+    def name(self) -> str:
+        """The chain's name in messages and stats (its class name unless given)."""
+        return self._name or type(self).__name__
+
+    @property
+    def tiers(self) -> tuple[Tier, ...]:
+        """The tiers, in the order they are asked."""
+        return tuple(self._tiers)
+
+    def __repr__(self) -> str:
+        # Tier names come from the stores' names, which carry no secret (unlike some reprs).
+        if not self._tiers:
+            return f"<{self.name}: no tiers>"
+        return f"<{self.name}: {' → '.join(tier.name for tier in self._tiers)}>"
+
+    # -- building the chain ---------------------------------------------------------------------
+
+    def append_cache(
+        self, cache: Store, *, read: bool = True, timeout: float | None = None
+    ) -> None:
+        """Add a cache tier. With ``read=False`` it is only written to, never read from."""
+        self._append(cache, is_cache=True, read=read, timeout=timeout)
+
+    def append_source(
+        self,
+        source: Store,
+        *,
+        cache_result: bool = False,
+        write: bool = False,
+        timeout: float | None = None,
+    ) -> None:
+        """Add a source tier.
+
+        Args:
+            source: the store.
+            cache_result: write blobs found here to every cache.
+            write: ``put`` writes here (the first such source synchronously).
+            timeout: seconds after which a call to this tier counts as a failure.
+        """
+        self._append(
+            source, is_cache=False, cache_result=cache_result, write=write, timeout=timeout
+        )
+
+    def _append(self, store: Store, **options: Any) -> None:
+        self._check_tier(store)
+        taken = {tier.name for tier in self._tiers}
+        name, n = store.name, 2
+        while name in taken:
+            name, n = f"{store.name}#{n}", n + 1
+        breaker = None
+        if self.circuit_threshold is not None:
+            breaker = CircuitBreaker(self.circuit_threshold, self.circuit_cooldown)
+        tier = Tier(
+            store, name=name, key_getter=self._key_getter(store), breaker=breaker, **options
+        )
+        self._tiers.append(tier)
+
+    def _key_getter(self, store: Store) -> Callable[[str], Awaitable[bytes]] | None:
+        """A ``get`` that may skip validation of keys this chain already normalized."""
+        return None
+
+    def _check_tier(self, store: Store) -> None:
+        if not isinstance(store, Store):
+            raise TypeError(f"a tier must be a Store, not {type(store).__name__}")
+        if store is self:
+            raise ValueError("a chain cannot be a tier of itself")
+
+    # -- keys -----------------------------------------------------------------------------------
+
+    def is_valid(self, uri: str) -> bool:
+        """Whether any tier accepts ``uri``."""
+        if not isinstance(uri, str):
+            raise TypeError(f"a URI must be a str, not {type(uri).__name__}")
+        return any(tier.store.is_valid(uri) for tier in self._tiers)
+
+    def _key(self, uri: object) -> str:
+        """The form of ``uri`` handed to the tiers; raises for URIs no tier accepts."""
+        return self.check_uri(uri)
+
+    def _readers(self, key: str) -> list[Tier]:
+        """The tiers a read of ``key`` asks, in order."""
+        return [t for t in self._tiers if t.read and (t.takes_all_keys or t.store.is_valid(key))]
+
+    def _stream_hasher(self) -> Any:
+        """A hashlib object checking streamed keys, or None when keys are not digests."""
+        return None
+
+    # -- keys that no tier had ------------------------------------------------------------------
+
+    def _check_negative(self, key: str) -> None:
+        """Raise NotFoundInStore if ``key`` was missing everywhere less than negative_ttl ago."""
+        expiry = self._missing.get(key)
+        if expiry is None:
+            return
+        if expiry > time.monotonic():
+            self.negative_hits += 1
+            raise NotFoundInStore(self, key, "remembered as missing (negative_ttl)")
+        del self._missing[key]
+
+    def _remember_missing(self, key: str, error: BaseException) -> None:
+        if self.negative_ttl is None or type(error) is not NotFoundInStore:
+            return  # outages and corrupt copies are never remembered
+        self._missing.pop(key, None)
+        self._missing[key] = time.monotonic() + self.negative_ttl
+        if len(self._missing) > self.max_negative_entries:
+            del self._missing[next(iter(self._missing))]  # the oldest entry
+
+    # -- caches above a hit ---------------------------------------------------------------------
+
+    async def _drop_corrupt(self, tier: Tier, key: str) -> None:
+        try:
+            await tier.call(tier.store.delete, key)
+        except Exception as exc:
+            logger.warning(
+                "%s: could not delete corrupt %s from %s: %s", self.name, key, tier.name, exc
+            )
+
+    def _fill_targets(self, hit: Tier, key: str) -> list[Tier]:
+        """The caches a hit at tier ``hit`` is written to."""
+        if hit.is_cache:
+            targets = []
+            for tier in self._tiers:
+                if tier is hit:
+                    break
+                if tier.is_cache:
+                    targets.append(tier)
+        elif hit.cache_result:
+            targets = [t for t in self._tiers if t.is_cache and t is not hit]
+        else:
+            return []
+        return [t for t in targets if t.store.is_valid(key)]
+
+    def _fill_from(self, hit: Tier, key: str, data: bytes) -> None:
+        """Write ``data`` in the background to the caches a hit at ``hit`` fills."""
+        for target in self._fill_targets(hit, key):
+            if target.store.declines(key, len(data)):
+                self._background.counters.declined += 1
+                continue
+            work = functools.partial(self._fill, target, key, data)
+            self._background.start_fill(key, f"fill of {target.name}", work)
+
+    @staticmethod
+    async def _fill(target: Tier, key: str, data: PutData, timed: bool = True) -> None:
+        put = target.store.put_or_raise  # caches hide failures in put
+        if timed:
+            await target.call(put, key, data)
+        else:  # a streamed fill lasts as long as its reader takes; no per-call limit applies
+            await put(key, data)

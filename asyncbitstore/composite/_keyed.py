@@ -1,0 +1,98 @@
+"""The keyed chains: ``HashComposite`` (keys are digests of one algorithm) and
+``Sha1Composite``."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from .._core.data import PutData
+from .._core.keys import HashKeys
+from ..compression.store_io import verified_stored
+from ..store import Store
+from ._chain import Composite
+
+if TYPE_CHECKING:
+    from .._core.write_source import WriteData
+
+__all__ = ["HashComposite", "Sha1Composite"]
+
+
+class HashComposite(Composite):
+    """A chain of content-addressed tiers; keys are hex digests of ``algorithm``.
+
+    Accepts ``<hex>`` and ``<algorithm>://<hex>`` in any case and hands tiers the lower-case hex.
+    ``put`` refuses data whose digest is not the key, so no tier ever stores a wrong blob.
+    """
+
+    def __init__(self, *, algorithm: str = "sha256", **options: Any) -> None:
+        """Options as for ``Composite`` (``max_pending_fills``, ``negative_ttl``, ...)."""
+        self.keys = HashKeys(algorithm)
+        super().__init__(**options)
+
+    def _stream_hasher(self) -> Any:
+        return self.keys.new()
+
+    @property
+    def algorithm(self) -> str:
+        """The hashlib algorithm of the keys."""
+        return self.keys.algorithm
+
+    @property
+    def uri_hint(self) -> str:  # type: ignore[override]
+        """The form of the keys, for messages."""
+        return self.keys.hint
+
+    def _check_tier(self, store: Store) -> None:
+        super()._check_tier(store)
+        if store.key_algorithm is not None and store.key_algorithm != self.algorithm:
+            raise ValueError(
+                f"{store.name} uses {store.key_algorithm} keys; this chain uses {self.algorithm}"
+            )
+
+    def _key_getter(self, store: Store) -> Callable[[str], Awaitable[bytes]] | None:
+        if store.key_algorithm == self.algorithm:
+            return store.get_key
+        return None
+
+    def is_valid(self, uri: str) -> bool:
+        """Whether ``uri`` is a key of this chain's algorithm."""
+        return self.keys.match(uri) is not None
+
+    def _key(self, uri: object) -> str:
+        return self.keys.require(self, uri)
+
+    async def _prepare_put(self, key: str, data: PutData, raw: bool) -> PutData:
+        if raw:
+            return await verified_stored(self.keys, self, key, data)
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            self.keys.check(self, key, self.keys.digest(data))
+            return data
+        return self.keys.verified(self, key, data)
+
+    async def _after_put(self, key: str) -> None:
+        """Nothing to invalidate: a key's content never changes."""
+
+    async def write(
+        self, data: WriteData, *, compress: str | None = None, level: int | None = None
+    ) -> str:
+        """Store ``data`` under its digest and return that key.
+
+        ``data`` may be bytes-like, a path, a binary file object or an async iterable of bytes;
+        the digest is computed while streaming, in bounded memory, and ``put`` checks it again
+        as the bytes go to the first writable source (see ``HashStore.write``). The key is
+        the digest of the data as given, also when ``compress`` stores it compressed.
+        """
+        from .._core.write_source import keyed_source
+
+        async with keyed_source(data, self.keys) as (key, source):
+            await self.put(key, source, compress=compress, level=level)
+        return key
+
+
+class Sha1Composite(HashComposite):
+    """A chain of SHA-1-keyed tiers: accepts ``<sha1>`` and ``sha1://<sha1>``, any case."""
+
+    def __init__(self, **options: Any) -> None:
+        """Options as for ``Composite`` (``max_pending_fills``, ``negative_ttl``, ...)."""
+        super().__init__(algorithm="sha1", **options)

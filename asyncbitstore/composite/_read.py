@@ -1,0 +1,87 @@
+"""The read path: ``get`` (one fetch per key at a time, caches above the hit filled), and the
+reads that fill nothing: ``get(raw=True)``, ``get_range``, ``size`` and ``exists``."""
+
+from __future__ import annotations
+
+import functools
+
+from .._core.data import check_range
+from ..errors import NotFoundInStore
+from ._ask import first_answer
+from ._base import ChainBase
+from ._tier import Tier
+
+__all__ = ["ReadPath"]
+
+
+async def _get_stored(tier: Tier, key: str) -> bytes:
+    return await tier.ask(key, functools.partial(tier.store.get, raw=True), key)
+
+
+async def _size(tier: Tier, key: str) -> int:
+    return await tier.ask(key, tier.store.size, key)
+
+
+async def _exists(tier: Tier, key: str) -> bool:
+    if await tier.ask(key, tier.store.exists, key):
+        return True
+    raise NotFoundInStore(tier.store, key)  # a "no", asked of the next tier like a miss
+
+
+class ReadPath(ChainBase):
+    """``get``, ``get_range``, ``size`` and ``exists`` of a chain."""
+
+    async def get(self, uri: str, *, raw: bool = False) -> bytes:
+        """The blob from the first tier that has it (see the package docstring).
+
+        With ``raw``, the first tier's stored form (no single flight, no fills).
+        """
+        key = self._key(uri)
+        if raw:
+            return (await first_answer(self, key, self._readers(key), _get_stored))[1]
+        if self.tracer is not None:
+            return await self.tracer.get(self, key, self._get_key)
+        if self._missing:
+            self._check_negative(key)
+        return await self._flight.run(key, self._fetch)
+
+    async def _get_key(self, key: str) -> bytes:
+        if self._missing:
+            self._check_negative(key)
+        return await self._flight.run(key, self._fetch)
+
+    async def _fetch(self, key: str) -> bytes:
+        tracer = self.tracer
+        ask = Tier.get if tracer is None else tracer.tier_get
+        tier, data = await first_answer(self, key, self._readers(key), ask, True)
+        self._fill_from(tier, key, data)
+        return data
+
+    async def get_range(self, uri: str, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)`` from the first tier that has the blob (no fills)."""
+        key = self._key(uri)
+        check_range(self, key, start, end)
+
+        async def ask(tier: Tier, key: str) -> bytes:
+            return await tier.ask(key, tier.store.get_range, key, start, end)
+
+        return (await first_answer(self, key, self._readers(key), ask))[1]
+
+    async def size(self, uri: str) -> int:
+        """The blob's size from the first tier that has it."""
+        key = self._key(uri)
+        return (await first_answer(self, key, self._readers(key), _size))[1]
+
+    async def exists(self, uri: str) -> bool:
+        """Whether any tier has the blob; API sources are asked only through ``api_exists``.
+
+        Raises:
+            StoreNotAvailable: no tier said yes and at least one failed.
+        """
+        key = self._key(uri)
+        cheap = [tier for tier in self._readers(key) if tier.store.exists_is_cheap]
+        try:
+            await first_answer(self, key, cheap, _exists)
+        except NotFoundInStore:
+            return False
+        return True

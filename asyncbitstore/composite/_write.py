@@ -1,0 +1,118 @@
+"""The write path: ``put`` to the first writable source, replication to the others in the
+background, and ``delete`` from every tier that may hold the blob."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from .._core.data import PutData, check_put_data
+from ..compression.store_io import check_options, put_options
+from ..errors import NotWritable
+from ._ask import verdict
+from ._base import ChainBase, logger
+from ._tier import Tier
+
+__all__ = ["WritePath"]
+
+
+class WritePath(ChainBase):
+    """``put`` and ``delete`` of a chain."""
+
+    async def _prepare_put(self, key: str, data: PutData, raw: bool) -> PutData:
+        """Checks (and for content-addressed chains, verification) before a put."""
+        return data
+
+    async def put(
+        self,
+        uri: str,
+        data: PutData,
+        *,
+        compress: str | None = None,
+        level: int | None = None,
+        raw: bool = False,
+    ) -> None:
+        """Write to the ``write=True`` sources: the first now, the others in the background.
+
+        ``compress`` and ``level`` are passed to each source's ``put``; ``raw`` data (a stored
+        form) is written as it is (see ``Store.put``).
+
+        Raises:
+            NotWritable: no source was appended with ``write=True``.
+        """
+        key = self._key(uri)
+        check_put_data(data)
+        check_options(compress, level, raw)
+        write = functools.partial(self._put, options=put_options(compress, level, raw))
+        if self.tracer is not None:
+            await self.tracer.put(self, key, data, write)
+        else:
+            await write(key, data)
+
+    async def _put(self, key: str, data: PutData, options: dict[str, Any]) -> None:
+        writers = [t for t in self._tiers if t.write and t.store.is_valid(key)]
+        if not writers:
+            raise NotWritable(self, "put (no tier was appended with write=True)")
+        data = await self._prepare_put(key, data, bool(options.get("raw")))
+        self._missing.pop(key, None)
+        first = writers[0]
+        if self.tracer is None:
+            put = functools.partial(first.store.put, **options) if options else first.store.put
+            await first.call(put, key, data)
+        else:
+            await self.tracer.tier_put(first, key, data, **options)
+        await self._after_put(key)
+        for tier in writers[1:]:
+            await self._background.start_replication(
+                key,
+                f"replication to {tier.name}",
+                functools.partial(_replicate, first, tier, key, data, options),
+            )
+
+    async def _after_put(self, key: str) -> None:
+        """Drop cached copies, which may hold the old bytes of ``key``."""
+        await self._background.wait_for_key(key)
+        for tier in self._tiers:
+            if tier.is_cache and tier.store.is_valid(key):
+                try:
+                    await tier.call(tier.store.delete, key)
+                except Exception as exc:
+                    logger.warning(
+                        "%s: could not drop stale %s from %s: %s", self.name, key, tier.name, exc
+                    )
+
+    async def delete(self, uri: str) -> None:
+        """Remove the blob from every writable tier and every cache.
+
+        Raises:
+            NotWritable: the chain has no writable tier and no cache.
+            StoreNotAvailable: some tier failed (the others were still asked).
+        """
+        key = self._key(uri)
+        targets = [t for t in self._tiers if (t.write or t.is_cache) and t.store.is_valid(key)]
+        if not targets:
+            raise NotWritable(self, "delete (no writable tier or cache)")
+        await self._background.wait_for_key(key)  # a pending fill must not bring it back
+        failures: list[tuple[Tier, BaseException]] = []
+        for tier in targets:  # every tier, not the first to answer: no first_answer here
+            try:
+                await tier.call(tier.store.delete, key)
+            except Exception as exc:
+                failures.append((tier, exc))
+        if failures:
+            raise verdict(self, key, failures)
+
+
+async def _replicate(
+    first: Tier, target: Tier, key: str, data: PutData, options: dict[str, Any]
+) -> None:
+    """Write ``data`` (or, once a stream was consumed, the first writer's copy) to ``target``."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        # The stream was consumed: copy from the first writer (its stored form as it is,
+        # when that may be compressed, rather than compressing it once more).
+        if options:
+            data, options = first.store.stream(key, raw=True), {"raw": True}
+        else:
+            data = first.store.stream(key)
+    put = functools.partial(target.store.put, **options) if options else target.store.put
+    await target.call(put, key, data)
