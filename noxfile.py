@@ -22,10 +22,12 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Check style and formatting with ruff."""
-    session.install("ruff")
+    """Check style and formatting with ruff, and the import rules (pyproject.toml) with import-linter."""
+    session.install("ruff", "import-linter")
+    session.install("-e", ".", "--no-deps")  # import-linter finds the package; nothing runs
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("lint-imports")
 
 
 @nox.session

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._core import moved
+from ._core.version import package_version
 from .composite import Composite, HashComposite, Sha1Composite
 from .errors import (
     BitstoreError,
@@ -105,12 +106,7 @@ __all__ = sorted(name for name in __all__ if name not in BY_CLASS or BY_CLASS[na
 
 def __getattr__(name: str) -> Any:
     if name == "__version__":
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            return version("asyncbitstore")
-        except PackageNotFoundError:  # run from a source tree that was never installed
-            return "0+unknown"
+        return package_version()
     backend = BY_CLASS.get(name)
     if backend is None:
         raise AttributeError(f"module 'asyncbitstore' has no attribute {name!r}")

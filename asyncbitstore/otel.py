@@ -39,6 +39,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode, Tracer, TracerProvider
 
 from ._core.data import PutData
+from ._core.version import package_version
 from .errors import CircuitOpen, InvalidDataFound, NotFoundInStore, StoreTimeout
 
 if TYPE_CHECKING:
@@ -117,10 +118,8 @@ class ChainTracer:
     def tracer(self) -> Tracer:
         """The OpenTelemetry tracer, fetched on first use."""
         if self._tracer is None:
-            from . import __version__
-
             self._tracer = trace.get_tracer(
-                "asyncbitstore", __version__, tracer_provider=self._provider
+                "asyncbitstore", package_version(), tracer_provider=self._provider
             )
         return self._tracer
 

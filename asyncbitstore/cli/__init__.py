@@ -16,7 +16,6 @@ extra: ``pip install 'asyncbitstore[cli]'``.
 from __future__ import annotations
 
 import sys
-from importlib import metadata
 from typing import IO, Any
 
 try:
@@ -24,15 +23,13 @@ try:
 except ModuleNotFoundError as exc:  # pragma: no cover - depends on the installed extras
     raise SystemExit("bitstore needs click: pip install 'asyncbitstore[cli]'") from exc
 
+from .._core.version import package_version
 from . import _copy, _ops, _show, _stats
 from ._run import App
 
 __all__ = ["cli", "main"]
 
-try:  # the installed distribution's; the command needs no import of the package root
-    _VERSION = metadata.version("asyncbitstore")
-except metadata.PackageNotFoundError:  # pragma: no cover - run from an uninstalled tree
-    _VERSION = "unknown"
+_VERSION = package_version()
 
 _KEYS = click.argument("keys", nargs=-1, required=True)
 

@@ -212,7 +212,13 @@ class S3Raw(Store):
             raise exhausted(self, exc, uri, self.retry.attempts) from exc
 
     async def _open(self) -> Connection:
-        return await open_accepted(self, self._credentials, self._options)
+        return await open_accepted(
+            self,
+            self._credentials,
+            self._options,
+            secrets=self._secrets,
+            request=self._request,
+        )
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -388,7 +394,10 @@ class S3Raw(Store):
         ):
             await self._put_single(uri, bucket, key, bytes(data))
             return
-        await _multipart.upload(self, uri, bucket, key, data)
+        uploader = _multipart.Uploader(
+            self._request, self._put_single, self.part_size, self.verify_etag
+        )
+        await _multipart.upload(uploader, uri, bucket, key, data)
 
     async def _put_single(self, uri: str, bucket: str, key: str, data: bytes) -> None:
         md5 = self.verify_etag

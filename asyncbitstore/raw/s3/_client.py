@@ -9,7 +9,7 @@ aiohttp's pool, where they could time out or outlive their signature.
 The request path of the hot operations (:meth:`Connection.get`, :meth:`Connection.open`,
 :meth:`Connection.head`, :meth:`Connection.put`) is kept in this one class so that a faster
 transport can replace it without touching the store: with ``Options.fast_path``,
-:func:`open_connection` returns a :class:`~._s3fast.FastConnection` (hand-signed requests for
+`open_connection` (in `_connect`) returns a `FastConnection` (hand-signed requests for
 GET, HEAD and single-part PUT: GETs on its own HTTP/1.1 client, the others on aiohttp).
 """
 
@@ -20,7 +20,6 @@ import base64
 import hashlib
 import os
 import re
-import ssl
 import weakref
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
@@ -28,20 +27,15 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias, TypeVar, Union
 from urllib.parse import urlsplit
 
-from aiobotocore.config import AioConfig
-from aiobotocore.httpsession import AIOHTTPSession
-from aiobotocore.session import AioSession
-from botocore import UNSIGNED
 from botocore.exceptions import ClientError
 
 from ..._core.checks import positive_int, positive_number
-from ..._core.redact import guard_sdk_logs
 from ...retry import TransientError
 from .._net.responses import read_chunk, unexpected
 
 __all__ = [
     "ANONYMOUS", "DEFAULT_MAX_OBJECT_BYTES", "Connection", "Credential", "Object", "Options",
-    "check_status", "content_md5", "object_info", "open_connection", "read_chunk",
+    "check_status", "content_md5", "object_info", "read_chunk",
     "redirect_refused", "too_large",
 ]  # fmt: skip
 
@@ -105,58 +99,6 @@ class Object:
         return match[1].lower() if match is not None and not self.encrypted else None
 
 
-def _config(options: Options, anonymous: bool) -> AioConfig:
-    settings: dict[str, Any] = {
-        "max_pool_connections": options.max_connections,
-        # Our Retry is the only retry loop; botocore's would multiply the attempts.
-        "retries": {"max_attempts": 0, "mode": "standard"},
-        # The newer defaults ("when_supported") break several S3-compatible servers.
-        "request_checksum_calculation": "when_required",
-        "response_checksum_validation": "when_required",
-        "http_session_cls": _StayingSession,
-    }
-    if options.endpoint_url is not None:
-        settings["s3"] = {"addressing_style": "path"}
-    if options.timeout is not None:
-        settings["connect_timeout"] = settings["read_timeout"] = options.timeout
-    if anonymous:
-        settings["signature_version"] = UNSIGNED
-    return AioConfig(**settings)
-
-
-class _NoRedirects:
-    """An aiohttp session whose requests never follow a redirect."""
-
-    def __init__(self, session: Any) -> None:
-        self._session = session
-
-    def request(self, *args: Any, **kwargs: Any) -> Any:
-        return self._session.request(*args, **kwargs, allow_redirects=False)
-
-
-class _StayingSession(AIOHTTPSession):  # type: ignore[misc]
-    """aiobotocore's HTTP session, except that a redirect is answered to botocore, not followed.
-
-    aiohttp would follow a ``Location`` to any host, carrying the session token and a PUT's
-    body. Botocore then sees the 3xx itself: its region redirector signs again for the region
-    S3 names (on the configured endpoint, or AWS's own for that region), and any other
-    redirect becomes an error.
-    """
-
-    async def _get_session(self, proxy_url: str | None) -> Any:
-        return _NoRedirects(await super()._get_session(proxy_url))
-
-    def proxy_for(self, url: str) -> str | None:
-        """The proxy botocore sends requests for ``url`` through (environment or config)."""
-        proxy: str | None = self._proxy_config.proxy_url_for(url)
-        return proxy
-
-    def verify_context(self) -> ssl.SSLContext:
-        """The TLS context botocore checks the endpoint with (``AWS_CA_BUNDLE``, ``ca_bundle``)."""
-        context: ssl.SSLContext = self._build_verify_context()
-        return context
-
-
 def redirect_refused(status: int, location: str | None) -> str:
     """The message for a redirect that is not followed."""
     where = repr(location[:512]) if location else "nowhere (no Location header)"
@@ -179,82 +121,6 @@ def too_large(size: int | None, limit: int) -> ClientError:
         "ResponseMetadata": {"HTTPStatusCode": 200},
     }
     return ClientError(response, "GetObject")
-
-
-def _name_redirect(response: Any = None, request_dict: Any = None, **_: Any) -> None:
-    """Put the ``Location`` of a 3xx answer in the error botocore will raise for it.
-
-    A 3xx naming no region must not reach botocore's redirector either: it would ask the same
-    server for the bucket's region with a HEAD, whose redirect would ask again, without end.
-    """
-    if response is None or response[0] is None:
-        return
-    http, parsed = response
-    if not 300 <= http.status_code < 400 or not isinstance(parsed, dict):
-        return
-    error = parsed.setdefault("Error", {})
-    error["Message"] = redirect_refused(http.status_code, http.headers.get("location"))
-    if "x-amz-bucket-region" not in http.headers and not error.get("Region"):
-        context = request_dict.get("context", {}) if isinstance(request_dict, dict) else {}
-        context.setdefault("s3_redirect", {})["redirected"] = True
-
-
-_loader: Any = None
-
-
-def _session(profile: str | None) -> AioSession:
-    """A new session sharing the process's botocore data loader.
-
-    The loader caches the parsed service models: sharing it makes a client about ten times
-    cheaper to create (it holds no I/O state, so any loop or session may use it).
-    """
-    global _loader
-    session = AioSession(profile=profile)
-    if _loader is None:
-        _loader = session.get_component("data_loader")
-    else:
-        session.register_component("data_loader", _loader)
-    return session
-
-
-async def open_connection(credential: Credential, options: Options) -> Connection:
-    """Create the client for one credentials entry (inside the running loop)."""
-    entry: Mapping[str, str] = credential if isinstance(credential, Mapping) else {}
-    session = _session(entry.get("profile_name"))
-    keys = {k: v for k, v in entry.items() if k != "profile_name"}
-    creator = session.create_client(
-        "s3",
-        region_name=options.region,
-        endpoint_url=options.endpoint_url,
-        config=_config(options, anonymous=credential == ANONYMOUS),
-        **keys,
-    )
-    stack = AsyncExitStack()
-    try:
-        client = await stack.enter_async_context(creator)
-        # botocore dumps signed requests, session token included, to its DEBUG logs.
-        guard_sdk_logs(("botocore", "aiobotocore"), keys.values())
-        client.meta.events.register_first("needs-retry.s3", _name_redirect)
-        http = client._endpoint.http_session
-        endpoint = str(client.meta.endpoint_url)
-        if not options.fast_path or http.proxy_for(endpoint) is not None:
-            # Through a proxy, only botocore's transport knows the way.
-            return Connection(client, stack, options.max_connections, options.max_object_bytes)
-        from ._fast import FastConnection  # it extends Connection: imported once both exist
-
-        https = endpoint.startswith("https:")
-        return FastConnection(
-            client,
-            stack,
-            options.max_connections,
-            options.max_object_bytes,
-            anonymous=credential == ANONYMOUS,
-            path_style=options.endpoint_url is not None,
-            context=await asyncio.to_thread(http.verify_context) if https else None,
-        )
-    except BaseException:
-        await stack.aclose()
-        raise
 
 
 class Connection:

@@ -1,4 +1,4 @@
-"""Credentials for :class:`~asyncbitstore.raw.s3.S3Raw`: accepted forms, secrets, and choosing.
+"""Credentials for ``S3Raw``: accepted forms, secrets, and choosing among several.
 
 An entry is ``None`` (botocore's default chain), ``"anonymous"`` (unsigned requests) or a dict of
 boto3.Session's keyword names. Given several, :func:`open_accepted` tries them in order when a
@@ -11,16 +11,15 @@ the keys are good but not allowed to list, so that entry is accepted too. Any ot
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, TypeAlias, Union
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeAlias, Union
 
 from ..._core.redact import stand_in
 from ...errors import StoreNotAvailable
-from ._client import Connection, Options, open_connection
+from ...store import Store
+from ._client import Connection, Options
+from ._connect import open_connection
 from ._errors import error_code, is_bad_credentials, translate
-
-if TYPE_CHECKING:
-    from . import S3Raw
 
 __all__ = [
     "ANONYMOUS", "CREDENTIAL_KEYS", "Credential", "normalize_credentials", "open_accepted",
@@ -76,9 +75,17 @@ def secrets_of(credentials: Sequence[Credential]) -> tuple[str, ...]:
 
 
 async def open_accepted(
-    store: S3Raw, credentials: Sequence[Credential], options: Options
+    store: Store,
+    credentials: Sequence[Credential],
+    options: Options,
+    *,
+    secrets: Sequence[str],
+    request: Callable[..., Awaitable[Any]],
 ) -> Connection:
     """A connection with the first entry of ``credentials`` the server accepts.
+
+    ``store`` names the store in errors; ``request`` is its request runner (retries, error
+    translation), used to check an entry; ``secrets`` are masked in every message.
 
     A single entry is used without a check: its problems surface on the first real request.
 
@@ -91,19 +98,19 @@ async def open_accepted(
         try:
             connection = await open_connection(credential, options)
         except Exception as exc:
-            mapped = translate(store, exc, uri=None, bucket="", secrets=store._secrets)
+            mapped = translate(store, exc, uri=None, bucket="", secrets=secrets)
             if mapped is exc:
                 raise
             if len(credentials) > 1 and is_bad_credentials(exc):
                 reasons.append(f"#{index}: {mapped}")
                 continue
-            failure = (mapped, stand_in(exc, store._secrets))
+            failure = (mapped, stand_in(exc, secrets))
         if failure is not None:  # raised outside the handler: the SDK error is not its context
             raise failure[0] from failure[1]
         if len(credentials) == 1 or credential == ANONYMOUS:
             return connection
         try:
-            accepted = await _accepted(store, connection, index, reasons)
+            accepted = await _accepted(store, request, connection, index, reasons)
         except BaseException:
             await connection.close()
             raise
@@ -113,9 +120,15 @@ async def open_accepted(
     raise StoreNotAvailable(store, "no credentials were accepted: " + "; ".join(reasons))
 
 
-async def _accepted(store: S3Raw, connection: Connection, index: int, reasons: list[str]) -> bool:
+async def _accepted(
+    store: Store,
+    request: Callable[..., Awaitable[Any]],
+    connection: Connection,
+    index: int,
+    reasons: list[str],
+) -> bool:
     try:
-        await store._request(
+        await request(
             None, "", "check credentials", lambda c: c.client.list_buckets(), connection=connection
         )
     except StoreNotAvailable as exc:

@@ -1,4 +1,4 @@
-"""Streaming puts for :class:`~asyncbitstore.raw.s3.S3Raw`: multipart uploads from async iterables.
+"""Streaming puts for ``S3Raw``: multipart uploads from async iterables.
 
 Data shorter than one part goes up in a single PUT. Longer data becomes a multipart upload, one
 part (``part_size`` bytes or a little more) at a time, so memory stays at about one part. If the
@@ -10,21 +10,33 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 
 from ..._core.data import PutData, chunks_of
-from ._client import content_md5
+from ._client import Connection, content_md5
 
-if TYPE_CHECKING:
-    from . import S3Raw
+__all__ = ["MAX_PARTS", "Uploader", "upload"]
 
-__all__ = ["MAX_PARTS", "upload"]
+Operation = Callable[[Connection], Awaitable[Any]]
 
 logger = logging.getLogger("asyncbitstore.s3")
 
 #: S3 refuses part numbers above this.
 MAX_PARTS = 10_000
+
+
+@dataclass(frozen=True)
+class Uploader:
+    """What an upload needs of the store: its request runner, single PUT and settings."""
+
+    #: ``request(uri, bucket, what, fn)``: ``await fn(connection)`` with retries and errors.
+    request: Callable[[str | None, str, str, Operation], Awaitable[Any]]
+    #: ``put_single(uri, bucket, key, data)``: the object in one PUT.
+    put_single: Callable[[str, str, str, bytes], Awaitable[None]]
+    part_size: int
+    verify_etag: bool
 
 
 async def _parts(data: PutData, part_size: int) -> AsyncGenerator[bytes, None]:
@@ -44,15 +56,15 @@ async def _parts(data: PutData, part_size: int) -> AsyncGenerator[bytes, None]:
         yield b"".join(pending)
 
 
-async def upload(store: S3Raw, uri: str, bucket: str, key: str, data: PutData) -> None:
+async def upload(store: Uploader, uri: str, bucket: str, key: str, data: PutData) -> None:
     """Store ``data`` at ``bucket``/``key``, in one PUT if it is short, else in parts."""
     parts = _parts(data, store.part_size)
     try:
         first = await anext(parts, None)
         if first is None or len(first) < store.part_size:
-            await store._put_single(uri, bucket, key, first or b"")
+            await store.put_single(uri, bucket, key, first or b"")
             return
-        created = await store._request(
+        created = await store.request(
             uri, bucket, "create multipart upload",
             lambda c: c.client.create_multipart_upload(Bucket=bucket, Key=key),
         )  # fmt: skip
@@ -71,7 +83,7 @@ async def upload(store: S3Raw, uri: str, bucket: str, key: str, data: PutData) -
 
 
 async def _upload_parts(
-    store: S3Raw,
+    store: Uploader,
     uri: str,
     bucket: str,
     key: str,
@@ -91,7 +103,7 @@ async def _upload_parts(
         done.append(await _upload_part(store, uri, bucket, key, upload_id, number, part))
         part = None  # drop the reference before waiting for the next part
         part = await anext(rest, None)
-    await store._request(
+    await store.request(
         uri, bucket, "complete multipart upload",
         lambda c: c.client.complete_multipart_upload(
             Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": done}
@@ -100,10 +112,10 @@ async def _upload_parts(
 
 
 async def _upload_part(
-    store: S3Raw, uri: str, bucket: str, key: str, upload_id: str, number: int, part: bytes
+    store: Uploader, uri: str, bucket: str, key: str, upload_id: str, number: int, part: bytes
 ) -> dict[str, Any]:
     kwargs = {"ContentMD5": content_md5(part)} if store.verify_etag else {}
-    response = await store._request(
+    response = await store.request(
         uri, bucket, f"upload part {number}",
         lambda c: c.client.upload_part(
             Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=part, **kwargs
@@ -112,9 +124,9 @@ async def _upload_part(
     return {"ETag": response["ETag"], "PartNumber": number}
 
 
-async def _abort(store: S3Raw, uri: str, bucket: str, key: str, upload_id: str) -> None:
+async def _abort(store: Uploader, uri: str, bucket: str, key: str, upload_id: str) -> None:
     try:
-        await store._request(
+        await store.request(
             uri, bucket, "abort multipart upload",
             lambda c: c.client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id),
         )  # fmt: skip
