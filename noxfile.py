@@ -22,7 +22,7 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Check style and formatting with ruff, and the import rules (pyproject.toml) with import-linter."""
+    """Check style and formatting with ruff, and the import rules in pyproject.toml."""
     session.install("ruff", "import-linter")
     session.install("-e", ".", "--no-deps")  # import-linter finds the package; nothing runs
     session.run("ruff", "check", ".")
