@@ -31,21 +31,26 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any, BinaryIO
 
 from ._bulk import check_concurrency
-from ._cache_files import (
-    NAME,
-    Counted,
-    blob_path,
-    open_shared,
-    read_many,
-    record_or_unlink,
-    scan,
-    write_and_record,
-)
+from ._cache_files import NAME, blob_path, open_shared, read_many, scan, settle, write_and_settle
 from ._codec import MAGIC_BYTE
 from ._codec_io import decode, decode_stream, encode, read_range
-from ._data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
+from ._data import (
+    DEFAULT_CHUNK_SIZE,
+    Capped,
+    PutData,
+    check_chunk_size,
+    check_put_data,
+    check_range,
+)
 from .cache_index import CacheIndex, NoRoom, UseLog
-from .errors import InvalidRange, InvalidURI, NotFoundInStore, StoreFull, StoreNotAvailable
+from .errors import (
+    InvalidRange,
+    InvalidURI,
+    NotFoundInStore,
+    PathEscapesRoot,
+    StoreFull,
+    StoreNotAvailable,
+)
 from .listing import cut_level
 from .raw import _fileops as ops
 from .raw.file import FileRaw
@@ -67,7 +72,8 @@ class BoundedFileRaw(Store):
             ``"file:///var/cache/blobs/"``). Its URIs are ``<folder><name>``, where a name is
             4 to 255 characters of ``[0-9A-Za-z._-]`` with no dot among the first four.
         max_bytes: the bound on the total size of the blobs (the index and subfolders are not
-            counted). A blob bigger than the bound is refused with ``StoreFull``.
+            counted). A blob bigger than the bound is refused with ``StoreFull`` (a streamed one
+            as soon as it outgrows the bound, before more is written).
         evict: when false, a write that does not fit raises ``StoreFull`` instead of evicting
             (for the first store of a ``Fanout`` that should spill over once full).
         flush_every: hits collected before their recency is written to the index.
@@ -76,6 +82,9 @@ class BoundedFileRaw(Store):
 
     ``used_bytes`` and ``evictions`` are this process's latest view; ``await usage()`` asks the
     index.
+
+    No symlink inside the folder (or, if ``raw`` has a ``root``, below that root) is followed:
+    a path through one is refused with ``PathEscapesRoot``, and scans skip them.
     """
 
     _runtime_attrs = ("_index", "_uses", "_flushes")
@@ -109,10 +118,11 @@ class BoundedFileRaw(Store):
         self.resolution = resolution
         self.used_bytes: int | None = None
         self.evictions = 0
+        self._fs = ops.Folder(self.folder if raw.root is None else raw.root)
         self._init_runtime()
 
     def _init_runtime(self) -> None:
-        self._index = CacheIndex(self.folder, self.max_bytes)
+        self._index = CacheIndex(self.folder, self.max_bytes, self._fs)
         self._uses = UseLog(self.resolution, self.flush_every, self.flush_interval)
         self._flushes: set[asyncio.Future[None]] = set()
 
@@ -145,6 +155,8 @@ class BoundedFileRaw(Store):
             raise self._error(exc, uri, writing) from exc
 
     def _error(self, exc: OSError, uri: str, writing: bool = False) -> Exception:
+        if isinstance(exc, ops.Escape):
+            return PathEscapesRoot(self, uri, exc.root)
         if isinstance(exc, (FileNotFoundError, IsADirectoryError, NotADirectoryError)):
             if writing:  # a folder where the blob should go: not a missing blob
                 return StoreNotAvailable(self, f"cannot write there: {exc.strerror}", uri=uri)
@@ -193,7 +205,7 @@ class BoundedFileRaw(Store):
         """The blob's bytes (decoded unless ``raw``); counts as a use."""
         name, path = self._path(uri)
         try:
-            data: bytes = await self.raw._batcher.submit(ops.read, path)
+            data: bytes = await self.raw._batcher.submit(self._fs.read, path)
         except OSError as exc:
             raise self._error(exc, uri) from exc
         self._used(name)
@@ -219,7 +231,7 @@ class BoundedFileRaw(Store):
         pending: deque[asyncio.Future[list[bytes | None]]] = deque()
         try:
             for batch in batches:
-                pending.append(submit(read_many, [path for _, path in batch]))
+                pending.append(submit(read_many, [path for _, path in batch], self._fs))
                 if len(pending) >= self.raw.threads:
                     found += await self._batch(uris[len(found)], pending.popleft())
             while pending:
@@ -248,7 +260,7 @@ class BoundedFileRaw(Store):
 
         async def read(first: int, last: int) -> bytes:
             try:
-                return await self._run(uri, ops.read_range, path, first, last)  # type: ignore[no-any-return]
+                return await self._run(uri, self._fs.read_range, path, first, last)  # type: ignore[no-any-return]
             except ops.PastEnd as exc:
                 raise InvalidRange(
                     self, uri, start, end, f"the blob has only {exc.size} bytes"
@@ -278,7 +290,7 @@ class BoundedFileRaw(Store):
             file.close()  # releases the shared lock
 
     async def _open(self, uri: str, path: str) -> BinaryIO:
-        future = self.raw._batcher.submit(open_shared, path)
+        future = self.raw._batcher.submit(open_shared, path, self._fs)
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:
@@ -290,11 +302,11 @@ class BoundedFileRaw(Store):
 
     async def exists(self, uri: str) -> bool:
         """Whether the blob is in the folder."""
-        return await self._run(uri, ops.is_file, self._path(uri)[1])  # type: ignore[no-any-return]
+        return await self._run(uri, self._fs.is_file, self._path(uri)[1])  # type: ignore[no-any-return]
 
     async def size(self, uri: str) -> int:
         """The blob's size."""
-        return await self._run(uri, ops.file_size, self._path(uri)[1])  # type: ignore[no-any-return]
+        return await self._run(uri, self._fs.file_size, self._path(uri)[1])  # type: ignore[no-any-return]
 
     async def list(self, prefix: str = "", flat: bool = False) -> AsyncIterator[str]:
         """The URIs starting with ``prefix``, sorted (from the folder, not the index).
@@ -307,7 +319,7 @@ class BoundedFileRaw(Store):
             if not self.prefix.startswith(prefix):
                 raise InvalidURI(self, prefix, f"a prefix of {self.prefix}<name>")
             prefix = self.prefix
-        found = await self._run(prefix, scan, self.folder, prefix[len(self.prefix) :])
+        found = await self._run(prefix, scan, self.folder, prefix[len(self.prefix) :], self._fs)
         uris = [self.prefix + name for name, _, _ in found]
         for uri in cut_level(uris, prefix) if flat else sorted(uris):
             yield uri
@@ -336,18 +348,25 @@ class BoundedFileRaw(Store):
         if isinstance(data, (bytes, bytearray, memoryview)):
             size = memoryview(data).nbytes
             self._check_fits(uri, size)
-            record = (name, size, self._now(name), self._uses.take(), self.evict)
+            record = self._record(name, size)
             outcome = await self._checked(
-                uri, write_and_record, self._index, path, data, self.raw.fsync, record
+                uri, write_and_settle, self._index, self._fs, path, data, self.raw.fsync, record
             )
         else:
-            counted = Counted(data)
-            await self.raw.put(path, counted, raw=True)  # encoded above
-            if counted.size > self.max_bytes:
-                await self._run(uri, ops.unlink, path)
-            self._check_fits(uri, counted.size)
-            record = (name, counted.size, self._now(name), self._uses.take(), self.evict)
-            outcome = await self._checked(uri, record_or_unlink, self._index, path, record)
+            capped = Capped(data, self.max_bytes, lambda size: self._too_big(uri, size))
+            try:
+                outcome = await self.raw._write_stream(
+                    uri,
+                    self._fs,
+                    path,
+                    capped,
+                    lambda: (
+                        settle,
+                        (self._index, self.raw.fsync, self._record(name, capped.size)),
+                    ),
+                )
+            except NoRoom as exc:
+                raise self._no_room(uri, exc) from None
         self.evictions += outcome[0]
         self.used_bytes = outcome[1]
 
@@ -356,15 +375,24 @@ class BoundedFileRaw(Store):
         self._uses.remember(name, now)
         return now
 
+    def _record(self, name: str, size: int) -> tuple[Any, ...]:
+        return (name, size, self._now(name), self._uses.take(), self.evict)
+
+    def _too_big(self, uri: str, size: int) -> StoreFull:
+        return StoreFull(self, uri, f"{size} bytes exceed max_bytes={self.max_bytes}")
+
     def _check_fits(self, uri: str, size: int) -> None:
         if size > self.max_bytes:
-            raise StoreFull(self, uri, f"{size} bytes exceed max_bytes={self.max_bytes}")
+            raise self._too_big(uri, size)
+
+    def _no_room(self, uri: str, exc: NoRoom) -> StoreFull:
+        return StoreFull(self, uri, f"no room without evicting: {exc}")
 
     async def _checked(self, uri: str, fn: Any, *args: Any) -> tuple[int, int]:
         try:
             return await self._run(uri, fn, *args, writing=True)  # type: ignore[no-any-return]
         except NoRoom as exc:
-            raise StoreFull(self, uri, f"no room without evicting: {exc}") from None
+            raise self._no_room(uri, exc) from None
 
     async def delete(self, uri: str) -> None:
         """Remove the blob and its index entry."""

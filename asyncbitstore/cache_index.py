@@ -11,14 +11,24 @@ open file, and the evictor only unlinks a file whose exclusive lock it gets with
 (skipping it otherwise). Whole-blob reads take no lock: they complete in one call, and an
 unlinked file stays readable through a descriptor opened before.
 
+A write is counted before its file is renamed into place: one transaction adds the blob (and
+evicts others to make room) and notes the rename to come in the ``pending`` table, with the
+temporary file's name and the writer's process id; a second transaction clears the note once
+the file is in place. A writer killed in between leaves its note, and the next process to open
+the index settles every note of a process that is gone, from what is on disk: the temporary
+file is removed and the blob is counted at its real size, or not at all if it is not there.
+So a kill at any point leaves the folder and the index agreeing, without a scan of the folder.
+
 Everything here blocks; the cache runs it on worker threads. Hosts must share one kernel (not
 NFS), as SQLite's WAL mode and ``flock`` require.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -38,6 +48,8 @@ CREATE TABLE IF NOT EXISTS blobs (name TEXT PRIMARY KEY, size INTEGER NOT NULL,
 CREATE INDEX IF NOT EXISTS blobs_by_use ON blobs (used);
 CREATE TABLE IF NOT EXISTS usage (id INTEGER PRIMARY KEY CHECK (id = 0),
                                   bytes INTEGER NOT NULL, blobs INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS pending (name TEXT PRIMARY KEY, temp TEXT NOT NULL,
+                                    pid INTEGER NOT NULL) WITHOUT ROWID;
 """
 
 
@@ -88,11 +100,14 @@ class CacheIndex:
     """Sizes and last use of the blobs in one folder, with LRU eviction down to ``max_bytes``.
 
     One SQLite connection per process (re-opened after a fork), used by one thread at a time.
+    File calls go through ``fs`` (by default confined to ``folder``), so no symlink planted in
+    the folder leads them outside.
     """
 
-    def __init__(self, folder: str, max_bytes: int) -> None:
+    def __init__(self, folder: str, max_bytes: int, fs: ops.Folder | None = None) -> None:
         self.folder = folder
         self.max_bytes = max_bytes
+        self.fs = ops.Folder(folder) if fs is None else fs
         self._lock = threading.Lock()
         self._lock_pid = os.getpid()
         self._db: sqlite3.Connection | None = None
@@ -106,7 +121,10 @@ class CacheIndex:
     def _connect(self) -> sqlite3.Connection:
         if self._db is not None and self._pid == os.getpid():
             return self._db
-        os.makedirs(self.folder, exist_ok=True)
+        os.close(self.fs.open_dir(self.folder, make=True))
+        for suffix in ("", "-wal", "-shm", "-journal"):  # SQLite would follow a planted link
+            with contextlib.suppress(FileNotFoundError):
+                self.fs.status(f"{self.folder}/{INDEX_NAME}{suffix}")
         db = sqlite3.connect(
             f"{self.folder}/{INDEX_NAME}", timeout=60, isolation_level=None, check_same_thread=False
         )
@@ -117,6 +135,8 @@ class CacheIndex:
         try:
             if db.execute("SELECT 1 FROM usage").fetchone() is None:
                 self._rebuild(db)
+            else:
+                self._settle_orphans(db)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -127,7 +147,8 @@ class CacheIndex:
 
     def _rebuild(self, db: sqlite3.Connection) -> None:
         """Index the blobs already in the folder (a new index over an old folder)."""
-        found = scan(self.folder)
+        found = scan(self.folder, fs=self.fs)
+        db.execute("DELETE FROM pending")  # what they were writing is on disk or not: scanned
         db.execute("DELETE FROM blobs")
         db.executemany("INSERT OR REPLACE INTO blobs VALUES (?, ?, ?)", found)
         total = sum(size for _, size, _ in found)
@@ -155,38 +176,94 @@ class CacheIndex:
         """Record the ``(time, name)`` uses collected since the last call."""
         self._transaction(lambda db: _touch(db, uses))
 
-    def record(
-        self, name: str, size: int, now: float, uses: list[tuple[float, str]], evict: bool
+    def intend(
+        self,
+        name: str,
+        size: int,
+        now: float,
+        uses: list[tuple[float, str]],
+        evict: bool,
+        *,
+        temp: str,
     ) -> tuple[int, int]:
-        """Add (or replace) a blob just written; evict to fit. Returns ``(evicted, bytes)``.
+        """Count a blob about to be renamed into place from ``temp`` (replacing any older
+        one), evicting others to fit, and note the rename. Returns ``(evicted, bytes)``.
 
         Raises:
-            NoRoom: it does not fit and ``evict`` is false (the caller removes the file).
+            NoRoom: it does not fit and ``evict`` is false (nothing is changed; the caller
+                removes the temporary file).
         """
-        room = True
 
         def work(db: sqlite3.Connection) -> tuple[int, int]:
-            nonlocal room
             _touch(db, uses)
             total, count = db.execute("SELECT bytes, blobs FROM usage").fetchone()
             row = db.execute("SELECT size FROM blobs WHERE name = ?", (name,)).fetchone()
             if row is not None:
                 total, count = total - row[0], count - 1
-                db.execute("DELETE FROM blobs WHERE name = ?", (name,))
-            room = evict or total + size <= self.max_bytes
-            # Another process may have evicted or deleted it since it was written: count only
-            # what is there, so the index never drifts from the folder.
-            if room and os.path.isfile(blob_path(self.folder, name)):
-                db.execute("INSERT INTO blobs VALUES (?, ?, ?)", (name, size, now))
-                total, count = total + size, count + 1
-            evicted, total = self._evict(db, total, name) if total > self.max_bytes else (0, total)
-            db.execute("UPDATE usage SET bytes = ?, blobs = ?", (total, count - evicted))
-            return evicted, total
+            if not evict and total + size > self.max_bytes:
+                raise NoRoom(f"{total} of {self.max_bytes} bytes in use")
+            db.execute("INSERT OR REPLACE INTO blobs VALUES (?, ?, ?)", (name, size, now))
+            db.execute("INSERT OR REPLACE INTO pending VALUES (?, ?, ?)", (name, temp, os.getpid()))
+            return self._fit(db, total + size, count + 1, name)
 
-        outcome = self._transaction(work)
-        if not room:
-            raise NoRoom(f"{outcome[1]} of {self.max_bytes} bytes in use")
-        return outcome
+        return self._transaction(work)
+
+    def settle(self, name: str, now: float) -> tuple[int, int]:
+        """Clear the note of a blob now in place. Returns ``(evicted, bytes)``.
+
+        Another process may have settled the note or evicted the blob meanwhile (before the
+        rename, so without its file): then the file in place is counted again here.
+        """
+
+        def work(db: sqlite3.Connection) -> tuple[int, int]:
+            db.execute("DELETE FROM pending WHERE name = ?", (name,))
+            total, count = db.execute("SELECT bytes, blobs FROM usage").fetchone()
+            if db.execute("SELECT 1 FROM blobs WHERE name = ?", (name,)).fetchone() is not None:
+                return 0, total
+            size = self._size_on_disk(name)
+            if size is None:
+                return 0, total
+            db.execute("INSERT INTO blobs VALUES (?, ?, ?)", (name, size, now))
+            return self._fit(db, total + size, count + 1, name)
+
+        return self._transaction(work)
+
+    def withdraw(self, name: str) -> None:
+        """Forget a rename that failed: count the blob as it is on disk."""
+        self._transaction(lambda db: self._settle_one(db, name, None))
+
+    def _fit(self, db: sqlite3.Connection, total: int, count: int, keep: str) -> tuple[int, int]:
+        """Evict down to the bound (never ``keep``) and store the usage."""
+        evicted, total = self._evict(db, total, keep) if total > self.max_bytes else (0, total)
+        db.execute("UPDATE usage SET bytes = ?, blobs = ?", (total, count - evicted))
+        return evicted, total
+
+    def _size_on_disk(self, name: str) -> int | None:
+        try:
+            found = self.fs.status(blob_path(self.folder, name))
+        except (FileNotFoundError, NotADirectoryError, ops.Escape):
+            return None
+        return found.st_size if stat.S_ISREG(found.st_mode) else None
+
+    def _settle_orphans(self, db: sqlite3.Connection) -> None:
+        """Settle the notes of writers that are gone (killed between their two steps)."""
+        for name, temp, pid in db.execute("SELECT name, temp, pid FROM pending").fetchall():
+            if not _alive(pid):
+                self._settle_one(db, name, temp)
+
+    def _settle_one(self, db: sqlite3.Connection, name: str, temp: str | None) -> None:
+        """Count blob ``name`` at its size on disk (or drop it) and remove its temporary file."""
+        if temp is not None and temp.startswith(ops.TEMP_PREFIX) and "/" not in temp:
+            self.fs.unlink(os.path.join(os.path.dirname(blob_path(self.folder, name)), temp))
+        db.execute("DELETE FROM pending WHERE name = ?", (name,))
+        row = db.execute("SELECT size FROM blobs WHERE name = ?", (name,)).fetchone()
+        size = self._size_on_disk(name)
+        if row is not None:
+            db.execute("DELETE FROM blobs WHERE name = ?", (name,))
+            db.execute("UPDATE usage SET bytes = bytes - ?, blobs = blobs - 1", (row[0],))
+        if size is not None:
+            db.execute("INSERT INTO blobs VALUES (?, ?, ?)", (name, size, time.time()))
+            db.execute("UPDATE usage SET bytes = bytes + ?, blobs = blobs + 1", (size,))
 
     def _evict(self, db: sqlite3.Connection, total: int, keep: str) -> tuple[int, int]:
         """Remove least-recently used blobs (not ``keep``) until ``total`` fits."""
@@ -201,7 +278,7 @@ class CacheIndex:
             for name, size in rows:
                 if total <= self.max_bytes:
                     break
-                if not try_unlink(blob_path(self.folder, name)):
+                if not try_unlink(blob_path(self.folder, name), self.fs):
                     skipped += 1
                     continue
                 db.execute("DELETE FROM blobs WHERE name = ?", (name,))
@@ -213,7 +290,7 @@ class CacheIndex:
         """Delete a blob and its entry."""
 
         def work(db: sqlite3.Connection) -> None:
-            ops.unlink(blob_path(self.folder, name))
+            self.fs.unlink(blob_path(self.folder, name))
             row = db.execute("SELECT size FROM blobs WHERE name = ?", (name,)).fetchone()
             if row is not None:
                 db.execute("DELETE FROM blobs WHERE name = ?", (name,))
@@ -232,3 +309,16 @@ class CacheIndex:
 def _touch(db: sqlite3.Connection, uses: list[tuple[float, str]]) -> None:
     if uses:
         db.executemany("UPDATE blobs SET used = max(used, ?) WHERE name = ?", uses)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (on this machine, which the folder's users share)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's process
+        return True
+    return True

@@ -30,12 +30,12 @@ import stat
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
 from ._cache_files import open_shared
 from ._codec import MAGIC
-from .errors import NotFoundInStore
-from .raw._fileops import TEMP_PREFIX
+from .errors import NotFoundInStore, PathEscapesRoot
+from .raw._fileops import TEMP_PREFIX, Escape, Folder
 
 if TYPE_CHECKING:
     from .store import Store
@@ -60,15 +60,25 @@ async def local_path(store: Store, uri: str) -> AsyncIterator[Path]:
     if isinstance(store, Composite):
         manager = _from_chain(store, uri)
     elif (where := _local_file(store, uri)) is not None:
-        manager = _pinned_or_missing(store, uri, *where)
+        manager = _pinned_or_missing(store, uri, where)
     else:
         manager = _temporary_copy(store, uri)
     async with manager as found:
         yield found
 
 
-def _local_file(store: Store, uri: str) -> tuple[str, bool] | None:
-    """Where ``store`` keeps the blob on the local disk and whether it may be evicted there."""
+class _Where(NamedTuple):
+    """Where a store keeps a blob on the local disk."""
+
+    store: Store
+    uri: str
+    fs: Folder  # the folder its calls are confined to
+    path: str
+    bounded: bool  # whether it may be evicted there
+
+
+def _local_file(store: Store, uri: str) -> _Where | None:
+    """Where ``store`` keeps the blob on the local disk, if it does."""
     from .bounded_cache import BoundedFileRaw
     from .hashing import HashStore
     from .raw.file import FileRaw
@@ -76,17 +86,17 @@ def _local_file(store: Store, uri: str) -> tuple[str, bool] | None:
     if isinstance(store, HashStore):
         return _local_file(store.raw, store.prefix + store.key_of(uri))
     if isinstance(store, BoundedFileRaw):
-        return store._path(uri)[1], True
+        return _Where(store, uri, store._fs, store._path(uri)[1], True)
     if isinstance(store, FileRaw):
-        return store._path(uri), False
+        return _Where(store, uri, store._fs, store._path(uri), False)
     return None
 
 
-async def _pin(path: str, bounded: bool) -> tuple[BinaryIO, str | None] | None:
+async def _pin(where: _Where) -> tuple[BinaryIO, str | None] | None:
     """The file opened with a shared lock (keeps evictors away) and, in a bounded cache, a
     private hard link to it; None if it is not there."""
     for _ in range(_ATTEMPTS):
-        future = asyncio.ensure_future(asyncio.to_thread(open_shared, path))
+        future = asyncio.ensure_future(asyncio.to_thread(open_shared, where.path, where.fs))
         try:
             file = await asyncio.shield(future)
         except asyncio.CancelledError:
@@ -94,10 +104,12 @@ async def _pin(path: str, bounded: bool) -> tuple[BinaryIO, str | None] | None:
             raise
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
-        if not bounded:
+        except Escape as exc:
+            raise PathEscapesRoot(where.store, where.uri, exc.root) from None
+        if not where.bounded:
             return file, None
         try:
-            link = await asyncio.to_thread(_private_link, file, path)
+            link = await asyncio.to_thread(_private_link, file, where)
         except BaseException:
             file.close()
             raise
@@ -129,31 +141,40 @@ async def _held(pinned: tuple[BinaryIO, str | None], path: str) -> AsyncIterator
             await asyncio.to_thread(_remove, link)
 
 
-def _private_link(file: BinaryIO, path: str) -> str | None:
-    """A hard link to the open file's inode beside ``path``, or None if links are refused."""
-    link = os.path.join(os.path.dirname(path), f"{TEMP_PREFIX}pin-{secrets.token_hex(8)}")
+def _private_link(file: BinaryIO, where: _Where) -> str | None:
+    """A hard link to the open file's inode beside its path, or None if it was replaced.
+
+    Made in the folder reached without following a symlink, and linking the name itself.
+    """
+    name = f"{TEMP_PREFIX}pin-{secrets.token_hex(8)}"
     try:
-        os.link(path, link)
-    except FileNotFoundError:
+        folder_fd, blob = where.fs.parent(where.path)
+    except (FileNotFoundError, NotADirectoryError):
         return None
-    if os.stat(link).st_ino != os.fstat(file.fileno()).st_ino:  # replaced meanwhile
-        _remove(link)
-        return None
-    return link
+    try:
+        try:
+            os.link(blob, name, src_dir_fd=folder_fd, dst_dir_fd=folder_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return None
+        linked = os.stat(name, dir_fd=folder_fd, follow_symlinks=False).st_ino
+        if linked != os.fstat(file.fileno()).st_ino:  # replaced meanwhile
+            os.unlink(name, dir_fd=folder_fd)
+            return None
+    finally:
+        os.close(folder_fd)
+    return os.path.join(os.path.dirname(where.path), name)
 
 
 @contextlib.asynccontextmanager
-async def _pinned_or_missing(
-    store: Store, uri: str, path: str, bounded: bool
-) -> AsyncIterator[Path]:
-    pinned = await _pin(path, bounded)
+async def _pinned_or_missing(store: Store, uri: str, where: _Where) -> AsyncIterator[Path]:
+    pinned = await _pin(where)
     if pinned is None:
         raise NotFoundInStore(store, uri)
     if await _holds_frame(pinned):
         async with _temporary_copy(store, uri) as found:
             yield found
         return
-    async with _held(pinned, path) as found:
+    async with _held(pinned, where.path) as found:
         yield found
 
 
@@ -186,11 +207,11 @@ async def _from_chain(chain: Store, uri: str) -> AsyncIterator[Path]:
             yield found
         return
     for attempt in range(_ATTEMPTS):
-        for _, (file_path, bounded) in local:
-            if (pinned := await _pin(file_path, bounded)) is not None:
+        for _, where in local:
+            if (pinned := await _pin(where)) is not None:
                 if await _holds_frame(pinned):
                     break  # the chain's stream decodes it into a temporary copy
-                async with _held(pinned, file_path) as found:
+                async with _held(pinned, where.path) as found:
                     yield found
                 return
         else:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from .._codec import MAGIC_BYTE
 from .._codec_io import decode, encode, range_of_stored
-from .._data import PutData, as_bytes, check_put_data, check_range
+from .._data import Capped, PutData, as_bytes, check_put_data, check_range
 from ..errors import NotFoundInStore, StoreFull
 from ..listing import cut_level
 from ..store import Store
@@ -85,9 +85,12 @@ class MemoryRaw(Store):
         bound is set; ``max_bytes`` counts stored (compressed) bytes."""
         self.check_uri(uri)
         check_put_data(data)
-        blob = await as_bytes(await encode(data, compress, level, raw))
+        encoded = await encode(data, compress, level, raw)
+        if not isinstance(encoded, (bytes, bytearray, memoryview)):  # stop at the bound
+            encoded = Capped(encoded, self.max_bytes, lambda size: self._too_big(uri, size))
+        blob = await as_bytes(encoded)
         if self.max_bytes is not None and len(blob) > self.max_bytes:
-            raise StoreFull(self, uri, f"{len(blob)} bytes exceed max_bytes={self.max_bytes}")
+            raise self._too_big(uri, len(blob))
         old = self._blobs.pop(uri, None)
         if old is not None:
             self.used_bytes -= len(old)
@@ -98,6 +101,9 @@ class MemoryRaw(Store):
                 _, evicted = self._blobs.popitem(last=False)
                 self.used_bytes -= len(evicted)
                 self.evictions += 1
+
+    def _too_big(self, uri: str, size: int) -> StoreFull:
+        return StoreFull(self, uri, f"{size} bytes exceed max_bytes={self.max_bytes}")
 
     async def exists(self, uri: str) -> bool:
         """Whether a blob is at ``uri``."""
