@@ -161,9 +161,9 @@ def settle(
     """Make a written temporary file the blob ``record[0]``; returns ``(evicted, bytes)``.
 
     The index counts the blob (evicting others) and notes the rename to come before the file is
-    renamed into place, then clears the note: a process killed in between leaves a note that
-    the next process opening the folder settles (see ``CacheIndex``), so no blob is ever on disk
-    without being counted.
+    renamed into place; the note is cleared with the index's next transaction. A process killed
+    in between leaves a note that the next process opening the folder settles (see
+    ``CacheIndex``), so no blob is ever on disk without being counted.
     """
     try:
         ops.finish(file, fsync)
@@ -177,5 +177,5 @@ def settle(
         ops.abort(file, temp)
         index.withdraw(record[0])
         raise
-    evicted, total = index.settle(record[0], record[2])
-    return first[0] + evicted, total
+    index.settle(record[0])
+    return first

@@ -13,11 +13,12 @@ unlinked file stays readable through a descriptor opened before.
 
 A write is counted before its file is renamed into place: one transaction adds the blob (and
 evicts others to make room) and notes the rename to come in the ``pending`` table, with the
-temporary file's name and the writer's process id; a second transaction clears the note once
-the file is in place. A writer killed in between leaves its note, and the next process to open
-the index settles every note of a process that is gone, from what is on disk: the temporary
-file is removed and the blob is counted at its real size, or not at all if it is not there.
-So a kill at any point leaves the folder and the index agreeing, without a scan of the folder.
+temporary file's name and the writer's process id; the writer's next transaction clears the
+note once the file is in place (so a write still costs one transaction). A writer killed in
+between leaves its note, and the next process to open the index settles every note of a
+process that is gone, from what is on disk: the temporary file is removed and the blob is
+counted at its real size, or not at all if it is not there. So a kill at any point leaves the
+folder and the index agreeing, without a scan of the folder.
 
 Everything here blocks; the cache runs it on worker threads. Hosts must share one kernel (not
 NFS), as SQLite's WAL mode and ``flock`` require.
@@ -42,6 +43,7 @@ __all__ = ["INDEX_NAME", "CacheIndex", "NoRoom", "UseLog"]
 T = TypeVar("T")
 
 INDEX_NAME = ".abs-index.sqlite"
+_PLACED_BATCH = 256  # placed blobs whose notes are cleared in one transaction at the latest
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS blobs (name TEXT PRIMARY KEY, size INTEGER NOT NULL,
                                   used REAL NOT NULL) WITHOUT ROWID;
@@ -112,6 +114,8 @@ class CacheIndex:
         self._lock_pid = os.getpid()
         self._db: sqlite3.Connection | None = None
         self._pid = 0
+        self._placed: list[str] = []  # blobs renamed into place whose notes are not cleared
+        self._settled = 0
 
     def _locked(self) -> threading.Lock:
         if self._lock_pid != os.getpid():  # forked: the parent's lock may have been held
@@ -159,11 +163,13 @@ class CacheIndex:
             db = self._connect()
             db.execute("BEGIN IMMEDIATE")
             try:
+                self._settle_placed(db)
                 result = work(db)
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+            del self._placed[: self._settled]
             return result
 
     def usage(self) -> tuple[int, int]:
@@ -201,32 +207,38 @@ class CacheIndex:
             if row is not None:
                 total, count = total - row[0], count - 1
             if not evict and total + size > self.max_bytes:
-                raise NoRoom(f"{total} of {self.max_bytes} bytes in use")
+                return -1, total  # refused: nothing changed but the recorded uses
             db.execute("INSERT OR REPLACE INTO blobs VALUES (?, ?, ?)", (name, size, now))
             db.execute("INSERT OR REPLACE INTO pending VALUES (?, ?, ?)", (name, temp, os.getpid()))
             return self._fit(db, total + size, count + 1, name)
 
-        return self._transaction(work)
+        evicted, total = self._transaction(work)
+        if evicted < 0:
+            raise NoRoom(f"{total} of {self.max_bytes} bytes in use")
+        return evicted, total
 
-    def settle(self, name: str, now: float) -> tuple[int, int]:
-        """Clear the note of a blob now in place. Returns ``(evicted, bytes)``.
+    def settle(self, name: str) -> None:
+        """Note that the blob of an ``intend`` is now in place; the note in the index is cleared
+        with the next transaction (a kill before that leaves it to the next process opening)."""
+        with self._locked():
+            self._placed.append(name)
+        if len(self._placed) >= _PLACED_BATCH:
+            self._transaction(lambda db: None)
 
-        Another process may have settled the note or evicted the blob meanwhile (before the
+    def _settle_placed(self, db: sqlite3.Connection) -> None:
+        """Clear the notes of the blobs placed since the last transaction.
+
+        Another process may have settled a note or evicted the blob meanwhile (before the
         rename, so without its file): then the file in place is counted again here.
         """
-
-        def work(db: sqlite3.Connection) -> tuple[int, int]:
+        for name in self._placed:
             db.execute("DELETE FROM pending WHERE name = ?", (name,))
-            total, count = db.execute("SELECT bytes, blobs FROM usage").fetchone()
-            if db.execute("SELECT 1 FROM blobs WHERE name = ?", (name,)).fetchone() is not None:
-                return 0, total
-            size = self._size_on_disk(name)
-            if size is None:
-                return 0, total
-            db.execute("INSERT INTO blobs VALUES (?, ?, ?)", (name, size, now))
-            return self._fit(db, total + size, count + 1, name)
-
-        return self._transaction(work)
+            if db.execute("SELECT 1 FROM blobs WHERE name = ?", (name,)).fetchone() is None:
+                size = self._size_on_disk(name)
+                if size is not None:
+                    db.execute("INSERT INTO blobs VALUES (?, ?, ?)", (name, size, time.time()))
+                    db.execute("UPDATE usage SET bytes = bytes + ?, blobs = blobs + 1", (size,))
+        self._settled = len(self._placed)
 
     def withdraw(self, name: str) -> None:
         """Forget a rename that failed: count the blob as it is on disk."""
@@ -299,7 +311,9 @@ class CacheIndex:
         self._transaction(work)
 
     def close(self) -> None:
-        """Close this process's connection."""
+        """Clear the notes of placed blobs and close this process's connection."""
+        if self._placed:
+            self._transaction(lambda db: None)
         with self._locked():
             if self._db is not None and self._pid == os.getpid():
                 self._db.close()

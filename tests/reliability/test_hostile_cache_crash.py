@@ -9,14 +9,17 @@ the folder back under ``max_bytes``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import signal
+import sqlite3
 from pathlib import Path
 
 from asyncbitstore import FileRaw
 from asyncbitstore._cache_files import scan
 from asyncbitstore.bounded_cache import BoundedFileRaw
+from asyncbitstore.cache_index import INDEX_NAME
 
 KiB = 1 << 10
 _SPAWN = multiprocessing.get_context("spawn")
@@ -84,3 +87,5 @@ async def test_a_live_writer_between_its_steps_is_left_alone_by_a_reopening_cach
     assert (await first.usage())[0] == (await second.usage())[0] == 2 * KiB == _on_disk(tmp_path)
     await first.aclose()
     await second.aclose()
+    with contextlib.closing(sqlite3.connect(tmp_path / INDEX_NAME)) as db:
+        assert db.execute("SELECT count(*) FROM pending").fetchone() == (0,)  # all cleared
