@@ -9,6 +9,7 @@ Every error is a :class:`BitstoreError`::
     │   ├── StoreTimeout                     ... because it took longer than allowed
     │   └── CircuitOpen                      ... because a chain skips a tier that keeps failing
     ├── InvalidURI (also ValueError)         the URI or key has the wrong form
+    │   └── PathEscapesRoot                  ... its path passes through a symlink under a root
     ├── InvalidRange (also ValueError)       a byte range that cannot be served
     │   └── CompressedRange                  ... because the blob is stored compressed
     ├── NotWritable                          the store does not implement put/delete
@@ -37,6 +38,7 @@ __all__ = [
     "InvalidURI",
     "NotFoundInStore",
     "NotWritable",
+    "PathEscapesRoot",
     "StoreFull",
     "StoreNotAvailable",
     "StoreTimeout",
@@ -155,6 +157,25 @@ class InvalidURI(BitstoreError, ValueError):
         if hint:
             message += f"; expected {hint}"
         super().__init__(message)
+
+
+class PathEscapesRoot(InvalidURI):
+    """A path under a confined folder passes through a symlink, which could lead outside it.
+
+    A store confined to a folder (``FileRaw(root=...)``, a bounded cache folder) follows no
+    symlink below that folder. Replace the link by the folder or file it points at, or widen
+    the root so that the real location is under it.
+    """
+
+    def __init__(self, store: object, uri: str, root: str) -> None:
+        super().__init__(store, uri)
+        self.root = root
+        self.message = (
+            f"{uri!r} in {self.store} passes through a symlink, which could lead outside the "
+            f"root {root!r}; symlinks below the root are not followed (replace the link by "
+            "what it points at, or choose a root that holds the real location)"
+        )
+        self.args = (self.message,)
 
 
 class InvalidRange(BitstoreError, ValueError):

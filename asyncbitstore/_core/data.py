@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from typing import Any
 
 from ..errors import InvalidRange
 from .checks import positive_int
 
-__all__ = ["BytesLike", "PutData", "check_put_data", "check_range", "chunks_of", "slice_range"]
+__all__ = [
+    "BytesLike",
+    "Capped",
+    "PutData",
+    "check_put_data",
+    "check_range",
+    "chunks_of",
+    "slice_range",
+]
 
 BytesLike = bytes | bytearray | memoryview
 PutData = bytes | bytearray | memoryview | AsyncIterable[bytes]
@@ -68,3 +77,36 @@ async def chunks_of(data: PutData, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Asyn
         if not isinstance(chunk, (bytes, bytearray, memoryview)):
             raise TypeError(f"async iterable yielded {type(chunk).__name__}, expected bytes")
         yield bytes(chunk)
+
+
+class Capped:
+    """An async iterable of bytes that counts what passes and stops past a limit.
+
+    Args:
+        data: the chunks (anything but bytes-like is refused with ``TypeError``).
+        limit: the most bytes let through, or None for no limit.
+        refuse: builds the exception raised, given the size reached, when a chunk would pass
+            the limit; that chunk is not yielded and nothing more is read.
+    """
+
+    def __init__(
+        self,
+        data: AsyncIterable[Any],
+        limit: int | None = None,
+        refuse: Callable[[int], BaseException] | None = None,
+    ) -> None:
+        self.data = data
+        self.limit = limit
+        self.refuse = refuse
+        self.size = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self.data:
+            if not isinstance(chunk, (bytes, bytearray, memoryview)):
+                raise TypeError(f"async iterable yielded {type(chunk).__name__}, expected bytes")
+            size = self.size + memoryview(chunk).nbytes
+            if self.limit is not None and size > self.limit:
+                assert self.refuse is not None
+                raise self.refuse(size)
+            self.size = size
+            yield chunk  # type: ignore[misc]  # the writers take any bytes-like

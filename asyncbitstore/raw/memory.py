@@ -7,7 +7,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 
 from .._core.checks import non_negative_int
-from .._core.data import PutData, as_bytes, check_put_data, check_range
+from .._core.data import Capped, PutData, as_bytes, check_put_data, check_range
 from ..compression.codecs import MAGIC_BYTE
 from ..compression.store_io import decode, encode, range_of_stored
 from ..errors import NotFoundInStore, StoreFull
@@ -82,9 +82,12 @@ class MemoryRaw(Store):
         bound is set; ``max_bytes`` counts stored (compressed) bytes."""
         self.check_uri(uri)
         check_put_data(data)
-        blob = await as_bytes(await encode(data, compress, level, raw))
+        encoded = await encode(data, compress, level, raw)
+        if not isinstance(encoded, (bytes, bytearray, memoryview)):  # stop at the bound
+            encoded = Capped(encoded, self.max_bytes, lambda size: self._too_big(uri, size))
+        blob = await as_bytes(encoded)
         if self.max_bytes is not None and len(blob) > self.max_bytes:
-            raise StoreFull(self, uri, f"{len(blob)} bytes exceed max_bytes={self.max_bytes}")
+            raise self._too_big(uri, len(blob))
         old = self._blobs.pop(uri, None)
         if old is not None:
             self.used_bytes -= len(old)
@@ -95,6 +98,9 @@ class MemoryRaw(Store):
                 _, evicted = self._blobs.popitem(last=False)
                 self.used_bytes -= len(evicted)
                 self.evictions += 1
+
+    def _too_big(self, uri: str, size: int) -> StoreFull:
+        return StoreFull(self, uri, f"{size} bytes exceed max_bytes={self.max_bytes}")
 
     async def exists(self, uri: str) -> bool:
         """Whether a blob is at ``uri``."""

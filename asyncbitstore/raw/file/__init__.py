@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import errno
 import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from typing import Any, BinaryIO
 
 from ..._core.data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
 from ..._core.pinning import LocalFile
 from ...compression.codecs import MAGIC_BYTE
 from ...compression.store_io import decode, decode_stream, encode, read_range
-from ...errors import InvalidRange, InvalidURI, NotFoundInStore, StoreFull, StoreNotAvailable
+from ...errors import InvalidRange, InvalidURI
 from ...listing import cut_level
 from ...store import Store
 from .._threads import ThreadBatcher
 from . import _ops as ops
+from ._errors import file_error, local_file
 
 __all__ = ["FileRaw"]
 
@@ -26,7 +26,6 @@ _SCHEME = "file://"
 _SAFE_FILE = re.compile(r"(?:/[^/\x00]+)+")
 _SAFE_FOLDER = re.compile(r"/|(?:/[^/\x00]+)+/?")
 _DOT_SEGMENT = re.compile(r"/\.\.?(?:/|$)|/" + re.escape(ops.TEMP_PREFIX) + r"[^/]*$")
-_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 def _encodable(path: str) -> bool:
@@ -48,8 +47,9 @@ class FileRaw(Store):
             of this process.
         threads: worker threads for blocking file calls.
 
-    Paths with ``.`` or ``..`` segments, empty segments or NUL bytes are refused, so a URI can
-    never reach outside ``root``. Files whose names start with ``.abstmp-`` are in-progress
+    Paths with ``.`` or ``..`` segments, empty segments or NUL bytes are refused, and no symlink
+    below ``root`` is followed (``PathEscapesRoot``), so a URI can never reach outside ``root``;
+    ``root`` itself may be a symlink. Files whose names start with ``.abstmp-`` are in-progress
     writes and are never listed or served.
 
     Small reads are batched: concurrent calls share one hop to a worker thread, so a bulk read of
@@ -69,6 +69,7 @@ class FileRaw(Store):
             root = os.path.normpath(root)
         self.root: str | None = root
         self._root_slash = None if root is None else root.rstrip("/") + "/"
+        self._fs = ops.Folder(root)
         self.fsync = bool(fsync)
         self.threads = threads
         self._init_runtime()
@@ -113,19 +114,11 @@ class FileRaw(Store):
 
     def local_file(self, uri: str) -> LocalFile:
         """The blob's own file (never evicted: this folder has no bound)."""
-        return LocalFile(self._path(uri), evictable=False)
+        return local_file(self, self._fs, uri, self._path(uri), evictable=False)
 
     def _error(self, exc: BaseException, uri: str, *, writing: bool = False) -> BaseException:
         """Our exception for an OSError from a file call."""
-        if isinstance(exc, (FileNotFoundError, IsADirectoryError, NotADirectoryError)):
-            if writing:  # a folder where the file should go, or a file where a folder should
-                return StoreNotAvailable(self, f"cannot write there: {exc.strerror}", uri=uri)
-            return NotFoundInStore(self, uri)
-        if isinstance(exc, OSError) and exc.errno in _FULL:
-            return StoreFull(self, uri, os.strerror(exc.errno or 0))
-        if isinstance(exc, OSError):
-            return StoreNotAvailable(self, f"{type(exc).__name__}: {exc.strerror}", uri=uri)
-        return exc
+        return file_error(self, exc, uri, writing)
 
     async def _run(self, uri: str, fn: Any, *args: Any, writing: bool = False) -> Any:
         try:
@@ -156,7 +149,7 @@ class FileRaw(Store):
 
     async def get(self, uri: str, *, raw: bool = False) -> bytes:
         """The file's bytes (decoded unless ``raw``)."""
-        data: bytes = await self._run(uri, ops.read, self._path(uri))
+        data: bytes = await self._run(uri, self._fs.read, self._path(uri))
         if raw or not data or data[0] != MAGIC_BYTE:
             return data
         return await decode(self, uri, data)
@@ -172,7 +165,7 @@ class FileRaw(Store):
 
         async def read(first: int, last: int) -> bytes:
             try:
-                return await self._run(uri, ops.read_range, path, first, last)  # type: ignore[no-any-return]
+                return await self._run(uri, self._fs.read_range, path, first, last)  # type: ignore[no-any-return]
             except ops.PastEnd as exc:
                 raise InvalidRange(
                     self, uri, start, end, f"the blob has only {exc.size} bytes"
@@ -190,7 +183,7 @@ class FileRaw(Store):
     async def _stream_stored(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
         path = self._path(uri)
         check_chunk_size(chunk_size)
-        file: BinaryIO = await self._acquire(uri, ops.close, ops.open_read, path)
+        file: BinaryIO = await self._acquire(uri, ops.close, self._fs.open_read, path)
         try:
             while chunk := await self._run(uri, ops.read_chunk, file, chunk_size):
                 yield chunk
@@ -199,11 +192,11 @@ class FileRaw(Store):
 
     async def exists(self, uri: str) -> bool:
         """Whether a regular file is at ``uri``."""
-        return await self._run(uri, ops.is_file, self._path(uri))  # type: ignore[no-any-return]
+        return await self._run(uri, self._fs.is_file, self._path(uri))  # type: ignore[no-any-return]
 
     async def size(self, uri: str) -> int:
         """The file's size."""
-        return await self._run(uri, ops.file_size, self._path(uri))  # type: ignore[no-any-return]
+        return await self._run(uri, self._fs.file_size, self._path(uri))  # type: ignore[no-any-return]
 
     async def list(self, prefix: str = "/", flat: bool = False) -> AsyncIterator[str]:
         """Every file whose URI starts with ``prefix``, recursively, sorted.
@@ -220,7 +213,7 @@ class FileRaw(Store):
         if path is None:
             raise InvalidURI(self, prefix, "a folder or path prefix: " + (self.uri_hint or ""))
         base = path if path.endswith("/") else os.path.dirname(path)
-        paths: list[str] = await self._run(prefix, ops.walk, base or "/", path)
+        paths: list[str] = await self._run(prefix, self._fs.walk, base or "/", path)
         if flat:
             paths = cut_level(paths, path)
         scheme = _SCHEME if prefix.startswith(_SCHEME) else ""
@@ -244,9 +237,23 @@ class FileRaw(Store):
         check_put_data(data)
         data = await encode(data, compress, level, raw)
         if isinstance(data, (bytes, bytearray, memoryview)):
-            await self._run(uri, ops.write_atomic, path, data, self.fsync, writing=True)
+            await self._run(uri, self._fs.write_atomic, path, data, self.fsync, writing=True)
             return
-        file, temp = await self._acquire(uri, ops.abort_pair, ops.open_temp, path, writing=True)
+        await self._write_stream(uri, self._fs, path, data, lambda: (ops.commit, (self.fsync,)))
+
+    async def _write_stream(
+        self,
+        uri: str,
+        fs: ops.Folder,
+        path: str,
+        data: AsyncIterable[Any],
+        finish: Callable[[], tuple[Callable[..., Any], tuple[Any, ...]]],
+    ) -> Any:
+        """Write the chunks to a temporary file beside ``path``, then run ``fn(file, temp,
+        *args)`` for the ``(fn, args)`` that ``finish()`` names (``ops.commit`` renames it into
+        place; it removes the temporary file if it fails). Anything raised meanwhile (by the
+        chunks too) removes the temporary file."""
+        file, temp = await self._acquire(uri, ops.abort_pair, fs.open_temp, path, writing=True)
         last: asyncio.Future[Any] | None = None
         try:
             async for chunk in data:
@@ -256,20 +263,23 @@ class FileRaw(Store):
                     )
                 last = self._batcher.submit(ops.write_chunk, file, chunk)
                 await self._checked(last, uri)
-            last = self._batcher.submit(ops.commit, file, temp, path, self.fsync)
-            await self._checked(last, uri)
+            fn, args = finish()
+            last = self._batcher.submit(fn, file, temp, *args)
+            return await self._checked(last, uri)
         except BaseException:
             await self._abort(last, file, temp)
             raise
 
-    async def _checked(self, future: asyncio.Future[Any], uri: str) -> None:
+    async def _checked(self, future: asyncio.Future[Any], uri: str) -> Any:
         try:
             # Shielded: if the caller is cancelled, the future still tells when the thread is done.
-            await asyncio.shield(future)
+            return await asyncio.shield(future)
         except OSError as exc:
             raise self._error(exc, uri, writing=True) from exc
 
-    async def _abort(self, last: asyncio.Future[Any] | None, file: BinaryIO, temp: str) -> None:
+    async def _abort(
+        self, last: asyncio.Future[Any] | None, file: BinaryIO, temp: ops.Temp
+    ) -> None:
         """Remove the temporary file once no thread is writing to it any more."""
 
         async def cleanup() -> None:
@@ -282,7 +292,7 @@ class FileRaw(Store):
 
     async def delete(self, uri: str) -> None:
         """Remove the file if it exists."""
-        await self._run(uri, ops.unlink, self._path(uri))
+        await self._run(uri, self._fs.unlink, self._path(uri))
 
     async def aclose(self) -> None:
         """Stop the worker threads (they restart on the next call)."""

@@ -11,14 +11,25 @@ open file, and the evictor only unlinks a file whose exclusive lock it gets with
 (skipping it otherwise). Whole-blob reads take no lock: they complete in one call, and an
 unlinked file stays readable through a descriptor opened before.
 
+A write is counted before its file is renamed into place: one transaction adds the blob (and
+evicts others to make room) and notes the rename to come in the ``pending`` table, with the
+temporary file's name and the writer's process id; the writer's next transaction clears the
+note once the file is in place (so a write still costs one transaction). A writer killed in
+between leaves its note, and the next process to open the index settles every note of a
+process that is gone, from what is on disk: the temporary file is removed and the blob is
+counted at its real size, or not at all if it is not there. So a kill at any point leaves the
+folder and the index agreeing, without a scan of the folder.
+
 Everything here blocks; the cache runs it on worker threads. Hosts must share one kernel (not
 NFS), as SQLite's WAL mode and ``flock`` require.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -32,12 +43,15 @@ __all__ = ["INDEX_NAME", "CacheIndex", "NoRoom", "UseLog"]
 T = TypeVar("T")
 
 INDEX_NAME = ".abs-index.sqlite"
+_PLACED_BATCH = 256  # placed blobs whose notes are cleared in one transaction at the latest
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS blobs (name TEXT PRIMARY KEY, size INTEGER NOT NULL,
                                   used REAL NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS blobs_by_use ON blobs (used);
 CREATE TABLE IF NOT EXISTS usage (id INTEGER PRIMARY KEY CHECK (id = 0),
                                   bytes INTEGER NOT NULL, blobs INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS pending (name TEXT PRIMARY KEY, temp TEXT NOT NULL,
+                                    pid INTEGER NOT NULL) WITHOUT ROWID;
 """
 
 
@@ -88,15 +102,20 @@ class CacheIndex:
     """Sizes and last use of the blobs in one folder, with LRU eviction down to ``max_bytes``.
 
     One SQLite connection per process (re-opened after a fork), used by one thread at a time.
+    File calls go through ``fs`` (by default confined to ``folder``), so no symlink planted in
+    the folder leads them outside.
     """
 
-    def __init__(self, folder: str, max_bytes: int) -> None:
+    def __init__(self, folder: str, max_bytes: int, fs: ops.Folder | None = None) -> None:
         self.folder = folder
         self.max_bytes = max_bytes
+        self.fs = ops.Folder(folder) if fs is None else fs
         self._lock = threading.Lock()
         self._lock_pid = os.getpid()
         self._db: sqlite3.Connection | None = None
         self._pid = 0
+        self._placed: list[str] = []  # blobs renamed into place whose notes are not cleared
+        self._settled = 0
 
     def _locked(self) -> threading.Lock:
         if self._lock_pid != os.getpid():  # forked: the parent's lock may have been held
@@ -106,7 +125,10 @@ class CacheIndex:
     def _connect(self) -> sqlite3.Connection:
         if self._db is not None and self._pid == os.getpid():
             return self._db
-        os.makedirs(self.folder, exist_ok=True)
+        os.close(self.fs.open_dir(self.folder, make=True))
+        for suffix in ("", "-wal", "-shm", "-journal"):  # SQLite would follow a planted link
+            with contextlib.suppress(FileNotFoundError):
+                self.fs.status(f"{self.folder}/{INDEX_NAME}{suffix}")
         db = sqlite3.connect(
             f"{self.folder}/{INDEX_NAME}", timeout=60, isolation_level=None, check_same_thread=False
         )
@@ -117,6 +139,8 @@ class CacheIndex:
         try:
             if db.execute("SELECT 1 FROM usage").fetchone() is None:
                 self._rebuild(db)
+            else:
+                self._settle_orphans(db)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -127,7 +151,8 @@ class CacheIndex:
 
     def _rebuild(self, db: sqlite3.Connection) -> None:
         """Index the blobs already in the folder (a new index over an old folder)."""
-        found = scan(self.folder)
+        found = scan(self.folder, fs=self.fs)
+        db.execute("DELETE FROM pending")  # what they were writing is on disk or not: scanned
         db.execute("DELETE FROM blobs")
         db.executemany("INSERT OR REPLACE INTO blobs VALUES (?, ?, ?)", found)
         total = sum(size for _, size, _ in found)
@@ -138,11 +163,13 @@ class CacheIndex:
             db = self._connect()
             db.execute("BEGIN IMMEDIATE")
             try:
+                self._settle_placed(db)
                 result = work(db)
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+            del self._placed[: self._settled]
             return result
 
     def usage(self) -> tuple[int, int]:
@@ -155,38 +182,100 @@ class CacheIndex:
         """Record the ``(time, name)`` uses collected since the last call."""
         self._transaction(lambda db: _touch(db, uses))
 
-    def record(
-        self, name: str, size: int, now: float, uses: list[tuple[float, str]], evict: bool
+    def intend(
+        self,
+        name: str,
+        size: int,
+        now: float,
+        uses: list[tuple[float, str]],
+        evict: bool,
+        *,
+        temp: str,
     ) -> tuple[int, int]:
-        """Add (or replace) a blob just written; evict to fit. Returns ``(evicted, bytes)``.
+        """Count a blob about to be renamed into place from ``temp`` (replacing any older
+        one), evicting others to fit, and note the rename. Returns ``(evicted, bytes)``.
 
         Raises:
-            NoRoom: it does not fit and ``evict`` is false (the caller removes the file).
+            NoRoom: it does not fit and ``evict`` is false (nothing is changed; the caller
+                removes the temporary file).
         """
-        room = True
 
         def work(db: sqlite3.Connection) -> tuple[int, int]:
-            nonlocal room
             _touch(db, uses)
             total, count = db.execute("SELECT bytes, blobs FROM usage").fetchone()
             row = db.execute("SELECT size FROM blobs WHERE name = ?", (name,)).fetchone()
             if row is not None:
                 total, count = total - row[0], count - 1
-                db.execute("DELETE FROM blobs WHERE name = ?", (name,))
-            room = evict or total + size <= self.max_bytes
-            # Another process may have evicted or deleted it since it was written: count only
-            # what is there, so the index never drifts from the folder.
-            if room and os.path.isfile(blob_path(self.folder, name)):
-                db.execute("INSERT INTO blobs VALUES (?, ?, ?)", (name, size, now))
-                total, count = total + size, count + 1
-            evicted, total = self._evict(db, total, name) if total > self.max_bytes else (0, total)
-            db.execute("UPDATE usage SET bytes = ?, blobs = ?", (total, count - evicted))
-            return evicted, total
+            if not evict and total + size > self.max_bytes:
+                return -1, total  # refused: nothing changed but the recorded uses
+            db.execute("INSERT OR REPLACE INTO blobs VALUES (?, ?, ?)", (name, size, now))
+            db.execute("INSERT OR REPLACE INTO pending VALUES (?, ?, ?)", (name, temp, os.getpid()))
+            return self._fit(db, total + size, count + 1, name)
 
-        outcome = self._transaction(work)
-        if not room:
-            raise NoRoom(f"{outcome[1]} of {self.max_bytes} bytes in use")
-        return outcome
+        evicted, total = self._transaction(work)
+        if evicted < 0:
+            raise NoRoom(f"{total} of {self.max_bytes} bytes in use")
+        return evicted, total
+
+    def settle(self, name: str) -> None:
+        """Note that the blob of an ``intend`` is now in place; the note in the index is cleared
+        with the next transaction (a kill before that leaves it to the next process opening)."""
+        with self._locked():
+            self._placed.append(name)
+        if len(self._placed) >= _PLACED_BATCH:
+            self._transaction(lambda db: None)
+
+    def _settle_placed(self, db: sqlite3.Connection) -> None:
+        """Clear the notes of the blobs placed since the last transaction.
+
+        Another process may have settled a note or evicted the blob meanwhile (before the
+        rename, so without its file): then the file in place is counted again here.
+        """
+        for name in self._placed:
+            db.execute("DELETE FROM pending WHERE name = ?", (name,))
+            if db.execute("SELECT 1 FROM blobs WHERE name = ?", (name,)).fetchone() is None:
+                size = self._size_on_disk(name)
+                if size is not None:
+                    db.execute("INSERT INTO blobs VALUES (?, ?, ?)", (name, size, time.time()))
+                    db.execute("UPDATE usage SET bytes = bytes + ?, blobs = blobs + 1", (size,))
+        self._settled = len(self._placed)
+
+    def withdraw(self, name: str) -> None:
+        """Forget a rename that failed: count the blob as it is on disk."""
+        self._transaction(lambda db: self._settle_one(db, name, None))
+
+    def _fit(self, db: sqlite3.Connection, total: int, count: int, keep: str) -> tuple[int, int]:
+        """Evict down to the bound (never ``keep``) and store the usage."""
+        evicted, total = self._evict(db, total, keep) if total > self.max_bytes else (0, total)
+        db.execute("UPDATE usage SET bytes = ?, blobs = ?", (total, count - evicted))
+        return evicted, total
+
+    def _size_on_disk(self, name: str) -> int | None:
+        try:
+            found = self.fs.status(blob_path(self.folder, name))
+        except (FileNotFoundError, NotADirectoryError, ops.Escape):
+            return None
+        return found.st_size if stat.S_ISREG(found.st_mode) else None
+
+    def _settle_orphans(self, db: sqlite3.Connection) -> None:
+        """Settle the notes of writers that are gone (killed between their two steps)."""
+        for name, temp, pid in db.execute("SELECT name, temp, pid FROM pending").fetchall():
+            if not _alive(pid):
+                self._settle_one(db, name, temp)
+
+    def _settle_one(self, db: sqlite3.Connection, name: str, temp: str | None) -> None:
+        """Count blob ``name`` at its size on disk (or drop it) and remove its temporary file."""
+        if temp is not None and temp.startswith(ops.TEMP_PREFIX) and "/" not in temp:
+            self.fs.unlink(os.path.join(os.path.dirname(blob_path(self.folder, name)), temp))
+        db.execute("DELETE FROM pending WHERE name = ?", (name,))
+        row = db.execute("SELECT size FROM blobs WHERE name = ?", (name,)).fetchone()
+        size = self._size_on_disk(name)
+        if row is not None:
+            db.execute("DELETE FROM blobs WHERE name = ?", (name,))
+            db.execute("UPDATE usage SET bytes = bytes - ?, blobs = blobs - 1", (row[0],))
+        if size is not None:
+            db.execute("INSERT INTO blobs VALUES (?, ?, ?)", (name, size, time.time()))
+            db.execute("UPDATE usage SET bytes = bytes + ?, blobs = blobs + 1", (size,))
 
     def _evict(self, db: sqlite3.Connection, total: int, keep: str) -> tuple[int, int]:
         """Remove least-recently used blobs (not ``keep``) until ``total`` fits."""
@@ -201,7 +290,7 @@ class CacheIndex:
             for name, size in rows:
                 if total <= self.max_bytes:
                     break
-                if not try_unlink(blob_path(self.folder, name)):
+                if not try_unlink(blob_path(self.folder, name), self.fs):
                     skipped += 1
                     continue
                 db.execute("DELETE FROM blobs WHERE name = ?", (name,))
@@ -213,7 +302,7 @@ class CacheIndex:
         """Delete a blob and its entry."""
 
         def work(db: sqlite3.Connection) -> None:
-            ops.unlink(blob_path(self.folder, name))
+            self.fs.unlink(blob_path(self.folder, name))
             row = db.execute("SELECT size FROM blobs WHERE name = ?", (name,)).fetchone()
             if row is not None:
                 db.execute("DELETE FROM blobs WHERE name = ?", (name,))
@@ -222,7 +311,9 @@ class CacheIndex:
         self._transaction(work)
 
     def close(self) -> None:
-        """Close this process's connection."""
+        """Clear the notes of placed blobs and close this process's connection."""
+        if self._placed:
+            self._transaction(lambda db: None)
         with self._locked():
             if self._db is not None and self._pid == os.getpid():
                 self._db.close()
@@ -232,3 +323,16 @@ class CacheIndex:
 def _touch(db: sqlite3.Connection, uses: list[tuple[float, str]]) -> None:
     if uses:
         db.executemany("UPDATE blobs SET used = max(used, ?) WHERE name = ?", uses)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (on this machine, which the folder's users share)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's process
+        return True
+    return True

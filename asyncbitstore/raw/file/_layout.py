@@ -6,11 +6,12 @@ when it gets the exclusive lock without waiting, so a blob being streamed is nev
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import re
-from collections.abc import AsyncIterable, AsyncIterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..._core.pinning import open_shared
 from . import _ops as ops
@@ -20,18 +21,18 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NAME",
-    "Counted",
     "blob_path",
     "open_shared",
     "read_many",
-    "record_or_unlink",
     "scan",
+    "settle",
     "try_unlink",
-    "write_and_record",
+    "write_and_settle",
 ]
 
 #: Blob names: 4+ characters; the first four pick the subfolders, so they are never dots.
 NAME = re.compile(r"[0-9A-Za-z_-]{4}[0-9A-Za-z._-]{0,251}")
+_SUBFOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
 def blob_path(folder: str, name: str) -> str:
@@ -39,87 +40,129 @@ def blob_path(folder: str, name: str) -> str:
     return f"{folder}/{name[:2]}/{name[2:4]}/{name}"
 
 
-def read_many(paths: list[str]) -> list[bytes | None]:
+def read_many(paths: list[str], fs: ops.Folder = ops.ANYWHERE) -> list[bytes | None]:
     """The blobs at ``paths`` (None where missing): one worker-thread job for a whole batch."""
     found: list[bytes | None] = []
     for path in paths:
         try:
-            found.append(ops.read(path))
+            found.append(fs.read(path))
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             found.append(None)
     return found
 
 
-def try_unlink(path: str) -> bool:
-    """Remove the file unless a reader holds it; True when it is gone."""
+def try_unlink(path: str, fs: ops.Folder = ops.ANYWHERE) -> bool:
+    """Remove the file unless a reader holds it; True when it is gone.
+
+    A symlink found there instead is removed itself (never its target); one on the way means
+    the blob is not in the folder any more.
+    """
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
+        fd = fs.open(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    except ops.Escape:
+        with contextlib.suppress(ops.Escape):
+            fs.unlink(path)
         return True
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return False
     else:
-        ops.unlink(path)
+        fs.unlink(path)
         return True
     finally:
         os.close(fd)
 
 
-def scan(folder: str, name_prefix: str = "") -> list[tuple[str, int, float]]:
-    """``(name, size, mtime)`` of the blobs in ``folder`` whose name starts with the prefix."""
+def scan(
+    folder: str, name_prefix: str = "", fs: ops.Folder = ops.ANYWHERE
+) -> list[tuple[str, int, float]]:
+    """``(name, size, mtime)`` of the blobs in ``folder`` whose name starts with the prefix.
+
+    Symlinks (to folders or files) are neither entered nor counted.
+    """
     found: list[tuple[str, int, float]] = []
-    for first in _subfolders(folder, name_prefix[:2]):
-        for second in _subfolders(first.path, name_prefix[2:4]):
-            with os.scandir(second.path) as entries:
-                for entry in entries:
-                    name = entry.name
-                    if name.startswith(name_prefix) and NAME.fullmatch(name) and entry.is_file():
-                        stat = entry.stat()
-                        found.append((name, stat.st_size, stat.st_mtime))
+    try:
+        top = fs.open_dir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return found
+    try:
+        for first in _subfolders(top, name_prefix[:2]):
+            for second in _subfolders(first, name_prefix[2:4]):
+                with os.scandir(second) as entries:
+                    for entry in entries:
+                        name = entry.name
+                        if (
+                            name.startswith(name_prefix)
+                            and NAME.fullmatch(name)
+                            and entry.is_file(follow_symlinks=False)
+                        ):
+                            stat = entry.stat(follow_symlinks=False)
+                            found.append((name, stat.st_size, stat.st_mtime))
+    finally:
+        os.close(top)
     return found
 
 
-def _subfolders(folder: str, start: str) -> list[os.DirEntry[str]]:
-    try:
-        with os.scandir(folder) as entries:
-            return [
-                e
-                for e in entries
-                if len(e.name) == 2 and e.name.startswith(start) and e.is_dir() and e.name[0] != "."
-            ]
-    except FileNotFoundError:
-        return []
+def _subfolders(folder_fd: int, start: str) -> Iterator[int]:
+    """Open descriptors, one at a time, of the two-character sub-folders (not symlinks)
+    starting with ``start``."""
+    with os.scandir(folder_fd) as entries:
+        names = [
+            e.name
+            for e in entries
+            if len(e.name) == 2
+            and e.name.startswith(start)
+            and e.name[0] != "."
+            and e.is_dir(follow_symlinks=False)
+        ]
+    for name in names:
+        try:
+            fd = os.open(name, _SUBFOLDER, dir_fd=folder_fd)
+        except OSError:  # gone or replaced meanwhile
+            continue
+        try:
+            yield fd
+        finally:
+            os.close(fd)
 
 
-def write_and_record(
-    index: CacheIndex, path: str, data: Any, fsync: bool, record: tuple[Any, ...]
+def write_and_settle(
+    index: CacheIndex, fs: ops.Folder, path: str, data: Any, fsync: bool, record: tuple[Any, ...]
 ) -> tuple[int, int]:
-    """Write a blob atomically, then record it in the index (evicting others)."""
-    ops.write_atomic(path, data, fsync)
-    return record_or_unlink(index, path, record)
-
-
-def record_or_unlink(index: CacheIndex, path: str, record: tuple[Any, ...]) -> tuple[int, int]:
-    """Record a written blob; remove it if that fails (an unindexed blob is never evicted)."""
+    """Write a blob atomically, the index knowing of it before it becomes visible."""
+    file, temp = fs.open_temp(path)
     try:
-        return index.record(*record)
+        file.write(data)
     except BaseException:
-        ops.unlink(path)
+        ops.abort(file, temp)
         raise
+    return settle(file, temp, index, fsync, record)
 
 
-class Counted:
-    """An async iterable of bytes that counts what passes (and checks the chunks' type)."""
+def settle(
+    file: BinaryIO, temp: ops.Temp, index: CacheIndex, fsync: bool, record: tuple[Any, ...]
+) -> tuple[int, int]:
+    """Make a written temporary file the blob ``record[0]``; returns ``(evicted, bytes)``.
 
-    def __init__(self, data: AsyncIterable[Any]) -> None:
-        self.data = data
-        self.size = 0
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self.data:
-            if not isinstance(chunk, (bytes, bytearray, memoryview)):
-                raise TypeError(f"async iterable yielded {type(chunk).__name__}, expected bytes")
-            self.size += memoryview(chunk).nbytes
-            yield chunk  # type: ignore[misc]  # FileRaw writes any bytes-like
+    The index counts the blob (evicting others) and notes the rename to come before the file is
+    renamed into place; the note is cleared with the index's next transaction. A process killed
+    in between leaves a note that the next process opening the folder settles (see
+    ``CacheIndex``), so no blob is ever on disk without being counted.
+    """
+    try:
+        ops.finish(file, fsync)
+        first = index.intend(*record, temp=temp.temp)
+    except BaseException:
+        ops.abort(file, temp)
+        raise
+    try:
+        ops.rename(temp, fsync)
+    except BaseException:
+        ops.abort(file, temp)
+        index.withdraw(record[0])
+        raise
+    index.settle(record[0])
+    return first

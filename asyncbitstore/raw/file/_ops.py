@@ -1,22 +1,32 @@
-"""Blocking file operations run on worker threads by ``FileRaw``.
+"""Blocking file operations run on worker threads by ``FileRaw`` and the bounded cache.
 
 Writes are atomic: bytes go to a temporary file in the destination folder, which is renamed over
 the destination only once complete, so readers see the old blob or the new one, never a part.
+
+A :class:`Folder` confines every call to a root: the path below the root is walked one name at
+a time from an open descriptor of the root, with ``O_NOFOLLOW``, so a symlink planted under the
+root (as a folder on the way or as the file itself) is refused with :class:`Escape` instead of
+being followed. Without a root, paths are used as given (symlinks followed), as before.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
+import stat
 from typing import BinaryIO
 
 from ..._core.temp import TEMP_PREFIX
 
-__all__ = ["TEMP_PREFIX", "PastEnd"]
+__all__ = ["ANYWHERE", "TEMP_PREFIX", "Escape", "Folder", "PastEnd", "Temp"]
 
-_READ_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
-_OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_READ_FLAGS = os.O_RDONLY | _CLOEXEC
+_OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC
+_NOFOLLOW = os.O_NOFOLLOW
 
 
 class PastEnd(Exception):
@@ -27,57 +37,284 @@ class PastEnd(Exception):
         self.size = size
 
 
-def read(path: str) -> bytes:
-    # os-level calls: a buffered file object per read costs more than reading 4 KiB.
-    fd = os.open(path, _READ_FLAGS)
-    try:
-        size = os.fstat(fd).st_size
-        data = os.read(fd, size) if size else b""
-        if len(data) < size:  # short read: collect the rest
-            parts = [data]
-            while chunk := os.read(fd, 1 << 20):
+class Escape(OSError):
+    """A path under a root passes through a symlink (the store maps it to ``PathEscapesRoot``)."""
+
+    def __init__(self, path: str, root: str) -> None:
+        super().__init__(errno.ELOOP, "a symlink under the root", path)
+        self.root = root
+
+
+class Temp:
+    """A temporary file being written: its folder (held open), its name and the final name."""
+
+    def __init__(self, folder_fd: int, temp: str, name: str) -> None:
+        self.folder_fd = folder_fd
+        self.temp = temp
+        self.name = name
+
+    def close(self) -> None:
+        """Release the folder's descriptor (idempotent)."""
+        fd, self.folder_fd = self.folder_fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+
+class Folder:
+    """File calls on paths under ``root`` that never follow a symlink below it.
+
+    Args:
+        root: the folder the paths are under (itself trusted as given); None for no confinement.
+    """
+
+    def __init__(self, root: str | None) -> None:
+        self.root = None if root is None else root.rstrip("/") or "/"
+        self._prefix = None if self.root is None else self.root.rstrip("/") + "/"
+
+    def _names(self, path: str) -> list[str]:
+        assert self._prefix is not None and path.startswith(self._prefix), path
+        return path[len(self._prefix) :].rstrip("/").split("/")
+
+    def _enter(self, fd: int, name: str, path: str, make: bool) -> int:
+        """A descriptor of sub-folder ``name`` of ``fd``, refusing a symlink."""
+        try:
+            return os.open(name, _DIR_FLAGS | _NOFOLLOW, dir_fd=fd)
+        except FileNotFoundError:
+            if not make:
+                raise
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(name, 0o777, dir_fd=fd)
+            return self._enter(fd, name, path, False)
+        except NotADirectoryError:  # a file, or (with O_NOFOLLOW) a symlink
+            self._refuse_link(fd, name, path)
+            raise
+
+    def _refuse_link(self, fd: int, name: str, path: str) -> None:
+        try:
+            link = stat.S_ISLNK(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode)
+        except OSError:
+            return
+        if link:
+            raise Escape(path, self.root or "/")
+
+    def _open_root(self, make: bool) -> int:
+        assert self.root is not None
+        try:
+            return os.open(self.root, _DIR_FLAGS)
+        except FileNotFoundError:
+            if not make:
+                raise
+            os.makedirs(self.root, exist_ok=True)  # the root itself is trusted as given
+            return os.open(self.root, _DIR_FLAGS)
+
+    def parent(self, path: str, *, make: bool = False) -> tuple[int, str]:
+        """An open descriptor of the folder holding ``path`` (the caller closes it), and the
+        file's name in it; with ``make``, missing folders are created on the way."""
+        if self.root is None:
+            folder, name = os.path.split(path)
+            if make:
+                os.makedirs(folder, exist_ok=True)
+            return os.open(folder or "/", _DIR_FLAGS), name
+        names = self._names(path)
+        fd = self._open_root(make)
+        try:
+            for name in names[:-1]:
+                inner = self._enter(fd, name, path, make)
+                os.close(fd)
+                fd = inner
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd, names[-1]
+
+    def open_dir(self, path: str, *, make: bool = False) -> int:
+        """An open descriptor of the folder at ``path``."""
+        if self.root is None or path.rstrip("/") == self.root.rstrip("/"):
+            if make:
+                os.makedirs(path, exist_ok=True)
+            return os.open(path, _DIR_FLAGS)
+        fd, name = self.parent(path.rstrip("/"), make=make)
+        try:
+            return self._enter(fd, name, path, make)
+        finally:
+            os.close(fd)
+
+    def open(self, path: str, flags: int = _READ_FLAGS) -> int:
+        """``os.open(path, flags)``, with no symlink followed below the root."""
+        if self.root is None:
+            return os.open(path, flags)
+        fd, name = self.parent(path)
+        try:
+            return os.open(name, flags | _NOFOLLOW, dir_fd=fd)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise Escape(path, self.root) from None
+            raise
+        finally:
+            os.close(fd)
+
+    def status(self, path: str) -> os.stat_result:
+        """The status of the file (under a root, of the file itself: ``Escape`` for a symlink)."""
+        if self.root is None:
+            return os.stat(path)
+        fd, name = self.parent(path)
+        try:
+            found = os.stat(name, dir_fd=fd, follow_symlinks=False)
+        finally:
+            os.close(fd)
+        if stat.S_ISLNK(found.st_mode):
+            raise Escape(path, self.root)
+        return found
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def read(self, path: str) -> bytes:
+        """The whole file."""
+        # os-level calls: a buffered file object per read costs more than reading 4 KiB.
+        fd = self.open(path)
+        try:
+            size = os.fstat(fd).st_size
+            data = os.read(fd, size) if size else b""
+            if len(data) < size:  # short read: collect the rest
+                parts = [data]
+                while chunk := os.read(fd, 1 << 20):
+                    parts.append(chunk)
+                data = b"".join(parts)
+            return data
+        finally:
+            os.close(fd)
+
+    def read_range(self, path: str, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)`` of the file (``PastEnd`` if it starts past the end)."""
+        fd = self.open(path)
+        try:
+            size = os.fstat(fd).st_size
+            if start > size:
+                raise PastEnd(size)
+            parts = []
+            while start < end and (chunk := os.pread(fd, min(end - start, 1 << 24), start)):
                 parts.append(chunk)
-            data = b"".join(parts)
-        return data
-    finally:
-        os.close(fd)
+                start += len(chunk)
+            return b"".join(parts)
+        finally:
+            os.close(fd)
+
+    def file_size(self, path: str) -> int:
+        """The size of the regular file at ``path``."""
+        found = self.status(path)
+        if not stat.S_ISREG(found.st_mode):
+            raise IsADirectoryError(errno.EISDIR, "not a regular file", path)
+        return found.st_size
+
+    def is_file(self, path: str) -> bool:
+        """Whether a regular file is at ``path`` (``Escape`` through a symlink)."""
+        try:
+            return stat.S_ISREG(self.status(path).st_mode)
+        except Escape:
+            raise
+        except (OSError, ValueError):
+            return False
+
+    def open_read(self, path: str) -> BinaryIO:
+        """The regular file at ``path``, open for reading."""
+        file = open(self.open(path), "rb")  # noqa: SIM115 - closed by the streaming caller
+        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            file.close()
+            raise IsADirectoryError(errno.EISDIR, "not a regular file", path)
+        return file
+
+    def walk(self, base: str, path_prefix: str) -> list[str]:
+        """Sorted paths of the files under ``base`` whose path starts with ``path_prefix``.
+
+        Sub-folders that are symlinks are not entered; under a root, only regular files (not
+        symlinks) are listed.
+        """
+        try:
+            fd = self.open_dir(base)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        found: list[str] = []
+        try:
+            self._walk(fd, base.rstrip("/"), path_prefix, found)
+        finally:
+            os.close(fd)
+        found.sort()
+        return found
+
+    def _walk(self, fd: int, folder: str, path_prefix: str, found: list[str]) -> None:
+        with os.scandir(fd) as scanned:
+            entries = list(scanned)
+        for entry in entries:
+            full = f"{folder}/{entry.name}"
+            if entry.is_dir(follow_symlinks=False):
+                if (full + "/").startswith(path_prefix) or path_prefix.startswith(full + "/"):
+                    try:
+                        inner = os.open(entry.name, _DIR_FLAGS | _NOFOLLOW, dir_fd=fd)
+                    except OSError:
+                        continue  # gone or unreadable meanwhile: skipped, as os.walk does
+                    try:
+                        self._walk(inner, full, path_prefix, found)
+                    finally:
+                        os.close(inner)
+            elif (
+                not entry.name.startswith(TEMP_PREFIX)
+                and full.startswith(path_prefix)
+                and self._listed(entry)
+            ):
+                found.append(full)
+
+    def _listed(self, entry: os.DirEntry[str]) -> bool:
+        if self.root is None:
+            return not entry.is_dir()  # what os.walk lists as files
+        return entry.is_file(follow_symlinks=False)
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def unlink(self, path: str) -> None:
+        """Remove the file (or a symlink itself, never its target) if it is there."""
+        with contextlib.suppress(FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            if self.root is None:
+                os.unlink(path)
+                return
+            fd, name = self.parent(path)
+            try:
+                os.unlink(name, dir_fd=fd)
+            finally:
+                os.close(fd)
+
+    def open_temp(self, path: str) -> tuple[BinaryIO, Temp]:
+        """A new temporary file beside ``path``, creating the folders on the way."""
+        if self.root is None:
+            return open_temp(path)
+        return _temp_in(*self.parent(path, make=True))
+
+    def write_atomic(self, path: str, data: bytes | bytearray | memoryview, fsync: bool) -> None:
+        """Write ``data`` to a temporary file and rename it over ``path``."""
+        file, temp = self.open_temp(path)
+        try:
+            file.write(data)
+        except BaseException:
+            abort(file, temp)
+            raise
+        commit(file, temp, fsync)
 
 
-def read_range(path: str, start: int, end: int) -> bytes:
-    with open(path, "rb") as file:
-        size = os.fstat(file.fileno()).st_size
-        if start > size:
-            raise PastEnd(size)
-        file.seek(start)
-        return file.read(end - start)
+ANYWHERE = Folder(None)
 
 
-def file_size(path: str) -> int:
-    stat = os.stat(path)
-    if not os.path.isfile(path):
-        raise IsADirectoryError(errno.EISDIR, "not a regular file", path)
-    return stat.st_size
+def open_temp(path: str) -> tuple[BinaryIO, Temp]:
+    """A new temporary file beside ``path`` (symlinks followed), creating the folders."""
+    return _temp_in(*ANYWHERE.parent(path, make=True))
 
 
-def is_file(path: str) -> bool:
-    return os.path.isfile(path)
-
-
-def unlink(path: str) -> None:
+def _temp_in(folder_fd: int, name: str) -> tuple[BinaryIO, Temp]:
+    temp = TEMP_PREFIX + secrets.token_hex(8)
     try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-    except IsADirectoryError:
-        pass
-
-
-def open_read(path: str) -> BinaryIO:
-    file = open(path, "rb")  # noqa: SIM115 - closed by the streaming caller
-    if not os.path.isfile(path):
-        file.close()
-        raise IsADirectoryError(errno.EISDIR, "not a regular file", path)
-    return file
+        fd = os.open(temp, _OPEN_FLAGS, 0o666, dir_fd=folder_fd)
+    except BaseException:
+        os.close(folder_fd)
+        raise
+    return os.fdopen(fd, "wb"), Temp(folder_fd, temp, name)
 
 
 def read_chunk(file: BinaryIO, size: int) -> bytes:
@@ -88,80 +325,48 @@ def close(file: BinaryIO) -> None:
     file.close()
 
 
-def open_temp(path: str) -> tuple[BinaryIO, str]:
-    """A new temporary file beside ``path``, creating the folders on the way."""
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    temp = os.path.join(folder, TEMP_PREFIX + secrets.token_hex(8))
-    fd = os.open(temp, _OPEN_FLAGS, 0o666)
-    return os.fdopen(fd, "wb"), temp
-
-
 def write_chunk(file: BinaryIO, chunk: bytes) -> None:
     file.write(chunk)
 
 
-def commit(file: BinaryIO, temp: str, path: str, fsync: bool) -> None:
-    """Close the temporary file and rename it over ``path``; on failure remove it."""
+def finish(file: BinaryIO, fsync: bool) -> None:
+    """Flush and close a temporary file (to the disk with ``fsync``)."""
+    file.flush()
+    if fsync:
+        os.fsync(file.fileno())
+    file.close()
+
+
+def rename(temp: Temp, fsync: bool) -> None:
+    """Rename the finished temporary file over its final name (a symlink there is replaced,
+    not followed) and release its folder."""
+    os.replace(temp.temp, temp.name, src_dir_fd=temp.folder_fd, dst_dir_fd=temp.folder_fd)
+    if fsync:
+        os.fsync(temp.folder_fd)
+    temp.close()
+
+
+def commit(file: BinaryIO, temp: Temp, fsync: bool) -> None:
+    """Close the temporary file and rename it over its final name; on failure remove it."""
     try:
-        file.flush()
-        if fsync:
-            os.fsync(file.fileno())
-        file.close()
-        os.replace(temp, path)
+        finish(file, fsync)
+        rename(temp, fsync)
     except BaseException:
         abort(file, temp)
         raise
-    if fsync:
-        _fsync_folder(os.path.dirname(path))
 
 
-def abort(file: BinaryIO, temp: str) -> None:
-    """Close and remove a temporary file."""
+def abort(file: BinaryIO, temp: Temp) -> None:
+    """Close and remove a temporary file (nothing if it was renamed already)."""
     try:
         file.close()
+        if temp.folder_fd >= 0:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp.temp, dir_fd=temp.folder_fd)
     finally:
-        unlink(temp)
+        temp.close()
 
 
-def abort_pair(opened: tuple[BinaryIO, str]) -> None:
+def abort_pair(opened: tuple[BinaryIO, Temp]) -> None:
     """:func:`abort` for the result of :func:`open_temp`."""
     abort(*opened)
-
-
-def write_atomic(path: str, data: bytes | bytearray | memoryview, fsync: bool) -> None:
-    file, temp = open_temp(path)
-    try:
-        file.write(data)
-    except BaseException:
-        abort(file, temp)
-        raise
-    commit(file, temp, path, fsync)
-
-
-def _fsync_folder(folder: str) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def walk(base: str, path_prefix: str) -> list[str]:
-    """Sorted paths of the files under ``base`` whose path starts with ``path_prefix``."""
-    found: list[str] = []
-    for folder, dirs, files in os.walk(base):
-        dirs[:] = [
-            d
-            for d in dirs
-            if (os.path.join(folder, d) + "/").startswith(path_prefix)
-            or path_prefix.startswith(os.path.join(folder, d) + "/")
-        ]
-        for name in files:
-            if name.startswith(TEMP_PREFIX):
-                continue
-            full = os.path.join(folder, name)
-            if full.startswith(path_prefix):
-                found.append(full)
-    found.sort()
-    return found

@@ -22,41 +22,40 @@ use is not recorded again, so a hot set of blobs costs no index writes at all.
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
-import os
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, BinaryIO
 
 from ..._core.bulk import check_concurrency
-from ..._core.data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
+from ..._core.data import (
+    DEFAULT_CHUNK_SIZE,
+    Capped,
+    PutData,
+    check_chunk_size,
+    check_put_data,
+    check_range,
+)
 from ..._core.pinning import LocalFile
 from ...compression.codecs import MAGIC_BYTE
 from ...compression.store_io import decode, decode_stream, encode, read_range
-from ...errors import InvalidRange, InvalidURI, NotFoundInStore, StoreFull, StoreNotAvailable
+from ...errors import (
+    InvalidRange,
+    InvalidURI,
+    StoreFull,
+)
 from ...listing import cut_level
 from ...store import DEFAULT_CONCURRENCY, Store, UriSource
 from . import FileRaw
 from . import _ops as ops
+from ._errors import file_error, local_file
 from ._index import CacheIndex, NoRoom, UseLog
-from ._layout import (
-    NAME,
-    Counted,
-    blob_path,
-    open_shared,
-    read_many,
-    record_or_unlink,
-    scan,
-    write_and_record,
-)
+from ._layout import NAME, blob_path, open_shared, read_many, scan, settle, write_and_settle
 
 __all__ = ["BoundedFileRaw"]
 
 logger = logging.getLogger("asyncbitstore.cache")
-
-_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 class BoundedFileRaw(Store):
@@ -68,7 +67,8 @@ class BoundedFileRaw(Store):
             ``"file:///var/cache/blobs/"``). Its URIs are ``<folder><name>``, where a name is
             4 to 255 characters of ``[0-9A-Za-z._-]`` with no dot among the first four.
         max_bytes: the bound on the total size of the blobs (the index and subfolders are not
-            counted). A blob bigger than the bound is refused with ``StoreFull``.
+            counted). A blob bigger than the bound is refused with ``StoreFull`` (a streamed one
+            as soon as it outgrows the bound, before more is written).
         evict: when false, a write that does not fit raises ``StoreFull`` instead of evicting
             (for the first store of a ``Fanout`` that should spill over once full).
         flush_every: hits collected before their recency is written to the index.
@@ -77,6 +77,9 @@ class BoundedFileRaw(Store):
 
     ``used_bytes`` and ``evictions`` are this process's latest view; ``await usage()`` asks the
     index.
+
+    No symlink inside the folder (or, if ``raw`` has a ``root``, below that root) is followed:
+    a path through one is refused with ``PathEscapesRoot``, and scans skip them.
     """
 
     __module__ = "asyncbitstore.bounded_cache"  # the documented import path
@@ -112,10 +115,11 @@ class BoundedFileRaw(Store):
         self.resolution = resolution
         self.used_bytes: int | None = None
         self.evictions = 0
+        self._fs = ops.Folder(self.folder if raw.root is None else raw.root)
         self._init_runtime()
 
     def _init_runtime(self) -> None:
-        self._index = CacheIndex(self.folder, self.max_bytes)
+        self._index = CacheIndex(self.folder, self.max_bytes, self._fs)
         self._uses = UseLog(self.resolution, self.flush_every, self.flush_interval)
         self._flushes: set[asyncio.Future[None]] = set()
 
@@ -139,7 +143,7 @@ class BoundedFileRaw(Store):
 
     def local_file(self, uri: str) -> LocalFile:
         """The blob's own file, which the evictor may remove unless it is pinned."""
-        return LocalFile(self._path(uri)[1], evictable=True)
+        return local_file(self, self._fs, uri, self._path(uri)[1], evictable=True)
 
     def _path(self, uri: object) -> tuple[str, str]:
         name = self.check_uri(uri)[len(self.prefix) :]
@@ -151,14 +155,8 @@ class BoundedFileRaw(Store):
         except OSError as exc:
             raise self._error(exc, uri, writing) from exc
 
-    def _error(self, exc: OSError, uri: str, writing: bool = False) -> Exception:
-        if isinstance(exc, (FileNotFoundError, IsADirectoryError, NotADirectoryError)):
-            if writing:  # a folder where the blob should go: not a missing blob
-                return StoreNotAvailable(self, f"cannot write there: {exc.strerror}", uri=uri)
-            return NotFoundInStore(self, uri)
-        if exc.errno in _FULL:
-            return StoreFull(self, uri, os.strerror(exc.errno or 0))
-        return StoreNotAvailable(self, f"{type(exc).__name__}: {exc.strerror}", uri=uri)
+    def _error(self, exc: OSError, uri: str, writing: bool = False) -> BaseException:
+        return file_error(self, exc, uri, writing)
 
     # -- recency --------------------------------------------------------------------------------
 
@@ -200,7 +198,7 @@ class BoundedFileRaw(Store):
         """The blob's bytes (decoded unless ``raw``); counts as a use."""
         name, path = self._path(uri)
         try:
-            data: bytes = await self.raw._batcher.submit(ops.read, path)
+            data: bytes = await self.raw._batcher.submit(self._fs.read, path)
         except OSError as exc:
             raise self._error(exc, uri) from exc
         self._used(name)
@@ -226,7 +224,7 @@ class BoundedFileRaw(Store):
         pending: deque[asyncio.Future[list[bytes | None]]] = deque()
         try:
             for batch in batches:
-                pending.append(submit(read_many, [path for _, path in batch]))
+                pending.append(submit(read_many, [path for _, path in batch], self._fs))
                 if len(pending) >= self.raw.threads:
                     found += await self._batch(uris[len(found)], pending.popleft())
             while pending:
@@ -255,7 +253,7 @@ class BoundedFileRaw(Store):
 
         async def read(first: int, last: int) -> bytes:
             try:
-                return await self._run(uri, ops.read_range, path, first, last)  # type: ignore[no-any-return]
+                return await self._run(uri, self._fs.read_range, path, first, last)  # type: ignore[no-any-return]
             except ops.PastEnd as exc:
                 raise InvalidRange(
                     self, uri, start, end, f"the blob has only {exc.size} bytes"
@@ -285,7 +283,7 @@ class BoundedFileRaw(Store):
             file.close()  # releases the shared lock
 
     async def _open(self, uri: str, path: str) -> BinaryIO:
-        future = self.raw._batcher.submit(open_shared, path)
+        future = self.raw._batcher.submit(open_shared, path, self._fs)
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:
@@ -297,11 +295,11 @@ class BoundedFileRaw(Store):
 
     async def exists(self, uri: str) -> bool:
         """Whether the blob is in the folder."""
-        return await self._run(uri, ops.is_file, self._path(uri)[1])  # type: ignore[no-any-return]
+        return await self._run(uri, self._fs.is_file, self._path(uri)[1])  # type: ignore[no-any-return]
 
     async def size(self, uri: str) -> int:
         """The blob's size."""
-        return await self._run(uri, ops.file_size, self._path(uri)[1])  # type: ignore[no-any-return]
+        return await self._run(uri, self._fs.file_size, self._path(uri)[1])  # type: ignore[no-any-return]
 
     async def list(self, prefix: str = "", flat: bool = False) -> AsyncIterator[str]:
         """The URIs starting with ``prefix``, sorted (from the folder, not the index).
@@ -314,7 +312,7 @@ class BoundedFileRaw(Store):
             if not self.prefix.startswith(prefix):
                 raise InvalidURI(self, prefix, f"a prefix of {self.prefix}<name>")
             prefix = self.prefix
-        found = await self._run(prefix, scan, self.folder, prefix[len(self.prefix) :])
+        found = await self._run(prefix, scan, self.folder, prefix[len(self.prefix) :], self._fs)
         uris = [self.prefix + name for name, _, _ in found]
         for uri in cut_level(uris, prefix) if flat else sorted(uris):
             yield uri
@@ -343,18 +341,25 @@ class BoundedFileRaw(Store):
         if isinstance(data, (bytes, bytearray, memoryview)):
             size = memoryview(data).nbytes
             self._check_fits(uri, size)
-            record = (name, size, self._now(name), self._uses.take(), self.evict)
+            record = self._record(name, size)
             outcome = await self._checked(
-                uri, write_and_record, self._index, path, data, self.raw.fsync, record
+                uri, write_and_settle, self._index, self._fs, path, data, self.raw.fsync, record
             )
         else:
-            counted = Counted(data)
-            await self.raw.put(path, counted, raw=True)  # encoded above
-            if counted.size > self.max_bytes:
-                await self._run(uri, ops.unlink, path)
-            self._check_fits(uri, counted.size)
-            record = (name, counted.size, self._now(name), self._uses.take(), self.evict)
-            outcome = await self._checked(uri, record_or_unlink, self._index, path, record)
+            capped = Capped(data, self.max_bytes, lambda size: self._too_big(uri, size))
+            try:
+                outcome = await self.raw._write_stream(
+                    uri,
+                    self._fs,
+                    path,
+                    capped,
+                    lambda: (
+                        settle,
+                        (self._index, self.raw.fsync, self._record(name, capped.size)),
+                    ),
+                )
+            except NoRoom as exc:
+                raise self._no_room(uri, exc) from None
         self.evictions += outcome[0]
         self.used_bytes = outcome[1]
 
@@ -363,15 +368,24 @@ class BoundedFileRaw(Store):
         self._uses.remember(name, now)
         return now
 
+    def _record(self, name: str, size: int) -> tuple[Any, ...]:
+        return (name, size, self._now(name), self._uses.take(), self.evict)
+
+    def _too_big(self, uri: str, size: int) -> StoreFull:
+        return StoreFull(self, uri, f"{size} bytes exceed max_bytes={self.max_bytes}")
+
     def _check_fits(self, uri: str, size: int) -> None:
         if size > self.max_bytes:
-            raise StoreFull(self, uri, f"{size} bytes exceed max_bytes={self.max_bytes}")
+            raise self._too_big(uri, size)
+
+    def _no_room(self, uri: str, exc: NoRoom) -> StoreFull:
+        return StoreFull(self, uri, f"no room without evicting: {exc}")
 
     async def _checked(self, uri: str, fn: Any, *args: Any) -> tuple[int, int]:
         try:
             return await self._run(uri, fn, *args, writing=True)  # type: ignore[no-any-return]
         except NoRoom as exc:
-            raise StoreFull(self, uri, f"no room without evicting: {exc}") from None
+            raise self._no_room(uri, exc) from None
 
     async def delete(self, uri: str) -> None:
         """Remove the blob and its index entry."""
