@@ -74,3 +74,19 @@ async def test_an_unpickled_plain_chain_and_memory_store_work(loaded: dict[str, 
     async with plain:
         await plain.put("mem://p/q", b"y")
         assert await plain.get("mem://p/q") == b"y"
+
+
+def test_unpickled_stores_have_every_attribute_a_new_one_has(
+    loaded: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fixtures.make_pickles import objects
+
+    # objects() fills in AWS keys it needs: restored after the test.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "fixture")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "fixture")
+    for name, fresh in objects().items():
+        if name.startswith("error:") or not hasattr(fresh, "__dict__"):
+            continue
+        old = loaded[name]
+        missing = [attr for attr in vars(fresh) if not hasattr(old, attr)]
+        assert missing == [], (name, missing)

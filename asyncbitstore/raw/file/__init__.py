@@ -57,7 +57,7 @@ class FileRaw(Store):
     """
 
     uri_hint = "file:///absolute/path or /absolute/path"
-    _runtime_attrs = ("_batcher",)
+    _runtime_attrs = ("_batcher", "_fs")
 
     def __init__(
         self, root: str | os.PathLike[str] | None = None, *, fsync: bool = False, threads: int = 2
@@ -69,13 +69,13 @@ class FileRaw(Store):
             root = os.path.normpath(root)
         self.root: str | None = root
         self._root_slash = None if root is None else root.rstrip("/") + "/"
-        self._fs = ops.Folder(root)
         self.fsync = bool(fsync)
         self.threads = threads
         self._init_runtime()
 
     def _init_runtime(self) -> None:
         self._batcher = ThreadBatcher(threads=self.threads)
+        self._fs = ops.Folder(self.root)
 
     @property
     def name(self) -> str:

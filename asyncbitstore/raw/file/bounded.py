@@ -84,7 +84,7 @@ class BoundedFileRaw(Store):
 
     __module__ = "asyncbitstore.bounded_cache"  # the documented import path
 
-    _runtime_attrs = ("_index", "_uses", "_flushes")
+    _runtime_attrs = ("_fs", "_index", "_uses", "_flushes")
 
     def __init__(
         self,
@@ -115,10 +115,10 @@ class BoundedFileRaw(Store):
         self.resolution = resolution
         self.used_bytes: int | None = None
         self.evictions = 0
-        self._fs = ops.Folder(self.folder if raw.root is None else raw.root)
         self._init_runtime()
 
     def _init_runtime(self) -> None:
+        self._fs = ops.Folder(self.folder if self.raw.root is None else self.raw.root)
         self._index = CacheIndex(self.folder, self.max_bytes, self._fs)
         self._uses = UseLog(self.resolution, self.flush_every, self.flush_interval)
         self._flushes: set[asyncio.Future[None]] = set()

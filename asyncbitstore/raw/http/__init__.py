@@ -75,6 +75,9 @@ class HTTPRaw(Store):
 
     uri_hint = "http://host/path or https://host/path (no trailing '/', no '#fragment')"
     _runtime_attrs = ("_session", "_client_timeout")
+    # Class-level defaults: a store pickled before these options existed still has them.
+    max_listing_depth: int = 64
+    max_listing_bytes: int = 16 << 20
 
     def __init__(
         self,
@@ -99,7 +102,6 @@ class HTTPRaw(Store):
         self._headers = headers
         # aiohttp cannot send this header and a URL's user:password@ together; such URLs are
         # refused by name (see _refuse_url_credentials) instead of its bare ValueError.
-        self._authorizes = any(name.lower() == "authorization" for name in headers)
         self.retry = retry if retry is not None else Retry()
         self.max_connections = max_connections
         self.timeout = check_timeout(timeout)
@@ -139,9 +141,13 @@ class HTTPRaw(Store):
         self._refuse_url_credentials(uri)
         return uri
 
+    def _authorizes(self) -> bool:
+        """Whether this store sends an Authorization header of its own."""
+        return any(name.lower() == "authorization" for name in self._headers)
+
     def _refuse_url_credentials(self, url: str) -> None:
         """Raise ``InvalidURI`` for ``user:password@`` in ``url`` when we send Authorization."""
-        if self._authorizes and "@" in urlsplit(url).netloc:
+        if self._authorizes() and "@" in urlsplit(url).netloc:
             raise InvalidURI(
                 self, redact(url), "a URL without user:password@, since this store sends an "
                 "Authorization header (use one or the other)",
@@ -181,7 +187,7 @@ class HTTPRaw(Store):
             return await session.request(method, url, headers=headers, timeout=self._client_timeout)
         except ValueError as exc:
             reason = f"the request could not be sent: {scrub(str(exc), self._headers.values())}"
-        if self._authorizes:
+        if self._authorizes():
             reason += " (did a redirect lead to a user:password@ URL? it cannot go with the "
             reason += "Authorization header this store sends)"
         raise StoreNotAvailable(self, reason, uri=redact(url))

@@ -111,6 +111,8 @@ class S3Raw(Store):
 
     uri_hint = "s3://bucket/key"
     _runtime_attrs = ("_connections",)
+    # A class-level default: a store pickled before this option existed still has it.
+    max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES
     #: Keys asked for per ``list_objects_v2`` page.
     list_page_size = 1000
 
