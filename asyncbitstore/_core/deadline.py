@@ -20,6 +20,8 @@ import weakref
 from collections.abc import Awaitable
 from typing import TypeVar
 
+from .checks import positive_number
+
 __all__ = ["check_timeout", "within"]
 
 R = TypeVar("R")
@@ -115,8 +117,4 @@ else:  # pragma: no cover - Task.cancelling/uncancel are 3.11+; wait_for costs a
 
 def check_timeout(timeout: object) -> float | None:
     """Validate a ``timeout=`` option: ``None`` or a positive number of seconds."""
-    if timeout is None:
-        return None
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise ValueError(f"timeout must be a positive number of seconds or None, not {timeout!r}")
-    return float(timeout)
+    return positive_number("timeout", timeout, allow_none=True)

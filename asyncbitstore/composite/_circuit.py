@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import time
 
+from .._core.checks import positive_int, positive_number
+
 # CircuitOpen lives in errors now; imported here so that code naming this module keeps working.
 from ..errors import CircuitOpen
 
@@ -31,12 +33,8 @@ class CircuitBreaker:
     __slots__ = ("_opened_at", "_probing", "cooldown", "failures", "opened", "threshold")
 
     def __init__(self, threshold: int = 5, cooldown: float = 10.0) -> None:
-        if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
-            raise ValueError(f"circuit threshold must be a positive int, not {threshold!r}")
-        if isinstance(cooldown, bool) or not isinstance(cooldown, (int, float)) or cooldown <= 0:
-            raise ValueError(f"circuit cooldown must be a positive number, not {cooldown!r}")
-        self.threshold = threshold
-        self.cooldown = float(cooldown)
+        self.threshold = positive_int("circuit threshold", threshold)
+        self.cooldown = positive_number("circuit cooldown", cooldown)
         self.failures = 0
         self.opened = 0  # how many times the circuit opened
         self._opened_at: float | None = None

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from .._core.checks import positive_int
 from ..errors import StoreFull
 
 __all__ = ["Abandoned", "BackgroundWork", "FillCounters"]
@@ -42,9 +43,7 @@ class BackgroundWork:
     """Tracks, bounds and drains background tasks, grouped by key."""
 
     def __init__(self, max_pending: int = 1024) -> None:
-        if isinstance(max_pending, bool) or not isinstance(max_pending, int) or max_pending < 1:
-            raise ValueError(f"max_pending must be a positive int, not {max_pending!r}")
-        self.max_pending = max_pending
+        self.max_pending = positive_int("max_pending", max_pending)
         self.counters = FillCounters()
         self._tasks: dict[asyncio.Task[None], str] = {}
         self._by_key: dict[str, set[asyncio.Task[None]]] = {}

@@ -3,34 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from .._core.deadline import check_timeout
+from .._core.deadline import check_timeout, within
 from ..errors import CircuitOpen, InvalidDataFound, NotFoundInStore, StoreTimeout
 from ..stats import TierStats
 from ..store import Store
 from ._circuit import CircuitBreaker
 
-__all__ = ["Tier", "check_timeout", "with_timeout"]
+__all__ = ["Tier", "check_timeout"]
 
 R = TypeVar("R")
-
-
-if sys.version_info >= (3, 11):
-
-    async def with_timeout(awaitable: Awaitable[R], seconds: float) -> R:
-        """``await awaitable``, raising ``TimeoutError`` after ``seconds``."""
-        async with asyncio.timeout(seconds):
-            return await awaitable
-
-else:  # pragma: no cover - Python 3.10
-
-    async def with_timeout(awaitable: Awaitable[R], seconds: float) -> R:
-        """``await awaitable``, raising ``TimeoutError`` after ``seconds``."""
-        return await asyncio.wait_for(awaitable, seconds)
 
 
 class Tier:
@@ -177,6 +162,6 @@ class Tier:
         if self.timeout is None:
             return await method(*args)
         try:
-            return await with_timeout(method(*args), self.timeout)
+            return await within(self.timeout, method(*args))
         except asyncio.TimeoutError:
             raise StoreTimeout(self.store, f"no answer within {self.timeout:g} s") from None

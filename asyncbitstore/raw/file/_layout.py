@@ -11,13 +11,9 @@ import fcntl
 import os
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..._core.pinning import open_shared
 from . import _ops as ops
-
-if TYPE_CHECKING:
-    from ._index import CacheIndex
 
 __all__ = [
     "NAME",
@@ -25,9 +21,7 @@ __all__ = [
     "open_shared",
     "read_many",
     "scan",
-    "settle",
     "try_unlink",
-    "write_and_settle",
 ]
 
 #: Blob names: 4+ characters; the first four pick the subfolders, so they are never dots.
@@ -127,42 +121,3 @@ def _subfolders(folder_fd: int, start: str) -> Iterator[int]:
             yield fd
         finally:
             os.close(fd)
-
-
-def write_and_settle(
-    index: CacheIndex, fs: ops.Folder, path: str, data: Any, fsync: bool, record: tuple[Any, ...]
-) -> tuple[int, int]:
-    """Write a blob atomically, the index knowing of it before it becomes visible."""
-    file, temp = fs.open_temp(path)
-    try:
-        file.write(data)
-    except BaseException:
-        ops.abort(file, temp)
-        raise
-    return settle(file, temp, index, fsync, record)
-
-
-def settle(
-    file: BinaryIO, temp: ops.Temp, index: CacheIndex, fsync: bool, record: tuple[Any, ...]
-) -> tuple[int, int]:
-    """Make a written temporary file the blob ``record[0]``; returns ``(evicted, bytes)``.
-
-    The index counts the blob (evicting others) and notes the rename to come before the file is
-    renamed into place; the note is cleared with the index's next transaction. A process killed
-    in between leaves a note that the next process opening the folder settles (see
-    ``CacheIndex``), so no blob is ever on disk without being counted.
-    """
-    try:
-        ops.finish(file, fsync)
-        first = index.intend(*record, temp=temp.temp)
-    except BaseException:
-        ops.abort(file, temp)
-        raise
-    try:
-        ops.rename(temp, fsync)
-    except BaseException:
-        ops.abort(file, temp)
-        index.withdraw(record[0])
-        raise
-    index.settle(record[0])
-    return first

@@ -29,6 +29,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any, BinaryIO
 
 from ..._core.bulk import check_concurrency
+from ..._core.checks import non_negative_int
 from ..._core.data import (
     DEFAULT_CHUNK_SIZE,
     Capped,
@@ -51,7 +52,8 @@ from . import FileRaw
 from . import _ops as ops
 from ._errors import file_error, local_file
 from ._index import CacheIndex, NoRoom, UseLog
-from ._layout import NAME, blob_path, open_shared, read_many, scan, settle, write_and_settle
+from ._layout import NAME, blob_path, open_shared, read_many, scan
+from ._writes import settle, write_and_settle
 
 __all__ = ["BoundedFileRaw"]
 
@@ -99,8 +101,7 @@ class BoundedFileRaw(Store):
     ) -> None:
         if not isinstance(raw, FileRaw):
             raise TypeError(f"a bounded cache needs a FileRaw, not {type(raw).__name__}")
-        if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 0:
-            raise ValueError(f"max_bytes must be a non-negative int, not {max_bytes!r}")
+        non_negative_int("max_bytes", max_bytes)
         if not isinstance(folder, str) or not folder.endswith("/"):
             raise ValueError(f"the cache folder must be a str ending in '/', not {folder!r}")
         if not raw.is_valid(folder + "abcd/abcdef"):
