@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from ._core.data import DEFAULT_CHUNK_SIZE, PutData, check_put_data
 from ._core.keys import HashKeys
 from ._core.pinning import LocalFile
-from ._core.uri import redact
+from ._core.redact import redact
 from ._core.write_source import WriteData, keyed_source
 from .compression.codecs import MAGIC_BYTE
 from .compression.store_io import DecodedHasher, check_options, decode, put_options, verified_stored

@@ -44,7 +44,7 @@ MOVED: dict[str, str] = {
     "asyncbitstore._singleflight": "asyncbitstore._core.singleflight",
     "asyncbitstore._tee": "asyncbitstore.composite._tee",
     "asyncbitstore._tier": "asyncbitstore.composite._tier",
-    "asyncbitstore._uri": "asyncbitstore._core.uri",
+    "asyncbitstore._uri": "asyncbitstore._core.redact",
     "asyncbitstore._write_source": "asyncbitstore._core.write_source",
     "asyncbitstore.cache_index": "asyncbitstore.raw.file._index",
     "asyncbitstore.progress": "asyncbitstore._core.progress",

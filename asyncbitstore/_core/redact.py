@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["ForeignError", "guard_sdk_logs", "scrub", "scrub_cause", "stand_in"]
+__all__ = ["MASK", "ForeignError", "guard_sdk_logs", "redact", "scrub", "scrub_cause", "stand_in"]
 
 MASK = "***"
 #: Values shorter than this are not searched for in SDK log records (see guard_sdk_logs).
@@ -35,6 +35,14 @@ _CREDENTIAL_HEADER = re.compile(
     r"(?-i:b)?['\"]?)(?:(?:bearer|basic|aws4-hmac-sha256)\s+)?[^\s'\",;}]+",
     re.IGNORECASE,
 )
+
+
+_URI_USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@")
+
+
+def redact(uri: str) -> str:
+    """``uri`` with any ``user:password@`` part masked, safe for messages and logs."""
+    return _URI_USERINFO.sub(r"\1" + MASK + "@", uri)
 
 
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:

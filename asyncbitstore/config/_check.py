@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .._core.uri import redact
+from .._core.redact import MASK, redact
 from ..raw import BY_SCHEME, schemes_text
 from ._backends import OPTIONS
 from ._spec import (
@@ -250,7 +250,7 @@ def _is_secret(name: str) -> bool:
 
 def _masked(value: Any) -> Any:
     """``***`` for a secret, unless it is a ``${NAME}`` reference (which tells nothing)."""
-    return value if isinstance(value, str) and _REF.fullmatch(value) else "***"
+    return value if isinstance(value, str) and _REF.fullmatch(value) else MASK
 
 
 def _mask(name: str, value: Any) -> Any:

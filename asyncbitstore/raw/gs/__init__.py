@@ -29,9 +29,8 @@ from ..._core.data import (
     check_put_data,
     check_range,
 )
-from ..._core.redact import stand_in
+from ..._core.redact import redact, stand_in
 from ..._core.resources import LoopLocal
-from ..._core.uri import redact
 from ...compression.codecs import MAGIC_BYTE
 from ...compression.store_io import decode, decode_stream, encode, read_range
 from ...errors import InvalidDataFound, InvalidRange, InvalidURI, NotFoundInStore

@@ -23,9 +23,8 @@ import aiohttp
 from ..._core.checks import positive_int
 from ..._core.data import DEFAULT_CHUNK_SIZE, check_chunk_size, check_range
 from ..._core.deadline import check_timeout
-from ..._core.redact import scrub, stand_in
+from ..._core.redact import redact, scrub, stand_in
 from ..._core.resources import LoopLocal
-from ..._core.uri import redact
 from ...compression.codecs import MAGIC_BYTE
 from ...compression.store_io import decode, decode_stream, read_range
 from ...errors import (

@@ -31,6 +31,7 @@ from redis.backoff import NoBackoff
 
 from ..._core.checks import positive_int
 from ..._core.data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
+from ..._core.redact import scrub
 from ..._core.resources import LoopLocal
 from ...compression.codecs import MAGIC_BYTE
 from ...compression.store_io import decode, decode_stream, encode, read_range
@@ -138,9 +139,7 @@ class RedisRaw(Store):
 
     def _error(self, exc: BaseException, uri: str) -> BaseException:
         """Our exception for a failure of the client (the one place SDK errors are mapped)."""
-        text = str(exc)
-        if self._secret:
-            text = text.replace(self._secret, "***")
+        text = scrub(str(exc), (self._secret,) if self._secret else ())
         if isinstance(exc, rx.ResponseError) and text.startswith("WRONGTYPE"):
             text = "the key holds a value that is not a string"
         return StoreNotAvailable(self, f"{type(exc).__name__}: {text}", uri=uri)

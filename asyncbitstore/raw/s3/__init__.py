@@ -15,9 +15,8 @@ except ModuleNotFoundError as _missing:
 
 from ..._core.data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
 from ..._core.deadline import within
-from ..._core.redact import stand_in
+from ..._core.redact import redact, stand_in
 from ..._core.resources import LoopLocal
-from ..._core.uri import redact
 from ...compression.codecs import MAGIC_BYTE
 from ...compression.store_io import decode, decode_stream, encode, read_range
 from ...errors import InvalidDataFound, InvalidRange, InvalidURI, NotFoundInStore

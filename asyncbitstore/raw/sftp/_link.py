@@ -18,8 +18,8 @@ from urllib.parse import unquote, urlsplit
 
 import asyncssh
 
+from ..._core.redact import redact, scrub
 from ..._core.temp import TEMP_PREFIX
-from ..._core.uri import redact
 from ...errors import StoreFull, StoreNotAvailable, StoreTimeout
 
 __all__ = [
@@ -92,9 +92,7 @@ def breaks_session(exc: BaseException) -> bool:
 
 def error_for(store: Any, exc: BaseException, uri: str, secrets: tuple[str, ...]) -> BaseException:
     """Our exception for a failure of asyncssh (the one place), with ``secrets`` masked."""
-    text = str(exc) or type(exc).__name__
-    for secret in secrets:
-        text = text.replace(secret, "***")
+    text = scrub(str(exc) or type(exc).__name__, secrets)
     if isinstance(exc, (asyncssh.SFTPNoSpaceOnFilesystem, asyncssh.SFTPQuotaExceeded)):
         return StoreFull(store, uri, text)
     if isinstance(exc, asyncio.TimeoutError):
