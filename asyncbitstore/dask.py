@@ -175,11 +175,11 @@ def _to_bag(
     return _bags.from_sequence(materialized, npartitions=npartitions)
 
 
-def _check_store(store: object, *, needs: str | None = None) -> Store:
+def _check_store(store: object, *, writes_by_digest: bool = False) -> Store:
     if not isinstance(store, Store):
         raise TypeError(f"store must be a Store, not {type(store).__name__}")
-    if needs is not None and not callable(getattr(store, needs, None)):
-        raise TypeError(f"{store.name} has no {needs}(); pass a chain (a Composite) instead")
+    if writes_by_digest and store.key_algorithm is None:
+        raise TypeError(f"{store.name} has no write(); pass a content-addressed store or chain")
     return store
 
 
@@ -251,7 +251,7 @@ def write_blobs(
         A lazy Bag of keys in the order of ``data``. Background replication to further
         ``write=True`` sources is flushed before a partition returns.
     """
-    store = _check_store(store, needs="write")
+    store = _check_store(store, writes_by_digest=True)
     concurrency = bulk.check_concurrency(concurrency)
     bag = _to_bag(data, npartitions, concurrency, "data")
     result: db.Bag = bag.map_partitions(_write_partition, store, store_token(store), concurrency)
@@ -272,9 +272,7 @@ def _write_partition(
 
 
 async def _flush(store: Store) -> None:
-    flush = getattr(store, "flush", None)
-    if flush is not None:
-        await flush()
+    await store.flush()
 
 
 # -- warming and figures ------------------------------------------------------------------------
@@ -306,9 +304,11 @@ def warm(
         and bytes per tier, and the fills done, failed, dropped and declined. A partition rerun
         after its worker died is counted once (the lost attempt's figures are gone with it).
     """
-    store = _check_store(store, needs="flush")
-    if not isinstance(getattr(store, "stats", None), ChainStats):
-        raise TypeError(f"{store.name} keeps no ChainStats; pass a chain (a Composite)")
+    store = _check_store(store)
+    if store.chain_stats is None:
+        raise TypeError(
+            f"{store.name} keeps no ChainStats and has no fills to flush; pass a chain (a Composite)"
+        )
     concurrency = bulk.check_concurrency(concurrency)
     bag = _to_bag(keys, npartitions, concurrency, "keys")
     token = store_token(store)
@@ -383,16 +383,13 @@ def _close_here() -> None:
 
 def _stats_here(token: str) -> ChainStats | None:
     async def snapshot(live: Store) -> ChainStats | None:
-        stats = getattr(live, "stats", None)
-        return stats if isinstance(stats, ChainStats) else None
+        return live.chain_stats
 
     return _RUNTIME.peek(token, snapshot)
 
 
 def _reset_here(token: str) -> None:
     async def reset(live: Store) -> None:
-        reset_stats = getattr(live, "reset_stats", None)
-        if reset_stats is not None:
-            reset_stats()
+        live.reset_stats()
 
     _RUNTIME.peek(token, reset)

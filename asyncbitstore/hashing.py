@@ -57,6 +57,11 @@ class _Keyed(Store):
         return self.keys.algorithm
 
     @property
+    def verifies_keys(self) -> bool:
+        """Whether ``verify`` is set."""
+        return self.verify
+
+    @property
     def uri_hint(self) -> str:  # type: ignore[override]
         return self.keys.hint
 

@@ -50,6 +50,7 @@ from ._core.temp import temporary_copy
 from .compression.codecs import MAGIC
 from .compression.store_io import put_options
 from .errors import InvalidURI, NotFoundInStore, NotWritable
+from .stats import ChainStats
 
 __all__ = ["DEFAULT_CONCURRENCY", "Store"]
 
@@ -331,6 +332,22 @@ class Store(abc.ABC):
         Content-addressed stores (``key_algorithm`` set) skip checking the key again.
         """
         return await self.get(key)
+
+    @property
+    def verifies_keys(self) -> bool:
+        """Whether this store checks that each blob's digest is its key (a chain: any tier)."""
+        return False
+
+    async def flush(self) -> None:
+        """Wait for this store's background work (a chain's fills); the default has none."""
+
+    @property
+    def chain_stats(self) -> ChainStats | None:
+        """A chain's per-tier figures; None for a store that keeps none (the default)."""
+        return None
+
+    def reset_stats(self) -> None:
+        """Zero the figures ``chain_stats`` reports; the default keeps none."""
 
     def declines(self, uri: str, size: int) -> bool:
         """Whether this store would refuse ``size`` bytes at ``uri``; the default is never.

@@ -256,10 +256,7 @@ async def _present(
     src: Store, dst: Store, src_uri: str, dst_uri: str, mode: str, chunk_size: int
 ) -> bool:
     """Whether the destination already holds the blob, as ``mode`` judges it."""
-    from .composite import HashComposite
-    from .hashing import _Keyed
-
-    if mode == "exists" or (mode == "digest" and isinstance(dst, _Keyed | HashComposite)):
+    if mode == "exists" or (mode == "digest" and dst.key_algorithm is not None):
         return await dst.exists(dst_uri)
     try:
         size = await dst.size(dst_uri)

@@ -83,6 +83,16 @@ class Composite(ReadPath, StreamPath, WritePath):
             negative_hits=self.negative_hits,
         )
 
+    @property
+    def chain_stats(self) -> ChainStats:
+        """The same as ``stats``."""
+        return self.stats
+
+    @property
+    def verifies_keys(self) -> bool:
+        """Whether any tier checks that each blob's digest is its key."""
+        return any(tier.store.verifies_keys for tier in self._tiers)
+
     def reset_stats(self) -> None:
         """Zero every figure."""
         for tier in self._tiers:

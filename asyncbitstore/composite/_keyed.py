@@ -39,6 +39,16 @@ class HashComposite(Composite):
         return self.keys.algorithm
 
     @property
+    def key_algorithm(self) -> str:  # type: ignore[override]
+        """The hashlib algorithm of the keys (a content-addressed chain)."""
+        return self.keys.algorithm
+
+    @property
+    def verifies_keys(self) -> bool:
+        """Always: a content-addressed chain checks each blob's digest against its key."""
+        return True
+
+    @property
     def uri_hint(self) -> str:  # type: ignore[override]
         """The form of the keys, for messages."""
         return self.keys.hint

@@ -58,7 +58,6 @@ from typing_extensions import ParamSpec
 
 from .._core.loop_thread import InsideRunningLoop, LoopThread
 from .._core.singleflight import SingleFlight
-from ..composite import HashComposite
 from ..errors import BitstoreError, NotFoundInStore, StoreNotAvailable
 from ..store import Store
 from ._keys import UnpicklableArgument, code_fingerprint, encode
@@ -113,15 +112,12 @@ def memoize(
 def _check_store(store: Store) -> str:
     if not isinstance(store, Store):
         raise TypeError(f"memoize needs a Store, not {type(store).__name__}")
-    stores = [store]
-    for current in stores:
-        if isinstance(current, HashComposite) or getattr(current, "verify", False):
-            raise TypeError(
-                f"{current.name} checks that each blob's digest is its key, which a memoized "
-                "value's never is: use HashStore/HashCache tiers without verify"
-            )
-        stores.extend(tier.store for tier in getattr(current, "tiers", ()))
-    algorithm = str(getattr(store, "algorithm", "sha256"))
+    if store.verifies_keys:
+        raise TypeError(
+            f"{store.name} checks that each blob's digest is its key, which a memoized "
+            "value's never is: use HashStore/HashCache tiers without verify"
+        )
+    algorithm = store.key_algorithm or "sha256"
     sample = hashlib.new(algorithm).hexdigest()
     if not store.is_valid(sample):
         raise TypeError(
