@@ -307,7 +307,8 @@ def warm(
     store = _check_store(store)
     if store.chain_stats is None:
         raise TypeError(
-            f"{store.name} keeps no ChainStats and has no fills to flush; pass a chain (a Composite)"
+            f"{store.name} keeps no ChainStats and has no fills to flush; "
+            "pass a chain (a Composite)"
         )
     concurrency = bulk.check_concurrency(concurrency)
     bag = _to_bag(keys, npartitions, concurrency, "keys")
