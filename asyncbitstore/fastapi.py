@@ -96,10 +96,7 @@ async def build_store(source: StoreSource) -> Store:
     else:
         from .composite import Sha1Composite
 
-        from_config = getattr(Sha1Composite, "from_config", None)  # arrives with issue 5
-        if from_config is None:
-            raise NotImplementedError("building from a configuration needs from_config")
-        store = from_config(source)
+        store = Sha1Composite.from_config(source)
     if not isinstance(store, Store):
         raise TypeError(f"the store source gave {type(store).__name__}, not a Store")
     return store
