@@ -18,6 +18,7 @@ from ._core.version import package_version
 from .composite import Composite, HashComposite, Sha1Composite
 from .errors import (
     BitstoreError,
+    CircuitOpen,
     CompressedRange,
     ConfigError,
     InvalidDataFound,
@@ -25,6 +26,7 @@ from .errors import (
     InvalidURI,
     NotFoundInStore,
     NotWritable,
+    PathEscapesRoot,
     StoreFull,
     StoreNotAvailable,
     StoreTimeout,
@@ -61,6 +63,7 @@ moved.install()
 __all__ = [
     "BitstoreError",
     "ChainStats",
+    "CircuitOpen",
     "Composite",
     "CompressedRange",
     "ConfigError",
@@ -78,6 +81,7 @@ __all__ = [
     "MemoryRaw",
     "NotFoundInStore",
     "NotWritable",
+    "PathEscapesRoot",
     "RedisRaw",
     "Retry",
     "S3Raw",
