@@ -79,9 +79,7 @@ def check_options(compress: str | None, level: int | None, stored: bool) -> None
     """Raise ``ValueError`` for put options that cannot go together or are unknown."""
     if stored:
         if compress is not None or level is not None:
-            raise ValueError(
-                "stored=True stores the data as given: it takes no compress or level"
-            )
+            raise ValueError("stored=True stores the data as given: it takes no compress or level")
     elif compress is None:
         if level is not None:
             raise ValueError("level applies to compression: give compress= too")
