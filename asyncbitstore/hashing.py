@@ -22,7 +22,14 @@ from ._core.pinning import LocalFile
 from ._core.redact import redact
 from ._core.write_source import WriteData, keyed_source
 from .compression.codecs import MAGIC_BYTE
-from .compression.store_io import DecodedHasher, check_options, decode, put_options, verified_stored
+from .compression.store_io import (
+    DecodedHasher,
+    check_options,
+    decode,
+    put_options,
+    stored_flag,
+    verified_stored,
+)
 from .errors import InvalidDataFound, InvalidURI, NotFoundInStore
 from .store import DEFAULT_CONCURRENCY, Store, UriSource
 
@@ -148,16 +155,17 @@ class HashStore(_Keyed):
         """The raw store's local file for the key, if it keeps one."""
         return self.raw.local_file(self.prefix + self.key_of(uri))
 
-    async def get(self, uri: str, *, raw: bool = False) -> bytes:
+    async def get(self, uri: str, *, stored: bool = False, raw: bool | None = None) -> bytes:
         """The blob stored under key ``uri``, verified when ``verify`` is set.
 
-        With ``raw``, the stored form (verified by the digest of what it decodes to).
+        With ``stored``, the stored form (verified by the digest of what it decodes to).
         """
-        if not raw:
+        stored = stored_flag(stored, raw)
+        if not stored:
             return await self.get_key(self.key_of(uri))
         key, raw_uri = self._raw_uri(uri)
         try:
-            data = await self.raw.get(raw_uri, raw=True)
+            data = await self.raw.get(raw_uri, stored=True)
         except NotFoundInStore as exc:
             if isinstance(exc, InvalidDataFound):
                 raise
@@ -186,13 +194,19 @@ class HashStore(_Keyed):
             raise NotFoundInStore(self, key) from exc
 
     async def stream(
-        self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE, *, raw: bool = False
+        self,
+        uri: str,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        *,
+        stored: bool = False,
+        raw: bool | None = None,
     ) -> AsyncIterator[bytes]:
-        """The blob in chunks (the stored form with ``raw``); with ``verify``, a mismatch
+        """The blob in chunks (the stored form with ``stored``); with ``verify``, a mismatch
         raises after the last chunk."""
+        stored = stored_flag(stored, raw)
         key, raw_uri = self._raw_uri(uri)
-        if raw:
-            chunks = self.raw.stream(raw_uri, chunk_size, raw=True)
+        if stored:
+            chunks = self.raw.stream(raw_uri, chunk_size, stored=True)
         else:
             chunks = self.raw.stream(raw_uri, chunk_size)
         try:
@@ -200,7 +214,7 @@ class HashStore(_Keyed):
         except NotFoundInStore as exc:
             raise NotFoundInStore(self, key) from exc
         hasher = self.keys.new() if self.verify else None
-        if hasher is not None and raw:
+        if hasher is not None and stored:
             hasher = DecodedHasher(hasher, self, key)
         try:
             if first is not None:
@@ -223,23 +237,25 @@ class HashStore(_Keyed):
         *,
         compress: str | None = None,
         level: int | None = None,
-        raw: bool = False,
+        stored: bool = False,
+        raw: bool | None = None,
     ) -> None:
         """Store ``data`` under key ``uri`` (compressed with ``compress``, see
         :meth:`Store.put`); with ``verify``, data whose digest is not the key stores nothing.
 
-        The key is always the digest of the uncompressed data, also for ``raw`` stored forms.
+        The key is always the digest of the uncompressed data, also for stored forms.
         """
+        stored = stored_flag(stored, raw)
         key, raw_uri = self._raw_uri(uri)
         check_put_data(data)
         if self.verify:
-            if raw:
+            if stored:
                 data = await verified_stored(self.keys, self, key, data)
             elif isinstance(data, (bytes, bytearray, memoryview)):
                 self._check_digest(key, self.keys.digest(data))
             else:
                 data = self.keys.verified(self, key, data)
-        await self.raw.put(raw_uri, data, **put_options(compress, level, raw))
+        await self.raw.put(raw_uri, data, **put_options(compress, level, stored))
 
     async def exists(self, uri: str) -> bool:
         """Whether the raw store holds the key (not verified)."""
@@ -329,10 +345,12 @@ class HashCache(HashStore):
         *,
         compress: str | None = None,
         level: int | None = None,
-        raw: bool = False,
+        stored: bool = False,
+        raw: bool | None = None,
     ) -> None:
         """``put`` that raises on failure."""
-        await super().put(uri, data, compress=compress, level=level, raw=raw)
+        stored = stored_flag(stored, raw)
+        await super().put(uri, data, compress=compress, level=level, stored=stored)
 
     async def put(
         self,
@@ -341,7 +359,8 @@ class HashCache(HashStore):
         *,
         compress: str | None = None,
         level: int | None = None,
-        raw: bool = False,
+        stored: bool = False,
+        raw: bool | None = None,
     ) -> None:
         """Store the blob if possible; failures are logged and counted, not raised.
 
@@ -349,11 +368,12 @@ class HashCache(HashStore):
         ``TypeError`` or :class:`~asyncbitstore.errors.InvalidURI` as every other method does
         (and an unknown codec or bad level ``ValueError``).
         """
+        stored = stored_flag(stored, raw)
         self._raw_uri(uri)
         check_put_data(data)
-        check_options(compress, level, raw)
+        check_options(compress, level, stored)
         try:
-            await self.put_or_raise(uri, data, compress=compress, level=level, raw=raw)
+            await self.put_or_raise(uri, data, compress=compress, level=level, stored=stored)
         except Exception as exc:
             self.put_failures += 1
             logger.warning("%s: could not cache %r: %s", self.name, uri, exc)
@@ -387,13 +407,14 @@ class HashAPISource(_Keyed):
         """Only with an ``api_exists``: the default would download the blob."""
         return self.has_api_exists
 
-    async def get(self, uri: str, *, raw: bool = False) -> bytes:
+    async def get(self, uri: str, *, stored: bool = False, raw: bool | None = None) -> bytes:
         """The blob from :meth:`api_get`, verified when ``verify`` is set.
 
-        A blob the API returns in asyncbitstore's compressed form is decoded unless ``raw``.
+        A blob the API returns in asyncbitstore's compressed form is decoded unless ``stored``.
         """
+        stored = stored_flag(stored, raw)
         key = self.key_of(uri)
-        if not raw:
+        if not stored:
             return await self.get_key(key)
         data = await self._api_bytes(key)
         if self.verify:

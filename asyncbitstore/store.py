@@ -16,13 +16,14 @@ Rules every method follows:
 - concurrent calls on one store are safe.
 
 Compression: ``put(uri, data, compress="gzip" | "br" | "zstd", level=None)`` stores the data
-compressed, behind a short header that names the codec (see :mod:`asyncbitstore._codec`);
+compressed, behind a short header that names the codec (see `asyncbitstore.compression`);
 ``get`` and ``stream`` decode it, so callers get back the bytes they put, while
-``get(uri, raw=True)`` and ``stream(uri, raw=True)`` give the stored form and
-``put(uri, stored, raw=True)`` writes such a stored form back verbatim (a copy that keeps the
-encoding). ``size`` is the stored size. ``get_range`` of a compressed blob raises
-:class:`~asyncbitstore.errors.CompressedRange`. Content-addressed keys are always digests of
-the uncompressed bytes.
+``get(uri, stored=True)`` and ``stream(uri, stored=True)`` give the stored form and
+``put(uri, blob, stored=True)`` writes such a stored form back verbatim (a copy that keeps the
+encoding). ``raw=`` is the deprecated old name of ``stored=`` (it warns). ``size`` is the stored
+size. ``get_range`` of a compressed blob raises `CompressedRange`. Content-addressed keys are
+always digests of the uncompressed bytes. Every backend applies the frame in one place,
+`asyncbitstore.raw._base.RawStore`.
 
 Lifecycle: clients, sessions and pools are created lazily inside the running event loop.
 ``aclose()`` releases them, is safe to call twice, and a store used after it quietly creates them
@@ -48,7 +49,7 @@ from ._core.pinning import LocalFile, pin
 from ._core.progress import progress_bar
 from ._core.temp import temporary_copy
 from .compression.codecs import MAGIC
-from .compression.store_io import put_options
+from .compression.store_io import put_options, stored_flag
 from .errors import InvalidURI, NotFoundInStore, NotWritable
 from .stats import ChainStats
 
@@ -89,13 +90,14 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def get(self, uri: str, *, raw: bool = False) -> bytes:
+    async def get(self, uri: str, *, stored: bool = False, raw: bool | None = None) -> bytes:
         """The whole blob, decoded if it was stored compressed.
 
         Args:
             uri: the blob's URI.
-            raw: return the stored form instead: a compressed blob's header and payload, as
-                ``put(..., raw=True)`` takes it back.
+            stored: return the stored form instead: a compressed blob's header and payload, as
+                ``put(..., stored=True)`` takes it back.
+            raw: deprecated name of ``stored`` (emits a ``DeprecationWarning``).
 
         Raises:
             InvalidDataFound: a compressed blob whose frame cannot be decoded.
@@ -130,17 +132,24 @@ class Store(abc.ABC):
         return slice_range(self, uri, await self.get(uri), start, end)
 
     async def stream(
-        self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE, *, raw: bool = False
+        self,
+        uri: str,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        *,
+        stored: bool = False,
+        raw: bool | None = None,
     ) -> AsyncIterator[bytes]:
         """The blob as chunks of at most ``chunk_size`` bytes, decoded as it streams.
 
         A missing blob raises :class:`NotFoundInStore` before the first chunk. This default
         reads the whole blob first; backends that can stream override it to bound memory (and
-        decode a compressed blob step by step). With ``raw``, the stored form is streamed.
+        decode a compressed blob step by step). With ``stored``, the stored form is streamed
+        (``raw`` is its deprecated name).
         """
+        stored = stored_flag(stored, raw)
         self.check_uri(uri)
         check_chunk_size(chunk_size)
-        view = memoryview(await (self.get(uri, raw=True) if raw else self.get(uri)))
+        view = memoryview(await (self.get(uri, stored=True) if stored else self.get(uri)))
         for offset in range(0, len(view), chunk_size):
             yield bytes(view[offset : offset + chunk_size])
 
@@ -151,7 +160,8 @@ class Store(abc.ABC):
         *,
         compress: str | None = None,
         level: int | None = None,
-        raw: bool = False,
+        stored: bool = False,
+        raw: bool | None = None,
     ) -> None:
         """Store ``data`` (bytes-like, or an async iterable of bytes) at ``uri``.
 
@@ -165,14 +175,16 @@ class Store(abc.ABC):
                 that codec (``get`` decodes it); None stores it as given.
             level: the codec's level (gzip 0-9, default 6; br 0-11, default 5; zstd -7-22,
                 default 3); needs ``compress``.
-            raw: ``data`` is a stored form, as ``get(uri, raw=True)`` returned it: write it
-                verbatim (no ``compress``).
+            stored: ``data`` is a stored form, as ``get(uri, stored=True)`` returned it: write
+                it verbatim (no ``compress``).
+            raw: deprecated name of ``stored`` (emits a ``DeprecationWarning``).
 
         Raises:
             NotWritable: this store does not implement put.
             ValueError: an unknown codec (the message lists the valid ones) or a bad level.
             ImportError: ``"br"``/``"zstd"`` without ``pip install 'asyncbitstore[compression]'``.
         """
+        stored_flag(stored, raw)
         self.check_uri(uri)
         raise NotWritable(self, "put")
 
@@ -364,14 +376,16 @@ class Store(abc.ABC):
         *,
         compress: str | None = None,
         level: int | None = None,
-        raw: bool = False,
+        stored: bool = False,
+        raw: bool | None = None,
     ) -> None:
         """``put`` that raises on failure. Caches whose ``put`` only logs failures override it.
 
         The compression keywords reach ``put`` only when set, so stores whose ``put`` predates
-        them still take the call.
+        them still take the call. ``raw`` is the deprecated name of ``stored``.
         """
-        await self.put(uri, data, **put_options(compress, level, raw))
+        options = put_options(compress, level, stored_flag(stored, raw))
+        await self.put(uri, data, **options)
 
     def local_file(self, uri: str) -> LocalFile | None:
         """Where this store keeps the blob at ``uri`` as a plain local file; None by default.

@@ -16,7 +16,7 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from ._core.data import DEFAULT_CHUNK_SIZE, PutData
-from .compression.store_io import decode, put_options
+from .compression.store_io import decode, put_options, stored_flag
 from .errors import NotFoundInStore, StoreNotAvailable
 from .store import Store
 
@@ -58,17 +58,18 @@ class CallbackStore(Store):
             raise TypeError(f"a URI must be a str, not {type(uri).__name__}")
         return self.accepts is None or bool(self.accepts(uri))
 
-    async def get(self, uri: str, *, raw: bool = False) -> bytes:
+    async def get(self, uri: str, *, stored: bool = False, raw: bool | None = None) -> bytes:
         """``await handler(uri)``; ``None`` raises :class:`NotFoundInStore`.
 
-        Bytes in asyncbitstore's compressed form are decoded unless ``raw``.
+        Bytes in asyncbitstore's compressed form are decoded unless ``stored``.
         """
+        stored = stored_flag(stored, raw)
         self.check_uri(uri)
         self.calls += 1
         data = await self.handler(uri)
         if data is None:
             raise NotFoundInStore(self, uri)
-        return bytes(data) if raw else await decode(self, uri, bytes(data))
+        return bytes(data) if stored else await decode(self, uri, bytes(data))
 
 
 class FaultyStore(Store):
@@ -131,10 +132,11 @@ class FaultyStore(Store):
             self.faults += 1
             raise StoreNotAvailable(self, "injected failure", uri=str(uri))
 
-    async def get(self, uri: str, *, raw: bool = False) -> bytes:
+    async def get(self, uri: str, *, stored: bool = False, raw: bool | None = None) -> bytes:
         """The inner ``get``, after the injected faults."""
+        stored = stored_flag(stored, raw)
         await self._before(uri)
-        return await (self.inner.get(uri, raw=True) if raw else self.inner.get(uri))
+        return await (self.inner.get(uri, stored=True) if stored else self.inner.get(uri))
 
     async def get_range(self, uri: str, start: int, end: int) -> bytes:
         """The inner ``get_range``, after the injected faults."""
@@ -142,13 +144,19 @@ class FaultyStore(Store):
         return await self.inner.get_range(uri, start, end)
 
     async def stream(
-        self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE, *, raw: bool = False
+        self,
+        uri: str,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        *,
+        stored: bool = False,
+        raw: bool | None = None,
     ) -> AsyncIterator[bytes]:
         """The inner ``stream``, after the injected faults."""
+        stored = stored_flag(stored, raw)
         await self._before(uri)
         chunks = (
-            self.inner.stream(uri, chunk_size, raw=True)
-            if raw
+            self.inner.stream(uri, chunk_size, stored=True)
+            if stored
             else self.inner.stream(uri, chunk_size)
         )
         async for chunk in chunks:
@@ -161,11 +169,13 @@ class FaultyStore(Store):
         *,
         compress: str | None = None,
         level: int | None = None,
-        raw: bool = False,
+        stored: bool = False,
+        raw: bool | None = None,
     ) -> None:
         """The inner ``put``, after the injected faults."""
+        stored = stored_flag(stored, raw)
         await self._before(uri)
-        await self.inner.put(uri, data, **put_options(compress, level, raw))
+        await self.inner.put(uri, data, **put_options(compress, level, stored))
 
     async def exists(self, uri: str) -> bool:
         """The inner ``exists``, after the injected faults."""

@@ -17,9 +17,9 @@ Which blobs, and where they go:
 How blobs are encoded on arrival (``reencode``):
 
 - ``None`` (the default): as they are stored in the source. Each blob is streamed in its stored
-  form (``stream(raw=True)``) and written verbatim (``put(raw=True)``): a compressed blob stays
-  compressed with the same codec, nothing is decoded or compressed again. (A store whose
-  ``stream``/``put`` take no ``raw`` keyword, written before compression existed, gets the
+  form (``stream(stored=True)``) and written verbatim (``put(stored=True)``): a compressed blob
+  stays compressed with the same codec, nothing is decoded or compressed again. (A store whose
+  ``stream``/``put`` take no ``stored`` keyword, written before compression existed, gets the
   decoded bytes instead.)
 - ``"gzip"``, ``"br"`` or ``"zstd"``: decoded as they leave the source and compressed with that
   codec (at ``level``) as they are written, whatever their encoding in the source.
@@ -155,8 +155,8 @@ def _encoding(
     if reencode is None:
         if level is not None:
             raise ValueError("level applies to reencode with a codec name")
-        if _takes_raw(src.stream) and _takes_raw(dst.put):
-            return True, {"raw": True}
+        if _takes_stored(src.stream) and _takes_stored(dst.put):
+            return True, {"stored": True}
         return False, {}
     if reencode is False or reencode == "none":
         if level is not None:
@@ -168,9 +168,9 @@ def _encoding(
     return False, {"compress": reencode, "level": level}
 
 
-def _takes_raw(method: Any) -> bool:
+def _takes_stored(method: Any) -> bool:
     try:
-        return "raw" in inspect.signature(method).parameters
+        return "stored" in inspect.signature(method).parameters
     except (TypeError, ValueError):
         return False
 
@@ -232,7 +232,7 @@ async def _copy(
     is written."""
     stored, options = encoding
     chunks = (
-        src.stream(src_uri, chunk_size, raw=True) if stored else src.stream(src_uri, chunk_size)
+        src.stream(src_uri, chunk_size, stored=True) if stored else src.stream(src_uri, chunk_size)
     )
     copied = 0
     try:

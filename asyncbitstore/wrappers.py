@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from ._core.checks import non_negative_int
 from ._core.data import DEFAULT_CHUNK_SIZE, PutData, as_bytes, check_put_data
-from .compression.store_io import check_options, put_options
+from .compression.store_io import check_options, put_options, stored_flag
 from .errors import InvalidURI, NotFoundInStore, StoreFull, StoreNotAvailable
 from .store import Store
 
@@ -72,20 +72,27 @@ class Small(Store):
         """Whether a blob of ``size`` bytes is too big for this tier."""
         return size > self.max_size
 
-    async def get(self, uri: str, *, raw: bool = False) -> bytes:
+    async def get(self, uri: str, *, stored: bool = False, raw: bool | None = None) -> bytes:
         """The wrapped store's ``get``."""
-        return await (self.store.get(uri, raw=True) if raw else self.store.get(uri))
+        stored = stored_flag(stored, raw)
+        return await (self.store.get(uri, stored=True) if stored else self.store.get(uri))
 
     async def get_range(self, uri: str, start: int, end: int) -> bytes:
         """The wrapped store's ``get_range``."""
         return await self.store.get_range(uri, start, end)
 
     def stream(
-        self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE, *, raw: bool = False
+        self,
+        uri: str,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        *,
+        stored: bool = False,
+        raw: bool | None = None,
     ) -> AsyncIterator[bytes]:
         """The wrapped store's ``stream``."""
-        if raw:
-            return self.store.stream(uri, chunk_size, raw=True)
+        stored = stored_flag(stored, raw)
+        if stored:
+            return self.store.stream(uri, chunk_size, stored=True)
         return self.store.stream(uri, chunk_size)
 
     async def exists(self, uri: str) -> bool:
@@ -111,7 +118,8 @@ class Small(Store):
         *,
         compress: str | None = None,
         level: int | None = None,
-        raw: bool = False,
+        stored: bool = False,
+        raw: bool | None = None,
     ) -> None:
         """Write ``data`` if it is at most ``max_size`` bytes (counted as given, before any
         compression: the same figure :meth:`declines` is asked about).
@@ -119,8 +127,9 @@ class Small(Store):
         Raises:
             StoreFull: the blob is bigger than ``max_size``.
         """
-        check_options(compress, level, raw)
-        await self._put(self.store.put, uri, data, put_options(compress, level, raw))
+        stored = stored_flag(stored, raw)
+        check_options(compress, level, stored)
+        await self._put(self.store.put, uri, data, put_options(compress, level, stored))
 
     async def put_or_raise(
         self,
@@ -129,11 +138,13 @@ class Small(Store):
         *,
         compress: str | None = None,
         level: int | None = None,
-        raw: bool = False,
+        stored: bool = False,
+        raw: bool | None = None,
     ) -> None:
         """``put`` through the wrapped store's raising put (for chains filling caches)."""
-        check_options(compress, level, raw)
-        await self._put(_writer(self.store), uri, data, put_options(compress, level, raw))
+        stored = stored_flag(stored, raw)
+        check_options(compress, level, stored)
+        await self._put(_writer(self.store), uri, data, put_options(compress, level, stored))
 
     async def _put(
         self, put: Callable[..., Awaitable[None]], uri: str, data: PutData, options: Any
@@ -224,10 +235,11 @@ class Fanout(Store):
             raise StoreNotAvailable(self, "; ".join(failures), uri=uri)
         raise NotFoundInStore(self, uri)
 
-    async def get(self, uri: str, *, raw: bool = False) -> bytes:
-        """The blob from the first store that has it (its stored form with ``raw``)."""
-        if raw:
-            return await self._first(uri, lambda s: s.get(uri, raw=True))
+    async def get(self, uri: str, *, stored: bool = False, raw: bool | None = None) -> bytes:
+        """The blob from the first store that has it (its stored form with ``stored``)."""
+        stored = stored_flag(stored, raw)
+        if stored:
+            return await self._first(uri, lambda s: s.get(uri, stored=True))
         return await self._first(uri, lambda s: s.get(uri))
 
     async def get_range(self, uri: str, start: int, end: int) -> bytes:
@@ -255,13 +267,22 @@ class Fanout(Store):
         return ask
 
     async def stream(
-        self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE, *, raw: bool = False
+        self,
+        uri: str,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        *,
+        stored: bool = False,
+        raw: bool | None = None,
     ) -> AsyncIterator[bytes]:
-        """The blob in chunks from the first store that has it (its stored form with ``raw``)."""
+        """The blob in chunks from the first store that has it (the stored form with
+        ``stored``)."""
+        stored = stored_flag(stored, raw)
         failures: list[str] = []
         for store in self._for(uri):
             chunks = (
-                store.stream(uri, chunk_size, raw=True) if raw else store.stream(uri, chunk_size)
+                store.stream(uri, chunk_size, stored=True)
+                if stored
+                else store.stream(uri, chunk_size)
             )
             try:
                 first = await anext(chunks, None)
@@ -289,7 +310,8 @@ class Fanout(Store):
         *,
         compress: str | None = None,
         level: int | None = None,
-        raw: bool = False,
+        stored: bool = False,
+        raw: bool | None = None,
     ) -> None:
         """Write to the first store that takes the blob (compressed with ``compress``, which
         each store applies; sizes offered to :func:`declines` are the data's as given).
@@ -297,10 +319,11 @@ class Fanout(Store):
         Raises:
             StoreFull: every store refused it for lack of room.
         """
+        stored = stored_flag(stored, raw)
         stores = self._for(uri)
         check_put_data(data)
-        check_options(compress, level, raw)
-        options = put_options(compress, level, raw)
+        check_options(compress, level, stored)
+        options = put_options(compress, level, stored)
         if not isinstance(data, (bytes, bytearray, memoryview)) and len(stores) > 1:
             data = await as_bytes(data)
         size = _size_of(data)

@@ -223,11 +223,11 @@ async def test_every_read_names_each_failed_tier_and_never_calls_an_outage_a_mis
     chain.append_source(_failing("down-b"))
     calls: dict[str, Callable[[], Awaitable[object]]] = {
         "get": lambda: chain.get("x://k"),
-        "raw get": lambda: chain.get("x://k", raw=True),
+        "raw get": lambda: chain.get("x://k", stored=True),
         "size": lambda: chain.size("x://k"),
         "get_range": lambda: chain.get_range("x://k", 0, 1),
         "stream": lambda: _read(chain.stream("x://k")),
-        "raw stream": lambda: _read(chain.stream("x://k", raw=True)),
+        "raw stream": lambda: _read(chain.stream("x://k", stored=True)),
     }
     for what, call in calls.items():
         with pytest.raises(StoreNotAvailable) as caught:

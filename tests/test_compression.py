@@ -64,9 +64,9 @@ async def test_reading_a_blob_whose_codec_is_missing_names_the_extra(
 async def test_a_damaged_payload_is_invalid_data_on_get_and_on_stream(codec: str) -> None:
     store = MemoryRaw()
     await store.put("mem://a/x", TEXT, compress=codec)
-    stored = await store.get("mem://a/x", raw=True)
-    await store.put("mem://a/cut", stored[: len(stored) // 2], raw=True)
-    await store.put("mem://a/bad", stored[:HEADER_SIZE] + b"\xff" * 100, raw=True)
+    stored = await store.get("mem://a/x", stored=True)
+    await store.put("mem://a/cut", stored[: len(stored) // 2], stored=True)
+    await store.put("mem://a/bad", stored[:HEADER_SIZE] + b"\xff" * 100, stored=True)
     for uri in ("mem://a/cut", "mem://a/bad"):
         with pytest.raises(InvalidDataFound, match="cannot decode"):
             await store.get(uri)
@@ -77,7 +77,7 @@ async def test_a_damaged_payload_is_invalid_data_on_get_and_on_stream(codec: str
 
 async def test_an_unknown_frame_version_is_invalid_data_not_garbage() -> None:
     store = MemoryRaw()
-    await store.put("mem://a/x", MAGIC + bytes([9, 1]) + b"payload", raw=True)
+    await store.put("mem://a/x", MAGIC + bytes([9, 1]) + b"payload", stored=True)
     with pytest.raises(InvalidDataFound, match="newer asyncbitstore"):
         await store.get("mem://a/x")
 
@@ -150,11 +150,11 @@ async def test_a_compressed_source_blob_reads_the_same_through_a_file_cache_miss
         assert (tmp_path / "cache" / key).read_bytes() == TEXT  # the cache holds plain bytes
         assert await chain.get(key) == TEXT  # the hit
         assert chain.stats.tiers[0].hits == 1
-        assert (await chain.get(key, raw=True)) == TEXT  # the cache answers first
+        assert (await chain.get(key, stored=True)) == TEXT  # the cache answers first
         await chain.delete(key)  # removed from the cache only (the source is not writable)
-        stored = await source.get(key, raw=True)
-        assert stored.startswith(MAGIC) and await chain.get(key, raw=True) == stored
-        assert b"".join([c async for c in chain.stream(key, raw=True)]) == stored
+        stored = await source.get(key, stored=True)
+        assert stored.startswith(MAGIC) and await chain.get(key, stored=True) == stored
+        assert b"".join([c async for c in chain.stream(key, stored=True)]) == stored
         with pytest.raises(CompressedRange):
             await chain.get_range(key, 0, 10)
         assert not await cache.exists(key)  # raw reads fill nothing
@@ -173,27 +173,27 @@ async def test_a_chain_put_compresses_in_every_writable_source(tmp_path: Path) -
         await chain.flush()
         assert key == hashlib.sha256(TEXT).hexdigest()
         for store in (first, second):
-            assert (await store.get(key, raw=True)).startswith(MAGIC + bytes([1, 3]))
+            assert (await store.get(key, stored=True)).startswith(MAGIC + bytes([1, 3]))
             assert await store.get(key) == TEXT
         with pytest.raises(InvalidDataFound):  # a stored form that decodes to other data
-            await chain.put(key, await encode(b"other", "gzip", None), raw=True)
+            await chain.put(key, await encode(b"other", "gzip", None), stored=True)
 
 
 async def test_verified_stores_check_the_digest_of_the_decoded_data() -> None:
     store = HashStore(MemoryRaw(), "mem://v/", verify=True)
     key = hashlib.sha256(TEXT).hexdigest()
     await store.put(key, TEXT, compress="gzip")
-    stored = await store.get(key, raw=True)
+    stored = await store.get(key, stored=True)
     assert gzip.decompress(stored[HEADER_SIZE:]) == TEXT
     other = hashlib.sha256(b"other").hexdigest()
     with pytest.raises(InvalidDataFound):
-        await store.put(other, stored, raw=True)
+        await store.put(other, stored, stored=True)
     with pytest.raises(InvalidDataFound):
-        await store.put(other, _chunks(stored, 1000), raw=True)
+        await store.put(other, _chunks(stored, 1000), stored=True)
     with pytest.raises(NotFoundInStore):
         await store.get(other)
-    await store.put(key, _chunks(stored, 1000), raw=True)  # the right digest: accepted
-    assert b"".join([c async for c in store.stream(key, raw=True)]) == stored
+    await store.put(key, _chunks(stored, 1000), stored=True)  # the right digest: accepted
+    assert b"".join([c async for c in store.stream(key, stored=True)]) == stored
 
 
 async def test_local_path_of_a_compressed_file_is_a_decoded_copy(tmp_path: Path) -> None:
@@ -215,4 +215,4 @@ async def test_an_api_source_returning_the_stored_form_is_decoded() -> None:
 
     store = CallbackStore(handler)
     assert await store.get("anything") == TEXT
-    assert await store.get("anything", raw=True) == stored
+    assert await store.get("anything", stored=True) == stored

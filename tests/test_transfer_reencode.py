@@ -44,7 +44,7 @@ async def test_file_blobs_stored_gzip_arrive_in_s3_as_zstd_and_back_as_brotli(
         )
         assert back.copied == len(DOCS)
         for name, data in DOCS.items():
-            stored = await files.get(f"{tmp_path}/br/{name}", raw=True)
+            stored = await files.get(f"{tmp_path}/br/{name}", stored=True)
             assert brotli.decompress(stored[HEADER_SIZE:]) == data
     await files.aclose()
 
@@ -55,10 +55,10 @@ async def test_reencode_none_copies_the_stored_form_byte_for_byte() -> None:
     await src.put("mem://s/b", DOCS["doc1"])
     result = await transfer(src, dst, "mem://s/", dst_prefix="mem://d/")
     assert result.copied == 2
-    assert await dst.get("mem://d/a", raw=True) == await src.get("mem://s/a", raw=True)
-    assert result.bytes == len(await src.get("mem://s/a", raw=True)) + len(DOCS["doc1"])
+    assert await dst.get("mem://d/a", stored=True) == await src.get("mem://s/a", stored=True)
+    assert result.bytes == len(await src.get("mem://s/a", stored=True)) + len(DOCS["doc1"])
     assert await dst.get("mem://d/a") == DOCS["doc0"]
-    assert await dst.get("mem://d/b", raw=True) == DOCS["doc1"]
+    assert await dst.get("mem://d/b", stored=True) == DOCS["doc1"]
 
 
 async def test_reencode_false_or_none_string_stores_the_data_decompressed() -> None:
@@ -67,7 +67,7 @@ async def test_reencode_false_or_none_string_stores_the_data_decompressed() -> N
     for reencode, prefix in ((False, "mem://f/"), ("none", "mem://n/")):
         result = await transfer(src, dst, "mem://s/", dst_prefix=prefix, reencode=reencode)
         assert result.copied == 1
-        assert await dst.get(prefix + "a", raw=True) == DOCS["doc2"]
+        assert await dst.get(prefix + "a", stored=True) == DOCS["doc2"]
 
 
 async def test_skip_by_digest_sees_the_same_data_across_encodings() -> None:

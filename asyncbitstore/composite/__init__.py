@@ -17,7 +17,7 @@ Semantics (the contract users rely on):
   others in the background. ``delete`` removes the blob from every writable tier and cache.
 - Compression: ``put(..., compress=...)`` passes the codec to the sources it writes. ``get``
   and ``stream`` return decoded bytes, and cache fills store those plain bytes: a cache is for
-  speed, and a hit then costs no decoding. ``get(raw=True)`` and ``stream(raw=True)`` return
+  speed, and a hit then costs no decoding. ``get(stored=True)`` and ``stream(stored=True)`` return
   the first tier's stored form, with no fills (a cache may hold the plain form of a blob a
   source holds compressed).
 

@@ -72,8 +72,8 @@ class HashComposite(Composite):
     def _key(self, uri: object) -> str:
         return self.keys.require(self, uri)
 
-    async def _prepare_put(self, key: str, data: PutData, raw: bool) -> PutData:
-        if raw:
+    async def _prepare_put(self, key: str, data: PutData, stored: bool) -> PutData:
+        if stored:
             return await verified_stored(self.keys, self, key, data)
         if isinstance(data, (bytes, bytearray, memoryview)):
             self.keys.check(self, key, self.keys.digest(data))

@@ -1,11 +1,12 @@
 """The read path: ``get`` (one fetch per key at a time, caches above the hit filled), and the
-reads that fill nothing: ``get(raw=True)``, ``get_range``, ``size`` and ``exists``."""
+reads that fill nothing: ``get(stored=True)``, ``get_range``, ``size`` and ``exists``."""
 
 from __future__ import annotations
 
 import functools
 
 from .._core.data import check_range
+from ..compression.store_io import stored_flag
 from ..errors import NotFoundInStore
 from ._ask import first_answer
 from ._base import ChainBase
@@ -15,7 +16,7 @@ __all__ = ["ReadPath"]
 
 
 async def _get_stored(tier: Tier, key: str) -> bytes:
-    return await tier.ask(key, functools.partial(tier.store.get, raw=True), key)
+    return await tier.ask(key, functools.partial(tier.store.get, stored=True), key)
 
 
 async def _size(tier: Tier, key: str) -> int:
@@ -31,13 +32,14 @@ async def _exists(tier: Tier, key: str) -> bool:
 class ReadPath(ChainBase):
     """``get``, ``get_range``, ``size`` and ``exists`` of a chain."""
 
-    async def get(self, uri: str, *, raw: bool = False) -> bytes:
+    async def get(self, uri: str, *, stored: bool = False, raw: bool | None = None) -> bytes:
         """The blob from the first tier that has it (see the package docstring).
 
-        With ``raw``, the first tier's stored form (no single flight, no fills).
+        With ``stored``, the first tier's stored form (no single flight, no fills).
         """
+        stored = stored_flag(stored, raw)
         key = self._key(uri)
-        if raw:
+        if stored:
             return (await first_answer(self, key, self._readers(key), _get_stored))[1]
         if self.tracer is not None:
             return await self.tracer.get(self, key, self._get_key)

@@ -10,6 +10,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, TypeAlias
 
 from .._core.data import DEFAULT_CHUNK_SIZE
+from ..compression.store_io import stored_flag
 from ..errors import InvalidDataFound, NotFoundInStore
 from ._ask import first_answer
 from ._base import ChainBase
@@ -41,7 +42,12 @@ class StreamPath(ChainBase):
     stream_verify_ahead: int = 4 * DEFAULT_CHUNK_SIZE
 
     def stream(
-        self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE, *, raw: bool = False
+        self,
+        uri: str,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        *,
+        stored: bool = False,
+        raw: bool | None = None,
     ) -> AsyncIterator[bytes]:
         """The blob in chunks from the first tier that has it, with bounded memory.
 
@@ -49,7 +55,7 @@ class StreamPath(ChainBase):
         into those caches as they pass; a cache keeps the blob only if the stream reaches its
         end (and, in a content-addressed chain, its digest matches). Concurrent streams of one
         key wait for the first one's fills and then read from the cache: one source fetch.
-        With ``raw``, the first tier's stored form is streamed, with no fills.
+        With ``stored``, the first tier's stored form is streamed, with no fills.
 
         A cache's copy is read ahead up to ``stream_verify_ahead`` bytes before its first
         chunk is passed on; if it ends within them, it is verified first (by the cache's own
@@ -58,7 +64,8 @@ class StreamPath(ChainBase):
         end, after its chunks were passed on: it is dropped from the cache and
         ``InvalidDataFound`` is raised, and the next stream of the key reads the next tier.
         """
-        if raw:
+        stored = stored_flag(stored, raw)
+        if stored:
             return self._stream_stored(uri, chunk_size)
         if self.tracer is not None:
             return self.tracer.stream(self, uri, self._stream(uri, chunk_size))
@@ -68,7 +75,7 @@ class StreamPath(ChainBase):
         key = self._key(uri)
 
         async def open_stored(tier: Tier, key: str) -> tuple[bytes | None, AsyncIterator[bytes]]:
-            chunks = tier.store.stream(key, chunk_size, raw=True)
+            chunks = tier.store.stream(key, chunk_size, stored=True)
             try:
                 return await tier.ask(key, anext, chunks, None), chunks
             except Exception:

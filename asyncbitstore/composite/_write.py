@@ -7,7 +7,7 @@ import functools
 from typing import Any
 
 from .._core.data import PutData, check_put_data
-from ..compression.store_io import check_options, put_options
+from ..compression.store_io import check_options, put_options, stored_flag
 from ..errors import NotWritable
 from ._ask import verdict
 from ._base import ChainBase, logger
@@ -19,7 +19,7 @@ __all__ = ["WritePath"]
 class WritePath(ChainBase):
     """``put`` and ``delete`` of a chain."""
 
-    async def _prepare_put(self, key: str, data: PutData, raw: bool) -> PutData:
+    async def _prepare_put(self, key: str, data: PutData, stored: bool) -> PutData:
         """Checks (and for content-addressed chains, verification) before a put."""
         return data
 
@@ -30,20 +30,22 @@ class WritePath(ChainBase):
         *,
         compress: str | None = None,
         level: int | None = None,
-        raw: bool = False,
+        stored: bool = False,
+        raw: bool | None = None,
     ) -> None:
         """Write to the ``write=True`` sources: the first now, the others in the background.
 
-        ``compress`` and ``level`` are passed to each source's ``put``; ``raw`` data (a stored
+        ``compress`` and ``level`` are passed to each source's ``put``; ``stored`` data (a stored
         form) is written as it is (see ``Store.put``).
 
         Raises:
             NotWritable: no source was appended with ``write=True``.
         """
+        stored = stored_flag(stored, raw)
         key = self._key(uri)
         check_put_data(data)
-        check_options(compress, level, raw)
-        write = functools.partial(self._put, options=put_options(compress, level, raw))
+        check_options(compress, level, stored)
+        write = functools.partial(self._put, options=put_options(compress, level, stored))
         if self.tracer is not None:
             await self.tracer.put(self, key, data, write)
         else:
@@ -53,7 +55,7 @@ class WritePath(ChainBase):
         writers = [t for t in self._tiers if t.write and t.store.is_valid(key)]
         if not writers:
             raise NotWritable(self, "put (no tier was appended with write=True)")
-        data = await self._prepare_put(key, data, bool(options.get("raw")))
+        data = await self._prepare_put(key, data, bool(options.get("stored")))
         self._missing.pop(key, None)
         first = writers[0]
         if self.tracer is None:
@@ -111,7 +113,7 @@ async def _replicate(
         # The stream was consumed: copy from the first writer (its stored form as it is,
         # when that may be compressed, rather than compressing it once more).
         if options:
-            data, options = first.store.stream(key, raw=True), {"raw": True}
+            data, options = first.store.stream(key, stored=True), {"stored": True}
         else:
             data = first.store.stream(key)
     put = functools.partial(target.store.put, **options) if options else target.store.put

@@ -4,7 +4,7 @@ A compressed blob is stored as an 8-byte header followed by the codec's own form
 
     MAGIC (6 bytes) | format version (1 byte) | codec id (1 byte) | payload
 
-The payload is a plain gzip member, brotli stream or zstd frame, so ``get(uri, raw=True)``
+The payload is a plain gzip member, brotli stream or zstd frame, so ``get(uri, stored=True)``
 minus the first :data:`HEADER_SIZE` bytes decodes with ``gzip``, ``brotli`` or ``zstd`` tools.
 A blob stored without compression is kept verbatim, unless its first bytes happen to be
 :data:`MAGIC`: then it gets an "identity" header, so that reading is never ambiguous.

@@ -9,12 +9,13 @@ Every store routes its data through these helpers, so the rules live in one plac
 - :func:`decode_stream`: the same for a stream, in bounded memory;
 - :func:`range_of_stored` and :func:`read_range`: byte ranges, refused with
   :class:`~asyncbitstore.errors.CompressedRange` for a compressed blob;
-- :func:`verified_stored`: digest checks of data given in its stored form (``put(raw=True)``).
+- :func:`verified_stored`: digest checks of data given in its stored form (``put(stored=True)``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import warnings
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,7 @@ __all__ = [
     "put_options",
     "range_of_stored",
     "read_range",
+    "stored_flag",
     "verified_stored",
 ]
 
@@ -54,11 +56,30 @@ def _starts_with_magic(data: bytes | bytearray | memoryview) -> bool:
     return bytes(memoryview(data)[: len(MAGIC)]) == MAGIC
 
 
-def check_options(compress: str | None, level: int | None, raw: bool) -> None:
+def stored_flag(stored: bool, raw: bool | None) -> bool:
+    """The ``stored=`` flag of a call that may use ``raw=``, its deprecated old name.
+
+    ``raw`` is None when the caller did not pass it; otherwise a ``DeprecationWarning`` naming
+    ``stored=`` is emitted (pointing at the caller of the store method).
+
+    Raises:
+        TypeError: both ``stored=True`` and ``raw=`` were passed.
+    """
+    if raw is None:
+        return stored
+    if stored:
+        raise TypeError("pass stored= only: raw= is its deprecated old name")
+    warnings.warn(
+        "the raw= keyword is deprecated: pass stored= instead", DeprecationWarning, stacklevel=3
+    )
+    return bool(raw)
+
+
+def check_options(compress: str | None, level: int | None, stored: bool) -> None:
     """Raise ``ValueError`` for put options that cannot go together or are unknown."""
-    if raw:
+    if stored:
         if compress is not None or level is not None:
-            raise ValueError("raw=True stores the data as given: it takes no compress or level")
+            raise ValueError("stored=True stores the data as given: it takes no compress or level")
     elif compress is None:
         if level is not None:
             raise ValueError("level applies to compression: give compress= too")
@@ -67,17 +88,17 @@ def check_options(compress: str | None, level: int | None, raw: bool) -> None:
 
 
 async def encode(
-    data: PutData, compress: str | None, level: int | None, raw: bool = False
+    data: PutData, compress: str | None, level: int | None, stored: bool = False
 ) -> PutData:
     """The stored form of ``put`` data.
 
     Raises:
         ValueError: an unknown codec, a bad level, ``level`` without ``compress``, or either
-            together with ``raw``.
+            together with ``stored``.
         ImportError: the codec's package is not installed.
     """
-    check_options(compress, level, raw)
-    if raw:
+    check_options(compress, level, stored)
+    if stored:
         return data
     if compress is None:
         if isinstance(data, (bytes, bytearray, memoryview)):
@@ -217,12 +238,12 @@ class DecodedHasher:
         return self._hasher.hexdigest()  # type: ignore[no-any-return]
 
 
-def put_options(compress: str | None, level: int | None, raw: bool) -> dict[str, Any]:
+def put_options(compress: str | None, level: int | None, stored: bool) -> dict[str, Any]:
     """The compression keywords to pass on to another store's ``put``: none when all are
     defaults, so stores written before compression existed still take the call."""
-    if compress is None and level is None and not raw:
+    if compress is None and level is None and not stored:
         return {}
-    return {"compress": compress, "level": level, "raw": raw}
+    return {"compress": compress, "level": level, "stored": stored}
 
 
 def _pieces(data: bytes, size: int) -> Iterator[bytes]:

@@ -5,21 +5,20 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from collections.abc import AsyncIterator
+from typing import Any
 
 from .._core.checks import non_negative_int
-from .._core.data import Capped, PutData, as_bytes, check_put_data, check_range
-from ..compression.codecs import MAGIC_BYTE
-from ..compression.store_io import decode, encode, range_of_stored
-from ..errors import NotFoundInStore, StoreFull
+from .._core.data import Capped, PutData, as_bytes, check_chunk_size
+from ..errors import InvalidRange, NotFoundInStore, StoreFull
 from ..listing import cut_level
-from ..store import Store
+from ._base import RawStore
 
 __all__ = ["MemoryRaw"]
 
 _MEM_URI = re.compile(r"mem://[^/]+/.+", re.DOTALL)
 
 
-class MemoryRaw(Store):
+class MemoryRaw(RawStore):
     """An in-process store for ``mem://name/path`` URIs.
 
     Args:
@@ -51,8 +50,7 @@ class MemoryRaw(Store):
     def __len__(self) -> int:
         return len(self._blobs)
 
-    async def get(self, uri: str, *, raw: bool = False) -> bytes:
-        """The blob at ``uri`` (decoded unless ``raw``)."""
+    async def _get_stored(self, uri: str) -> bytes:
         blobs = self._blobs
         data = blobs.get(uri)
         if data is None:
@@ -60,32 +58,30 @@ class MemoryRaw(Store):
             raise NotFoundInStore(self, uri)
         if self.max_bytes is not None:
             blobs.move_to_end(uri)
-        if raw or not data or data[0] != MAGIC_BYTE:
-            return data
-        return await decode(self, uri, data)
+        return data
 
-    async def get_range(self, uri: str, start: int, end: int) -> bytes:
-        """Bytes ``[start, end)`` of the blob (:class:`CompressedRange` if it is compressed)."""
-        check_range(self, uri, start, end)
-        return range_of_stored(self, uri, await self.get(uri, raw=True), start, end)
-
-    async def put(
-        self,
-        uri: str,
-        data: PutData,
-        *,
-        compress: str | None = None,
-        level: int | None = None,
-        raw: bool = False,
-    ) -> None:
-        """Store ``data`` at ``uri`` (compressed with ``compress``), evicting old blobs if a
-        bound is set; ``max_bytes`` counts stored (compressed) bytes."""
+    async def _stream_stored(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
         self.check_uri(uri)
-        check_put_data(data)
-        encoded = await encode(data, compress, level, raw)
-        if not isinstance(encoded, (bytes, bytearray, memoryview)):  # stop at the bound
-            encoded = Capped(encoded, self.max_bytes, lambda size: self._too_big(uri, size))
-        blob = await as_bytes(encoded)
+        check_chunk_size(chunk_size)
+        view = memoryview(await self._get_stored(uri))
+        for offset in range(0, len(view), chunk_size):
+            yield bytes(view[offset : offset + chunk_size])
+
+    async def _stored_range(
+        self, uri: str, where: Any, start: int, end: int, first: int, last: int
+    ) -> bytes:
+        data = await self._get_stored(uri)
+        if first > len(data):  # first - start: the header, when read past an identity frame
+            size = len(data) - (first - start)
+            raise InvalidRange(self, uri, start, end, f"the blob has only {size} bytes")
+        return data[first:last]
+
+    async def _put_stored(self, uri: str, where: Any, data: PutData) -> None:
+        """Keep the stored form, evicting old blobs if a bound is set; ``max_bytes`` counts
+        stored (compressed) bytes."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):  # stop at the bound
+            data = Capped(data, self.max_bytes, lambda size: self._too_big(uri, size))
+        blob = await as_bytes(data)
         if self.max_bytes is not None and len(blob) > self.max_bytes:
             raise self._too_big(uri, len(blob))
         old = self._blobs.pop(uri, None)

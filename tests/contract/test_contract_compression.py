@@ -42,7 +42,7 @@ async def _store_stored_form(target: Target, uri: str, stored: bytes) -> None:
     if target.seed is not None:
         await target.seed(uri, stored)
     else:
-        await target.store.put(uri, stored, raw=True)
+        await target.store.put(uri, stored, stored=True)
 
 
 async def _chunked(data: bytes, size: int) -> AsyncIterator[bytes]:
@@ -59,7 +59,7 @@ async def test_a_compressed_put_round_trips_and_its_stored_form_decodes_by_hand(
     data, uri = _sample(), target.uri(f"z-{codec}")
     await target.store.put(uri, data, compress=codec)
     assert await target.store.get(uri) == data
-    stored = await target.store.get(uri, raw=True)
+    stored = await target.store.get(uri, stored=True)
     assert stored[:HEADER_SIZE] == MAGIC + bytes([1, CODEC_IDS[codec]])
     assert len(stored) < len(data) // 2
     assert _decode_by_hand(codec, stored[HEADER_SIZE:]) == data
@@ -75,11 +75,11 @@ async def test_a_blob_stored_compressed_is_decoded_by_get_and_stream(
     assert isinstance(stored, bytes)
     await _store_stored_form(target, uri, stored)
     assert await target.store.get(uri) == data
-    assert await target.store.get(uri, raw=True) == stored
+    assert await target.store.get(uri, stored=True) == stored
     chunks = [chunk async for chunk in target.store.stream(uri, chunk_size=4096)]
     assert b"".join(chunks) == data
     assert max(map(len, chunks)) <= 4096
-    assert b"".join([c async for c in target.store.stream(uri, raw=True)]) == stored
+    assert b"".join([c async for c in target.store.stream(uri, stored=True)]) == stored
 
 
 @pytest.mark.parametrize("codec", CODECS)
@@ -100,7 +100,7 @@ async def test_a_streamed_put_is_compressed_and_round_trips(target: Target) -> N
     data, uri = _sample(300_000), target.uri("streamed")
     await target.store.put(uri, _chunked(data, 10_000), compress="zstd", level=5)
     assert await target.store.get(uri) == data
-    stored = await target.store.get(uri, raw=True)
+    stored = await target.store.get(uri, stored=True)
     assert stored.startswith(MAGIC) and len(stored) < len(data) // 2
     assert b"".join([c async for c in target.store.stream(uri, chunk_size=50_000)]) == data
 
@@ -117,7 +117,7 @@ async def test_a_plain_blob_that_starts_with_the_magic_round_trips_exactly(
     assert b"".join([c async for c in target.store.stream(uri, chunk_size=7)]) == data
     assert await target.store.get_range(uri, 0, 12) == data[:12]
     assert await target.store.get_range(uri, 4, 30) == data[4:30]
-    assert (await target.store.get(uri, raw=True)).startswith(MAGIC + bytes([1, 0]))
+    assert (await target.store.get(uri, stored=True)).startswith(MAGIC + bytes([1, 0]))
 
 
 async def test_a_plain_blob_is_stored_verbatim_and_ranges_still_work(target: Target) -> None:
@@ -125,7 +125,7 @@ async def test_a_plain_blob_is_stored_verbatim_and_ranges_still_work(target: Tar
         pytest.skip("read-only store")
     data, uri = b"0123456789" * 100, target.uri("plain")
     await target.store.put(uri, data)
-    assert await target.store.get(uri, raw=True) == data
+    assert await target.store.get(uri, stored=True) == data
     assert await target.store.get_range(uri, 0, 5) == b"01234"
     assert await target.store.get_range(uri, 995, 2000) == b"56789"
 
@@ -135,9 +135,9 @@ async def test_a_raw_get_put_back_raw_copies_the_encoding(target: Target) -> Non
         pytest.skip("read-only store")
     data, first, second = _sample(30_000), target.uri("orig"), target.uri("copy")
     await target.store.put(first, data, compress="gzip")
-    stored = await target.store.get(first, raw=True)
-    await target.store.put(second, stored, raw=True)
-    assert await target.store.get(second, raw=True) == stored
+    stored = await target.store.get(first, stored=True)
+    await target.store.put(second, stored, stored=True)
+    assert await target.store.get(second, stored=True) == stored
     assert await target.store.get(second) == data
 
 
@@ -151,8 +151,8 @@ async def test_bad_compression_options_are_refused_with_the_valid_names(target: 
         await target.store.put(uri, b"x", compress="gzip", level=10)
     with pytest.raises(ValueError, match="compress"):
         await target.store.put(uri, b"x", level=3)
-    with pytest.raises(ValueError, match="raw"):
-        await target.store.put(uri, b"x", compress="gzip", raw=True)
+    with pytest.raises(ValueError, match="stored"):
+        await target.store.put(uri, b"x", compress="gzip", stored=True)
     assert not await target.store.exists(uri)
 
 
@@ -168,4 +168,4 @@ async def test_content_addressed_keys_are_digests_of_the_uncompressed_bytes(
     compressed_key = await write(_chunked(data, 8192), compress="br")
     assert plain_key == compressed_key == hashlib.new(algorithm, data).hexdigest()
     assert await target.store.get(compressed_key) == data
-    assert (await target.store.get(compressed_key, raw=True)).startswith(MAGIC)
+    assert (await target.store.get(compressed_key, stored=True)).startswith(MAGIC)

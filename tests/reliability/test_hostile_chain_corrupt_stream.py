@@ -31,9 +31,9 @@ class CountingCache(Sha1Cache):
     pulled = 0
 
     async def stream(  # type: ignore[override]
-        self, uri: str, chunk_size: int = CHUNK, *, raw: bool = False
+        self, uri: str, chunk_size: int = CHUNK, *, stored: bool = False
     ) -> AsyncIterator[bytes]:
-        async for chunk in super().stream(uri, chunk_size, raw=raw):
+        async for chunk in super().stream(uri, chunk_size, stored=stored):
             self.pulled += 1
             yield chunk
 

@@ -8,13 +8,11 @@ import re
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from typing import Any, BinaryIO
 
-from ..._core.data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
+from ..._core.data import PutData, check_chunk_size
 from ..._core.pinning import LocalFile
-from ...compression.codecs import MAGIC_BYTE
-from ...compression.store_io import decode, decode_stream, encode, read_range
 from ...errors import InvalidRange, InvalidURI
 from ...listing import cut_level
-from ...store import Store
+from .._base import RawStore
 from .._threads import ThreadBatcher
 from . import _ops as ops
 from ._errors import file_error, local_file
@@ -37,7 +35,7 @@ def _encodable(path: str) -> bool:
     return True
 
 
-class FileRaw(Store):
+class FileRaw(RawStore):
     """Blobs as files, for ``file:///abs/path`` URIs and plain absolute paths.
 
     Args:
@@ -104,6 +102,7 @@ class FileRaw(Store):
         return self._to_path(uri) is not None
 
     def _path(self, uri: object) -> str:
+        """The path of ``uri``, or ``TypeError``/``InvalidURI``."""
         if not isinstance(uri, str):
             raise TypeError(f"{self.name}: a URI must be a str, not {type(uri).__name__}")
         path = self._to_path(uri)
@@ -111,6 +110,8 @@ class FileRaw(Store):
             hint = self.uri_hint if self.root is None else f"an absolute path under {self.root}"
             raise InvalidURI(self, uri, hint + " (no '.', '..' or empty segments)")
         return path
+
+    _locate = _path
 
     def local_file(self, uri: str) -> LocalFile:
         """The blob's own file (never evicted: this folder has no bound)."""
@@ -147,38 +148,19 @@ class FileRaw(Store):
 
     # -- reads ----------------------------------------------------------------------------------
 
-    async def get(self, uri: str, *, raw: bool = False) -> bytes:
-        """The file's bytes (decoded unless ``raw``)."""
-        data: bytes = await self._run(uri, self._fs.read, self._path(uri))
-        if raw or not data or data[0] != MAGIC_BYTE:
-            return data
-        return await decode(self, uri, data)
+    async def _get_stored(self, uri: str) -> bytes:
+        return await self._run(uri, self._fs.read, self._path(uri))  # type: ignore[no-any-return]
 
-    async def get_range(self, uri: str, start: int, end: int) -> bytes:
-        """Bytes ``[start, end)`` of the file, read without loading the rest.
-
-        A range not starting at 0 also reads the file's first bytes (same thread hop batch),
-        to refuse a compressed blob with :class:`CompressedRange`.
-        """
-        path = self._path(uri)
-        check_range(self, uri, start, end)
-
-        async def read(first: int, last: int) -> bytes:
-            try:
-                return await self._run(uri, self._fs.read_range, path, first, last)  # type: ignore[no-any-return]
-            except ops.PastEnd as exc:
-                raise InvalidRange(
-                    self, uri, start, end, f"the blob has only {exc.size} bytes"
-                ) from None
-
-        return await read_range(self, uri, start, end, read)
-
-    def stream(
-        self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE, *, raw: bool = False
-    ) -> AsyncIterator[bytes]:
-        """The file in chunks (decoded unless ``raw``); memory stays at about one chunk."""
-        chunks = self._stream_stored(uri, chunk_size)
-        return chunks if raw else decode_stream(self, uri, chunks, chunk_size)
+    async def _stored_range(
+        self, uri: str, where: Any, start: int, end: int, first: int, last: int
+    ) -> bytes:
+        """Read without loading the rest of the file (a range not from 0 also reads the first
+        bytes, in the same thread hop batch)."""
+        try:
+            return await self._run(uri, self._fs.read_range, where, first, last)  # type: ignore[no-any-return]
+        except ops.PastEnd as exc:
+            message = f"the blob has only {exc.size} bytes"
+            raise InvalidRange(self, uri, start, end, message) from None
 
     async def _stream_stored(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
         path = self._path(uri)
@@ -222,24 +204,12 @@ class FileRaw(Store):
 
     # -- writes ---------------------------------------------------------------------------------
 
-    async def put(
-        self,
-        uri: str,
-        data: PutData,
-        *,
-        compress: str | None = None,
-        level: int | None = None,
-        raw: bool = False,
-    ) -> None:
-        """Write the file atomically (compressed with ``compress``); a failed or cancelled
-        write leaves no file behind."""
-        path = self._path(uri)
-        check_put_data(data)
-        data = await encode(data, compress, level, raw)
+    async def _put_stored(self, uri: str, where: Any, data: PutData) -> None:
+        """Write the file atomically; a failed or cancelled write leaves no file behind."""
         if isinstance(data, (bytes, bytearray, memoryview)):
-            await self._run(uri, self._fs.write_atomic, path, data, self.fsync, writing=True)
+            await self._run(uri, self._fs.write_atomic, where, data, self.fsync, writing=True)
             return
-        await self._write_stream(uri, self._fs, path, data, lambda: (ops.commit, (self.fsync,)))
+        await self._write_stream(uri, self._fs, where, data, lambda: (ops.commit, (self.fsync,)))
 
     async def _write_stream(
         self,

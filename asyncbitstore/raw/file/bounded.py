@@ -30,24 +30,18 @@ from typing import Any, BinaryIO
 
 from ..._core.bulk import check_concurrency
 from ..._core.checks import non_negative_int
-from ..._core.data import (
-    DEFAULT_CHUNK_SIZE,
-    Capped,
-    PutData,
-    check_chunk_size,
-    check_put_data,
-    check_range,
-)
+from ..._core.data import Capped, PutData, check_chunk_size
 from ..._core.pinning import LocalFile
 from ...compression.codecs import MAGIC_BYTE
-from ...compression.store_io import decode, decode_stream, encode, read_range
+from ...compression.store_io import decode
 from ...errors import (
     InvalidRange,
     InvalidURI,
     StoreFull,
 )
 from ...listing import cut_level
-from ...store import DEFAULT_CONCURRENCY, Store, UriSource
+from ...store import DEFAULT_CONCURRENCY, UriSource
+from .._base import RawStore
 from . import FileRaw
 from . import _ops as ops
 from ._errors import file_error, local_file
@@ -60,7 +54,7 @@ __all__ = ["BoundedFileRaw"]
 logger = logging.getLogger("asyncbitstore.cache")
 
 
-class BoundedFileRaw(Store):
+class BoundedFileRaw(RawStore):
     """Blobs in one folder, at most ``max_bytes`` in all, least-recently used evicted first.
 
     Args:
@@ -147,8 +141,11 @@ class BoundedFileRaw(Store):
         return local_file(self, self._fs, uri, self._path(uri)[1], evictable=True)
 
     def _path(self, uri: object) -> tuple[str, str]:
+        """The blob's name and path, or ``TypeError``/``InvalidURI``."""
         name = self.check_uri(uri)[len(self.prefix) :]
         return name, blob_path(self.folder, name)
+
+    _locate = _path
 
     async def _run(self, uri: str, fn: Any, *args: Any, writing: bool = False) -> Any:
         try:
@@ -195,17 +192,15 @@ class BoundedFileRaw(Store):
 
     # -- reads ----------------------------------------------------------------------------------
 
-    async def get(self, uri: str, *, raw: bool = False) -> bytes:
-        """The blob's bytes (decoded unless ``raw``); counts as a use."""
+    async def _get_stored(self, uri: str) -> bytes:
+        """The stored bytes; counts as a use."""
         name, path = self._path(uri)
         try:
             data: bytes = await self.raw._batcher.submit(self._fs.read, path)
         except OSError as exc:
             raise self._error(exc, uri) from exc
         self._used(name)
-        if raw or not data or data[0] != MAGIC_BYTE:
-            return data
-        return await decode(self, uri, data)
+        return data
 
     async def get_many(
         self, uris: UriSource, *, concurrency: int = DEFAULT_CONCURRENCY, progress: bool = False
@@ -247,30 +242,20 @@ class BoundedFileRaw(Store):
             raise self._error(exc, first) from exc
 
     async def get_range(self, uri: str, start: int, end: int) -> bytes:
-        """Bytes ``[start, end)`` of the blob (:class:`CompressedRange` if it is compressed);
-        counts as a use."""
-        name, path = self._path(uri)
-        check_range(self, uri, start, end)
-
-        async def read(first: int, last: int) -> bytes:
-            try:
-                return await self._run(uri, self._fs.read_range, path, first, last)  # type: ignore[no-any-return]
-            except ops.PastEnd as exc:
-                raise InvalidRange(
-                    self, uri, start, end, f"the blob has only {exc.size} bytes"
-                ) from None
-
-        data = await read_range(self, uri, start, end, read)
-        self._used(name)
+        """Bytes ``[start, end)`` of the blob (`CompressedRange` if it is compressed); counts
+        as a use."""
+        data = await super().get_range(uri, start, end)
+        self._used(self._path(uri)[0])
         return data
 
-    def stream(
-        self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE, *, raw: bool = False
-    ) -> AsyncIterator[bytes]:
-        """The blob in chunks (decoded unless ``raw``); it cannot be evicted until the stream
-        is closed."""
-        chunks = self._stream_stored(uri, chunk_size)
-        return chunks if raw else decode_stream(self, uri, chunks, chunk_size)
+    async def _stored_range(
+        self, uri: str, where: Any, start: int, end: int, first: int, last: int
+    ) -> bytes:
+        try:
+            return await self._run(uri, self._fs.read_range, where[1], first, last)  # type: ignore[no-any-return]
+        except ops.PastEnd as exc:
+            message = f"the blob has only {exc.size} bytes"
+            raise InvalidRange(self, uri, start, end, message) from None
 
     async def _stream_stored(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
         name, path = self._path(uri)
@@ -320,25 +305,15 @@ class BoundedFileRaw(Store):
 
     # -- writes ---------------------------------------------------------------------------------
 
-    async def put(
-        self,
-        uri: str,
-        data: PutData,
-        *,
-        compress: str | None = None,
-        level: int | None = None,
-        raw: bool = False,
-    ) -> None:
-        """Write the blob atomically (compressed with ``compress``), then evict least-recently
-        used blobs to fit. Sizes and ``max_bytes`` count the stored (compressed) bytes.
+    async def _put_stored(self, uri: str, where: Any, data: PutData) -> None:
+        """Write the blob atomically, then evict least-recently used blobs to fit. Sizes and
+        ``max_bytes`` count the stored (compressed) bytes.
 
         Raises:
             StoreFull: the blob is bigger than ``max_bytes``, or does not fit and ``evict``
                 is false, or the disk is full.
         """
-        name, path = self._path(uri)
-        check_put_data(data)
-        data = await encode(data, compress, level, raw)
+        name, path = where
         if isinstance(data, (bytes, bytearray, memoryview)):
             size = memoryview(data).nbytes
             self._check_fits(uri, size)

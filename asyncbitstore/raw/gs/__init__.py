@@ -22,20 +22,13 @@ except ModuleNotFoundError as _missing:
     _HINT = "GSRaw needs gcloud-aio-storage: pip install 'asyncbitstore[gcs]'"
     raise ImportError(_HINT) from _missing
 
-from ..._core.data import (
-    DEFAULT_CHUNK_SIZE,
-    PutData,
-    check_chunk_size,
-    check_put_data,
-    check_range,
-)
+from ..._core.data import PutData, check_chunk_size
 from ..._core.redact import redact, stand_in
 from ..._core.resources import LoopLocal
-from ...compression.codecs import MAGIC_BYTE
-from ...compression.store_io import decode, decode_stream, encode, read_range
 from ...errors import InvalidDataFound, InvalidRange, InvalidURI, NotFoundInStore
 from ...retry import Retry, TransientError, is_transient
-from ...store import DEFAULT_CONCURRENCY, Store
+from ...store import DEFAULT_CONCURRENCY
+from .._base import RawStore
 from .._net import responses
 from . import _io as gsio
 from ._client import Credentials, GSClient, create_client, md5_mismatch
@@ -47,7 +40,7 @@ R = TypeVar("R")
 _OPEN_RANGE_FROM = 1 << 53  # a range end this large is asked as "to the end" (bytes=N-)
 
 
-class GSRaw(Store):
+class GSRaw(RawStore):
     """Objects in Google Cloud Storage buckets, for ``gs://<bucket>/<object>`` URIs.
 
     Args:
@@ -143,6 +136,8 @@ class GSRaw(Store):
             raise InvalidURI(self, uri, self.uri_hint)
         return parts
 
+    _locate = _parse
+
     async def _do(
         self,
         uri: str,
@@ -211,32 +206,19 @@ class GSRaw(Store):
         if reason is not None:
             raise InvalidDataFound(self, uri, reason)
 
-    async def get(self, uri: str, *, raw: bool = False) -> bytes:
-        """The object's bytes (decoded unless ``raw``)."""
+    async def _get_stored(self, uri: str) -> bytes:
         bucket, name = self._parse(uri)
-        data: bytes = await self._do(
+        return await self._do(
             uri, partial(self._read, uri=uri, bucket=bucket, name=name), bucket=bucket
         )
-        if raw or not data or data[0] != MAGIC_BYTE:
-            return data
-        return await decode(self, uri, data)
 
-    async def get_range(self, uri: str, start: int, end: int) -> bytes:
-        """Bytes ``[start, end)``, asked of GCS as a range (open-ended for a huge ``end``).
-
-        The object's first bytes must show it is not stored compressed
-        (:class:`CompressedRange`): a range from 0 gets them in the same request, any other
-        range costs a second, concurrent request for them.
-        """
-        bucket, name = self._parse(uri)
-        check_range(self, uri, start, end)
-
-        async def read(first: int, last: int) -> bytes:
-            return await self._stored_range(uri, bucket, name, first, last)
-
-        return await read_range(self, uri, start, end, read)
-
-    async def _stored_range(self, uri: str, bucket: str, name: str, start: int, end: int) -> bytes:
+    async def _stored_range(
+        self, uri: str, where: Any, asked_start: int, asked_end: int, start: int, end: int
+    ) -> bytes:
+        """A range request (open-ended for a huge ``end``). The object's first bytes must show
+        it is not stored compressed: a range from 0 gets them in the same request, any other
+        range costs a second, concurrent request for them."""
+        bucket, name = where
         if start < end:
             with contextlib.suppress(InvalidRange):  # 416: start at or past the end
                 read = partial(self._read_span, uri=uri, bucket=bucket, name=name, start=start,
@@ -247,19 +229,10 @@ class GSRaw(Store):
             raise InvalidRange(self, uri, start, end, f"the blob has only {size} bytes")
         return b""
 
-    def stream(
-        self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE, *, raw: bool = False
-    ) -> AsyncIterator[bytes]:
-        """The object in chunks of at most ``chunk_size`` (decoded unless ``raw``); memory
-        stays at about one chunk.
-
-        A connection lost mid-way, or a chunk not complete within ``timeout``, is resumed at
-        the next byte of the same object generation, under the retry policy.
-        """
-        chunks = self._stream_stored(uri, chunk_size)
-        return chunks if raw else decode_stream(self, uri, chunks, chunk_size)
-
     async def _stream_stored(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
+        """The object as it arrives. A connection lost mid-way, or a chunk not complete within
+        ``timeout``, is resumed at the next byte of the same object generation, under the
+        retry policy."""
         bucket, name = self._parse(uri)
         check_chunk_size(chunk_size)
         response = await self._do(uri, lambda c: c.get_media(bucket, name), bucket=bucket)
@@ -307,23 +280,13 @@ class GSRaw(Store):
 
     # -- writes ---------------------------------------------------------------------------------
 
-    async def put(
-        self,
-        uri: str,
-        data: PutData,
-        *,
-        compress: str | None = None,
-        level: int | None = None,
-        raw: bool = False,
-    ) -> None:
+    async def _put_stored(self, uri: str, where: Any, data: PutData) -> None:
         """Write the object: small bodies in one request, large ones by resumable upload.
 
         With ``compress``, the object holds the compressed frame; no ``Content-Encoding`` is
         set, so GCS never transcodes it and every reader gets the stored bytes.
         """
-        bucket, name = self._parse(uri)
-        check_put_data(data)
-        data = await encode(data, compress, level, raw)
+        bucket, name = where
         if not isinstance(data, (bytes, bytearray, memoryview)):
             await gsio.put_stream(self._do, uri, bucket, name, data, self.chunk_size)
         elif memoryview(data).nbytes <= self.chunk_size:

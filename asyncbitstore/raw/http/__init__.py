@@ -15,18 +15,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
 
 from ..._core.checks import positive_int
-from ..._core.data import DEFAULT_CHUNK_SIZE, check_chunk_size, check_range
+from ..._core.data import check_chunk_size
 from ..._core.deadline import check_timeout
 from ..._core.redact import redact, scrub, stand_in
 from ..._core.resources import LoopLocal
-from ...compression.codecs import MAGIC_BYTE
-from ...compression.store_io import decode, decode_stream, read_range
 from ...errors import (
     BitstoreError,
     InvalidRange,
@@ -38,6 +36,7 @@ from ...errors import (
 from ...listing import sorted_level
 from ...retry import Retry, TransientError, is_transient
 from ...store import Store
+from .._base import RawStore
 from .._net import responses
 from .._net.aiohttp import new_session, status_error
 from . import _proto as proto
@@ -47,7 +46,7 @@ __all__ = ["HTTPRaw"]
 R = TypeVar("R")
 
 
-class HTTPRaw(Store):
+class HTTPRaw(RawStore):
     """Read-only blobs at ``http://`` and ``https://`` URLs.
 
     Args:
@@ -139,6 +138,8 @@ class HTTPRaw(Store):
             raise InvalidURI(self, redact(uri), self.uri_hint)
         self._refuse_url_credentials(uri)
         return uri
+
+    _locate = _url
 
     def _authorizes(self) -> bool:
         """Whether this store sends an Authorization header of its own."""
@@ -243,35 +244,27 @@ class HTTPRaw(Store):
 
     # -- reads ----------------------------------------------------------------------------------
 
-    async def get(self, uri: str, *, raw: bool = False) -> bytes:
-        """The whole body of ``GET uri``, decoded if it is a blob stored compressed by
-        asyncbitstore (unless ``raw``)."""
+    put = Store.put  # read-only: refused before the data is looked at
+
+    def _shown(self, uri: str) -> str:
+        return redact(uri)
+
+    async def _get_stored(self, uri: str) -> bytes:
+        """The whole body of ``GET uri`` (decoded by `get` if it is a blob stored compressed
+        by asyncbitstore)."""
         url = self._url(uri)
 
         async def read(response: aiohttp.ClientResponse) -> bytes:
             self._check(response, url)
             return await response.read()
 
-        data: bytes = await self._call("GET", url, read)
-        if raw or not data or data[0] != MAGIC_BYTE:
-            return data
-        return await decode(self, redact(url), data)
+        return await self._call("GET", url, read)
 
-    async def get_range(self, uri: str, start: int, end: int) -> bytes:
-        """Bytes ``[start, end)``, asked for with a ``Range`` header.
-
-        A range from 0 shows in its first bytes whether the blob is stored compressed
-        (:class:`CompressedRange`); any other range costs a second, concurrent request for them.
-        """
-        url = self._url(uri)
-        check_range(self, redact(url), start, end)
-
-        async def read(first: int, last: int) -> bytes:
-            return await self._stored_range(uri, url, first, last)
-
-        return await read_range(self, redact(url), start, end, read)
-
-    async def _stored_range(self, uri: str, url: str, start: int, end: int) -> bytes:
+    async def _stored_range(
+        self, uri: str, url: Any, asked_start: int, asked_end: int, start: int, end: int
+    ) -> bytes:
+        """A ``Range`` request. A range from 0 shows in its first bytes whether the blob is
+        stored compressed; any other range costs a second, concurrent request for them."""
         if start == end:  # HTTP cannot ask for zero bytes
             if start > await self.size(uri):
                 raise InvalidRange(self, redact(url), start, end, "it starts past the end")
@@ -304,22 +297,11 @@ class HTTPRaw(Store):
             return b""
         raise InvalidRange(self, redact(url), start, end, f"the blob has only {total} bytes")
 
-    def stream(
-        self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE, *, raw: bool = False
-    ) -> AsyncIterator[bytes]:
-        """The body in chunks of ``chunk_size`` bytes, the last one shorter (decoded as
-        :meth:`get` does, unless ``raw``); memory stays at about one chunk.
-
-        Errors before the first chunk are retried; a failure mid-body raises
-        ``StoreNotAvailable`` (nothing is retried once bytes were handed out), and so does a
-        chunk not complete within ``timeout`` (``StoreTimeout``), however steadily bytes trickle.
-        """
-        chunks = self._stream_stored(uri, chunk_size)
-        if raw:
-            return chunks
-        return decode_stream(self, redact(uri) if isinstance(uri, str) else uri, chunks, chunk_size)
-
     async def _stream_stored(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
+        """The body as it arrives. Errors before the first chunk are retried; a failure
+        mid-body raises ``StoreNotAvailable`` (nothing is retried once bytes were handed out),
+        and so does a chunk not complete within ``timeout`` (``StoreTimeout``), however
+        steadily bytes trickle."""
         url = self._url(uri)
         check_chunk_size(chunk_size)
         response = await self._open(url)

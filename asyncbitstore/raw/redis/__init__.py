@@ -22,7 +22,7 @@ import re
 import secrets
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable
 from types import EllipsisType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from redis import exceptions as rx
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -30,15 +30,15 @@ from redis.asyncio.retry import Retry as RedisRetry
 from redis.backoff import NoBackoff
 
 from ..._core.checks import positive_int
-from ..._core.data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
+from ..._core.data import PutData, check_chunk_size
 from ..._core.redact import scrub
 from ..._core.resources import LoopLocal
-from ...compression.codecs import MAGIC_BYTE
-from ...compression.store_io import decode, decode_stream, encode, read_range
+from ...compression.store_io import stored_flag
 from ...errors import InvalidRange, InvalidURI, NotFoundInStore, StoreNotAvailable
 from ...listing import sorted_level
 from ...retry import Retry, is_transient
-from ...store import DEFAULT_CONCURRENCY, Store
+from ...store import DEFAULT_CONCURRENCY
+from .._base import RawStore
 from . import _commands as _ops
 from ._commands import TEMP_PREFIX
 
@@ -58,7 +58,7 @@ def _transient(exc: BaseException) -> bool:
     return isinstance(exc, (rx.ConnectionError, rx.TimeoutError)) or is_transient(exc)
 
 
-class RedisRaw(Store):
+class RedisRaw(RawStore):
     """A Redis (or Valkey) database as a store, for ``redis://host:port/db/<key>`` URIs.
 
     Args:
@@ -137,6 +137,8 @@ class RedisRaw(Store):
     def _key(self, uri: object) -> str:
         return self.check_uri(uri)[len(self.base) :]
 
+    _locate = _key
+
     def _error(self, exc: BaseException, uri: str) -> BaseException:
         """Our exception for a failure of the client (the one place SDK errors are mapped)."""
         text = scrub(str(exc), (self._secret,) if self._secret else ())
@@ -161,47 +163,29 @@ class RedisRaw(Store):
 
     # -- reads ----------------------------------------------------------------------------------
 
-    async def get(self, uri: str, *, raw: bool = False) -> bytes:
-        """The value at the key (decoded unless ``raw``)."""
+    async def _get_stored(self, uri: str) -> bytes:
         key = self._key(uri)
         data = await self._call(uri, lambda c: c.get(key))
         if data is None:
             raise NotFoundInStore(self, uri)
-        blob: bytes = data  # type: ignore[assignment]  # bytes: responses are not decoded
-        if raw or not blob or blob[0] != MAGIC_BYTE:
-            return blob
-        return await decode(self, uri, blob)
+        return data  # type: ignore[return-value]  # bytes: responses are not decoded
 
-    async def get_range(self, uri: str, start: int, end: int) -> bytes:
-        """Bytes ``[start, end)``, with ``GETRANGE``: one round trip from 0, two concurrent
-        ones from elsewhere (the value's first bytes show whether it is compressed, which
-        raises :class:`CompressedRange`)."""
-        key = self._key(uri)
-        check_range(self, uri, start, end)
-
-        async def read(first: int, last: int) -> bytes:
-            found = await self._call(uri, functools.partial(_ops.ranged, key, first, last))
-            exists, size, *data = found
-            if not exists:
-                raise NotFoundInStore(self, uri)
-            if first > size:
-                raise InvalidRange(self, uri, start, end, f"the blob has only {size} bytes")
-            return data[0] if data else b""
-
-        return await read_range(self, uri, start, end, read)
-
-    def stream(
-        self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE, *, raw: bool = False
-    ) -> AsyncIterator[bytes]:
-        """The value in chunks of ``GETRANGE`` (decoded unless ``raw``); memory stays at
-        about one chunk.
-
-        A blob whose size changes while it is streamed raises :class:`StoreNotAvailable`.
-        """
-        chunks = self._stream_stored(uri, chunk_size)
-        return chunks if raw else decode_stream(self, uri, chunks, chunk_size)
+    async def _stored_range(
+        self, uri: str, key: Any, start: int, end: int, first: int, last: int
+    ) -> bytes:
+        """``GETRANGE``: one round trip from 0, two concurrent ones from elsewhere (the
+        value's first bytes show whether it is compressed)."""
+        found = await self._call(uri, functools.partial(_ops.ranged, key, first, last))
+        exists, size, *data = found
+        if not exists:
+            raise NotFoundInStore(self, uri)
+        if first > size:
+            raise InvalidRange(self, uri, start, end, f"the blob has only {size} bytes")
+        return data[0] if data else b""
 
     async def _stream_stored(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
+        """The value in chunks of ``GETRANGE``. A blob whose size changes while it is streamed
+        raises `StoreNotAvailable`."""
         key = self._key(uri)
         check_chunk_size(chunk_size)
         exists, size, *first = await self._call(
@@ -279,7 +263,8 @@ class RedisRaw(Store):
         *,
         compress: str | None = None,
         level: int | None = None,
-        raw: bool = False,
+        stored: bool = False,
+        raw: bool | None = None,
         ttl: float | EllipsisType | None = ...,
     ) -> None:
         """Store ``data`` at the key, atomically.
@@ -288,14 +273,17 @@ class RedisRaw(Store):
             uri: where.
             data: bytes-like, or an async iterable of bytes (buffered up to 1 MiB, beyond that
                 written to a temporary key that is renamed into place at the end).
-            compress: store it compressed with this codec (see :meth:`Store.put`).
+            compress: store it compressed with this codec (see `Store.put`).
             level: the codec's level.
-            raw: ``data`` is a stored form from ``get(uri, raw=True)``: written verbatim.
+            stored: ``data`` is a stored form from ``get(uri, stored=True)``: written verbatim.
+            raw: deprecated name of ``stored``.
             ttl: seconds until the blob expires; default: the store's ``ttl``.
         """
-        key = self._key(uri)
-        check_put_data(data)
-        data = await encode(data, compress, level, raw)
+        await self._put_encoded(uri, data, compress, level, stored_flag(stored, raw), ttl)
+
+    async def _put_stored(
+        self, uri: str, key: Any, data: PutData, ttl: float | EllipsisType | None = ...
+    ) -> None:
         px = _ops.milliseconds(self.ttl if ttl is ... else _ops.check_ttl(ttl))
         if isinstance(data, (bytes, bytearray, memoryview)):
             await self._call(uri, lambda c: c.set(key, data, px=px))

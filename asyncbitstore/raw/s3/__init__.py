@@ -13,15 +13,13 @@ try:
 except ModuleNotFoundError as _missing:
     raise ImportError("S3Raw needs aiobotocore: pip install 'asyncbitstore[s3]'") from _missing
 
-from ..._core.data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
+from ..._core.data import PutData, check_chunk_size
 from ..._core.deadline import within
 from ..._core.redact import redact, stand_in
 from ..._core.resources import LoopLocal
-from ...compression.codecs import MAGIC_BYTE
-from ...compression.store_io import decode, decode_stream, encode, read_range
 from ...errors import InvalidDataFound, InvalidRange, InvalidURI, NotFoundInStore
 from ...retry import Retry, TransientError
-from ...store import Store
+from .._base import RawStore
 from .._net.responses import check_length, span_length
 from . import _multipart
 from ._client import (
@@ -64,7 +62,7 @@ def _key_ok(key: str) -> bool:
     return "." not in key or not any(part in (".", "..") for part in key.split("/"))
 
 
-class S3Raw(Store):
+class S3Raw(RawStore):
     """Blobs in S3 (or an S3-compatible server), addressed as ``s3://bucket/key``.
 
     Args:
@@ -174,10 +172,12 @@ class S3Raw(Store):
         match = _URI.fullmatch(uri)
         return match is not None and _key_ok(match[2])
 
-    def _split(self, uri: str) -> tuple[str, str]:
+    def _split(self, uri: object) -> tuple[str, str]:
         match = _URI.fullmatch(self.check_uri(uri))
         assert match is not None
         return match[1], match[2]
+
+    _locate = _split
 
     # -- the request path -----------------------------------------------------------------------
 
@@ -223,38 +223,26 @@ class S3Raw(Store):
 
     # -- reads ----------------------------------------------------------------------------------
 
-    async def get(self, uri: str, *, raw: bool = False) -> bytes:
-        """The object's bytes (decoded unless ``raw``)."""
+    async def _get_stored(self, uri: str) -> bytes:
+        """The object's bytes, checked against its ETag (when ``verify_etag``)."""
         bucket, key = self._split(uri)
         found = await self._request(uri, bucket, "get", lambda c: c.get(bucket, key))
         if self.verify_etag:
             self._verify(uri, found, hashlib.md5(found.body, usedforsecurity=False).hexdigest())
-        data: bytes = found.body
-        if raw or not data or data[0] != MAGIC_BYTE:
-            return data
-        return await decode(self, uri, data)
+        return found.body
 
     def _verify(self, uri: str, found: Object, md5: str) -> None:
         expected = found.md5()
         if expected is not None and expected != md5:
             raise InvalidDataFound(self, uri, f"MD5 {md5} does not match the ETag {found.etag}")
 
-    async def get_range(self, uri: str, start: int, end: int) -> bytes:
-        """Bytes ``[start, end)`` with a ``Range`` request.
-
-        The object's first bytes must show it is not stored compressed
-        (:class:`CompressedRange`): a range from 0 gets them in the same request, any other
-        range costs a second, concurrent request for them.
-        """
-        bucket, key = self._split(uri)
-        check_range(self, uri, start, end)
-
-        async def read(first: int, last: int) -> bytes:
-            return await self._stored_range(uri, bucket, key, first, last)
-
-        return await read_range(self, uri, start, end, read)
-
-    async def _stored_range(self, uri: str, bucket: str, key: str, start: int, end: int) -> bytes:
+    async def _stored_range(
+        self, uri: str, where: Any, asked_start: int, asked_end: int, start: int, end: int
+    ) -> bytes:
+        """A ``Range`` request. The object's first bytes must show it is not stored
+        compressed: a range from 0 gets them in the same request, any other range costs a
+        second, concurrent request for them."""
+        bucket, key = where
         if start == end:
             return self._short_range(uri, start, end, await self.size(uri))
         byte_range = f"bytes={start}-{end - 1}"
@@ -282,19 +270,9 @@ class S3Raw(Store):
             return b""
         raise InvalidRange(self, uri, start, end, "the server refused the range")
 
-    def stream(
-        self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE, *, raw: bool = False
-    ) -> AsyncIterator[bytes]:
-        """The object in chunks of ``chunk_size`` bytes, read from the response as they arrive
-        (and decoded unless ``raw``).
-
-        Memory stays at about one chunk. The connection is held until the iterator is exhausted
-        or closed (use ``contextlib.aclosing`` when stopping early).
-        """
-        chunks = self._stream_stored(uri, chunk_size)
-        return chunks if raw else decode_stream(self, uri, chunks, chunk_size)
-
     async def _stream_stored(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
+        """The object as its response arrives. The connection is held until the iterator is
+        exhausted or closed (use ``contextlib.aclosing`` when stopping early)."""
         bucket, key = self._split(uri)
         check_chunk_size(chunk_size)
         conn = await self._connections.get()
@@ -371,24 +349,14 @@ class S3Raw(Store):
 
     # -- writes ---------------------------------------------------------------------------------
 
-    async def put(
-        self,
-        uri: str,
-        data: PutData,
-        *,
-        compress: str | None = None,
-        level: int | None = None,
-        raw: bool = False,
-    ) -> None:
+    async def _put_stored(self, uri: str, where: Any, data: PutData) -> None:
         """Write the object; data longer than ``part_size`` goes up as a multipart upload.
 
         With ``compress``, the object holds the compressed frame (no ``Content-Encoding`` is
         set: the frame says it all, and every client gets the same bytes). A failed or
         cancelled put leaves no object and no pending multipart upload.
         """
-        bucket, key = self._split(uri)
-        check_put_data(data)
-        data = await encode(data, compress, level, raw)
+        bucket, key = where
         if (
             isinstance(data, (bytes, bytearray, memoryview))
             and memoryview(data).nbytes <= self.part_size

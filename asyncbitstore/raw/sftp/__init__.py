@@ -31,10 +31,8 @@ from collections.abc import (
 from typing import Any, TypeVar
 
 from ..._core.checks import positive_int
-from ..._core.data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
+from ..._core.data import PutData, check_chunk_size
 from ..._core.resources import LoopLocal
-from ...compression.codecs import MAGIC_BYTE
-from ...compression.store_io import decode, decode_stream, encode, read_range
 from ...errors import (
     InvalidRange,
     InvalidURI,
@@ -43,7 +41,7 @@ from ...errors import (
 )
 from ...listing import sorted_level
 from ...retry import Retry
-from ...store import Store
+from .._base import RawStore
 from . import _link as link_ops
 from . import _ops as ops
 from ._link import TEMP_PREFIX, Link, Session, parse_url
@@ -56,7 +54,7 @@ _PATH = re.compile(r"(?:/[^/\x00]+)+")
 _BAD_SEGMENT = re.compile(r"/\.\.?(?:/|$)|/" + re.escape(TEMP_PREFIX) + r"[^/]*$")
 
 
-class SFTPRaw(Store):
+class SFTPRaw(RawStore):
     """Files on an SFTP server, for ``sftp://[user@]host[:port]/path`` URIs.
 
     Args:
@@ -157,6 +155,8 @@ class SFTPRaw(Store):
     def _path(self, uri: object) -> str:
         return self.check_uri(uri)[len(self.authority) :]
 
+    _locate = _path
+
     def _error(self, exc: BaseException, uri: str) -> BaseException:
         if isinstance(exc, (ops.NotAFile, *ops.MISSING)):
             return NotFoundInStore(self, uri)
@@ -187,37 +187,21 @@ class SFTPRaw(Store):
 
     # -- reads ----------------------------------------------------------------------------------
 
-    async def get(self, uri: str, *, raw: bool = False) -> bytes:
-        """The file's bytes (decoded unless ``raw``)."""
+    async def _get_stored(self, uri: str) -> bytes:
         path = self._path(uri)
-        data: bytes = await self._call(uri, functools.partial(ops.read, path, 0, None))
-        if raw or not data or data[0] != MAGIC_BYTE:
-            return data
-        return await decode(self, uri, data)
+        return await self._call(uri, functools.partial(ops.read, path, 0, None))
 
-    async def get_range(self, uri: str, start: int, end: int) -> bytes:
-        """Bytes ``[start, end)``, read at an offset (the rest is not transferred); the first
-        bytes are read too, to refuse a compressed blob (:class:`CompressedRange`)."""
-        path = self._path(uri)
-        check_range(self, uri, start, end)
-
-        async def read(first: int, last: int) -> bytes:
-            size, data = await self._call(uri, functools.partial(ops.read, path, first, last))
-            if data is None:
-                raise InvalidRange(self, uri, start, end, f"the blob has only {size} bytes")
-            return data  # type: ignore[no-any-return]
-
-        return await read_range(self, uri, start, end, read)
-
-    def stream(
-        self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE, *, raw: bool = False
-    ) -> AsyncIterator[bytes]:
-        """The file in chunks read at increasing offsets (decoded unless ``raw``); memory
-        stays at about one chunk."""
-        chunks = self._stream_stored(uri, chunk_size)
-        return chunks if raw else decode_stream(self, uri, chunks, chunk_size)
+    async def _stored_range(
+        self, uri: str, path: Any, start: int, end: int, first: int, last: int
+    ) -> bytes:
+        """Read at an offset (the rest is not transferred)."""
+        size, data = await self._call(uri, functools.partial(ops.read, path, first, last))
+        if data is None:
+            raise InvalidRange(self, uri, start, end, f"the blob has only {size} bytes")
+        return data  # type: ignore[no-any-return]
 
     async def _stream_stored(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
+        """The file in chunks read at increasing offsets."""
         path = self._path(uri)
         check_chunk_size(chunk_size)
         session: Session | None = None
@@ -298,20 +282,8 @@ class SFTPRaw(Store):
 
     # -- writes ---------------------------------------------------------------------------------
 
-    async def put(
-        self,
-        uri: str,
-        data: PutData,
-        *,
-        compress: str | None = None,
-        level: int | None = None,
-        raw: bool = False,
-    ) -> None:
-        """Upload to a temporary file, then rename it over the destination (compressed with
-        ``compress``, see :meth:`Store.put`)."""
-        path = self._path(uri)
-        check_put_data(data)
-        data = await encode(data, compress, level, raw)
+    async def _put_stored(self, uri: str, path: Any, data: PutData) -> None:
+        """Upload to a temporary file, then rename it over the destination."""
         if isinstance(data, (bytes, bytearray, memoryview)):
             blob = bytes(data)
             await self._call(uri, functools.partial(ops.put_bytes, path, blob))

@@ -24,12 +24,10 @@ from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
 from typing import IO, Any
 
 from ..._core.checks import non_negative_int, positive_int
-from ..._core.data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_put_data, check_range
-from ...compression.codecs import MAGIC_BYTE
-from ...compression.store_io import decode, decode_stream, encode, read_range
+from ..._core.data import PutData, check_chunk_size
 from ...errors import InvalidRange, InvalidURI, NotFoundInStore, StoreFull
 from ...listing import sorted_level
-from ...store import Store
+from .._base import RawStore
 from ._db import Database, Reader, prefix_end
 from ._hops import Hops, Recency, close, error_for, now, open_spool, write_parts
 
@@ -40,7 +38,7 @@ _SPILL = 1 << 20  # a streaming put is kept in memory up to this, then spooled t
 _PAGE = 1000  # keys per listing query
 
 
-class SqliteRaw(Store):
+class SqliteRaw(RawStore):
     """Blobs as rows of one SQLite database file, for ``sqlite://<abs path>/<key>`` URIs.
 
     Args:
@@ -143,6 +141,8 @@ class SqliteRaw(Store):
             raise AssertionError("unreachable")
         return key
 
+    _locate = _key
+
     def _error(self, exc: BaseException, uri: str) -> BaseException:
         return error_for(self, exc, uri)
 
@@ -152,45 +152,34 @@ class SqliteRaw(Store):
 
     # -- reads ----------------------------------------------------------------------------------
 
-    async def get(self, uri: str, *, raw: bool = False) -> bytes:
-        """The blob's bytes (decoded unless ``raw``)."""
+    async def _get_stored(self, uri: str) -> bytes:
         key = self._key(uri)
         data = await self._hops.run(uri, self._db.get, key)
         if data is None:
             raise NotFoundInStore(self, uri)
         self._touch(key)
-        if raw or not data or data[0] != MAGIC_BYTE:
-            return data  # type: ignore[no-any-return]
-        return await decode(self, uri, data)
+        return data  # type: ignore[no-any-return]
 
     async def get_range(self, uri: str, start: int, end: int) -> bytes:
         """Bytes ``[start, end)``, cut by SQLite's ``substr`` (the rest is not loaded); the
-        blob's first bytes are read too, to refuse a compressed one (:class:`CompressedRange`)."""
-        key = self._key(uri)
-        check_range(self, uri, start, end)
-
-        async def read(first: int, last: int) -> bytes:
-            found = await self._hops.run(uri, self._db.get_range, key, first, last)
-            if found is None:
-                raise NotFoundInStore(self, uri)
-            size, data = found
-            if first > size:
-                raise InvalidRange(self, uri, start, end, f"the blob has only {size} bytes")
-            return data  # type: ignore[no-any-return]
-
-        data = await read_range(self, uri, start, end, read)
-        self._touch(key)
+        blob's first bytes are read too, to refuse a compressed one (`CompressedRange`)."""
+        data = await super().get_range(uri, start, end)
+        self._touch(self._key(uri))
         return data
 
-    def stream(
-        self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE, *, raw: bool = False
-    ) -> AsyncIterator[bytes]:
-        """The blob in chunks (decoded unless ``raw``); a blob larger than one chunk is read
-        from a single snapshot."""
-        chunks = self._stream_stored(uri, chunk_size)
-        return chunks if raw else decode_stream(self, uri, chunks, chunk_size)
+    async def _stored_range(
+        self, uri: str, key: Any, start: int, end: int, first: int, last: int
+    ) -> bytes:
+        found = await self._hops.run(uri, self._db.get_range, key, first, last)
+        if found is None:
+            raise NotFoundInStore(self, uri)
+        size, data = found
+        if first > size:
+            raise InvalidRange(self, uri, start, end, f"the blob has only {size} bytes")
+        return data  # type: ignore[no-any-return]
 
     async def _stream_stored(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
+        """The blob in chunks; a blob larger than one chunk is read from a single snapshot."""
         key = self._key(uri)
         check_chunk_size(chunk_size)
         found = await self._hops.run(uri, self._db.peek, key, chunk_size)
@@ -268,20 +257,9 @@ class SqliteRaw(Store):
         if self.max_bytes is not None and size > self.max_bytes:
             raise StoreFull(self, uri, f"{size} bytes exceed max_bytes={self.max_bytes}")
 
-    async def put(
-        self,
-        uri: str,
-        data: PutData,
-        *,
-        compress: str | None = None,
-        level: int | None = None,
-        raw: bool = False,
-    ) -> None:
-        """Store ``data`` at the key (compressed with ``compress``) in one transaction
-        (``INSERT OR REPLACE``); ``max_bytes`` counts stored bytes."""
-        key = self._key(uri)
-        check_put_data(data)
-        data = await encode(data, compress, level, raw)
+    async def _put_stored(self, uri: str, key: Any, data: PutData) -> None:
+        """Store the stored form at the key in one transaction (``INSERT OR REPLACE``);
+        ``max_bytes`` counts stored bytes."""
         if isinstance(data, (bytes, bytearray, memoryview)):
             self._check_fits(uri, memoryview(data).nbytes)
             evicted = await self._hops.run(

@@ -1,0 +1,137 @@
+"""`RawStore`: the base of every backend, and the one place compression meets what it stores.
+
+A backend implements access to blobs in their stored form (the bytes as they sit in the
+backend, compressed frame and all); `RawStore` builds the `Store` methods on top of it:
+
+- `get` reads the stored form and decodes it when it starts with the frame's magic byte;
+- `stream` decodes the stored stream step by step;
+- `put` encodes the data (compressing it or framing it) before handing it on;
+- `get_range` reads ranges of the stored form through `read_range`, which refuses a compressed
+  blob with `CompressedRange`.
+
+`stored=True` skips the decoding and encoding. `raw=` is accepted as its deprecated old name.
+"""
+
+from __future__ import annotations
+
+import abc
+import functools
+from collections.abc import AsyncIterator
+from typing import Any
+
+from .._core.data import DEFAULT_CHUNK_SIZE, PutData, check_put_data, check_range
+from ..compression.codecs import MAGIC_BYTE
+from ..compression.store_io import decode, decode_stream, encode, read_range, stored_flag
+from ..store import Store
+
+__all__ = ["RawStore"]
+
+
+class RawStore(Store):
+    """A backend: blobs kept in their stored form, with the compression frame applied here.
+
+    Subclasses implement `_get_stored`, `_stream_stored` and `_stored_range`, and
+    `_put_stored` if they can write; `_locate` checks a URI and turns it into what those need.
+    """
+
+    # -- what a backend implements --------------------------------------------------------------
+
+    def _locate(self, uri: object) -> Any:
+        """Check ``uri`` (``TypeError``, ``InvalidURI``) and return where its blob is.
+
+        The result is handed to `_put_stored` and `_stored_range`; the default is the URI.
+        """
+        return self.check_uri(uri)
+
+    def _shown(self, uri: str) -> str:
+        """``uri`` as messages name it; a backend whose URIs may hold secrets redacts them."""
+        return uri
+
+    @abc.abstractmethod
+    async def _get_stored(self, uri: str) -> bytes:
+        """The whole stored form of the blob (checks ``uri`` itself).
+
+        Raises:
+            NotFoundInStore: no blob at ``uri``.
+        """
+
+    @abc.abstractmethod
+    def _stream_stored(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
+        """The stored form in chunks of at most ``chunk_size`` bytes (checks both arguments)."""
+
+    @abc.abstractmethod
+    async def _stored_range(
+        self, uri: str, where: Any, start: int, end: int, first: int, last: int, /
+    ) -> bytes:
+        """Bytes ``[first, last)`` of the stored form, for a ``get_range(uri, start, end)``.
+
+        ``start`` and ``end`` are the range asked for, which ``InvalidRange`` names.
+        """
+
+    async def _put_stored(self, uri: str, where: Any, data: PutData, *options: Any) -> None:
+        """Write ``data``, a stored form (bytes-like or an async iterable of bytes)."""
+        raise NotImplementedError(f"{self.name} implements no _put_stored")
+
+    # -- the Store methods, built on them -------------------------------------------------------
+
+    async def get(self, uri: str, *, stored: bool = False, raw: bool | None = None) -> bytes:
+        """The blob at ``uri``, decoded unless ``stored`` (see `Store.get`)."""
+        if raw is not None:
+            stored = stored_flag(stored, raw)
+        data = await self._get_stored(uri)
+        if stored or not data or data[0] != MAGIC_BYTE:
+            return data
+        return await decode(self, self._shown(uri), data)
+
+    def stream(
+        self,
+        uri: str,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        *,
+        stored: bool = False,
+        raw: bool | None = None,
+    ) -> AsyncIterator[bytes]:
+        """The blob in chunks, decoded as they stream unless ``stored`` (see `Store.stream`)."""
+        if raw is not None:
+            stored = stored_flag(stored, raw)
+        chunks = self._stream_stored(uri, chunk_size)
+        if stored:
+            return chunks
+        shown = self._shown(uri) if isinstance(uri, str) else uri
+        return decode_stream(self, shown, chunks, chunk_size)
+
+    async def put(
+        self,
+        uri: str,
+        data: PutData,
+        *,
+        compress: str | None = None,
+        level: int | None = None,
+        stored: bool = False,
+        raw: bool | None = None,
+    ) -> None:
+        """Store ``data`` at ``uri``, compressed with ``compress`` (see `Store.put`)."""
+        await self._put_encoded(uri, data, compress, level, stored_flag(stored, raw))
+
+    async def _put_encoded(
+        self,
+        uri: str,
+        data: PutData,
+        compress: str | None,
+        level: int | None,
+        stored: bool,
+        *options: Any,
+    ) -> None:
+        """Check ``uri`` and ``data``, encode ``data``, and write it with `_put_stored`
+        (``options``: what a backend's own keywords of ``put`` hand on to it)."""
+        where = self._locate(uri)
+        check_put_data(data)
+        await self._put_stored(uri, where, await encode(data, compress, level, stored), *options)
+
+    async def get_range(self, uri: str, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)`` of the blob (`CompressedRange` if it is stored compressed)."""
+        where = self._locate(uri)
+        shown = self._shown(uri)
+        check_range(self, shown, start, end)
+        read = functools.partial(self._stored_range, uri, where, start, end)
+        return await read_range(self, shown, start, end, read)
