@@ -70,6 +70,8 @@ class Store(abc.ABC):
     #: Attributes holding runtime state (clients, pools, locks) that are dropped on pickling and
     #: rebuilt by :meth:`_init_runtime`.
     _runtime_attrs: ClassVar[tuple[str, ...]] = ()
+    #: Attributes renamed since an older version, ``(old, new)``: applied on unpickling.
+    _renamed_attrs: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     @property
     def name(self) -> str:
@@ -497,6 +499,9 @@ class Store(abc.ABC):
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        for old, new in self._renamed_attrs:
+            if old in state and new not in state:
+                state[new] = state.pop(old)
         self.__dict__.update(state)
         self._init_runtime()
 

@@ -350,3 +350,35 @@ def test_every_option_is_in_the_configuration_reference() -> None:
     options = set(CHAIN_OPTIONS) | set(TIER_OPTIONS) | set(RETRY_OPTIONS)
     options |= {name for backend_options in OPTIONS.values() for name in backend_options}
     assert sorted(o for o in options if f"`{o}`" not in reference) == []
+
+
+def test_each_backend_time_limit_has_its_own_name_and_the_old_spelling_warns() -> None:
+    import warnings
+
+    from asyncbitstore import HTTPRaw, S3Raw, SqliteRaw
+
+    assert S3Raw(request_timeout=5).request_timeout == 5
+    assert HTTPRaw(read_timeout=3).read_timeout == 3
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        http = HTTPRaw(timeout=4)
+    assert http.read_timeout == 4
+    assert [str(w.message) for w in caught] == [
+        "timeout= is deprecated here: pass read_timeout= (it bounds the same thing)"
+    ]
+    with pytest.raises(TypeError, match="pass lock_timeout= only"):
+        SqliteRaw("/tmp/never-created.db", lock_timeout=1, timeout=2)
+
+
+def test_a_configured_time_limit_reaches_the_backend_under_its_name(tmp_path: Path) -> None:
+    chain = Composite.from_config(
+        {
+            "tier": [
+                {"role": "source", "uri": "https://example.invalid/", "read_timeout": 7},
+                {"role": "source", "uri": f"sqlite://{tmp_path}/b.db/x/", "request_timeout": 9},
+            ]
+        }
+    )
+    http, sqlite = (getattr(tier.store, "raw", tier.store) for tier in chain.tiers)
+    assert http.read_timeout == 7
+    assert sqlite.lock_timeout == 9  # the old key still reads

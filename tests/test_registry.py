@@ -163,7 +163,7 @@ def test_an_sftp_tier_is_built_with_its_options_and_shows_no_secret() -> None:
     assert type(raw).__name__ == "SFTPRaw"
     assert store.prefix == "sftp://backup@files.internal:2222/srv/blobs/"  # type: ignore[attr-defined]
     assert raw.base == "sftp://backup@files.internal:2222/"  # keyed: the whole server
-    assert raw.max_requests == 8 and raw.timeout == 15 and raw.retry.attempts == 2
+    assert raw.max_requests == 8 and raw.request_timeout == 15 and raw.retry.attempts == 2
     assert raw._connect_options == {
         "known_hosts": "/etc/bitstore/known_hosts",
         "keepalive_interval": 30,

@@ -21,7 +21,7 @@ from ._spec import BOOL, INT, LIST, NUMBER, STR, TABLE, Failer, TierSpec
 
 __all__ = ["OPTIONS", "api_store", "raw_store"]
 
-_NETWORK = {"max_connections": INT, "request_timeout": NUMBER, "retry": TABLE}
+_NETWORK = {"max_connections": INT, "retry": TABLE}
 
 Builder = Callable[[str, dict[str, Any], bool], tuple[Store, str]]
 
@@ -38,16 +38,31 @@ def _load(scheme: str) -> Any:
         raise ImportError(f"{text}; pip install 'asyncbitstore[{backend.extra}]'") from exc
 
 
-def _network(options: dict[str, Any]) -> dict[str, Any]:
-    """Constructor keywords shared by the network backends, only for options given."""
-    kwargs: dict[str, Any] = {}
+def _network(options: dict[str, Any], limit: str) -> dict[str, Any]:
+    """Constructor keywords shared by the network backends, only for options given; the time
+    limit goes to the backend's keyword ``limit``."""
+    kwargs: dict[str, Any] = _time_limit(options, limit)
     if "max_connections" in options:
         kwargs["max_connections"] = options["max_connections"]
-    if "request_timeout" in options:
-        kwargs["timeout"] = options["request_timeout"]
     if "retry" in options:
         kwargs["retry"] = Retry(**options["retry"])
     return kwargs
+
+
+def _time_limit(options: dict[str, Any], limit: str) -> dict[str, Any]:
+    """``{limit: value}`` for the tier's time limit, if it gives one.
+
+    ``request_timeout`` was once the key of every backend; where a backend's limit has another
+    name (``read_timeout``, ``lock_timeout``), that old key is still read as the limit.
+    """
+    for key in _TIME_LIMITS:
+        if key in options:
+            return {limit: options[key]}
+    return {}
+
+
+#: The time-limit keys a tier may give; each backend accepts the one(s) in its option table.
+_TIME_LIMITS = ("request_timeout", "read_timeout", "lock_timeout")
 
 
 def _file(uri: str, options: dict[str, Any], plain: bool) -> tuple[Store, str]:
@@ -76,7 +91,7 @@ def _s3(uri: str, options: dict[str, Any], plain: bool) -> tuple[Store, str]:
         if credentials:
             raise ValueError("anonymous = true takes no profile or keys; remove one or the other")
         credentials = "anonymous"
-    kwargs = _network(options)
+    kwargs = _network(options, "request_timeout")
     for option, keyword in (("endpoint", "endpoint_url"), ("region", "region")):
         if option in options:
             kwargs[keyword] = options[option]
@@ -86,7 +101,7 @@ def _s3(uri: str, options: dict[str, Any], plain: bool) -> tuple[Store, str]:
 
 def _gs(uri: str, options: dict[str, Any], plain: bool) -> tuple[Store, str]:
     cls = _load("gs")
-    kwargs = _network(options)
+    kwargs = _network(options, "read_timeout")
     if "endpoint" in options:
         kwargs["api_root"] = options["endpoint"]
     kwargs.update({k: options[k] for k in ("verify_md5", "chunk_size") if k in options})
@@ -99,7 +114,7 @@ def _gs(uri: str, options: dict[str, Any], plain: bool) -> tuple[Store, str]:
 
 def _http(uri: str, options: dict[str, Any], plain: bool) -> tuple[Store, str]:
     cls = _load("http")
-    kwargs = _network(options)
+    kwargs = _network(options, "read_timeout")
     kwargs.update({k: options[k] for k in ("headers", "listing") if k in options})
     return cls(**kwargs), uri
 
@@ -114,7 +129,7 @@ def _redis(uri: str, options: dict[str, Any], plain: bool) -> tuple[Store, str]:
         if "@" in netloc:
             raise ValueError("give the password in the URI or as password =, not both")
         netloc = f":{quote(options['password'], safe='')}@{netloc}"
-    kwargs = _network(options)
+    kwargs = _network(options, "request_timeout")
     if "ttl" in options:
         kwargs["ttl"] = options["ttl"]
     raw = cls(f"{parts.scheme}://{netloc}/{db or '0'}", **kwargs)
@@ -138,8 +153,7 @@ def _sqlite(uri: str, options: dict[str, Any], plain: bool) -> tuple[Store, str]
     kwargs: dict[str, Any] = {
         k: options[k] for k in ("max_bytes", "fsync", "threads") if k in options
     }
-    if "request_timeout" in options:
-        kwargs["timeout"] = options["request_timeout"]
+    kwargs.update(_time_limit(options, "lock_timeout"))
     raw = _load("sqlite")(path, **kwargs)
     return raw, raw.base + "/".join(parts[ends[0] + 1 :])
 
@@ -159,8 +173,7 @@ def _sftp(uri: str, options: dict[str, Any], plain: bool) -> tuple[Store, str]:
         kwargs["client_keys"] = [os.path.expanduser(path) for path in paths]
     if "max_requests" in options:
         kwargs["max_requests"] = options["max_requests"]
-    if "request_timeout" in options:
-        kwargs["timeout"] = options["request_timeout"]
+    kwargs.update(_time_limit(options, "request_timeout"))
     if "retry" in options:
         kwargs["retry"] = Retry(**options["retry"])
     if "connect_options" in options:
@@ -178,6 +191,7 @@ _TABLE: Mapping[str, tuple[Mapping[str, tuple[type, ...]], Builder]] = {
     "s3": (
         {
             **_NETWORK,
+            "request_timeout": NUMBER,
             "endpoint": STR,
             "region": STR,
             "profile": STR,
@@ -193,6 +207,8 @@ _TABLE: Mapping[str, tuple[Mapping[str, tuple[type, ...]], Builder]] = {
     "gs": (
         {
             **_NETWORK,
+            "read_timeout": NUMBER,
+            "request_timeout": NUMBER,  # the old name of read_timeout
             "endpoint": STR,
             "credentials": (str, dict),
             "anonymous": BOOL,
@@ -201,8 +217,17 @@ _TABLE: Mapping[str, tuple[Mapping[str, tuple[type, ...]], Builder]] = {
         },
         _gs,
     ),
-    "http": ({**_NETWORK, "headers": TABLE, "listing": BOOL}, _http),
-    "redis": ({**_NETWORK, "password": STR, "ttl": NUMBER}, _redis),
+    "http": (
+        {
+            **_NETWORK,
+            "read_timeout": NUMBER,
+            "request_timeout": NUMBER,  # the old name of read_timeout
+            "headers": TABLE,
+            "listing": BOOL,
+        },
+        _http,
+    ),
+    "redis": ({**_NETWORK, "request_timeout": NUMBER, "password": STR, "ttl": NUMBER}, _redis),
     "sftp": (
         {
             "request_timeout": NUMBER,
@@ -217,7 +242,13 @@ _TABLE: Mapping[str, tuple[Mapping[str, tuple[type, ...]], Builder]] = {
         _sftp,
     ),
     "sqlite": (
-        {"max_bytes": INT, "fsync": BOOL, "threads": INT, "request_timeout": NUMBER},
+        {
+            "max_bytes": INT,
+            "fsync": BOOL,
+            "threads": INT,
+            "lock_timeout": NUMBER,
+            "request_timeout": NUMBER,  # the old name of lock_timeout
+        },
         _sqlite,
     ),
 }

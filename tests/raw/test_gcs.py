@@ -232,7 +232,7 @@ async def test_a_server_that_stops_answering_times_out_and_is_retried(
 ) -> None:
     proxy.delay = 0.5
     retry = Retry(attempts=2, base=0.01, cap=0.01)
-    async with GSRaw(api_root=proxy.url, timeout=0.05, retry=retry) as slow:
+    async with GSRaw(api_root=proxy.url, read_timeout=0.05, retry=retry) as slow:
         with pytest.raises(StoreNotAvailable, match="Timeout"):
             await slow.get("gs://bucket/key")
     assert proxy.count() == 2

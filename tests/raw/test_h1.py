@@ -339,7 +339,7 @@ async def test_s3_gets_fail_over_cut_bodies_and_hangs_and_keep_their_connections
     ):
         await admin.put_object(Bucket=name, Key="k", Body=b"0123456789" * 100)
         retry = Retry(attempts=4, base=0.01, cap=0.05)
-        async with S3Raw(endpoint_url=proxy.url, retry=retry, timeout=0.5) as store:
+        async with S3Raw(endpoint_url=proxy.url, retry=retry, request_timeout=0.5) as store:
             uri = f"s3://{name}/k"
             proxy.inject(TRUNCATE, first=1, methods={"GET"})
             proxy.inject(RESET_BODY, first=1, methods={"GET"})

@@ -234,7 +234,7 @@ async def test_connection_refused_becomes_store_not_available() -> None:
 
 
 async def test_a_slow_server_raises_store_timeout(origin: Origin) -> None:
-    async with HTTPRaw(timeout=0.2, retry=Retry(attempts=1)) as raw:
+    async with HTTPRaw(read_timeout=0.2, retry=Retry(attempts=1)) as raw:
         started = time.monotonic()
         with pytest.raises(StoreTimeout, match=r"within 0\.2 s"):
             await raw.get(f"{origin.url}/slow")
@@ -403,7 +403,7 @@ async def test_the_secret_header_never_appears_in_errors_or_logs(
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     # The wrong token gets a 403 whose body echoes it back.
-    raw = HTTPRaw(headers={"Authorization": SECRET + "x"}, retry=FAST, timeout=0.2)
+    raw = HTTPRaw(headers={"Authorization": SECRET + "x"}, retry=FAST, read_timeout=0.2)
     async with raw:
         errors = await _failures(origin, raw, port)
     assert len(errors) == 7
@@ -456,7 +456,7 @@ async def test_aclose_closes_the_session_and_the_store_reopens_it(
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"max_connections": 0}, {"max_connections": True}, {"timeout": 0}, {"headers": {"a": 1}}],
+    [{"max_connections": 0}, {"max_connections": True}, {"read_timeout": 0}, {"headers": {"a": 1}}],
 )
 def test_bad_options_are_refused(kwargs: dict[str, object]) -> None:
     with pytest.raises((TypeError, ValueError)):

@@ -203,7 +203,7 @@ async def test_unreachable_server_is_retried_then_not_available() -> None:
     with RedisServer() as server:  # a port that was just free, now closed again
         url = server.url
     quick = Retry(attempts=3, base=0.01, cap=0.01)
-    async with RedisRaw(url, retry=quick, timeout=2) as gone:
+    async with RedisRaw(url, retry=quick, request_timeout=2) as gone:
         started = asyncio.get_running_loop().time()
         with pytest.raises(StoreNotAvailable, match="ConnectionError") as caught:
             await gone.get(gone.uri("k"))

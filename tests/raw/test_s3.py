@@ -136,7 +136,7 @@ async def test_get_range_of_an_empty_object_and_past_the_end(bucket: tuple[str, 
 
 @pytest.mark.parametrize(
     "options",
-    [{"max_connections": 0}, {"part_size": 4 * MiB}, {"timeout": 0}, {"retry": 3},
+    [{"max_connections": 0}, {"part_size": 4 * MiB}, {"request_timeout": 0}, {"retry": 3},
      {"endpoint_url": "127.0.0.1:9000"}, {"credentials": {"secret": "x"}},
      {"credentials": []}, {"credentials": 42}],
 )  # fmt: skip
@@ -219,7 +219,9 @@ async def test_requests_beyond_the_pool_are_signed_and_timed_only_once_they_get_
     proxy, name, admin = proxied
     await admin.put_object(Bucket=name, Key="k", Body=b"pooled")
     proxy.delay = 0.05  # 200 requests over 4 connections: about 2.5 s in all
-    async with S3Raw(endpoint_url=proxy.url, max_connections=4, timeout=1.0, retry=FAST) as s:
+    async with S3Raw(
+        endpoint_url=proxy.url, max_connections=4, request_timeout=1.0, retry=FAST
+    ) as s:
         got = await s.get_many([f"s3://{name}/k"] * 200, concurrency=256)
     assert got == [b"pooled"] * 200
     gets = [r for r in proxy.requests if r.method == "GET"]
@@ -338,7 +340,7 @@ async def test_a_slow_server_raises_store_timeout_after_the_retries(
     proxy, name, _ = proxied
     proxy.delay = 1.0
     retry = Retry(attempts=2, base=0.01, cap=0.01)
-    async with S3Raw(endpoint_url=proxy.url, timeout=0.2, retry=retry) as store:
+    async with S3Raw(endpoint_url=proxy.url, request_timeout=0.2, retry=retry) as store:
         with pytest.raises(StoreTimeout, match="after 2 attempts"):
             await store.get(f"s3://{name}/k")
     assert proxy.count() == 2

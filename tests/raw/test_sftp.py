@@ -315,7 +315,9 @@ async def test_a_silent_server_times_out(sshd_server: SSHServer, tmp_path: Path)
     server = await asyncio.start_server(silent, LOOPBACK, 0)
     port = server.sockets[0].getsockname()[1]
     try:
-        store = _store(sshd_server, tmp_path, port=port, timeout=0.3, retry=Retry(attempts=1))
+        store = _store(
+            sshd_server, tmp_path, port=port, request_timeout=0.3, retry=Retry(attempts=1)
+        )
         with pytest.raises(StoreTimeout):
             await asyncio.wait_for(store.get(store.uri("k")), 5)
         await store.aclose()

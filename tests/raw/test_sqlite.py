@@ -105,7 +105,7 @@ async def test_database_is_in_wal_mode_and_readers_pass_a_held_write_lock(
     tmp_path: Path,
 ) -> None:
     path = str(tmp_path / "wal.db")
-    async with SqliteRaw(path, timeout=0.2) as store:
+    async with SqliteRaw(path, lock_timeout=0.2) as store:
         await store.put(store.uri("k"), b"v")
         writer = _plain(path)
         assert writer.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

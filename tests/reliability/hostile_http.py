@@ -88,9 +88,14 @@ async def peer(reply: Reply) -> AsyncIterator[Scripted]:
         yield server
 
 
-def store_for(kind: str, server: Scripted, **options: Any) -> tuple[Store, str]:
-    """A store of ``kind`` talking to ``server``, and the URI of blob ``bucket/key`` there."""
+def store_for(
+    kind: str, server: Scripted, *, limit: float | None = None, **options: Any
+) -> tuple[Store, str]:
+    """A store of ``kind`` talking to ``server``, and the URI of blob ``bucket/key`` there;
+    ``limit`` is the backend's time limit (S3's request_timeout, GCS's and HTTP's read_timeout)."""
     options.setdefault("retry", QUICK)
+    if limit is not None:
+        options["request_timeout" if kind.startswith("s3") else "read_timeout"] = limit
     url = f"http://{server.authority}"
     if kind in ("s3-fast", "s3-botocore"):
         fast = kind == "s3-fast"

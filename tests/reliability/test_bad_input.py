@@ -257,21 +257,21 @@ async def test_a_plain_composite_answers_any_uri(uri: str, tmp_path: Path) -> No
 @given(uri=uris("s3://", "s3://bucket/", "s3://b/", "S3://bucket/", "s3://bucket"))
 @EXAMPLES
 async def test_s3_uri_parsing_answers_any_uri_without_a_request_for_invalid_ones(uri: str) -> None:
-    async with S3Raw(endpoint_url=DEAD, retry=ONCE, timeout=2) as store:
+    async with S3Raw(endpoint_url=DEAD, retry=ONCE, request_timeout=2) as store:
         await _every_method(store, uri, write=False)
 
 
 @given(uri=uris("gs://", "gs://bucket/", "gs://b/", "gs://Bucket/", "gs://bucket"))
 @EXAMPLES
 async def test_gcs_uri_parsing_answers_any_uri_without_a_request_for_invalid_ones(uri: str) -> None:
-    async with GSRaw(api_root=DEAD, retry=ONCE, timeout=2) as store:
+    async with GSRaw(api_root=DEAD, retry=ONCE, read_timeout=2) as store:
         await _every_method(store, uri, write=False)
 
 
 @given(uri=uris("http://", "https://", "http://127.0.0.1:9/", "http://[::1", "http://a:b@"))
 @EXAMPLES
 async def test_http_uri_parsing_answers_any_uri(uri: str) -> None:
-    async with HTTPRaw(retry=ONCE, timeout=2) as store:
+    async with HTTPRaw(retry=ONCE, read_timeout=2) as store:
         answers = await _every_method(store, uri, write=False)
         for answer in answers.values():
             assert ":b@" not in str(answer)  # URL credentials are never shown

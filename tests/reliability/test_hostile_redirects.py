@@ -64,7 +64,7 @@ async def test_a_redirect_elsewhere_is_an_error_and_nothing_reaches_the_other_ho
         async with Scripted(_redirecting(status, location)) as endpoint:
             store = S3Raw(
                 CREDENTIALS, endpoint_url=f"http://{endpoint.authority}", region="us-east-1",
-                retry=ONCE, timeout=5, fast_path=fast_path,
+                retry=ONCE, request_timeout=5, fast_path=fast_path,
             )  # fmt: skip
             async with store:
                 with pytest.raises(StoreNotAvailable, match="redirect") as caught:
@@ -111,7 +111,7 @@ async def test_a_region_redirect_is_signed_again_for_that_region_on_the_same_end
     async with Scripted(_regional("eu-central-1")) as endpoint:
         store = S3Raw(
             CREDENTIALS, endpoint_url=f"http://{endpoint.authority}", region="us-east-1",
-            retry=ONCE, timeout=5, fast_path=fast_path,
+            retry=ONCE, request_timeout=5, fast_path=fast_path,
         )  # fmt: skip
         async with store:
             assert await store.get("s3://bucket/key") == b"regional bytes"

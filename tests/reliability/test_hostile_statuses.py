@@ -45,7 +45,7 @@ CALLS: dict[str, Callable[[Any, str], Awaitable[Any]]] = {
 async def test_an_odd_status_is_no_answer(kind: str, odd: str, call: str) -> None:
     reply: Callable[[Request], bytes] = ODD[odd]
     async with peer(reply) as server:
-        store, uri = store_for(kind, server, timeout=1.0)
+        store, uri = store_for(kind, server, limit=1.0)
         async with store:
             with pytest.raises(StoreNotAvailable) as caught:
                 found = await CALLS[call](store, uri)

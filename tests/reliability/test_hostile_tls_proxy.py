@@ -61,7 +61,7 @@ async def test_aws_ca_bundle_is_trusted_by_the_fast_path(
 ) -> None:
     url, cert, scripted = private_tls
     monkeypatch.setenv("AWS_CA_BUNDLE", str(cert))
-    async with S3Raw(KEYS, endpoint_url=url, retry=ONCE, timeout=10) as store:
+    async with S3Raw(KEYS, endpoint_url=url, retry=ONCE, request_timeout=10) as store:
         assert await store.get("s3://bucket/key") == b"private"
         assert await store.size("s3://bucket/key") == 7
         await store.put("s3://bucket/key", b"written")
@@ -74,7 +74,7 @@ async def test_without_the_ca_bundle_the_private_endpoint_is_refused(
 ) -> None:
     url, _, scripted = private_tls
     monkeypatch.delenv("AWS_CA_BUNDLE", raising=False)
-    async with S3Raw(KEYS, endpoint_url=url, retry=ONCE, timeout=10) as store:
+    async with S3Raw(KEYS, endpoint_url=url, retry=ONCE, request_timeout=10) as store:
         with pytest.raises(StoreNotAvailable):
             await store.get("s3://bucket/key")
     assert scripted.requests == []
@@ -88,7 +88,7 @@ async def test_a_proxy_for_the_endpoint_carries_every_request(
             monkeypatch.delenv(name, raising=False)
         monkeypatch.setenv("HTTP_PROXY", f"http://{proxy.authority}")
         endpoint = "http://s3.unreachable.invalid:9000"  # only the proxy can reach it
-        async with S3Raw(KEYS, endpoint_url=endpoint, retry=ONCE, timeout=10) as store:
+        async with S3Raw(KEYS, endpoint_url=endpoint, retry=ONCE, request_timeout=10) as store:
             assert await store.get("s3://bucket/key") == b"private"
             assert await store.exists("s3://bucket/key") is True
     assert [head.split(b" ")[1] for head in proxy.requests] == [

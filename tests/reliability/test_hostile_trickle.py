@@ -1,7 +1,7 @@
 """A stream's time limit holds per chunk: a peer trickling a byte every 50 ms cannot keep one
 open.
 
-Each store streams with ``timeout=0.5`` from a scripted peer that sends the answer's head and
+Each store streams with a 0.5 s time limit from a scripted peer that sends the answer's head and
 then one byte of a long body every 50 ms (each read arrives well within the limit, a 64 KiB
 chunk never does). The stream must end with ``StoreNotAvailable`` (a ``StoreTimeout`` where the
 backend says so) within a few seconds, retries and resumes included.
@@ -43,7 +43,7 @@ async def trickle(server: Scripted, reader: Any, writer: Any, n: int) -> None:
 async def test_a_trickling_stream_ends_within_a_few_seconds(kind: str) -> None:
     got = 0
     async with Scripted(trickle) as server:
-        store, uri = store_for(kind, server, timeout=0.5)
+        store, uri = store_for(kind, server, limit=0.5)
         async with store:
             loop = asyncio.get_running_loop()
             began = loop.time()

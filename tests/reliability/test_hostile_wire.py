@@ -64,7 +64,7 @@ async def test_a_body_without_framing_cut_by_the_close_is_an_error(pool: Pool) -
             await _get(pool, server)
         store = S3Raw(
             KEYS,
-            endpoint_url=f"http://{server.authority}", retry=ONCE, timeout=5,
+            endpoint_url=f"http://{server.authority}", retry=ONCE, request_timeout=5,
         )  # fmt: skip
         async with store:
             with pytest.raises(StoreNotAvailable, match="neither Content-Length"):
@@ -115,7 +115,7 @@ async def test_an_object_larger_than_max_object_bytes_is_refused_unread(fast_pat
     async with Scripted(_flooding(start, b"z", sent)) as server:
         store = S3Raw(
             KEYS,
-            endpoint_url=f"http://{server.authority}", retry=ONCE, timeout=10,
+            endpoint_url=f"http://{server.authority}", retry=ONCE, request_timeout=10,
             max_object_bytes=MiB, fast_path=fast_path,
         )  # fmt: skip
         async with store:

@@ -359,7 +359,7 @@ async def test_redis_never_shows_its_password(
     good = RedisRaw(f"redis://:{REDIS_PASSWORD}@127.0.0.1:{port}/0", retry=QUICK)
     wrong = RedisRaw(f"redis://:{REDIS_PASSWORD}-wrong@127.0.0.1:{port}/0", retry=QUICK)
     none = RedisRaw(f"redis://127.0.0.1:{port}/0", retry=QUICK)
-    down = RedisRaw(f"redis://:{REDIS_PASSWORD}@127.0.0.1:9/0", retry=QUICK, timeout=1)
+    down = RedisRaw(f"redis://:{REDIS_PASSWORD}@127.0.0.1:9/0", retry=QUICK, request_timeout=1)
     for store in (good, wrong, none, down):
         seen.add(store, store.uri_hint)
         async with store:

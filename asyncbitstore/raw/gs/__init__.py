@@ -24,6 +24,7 @@ except ModuleNotFoundError as _missing:
 
 from ..._core.data import PutData, check_chunk_size
 from ..._core.redact import redact, stand_in
+from ..._core.renamed import NOT_GIVEN, renamed
 from ..._core.resources import LoopLocal
 from ...errors import InvalidDataFound, InvalidRange, InvalidURI, NotFoundInStore
 from ...retry import Retry, TransientError, is_transient
@@ -51,9 +52,10 @@ class GSRaw(RawStore):
         retry: the backoff policy for transient failures (connection errors, timeouts, 429, 5xx).
         max_connections: the connection pool size; give it the concurrency of your bulk calls.
             Requests beyond it wait for a connection, and that wait is not timed.
-        timeout: seconds a request may go without progress (connecting, or between reads), or
-            ``None``; ``stream`` also gets each chunk within it, so a peer trickling bytes cannot
-            hold a stream open (the rest of the download is then resumed under ``retry``).
+        read_timeout: seconds a request may go without progress (connecting, or between
+            reads), or ``None``; ``stream`` also gets each chunk within it, so a peer trickling
+            bytes cannot hold a stream open (the rest of the download is then resumed under
+            ``retry``).
         verify_md5: check full downloads (``get`` and ``stream``) against the object's md5Hash;
             a mismatch raises :class:`~asyncbitstore.errors.InvalidDataFound`.
         chunk_size: bodies up to this size are uploaded in one request; larger ones (and async
@@ -69,6 +71,7 @@ class GSRaw(RawStore):
 
     uri_hint = "gs://<bucket>/<object>"
     _runtime_attrs = ("_clients", "_buckets")
+    _renamed_attrs = (("timeout", "read_timeout"),)
     _list_page_size = 1000
 
     def __init__(
@@ -78,15 +81,17 @@ class GSRaw(RawStore):
         api_root: str | None = None,
         retry: Retry | None = None,
         max_connections: int = DEFAULT_CONCURRENCY,
-        timeout: float | None = 60.0,
+        read_timeout: float | None = 60.0,
         verify_md5: bool = False,
         chunk_size: int = 32 * gsio.UPLOAD_UNIT,
+        timeout: Any = NOT_GIVEN,
     ) -> None:
+        timeout = renamed("read_timeout", read_timeout, "timeout", timeout, 60.0)
         gsio.check_options(credentials, max_connections, timeout, chunk_size)
         self.api_root = gsio.emulator_root(api_root)
         self.retry = retry if retry is not None else Retry()
         self.max_connections = max_connections
-        self.timeout = timeout
+        self.read_timeout = timeout
         self.verify_md5 = bool(verify_md5)
         self.chunk_size = chunk_size
         self._credentials = credentials
@@ -112,7 +117,7 @@ class GSRaw(RawStore):
             anonymous=self._anonymous,
             credentials=self._credentials,
             limit=self.max_connections,
-            timeout=self.timeout,
+            timeout=self.read_timeout,
         )
 
     @property
@@ -231,7 +236,7 @@ class GSRaw(RawStore):
 
     async def _stream_stored(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
         """The object as it arrives. A connection lost mid-way, or a chunk not complete within
-        ``timeout``, is resumed at the next byte of the same object generation, under the
+        ``read_timeout``, is resumed at the next byte of the same object generation, under the
         retry policy."""
         bucket, name = self._parse(uri)
         check_chunk_size(chunk_size)
@@ -243,7 +248,7 @@ class GSRaw(RawStore):
             try:
                 async with response:
                     while chunk := await responses.read_chunk(
-                        response.content, chunk_size, self.timeout
+                        response.content, chunk_size, self.read_timeout
                     ):
                         offset += len(chunk)
                         if digest is not None:

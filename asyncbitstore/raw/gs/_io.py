@@ -55,7 +55,7 @@ def check_options(
     if credentials is not None and not isinstance(credentials, (str, os.PathLike, Mapping)):
         raise TypeError("credentials must be a file path, a dict or None")
     positive_int("max_connections", max_connections, type_error=True)
-    positive_number("timeout", timeout, allow_none=True)
+    positive_number("read_timeout", timeout, allow_none=True)
     if check_chunk_size(chunk_size) % UPLOAD_UNIT:
         raise ValueError(f"chunk_size must be a multiple of 256 KiB, not {chunk_size}")
 

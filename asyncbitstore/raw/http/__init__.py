@@ -24,6 +24,7 @@ from ..._core.checks import positive_int
 from ..._core.data import check_chunk_size
 from ..._core.deadline import check_timeout
 from ..._core.redact import redact, scrub, stand_in
+from ..._core.renamed import NOT_GIVEN, renamed
 from ..._core.resources import LoopLocal
 from ...errors import (
     BitstoreError,
@@ -55,8 +56,8 @@ class HTTPRaw(RawStore):
             their own credentials (``user:password@``) are refused with ``InvalidURI``.
         retry: the policy for transient failures (default ``Retry()``).
         max_connections: the size of the connection pool.
-        timeout: seconds allowed to connect and for each read of the body (``None``: no limit).
-            A whole download may take longer, so long streams are not cut off.
+        read_timeout: seconds allowed to connect and for each read of the body, and for each
+            chunk of a ``stream`` (``None``: no limit). A whole download may take longer.
         listing: whether the server publishes JSON directory listings (nginx with
             ``autoindex_format json``). With ``False``, :meth:`list` raises
             ``NotImplementedError`` at once.
@@ -73,6 +74,7 @@ class HTTPRaw(RawStore):
 
     uri_hint = "http://host/path or https://host/path (no trailing '/', no '#fragment')"
     _runtime_attrs = ("_session", "_client_timeout")
+    _renamed_attrs = (("timeout", "read_timeout"),)
     # Class-level defaults: a store pickled before these options existed still has them.
     max_listing_depth: int = 64
     max_listing_bytes: int = 16 << 20
@@ -83,11 +85,13 @@ class HTTPRaw(RawStore):
         headers: Mapping[str, str] | None = None,
         retry: Retry | None = None,
         max_connections: int = 64,
-        timeout: float | None = 30.0,
+        read_timeout: float | None = 30.0,
         listing: bool = True,
         max_listing_depth: int = 64,
         max_listing_bytes: int = 16 << 20,
+        timeout: Any = NOT_GIVEN,
     ) -> None:
+        timeout = renamed("read_timeout", read_timeout, "timeout", timeout, 30.0)
         headers = dict(headers or {})
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
             raise TypeError("headers must map str to str")
@@ -102,7 +106,7 @@ class HTTPRaw(RawStore):
         # refused by name (see _refuse_url_credentials) instead of its bare ValueError.
         self.retry = retry if retry is not None else Retry()
         self.max_connections = max_connections
-        self.timeout = check_timeout(timeout)
+        self.read_timeout = check_timeout(timeout)
         self.listing = bool(listing)
         self.max_listing_depth = max_listing_depth
         self.max_listing_bytes = max_listing_bytes
@@ -113,7 +117,7 @@ class HTTPRaw(RawStore):
             self._new_session, _close_session
         )
         self._client_timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=self.timeout, sock_read=self.timeout
+            total=None, sock_connect=self.read_timeout, sock_read=self.read_timeout
         )
 
     async def _new_session(self) -> aiohttp.ClientSession:
@@ -205,7 +209,7 @@ class HTTPRaw(RawStore):
         """Our error for a failure that survived the retries."""
         uri = redact(url)
         if isinstance(exc, asyncio.TimeoutError):
-            return StoreTimeout(self, f"no answer within {self.timeout} s", uri=uri)
+            return StoreTimeout(self, f"no answer within {self.read_timeout} s", uri=uri)
         attempts = "" if self.retry.attempts == 1 else f" (after {self.retry.attempts} attempts)"
         detail = scrub(str(exc), self._headers.values())
         reason = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
@@ -300,13 +304,15 @@ class HTTPRaw(RawStore):
     async def _stream_stored(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
         """The body as it arrives. Errors before the first chunk are retried; a failure
         mid-body raises ``StoreNotAvailable`` (nothing is retried once bytes were handed out),
-        and so does a chunk not complete within ``timeout`` (``StoreTimeout``), however
+        and so does a chunk not complete within ``read_timeout`` (``StoreTimeout``), however
         steadily bytes trickle."""
         url = self._url(uri)
         check_chunk_size(chunk_size)
         response = await self._open(url)
         try:
-            while chunk := await responses.read_chunk(response.content, chunk_size, self.timeout):
+            while chunk := await responses.read_chunk(
+                response.content, chunk_size, self.read_timeout
+            ):
                 yield chunk
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             failure = exc

@@ -32,6 +32,7 @@ from redis.backoff import NoBackoff
 from ..._core.checks import positive_int
 from ..._core.data import PutData, check_chunk_size
 from ..._core.redact import scrub
+from ..._core.renamed import NOT_GIVEN, renamed
 from ..._core.resources import LoopLocal
 from ...compression.store_io import stored_flag
 from ...errors import InvalidRange, InvalidURI, NotFoundInStore, StoreNotAvailable
@@ -68,7 +69,7 @@ class RedisRaw(RawStore):
             connection. Match it to the concurrency of your bulk calls (default 64).
         ttl: seconds after which every blob written expires (``None``: never). ``put`` takes
             a per-call ``ttl=`` too.
-        timeout: seconds to wait for a connection or an answer before the call fails.
+        request_timeout: seconds to wait for a connection or an answer before the call fails.
         retry: the policy for connection errors and timeouts (authentication errors fail at
             once).
 
@@ -77,6 +78,7 @@ class RedisRaw(RawStore):
     """
 
     _runtime_attrs = ("_client",)
+    _renamed_attrs = (("timeout", "request_timeout"),)
 
     def __init__(
         self,
@@ -84,14 +86,16 @@ class RedisRaw(RawStore):
         *,
         max_connections: int = DEFAULT_CONCURRENCY,
         ttl: float | None = None,
-        timeout: float = 30.0,
+        request_timeout: float = 30.0,
         retry: Retry | None = None,
+        timeout: Any = NOT_GIVEN,
     ) -> None:
+        timeout = renamed("request_timeout", request_timeout, "timeout", timeout, 30.0)
         self._url = url
         self.base, self._secret = _ops.parse_url(url)
         self.max_connections = positive_int("max_connections", max_connections, type_error=True)
         self.ttl = _ops.check_ttl(ttl)
-        self.timeout = float(timeout)
+        self.request_timeout = float(timeout)
         self.retry = retry or Retry()
         self._init_runtime()
 
@@ -102,9 +106,9 @@ class RedisRaw(RawStore):
         pool = BlockingConnectionPool.from_url(
             self._url,
             max_connections=self.max_connections,
-            timeout=self.timeout,
-            socket_timeout=self.timeout,
-            socket_connect_timeout=self.timeout,
+            timeout=self.request_timeout,
+            socket_timeout=self.request_timeout,
+            socket_connect_timeout=self.request_timeout,
             retry=RedisRetry(NoBackoff(), 0),  # our Retry is the only one
         )
         return Redis(connection_pool=pool)

@@ -16,6 +16,7 @@ except ModuleNotFoundError as _missing:
 from ..._core.data import PutData, check_chunk_size
 from ..._core.deadline import within
 from ..._core.redact import redact, stand_in
+from ..._core.renamed import NOT_GIVEN, renamed
 from ..._core.resources import LoopLocal
 from ...errors import InvalidDataFound, InvalidRange, InvalidURI, NotFoundInStore
 from ...retry import Retry, TransientError
@@ -78,8 +79,8 @@ class S3Raw(RawStore):
             before they are signed, so none times out in the pool or carries a stale signature.
         retry: backoff for transient failures (connection errors, timeouts, 5xx, throttling);
             botocore's own retries are off.
-        timeout: seconds one request attempt may take, body included (for ``stream``: to open,
-            then per chunk); ``None`` for no limit.
+        request_timeout: seconds one request attempt may take, body included (for ``stream``:
+            to open, then per chunk); ``None`` for no limit.
         part_size: bytes per part of a multipart upload, at least 5 MiB (S3's minimum). Data
             of up to one part is written with a single PUT; objects up to 10,000 parts.
         verify_etag: check single-part objects against their MD5 ETag on ``get`` and
@@ -108,6 +109,7 @@ class S3Raw(RawStore):
 
     uri_hint = "s3://bucket/key"
     _runtime_attrs = ("_connections",)
+    _renamed_attrs = (("timeout", "request_timeout"),)
     # A class-level default: a store pickled before this option existed still has it.
     max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES
     #: Keys asked for per ``list_objects_v2`` page.
@@ -121,12 +123,14 @@ class S3Raw(RawStore):
         region: str | None = None,
         max_connections: int = 64,
         retry: Retry = Retry(),  # noqa: B008 - frozen, so one shared default is safe
-        timeout: float | None = 60.0,
+        request_timeout: float | None = 60.0,
         part_size: int = 8 * MiB,
         verify_etag: bool = False,
         fast_path: bool = True,
         max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES,
+        timeout: Any = NOT_GIVEN,
     ) -> None:
+        timeout = renamed("request_timeout", request_timeout, "timeout", timeout, 60.0)
         self._credentials = normalize_credentials(credentials)
         self._secrets = secrets_of(self._credentials)
         self._options = Options(
@@ -140,7 +144,7 @@ class S3Raw(RawStore):
         self.region = region
         self.max_connections = max_connections
         self.retry = retry
-        self.timeout = timeout
+        self.request_timeout = timeout
         self.part_size = part_size
         self.verify_etag = bool(verify_etag)
         self.fast_path = bool(fast_path)
@@ -197,9 +201,9 @@ class S3Raw(RawStore):
         async def attempt() -> R:
             try:
                 if not slotted:
-                    return await within(self.timeout, fn(conn))
+                    return await within(self.request_timeout, fn(conn))
                 async with conn.slots:
-                    return await within(self.timeout, fn(conn))
+                    return await within(self.request_timeout, fn(conn))
             except Exception as exc:
                 mapped = translate(self, exc, uri=uri, bucket=bucket, secrets=self._secrets)
                 if mapped is exc:
@@ -291,7 +295,7 @@ class S3Raw(RawStore):
 
     async def _read_chunk(self, body: Any, size: int, uri: str, bucket: str) -> bytes:
         try:
-            return await read_chunk(body, size, self.timeout)
+            return await read_chunk(body, size, self.request_timeout)
         except Exception as exc:  # mid-stream: the bytes already yielded cannot be retried
             mapped = translate(self, exc, uri=uri, bucket=bucket, secrets=self._secrets)
             if isinstance(mapped, TransientError):

@@ -66,7 +66,7 @@ class Options:
         if self.region is not None and not isinstance(self.region, str):
             raise TypeError(f"region must be a str, not {type(self.region).__name__}")
         positive_int("max_connections", self.max_connections)
-        positive_number("timeout", self.timeout, allow_none=True)
+        positive_number("request_timeout", self.timeout, allow_none=True)
         positive_int("max_object_bytes", self.max_object_bytes)
 
 

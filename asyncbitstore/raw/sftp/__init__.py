@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 from ..._core.checks import positive_int
 from ..._core.data import PutData, check_chunk_size
+from ..._core.renamed import NOT_GIVEN, renamed
 from ..._core.resources import LoopLocal
 from ...errors import (
     InvalidRange,
@@ -67,8 +68,8 @@ class SFTPRaw(RawStore):
         passphrase: for encrypted ``client_keys``.
         password: password authentication, when the server allows it.
         max_requests: SFTP operations in flight at once on the session (others wait).
-        timeout: seconds one operation (or connecting) may take before the session is dropped
-            and the operation fails (or is retried). Raise it for very large blobs.
+        request_timeout: seconds one operation (or connecting) may take before the session is
+            dropped and the operation fails (or is retried). Raise it for very large blobs.
         retry: the policy for dropped connections and timeouts; each retry reconnects.
             Streams and streaming puts are not replayed: they fail if the connection drops.
         options: more keyword arguments for ``asyncssh.connect`` (``agent_path``, ``config``,
@@ -81,6 +82,7 @@ class SFTPRaw(RawStore):
     """
 
     _runtime_attrs = ("_link",)
+    _renamed_attrs = (("timeout", "request_timeout"),)
 
     def __init__(
         self,
@@ -91,10 +93,12 @@ class SFTPRaw(RawStore):
         passphrase: str | None = None,
         password: str | None = None,
         max_requests: int = 32,
-        timeout: float = 120.0,
+        request_timeout: float = 120.0,
         retry: Retry | None = None,
         options: Mapping[str, Any] | None = None,
+        timeout: Any = NOT_GIVEN,
     ) -> None:
+        timeout = renamed("request_timeout", request_timeout, "timeout", timeout, 120.0)
         self.address = parse_url(url)
         if known_hosts is None:
             raise ValueError(
@@ -108,7 +112,7 @@ class SFTPRaw(RawStore):
         self.authority = self.address.authority
         self.base = self.authority + self.address.root + "/"
         self.max_requests = max_requests
-        self.timeout = float(timeout)
+        self.request_timeout = float(timeout)
         self.retry = retry or Retry()
         self._connect_options = {"known_hosts": known_hosts, **options}
         if client_keys is not None:
@@ -127,7 +131,7 @@ class SFTPRaw(RawStore):
     async def _connect(self) -> Session:
         given = {"password": self._password, "passphrase": self._passphrase}
         options = self._connect_options | {k: v for k, v in given.items() if v is not None}
-        return await link_ops.connect(self.address, options, self.timeout)
+        return await link_ops.connect(self.address, options, self.request_timeout)
 
     @property
     def name(self) -> str:
@@ -167,8 +171,8 @@ class SFTPRaw(RawStore):
         link = await self._link.get()
 
         async def attempt() -> R:
-            session = await asyncio.wait_for(link.session(), self.timeout * 2)
-            return await link.request(session, lambda: op(session), self.timeout)
+            session = await asyncio.wait_for(link.session(), self.request_timeout * 2)
+            return await link.request(session, lambda: op(session), self.request_timeout)
 
         try:
             return await self.retry.call(
@@ -181,7 +185,7 @@ class SFTPRaw(RawStore):
         """One request on a given session (an open file's), without retries."""
         try:
             link = await self._link.get()
-            return await link.request(session, request, self.timeout)
+            return await link.request(session, request, self.request_timeout)
         except Exception as exc:
             raise self._error(exc, uri) from exc
 

@@ -96,7 +96,7 @@ def error_for(store: Any, exc: BaseException, uri: str, secrets: tuple[str, ...]
     if isinstance(exc, (asyncssh.SFTPNoSpaceOnFilesystem, asyncssh.SFTPQuotaExceeded)):
         return StoreFull(store, uri, text)
     if isinstance(exc, asyncio.TimeoutError):
-        return StoreTimeout(store, f"no answer within {store.timeout:g} s", uri=uri)
+        return StoreTimeout(store, f"no answer within {store.request_timeout:g} s", uri=uri)
     if isinstance(exc, asyncssh.HostKeyNotVerifiable):
         text += " (check known_hosts=)"
     if isinstance(exc, (asyncssh.Error, OSError)):

@@ -9,7 +9,7 @@ character). ``store.uri(key)`` builds a URI and ``store.base`` is the common pre
     chain.append_cache(Sha1Cache(cache, cache.uri("sha1/")))
 
 The file holds one table of key → blob in WAL mode, so readers never wait for a writer and
-several processes can use one file at once (writers wait for each other up to ``timeout``).
+several processes can use one file at once (writers wait for each other up to ``lock_timeout``).
 Each blob is written by one ``INSERT OR REPLACE`` in its own transaction: readers see the old
 blob or the new one, never a part, and a failed or cancelled put leaves nothing behind.
 """
@@ -25,6 +25,7 @@ from typing import IO, Any
 
 from ..._core.checks import non_negative_int, positive_int
 from ..._core.data import PutData, check_chunk_size
+from ..._core.renamed import NOT_GIVEN, renamed
 from ...errors import InvalidRange, InvalidURI, NotFoundInStore, StoreFull
 from ...listing import sorted_level
 from .._base import RawStore
@@ -48,7 +49,7 @@ class SqliteRaw(RawStore):
             in batches (every 512 reads or each second, and before each put), so recency is
             approximate across processes. A blob bigger than the bound raises
             :class:`~asyncbitstore.errors.StoreFull`.
-        timeout: seconds a call waits for another connection's write lock (SQLite's busy
+        lock_timeout: seconds a call waits for another connection's write lock (SQLite's busy
             timeout) before it fails with :class:`~asyncbitstore.errors.StoreNotAvailable`.
         fsync: commit with ``synchronous=FULL`` (survives power loss). By default
             ``synchronous=NORMAL``: every commit is still atomic and survives a crash of the
@@ -68,17 +69,20 @@ class SqliteRaw(RawStore):
     """
 
     _runtime_attrs = ("_db", "_hops", "_recency")
+    _renamed_attrs = (("timeout", "lock_timeout"),)
 
     def __init__(
         self,
         path: str | os.PathLike[str],
         *,
         max_bytes: int | None = None,
-        timeout: float = 30.0,
+        lock_timeout: float = 30.0,
         fsync: bool = False,
         mmap_size: int = 1 << 30,
         threads: int = 2,
+        timeout: Any = NOT_GIVEN,
     ) -> None:
+        timeout = renamed("lock_timeout", lock_timeout, "timeout", timeout, 30.0)
         path = os.fspath(path)
         if not isinstance(path, str) or path in ("", ":memory:") or path.startswith("file:"):
             raise ValueError(f"path must name a database file, not {path!r}")
@@ -88,7 +92,7 @@ class SqliteRaw(RawStore):
         self.path = os.path.abspath(path)
         self.base = f"{_SCHEME}{self.path}/"
         self.max_bytes = max_bytes
-        self.timeout = float(timeout)
+        self.lock_timeout = float(timeout)
         self.fsync = bool(fsync)
         self.mmap_size = mmap_size
         self.threads = threads
@@ -97,7 +101,7 @@ class SqliteRaw(RawStore):
 
     def _init_runtime(self) -> None:
         self._db = Database(
-            self.path, timeout=self.timeout, fsync=self.fsync, mmap_size=self.mmap_size
+            self.path, timeout=self.lock_timeout, fsync=self.fsync, mmap_size=self.mmap_size
         )
         self._hops = Hops(self.threads, self._error, catch=(sqlite3.Error, OSError))
         self._recency = Recency(self._hops, self._db.touch)

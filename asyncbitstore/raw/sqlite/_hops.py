@@ -36,7 +36,7 @@ def error_for(store: Any, exc: BaseException, uri: str) -> BaseException:
             return StoreFull(store, uri, str(exc))
         reason = f"{type(exc).__name__}: {exc}"
         if "locked" in str(exc) or "busy" in str(exc):
-            reason += f" (waited {store.timeout:g} s for other writers)"
+            reason += f" (waited {store.lock_timeout:g} s for other writers)"
         return StoreNotAvailable(store, reason, uri=uri)
     if isinstance(exc, OSError):
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
