@@ -53,8 +53,10 @@ async def _chunks(*parts: bytes, pause: asyncio.Event | None = None) -> AsyncIte
 # -- URIs and options -----------------------------------------------------------------------------
 
 
-def test_uri_is_scheme_then_absolute_database_path_then_key(tmp_path: Path) -> None:
-    os.chdir(tmp_path)
+def test_uri_is_scheme_then_absolute_database_path_then_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
     store = SqliteRaw("relative.db")
     assert store.path == f"{tmp_path}/relative.db"
     assert store.base == f"sqlite://{tmp_path}/relative.db/"
