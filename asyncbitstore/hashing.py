@@ -28,6 +28,7 @@ from .compression.store_io import (
     decode,
     put_options,
     stored_flag,
+    stored_option,
     verified_stored,
 )
 from .errors import InvalidDataFound, InvalidURI, NotFoundInStore
@@ -193,10 +194,7 @@ class HashStore(_Keyed):
         raises after the last chunk."""
         stored = stored_flag(stored, raw)
         key, raw_uri = self._raw_uri(uri)
-        if stored:
-            chunks = self.raw.stream(raw_uri, chunk_size, stored=True)
-        else:
-            chunks = self.raw.stream(raw_uri, chunk_size)
+        chunks = self.raw.stream(raw_uri, chunk_size, **stored_option(stored))
         try:
             first = await anext(chunks, None)
         except NotFoundInStore as exc:

@@ -64,7 +64,7 @@ class _Forwarding(Store):
         """The inner store's ``get``."""
         stored = stored_flag(stored, raw)
         await self._before(uri)
-        return await (self._inner.get(uri, stored=True) if stored else self._inner.get(uri))
+        return await self._inner.get(uri, **stored_option(stored))
 
     async def get_range(self, uri: str, start: int, end: int) -> bytes:
         """The inner store's ``get_range``."""
@@ -276,9 +276,7 @@ class Fanout(Store):
     async def get(self, uri: str, *, stored: bool = False, raw: bool | None = None) -> bytes:
         """The blob from the first store that has it (its stored form with ``stored``)."""
         stored = stored_flag(stored, raw)
-        if stored:
-            return await self._first(uri, lambda s: s.get(uri, stored=True))
-        return await self._first(uri, lambda s: s.get(uri))
+        return await self._first(uri, lambda s: s.get(uri, **stored_option(stored)))
 
     async def get_range(self, uri: str, start: int, end: int) -> bytes:
         """Bytes ``[start, end)`` from the first store that has the blob."""
