@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 __all__ = ["ChainStats", "LatencyHistogram", "TierStats"]
@@ -131,24 +131,14 @@ class TierStats:
 
     def as_dict(self) -> dict[str, Any]:
         """The figures as plain values (latencies in seconds)."""
-        return {
-            "name": self.name,
-            "hits": self.hits,
-            "misses": self.misses,
-            "errors": self.errors,
-            "timeouts": self.timeouts,
-            "corrupt": self.corrupt,
-            "bytes": self.bytes,
-            "skipped": self.skipped,
-            "circuit": self.circuit,
-            "circuit_opened": self.circuit_opened,
-            "latency": {
-                "count": self.latency.count,
-                "mean": self.latency.mean,
-                "p50": self.latency.quantile(0.5),
-                "p99": self.latency.quantile(0.99),
-            },
+        figures = {f.name: getattr(self, f.name) for f in fields(self)}  # in field order
+        figures["latency"] = {
+            "count": self.latency.count,
+            "mean": self.latency.mean,
+            "p50": self.latency.quantile(0.5),
+            "p99": self.latency.quantile(0.99),
         }
+        return figures
 
     def merge(self, other: TierStats) -> None:
         """Add another tier's figures to these (for merging stats across processes)."""
