@@ -22,7 +22,8 @@ N = TypeVar("N", bound=float)
 
 
 class _Check(Generic[N]):
-    """One check: a value of ``types`` (never a bool) for which ``in_range`` holds.
+    """One check: a value of ``types`` (never a bool) above ``least``, or equal to it when
+    ``inclusive`` (NaN is neither).
 
     Calling it with ``(name, value, allow_none=..., type_error=...)`` returns the value
     (through ``convert``), or ``None`` when ``value`` is None and ``allow_none`` is set.
@@ -30,7 +31,8 @@ class _Check(Generic[N]):
     Args:
         what: the values accepted, as the error message says it ("a positive int").
         types: the accepted types.
-        in_range: whether a value of the right type is acceptable (false for NaN).
+        least: the bound.
+        inclusive: whether ``least`` itself is accepted.
         convert: what is returned for an accepted value.
         doc: the docstring of this check.
     """
@@ -39,13 +41,15 @@ class _Check(Generic[N]):
         self,
         what: str,
         types: tuple[type, ...],
-        in_range: Callable[[Any], bool],
+        least: int,
+        inclusive: bool,
         convert: Callable[[Any], N],
         doc: str,
     ) -> None:
         self.what = what
         self.types = types
-        self.in_range = in_range
+        self.least = least
+        self.inclusive = inclusive
         self.convert: Callable[[Any], N] = convert
         self.__doc__ = doc
 
@@ -80,8 +84,10 @@ class _Check(Generic[N]):
         if value is None and allow_none:
             return None
         right_type = isinstance(value, self.types) and not isinstance(value, bool)
-        if right_type and self.in_range(value):
-            return self.convert(value)
+        if right_type:
+            number: Any = value
+            if number > self.least or (self.inclusive and number == self.least):
+                return self.convert(number)
         expected = f"{self.what} or None" if allow_none else self.what
         error = TypeError if type_error and not right_type else ValueError
         raise error(f"{name} must be {expected}, not {value!r}")
@@ -94,7 +100,8 @@ def _same(value: int) -> int:
 positive_int = _Check[int](
     "a positive int",
     (int,),
-    lambda value: value >= 1,
+    1,
+    True,
     _same,
     """``value`` if it is an int of at least 1 (or None, with ``allow_none``).""",
 )
@@ -102,7 +109,8 @@ positive_int = _Check[int](
 non_negative_int = _Check[int](
     "a non-negative int",
     (int,),
-    lambda value: value >= 0,
+    0,
+    True,
     _same,
     """``value`` if it is an int of at least 0 (or None, with ``allow_none``).""",
 )
@@ -110,7 +118,8 @@ non_negative_int = _Check[int](
 positive_number = _Check[float](
     "a positive number",
     (int, float),
-    lambda value: value > 0,  # false for NaN
+    0,
+    False,
     float,
     """``value`` as a float if it is an int or float above 0 (or None, with ``allow_none``).
 
@@ -121,7 +130,8 @@ positive_number = _Check[float](
 non_negative_number = _Check[float](
     "a non-negative number",
     (int, float),
-    lambda value: value >= 0,  # false for NaN
+    0,
+    True,
     float,
     """``value`` as a float if it is an int or float of at least 0 (or None, with
     ``allow_none``).
