@@ -175,6 +175,21 @@ def _to_bag(
     return _bags.from_sequence(materialized, npartitions=npartitions)
 
 
+def _map(
+    partition: Callable[..., Any],
+    store: Store,
+    items: Iterable[Any] | db.Bag,
+    what: str,
+    npartitions: int | None,
+    concurrency: int,
+) -> db.Bag:
+    """``partition(items, store, token, concurrency)`` on each partition of ``items``."""
+    concurrency = bulk.check_concurrency(concurrency)
+    bag = _to_bag(items, npartitions, concurrency, what)
+    result: db.Bag = bag.map_partitions(partition, store, store_token(store), concurrency)
+    return result
+
+
 def _check_store(store: object, *, writes_by_digest: bool = False) -> Store:
     if not isinstance(store, Store):
         raise TypeError(f"store must be a Store, not {type(store).__name__}")
@@ -211,11 +226,7 @@ def read_blobs(
     Computing the Bag raises what ``iter_get`` raises for a key, for example
     :class:`~asyncbitstore.errors.StoreNotAvailable` when every tier that might have it failed.
     """
-    store = _check_store(store)
-    concurrency = bulk.check_concurrency(concurrency)
-    bag = _to_bag(keys, npartitions, concurrency, "keys")
-    result: db.Bag = bag.map_partitions(_read_partition, store, store_token(store), concurrency)
-    return result
+    return _map(_read_partition, _check_store(store), keys, "keys", npartitions, concurrency)
 
 
 def _read_partition(
@@ -252,10 +263,7 @@ def write_blobs(
         ``write=True`` sources is flushed before a partition returns.
     """
     store = _check_store(store, writes_by_digest=True)
-    concurrency = bulk.check_concurrency(concurrency)
-    bag = _to_bag(data, npartitions, concurrency, "data")
-    result: db.Bag = bag.map_partitions(_write_partition, store, store_token(store), concurrency)
-    return result
+    return _map(_write_partition, store, data, "data", npartitions, concurrency)
 
 
 def _write_partition(

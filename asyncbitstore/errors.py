@@ -87,6 +87,11 @@ def _plain(value: Any) -> Any:
     return repr(value)
 
 
+def _joined(message: str, separator: str, detail: str | None) -> str:
+    """``message``, followed by ``separator`` and ``detail`` when there is a detail."""
+    return f"{message}{separator}{detail}" if detail else message
+
+
 def _rebuild(cls: type[BitstoreError], message: str, state: dict[str, Any]) -> BitstoreError:
     error = cls.__new__(cls)
     Exception.__init__(error, message)
@@ -101,10 +106,7 @@ class NotFoundInStore(BitstoreError, KeyError):
         self.store = describe(store)
         self.uri = uri
         self.reason = reason
-        message = f"{uri!r} not found in {self.store}"
-        if reason:
-            message += f": {reason}"
-        super().__init__(message)
+        super().__init__(_joined(f"{uri!r} not found in {self.store}", ": ", reason))
 
     def __str__(self) -> str:  # KeyError would quote the message
         return self.message
@@ -129,9 +131,7 @@ class StoreNotAvailable(BitstoreError):
         message = f"{self.store} is not available"
         if uri is not None:
             message += f" for {uri!r}"
-        if reason:
-            message += f": {reason}"
-        super().__init__(message)
+        super().__init__(_joined(message, ": ", reason))
 
 
 class StoreTimeout(StoreNotAvailable):
@@ -153,10 +153,7 @@ class InvalidURI(BitstoreError, ValueError):
         self.store = describe(store)
         self.uri = uri
         self.hint = hint
-        message = f"invalid URI {uri!r} for {self.store}"
-        if hint:
-            message += f"; expected {hint}"
-        super().__init__(message)
+        super().__init__(_joined(f"invalid URI {uri!r} for {self.store}", "; expected ", hint))
 
 
 class PathEscapesRoot(InvalidURI):

@@ -17,7 +17,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from ._core.data import DEFAULT_CHUNK_SIZE, PutData, check_put_data
-from ._core.keys import HashKeys
+from ._core.keys import DigestKeyed, HashKeys
 from ._core.pinning import LocalFile
 from ._core.redact import redact
 from ._core.write_source import WriteData, keyed_source
@@ -28,6 +28,7 @@ from .compression.store_io import (
     decode,
     put_options,
     stored_flag,
+    stored_option,
     verified_stored,
 )
 from .errors import InvalidDataFound, InvalidURI, NotFoundInStore
@@ -46,7 +47,9 @@ __all__ = [
 logger = logging.getLogger("asyncbitstore.hashing")
 
 
-class _Keyed(Store):
+# Store declares uri_hint and key_algorithm as plain attributes; DigestKeyed's properties
+# replace them (a property overriding an attribute needs the ignore).
+class _Keyed(DigestKeyed, Store):  # type: ignore[misc]
     """Shared parts of the keyed stores: key checking and verification."""
 
     def __init__(self, algorithm: str, verify: bool) -> None:
@@ -54,23 +57,9 @@ class _Keyed(Store):
         self.verify = bool(verify)
 
     @property
-    def algorithm(self) -> str:
-        """The hashlib algorithm of the keys."""
-        return self.keys.algorithm
-
-    @property
-    def key_algorithm(self) -> str:  # type: ignore[override]
-        """The hashlib algorithm of the keys (a content-addressed store)."""
-        return self.keys.algorithm
-
-    @property
     def verifies_keys(self) -> bool:
         """Whether ``verify`` is set."""
         return self.verify
-
-    @property
-    def uri_hint(self) -> str:  # type: ignore[override]
-        return self.keys.hint
 
     def is_valid(self, uri: str) -> bool:
         """Whether ``uri`` is a key of this store's algorithm."""
@@ -205,10 +194,7 @@ class HashStore(_Keyed):
         raises after the last chunk."""
         stored = stored_flag(stored, raw)
         key, raw_uri = self._raw_uri(uri)
-        if stored:
-            chunks = self.raw.stream(raw_uri, chunk_size, stored=True)
-        else:
-            chunks = self.raw.stream(raw_uri, chunk_size)
+        chunks = self.raw.stream(raw_uri, chunk_size, **stored_option(stored))
         try:
             first = await anext(chunks, None)
         except NotFoundInStore as exc:

@@ -169,52 +169,62 @@ class ChainCollector(Collector):
     @staticmethod
     def _families() -> list[Metric]:
         tier, chain = ["chain", "tier"], ["chain"]
-        prefix = "asyncbitstore_"
         return [
-            CounterMetricFamily(f"{prefix}tier_hits", "Reads the tier answered.", labels=tier),
-            CounterMetricFamily(
-                f"{prefix}tier_misses",
-                "Reads the tier answered 'not there' (corrupt copies included).",
-                labels=tier,
-            ),
-            CounterMetricFamily(
-                f"{prefix}tier_errors",
-                "Reads that raised, by kind: not_found, corrupt, timeout, unavailable.",
-                labels=[*tier, "kind"],
-            ),
-            CounterMetricFamily(f"{prefix}tier_bytes", "Bytes the tier served.", labels=tier),
-            CounterMetricFamily(
-                f"{prefix}tier_skipped", "Calls refused while the circuit was open.", labels=tier
-            ),
-            GaugeMetricFamily(
-                f"{prefix}tier_circuit_state",
-                "Circuit breaker state: 0 closed, 1 half-open, 2 open.",
-                labels=tier,
-            ),
-            CounterMetricFamily(
-                f"{prefix}tier_circuit_opened", "Times the circuit opened.", labels=tier
-            ),
-            HistogramMetricFamily(
-                f"{prefix}tier_get_seconds",
-                "Latency of reads: a get, or a stream's first chunk.",
-                labels=tier,
-            ),
-            CounterMetricFamily(
-                f"{prefix}fills",
-                "Background writes (cache fills, replication) by outcome.",
-                labels=[*chain, "outcome"],
-            ),
-            GaugeMetricFamily(f"{prefix}fills_pending", "Background writes running.", labels=chain),
-            CounterMetricFamily(
-                f"{prefix}single_flight_joins",
-                "Calls that shared another call's fetch of the same key.",
-                labels=chain,
-            ),
-            CounterMetricFamily(
-                f"{prefix}negative_hits",
-                "Misses answered from the negative_ttl memory.",
-                labels=chain,
-            ),
+            kind(f"asyncbitstore_{name}", help_text, labels=labels)
+            for kind, name, help_text, labels in (
+                (CounterMetricFamily, "tier_hits", "Reads the tier answered.", tier),
+                (
+                    CounterMetricFamily,
+                    "tier_misses",
+                    "Reads the tier answered 'not there' (corrupt copies included).",
+                    tier,
+                ),
+                (
+                    CounterMetricFamily,
+                    "tier_errors",
+                    "Reads that raised, by kind: not_found, corrupt, timeout, unavailable.",
+                    [*tier, "kind"],
+                ),
+                (CounterMetricFamily, "tier_bytes", "Bytes the tier served.", tier),
+                (
+                    CounterMetricFamily,
+                    "tier_skipped",
+                    "Calls refused while the circuit was open.",
+                    tier,
+                ),
+                (
+                    GaugeMetricFamily,
+                    "tier_circuit_state",
+                    "Circuit breaker state: 0 closed, 1 half-open, 2 open.",
+                    tier,
+                ),
+                (CounterMetricFamily, "tier_circuit_opened", "Times the circuit opened.", tier),
+                (
+                    HistogramMetricFamily,
+                    "tier_get_seconds",
+                    "Latency of reads: a get, or a stream's first chunk.",
+                    tier,
+                ),
+                (
+                    CounterMetricFamily,
+                    "fills",
+                    "Background writes (cache fills, replication) by outcome.",
+                    [*chain, "outcome"],
+                ),
+                (GaugeMetricFamily, "fills_pending", "Background writes running.", chain),
+                (
+                    CounterMetricFamily,
+                    "single_flight_joins",
+                    "Calls that shared another call's fetch of the same key.",
+                    chain,
+                ),
+                (
+                    CounterMetricFamily,
+                    "negative_hits",
+                    "Misses answered from the negative_ttl memory.",
+                    chain,
+                ),
+            )
         ]
 
     @staticmethod

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 __all__ = ["ChainStats", "LatencyHistogram", "TierStats"]
@@ -88,6 +89,12 @@ class LatencyHistogram:
         return diff
 
 
+def _combine(into: object, first: object, second: object, counts: Iterable[str], sign: int) -> None:
+    """Set each of ``counts`` on ``into`` to ``first``'s plus (or minus) ``second``'s."""
+    for attr in counts:
+        setattr(into, attr, getattr(first, attr) + sign * getattr(second, attr))
+
+
 @dataclass
 class TierStats:
     """What one tier of a chain did.
@@ -124,29 +131,18 @@ class TierStats:
 
     def as_dict(self) -> dict[str, Any]:
         """The figures as plain values (latencies in seconds)."""
-        return {
-            "name": self.name,
-            "hits": self.hits,
-            "misses": self.misses,
-            "errors": self.errors,
-            "timeouts": self.timeouts,
-            "corrupt": self.corrupt,
-            "bytes": self.bytes,
-            "skipped": self.skipped,
-            "circuit": self.circuit,
-            "circuit_opened": self.circuit_opened,
-            "latency": {
-                "count": self.latency.count,
-                "mean": self.latency.mean,
-                "p50": self.latency.quantile(0.5),
-                "p99": self.latency.quantile(0.99),
-            },
+        figures = {f.name: getattr(self, f.name) for f in fields(self)}  # in field order
+        figures["latency"] = {
+            "count": self.latency.count,
+            "mean": self.latency.mean,
+            "p50": self.latency.quantile(0.5),
+            "p99": self.latency.quantile(0.99),
         }
+        return figures
 
     def merge(self, other: TierStats) -> None:
         """Add another tier's figures to these (for merging stats across processes)."""
-        for attr in self.COUNTS:
-            setattr(self, attr, getattr(self, attr) + getattr(other, attr))
+        _combine(self, self, other, self.COUNTS, 1)
         self.latency.merge(other.latency)
 
     def minus(self, earlier: TierStats) -> TierStats:
@@ -156,8 +152,7 @@ class TierStats:
         counts, and the latencies recorded in between (see `LatencyHistogram.minus`).
         """
         diff = TierStats(self.name, circuit=self.circuit)
-        for attr in self.COUNTS:
-            setattr(diff, attr, getattr(self, attr) - getattr(earlier, attr))
+        _combine(diff, self, earlier, self.COUNTS, -1)
         diff.latency = self.latency.minus(earlier.latency)
         return diff
 
@@ -187,16 +182,19 @@ class ChainStats:
 
     def tier(self, name: str) -> TierStats:
         """The figures of the tier called ``name``."""
-        for tier in self.tiers:
-            if tier.name == name:
-                return tier
+        tier = self._find(name)
+        if tier is not None:
+            return tier
         raise KeyError(f"no tier named {name!r}; tiers: {[t.name for t in self.tiers]}")
+
+    def _find(self, name: str) -> TierStats | None:
+        return next((tier for tier in self.tiers if tier.name == name), None)
 
     def _tier_or_new(self, like: TierStats) -> TierStats:
         """The tier named like ``like``, appended empty (with its circuit state) if missing."""
-        for tier in self.tiers:
-            if tier.name == like.name:
-                return tier
+        tier = self._find(like.name)
+        if tier is not None:
+            return tier
         tier = TierStats(like.name, circuit=like.circuit)
         self.tiers.append(tier)
         return tier
@@ -215,8 +213,7 @@ class ChainStats:
             mine.merge(tier)
             if tier.circuit != "closed":
                 mine.circuit = tier.circuit
-        for attr in (*self.COUNTS, "fills_pending"):
-            setattr(self, attr, getattr(self, attr) + getattr(other, attr))
+        _combine(self, self, other, (*self.COUNTS, "fills_pending"), 1)
 
     def minus(self, earlier: ChainStats) -> ChainStats:
         """What the chain did since ``earlier``, an earlier snapshot of its figures.
@@ -228,8 +225,7 @@ class ChainStats:
         before = {tier.name: tier for tier in earlier.tiers}
         tiers = [tier.minus(before.get(tier.name, TierStats(tier.name))) for tier in self.tiers]
         diff = ChainStats(tiers=tiers, fills_pending=self.fills_pending)
-        for attr in self.COUNTS:
-            setattr(diff, attr, getattr(self, attr) - getattr(earlier, attr))
+        _combine(diff, self, earlier, self.COUNTS, -1)
         return diff
 
     def followed_by(self, later: ChainStats) -> ChainStats:
@@ -249,8 +245,7 @@ class ChainStats:
             total.merge(tier)
             tiers.append(total)
         result = ChainStats(tiers=tiers)
-        for attr in self.COUNTS:
-            setattr(result, attr, getattr(self, attr) + getattr(later, attr))
+        _combine(result, self, later, self.COUNTS, 1)
         return result
 
     @property

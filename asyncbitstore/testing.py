@@ -15,10 +15,11 @@ import asyncio
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from ._core.data import DEFAULT_CHUNK_SIZE, PutData
-from .compression.store_io import decode, put_options, stored_flag
+from ._core.data import DEFAULT_CHUNK_SIZE
+from .compression.store_io import decode, stored_flag, stored_option
 from .errors import NotFoundInStore, StoreNotAvailable
 from .store import Store
+from .wrappers import _Forwarding
 
 __all__ = ["CallbackStore", "FaultyStore"]
 
@@ -72,7 +73,7 @@ class CallbackStore(Store):
         return bytes(data) if stored else await decode(self, uri, bytes(data))
 
 
-class FaultyStore(Store):
+class FaultyStore(_Forwarding):
     """Wraps a store and injects latency, random failures, or a full outage.
 
     Args:
@@ -83,7 +84,9 @@ class FaultyStore(Store):
             any time, as may the other attributes.
         seed: seed of the random draws, for repeatable tests.
 
-    ``calls`` counts calls and ``faults`` the failures injected.
+    Every call on a blob (``get``, ``get_range``, ``stream``, ``put``, ``exists``, ``size``,
+    ``delete``) meets the injected faults first, then goes to the inner store; ``is_valid`` and
+    ``list`` go straight to it. ``calls`` counts calls and ``faults`` the failures injected.
     """
 
     def __init__(
@@ -110,12 +113,8 @@ class FaultyStore(Store):
         return f"FaultyStore({self.inner.name})"
 
     @property
-    def uri_hint(self) -> str | None:  # type: ignore[override]
-        return self.inner.uri_hint
-
-    def is_valid(self, uri: str) -> bool:
-        """The inner store's answer (no fault is injected here)."""
-        return self.inner.is_valid(uri)
+    def _inner(self) -> Store:
+        return self.inner
 
     async def _before(self, uri: object) -> None:
         self.check_uri(uri)
@@ -132,17 +131,6 @@ class FaultyStore(Store):
             self.faults += 1
             raise StoreNotAvailable(self, "injected failure", uri=str(uri))
 
-    async def get(self, uri: str, *, stored: bool = False, raw: bool | None = None) -> bytes:
-        """The inner ``get``, after the injected faults."""
-        stored = stored_flag(stored, raw)
-        await self._before(uri)
-        return await (self.inner.get(uri, stored=True) if stored else self.inner.get(uri))
-
-    async def get_range(self, uri: str, start: int, end: int) -> bytes:
-        """The inner ``get_range``, after the injected faults."""
-        await self._before(uri)
-        return await self.inner.get_range(uri, start, end)
-
     async def stream(
         self,
         uri: str,
@@ -154,48 +142,5 @@ class FaultyStore(Store):
         """The inner ``stream``, after the injected faults."""
         stored = stored_flag(stored, raw)
         await self._before(uri)
-        chunks = (
-            self.inner.stream(uri, chunk_size, stored=True)
-            if stored
-            else self.inner.stream(uri, chunk_size)
-        )
-        async for chunk in chunks:
+        async for chunk in self.inner.stream(uri, chunk_size, **stored_option(stored)):
             yield chunk
-
-    async def put(
-        self,
-        uri: str,
-        data: PutData,
-        *,
-        compress: str | None = None,
-        level: int | None = None,
-        stored: bool = False,
-        raw: bool | None = None,
-    ) -> None:
-        """The inner ``put``, after the injected faults."""
-        stored = stored_flag(stored, raw)
-        await self._before(uri)
-        await self.inner.put(uri, data, **put_options(compress, level, stored))
-
-    async def exists(self, uri: str) -> bool:
-        """The inner ``exists``, after the injected faults."""
-        await self._before(uri)
-        return await self.inner.exists(uri)
-
-    async def size(self, uri: str) -> int:
-        """The inner ``size``, after the injected faults."""
-        await self._before(uri)
-        return await self.inner.size(uri)
-
-    async def delete(self, uri: str) -> None:
-        """The inner ``delete``, after the injected faults."""
-        await self._before(uri)
-        await self.inner.delete(uri)
-
-    def list(self, prefix: str = "", flat: bool = False) -> AsyncIterator[str]:
-        """The inner ``list`` (no faults injected)."""
-        return self.inner.list(prefix, flat)
-
-    async def aclose(self) -> None:
-        """Close the inner store."""
-        await self.inner.aclose()

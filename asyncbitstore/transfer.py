@@ -45,7 +45,7 @@ from typing import Any, Literal
 
 from ._core.bulk import check_concurrency
 from ._core.data import DEFAULT_CHUNK_SIZE, check_chunk_size
-from .compression.store_io import check_options
+from .compression.store_io import check_options, stored_option
 from .errors import BitstoreError, NotFoundInStore
 from .store import DEFAULT_CONCURRENCY, Store
 
@@ -231,9 +231,7 @@ async def _copy(
     """Stream one blob; returns the bytes streamed. A missing source raises before anything
     is written."""
     stored, options = encoding
-    chunks = (
-        src.stream(src_uri, chunk_size, stored=True) if stored else src.stream(src_uri, chunk_size)
-    )
+    chunks = src.stream(src_uri, chunk_size, **stored_option(stored))
     copied = 0
     try:
         first = await anext(chunks, None)  # NotFoundInStore here is the source's

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from ._core.checks import non_negative_int
 from ._core.data import DEFAULT_CHUNK_SIZE, PutData, as_bytes, check_put_data
-from .compression.store_io import check_options, put_options, stored_flag
+from .compression.store_io import check_options, put_options, stored_flag, stored_option
 from .errors import InvalidURI, NotFoundInStore, StoreFull, StoreNotAvailable
 from .store import Store
 
@@ -37,7 +37,92 @@ def _size_of(data: PutData) -> int | None:
     return len(memoryview(data)) if isinstance(data, (bytes, bytearray, memoryview)) else None
 
 
-class Small(Store):
+class _Forwarding(Store):
+    """A store that passes every call on to another, `_inner`, after `_before` (a no-op here).
+
+    The base of the wrappers that change only some calls (`Small`; the testing
+    `FaultyStore`, whose `_before` injects faults). `is_valid`, `list` and `uri_hint` are
+    the inner store's, with no `_before`.
+    """
+
+    @property
+    def _inner(self) -> Store:
+        raise NotImplementedError
+
+    async def _before(self, uri: object) -> None:
+        """Called before each call on a blob, with its URI."""
+
+    @property
+    def uri_hint(self) -> str | None:  # type: ignore[override]
+        return self._inner.uri_hint
+
+    def is_valid(self, uri: str) -> bool:
+        """Whether the inner store accepts ``uri``."""
+        return self._inner.is_valid(uri)
+
+    async def get(self, uri: str, *, stored: bool = False, raw: bool | None = None) -> bytes:
+        """The inner store's ``get``."""
+        stored = stored_flag(stored, raw)
+        await self._before(uri)
+        return await self._inner.get(uri, **stored_option(stored))
+
+    async def get_range(self, uri: str, start: int, end: int) -> bytes:
+        """The inner store's ``get_range``."""
+        await self._before(uri)
+        return await self._inner.get_range(uri, start, end)
+
+    def stream(
+        self,
+        uri: str,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        *,
+        stored: bool = False,
+        raw: bool | None = None,
+    ) -> AsyncIterator[bytes]:
+        """The inner store's ``stream`` (no `_before`: a subclass with one overrides this)."""
+        stored = stored_flag(stored, raw)
+        return self._inner.stream(uri, chunk_size, **stored_option(stored))
+
+    async def put(
+        self,
+        uri: str,
+        data: PutData,
+        *,
+        compress: str | None = None,
+        level: int | None = None,
+        stored: bool = False,
+        raw: bool | None = None,
+    ) -> None:
+        """The inner store's ``put``."""
+        stored = stored_flag(stored, raw)
+        await self._before(uri)
+        await self._inner.put(uri, data, **put_options(compress, level, stored))
+
+    async def exists(self, uri: str) -> bool:
+        """The inner store's ``exists``."""
+        await self._before(uri)
+        return await self._inner.exists(uri)
+
+    async def size(self, uri: str) -> int:
+        """The inner store's ``size``."""
+        await self._before(uri)
+        return await self._inner.size(uri)
+
+    async def delete(self, uri: str) -> None:
+        """The inner store's ``delete``."""
+        await self._before(uri)
+        await self._inner.delete(uri)
+
+    def list(self, prefix: str = "", flat: bool = False) -> AsyncIterator[str]:
+        """The inner store's ``list``."""
+        return self._inner.list(prefix, flat)
+
+    async def aclose(self) -> None:
+        """Close the inner store."""
+        await self._inner.aclose()
+
+
+class Small(_Forwarding):
     """A tier that takes only blobs of at most ``max_size`` bytes; reads pass straight through.
 
     Args:
@@ -61,55 +146,12 @@ class Small(Store):
         return f"Small({self.store.name}, max_size={self.max_size})"
 
     @property
-    def uri_hint(self) -> str | None:  # type: ignore[override]
-        return self.store.uri_hint
-
-    def is_valid(self, uri: str) -> bool:
-        """Whether the wrapped store accepts ``uri``."""
-        return self.store.is_valid(uri)
+    def _inner(self) -> Store:
+        return self.store
 
     def declines(self, uri: str, size: int) -> bool:
         """Whether a blob of ``size`` bytes is too big for this tier."""
         return size > self.max_size
-
-    async def get(self, uri: str, *, stored: bool = False, raw: bool | None = None) -> bytes:
-        """The wrapped store's ``get``."""
-        stored = stored_flag(stored, raw)
-        return await (self.store.get(uri, stored=True) if stored else self.store.get(uri))
-
-    async def get_range(self, uri: str, start: int, end: int) -> bytes:
-        """The wrapped store's ``get_range``."""
-        return await self.store.get_range(uri, start, end)
-
-    def stream(
-        self,
-        uri: str,
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
-        *,
-        stored: bool = False,
-        raw: bool | None = None,
-    ) -> AsyncIterator[bytes]:
-        """The wrapped store's ``stream``."""
-        stored = stored_flag(stored, raw)
-        if stored:
-            return self.store.stream(uri, chunk_size, stored=True)
-        return self.store.stream(uri, chunk_size)
-
-    async def exists(self, uri: str) -> bool:
-        """The wrapped store's ``exists``."""
-        return await self.store.exists(uri)
-
-    async def size(self, uri: str) -> int:
-        """The wrapped store's ``size``."""
-        return await self.store.size(uri)
-
-    async def delete(self, uri: str) -> None:
-        """The wrapped store's ``delete``."""
-        await self.store.delete(uri)
-
-    def list(self, prefix: str = "", flat: bool = False) -> AsyncIterator[str]:
-        """The wrapped store's ``list``."""
-        return self.store.list(prefix, flat)
 
     async def put(
         self,
@@ -169,10 +211,6 @@ class Small(Store):
 
     def _too_big(self, uri: str, what: str) -> StoreFull:
         return StoreFull(self, uri, f"{what} exceed max_size={self.max_size} bytes")
-
-    async def aclose(self) -> None:
-        """Close the wrapped store."""
-        await self.store.aclose()
 
 
 class Fanout(Store):
@@ -238,9 +276,7 @@ class Fanout(Store):
     async def get(self, uri: str, *, stored: bool = False, raw: bool | None = None) -> bytes:
         """The blob from the first store that has it (its stored form with ``stored``)."""
         stored = stored_flag(stored, raw)
-        if stored:
-            return await self._first(uri, lambda s: s.get(uri, stored=True))
-        return await self._first(uri, lambda s: s.get(uri))
+        return await self._first(uri, lambda s: s.get(uri, **stored_option(stored)))
 
     async def get_range(self, uri: str, start: int, end: int) -> bytes:
         """Bytes ``[start, end)`` from the first store that has the blob."""
@@ -279,11 +315,7 @@ class Fanout(Store):
         stored = stored_flag(stored, raw)
         failures: list[str] = []
         for store in self._for(uri):
-            chunks = (
-                store.stream(uri, chunk_size, stored=True)
-                if stored
-                else store.stream(uri, chunk_size)
-            )
+            chunks = store.stream(uri, chunk_size, **stored_option(stored))
             try:
                 first = await anext(chunks, None)
             except (NotFoundInStore, StoreNotAvailable) as exc:

@@ -13,146 +13,129 @@ still raises ``ValueError``.
 
 from __future__ import annotations
 
-from typing import Literal, overload
+from collections.abc import Callable
+from typing import Any, Generic, Literal, TypeVar, overload
 
 __all__ = ["non_negative_int", "non_negative_number", "positive_int", "positive_number"]
 
-
-def _refuse(
-    name: str, value: object, what: str, allow_none: bool, right_type: bool, type_error: bool
-) -> Exception:
-    expected = f"{what} or None" if allow_none else what
-    error = TypeError if type_error and not right_type else ValueError
-    return error(f"{name} must be {expected}, not {value!r}")
+N = TypeVar("N", bound=float)
 
 
-@overload
-def positive_int(
-    name: str, value: object, *, allow_none: Literal[False] = False, type_error: bool = False
-) -> int: ...
-@overload
-def positive_int(
-    name: str, value: object, *, allow_none: bool, type_error: bool = False
-) -> int | None: ...
-def positive_int(
-    name: str, value: object, *, allow_none: bool = False, type_error: bool = False
-) -> int | None:
-    """``value`` if it is an int of at least 1 (or None, with ``allow_none``).
+class _Check(Generic[N]):
+    """One check: a value of ``types`` (never a bool) above ``least``, or equal to it when
+    ``inclusive`` (NaN is neither).
+
+    Calling it with ``(name, value, allow_none=..., type_error=...)`` returns the value
+    (through ``convert``), or ``None`` when ``value`` is None and ``allow_none`` is set.
 
     Args:
-        name: the parameter, as the error message should name it.
-        value: the argument given.
-        allow_none: accept ``None`` (meaning "no limit" or "the default" to the caller).
-        type_error: raise ``TypeError`` for a value that is not an int at all.
-
-    Raises:
-        ValueError: ``value`` is a bool, not an int, or less than 1.
-        TypeError: with ``type_error``, ``value`` is not an int (a bool is not).
+        what: the values accepted, as the error message says it ("a positive int").
+        types: the accepted types.
+        least: the bound.
+        inclusive: whether ``least`` itself is accepted.
+        convert: what is returned for an accepted value.
+        doc: the docstring of this check.
     """
-    if value is None and allow_none:
-        return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        if value >= 1:
-            return value
-        raise _refuse(name, value, "a positive int", allow_none, True, type_error)
-    raise _refuse(name, value, "a positive int", allow_none, False, type_error)
+
+    def __init__(
+        self,
+        what: str,
+        types: tuple[type, ...],
+        least: int,
+        inclusive: bool,
+        convert: Callable[[Any], N],
+        doc: str,
+    ) -> None:
+        self.what = what
+        self.types = types
+        self.least = least
+        self.inclusive = inclusive
+        self.convert: Callable[[Any], N] = convert
+        self.__doc__ = doc
+
+    @overload
+    def __call__(
+        self,
+        name: str,
+        value: object,
+        *,
+        allow_none: Literal[False] = False,
+        type_error: bool = False,
+    ) -> N: ...
+    @overload
+    def __call__(
+        self, name: str, value: object, *, allow_none: bool, type_error: bool = False
+    ) -> N | None: ...
+    def __call__(
+        self, name: str, value: object, *, allow_none: bool = False, type_error: bool = False
+    ) -> N | None:
+        """``value`` if acceptable.
+
+        Args:
+            name: the parameter, as the error message should name it.
+            value: the argument given.
+            allow_none: accept ``None`` (meaning "no limit" or "the default" to the caller).
+            type_error: raise ``TypeError`` for a value that is not of the right type at all.
+
+        Raises:
+            ValueError: ``value`` is a bool, of another type, or out of range.
+            TypeError: with ``type_error``, ``value`` is not of the right type (a bool is not).
+        """
+        if value is None and allow_none:
+            return None
+        right_type = isinstance(value, self.types) and not isinstance(value, bool)
+        if right_type:
+            number: Any = value
+            if number > self.least or (self.inclusive and number == self.least):
+                return self.convert(number)
+        expected = f"{self.what} or None" if allow_none else self.what
+        error = TypeError if type_error and not right_type else ValueError
+        raise error(f"{name} must be {expected}, not {value!r}")
 
 
-@overload
-def non_negative_int(
-    name: str, value: object, *, allow_none: Literal[False] = False, type_error: bool = False
-) -> int: ...
-@overload
-def non_negative_int(
-    name: str, value: object, *, allow_none: bool, type_error: bool = False
-) -> int | None: ...
-def non_negative_int(
-    name: str, value: object, *, allow_none: bool = False, type_error: bool = False
-) -> int | None:
-    """``value`` if it is an int of at least 0 (or None, with ``allow_none``).
-
-    Args:
-        name: the parameter, as the error message should name it.
-        value: the argument given.
-        allow_none: accept ``None``.
-        type_error: raise ``TypeError`` for a value that is not an int at all.
-
-    Raises:
-        ValueError: ``value`` is a bool, not an int, or negative.
-        TypeError: with ``type_error``, ``value`` is not an int (a bool is not).
-    """
-    if value is None and allow_none:
-        return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        if value >= 0:
-            return value
-        raise _refuse(name, value, "a non-negative int", allow_none, True, type_error)
-    raise _refuse(name, value, "a non-negative int", allow_none, False, type_error)
+def _same(value: int) -> int:
+    return value
 
 
-@overload
-def positive_number(
-    name: str, value: object, *, allow_none: Literal[False] = False, type_error: bool = False
-) -> float: ...
-@overload
-def positive_number(
-    name: str, value: object, *, allow_none: bool, type_error: bool = False
-) -> float | None: ...
-def positive_number(
-    name: str, value: object, *, allow_none: bool = False, type_error: bool = False
-) -> float | None:
+positive_int = _Check[int](
+    "a positive int",
+    (int,),
+    1,
+    True,
+    _same,
+    """``value`` if it is an int of at least 1 (or None, with ``allow_none``).""",
+)
+
+non_negative_int = _Check[int](
+    "a non-negative int",
+    (int,),
+    0,
+    True,
+    _same,
+    """``value`` if it is an int of at least 0 (or None, with ``allow_none``).""",
+)
+
+positive_number = _Check[float](
+    "a positive number",
+    (int, float),
+    0,
+    False,
+    float,
     """``value`` as a float if it is an int or float above 0 (or None, with ``allow_none``).
 
     NaN is refused; infinity is accepted (an unbounded duration).
+    """,
+)
 
-    Args:
-        name: the parameter, as the error message should name it.
-        value: the argument given.
-        allow_none: accept ``None`` (for a timeout: wait forever).
-        type_error: raise ``TypeError`` for a value that is not a number at all.
-
-    Raises:
-        ValueError: ``value`` is a bool, not a number, NaN, zero or negative.
-        TypeError: with ``type_error``, ``value`` is not a number (a bool is not).
-    """
-    if value is None and allow_none:
-        return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if value > 0:  # false for NaN
-            return float(value)
-        raise _refuse(name, value, "a positive number", allow_none, True, type_error)
-    raise _refuse(name, value, "a positive number", allow_none, False, type_error)
-
-
-@overload
-def non_negative_number(
-    name: str, value: object, *, allow_none: Literal[False] = False, type_error: bool = False
-) -> float: ...
-@overload
-def non_negative_number(
-    name: str, value: object, *, allow_none: bool, type_error: bool = False
-) -> float | None: ...
-def non_negative_number(
-    name: str, value: object, *, allow_none: bool = False, type_error: bool = False
-) -> float | None:
-    """``value`` as a float if it is an int or float of at least 0 (or None, with ``allow_none``).
+non_negative_number = _Check[float](
+    "a non-negative number",
+    (int, float),
+    0,
+    True,
+    float,
+    """``value`` as a float if it is an int or float of at least 0 (or None, with
+    ``allow_none``).
 
     NaN is refused; infinity is accepted.
-
-    Args:
-        name: the parameter, as the error message should name it.
-        value: the argument given.
-        allow_none: accept ``None``.
-        type_error: raise ``TypeError`` for a value that is not a number at all.
-
-    Raises:
-        ValueError: ``value`` is a bool, not a number, NaN or negative.
-        TypeError: with ``type_error``, ``value`` is not a number (a bool is not).
-    """
-    if value is None and allow_none:
-        return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if value >= 0:  # false for NaN
-            return float(value)
-        raise _refuse(name, value, "a non-negative number", allow_none, True, type_error)
-    raise _refuse(name, value, "a non-negative number", allow_none, False, type_error)
+    """,
+)

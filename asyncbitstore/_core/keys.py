@@ -11,7 +11,7 @@ from typing import Any
 from ..errors import InvalidDataFound, InvalidURI, describe
 from .data import BytesLike
 
-__all__ = ["HashKeys"]
+__all__ = ["DigestKeyed", "HashKeys"]
 
 logger = logging.getLogger("asyncbitstore.hashing")
 
@@ -81,3 +81,24 @@ class HashKeys:
             hasher.update(chunk)
             yield chunk
         self.check(store, key, hasher.hexdigest())
+
+
+class DigestKeyed:
+    """What a content-addressed store or chain tells of its keys, read from its ``keys``."""
+
+    keys: HashKeys
+
+    @property
+    def algorithm(self) -> str:
+        """The hashlib algorithm of the keys."""
+        return self.keys.algorithm
+
+    @property
+    def key_algorithm(self) -> str:
+        """The hashlib algorithm of the keys (a content-addressed store)."""
+        return self.keys.algorithm
+
+    @property
+    def uri_hint(self) -> str:
+        """The form of the keys, for messages."""
+        return self.keys.hint

@@ -142,22 +142,32 @@ def warm(app: App, keys_file: IO[str], scheduler: str | None) -> None:
     app.run(lambda: _ops.warm_on_cluster(app, list(keys), scheduler))
 
 
-@cli.command()
-@click.argument("source")
-@click.argument("target")
-@click.pass_obj
-def cp(app: App, source: str, target: str) -> None:
-    """Copy the blob at SOURCE to TARGET (URIs); a SOURCE ending in / copies everything under it."""
-    app.run(lambda: _copy.copy(app, source, target, sync=False))
+def _copy_command(name: str, source: str, target: str, *, sync: bool, doc: str) -> None:
+    """Add the command ``NAME SOURCE TARGET``: `cp` and `sync` differ only in ``sync``."""
+
+    @cli.command(name, help=doc)
+    @click.argument("source", metavar=source)
+    @click.argument("target", metavar=target)
+    @click.pass_obj
+    def command(app: App, source: str, target: str) -> None:
+        app.run(lambda: _copy.copy(app, source, target, sync=sync))
 
 
-@cli.command()
-@click.argument("source_prefix")
-@click.argument("target_prefix")
-@click.pass_obj
-def sync(app: App, source_prefix: str, target_prefix: str) -> None:
-    """Copy the blobs under SOURCE_PREFIX that TARGET_PREFIX lacks (or holds with another size)."""
-    app.run(lambda: _copy.copy(app, source_prefix, target_prefix, sync=True))
+_copy_command(
+    "cp",
+    "SOURCE",
+    "TARGET",
+    sync=False,
+    doc="Copy the blob at SOURCE to TARGET (URIs); "
+    "a SOURCE ending in / copies everything under it.",
+)
+_copy_command(
+    "sync",
+    "SOURCE_PREFIX",
+    "TARGET_PREFIX",
+    sync=True,
+    doc="Copy the blobs under SOURCE_PREFIX that TARGET_PREFIX lacks (or holds with another size).",
+)
 
 
 @cli.command()

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from .._core.data import PutData
-from .._core.keys import HashKeys
+from .._core.keys import DigestKeyed, HashKeys
 from ..compression.store_io import verified_stored
 from ..store import Store
 from ._chain import Composite
@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 __all__ = ["HashComposite", "Sha1Composite"]
 
 
-class HashComposite(Composite):
+# The chain declares uri_hint and key_algorithm as plain attributes; DigestKeyed's properties
+# replace them (a property overriding an attribute needs the ignores).
+class HashComposite(DigestKeyed, Composite):  # type: ignore[misc, override]
     """A chain of content-addressed tiers; keys are hex digests of ``algorithm``.
 
     Accepts ``<hex>`` and ``<algorithm>://<hex>`` in any case and hands tiers the lower-case hex.
@@ -34,24 +36,9 @@ class HashComposite(Composite):
         return self.keys.new()
 
     @property
-    def algorithm(self) -> str:
-        """The hashlib algorithm of the keys."""
-        return self.keys.algorithm
-
-    @property
-    def key_algorithm(self) -> str:  # type: ignore[override]
-        """The hashlib algorithm of the keys (a content-addressed chain)."""
-        return self.keys.algorithm
-
-    @property
     def verifies_keys(self) -> bool:
         """Always: a content-addressed chain checks each blob's digest against its key."""
         return True
-
-    @property
-    def uri_hint(self) -> str:  # type: ignore[override]
-        """The form of the keys, for messages."""
-        return self.keys.hint
 
     def _check_tier(self, store: Store) -> None:
         super()._check_tier(store)

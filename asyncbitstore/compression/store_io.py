@@ -38,6 +38,7 @@ __all__ = [
     "range_of_stored",
     "read_range",
     "stored_flag",
+    "stored_option",
     "verified_stored",
 ]
 
@@ -244,6 +245,12 @@ def put_options(compress: str | None, level: int | None, stored: bool) -> dict[s
     if compress is None and level is None and not stored:
         return {}
     return {"compress": compress, "level": level, "stored": stored}
+
+
+def stored_option(stored: bool) -> dict[str, bool]:
+    """The ``stored=`` keyword to pass on to another store's ``get`` or ``stream``: none unless
+    set, so stores written before ``stored=`` existed still take the call."""
+    return {"stored": True} if stored else {}
 
 
 def _pieces(data: bytes, size: int) -> Iterator[bytes]:

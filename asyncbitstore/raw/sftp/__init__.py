@@ -181,6 +181,15 @@ class SFTPRaw(RawStore):
         except Exception as exc:
             raise self._error(exc, uri) from exc
 
+    async def _open(self, uri: str, opener: Callable[[Session], Awaitable[R]]) -> tuple[Session, R]:
+        """``await opener(session)`` as `_call` does, with the session it ran on: a file opened
+        there is read or written through `_once` on that same session."""
+
+        async def op(session: Session) -> tuple[Session, R]:
+            return session, await opener(session)
+
+        return await self._call(uri, op)
+
     async def _once(self, uri: str, session: Session, request: Callable[[], Awaitable[R]]) -> R:
         """One request on a given session (an open file's), without retries."""
         try:
@@ -208,15 +217,7 @@ class SFTPRaw(RawStore):
         """The file in chunks read at increasing offsets."""
         path = self._path(uri)
         check_chunk_size(chunk_size)
-        session: Session | None = None
-
-        async def open_file(s: Session) -> tuple[Any, int]:
-            nonlocal session
-            session = s
-            return await ops.open_read(path, s)
-
-        file, size = await self._call(uri, open_file)
-        assert session is not None
+        session, (file, size) = await self._open(uri, functools.partial(ops.open_read, path))
         try:
             offset = 0
             while offset < size:
@@ -295,15 +296,7 @@ class SFTPRaw(RawStore):
             await self._put_stream(uri, path, data)
 
     async def _put_stream(self, uri: str, path: str, data: AsyncIterable[bytes]) -> None:
-        session: Session | None = None
-
-        async def open_temp(s: Session) -> tuple[Any, str]:
-            nonlocal session
-            session = s
-            return await ops.open_temp(path, s)
-
-        file, temp = await self._call(uri, open_temp)
-        assert session is not None
+        session, (file, temp) = await self._open(uri, functools.partial(ops.open_temp, path))
         try:
             offset = 0
             async for chunk in data:
