@@ -10,7 +10,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from .._core.data import PutData
@@ -151,9 +151,10 @@ class ChainBase(Store):
         """The form of ``uri`` handed to the tiers; raises for URIs no tier accepts."""
         return self.check_uri(uri)
 
-    def _readers(self, key: str) -> list[Tier]:
-        """The tiers a read of ``key`` asks, in order."""
-        return [t for t in self._tiers if t.read and (t.takes_all_keys or t.store.is_valid(key))]
+    def _readers(self, key: str) -> Iterator[Tier]:
+        """The tiers a read of ``key`` asks, in order; each checked only when it is reached, so
+        a hit in the first tier asks nothing of the others."""
+        return (t for t in self._tiers if t.read and (t.takes_all_keys or t.store.is_valid(key)))
 
     def _stream_hasher(self) -> Any:
         """A hashlib object checking streamed keys, or None when keys are not digests."""

@@ -9,6 +9,8 @@ from typing import Any
 
 from .._core.checks import non_negative_int
 from .._core.data import Capped, PutData, as_bytes, check_chunk_size
+from ..compression.codecs import MAGIC_BYTE
+from ..compression.store_io import decode
 from ..errors import InvalidRange, NotFoundInStore, StoreFull
 from ..listing import cut_level
 from ._base import RawStore
@@ -50,14 +52,25 @@ class MemoryRaw(RawStore):
     def __len__(self) -> int:
         return len(self._blobs)
 
+    async def get(self, uri: str, *, stored: bool = False, raw: bool | None = None) -> bytes:
+        """The blob at ``uri``, decoded unless ``stored``: a hit is one dict lookup, with no
+        await in between (the chain's memory caches sit on this path)."""
+        data = self._blobs.get(uri)
+        if data is None or raw is not None:
+            return await super().get(uri, stored=stored, raw=raw)
+        if self.max_bytes is not None:
+            self._blobs.move_to_end(uri)
+        if stored or not data or data[0] != MAGIC_BYTE:
+            return data
+        return await decode(self, uri, data)
+
     async def _get_stored(self, uri: str) -> bytes:
-        blobs = self._blobs
-        data = blobs.get(uri)
+        data = self._blobs.get(uri)
         if data is None:
             self.check_uri(uri)
             raise NotFoundInStore(self, uri)
         if self.max_bytes is not None:
-            blobs.move_to_end(uri)
+            self._blobs.move_to_end(uri)
         return data
 
     async def _stream_stored(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
