@@ -16,7 +16,7 @@ import abc
 import logging
 from collections.abc import AsyncIterator
 
-from ._core.data import DEFAULT_CHUNK_SIZE, PutData, check_put_data
+from ._core.data import PutData, check_put_data
 from ._core.keys import DigestKeyed, HashKeys
 from ._core.pinning import LocalFile
 from ._core.redact import redact
@@ -182,17 +182,9 @@ class HashStore(_Keyed):
         except NotFoundInStore as exc:
             raise NotFoundInStore(self, key) from exc
 
-    async def stream(
-        self,
-        uri: str,
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
-        *,
-        stored: bool = False,
-        raw: bool | None = None,
-    ) -> AsyncIterator[bytes]:
+    async def _stream(self, uri: str, chunk_size: int, stored: bool) -> AsyncIterator[bytes]:
         """The blob in chunks (the stored form with ``stored``); with ``verify``, a mismatch
         raises after the last chunk."""
-        stored = stored_flag(stored, raw)
         key, raw_uri = self._raw_uri(uri)
         chunks = self.raw.stream(raw_uri, chunk_size, **stored_option(stored))
         try:
@@ -216,22 +208,14 @@ class HashStore(_Keyed):
         if hasher is not None:
             self._check_digest(key, hasher.hexdigest())
 
-    async def put(
-        self,
-        uri: str,
-        data: PutData,
-        *,
-        compress: str | None = None,
-        level: int | None = None,
-        stored: bool = False,
-        raw: bool | None = None,
+    async def _put(
+        self, uri: str, data: PutData, compress: str | None, level: int | None, stored: bool
     ) -> None:
-        """Store ``data`` under key ``uri`` (compressed with ``compress``, see
-        :meth:`Store.put`); with ``verify``, data whose digest is not the key stores nothing.
+        """Store ``data`` under key ``uri`` (compressed with ``compress``, see `Store.put`);
+        with ``verify``, data whose digest is not the key stores nothing.
 
         The key is always the digest of the uncompressed data, also for stored forms.
         """
-        stored = stored_flag(stored, raw)
         key, raw_uri = self._raw_uri(uri)
         check_put_data(data)
         if self.verify:
@@ -324,29 +308,14 @@ class HashCache(HashStore):
         """Whether the raw store says it would refuse ``size`` bytes for key ``uri``."""
         return self.raw.declines(self.prefix + self.key_of(uri), size)
 
-    async def put_or_raise(
-        self,
-        uri: str,
-        data: PutData,
-        *,
-        compress: str | None = None,
-        level: int | None = None,
-        stored: bool = False,
-        raw: bool | None = None,
+    async def _put_or_raise(
+        self, uri: str, data: PutData, compress: str | None, level: int | None, stored: bool
     ) -> None:
         """``put`` that raises on failure."""
-        stored = stored_flag(stored, raw)
-        await super().put(uri, data, compress=compress, level=level, stored=stored)
+        await super()._put(uri, data, compress, level, stored)
 
-    async def put(
-        self,
-        uri: str,
-        data: PutData,
-        *,
-        compress: str | None = None,
-        level: int | None = None,
-        stored: bool = False,
-        raw: bool | None = None,
+    async def _put(
+        self, uri: str, data: PutData, compress: str | None, level: int | None, stored: bool
     ) -> None:
         """Store the blob if possible; failures are logged and counted, not raised.
 
@@ -354,7 +323,6 @@ class HashCache(HashStore):
         ``TypeError`` or :class:`~asyncbitstore.errors.InvalidURI` as every other method does
         (and an unknown codec or bad level ``ValueError``).
         """
-        stored = stored_flag(stored, raw)
         self._raw_uri(uri)
         check_put_data(data)
         check_options(compress, level, stored)

@@ -4,7 +4,8 @@ A store answers for a set of URIs (``is_valid``) and serves blobs through corout
 subclass must implement :meth:`Store.is_valid` and :meth:`Store.get`; everything else has a
 working default built on ``get`` (``exists``, ``size``, ``get_range``, ``stream``) or a clear
 refusal (``put``/``delete`` raise :class:`~asyncbitstore.errors.NotWritable`, ``list`` raises
-``NotImplementedError``). Backends override what they can do better.
+``NotImplementedError``). Backends override what they can do better (``stream`` and ``put``
+through the hooks `Store` names: ``_stream``, ``_put`` and ``_put_or_raise``).
 
 Rules every method follows:
 
@@ -63,7 +64,23 @@ UriSource = Iterable[str] | AsyncIterable[str]
 
 
 class Store(abc.ABC):
-    """Abstract base of every store: a raw backend, a keyed store, a wrapper or a chain."""
+    """Abstract base of every store: a raw backend, a keyed store, a wrapper or a chain.
+
+    Extension points: `stream`, `put` and `put_or_raise` keep the public signature and resolve
+    the deprecated ``raw=`` into ``stored`` (warning, or ``TypeError`` with both), then call a
+    protected hook that a subclass overrides to change what they do:
+
+    - `_stream(uri, chunk_size, stored) -> AsyncIterator[bytes]`: the chunks (default: read
+      the whole blob with `get` and cut it up);
+    - `_put(uri, data, compress, level, stored) -> None`: the write (default: `NotWritable`);
+    - `_put_or_raise(uri, data, compress, level, stored) -> None`: the write that raises
+      (default: the public `put`).
+
+    Each hook checks its own arguments (``uri``, ``chunk_size``, ``data``, the options), in
+    whatever order suits it. A subclass may still override the public `stream`, `put` or
+    `put_or_raise` directly, as before the hooks existed; that keeps working (it then handles
+    ``raw=`` itself, and the default `_put_or_raise` calls its ``put``).
+    """
 
     #: Shown in :class:`~asyncbitstore.errors.InvalidURI` messages: the URI form expected.
     uri_hint: ClassVar[str | None] = None
@@ -133,7 +150,7 @@ class Store(abc.ABC):
         check_range(self, uri, start, end)
         return slice_range(self, uri, await self.get(uri), start, end)
 
-    async def stream(
+    def stream(
         self,
         uri: str,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
@@ -143,12 +160,24 @@ class Store(abc.ABC):
     ) -> AsyncIterator[bytes]:
         """The blob as chunks of at most ``chunk_size`` bytes, decoded as it streams.
 
-        A missing blob raises :class:`NotFoundInStore` before the first chunk. This default
-        reads the whole blob first; backends that can stream override it to bound memory (and
-        decode a compressed blob step by step). With ``stored``, the stored form is streamed
-        (``raw`` is its deprecated name).
+        A missing blob raises :class:`NotFoundInStore` before the first chunk. With ``stored``,
+        the stored form is streamed (``raw`` is its deprecated name). The default reads the
+        whole blob first; stores that can stream override `_stream` to bound memory (and
+        decode a compressed blob step by step).
+
+        Raises:
+            TypeError: ``stored=True`` together with ``raw=`` (raised by this call, before any
+                chunk).
         """
-        stored = stored_flag(stored, raw)
+        if raw is not None:
+            stored = stored_flag(stored, raw)
+        return self._stream(uri, chunk_size, stored)
+
+    async def _stream(self, uri: str, chunk_size: int, stored: bool) -> AsyncIterator[bytes]:
+        """What `stream` returns, once ``raw=`` is resolved into ``stored``.
+
+        Checks ``uri`` and ``chunk_size`` itself (typically when the first chunk is asked for).
+        """
         self.check_uri(uri)
         check_chunk_size(chunk_size)
         view = memoryview(await (self.get(uri, stored=True) if stored else self.get(uri)))
@@ -185,8 +214,17 @@ class Store(abc.ABC):
             NotWritable: this store does not implement put.
             ValueError: an unknown codec (the message lists the valid ones) or a bad level.
             ImportError: ``"br"``/``"zstd"`` without ``pip install 'asyncbitstore[compression]'``.
+            TypeError: ``stored=True`` together with ``raw=``.
         """
-        stored_flag(stored, raw)
+        await self._put(uri, data, compress, level, stored_flag(stored, raw))
+
+    async def _put(
+        self, uri: str, data: PutData, compress: str | None, level: int | None, stored: bool
+    ) -> None:
+        """What `put` does, once ``raw=`` is resolved into ``stored``.
+
+        Checks ``uri``, ``data`` and the options itself; the default refuses the write.
+        """
         self.check_uri(uri)
         raise NotWritable(self, "put")
 
@@ -381,13 +419,22 @@ class Store(abc.ABC):
         stored: bool = False,
         raw: bool | None = None,
     ) -> None:
-        """``put`` that raises on failure. Caches whose ``put`` only logs failures override it.
+        """``put`` that raises on failure. Caches whose ``put`` only logs failures override
+        `_put_or_raise`.
 
-        The compression keywords reach ``put`` only when set, so stores whose ``put`` predates
-        them still take the call. ``raw`` is the deprecated name of ``stored``.
+        ``raw`` is the deprecated name of ``stored``.
         """
-        options = put_options(compress, level, stored_flag(stored, raw))
-        await self.put(uri, data, **options)
+        await self._put_or_raise(uri, data, compress, level, stored_flag(stored, raw))
+
+    async def _put_or_raise(
+        self, uri: str, data: PutData, compress: str | None, level: int | None, stored: bool
+    ) -> None:
+        """What `put_or_raise` does, once ``raw=`` is resolved into ``stored``.
+
+        The default calls the public ``put``, with the compression keywords only when set, so
+        a subclass that overrides ``put`` itself (even one that predates them) is honoured.
+        """
+        await self.put(uri, data, **put_options(compress, level, stored))
 
     def local_file(self, uri: str) -> LocalFile | None:
         """Where this store keeps the blob at ``uri`` as a plain local file; None by default.

@@ -15,7 +15,6 @@ import asyncio
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from ._core.data import DEFAULT_CHUNK_SIZE
 from .compression.store_io import decode, stored_flag, stored_option
 from .errors import NotFoundInStore, StoreNotAvailable
 from .store import Store
@@ -131,16 +130,8 @@ class FaultyStore(_Forwarding):
             self.faults += 1
             raise StoreNotAvailable(self, "injected failure", uri=str(uri))
 
-    async def stream(
-        self,
-        uri: str,
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
-        *,
-        stored: bool = False,
-        raw: bool | None = None,
-    ) -> AsyncIterator[bytes]:
+    async def _stream(self, uri: str, chunk_size: int, stored: bool) -> AsyncIterator[bytes]:
         """The inner ``stream``, after the injected faults."""
-        stored = stored_flag(stored, raw)
         await self._before(uri)
         async for chunk in self.inner.stream(uri, chunk_size, **stored_option(stored)):
             yield chunk

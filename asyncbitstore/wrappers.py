@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from ._core.checks import non_negative_int
-from ._core.data import DEFAULT_CHUNK_SIZE, PutData, as_bytes, check_put_data
+from ._core.data import PutData, as_bytes, check_put_data
 from .compression.store_io import check_options, put_options, stored_flag, stored_option
 from .errors import InvalidURI, NotFoundInStore, StoreFull, StoreNotAvailable
 from .store import Store
@@ -71,30 +71,14 @@ class _Forwarding(Store):
         await self._before(uri)
         return await self._inner.get_range(uri, start, end)
 
-    def stream(
-        self,
-        uri: str,
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
-        *,
-        stored: bool = False,
-        raw: bool | None = None,
-    ) -> AsyncIterator[bytes]:
+    def _stream(self, uri: str, chunk_size: int, stored: bool) -> AsyncIterator[bytes]:
         """The inner store's ``stream`` (no `_before`: a subclass with one overrides this)."""
-        stored = stored_flag(stored, raw)
         return self._inner.stream(uri, chunk_size, **stored_option(stored))
 
-    async def put(
-        self,
-        uri: str,
-        data: PutData,
-        *,
-        compress: str | None = None,
-        level: int | None = None,
-        stored: bool = False,
-        raw: bool | None = None,
+    async def _put(
+        self, uri: str, data: PutData, compress: str | None, level: int | None, stored: bool
     ) -> None:
         """The inner store's ``put``."""
-        stored = stored_flag(stored, raw)
         await self._before(uri)
         await self._inner.put(uri, data, **put_options(compress, level, stored))
 
@@ -153,15 +137,8 @@ class Small(_Forwarding):
         """Whether a blob of ``size`` bytes is too big for this tier."""
         return size > self.max_size
 
-    async def put(
-        self,
-        uri: str,
-        data: PutData,
-        *,
-        compress: str | None = None,
-        level: int | None = None,
-        stored: bool = False,
-        raw: bool | None = None,
+    async def _put(
+        self, uri: str, data: PutData, compress: str | None, level: int | None, stored: bool
     ) -> None:
         """Write ``data`` if it is at most ``max_size`` bytes (counted as given, before any
         compression: the same figure :meth:`declines` is asked about).
@@ -169,26 +146,17 @@ class Small(_Forwarding):
         Raises:
             StoreFull: the blob is bigger than ``max_size``.
         """
-        stored = stored_flag(stored, raw)
         check_options(compress, level, stored)
-        await self._put(self.store.put, uri, data, put_options(compress, level, stored))
+        await self._write(self.store.put, uri, data, put_options(compress, level, stored))
 
-    async def put_or_raise(
-        self,
-        uri: str,
-        data: PutData,
-        *,
-        compress: str | None = None,
-        level: int | None = None,
-        stored: bool = False,
-        raw: bool | None = None,
+    async def _put_or_raise(
+        self, uri: str, data: PutData, compress: str | None, level: int | None, stored: bool
     ) -> None:
         """``put`` through the wrapped store's raising put (for chains filling caches)."""
-        stored = stored_flag(stored, raw)
         check_options(compress, level, stored)
-        await self._put(_writer(self.store), uri, data, put_options(compress, level, stored))
+        await self._write(_writer(self.store), uri, data, put_options(compress, level, stored))
 
-    async def _put(
+    async def _write(
         self, put: Callable[..., Awaitable[None]], uri: str, data: PutData, options: Any
     ) -> None:
         self.check_uri(uri)
@@ -302,17 +270,9 @@ class Fanout(Store):
 
         return ask
 
-    async def stream(
-        self,
-        uri: str,
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
-        *,
-        stored: bool = False,
-        raw: bool | None = None,
-    ) -> AsyncIterator[bytes]:
+    async def _stream(self, uri: str, chunk_size: int, stored: bool) -> AsyncIterator[bytes]:
         """The blob in chunks from the first store that has it (the stored form with
         ``stored``)."""
-        stored = stored_flag(stored, raw)
         failures: list[str] = []
         for store in self._for(uri):
             chunks = store.stream(uri, chunk_size, **stored_option(stored))
@@ -335,15 +295,8 @@ class Fanout(Store):
             raise StoreNotAvailable(self, "; ".join(failures), uri=uri)
         raise NotFoundInStore(self, uri)
 
-    async def put(
-        self,
-        uri: str,
-        data: PutData,
-        *,
-        compress: str | None = None,
-        level: int | None = None,
-        stored: bool = False,
-        raw: bool | None = None,
+    async def _put(
+        self, uri: str, data: PutData, compress: str | None, level: int | None, stored: bool
     ) -> None:
         """Write to the first store that takes the blob (compressed with ``compress``, which
         each store applies; sizes offered to :func:`declines` are the data's as given).
@@ -351,7 +304,6 @@ class Fanout(Store):
         Raises:
             StoreFull: every store refused it for lack of room.
         """
-        stored = stored_flag(stored, raw)
         stores = self._for(uri)
         check_put_data(data)
         check_options(compress, level, stored)
@@ -374,7 +326,7 @@ class Fanout(Store):
             return
         raise StoreFull(self, uri, "no store has room: " + "; ".join(refusals))
 
-    put_or_raise = put
+    _put_or_raise = _put
 
     async def delete(self, uri: str) -> None:
         """Delete the blob from every store."""

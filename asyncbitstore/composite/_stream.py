@@ -10,7 +10,6 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, TypeAlias
 
 from .._core.data import DEFAULT_CHUNK_SIZE
-from ..compression.store_io import stored_flag
 from ..errors import InvalidDataFound, NotFoundInStore
 from ._ask import first_answer
 from ._base import ChainBase
@@ -41,14 +40,7 @@ class StreamPath(ChainBase):
     #: first is passed on: a corrupt small copy is then dropped and the next tier streamed.
     stream_verify_ahead: int = 4 * DEFAULT_CHUNK_SIZE
 
-    def stream(
-        self,
-        uri: str,
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
-        *,
-        stored: bool = False,
-        raw: bool | None = None,
-    ) -> AsyncIterator[bytes]:
+    def _stream(self, uri: str, chunk_size: int, stored: bool) -> AsyncIterator[bytes]:
         """The blob in chunks from the first tier that has it, with bounded memory.
 
         Chunks from a ``cache_result`` source (or from a cache with caches before it) are teed
@@ -64,12 +56,11 @@ class StreamPath(ChainBase):
         end, after its chunks were passed on: it is dropped from the cache and
         ``InvalidDataFound`` is raised, and the next stream of the key reads the next tier.
         """
-        stored = stored_flag(stored, raw)
         if stored:
             return self._stream_stored(uri, chunk_size)
         if self.tracer is not None:
-            return self.tracer.stream(self, uri, self._stream(uri, chunk_size))
-        return self._stream(uri, chunk_size)
+            return self.tracer.stream(self, uri, self._stream_filling(uri, chunk_size))
+        return self._stream_filling(uri, chunk_size)
 
     async def _stream_stored(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
         key = self._key(uri)
@@ -90,7 +81,7 @@ class StreamPath(ChainBase):
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]
 
-    async def _stream(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
+    async def _stream_filling(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
         key = self._key(uri)
         self._check_negative(key)
         # Wait while another stream of this key is filling caches; then read what it cached.

@@ -7,7 +7,7 @@ import functools
 from typing import Any
 
 from .._core.data import PutData, check_put_data
-from ..compression.store_io import check_options, put_options, stored_flag
+from ..compression.store_io import check_options, put_options
 from ..errors import NotWritable
 from ._ask import verdict
 from ._base import ChainBase, logger
@@ -23,15 +23,8 @@ class WritePath(ChainBase):
         """Checks (and for content-addressed chains, verification) before a put."""
         return data
 
-    async def put(
-        self,
-        uri: str,
-        data: PutData,
-        *,
-        compress: str | None = None,
-        level: int | None = None,
-        stored: bool = False,
-        raw: bool | None = None,
+    async def _put(
+        self, uri: str, data: PutData, compress: str | None, level: int | None, stored: bool
     ) -> None:
         """Write to the ``write=True`` sources: the first now, the others in the background.
 
@@ -41,17 +34,16 @@ class WritePath(ChainBase):
         Raises:
             NotWritable: no source was appended with ``write=True``.
         """
-        stored = stored_flag(stored, raw)
         key = self._key(uri)
         check_put_data(data)
         check_options(compress, level, stored)
-        write = functools.partial(self._put, options=put_options(compress, level, stored))
+        write = functools.partial(self._write, options=put_options(compress, level, stored))
         if self.tracer is not None:
             await self.tracer.put(self, key, data, write)
         else:
             await write(key, data)
 
-    async def _put(self, key: str, data: PutData, options: dict[str, Any]) -> None:
+    async def _write(self, key: str, data: PutData, options: dict[str, Any]) -> None:
         writers = [t for t in self._tiers if t.write and t.store.is_valid(key)]
         if not writers:
             raise NotWritable(self, "put (no tier was appended with write=True)")

@@ -4,8 +4,8 @@ A backend implements access to blobs in their stored form (the bytes as they sit
 backend, compressed frame and all); `RawStore` builds the `Store` methods on top of it:
 
 - `get` reads the stored form and decodes it when it starts with the frame's magic byte;
-- `stream` decodes the stored stream step by step;
-- `put` encodes the data (compressing it or framing it) before handing it on;
+- `stream` decodes the stored stream step by step (its hook `_stream`);
+- `put` encodes the data (compressing it or framing it) before handing it on (its hook `_put`);
 - `get_range` reads ranges of the stored form through `read_range`, which refuses a compressed
   blob with `CompressedRange`.
 
@@ -19,7 +19,7 @@ import functools
 from collections.abc import AsyncIterator
 from typing import Any
 
-from .._core.data import DEFAULT_CHUNK_SIZE, PutData, check_put_data, check_range
+from .._core.data import PutData, check_put_data, check_range
 from ..compression.codecs import MAGIC_BYTE
 from ..compression.store_io import decode, decode_stream, encode, read_range, stored_flag
 from ..store import Store
@@ -83,37 +83,15 @@ class RawStore(Store):
             return data
         return await decode(self, self._shown(uri), data)
 
-    def stream(
-        self,
-        uri: str,
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
-        *,
-        stored: bool = False,
-        raw: bool | None = None,
-    ) -> AsyncIterator[bytes]:
+    def _stream(self, uri: str, chunk_size: int, stored: bool) -> AsyncIterator[bytes]:
         """The blob in chunks, decoded as they stream unless ``stored`` (see `Store.stream`)."""
-        if raw is not None:
-            stored = stored_flag(stored, raw)
         chunks = self._stream_stored(uri, chunk_size)
         if stored:
             return chunks
         shown = self._shown(uri) if isinstance(uri, str) else uri
         return decode_stream(self, shown, chunks, chunk_size)
 
-    async def put(
-        self,
-        uri: str,
-        data: PutData,
-        *,
-        compress: str | None = None,
-        level: int | None = None,
-        stored: bool = False,
-        raw: bool | None = None,
-    ) -> None:
-        """Store ``data`` at ``uri``, compressed with ``compress`` (see `Store.put`)."""
-        await self._put_encoded(uri, data, compress, level, stored_flag(stored, raw))
-
-    async def _put_encoded(
+    async def _put(
         self,
         uri: str,
         data: PutData,

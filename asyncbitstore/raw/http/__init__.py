@@ -248,7 +248,7 @@ class HTTPRaw(RawStore):
 
     # -- reads ----------------------------------------------------------------------------------
 
-    put = Store.put  # read-only: refused before the data is looked at
+    _put = Store._put  # read-only: refused before the data is looked at
 
     def _shown(self, uri: str) -> str:
         return redact(uri)

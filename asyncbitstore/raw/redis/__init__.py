@@ -283,7 +283,7 @@ class RedisRaw(RawStore):
             raw: deprecated name of ``stored``.
             ttl: seconds until the blob expires; default: the store's ``ttl``.
         """
-        await self._put_encoded(uri, data, compress, level, stored_flag(stored, raw), ttl)
+        await self._put(uri, data, compress, level, stored_flag(stored, raw), ttl)
 
     async def _put_stored(
         self, uri: str, key: Any, data: PutData, ttl: float | EllipsisType | None = ...
