@@ -17,14 +17,20 @@ from __future__ import annotations
 import abc
 import functools
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, ClassVar
 
 from .._core.data import PutData, check_put_data, check_range
 from ..compression.codecs import MAGIC_BYTE
 from ..compression.store_io import decode, decode_stream, encode, read_range, stored_flag
 from ..store import Store
 
-__all__ = ["RawStore"]
+__all__ = ["PrefixedRaw", "RawStore", "check_str"]
+
+
+def check_str(uri: object) -> None:
+    """Raise `TypeError` unless ``uri`` is a str (the check `is_valid` starts with)."""
+    if not isinstance(uri, str):
+        raise TypeError(f"a URI must be a str, not {type(uri).__name__}")
 
 
 class RawStore(Store):
@@ -113,3 +119,27 @@ class RawStore(Store):
         check_range(self, shown, start, end)
         read = functools.partial(self._stored_range, uri, where, start, end)
         return await read_range(self, shown, start, end, read)
+
+
+class PrefixedRaw(RawStore):
+    """A backend whose URIs are one fixed prefix followed by a key.
+
+    Subclasses name the attribute holding the prefix (`_prefix_attr`) and describe what may
+    follow it (`_hint_tail`); `uri_hint` and `uri` are built from the two.
+    """
+
+    #: The name of the instance attribute holding the URI prefix.
+    _prefix_attr: ClassVar[str] = "base"
+    #: What `uri_hint` shows after the prefix.
+    _hint_tail: ClassVar[str] = "<key>"
+
+    @property
+    def uri_hint(self) -> str:  # type: ignore[override]
+        """The URI shape this store accepts, as messages show it."""
+        prefix: str = getattr(self, self._prefix_attr)
+        return prefix + self._hint_tail
+
+    def uri(self, key: str) -> str:
+        """The URI of ``key`` under this store's prefix."""
+        prefix: str = getattr(self, self._prefix_attr)
+        return prefix + key

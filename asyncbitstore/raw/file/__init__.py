@@ -12,7 +12,7 @@ from ..._core.data import PutData, check_chunk_size
 from ..._core.pinning import LocalFile
 from ...errors import InvalidRange, InvalidURI
 from ...listing import cut_level
-from .._base import RawStore
+from .._base import RawStore, check_str
 from .._threads import ThreadBatcher
 from . import _ops as ops
 from ._errors import file_error, local_file
@@ -97,8 +97,7 @@ class FileRaw(RawStore):
 
     def is_valid(self, uri: str) -> bool:
         """Whether ``uri`` names a file this store may hold."""
-        if not isinstance(uri, str):
-            raise TypeError(f"a URI must be a str, not {type(uri).__name__}")
+        check_str(uri)
         return self._to_path(uri) is not None
 
     def _path(self, uri: object) -> str:

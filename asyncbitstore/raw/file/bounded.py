@@ -41,7 +41,7 @@ from ...errors import (
 )
 from ...listing import cut_level
 from ...store import DEFAULT_CONCURRENCY, UriSource
-from .._base import RawStore
+from .._base import PrefixedRaw, check_str
 from . import FileRaw
 from . import _ops as ops
 from ._errors import file_error, local_file
@@ -54,7 +54,7 @@ __all__ = ["BoundedFileRaw"]
 logger = logging.getLogger("asyncbitstore.cache")
 
 
-class BoundedFileRaw(RawStore):
+class BoundedFileRaw(PrefixedRaw):
     """Blobs in one folder, at most ``max_bytes`` in all, least-recently used evicted first.
 
     Args:
@@ -81,6 +81,8 @@ class BoundedFileRaw(RawStore):
     __module__ = "asyncbitstore.bounded_cache"  # the documented import path
 
     _runtime_attrs = ("_fs", "_index", "_uses", "_flushes")
+    _prefix_attr = "prefix"
+    _hint_tail = "<name> (4+ characters of [0-9A-Za-z._-], no dot in the first 4)"
 
     def __init__(
         self,
@@ -122,14 +124,9 @@ class BoundedFileRaw(RawStore):
     def name(self) -> str:
         return f"BoundedFileRaw({self.prefix!r}, max_bytes={self.max_bytes})"
 
-    @property
-    def uri_hint(self) -> str:  # type: ignore[override]
-        return f"{self.prefix}<name> (4+ characters of [0-9A-Za-z._-], no dot in the first 4)"
-
     def is_valid(self, uri: str) -> bool:
         """Whether ``uri`` is ``<folder><name>``."""
-        if not isinstance(uri, str):
-            raise TypeError(f"a URI must be a str, not {type(uri).__name__}")
+        check_str(uri)
         return uri.startswith(self.prefix) and NAME.fullmatch(uri, len(self.prefix)) is not None
 
     def declines(self, uri: str, size: int) -> bool:

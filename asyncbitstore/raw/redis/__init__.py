@@ -39,7 +39,7 @@ from ...errors import InvalidRange, InvalidURI, NotFoundInStore, StoreNotAvailab
 from ...listing import sorted_level
 from ...retry import Retry, is_transient
 from ...store import DEFAULT_CONCURRENCY
-from .._base import RawStore
+from .._base import PrefixedRaw, check_str
 from . import _commands as _ops
 from ._commands import TEMP_PREFIX
 
@@ -59,7 +59,7 @@ def _transient(exc: BaseException) -> bool:
     return isinstance(exc, (rx.ConnectionError, rx.TimeoutError)) or is_transient(exc)
 
 
-class RedisRaw(RawStore):
+class RedisRaw(PrefixedRaw):
     """A Redis (or Valkey) database as a store, for ``redis://host:port/db/<key>`` URIs.
 
     Args:
@@ -78,6 +78,7 @@ class RedisRaw(RawStore):
     """
 
     _runtime_attrs = ("_client",)
+    _hint_tail = "<key>"
     _renamed_attrs = (("timeout", "request_timeout"),)
 
     def __init__(
@@ -117,20 +118,11 @@ class RedisRaw(RawStore):
     def name(self) -> str:
         return f"RedisRaw({self.base!r})"
 
-    @property
-    def uri_hint(self) -> str:  # type: ignore[override]
-        return f"{self.base}<key>"
-
-    def uri(self, key: str) -> str:
-        """The URI of ``key`` in this store's database."""
-        return self.base + key
-
     # -- URIs and errors ------------------------------------------------------------------------
 
     def is_valid(self, uri: str) -> bool:
         """Whether ``uri`` is ``<base><key>`` for this server and database."""
-        if not isinstance(uri, str):
-            raise TypeError(f"a URI must be a str, not {type(uri).__name__}")
+        check_str(uri)
         base = self.base
         return (
             len(uri) > len(base)

@@ -42,7 +42,7 @@ from ...errors import (
 )
 from ...listing import sorted_level
 from ...retry import Retry
-from .._base import RawStore
+from .._base import PrefixedRaw, check_str
 from . import _link as link_ops
 from . import _ops as ops
 from ._link import TEMP_PREFIX, Link, Session, parse_url
@@ -55,7 +55,7 @@ _PATH = re.compile(r"(?:/[^/\x00]+)+")
 _BAD_SEGMENT = re.compile(r"/\.\.?(?:/|$)|/" + re.escape(TEMP_PREFIX) + r"[^/]*$")
 
 
-class SFTPRaw(RawStore):
+class SFTPRaw(PrefixedRaw):
     """Files on an SFTP server, for ``sftp://[user@]host[:port]/path`` URIs.
 
     Args:
@@ -82,6 +82,7 @@ class SFTPRaw(RawStore):
     """
 
     _runtime_attrs = ("_link",)
+    _hint_tail = "<path> (no '.', '..' or empty segments)"
     _renamed_attrs = (("timeout", "request_timeout"),)
 
     def __init__(
@@ -137,10 +138,6 @@ class SFTPRaw(RawStore):
     def name(self) -> str:
         return f"SFTPRaw({self.base!r})"
 
-    @property
-    def uri_hint(self) -> str:  # type: ignore[override]
-        return f"{self.base}<path> (no '.', '..' or empty segments)"
-
     def uri(self, path: str) -> str:
         """The URI of ``path``, relative to the URL's folder."""
         return self.base + path.lstrip("/")
@@ -149,8 +146,7 @@ class SFTPRaw(RawStore):
 
     def is_valid(self, uri: str) -> bool:
         """Whether ``uri`` names a file under this store's folder on its server."""
-        if not isinstance(uri, str):
-            raise TypeError(f"a URI must be a str, not {type(uri).__name__}")
+        check_str(uri)
         if len(uri) <= len(self.base) or not uri.startswith(self.base):
             return False
         path = uri[len(self.authority) :]

@@ -28,7 +28,7 @@ from ..._core.data import PutData, check_chunk_size
 from ..._core.renamed import NOT_GIVEN, renamed
 from ...errors import InvalidRange, InvalidURI, NotFoundInStore, StoreFull
 from ...listing import sorted_level
-from .._base import RawStore
+from .._base import PrefixedRaw, check_str
 from ._db import Database, Reader, prefix_end
 from ._hops import Hops, Recency, close, error_for, now, open_spool, write_parts
 
@@ -39,7 +39,7 @@ _SPILL = 1 << 20  # a streaming put is kept in memory up to this, then spooled t
 _PAGE = 1000  # keys per listing query
 
 
-class SqliteRaw(RawStore):
+class SqliteRaw(PrefixedRaw):
     """Blobs as rows of one SQLite database file, for ``sqlite://<abs path>/<key>`` URIs.
 
     Args:
@@ -69,6 +69,7 @@ class SqliteRaw(RawStore):
     """
 
     _runtime_attrs = ("_db", "_hops", "_recency")
+    _hint_tail = "<key> (a non-empty key without NUL)"
     _renamed_attrs = (("timeout", "lock_timeout"),)
 
     def __init__(
@@ -110,14 +111,6 @@ class SqliteRaw(RawStore):
     def name(self) -> str:
         return f"SqliteRaw({self.path!r})"
 
-    @property
-    def uri_hint(self) -> str:  # type: ignore[override]
-        return f"{self.base}<key> (a non-empty key without NUL)"
-
-    def uri(self, key: str) -> str:
-        """The URI of ``key`` in this database."""
-        return self.base + key
-
     # -- URIs, errors and thread hops -----------------------------------------------------------
 
     def _key_of(self, uri: str) -> str | None:
@@ -134,8 +127,7 @@ class SqliteRaw(RawStore):
 
     def is_valid(self, uri: str) -> bool:
         """Whether ``uri`` is ``<base><key>`` for this database."""
-        if not isinstance(uri, str):
-            raise TypeError(f"a URI must be a str, not {type(uri).__name__}")
+        check_str(uri)
         return self._key_of(uri) is not None
 
     def _key(self, uri: object) -> str:
