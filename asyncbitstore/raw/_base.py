@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 from .._core.data import PutData, check_put_data, check_range
 from ..compression.codecs import MAGIC_BYTE
 from ..compression.store_io import decode, decode_stream, encode, read_range, stored_flag
+from ..errors import InvalidURI
 from ..store import Store
 
 __all__ = ["PrefixedRaw", "RawStore", "check_str"]
@@ -124,22 +125,44 @@ class RawStore(Store):
 class PrefixedRaw(RawStore):
     """A backend whose URIs are one fixed prefix followed by a key.
 
-    Subclasses name the attribute holding the prefix (`_prefix_attr`) and describe what may
-    follow it (`_hint_tail`); `uri_hint` and `uri` are built from the two.
+    Subclasses name the attribute holding the prefix (`_prefix_attr`), what follows it
+    (`_key_word`) and any rule on it (`_key_note`); `uri_hint`, `uri` and the checks of a
+    `list` prefix are built from them.
     """
 
     #: The name of the instance attribute holding the URI prefix.
     _prefix_attr: ClassVar[str] = "base"
-    #: What `uri_hint` shows after the prefix.
-    _hint_tail: ClassVar[str] = "<key>"
+    #: How messages name what follows the prefix.
+    _key_word: ClassVar[str] = "<key>"
+    #: What `uri_hint` adds after `_key_word` (a rule on the key, in brackets), if anything.
+    _key_note: ClassVar[str] = ""
+
+    @property
+    def _prefix(self) -> str:
+        prefix: str = getattr(self, self._prefix_attr)
+        return prefix
 
     @property
     def uri_hint(self) -> str:  # type: ignore[override]
         """The URI shape this store accepts, as messages show it."""
-        prefix: str = getattr(self, self._prefix_attr)
-        return prefix + self._hint_tail
+        return self._prefix + self._key_word + self._key_note
 
     def uri(self, key: str) -> str:
         """The URI of ``key`` under this store's prefix."""
-        prefix: str = getattr(self, self._prefix_attr)
-        return prefix + key
+        return self._prefix + key
+
+    def _list_prefix(self, prefix: object) -> str:
+        """``prefix`` for `list`, widened to the store's prefix when it is a prefix of it.
+
+        Raises:
+            TypeError: ``prefix`` is not a str.
+            InvalidURI: ``prefix`` and the store's prefix do not overlap.
+        """
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
+        base = self._prefix
+        if prefix.startswith(base):
+            return prefix
+        if not base.startswith(prefix):
+            raise InvalidURI(self, prefix, f"a prefix of {base}{self._key_word}")
+        return base

@@ -82,7 +82,8 @@ class BoundedFileRaw(PrefixedRaw):
 
     _runtime_attrs = ("_fs", "_index", "_uses", "_flushes")
     _prefix_attr = "prefix"
-    _hint_tail = "<name> (4+ characters of [0-9A-Za-z._-], no dot in the first 4)"
+    _key_word = "<name>"
+    _key_note = " (4+ characters of [0-9A-Za-z._-], no dot in the first 4)"
 
     def __init__(
         self,
@@ -289,12 +290,7 @@ class BoundedFileRaw(PrefixedRaw):
 
         With ``flat``, one level of them (names and sub-prefixes ending in ``/``).
         """
-        if not isinstance(prefix, str):
-            raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
-        if not prefix.startswith(self.prefix):
-            if not self.prefix.startswith(prefix):
-                raise InvalidURI(self, prefix, f"a prefix of {self.prefix}<name>")
-            prefix = self.prefix
+        prefix = self._list_prefix(prefix)
         found = await self._run(prefix, scan, self.folder, prefix[len(self.prefix) :], self._fs)
         uris = [self.prefix + name for name, _, _ in found]
         for uri in cut_level(uris, prefix) if flat else sorted(uris):

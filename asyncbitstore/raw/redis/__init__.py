@@ -35,7 +35,7 @@ from ..._core.redact import scrub
 from ..._core.renamed import NOT_GIVEN, renamed
 from ..._core.resources import LoopLocal
 from ...compression.store_io import stored_flag
-from ...errors import InvalidRange, InvalidURI, NotFoundInStore, StoreNotAvailable
+from ...errors import InvalidRange, NotFoundInStore, StoreNotAvailable
 from ...listing import sorted_level
 from ...retry import Retry, is_transient
 from ...store import DEFAULT_CONCURRENCY
@@ -78,7 +78,6 @@ class RedisRaw(PrefixedRaw):
     """
 
     _runtime_attrs = ("_client",)
-    _hint_tail = "<key>"
     _renamed_attrs = (("timeout", "request_timeout"),)
 
     def __init__(
@@ -224,12 +223,7 @@ class RedisRaw(PrefixedRaw):
         With ``flat``, one level of them (names and sub-prefixes ending in ``/``), sorted: the
         whole scan is read first.
         """
-        if not isinstance(prefix, str):
-            raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
-        if not prefix.startswith(self.base):
-            if not self.base.startswith(prefix):
-                raise InvalidURI(self, prefix, f"a prefix of {self.base}<key>")
-            prefix = self.base
+        prefix = self._list_prefix(prefix)
         found = self._scan(prefix)
         async with contextlib.aclosing(sorted_level(found, prefix) if flat else found) as uris:
             async for uri in uris:

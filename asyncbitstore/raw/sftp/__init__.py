@@ -82,7 +82,8 @@ class SFTPRaw(PrefixedRaw):
     """
 
     _runtime_attrs = ("_link",)
-    _hint_tail = "<path> (no '.', '..' or empty segments)"
+    _key_word = "<path>"
+    _key_note = " (no '.', '..' or empty segments)"
     _renamed_attrs = (("timeout", "request_timeout"),)
 
     def __init__(
@@ -251,12 +252,7 @@ class SFTPRaw(PrefixedRaw):
 
         With ``flat``, one level of them (files and sub-folders ending in ``/``), sorted.
         """
-        if not isinstance(prefix, str):
-            raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
-        if not prefix.startswith(self.base):
-            if not self.base.startswith(prefix):
-                raise InvalidURI(self, prefix, f"a prefix of {self.base}<path>")
-            prefix = self.base
+        prefix = self._list_prefix(prefix)
         wanted = prefix[len(self.authority) :]
         if "\x00" in wanted or re.search(r"//|/\.\.?(?:/|$)", wanted):
             raise InvalidURI(self, prefix, self.uri_hint)

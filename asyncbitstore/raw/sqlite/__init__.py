@@ -69,7 +69,7 @@ class SqliteRaw(PrefixedRaw):
     """
 
     _runtime_attrs = ("_db", "_hops", "_recency")
-    _hint_tail = "<key> (a non-empty key without NUL)"
+    _key_note = " (a non-empty key without NUL)"
     _renamed_attrs = (("timeout", "lock_timeout"),)
 
     def __init__(
@@ -218,12 +218,7 @@ class SqliteRaw(PrefixedRaw):
         ``store.base`` (``""`` included) lists the whole database. With ``flat``, one level of
         them (names and sub-prefixes ending in ``/``), sorted.
         """
-        if not isinstance(prefix, str):
-            raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
-        if not prefix.startswith(self.base):
-            if not self.base.startswith(prefix):
-                raise InvalidURI(self, prefix, f"a prefix of {self.base}<key>")
-            prefix = self.base
+        prefix = self._list_prefix(prefix)
         low = prefix[len(self.base) :]
         if low and self._key_of(prefix) is None:
             raise InvalidURI(self, prefix, self.uri_hint)
