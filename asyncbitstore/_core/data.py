@@ -66,6 +66,13 @@ async def as_bytes(data: PutData) -> bytes:
     return b"".join(parts)
 
 
+def bytes_chunk(chunk: object) -> bytes | bytearray | memoryview:
+    """``chunk`` of a streamed put, or ``TypeError`` if it is not bytes-like."""
+    if not isinstance(chunk, (bytes, bytearray, memoryview)):
+        raise TypeError(f"async iterable yielded {type(chunk).__name__}, expected bytes")
+    return chunk
+
+
 async def chunks_of(data: PutData, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
     """Iterate ``data`` as chunks, whether it is bytes-like or already an async iterable."""
     if isinstance(data, (bytes, bytearray, memoryview)):
@@ -74,9 +81,7 @@ async def chunks_of(data: PutData, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Asyn
             yield bytes(view[offset : offset + chunk_size])
         return
     async for chunk in data:
-        if not isinstance(chunk, (bytes, bytearray, memoryview)):
-            raise TypeError(f"async iterable yielded {type(chunk).__name__}, expected bytes")
-        yield bytes(chunk)
+        yield bytes(bytes_chunk(chunk))
 
 
 class Capped:

@@ -8,7 +8,7 @@ import re
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from typing import Any, BinaryIO
 
-from ..._core.data import PutData, check_chunk_size
+from ..._core.data import PutData, bytes_chunk, check_chunk_size
 from ..._core.pinning import LocalFile
 from ...errors import InvalidRange, InvalidURI
 from ...listing import cut_level
@@ -226,11 +226,7 @@ class FileRaw(RawStore):
         last: asyncio.Future[Any] | None = None
         try:
             async for chunk in data:
-                if not isinstance(chunk, (bytes, bytearray, memoryview)):
-                    raise TypeError(
-                        f"async iterable yielded {type(chunk).__name__}, expected bytes"
-                    )
-                last = self._batcher.submit(ops.write_chunk, file, chunk)
+                last = self._batcher.submit(ops.write_chunk, file, bytes_chunk(chunk))
                 await self._checked(last, uri)
             fn, args = finish()
             last = self._batcher.submit(fn, file, temp, *args)

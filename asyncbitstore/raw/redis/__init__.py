@@ -30,7 +30,7 @@ from redis.asyncio.retry import Retry as RedisRetry
 from redis.backoff import NoBackoff
 
 from ..._core.checks import positive_int
-from ..._core.data import PutData, check_chunk_size
+from ..._core.data import PutData, bytes_chunk, check_chunk_size
 from ..._core.redact import scrub
 from ..._core.renamed import NOT_GIVEN, renamed
 from ..._core.resources import LoopLocal
@@ -288,11 +288,7 @@ class RedisRaw(PrefixedRaw):
         written = 0
         try:
             async for chunk in data:
-                if not isinstance(chunk, (bytes, bytearray, memoryview)):
-                    raise TypeError(
-                        f"async iterable yielded {type(chunk).__name__}, expected bytes"
-                    )
-                buffer += chunk
+                buffer += bytes_chunk(chunk)
                 if len(buffer) >= _SPILL:
                     temp = temp or TEMP_PREFIX + secrets.token_hex(12)
                     part, buffer = bytes(buffer), bytearray()

@@ -31,7 +31,7 @@ from collections.abc import (
 from typing import Any, TypeVar
 
 from ..._core.checks import positive_int
-from ..._core.data import PutData, check_chunk_size
+from ..._core.data import PutData, bytes_chunk, check_chunk_size
 from ..._core.renamed import NOT_GIVEN, renamed
 from ..._core.resources import LoopLocal
 from ...errors import (
@@ -292,11 +292,7 @@ class SFTPRaw(PrefixedRaw):
         try:
             offset = 0
             async for chunk in data:
-                if not isinstance(chunk, (bytes, bytearray, memoryview)):
-                    raise TypeError(
-                        f"async iterable yielded {type(chunk).__name__}, expected bytes"
-                    )
-                part = bytes(chunk)
+                part = bytes(bytes_chunk(chunk))
                 await self._once(uri, session, functools.partial(file.write, part, offset))
                 offset += len(part)
             await self._once(uri, session, file.close)

@@ -24,7 +24,7 @@ from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
 from typing import IO, Any
 
 from ..._core.checks import non_negative_int, positive_int
-from ..._core.data import PutData, check_chunk_size
+from ..._core.data import PutData, bytes_chunk, check_chunk_size
 from ..._core.renamed import NOT_GIVEN, renamed
 from ...errors import InvalidRange, InvalidURI, NotFoundInStore, StoreFull
 from ...listing import sorted_level
@@ -267,11 +267,7 @@ class SqliteRaw(PrefixedRaw):
         last: asyncio.Future[Any] | None = None
         try:
             async for chunk in data:
-                if not isinstance(chunk, (bytes, bytearray, memoryview)):
-                    raise TypeError(
-                        f"async iterable yielded {type(chunk).__name__}, expected bytes"
-                    )
-                parts.append(bytes(chunk))
+                parts.append(bytes(bytes_chunk(chunk)))
                 size += len(parts[-1])
                 self._check_fits(uri, size)
                 if size > _SPILL:
