@@ -9,7 +9,6 @@ outside folder is exactly as it was (no file read, changed or created).
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -21,17 +20,10 @@ from asyncbitstore.bounded_cache import BoundedFileRaw
 from asyncbitstore.errors import PathEscapesRoot
 from asyncbitstore.local_path import local_path
 
+from .conftest import files_under
+
 SECRET = b"outside the root: must never be served"
 NAME = "abcd" + "0" * 36  # a bounded-cache name: it lives in <folder>/ab/cd/<name>
-
-
-def _snapshot(folder: Path) -> dict[str, bytes]:
-    found = {}
-    for parent, _, names in os.walk(folder):
-        for name in names:
-            path = Path(parent, name)
-            found[str(path.relative_to(folder))] = path.read_bytes()
-    return found
 
 
 @pytest.fixture
@@ -104,7 +96,7 @@ def root(tmp_path: Path, outside: Path) -> Path:
 async def test_file_raw_with_a_root_never_reaches_through_a_symlink(
     root: Path, outside: Path, method: str, relative: str
 ) -> None:
-    before = _snapshot(outside)
+    before = files_under(outside)
     store = FileRaw(root=root)
     uri = f"{root}/{relative}"
     try:
@@ -122,7 +114,7 @@ async def test_file_raw_with_a_root_never_reaches_through_a_symlink(
         assert not (root / relative).is_symlink()
     finally:
         await store.aclose()
-    assert _snapshot(outside) == before
+    assert files_under(outside) == before
 
 
 async def test_file_raw_with_a_root_lists_nothing_through_a_symlink(
@@ -178,7 +170,7 @@ async def test_a_bounded_cache_never_reaches_through_a_symlink(
     cache_folder: Path, outside: Path, kind: str, method: str
 ) -> None:
     _plant(cache_folder, outside, kind)
-    before = _snapshot(outside)
+    before = files_under(outside)
     cache = BoundedFileRaw(FileRaw(), f"{cache_folder}/", 1 << 20)
     uri = f"{cache_folder}/{NAME}"
     operations = _operations(cache, uri)
@@ -196,7 +188,7 @@ async def test_a_bounded_cache_never_reaches_through_a_symlink(
             assert not (cache_folder / "ab" / "cd" / NAME).is_symlink()
     finally:
         await cache.aclose()
-    assert _snapshot(outside) == before
+    assert files_under(outside) == before
 
 
 async def test_a_rebuilt_index_neither_counts_nor_evicts_files_behind_links(
@@ -206,14 +198,14 @@ async def test_a_rebuilt_index_neither_counts_nor_evicts_files_behind_links(
         (cache_folder / kind_folder).symlink_to(outside)
     (outside / "gh").mkdir()
     (outside / "gh" / ("efgh" + "1" * 36)).write_bytes(SECRET)
-    before = _snapshot(outside)
+    before = files_under(outside)
     cache = BoundedFileRaw(FileRaw(), f"{cache_folder}/", 100)  # no index yet: it scans
     assert await cache.usage() == (0, 0)
     await cache.put(f"{cache_folder}/wxyz" + "2" * 36, b"x" * 80)
     await cache.put(f"{cache_folder}/wxyy" + "3" * 36, b"y" * 80)  # evicts the first
     assert await cache.usage() == (80, 1)
     await cache.aclose()
-    assert _snapshot(outside) == before
+    assert files_under(outside) == before
 
 
 async def test_a_sha1_cache_with_a_bound_refuses_a_planted_link(
@@ -223,4 +215,4 @@ async def test_a_sha1_cache_with_a_bound_refuses_a_planted_link(
     cache = Sha1Cache(FileRaw(), f"{cache_folder}/", max_bytes=1 << 20)
     with pytest.raises(PathEscapesRoot):
         await cache.get(NAME)
-    assert _snapshot(outside) == {"secret": SECRET, f"cd/{NAME}": SECRET}
+    assert files_under(outside) == {"secret": SECRET, f"cd/{NAME}": SECRET}
