@@ -18,7 +18,11 @@ def _text(name: str) -> str:
 
 
 def _mkdocs() -> dict[str, object]:
-    return yaml.safe_load(_text("mkdocs.yml"))
+    class Loader(yaml.SafeLoader):
+        """Reads mkdocs.yml's `!!python/name:` tags as None; the keys read here are plain."""
+
+    Loader.add_multi_constructor("tag:yaml.org,2002:python/", lambda *_: None)
+    return yaml.load(_text("mkdocs.yml"), Loader=Loader)
 
 
 def _nav_pages(node: object) -> list[str]:
