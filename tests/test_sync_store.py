@@ -4,10 +4,12 @@ event-loop thread, safe to call from many threads."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import itertools
 import threading
 import time
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -151,6 +153,10 @@ def test_close_stops_the_thread_and_closes_the_store() -> None:
         (thread,) = sync_threads() - before
     assert not thread.is_alive()
     assert closed == ["closed", "closed"]
+    gone = weakref.ref(again)
+    del again
+    gc.collect()
+    assert gone() is None  # nothing (an exit hook, say) keeps a closed SyncStore alive
 
 
 def test_exceptions_keep_their_type() -> None:
@@ -190,6 +196,7 @@ def test_the_other_methods(tmp_path: Path) -> None:
         json_key = hashlib.sha1(b'{"a":[1,2]}').hexdigest()
         store.put_json(json_key, doc)
         assert store.get_json(json_key) == doc
+        assert store.get(json_key, stored=True) == b'{"a":[1,2]}'  # keywords pass through
         store.delete(json_key)
         assert not store.exists(json_key)
         streamed = store.stream(key, 1000)

@@ -130,6 +130,9 @@ class LoopThread:
         with self._guard:
             loop, thread, pid = self._loop, self._thread, self._pid
             self._loop = self._thread = None
+            if self._exit_hook:  # the hook would keep this object (and its cleanup) alive
+                atexit.unregister(self.close)
+                self._exit_hook = False
         if loop is None or thread is None or pid != os.getpid():
             return
         if self._cleanup is not None:
