@@ -4,7 +4,8 @@
   checks every blob's digest on ``get`` and ``put``.
 - :class:`HashCache` is a ``HashStore`` whose ``put`` never raises (it logs and counts), which is
   what a cache in a chain wants.
-- :class:`HashAPISource` turns an ``api_get(key)`` coroutine into a store.
+- :class:`HashAPISource` turns an ``api_get(key)`` method into a store: a coroutine, or a plain
+  (blocking) function run on a bounded pool of worker threads.
 - ``Sha1Store``, ``Sha1Cache`` and ``Sha1APISource`` are the same with ``algorithm="sha1"``.
 
 Keys are accepted as ``<hex>`` or ``<algorithm>://<hex>``, in any case, and used lower-cased.
@@ -13,13 +14,16 @@ Keys are accepted as ``<hex>`` or ``<algorithm>://<hex>``, in any case, and used
 from __future__ import annotations
 
 import abc
+import inspect
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar, cast
 
 from ._core.data import PutData, check_put_data
 from ._core.keys import DigestKeyed, HashKeys
 from ._core.pinning import LocalFile
 from ._core.redact import redact
+from ._core.worker_pool import WorkerPool
 from ._core.write_source import WriteData, keyed_source
 from .compression.codecs import MAGIC_BYTE
 from .compression.store_io import (
@@ -45,6 +49,25 @@ __all__ = [
 ]
 
 logger = logging.getLogger("asyncbitstore.hashing")
+
+T = TypeVar("T")
+
+#: Worker threads per API source for a plain (blocking) ``api_get``/``api_exists``.
+DEFAULT_API_WORKERS = 16
+
+
+def _backing(raw: Store | None, base_store: Store | None, prefix: str | None) -> tuple[Store, str]:
+    """The backing store given as ``raw`` or as its alias ``base_store``, and the prefix."""
+    if raw is not None and base_store is not None:
+        raise TypeError(
+            "give the backing store as raw or as base_store (its epic-bitstore name), not both"
+        )
+    store = raw if raw is not None else base_store
+    if store is None:
+        raise TypeError("missing the backing store: pass raw (or its alias base_store)")
+    if prefix is None:
+        raise TypeError("missing the prefix: pass prefix, e.g. 's3://bucket/blobs/'")
+    return store, prefix
 
 
 # Store declares uri_hint and key_algorithm as plain attributes; DigestKeyed's properties
@@ -115,11 +138,22 @@ class HashStore(_Keyed):
         prefix: prepended to each key to form the raw URI, e.g. ``"s3://bucket/blobs/"``.
         verify: check each blob's digest on ``get`` and ``put`` (:class:`InvalidDataFound`).
         algorithm: any fixed-size hashlib algorithm (``"sha1"``, ``"sha256"``, ``"blake2b"``).
+        base_store: another name for ``raw`` (epic-bitstore's), by keyword only.
+
+    Raises:
+        TypeError: both ``raw`` and ``base_store`` given, or neither; ``prefix`` missing.
     """
 
     def __init__(
-        self, raw: Store, prefix: str, verify: bool = False, *, algorithm: str = "sha256"
+        self,
+        raw: Store | None = None,
+        prefix: str | None = None,
+        verify: bool = False,
+        *,
+        algorithm: str = "sha256",
+        base_store: Store | None = None,
     ) -> None:
+        raw, prefix = _backing(raw, base_store, prefix)
         super().__init__(algorithm, verify)
         if not isinstance(raw, Store):
             raise TypeError(f"raw must be a Store, not {type(raw).__name__}")
@@ -273,6 +307,8 @@ class HashCache(HashStore):
     the folder is kept under ``max_bytes`` by evicting least-recently used blobs, and may be
     shared by processes (see :class:`~asyncbitstore.bounded_cache.BoundedFileRaw`, which then
     becomes ``self.raw``).
+
+    ``base_store=`` is accepted for ``raw``, as in :class:`HashStore`.
     """
 
     def _init_runtime(self) -> None:
@@ -280,13 +316,15 @@ class HashCache(HashStore):
 
     def __init__(
         self,
-        raw: Store,
-        prefix: str,
+        raw: Store | None = None,
+        prefix: str | None = None,
         verify: bool = False,
         *,
         algorithm: str = "sha256",
         max_bytes: int | None = None,
+        base_store: Store | None = None,
     ) -> None:
+        raw, prefix = _backing(raw, base_store, prefix)
         if max_bytes is not None:
             from .raw.file.bounded import BoundedFileRaw
 
@@ -338,18 +376,78 @@ class HashAPISource(_Keyed):
 
     Optionally implement :meth:`api_exists`; a chain asks an API source ``exists`` only through
     it, since the default would download the blob.
+
+    Each may be an ``async def`` or a plain function, as in epic-bitstore. A plain one may
+    block: it runs on a pool of worker threads of this source (at most ``max_workers``, made
+    on first use, shut down by ``aclose``), so that many calls run at once without stalling
+    the event loop. Which kind each method is gets decided once per class. A plain function
+    that returns an awaitable (say, a wrapped coroutine) works too: the awaitable is awaited.
+    Either kind signals a missing blob by returning None (or raising ``NotFoundInStore``);
+    any other exception is a failure, raised as it is, which a chain counts as an outage.
+
+    Args:
+        verify: check each blob's digest on ``get`` (:class:`InvalidDataFound`).
+        algorithm: the hashlib algorithm of the keys.
+        max_workers: the most threads running plain ``api_get``/``api_exists`` calls at
+            once (default 16); further calls wait for a free thread. Unused for coroutines.
+
+    Raises:
+        ValueError: ``max_workers`` is not a positive int.
     """
 
-    def __init__(self, verify: bool = False, *, algorithm: str = "sha256") -> None:
+    _runtime_attrs = ("_workers",)
+    #: The API methods this class implements as plain functions; set for each subclass.
+    _blocking_methods: frozenset[str] = frozenset()
+
+    def __init__(
+        self,
+        verify: bool = False,
+        *,
+        algorithm: str = "sha256",
+        max_workers: int = DEFAULT_API_WORKERS,
+    ) -> None:
         super().__init__(algorithm, verify)
+        self.max_workers = max_workers
+        self._init_runtime()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._blocking_methods = frozenset(
+            name
+            for name in ("api_get", "api_exists")
+            if getattr(cls, name) is not getattr(HashAPISource, name)
+            and not inspect.iscoroutinefunction(getattr(cls, name))
+        )
+
+    def _init_runtime(self) -> None:
+        self._workers = WorkerPool(self.max_workers, "asyncbitstore-api")
 
     @abc.abstractmethod
-    async def api_get(self, key: str) -> bytes | None:
-        """The blob for ``key`` (lower-case hex), or None if the API does not have it."""
+    def api_get(self, key: str) -> bytes | Awaitable[bytes | None] | None:
+        """The blob for ``key`` (lower-case hex), or None if the API does not have it.
 
-    async def api_exists(self, key: str) -> bool:
-        """Whether the API has ``key``. The default fetches the blob; override when cheaper."""
-        return await self.api_get(key) is not None
+        Write it as ``async def``, or as a plain function that may block (see the class).
+        """
+
+    def api_exists(self, key: str) -> bool | Awaitable[bool]:
+        """Whether the API has ``key``. The default fetches the blob; override when cheaper.
+
+        Write it as ``async def``, or as a plain function that may block (see the class).
+        """
+        return self._exists_by_get(key)
+
+    async def _exists_by_get(self, key: str) -> bool:
+        return await self._call_api("api_get", self.api_get, key) is not None
+
+    async def _call_api(self, name: str, method: Callable[[str], T | Awaitable[T]], key: str) -> T:
+        """``method(key)``: on a worker thread if it is a plain function, awaited if need be."""
+        if name in self._blocking_methods:
+            result = await self._workers.run(method, key)
+        else:
+            result = method(key)
+        if inspect.isawaitable(result):
+            return cast(T, await result)
+        return result
 
     @property
     def has_api_exists(self) -> bool:
@@ -383,7 +481,7 @@ class HashAPISource(_Keyed):
         return self._verified(key, data)
 
     async def _api_bytes(self, key: str) -> bytes:
-        data = await self.api_get(key)
+        data = await self._call_api("api_get", self.api_get, key)
         if data is None:
             raise NotFoundInStore(self, key)
         if not isinstance(data, (bytes, bytearray, memoryview)):
@@ -392,27 +490,50 @@ class HashAPISource(_Keyed):
 
     async def exists(self, uri: str) -> bool:
         """Whether the API has the key (through :meth:`api_exists`)."""
-        return await self.api_exists(self.key_of(uri))
+        return bool(await self._call_api("api_exists", self.api_exists, self.key_of(uri)))
+
+    async def aclose(self) -> None:
+        """Shut down the worker threads of plain API methods (they finish their current call).
+
+        The source stays usable: a later call starts a new pool.
+        """
+        self._workers.close()
 
 
 class Sha1Store(HashStore):
-    """A :class:`HashStore` keyed by SHA-1 digests."""
+    """A :class:`HashStore` keyed by SHA-1 digests (``base_store=`` is accepted for ``raw``)."""
 
-    def __init__(self, raw: Store, prefix: str, verify: bool = False) -> None:
-        super().__init__(raw, prefix, verify, algorithm="sha1")
+    def __init__(
+        self,
+        raw: Store | None = None,
+        prefix: str | None = None,
+        verify: bool = False,
+        *,
+        base_store: Store | None = None,
+    ) -> None:
+        super().__init__(raw, prefix, verify, algorithm="sha1", base_store=base_store)
 
 
 class Sha1Cache(HashCache):
-    """A :class:`HashCache` keyed by SHA-1 digests."""
+    """A :class:`HashCache` keyed by SHA-1 digests (``base_store=`` is accepted for ``raw``)."""
 
     def __init__(
-        self, raw: Store, prefix: str, verify: bool = False, max_bytes: int | None = None
+        self,
+        raw: Store | None = None,
+        prefix: str | None = None,
+        verify: bool = False,
+        max_bytes: int | None = None,
+        *,
+        base_store: Store | None = None,
     ) -> None:
-        super().__init__(raw, prefix, verify, algorithm="sha1", max_bytes=max_bytes)
+        super().__init__(
+            raw, prefix, verify, algorithm="sha1", max_bytes=max_bytes, base_store=base_store
+        )
 
 
 class Sha1APISource(HashAPISource):
-    """A :class:`HashAPISource` keyed by SHA-1 digests: implement ``api_get(sha1)``."""
+    """A :class:`HashAPISource` keyed by SHA-1 digests: implement ``api_get(sha1)``, as a
+    coroutine or as a plain function (see :class:`HashAPISource`)."""
 
-    def __init__(self, verify: bool = False) -> None:
-        super().__init__(verify, algorithm="sha1")
+    def __init__(self, verify: bool = False, *, max_workers: int = DEFAULT_API_WORKERS) -> None:
+        super().__init__(verify, algorithm="sha1", max_workers=max_workers)

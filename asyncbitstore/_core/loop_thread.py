@@ -91,10 +91,17 @@ class LoopThread:
                     self._exit_hook = True
             return self._loop
 
-    def run(self, coro: Coroutine[Any, Any, R], timeout: float | None = None) -> R:
+    def run(
+        self,
+        coro: Coroutine[Any, Any, R],
+        timeout: float | None = None,
+        *,
+        advice: str = "await the coroutine instead",
+    ) -> R:
         """Run ``coro`` on the loop (starting it if needed) and wait here for its result.
 
-        The coroutine's exception, if any, is raised here.
+        The coroutine's exception, if any, is raised here. ``advice`` ends the message of
+        :class:`InsideRunningLoop`: what the caller should do instead.
 
         Raises:
             InsideRunningLoop: the calling thread runs an event loop (with ``refuse_in_loop``);
@@ -110,7 +117,7 @@ class LoopThread:
                 coro.close()
                 raise InsideRunningLoop(
                     f"{self.name}: a blocking call inside a running event loop would stall "
-                    "that loop; await the coroutine instead"
+                    f"that loop; {advice}"
                 )
         return asyncio.run_coroutine_threadsafe(coro, self._running_loop()).result(timeout)
 
@@ -123,6 +130,9 @@ class LoopThread:
         with self._guard:
             loop, thread, pid = self._loop, self._thread, self._pid
             self._loop = self._thread = None
+            if self._exit_hook:  # the hook would keep this object (and its cleanup) alive
+                atexit.unregister(self.close)
+                self._exit_hook = False
         if loop is None or thread is None or pid != os.getpid():
             return
         if self._cleanup is not None:
