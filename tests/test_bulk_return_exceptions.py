@@ -20,7 +20,14 @@ import pytest
 from asyncbitstore import HashCache, HashComposite, HashStore, HTTPRaw, MemoryRaw, Retry, Store
 from asyncbitstore._core import bulk
 from asyncbitstore._core.data import PutData
-from asyncbitstore.errors import InvalidURI, NotFoundInStore, StoreNotAvailable
+from asyncbitstore.compression.codecs import MAGIC
+from asyncbitstore.errors import (
+    BitstoreError,
+    InvalidDataFound,
+    InvalidURI,
+    NotFoundInStore,
+    StoreNotAvailable,
+)
 from asyncbitstore.raw.file import FileRaw
 
 
@@ -398,3 +405,31 @@ async def test_progress_bars_count_failed_items(capsys: pytest.CaptureFixture[st
     await store.delete_many(KEYS, concurrency=4, progress=True, return_exceptions=True)
     err = capsys.readouterr().err
     assert err.count("20/20") == 5, err
+
+
+def _blob_file(folder: Path, key: str) -> Path:
+    return folder / key[:2] / key[2:4] / key
+
+
+async def test_a_bounded_cache_batch_that_fails_is_read_again_blob_by_blob(tmp_path: Path) -> None:
+    folder = tmp_path / "cache"
+    outside = tmp_path / "outside"
+    outside.write_bytes(b"not in the cache")
+    cache = HashCache(FileRaw(root=str(folder)), f"{folder}/", max_bytes=1 << 20)
+    blobs = [f"blob {i}".encode() for i in range(8)]
+    keys = [_digest(data) for data in blobs]
+    async with cache:
+        for data in blobs:
+            await cache.put(_digest(data), data)
+        escaping = _blob_file(folder, keys[2])
+        escaping.unlink()
+        escaping.symlink_to(outside)  # reading it fails with an OSError: the whole batch does
+        _blob_file(folder, keys[5]).write_bytes(MAGIC + b"\xff\xffdamaged")
+        with pytest.raises(BitstoreError):
+            await cache.get_many(keys)
+        found = await cache.get_many(keys, return_exceptions=True)
+    assert isinstance(found[2], BitstoreError)
+    assert isinstance(found[5], InvalidDataFound)
+    assert [value for i, value in enumerate(found) if i not in (2, 5)] == [
+        data for i, data in enumerate(blobs) if i not in (2, 5)
+    ]
