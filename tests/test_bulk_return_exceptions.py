@@ -10,7 +10,10 @@ import asyncio
 import contextlib
 import hashlib
 import itertools
+import json
+import os
 import socket
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,8 @@ from asyncbitstore.errors import (
     StoreNotAvailable,
 )
 from asyncbitstore.raw.file import FileRaw
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class Flaky(Store):
@@ -433,3 +438,49 @@ async def test_a_bounded_cache_batch_that_fails_is_read_again_blob_by_blob(tmp_p
     assert [value for i, value in enumerate(found) if i not in (2, 5)] == [
         data for i, data in enumerate(blobs) if i not in (2, 5)
     ]
+
+
+# -- the warm command carries on past keys that fail ---------------------------------------------
+
+
+async def test_warm_fills_what_it_can_and_reports_the_keys_that_failed(
+    tmp_path: Path, closed_port: int
+) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    cached = [f"cached {i}".encode() for i in range(3)]
+    for data in cached:
+        (cache / hashlib.sha1(data).hexdigest()).write_bytes(data)
+    failing = [hashlib.sha1(f"elsewhere {i}".encode()).hexdigest() for i in range(2)]
+    keys = [hashlib.sha1(cached[0]).hexdigest(), failing[0], *failing[1:]]
+    keys += [hashlib.sha1(data).hexdigest() for data in cached[1:]]
+    (tmp_path / "keys.txt").write_text("\n".join(keys) + "\n")
+    (tmp_path / "bitstore.toml").write_text(f"""
+[[tier]]
+role = "cache"
+uri = "{cache}/"
+
+[[tier]]
+role = "source"
+uri = "s3://bucket/files/"
+endpoint = "http://127.0.0.1:{closed_port}"
+anonymous = true
+retry = {{ attempts = 1 }}
+""")
+    env = {k: v for k, v in os.environ.items() if k != "BITSTORE_CONFIG"}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "asyncbitstore", "--no-progress", "--json", "warm", "keys.txt"),
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 100)
+    assert process.returncode == 3, err  # the tier's outage, as for a single key
+    summary = json.loads(out)
+    assert (summary["keys"], summary["found"], summary["missing"]) == (5, 3, 0)
+    assert summary["failed"] == 2
+    assert sorted(summary["failed_keys"]) == sorted(failing)
+    assert "is not available" in err.decode()
