@@ -10,7 +10,7 @@ Guarantees:
   the consumer, so a slow consumer slows the producer (backpressure) and memory stays bounded;
 - the first error cancels the other workers and propagates; cancelling the caller (or closing the
   iterator early) cancels every worker and waits for them, so no task outlives the call;
-- wrapped in :func:`capture`, a call's error becomes its result instead (``return_exceptions``),
+- wrapped in `capture`, a call's error becomes its result instead (``return_exceptions``),
   except for cancellation and interrupts, which always propagate.
 """
 
