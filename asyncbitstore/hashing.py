@@ -36,7 +36,7 @@ from .compression.store_io import (
     verified_stored,
 )
 from .errors import InvalidDataFound, InvalidURI, NotFoundInStore
-from .store import DEFAULT_CONCURRENCY, Store, UriSource
+from .store import Fetched, Store, UriSource
 
 __all__ = [
     "HashAPISource",
@@ -333,14 +333,25 @@ class HashCache(HashStore):
         self._bounded = max_bytes is not None
         self._init_runtime()
 
-    async def get_many(
-        self, uris: UriSource, *, concurrency: int = DEFAULT_CONCURRENCY, progress: bool = False
-    ) -> list[bytes | None]:
+    async def _get_many(
+        self, uris: UriSource, concurrency: int, progress: bool, return_exceptions: bool
+    ) -> list[Fetched]:
         """Many blobs, order kept; a bounded folder reads a list of keys in batches."""
-        if not self._bounded or self.verify or not isinstance(uris, (list, tuple)):
-            return await super().get_many(uris, concurrency=concurrency, progress=progress)
-        raw_uris = [self.prefix + self.key_of(uri) for uri in uris]
-        return await self.raw.get_many(raw_uris, concurrency=concurrency, progress=progress)
+        if self._bounded and not self.verify and isinstance(uris, (list, tuple)):
+            try:
+                raw_uris = [self.prefix + self.key_of(uri) for uri in uris]
+            except (TypeError, InvalidURI):
+                if not return_exceptions:
+                    raise
+                # one key at a time below, so a bad key fails alone
+            else:
+                return await self.raw.get_many(
+                    raw_uris,
+                    concurrency=concurrency,
+                    progress=progress,
+                    return_exceptions=return_exceptions,
+                )
+        return await super()._get_many(uris, concurrency, progress, return_exceptions)
 
     def declines(self, uri: str, size: int) -> bool:
         """Whether the raw store says it would refuse ``size`` bytes for key ``uri``."""

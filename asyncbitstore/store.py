@@ -39,10 +39,10 @@ import builtins
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, overload
 
 from ._core import bulk as _bulk
 from ._core.data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_range, slice_range
@@ -61,6 +61,10 @@ DEFAULT_CONCURRENCY = 64
 logger = logging.getLogger("asyncbitstore")
 
 UriSource = Iterable[str] | AsyncIterable[str]
+PutItems = Iterable[tuple[str, PutData]] | AsyncIterable[tuple[str, PutData]]
+#: One result of a bulk read with ``return_exceptions=True``: the blob, ``None`` for a missing
+#: one, or the exception its fetch raised.
+Fetched = bytes | BaseException | None
 
 
 class Store(abc.ABC):
@@ -275,19 +279,74 @@ class Store(abc.ABC):
         except NotFoundInStore:
             return None
 
+    def _fetcher(self, return_exceptions: bool) -> Callable[[str], Awaitable[Fetched]]:
+        """What the bulk reads call per URI: ``None`` on a miss, and the error too if asked."""
+        return _bulk.capture(self._get_or_none) if return_exceptions else self._get_or_none
+
+    @overload
     async def get_many(
-        self, uris: UriSource, *, concurrency: int = DEFAULT_CONCURRENCY, progress: bool = False
-    ) -> builtins.list[bytes | None]:
+        self,
+        uris: UriSource,
+        *,
+        concurrency: int = ...,
+        progress: bool = ...,
+        return_exceptions: Literal[False] = ...,
+    ) -> builtins.list[bytes | None]: ...
+    @overload
+    async def get_many(
+        self,
+        uris: UriSource,
+        *,
+        concurrency: int = ...,
+        progress: bool = ...,
+        return_exceptions: Literal[True],
+    ) -> builtins.list[Fetched]: ...
+    @overload
+    async def get_many(
+        self,
+        uris: UriSource,
+        *,
+        concurrency: int = ...,
+        progress: bool = ...,
+        return_exceptions: bool,
+    ) -> builtins.list[Fetched]: ...
+    async def get_many(
+        self,
+        uris: UriSource,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        progress: bool = False,
+        return_exceptions: bool = False,
+    ) -> builtins.list[bytes | None] | builtins.list[Fetched]:
         """Fetch many blobs; the result keeps the order of ``uris``, ``None`` for a missing blob.
 
-        At most ``concurrency`` fetches run at once. Any error other than a missing blob cancels
-        the remaining fetches and propagates.
+        At most ``concurrency`` fetches run at once. Stores that read a batch faster than one
+        blob at a time override `_get_many`.
+
+        Args:
+            uris: the URIs: any iterable or async iterable of them.
+            concurrency: fetches in flight at most.
+            progress: show a progress bar (failed fetches count as done).
+            return_exceptions: put a failed fetch's exception in its place and carry on with
+                the others; without it, any error other than a missing blob cancels the
+                remaining fetches and propagates. Cancellation, ``KeyboardInterrupt`` and
+                ``SystemExit`` always propagate.
         """
+        return await self._get_many(uris, concurrency, progress, return_exceptions)
+
+    async def _get_many(
+        self, uris: UriSource, concurrency: int, progress: bool, return_exceptions: bool
+    ) -> builtins.list[Fetched]:
+        """The work of `get_many`, with its arguments as given."""
         if isinstance(uris, AsyncIterable):
             return [
                 data
                 async for _, data in self.iter_get(
-                    uris, concurrency=concurrency, ordered=True, progress=progress
+                    uris,
+                    concurrency=concurrency,
+                    ordered=True,
+                    progress=progress,
+                    return_exceptions=return_exceptions,
                 )
             ]
         if isinstance(uris, (str, bytes)):
@@ -296,12 +355,42 @@ class Store(abc.ABC):
         bar = progress_bar(progress, items, "get")
         try:
             return await _bulk.map_list(
-                self._get_or_none, items, concurrency=concurrency, progress=bar
+                self._fetcher(return_exceptions), items, concurrency=concurrency, progress=bar
             )
         finally:
             if bar is not None:
                 bar.close()
 
+    @overload
+    def iter_get(
+        self,
+        uris: UriSource,
+        *,
+        concurrency: int = ...,
+        ordered: bool = ...,
+        progress: bool = ...,
+        return_exceptions: Literal[False] = ...,
+    ) -> AsyncIterator[tuple[str, bytes | None]]: ...
+    @overload
+    def iter_get(
+        self,
+        uris: UriSource,
+        *,
+        concurrency: int = ...,
+        ordered: bool = ...,
+        progress: bool = ...,
+        return_exceptions: Literal[True],
+    ) -> AsyncIterator[tuple[str, Fetched]]: ...
+    @overload
+    def iter_get(
+        self,
+        uris: UriSource,
+        *,
+        concurrency: int = ...,
+        ordered: bool = ...,
+        progress: bool = ...,
+        return_exceptions: bool,
+    ) -> AsyncIterator[tuple[str, Fetched]]: ...
     async def iter_get(
         self,
         uris: UriSource,
@@ -309,16 +398,31 @@ class Store(abc.ABC):
         concurrency: int = DEFAULT_CONCURRENCY,
         ordered: bool = False,
         progress: bool = False,
-    ) -> AsyncIterator[tuple[str, bytes | None]]:
+        return_exceptions: bool = False,
+    ) -> AsyncIterator[tuple[str, Fetched]]:
         """Yield ``(uri, data or None)`` as fetches finish (or in input order with ``ordered``).
 
         ``uris`` may be endless: at most ``concurrency`` fetches are in flight and at most about
         ``2 * concurrency`` results wait for the consumer, whose pace sets the producer's.
         Wrap in ``contextlib.aclosing`` to cancel pending fetches promptly when stopping early.
+
+        Args:
+            uris: the URIs: any iterable or async iterable of them, endless ones included.
+            concurrency: fetches in flight at most.
+            ordered: yield in the order of ``uris`` rather than as fetches finish.
+            progress: show a progress bar (failed fetches count as done).
+            return_exceptions: yield ``(uri, exception)`` for a failed fetch and carry on;
+                without it, the first error other than a missing blob cancels the pending
+                fetches and propagates. Cancellation, ``KeyboardInterrupt`` and ``SystemExit``
+                always propagate.
         """
         bar = progress_bar(progress, uris, "get")
         pairs = _bulk.imap(
-            self._get_or_none, uris, concurrency=concurrency, ordered=ordered, progress=bar
+            self._fetcher(return_exceptions),
+            uris,
+            concurrency=concurrency,
+            ordered=ordered,
+            progress=bar,
         )
         try:
             async with contextlib.aclosing(pairs):  # closing us closes it: workers stop now
@@ -328,37 +432,191 @@ class Store(abc.ABC):
             if bar is not None:
                 bar.close()
 
+    @overload
     async def put_many(
         self,
-        items: Iterable[tuple[str, PutData]] | AsyncIterable[tuple[str, PutData]],
+        items: PutItems,
+        *,
+        concurrency: int = ...,
+        progress: bool = ...,
+        return_exceptions: Literal[False] = ...,
+    ) -> int: ...
+    @overload
+    async def put_many(
+        self,
+        items: PutItems,
+        *,
+        concurrency: int = ...,
+        progress: bool = ...,
+        return_exceptions: Literal[True],
+    ) -> dict[str, BaseException]: ...
+    @overload
+    async def put_many(
+        self,
+        items: PutItems,
+        *,
+        concurrency: int = ...,
+        progress: bool = ...,
+        return_exceptions: bool,
+    ) -> int | dict[str, BaseException]: ...
+    async def put_many(
+        self,
+        items: PutItems,
         *,
         concurrency: int = DEFAULT_CONCURRENCY,
         progress: bool = False,
-    ) -> int:
-        """Store many ``(uri, data)`` pairs; returns how many were written."""
+        return_exceptions: bool = False,
+    ) -> int | dict[str, BaseException]:
+        """Store many ``(uri, data)`` pairs.
+
+        Args:
+            items: the pairs: any iterable or async iterable of them.
+            concurrency: writes in flight at most.
+            progress: show a progress bar (failed writes count as done).
+            return_exceptions: carry on past failed writes and return them instead of the count.
+
+        Returns:
+            How many pairs were written; with ``return_exceptions``, ``{uri: exception}`` for the
+            writes that failed (empty when all went well; a URI given twice keeps its last
+            failure).
+        """
 
         async def put_pair(pair: tuple[str, PutData]) -> None:
             await self.put(pair[0], pair[1])
 
-        return await self._drain(put_pair, items, concurrency, progress, "put")
+        if not return_exceptions:
+            return await self._drain(put_pair, items, concurrency, progress, "put")
+        return await self._drain_failures(
+            put_pair, lambda pair: pair[0], items, concurrency, progress, "put"
+        )
 
+    @overload
     async def exists_many(
-        self, uris: UriSource, *, concurrency: int = DEFAULT_CONCURRENCY, progress: bool = False
-    ) -> dict[str, bool]:
-        """``{uri: exists}`` for every URI."""
-        answers: dict[str, bool] = {}
+        self,
+        uris: UriSource,
+        *,
+        concurrency: int = ...,
+        progress: bool = ...,
+        return_exceptions: Literal[False] = ...,
+    ) -> dict[str, bool]: ...
+    @overload
+    async def exists_many(
+        self,
+        uris: UriSource,
+        *,
+        concurrency: int = ...,
+        progress: bool = ...,
+        return_exceptions: Literal[True],
+    ) -> dict[str, bool | BaseException]: ...
+    @overload
+    async def exists_many(
+        self,
+        uris: UriSource,
+        *,
+        concurrency: int = ...,
+        progress: bool = ...,
+        return_exceptions: bool,
+    ) -> dict[str, bool | BaseException]: ...
+    async def exists_many(
+        self,
+        uris: UriSource,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        progress: bool = False,
+        return_exceptions: bool = False,
+    ) -> dict[str, bool] | dict[str, bool | BaseException]:
+        """``{uri: exists}`` for every URI.
+
+        Args:
+            uris: the URIs: any iterable or async iterable of them.
+            concurrency: checks in flight at most.
+            progress: show a progress bar (failed checks count as done).
+            return_exceptions: a failed check's exception stands in place of its answer and
+                the others carry on; without it, the first failure propagates.
+        """
+        answers: dict[str, bool | BaseException] = {}
+        exists = _bulk.capture(self.exists) if return_exceptions else self.exists
 
         async def check(uri: str) -> None:
-            answers[uri] = await self.exists(uri)
+            answers[uri] = await exists(uri)
 
         await self._drain(check, uris, concurrency, progress, "exists")
         return answers
 
+    @overload
     async def delete_many(
-        self, uris: UriSource, *, concurrency: int = DEFAULT_CONCURRENCY, progress: bool = False
-    ) -> int:
-        """Delete many blobs (missing ones are fine); returns how many URIs were processed."""
-        return await self._drain(self.delete, uris, concurrency, progress, "delete")
+        self,
+        uris: UriSource,
+        *,
+        concurrency: int = ...,
+        progress: bool = ...,
+        return_exceptions: Literal[False] = ...,
+    ) -> int: ...
+    @overload
+    async def delete_many(
+        self,
+        uris: UriSource,
+        *,
+        concurrency: int = ...,
+        progress: bool = ...,
+        return_exceptions: Literal[True],
+    ) -> dict[str, BaseException]: ...
+    @overload
+    async def delete_many(
+        self,
+        uris: UriSource,
+        *,
+        concurrency: int = ...,
+        progress: bool = ...,
+        return_exceptions: bool,
+    ) -> int | dict[str, BaseException]: ...
+    async def delete_many(
+        self,
+        uris: UriSource,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        progress: bool = False,
+        return_exceptions: bool = False,
+    ) -> int | dict[str, BaseException]:
+        """Delete many blobs (missing ones are fine).
+
+        Args:
+            uris: the URIs: any iterable or async iterable of them.
+            concurrency: deletes in flight at most.
+            progress: show a progress bar (failed deletes count as done).
+            return_exceptions: carry on past failed deletes and return them instead of the
+                count.
+
+        Returns:
+            How many URIs were processed; with ``return_exceptions``, ``{uri: exception}`` for
+            the deletes that failed (empty when all went well).
+        """
+        if not return_exceptions:
+            return await self._drain(self.delete, uris, concurrency, progress, "delete")
+        return await self._drain_failures(
+            self.delete, lambda uri: uri, uris, concurrency, progress, "delete"
+        )
+
+    async def _drain_failures(
+        self,
+        fn: Callable[[Any], Awaitable[object]],
+        uri_of: Callable[[Any], str],
+        items: Any,
+        concurrency: int,
+        progress: bool,
+        description: str,
+    ) -> dict[str, BaseException]:
+        """`_drain` that carries on past failures and returns them by URI."""
+        failures: dict[str, BaseException] = {}
+        attempt = _bulk.capture(fn)
+
+        async def one(item: Any) -> None:
+            outcome = await attempt(item)
+            if isinstance(outcome, BaseException):
+                failures[uri_of(item)] = outcome
+
+        await self._drain(one, items, concurrency, progress, description)
+        return failures
 
     async def _drain(
         self, fn: Any, items: Any, concurrency: int, progress: bool, description: str

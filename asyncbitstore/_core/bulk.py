@@ -9,22 +9,45 @@ Guarantees:
 - for :func:`imap`, at most ``2 * concurrency`` items pulled from the input and not yet taken by
   the consumer, so a slow consumer slows the producer (backpressure) and memory stays bounded;
 - the first error cancels the other workers and propagates; cancelling the caller (or closing the
-  iterator early) cancels every worker and waits for them, so no task outlives the call.
+  iterator early) cancels every worker and waits for them, so no task outlives the call;
+- wrapped in `capture`, a call's error becomes its result instead (``return_exceptions``),
+  except for cancellation and interrupts, which always propagate.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar
 
 from .checks import positive_int
 from .progress import ProgressBar
 
 T = TypeVar("T")
 R = TypeVar("R")
+P = ParamSpec("P")
 
 _END: Any = object()
+
+#: Never turned into a result: they stop the whole operation, not one item.
+_PROPAGATE = (asyncio.CancelledError, KeyboardInterrupt, SystemExit, GeneratorExit)
+
+
+def capture(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R | BaseException]]:
+    """``fn`` that returns the exception it raised instead of raising it.
+
+    Cancellation, ``KeyboardInterrupt``, ``SystemExit`` and ``GeneratorExit`` still propagate.
+    """
+
+    async def call(*args: P.args, **kwargs: P.kwargs) -> R | BaseException:
+        try:
+            return await fn(*args, **kwargs)
+        except _PROPAGATE:
+            raise
+        except BaseException as exc:  # the caller asked for every failure
+            return exc
+
+    return call
 
 
 def check_concurrency(concurrency: object) -> int:
@@ -66,16 +89,26 @@ class _Source(Generic[T]):
 
 
 async def supervise(tasks: list[asyncio.Task[None]]) -> None:
-    """Wait for all tasks; on the first error, or if the caller is cancelled, cancel the rest."""
+    """Wait for all tasks; on the first error, or if the caller is cancelled, cancel the rest.
+
+    A task that ended cancelled on its own (a ``CancelledError`` raised inside the work) also
+    stops the others and propagates: its share of the items was never done.
+    """
     if not tasks:
         return
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        pending: set[asyncio.Task[None]] | list[asyncio.Task[None]] = tasks
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            if any(task.cancelled() or task.exception() is not None for task in done):
+                break
     finally:
         await cancel_and_wait(tasks)
     for task in tasks:
         if not task.cancelled() and task.exception() is not None:
             raise task.exception()  # type: ignore[misc]
+    if any(task.cancelled() for task in tasks):
+        raise asyncio.CancelledError
 
 
 async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]]) -> None:
@@ -190,7 +223,9 @@ async def imap(
     def on_worker_done(task: asyncio.Task[None]) -> None:
         nonlocal running
         running -= 1
-        if not task.cancelled() and task.exception() is not None:
+        if task.cancelled():
+            failure.append(asyncio.CancelledError())  # its item would be lost otherwise
+        elif task.exception() is not None:
             failure.append(task.exception())  # type: ignore[arg-type]
         wake.set()
 

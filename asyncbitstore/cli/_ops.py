@@ -130,39 +130,55 @@ def read_keys(file: IO[str]) -> Iterator[str]:
 
 
 async def warm(app: App, keys: Iterable[str]) -> int:
-    """Fetch every key through the chain, so the caches are filled; report hits per tier."""
+    """Fetch every key through the chain, so the caches are filled; report hits per tier.
+
+    A key whose fetch fails does not stop the others: the failed keys are listed, the first
+    failure is reported, and its exit code is the command's.
+    """
     found = size = 0
     missing: list[str] = []
+    failed: list[str] = []
+    first_error: BaseException | None = None
     started = time.perf_counter()
     async with app.chain() as chain:
-        results: Any = chain.iter_get(keys, concurrency=app.concurrency, progress=app.progress)
-        async with contextlib.aclosing(results):
+        results = chain.iter_get(
+            keys, concurrency=app.concurrency, progress=app.progress, return_exceptions=True
+        )
+        async with contextlib.aclosing(results):  # type: ignore[type-var]  # an async generator
             async for key, data in results:
                 if data is None:
                     missing.append(key)
+                elif isinstance(data, BaseException):
+                    failed.append(key)
+                    first_error = first_error or data
                 else:
                     found += 1
                     size += len(data)
         await chain.flush()
         stats = chain.stats
     seconds = time.perf_counter() - started
+    total = found + len(missing) + len(failed)
     summary: dict[str, Any] = {
-        "keys": found + len(missing),
+        "keys": total,
         "found": found,
         "missing": len(missing),
+        "failed": len(failed),
         "bytes": size,
         "seconds": round(seconds, 3),
         "hits": stats.hits,
         "fills": stats.as_dict()["fills"],
         "missing_keys": missing,
+        "failed_keys": failed,
     }
     text = [
-        f"warmed {found} of {found + len(missing)} keys ({size} bytes) in {seconds:.1f} s; "
-        f"{len(missing)} missing",
+        f"warmed {found} of {total} keys ({size} bytes) in {seconds:.1f} s; "
+        f"{len(missing)} missing, {len(failed)} failed",
         "hits per tier:",
         *(f"{hits:>10}  {name}" for name, hits in stats.hits.items()),
     ]
     app.emit(summary, "\n".join(text))
+    if first_error is not None:
+        return app.report(first_error)
     return NOT_FOUND if missing else OK
 
 

@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, BinaryIO
 
-from ..._core.bulk import check_concurrency
+from ..._core.bulk import capture, check_concurrency, map_list
 from ..._core.checks import non_negative_int
 from ..._core.data import Capped, PutData, check_chunk_size
 from ..._core.pinning import LocalFile
@@ -37,10 +37,11 @@ from ...compression.store_io import decode
 from ...errors import (
     InvalidRange,
     InvalidURI,
+    NotFoundInStore,
     StoreFull,
 )
 from ...listing import cut_level
-from ...store import DEFAULT_CONCURRENCY, UriSource
+from ...store import Fetched, UriSource
 from .._base import PrefixedRaw, check_str
 from . import FileRaw
 from . import _ops as ops
@@ -200,44 +201,67 @@ class BoundedFileRaw(PrefixedRaw):
         self._used(name)
         return data
 
-    async def get_many(
-        self, uris: UriSource, *, concurrency: int = DEFAULT_CONCURRENCY, progress: bool = False
-    ) -> list[bytes | None]:
+    async def _get_many(
+        self, uris: UriSource, concurrency: int, progress: bool, return_exceptions: bool
+    ) -> list[Fetched]:
         """Many blobs, order kept, ``None`` for a missing one; each hit counts as a use.
 
         A list of URIs is read in batches, one worker-thread job per batch rather than one
-        awaited call per blob (about half the cost per hit for small blobs).
+        awaited call per blob (about half the cost per hit for small blobs). With
+        ``return_exceptions``, a batch that fails is read again one blob at a time, so each
+        error lands on its own URI.
         """
         if progress or isinstance(uris, str) or not isinstance(uris, Sequence):
-            return await super().get_many(uris, concurrency=concurrency, progress=progress)
-        size = min(64, check_concurrency(concurrency))
-        paths = [self._path(uri) for uri in uris]
-        batches = [paths[i : i + size] for i in range(0, len(paths), size)]
-        submit = self.raw._batcher.submit
-        found: list[bytes | None] = []
-        pending: deque[asyncio.Future[list[bytes | None]]] = deque()
+            return await super()._get_many(uris, concurrency, progress, return_exceptions)
         try:
-            for batch in batches:
-                pending.append(submit(read_many, [path for _, path in batch], self._fs))
+            paths = [self._path(uri) for uri in uris]
+        except (TypeError, InvalidURI):
+            if not return_exceptions:
+                raise
+            return await super()._get_many(uris, concurrency, progress, return_exceptions)
+        size = min(64, check_concurrency(concurrency))
+        submit = self.raw._batcher.submit
+        found: list[Fetched] = []
+        pending: deque[asyncio.Future[list[bytes | None]]] = deque()
+
+        async def collect() -> None:
+            batch = uris[len(found) : len(found) + size]
+            found.extend(await self._batch(batch, pending.popleft(), return_exceptions))
+
+        try:
+            for start in range(0, len(paths), size):
+                batch_paths = [path for _, path in paths[start : start + size]]
+                pending.append(submit(read_many, batch_paths, self._fs))
                 if len(pending) >= self.raw.threads:
-                    found += await self._batch(uris[len(found)], pending.popleft())
+                    await collect()
             while pending:
-                found += await self._batch(uris[len(found)], pending.popleft())
+                await collect()
         finally:
             for future in pending:
                 future.cancel()
+        decoded = capture(decode) if return_exceptions else decode
         for index, ((name, _), data) in enumerate(zip(paths, found, strict=True)):
-            if data is not None:
+            if isinstance(data, bytes):
                 self._used(name)
                 if data and data[0] == MAGIC_BYTE:
-                    found[index] = await decode(self, uris[index], data)
+                    found[index] = await decoded(self, uris[index], data)
         return found
 
-    async def _batch(self, first: str, future: Any) -> list[bytes | None]:
+    async def _batch(
+        self, uris: Sequence[str], future: Any, return_exceptions: bool
+    ) -> list[Fetched]:
         try:
             return await future  # type: ignore[no-any-return]
         except OSError as exc:
-            raise self._error(exc, first) from exc
+            if not return_exceptions:
+                raise self._error(exc, uris[0]) from exc
+        return await map_list(capture(self._stored_or_none), uris, concurrency=len(uris))
+
+    async def _stored_or_none(self, uri: str) -> bytes | None:
+        try:
+            return await self.get(uri, stored=True)
+        except NotFoundInStore:
+            return None
 
     async def get_range(self, uri: str, start: int, end: int) -> bytes:
         """Bytes ``[start, end)`` of the blob (`CompressedRange` if it is compressed); counts
