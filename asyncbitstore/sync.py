@@ -52,7 +52,7 @@ from ._core.data import DEFAULT_CHUNK_SIZE
 from ._core.loop_thread import InsideRunningLoop, LoopThread
 from .errors import NotWritable
 from .stats import ChainStats
-from .store import Store
+from .store import Fetched, Store
 
 __all__ = ["InsideRunningLoop", "SyncStore"]
 
@@ -207,11 +207,14 @@ class SyncStore(Generic[S]):
 
     # -- bulk -----------------------------------------------------------------------------------
 
-    def get_many(self, uris: Iterable[str], **options: Any) -> builtins.list[bytes | None]:
-        """Blocking `Store.get_many`: the blobs in order, None for a missing one."""
-        return self._run(self.store.get_many(uris, **options), "get_many")
+    def get_many(self, uris: Iterable[str], **options: Any) -> builtins.list[Fetched]:
+        """Blocking `Store.get_many`: the blobs in order, None for a missing one (and, with
+        ``return_exceptions=True``, a failed blob's exception in its place)."""
+        return cast(
+            "builtins.list[Fetched]", self._run(self.store.get_many(uris, **options), "get_many")
+        )
 
-    def iter_get(self, uris: Iterable[str], **options: Any) -> Iterator[tuple[str, bytes | None]]:
+    def iter_get(self, uris: Iterable[str], **options: Any) -> Iterator[tuple[str, Fetched]]:
         """`Store.iter_get` as a plain iterator of ``(uri, data or None)``.
 
         As bounded as the async form: fetches run at most ``concurrency`` ahead, and ``uris``
@@ -219,17 +222,25 @@ class SyncStore(Generic[S]):
         """
         return self._iterate(lambda: self.store.iter_get(uris, **options), "iter_get")
 
-    def exists_many(self, uris: Iterable[str], **options: Any) -> dict[str, bool]:
-        """Blocking `Store.exists_many`: ``{uri: exists}``."""
-        return self._run(self.store.exists_many(uris, **options), "exists_many")
+    def exists_many(self, uris: Iterable[str], **options: Any) -> dict[str, bool | BaseException]:
+        """Blocking `Store.exists_many`: ``{uri: exists}`` (or its error, with
+        ``return_exceptions=True``)."""
+        answers = self._run(self.store.exists_many(uris, **options), "exists_many")
+        return cast("dict[str, bool | BaseException]", answers)
 
-    def put_many(self, items: Iterable[tuple[str, Any]], **options: Any) -> int:
-        """Blocking `Store.put_many`: how many pairs were written."""
-        return self._run(self.store.put_many(items, **options), "put_many")
+    def put_many(
+        self, items: Iterable[tuple[str, Any]], **options: Any
+    ) -> int | dict[str, BaseException]:
+        """Blocking `Store.put_many`: how many pairs were written, or with
+        ``return_exceptions=True`` the failed URIs with their errors."""
+        written = self._run(self.store.put_many(items, **options), "put_many")
+        return cast("int | dict[str, BaseException]", written)
 
-    def delete_many(self, uris: Iterable[str], **options: Any) -> int:
-        """Blocking `Store.delete_many`: how many URIs were processed."""
-        return self._run(self.store.delete_many(uris, **options), "delete_many")
+    def delete_many(self, uris: Iterable[str], **options: Any) -> int | dict[str, BaseException]:
+        """Blocking `Store.delete_many`: how many URIs were processed, or with
+        ``return_exceptions=True`` the failed URIs with their errors."""
+        deleted = self._run(self.store.delete_many(uris, **options), "delete_many")
+        return cast("int | dict[str, BaseException]", deleted)
 
     # -- writes ---------------------------------------------------------------------------------
 
