@@ -190,6 +190,8 @@ class NamedCache(NamedStore):
     """What makes a store a cache: `put` logs and counts failures instead of raising."""
 
     put_failures: int
+    #: The bound on the cache's stored bytes, if any.
+    max_bytes: int | None = None
 
     def _init_runtime(self) -> None:
         self.put_failures = 0
@@ -220,4 +222,6 @@ class NamedCache(NamedStore):
         """Whether this cache would refuse ``size`` bytes for ``uri`` (also: a name it cannot
         hold, so that a chain skips it quietly)."""
         raw_uri = self._locate(uri)
-        return raw_uri is None or self.raw.declines(raw_uri, size)
+        if raw_uri is None or (self.max_bytes is not None and size > self.max_bytes):
+            return True
+        return self.raw.declines(raw_uri, size)
