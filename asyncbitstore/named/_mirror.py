@@ -34,7 +34,8 @@ def _escaped(segment: str) -> list[str]:
         if char in _SAFE and not (index == 0 and char == "."):
             tokens.append(char)
         else:
-            tokens.extend(f"~{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
+            # One token per character, so that no piece ends inside a character's bytes.
+            tokens.append("".join(f"~{b:02X}" for b in char.encode("utf-8", "surrogatepass")))
     return tokens
 
 
