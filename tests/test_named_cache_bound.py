@@ -77,3 +77,14 @@ def test_max_bytes_needs_a_store_that_can_bound() -> None:
         PrefixCache(MemoryRaw(max_bytes=5), "mem://c/", max_bytes=10)
     with pytest.raises(ValueError):
         PrefixCache(MemoryRaw(), "mem://c/", max_bytes=-1)
+
+
+async def test_a_bounded_file_cache_pickles_and_works_in_the_copy(tmp_path: Path) -> None:
+    import pickle
+
+    cache = PrefixCache(FileRaw(), f"{tmp_path}/c/", max_bytes=1000)
+    await cache.put("a/b", b"kept")
+    copy = pickle.loads(pickle.dumps(cache))
+    assert await copy.get("a/b") == b"kept"
+    await copy.aclose()
+    await cache.aclose()
