@@ -41,6 +41,7 @@ from .hashing import (
 )
 from .listing import list_flat
 from .memoize import memoize
+from .named import MirrorCache, PrefixCache, PrefixStore
 from .raw import BY_CLASS
 from .raw.file import FileRaw
 from .raw.memory import MemoryRaw
@@ -79,9 +80,12 @@ __all__ = [
     "InvalidRange",
     "InvalidURI",
     "MemoryRaw",
+    "MirrorCache",
     "NotFoundInStore",
     "NotWritable",
     "PathEscapesRoot",
+    "PrefixCache",
+    "PrefixStore",
     "RedisRaw",
     "Retry",
     "S3Raw",
