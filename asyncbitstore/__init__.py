@@ -11,6 +11,7 @@ installed raises an ImportError naming the ``pip install`` that provides it, and
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from ._core import moved
@@ -59,6 +60,10 @@ if TYPE_CHECKING:
     from .raw.sqlite import SqliteRaw
 
 moved.install()
+
+# A library leaves its log's display to the application: without this, Python's last-resort
+# handler would print the library's warnings on stderr of a program that configured no logging.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "BitstoreError",

@@ -106,13 +106,11 @@ class App:
     _config: ChainConfig | None = field(default=None, repr=False)
 
     def setup_logging(self) -> None:
-        """``-v``: the library's log on stderr (``-vv``: debug too); else nothing is logged."""
+        """``-v``: the library's log on stderr (``-vv``: debug too); else nothing is logged
+        (the package logger's ``NullHandler``, set at import, keeps it quiet)."""
         if self.verbose:
             level = logging.DEBUG if self.verbose > 1 else logging.INFO
             logging.basicConfig(level=level, stream=sys.stderr, format="%(name)s: %(message)s")
-        else:
-            logging.getLogger("asyncbitstore").addHandler(logging.NullHandler())
-            logging.getLogger("asyncbitstore").propagate = False
 
     @property
     def config(self) -> ChainConfig:
