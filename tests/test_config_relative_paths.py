@@ -175,3 +175,20 @@ async def test_store_lifespan_names_the_file_from_the_folder_it_was_called_in(
     async with app.router.lifespan_context(app):
         assert await app.state.store.write(DATA) == KEY
     assert _blobs(conf / "store") == [KEY]
+
+
+def test_file_uris_naming_the_local_host_or_an_absolute_path_are_kept(tmp_path: Path) -> None:
+    tiers = load_config(
+        {
+            "tier": [
+                {"role": "source", "uri": f"file://localhost{tmp_path}/a/"},
+                {"role": "source", "uri": f"file://{tmp_path}/b/../c/"},
+                {"role": "source", "uri": "https://example.test/blobs/"},
+            ]
+        }
+    ).tiers
+    assert [t.uri for t in tiers] == [
+        f"file://{tmp_path}/a/",
+        f"file://{tmp_path}/b/../c/",
+        "https://example.test/blobs/",
+    ]

@@ -102,3 +102,21 @@ async def test_credentials_in_a_failure_message_are_masked(
     (line,) = _retry_lines(caplog)
     assert "https://***@example.test/x" in line
     assert SECRET not in caplog.text
+
+
+async def test_redis_retries_are_logged_like_the_others(caplog: pytest.LogCaptureFixture) -> None:
+    pytest.importorskip("redis")
+    from asyncbitstore.raw.redis import RedisRaw
+
+    caplog.set_level(logging.DEBUG, logger="asyncbitstore.retry")
+    url = f"redis://:{SECRET}@127.0.0.1:{closed_port()}/0"
+    async with RedisRaw(url, retry=FAST) as store:
+        with pytest.raises(StoreNotAvailable):
+            await store.get(store.base + "key")
+    lines = _retry_lines(caplog)
+    assert [line.split("; ")[-2] for line in lines] == [
+        "attempt 1 of 3",
+        "attempt 2 of 3",
+        "attempt 3 of 3",
+    ], lines
+    assert SECRET not in caplog.text
