@@ -11,9 +11,11 @@ installed raises an ImportError naming the ``pip install`` that provides it, and
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from ._core import moved
+from ._core.redact import guard_sdk_logs
 from ._core.version import package_version
 from .composite import Composite, HashComposite, Sha1Composite
 from .errors import (
@@ -60,6 +62,12 @@ if TYPE_CHECKING:
     from .raw.sqlite import SqliteRaw
 
 moved.install()
+
+# A library leaves its log's display to the application: without this, Python's last-resort
+# handler would print the library's warnings on stderr of a program that configured no logging.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+# Retry records quote a failure's message: the one redaction filter masks credentials in them.
+guard_sdk_logs(("asyncbitstore.retry",))
 
 __all__ = [
     "BitstoreError",

@@ -31,6 +31,7 @@ import logging
 import os
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import Any, Protocol, TypeAlias, runtime_checkable
 
 try:
@@ -109,7 +110,12 @@ def store_lifespan(
 
     The store lives on ``app.state.store``, where :func:`get_store` finds it. Closing a chain
     waits for its pending cache fills first, so no fill is lost on a clean shutdown.
+
+    A configuration file named by a relative path is found from the working folder of this
+    call, not of the server's startup; relative paths inside it are taken from its folder.
     """
+    if isinstance(source, (str, os.PathLike)):
+        source = Path(source).expanduser().absolute()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

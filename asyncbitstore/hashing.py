@@ -112,14 +112,17 @@ class _Keyed(DigestKeyed, Store):  # type: ignore[misc]
         The key is the digest of ``data`` as given; with ``compress``, the blob is stored
         compressed under that same key (see :meth:`Store.put`).
 
-        ``data`` may be bytes-like, a path (``str`` or ``os.PathLike``), a binary file object
-        or an async iterable of bytes. Anything but bytes is hashed while streaming, in bounded
+        ``data`` may be bytes-like, a path object (``pathlib.Path`` or another
+        ``os.PathLike``), a binary file object or an async iterable of bytes. A ``str`` is
+        refused rather than read as a file name, so text from a request can never upload a
+        local file. Anything but bytes is hashed while streaming, in bounded
         memory (an async iterable or unseekable file is spooled to a temporary file first, as
         the key must be known before the put), and the blob appears under its key only once
         complete: a put is atomic, and data whose digest changed on the way stores nothing.
 
         Raises:
-            TypeError: ``data`` is none of those kinds.
+            TypeError: ``data`` is none of those kinds (a ``str`` included: encode text, or
+                wrap a file name in ``pathlib.Path``).
             InvalidDataFound: a file changed between hashing and storing it.
             OSError: a path could not be read.
         """

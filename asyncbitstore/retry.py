@@ -4,6 +4,10 @@ Only transient failures are retried: connection errors, timeouts, HTTP 5xx and t
 (429, S3's ``SlowDown``). Anything else (not found, forbidden, bad request) fails at once.
 Waits grow exponentially, each drawn at random from the upper half of its window, so that many
 clients retrying together spread out.
+
+Every retry is logged at DEBUG on the ``asyncbitstore.retry`` logger (what failed, the error's
+type and the first line of its message, attempt n of m, the wait), and so is the last failed
+attempt; raise that logger's level to see them (``bitstore -v`` does).
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ from typing import TypeVar
 __all__ = ["Retry", "TransientError", "is_transient", "is_transient_status"]
 
 logger = logging.getLogger("asyncbitstore.retry")
+
+#: A logged error message is cut to this many characters (its first line only).
+MAX_LOGGED_MESSAGE = 200
 
 R = TypeVar("R")
 
@@ -103,16 +110,50 @@ class Retry:
         transient: Callable[[BaseException], bool] = is_transient,
         what: str = "request",
     ) -> R:
-        """``await fn()``, retrying transient failures; the last failure propagates."""
+        """``await fn()``, retrying transient failures; the last failure propagates.
+
+        Each transient failure is logged at DEBUG (see the module's notes), ``what`` naming
+        the call in the record.
+        """
         delays = self.delays()
+        attempt = 0
         while True:
+            attempt += 1
             try:
                 return await fn()
             except Exception as exc:
                 if not transient(exc):
                     raise
                 delay = next(delays, None)
+                self.log_failure(what, exc, attempt, delay)
                 if delay is None:
                     raise
-                logger.debug("%s failed (%s); retrying in %.2f s", what, type(exc).__name__, delay)
                 await asyncio.sleep(delay)
+
+    def log_failure(self, what: str, exc: BaseException, attempt: int, delay: float | None) -> None:
+        """Log (DEBUG) that ``what`` failed with ``exc`` on ``attempt``, and the wait before
+        the next attempt (``None``: no attempt is left).
+
+        For retry loops of their own (resumed streams, say), so that every retry of the
+        package reads alike.
+        """
+        if not logger.isEnabledFor(logging.DEBUG):
+            return
+        then = "giving up" if delay is None else f"retrying in {delay:.2f} s"
+        logger.debug(
+            "%s failed (%s); attempt %d of %d; %s",
+            what,
+            _short(exc),
+            attempt,
+            self.attempts,
+            then,
+        )
+
+
+def _short(exc: BaseException) -> str:
+    """``Type: first line of the message``, cut to a bound (``Type`` alone when it is empty)."""
+    lines = str(exc).strip().splitlines()
+    message = lines[0] if lines else ""
+    if len(message) > MAX_LOGGED_MESSAGE:
+        message = message[: MAX_LOGGED_MESSAGE - 3] + "..."
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__

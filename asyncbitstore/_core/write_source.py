@@ -3,7 +3,9 @@
 The key (the digest) must be known before anything is stored under it, so:
 
 - bytes-like data is hashed in memory, as before;
-- a path is hashed in one pass over the file and streamed in a second;
+- a path (an ``os.PathLike`` such as ``pathlib.Path``; never a ``str``, which is refused so that
+  text from a request cannot name a local file to upload) is hashed in one pass over the file
+  and streamed in a second;
 - a seekable binary file object likewise (from its current position; it is left open);
 - a non-seekable file object or an async iterable of bytes is spooled to an anonymous temporary
   file (disk, not memory) while it is hashed, then streamed from there.
@@ -27,8 +29,8 @@ from .data import DEFAULT_CHUNK_SIZE, BytesLike
 
 __all__ = ["WriteData", "keyed_source"]
 
-#: What ``write`` accepts: bytes-like, a path, a binary file object, or an async iterable.
-WriteData = BytesLike | str | os.PathLike[str] | IO[bytes] | AsyncIterable[bytes]
+#: What ``write`` accepts: bytes-like, a path object, a binary file object, or an async iterable.
+WriteData = BytesLike | os.PathLike[str] | IO[bytes] | AsyncIterable[bytes]
 
 
 @asynccontextmanager
@@ -43,12 +45,17 @@ async def keyed_source(
         chunk_size: bytes per read.
 
     Raises:
-        TypeError: ``data`` is none of the accepted kinds.
+        TypeError: ``data`` is none of the accepted kinds (a ``str`` included).
         FileNotFoundError: a path that does not exist (or any ``OSError`` reading it).
     """
     if isinstance(data, (bytes, bytearray, memoryview)):
         yield keys.digest(data), data
-    elif isinstance(data, (str, os.PathLike)):
+    elif isinstance(data, str):
+        raise TypeError(
+            "write() takes the data as bytes, not str: pass text.encode() to store it, or a "
+            "pathlib.Path (os.PathLike) to upload a file; a str is never read as a file name"
+        )
+    elif isinstance(data, os.PathLike):
         file = await asyncio.to_thread(open, os.fspath(data), "rb")
         try:
             yield await _from_seekable(file, keys, chunk_size)
@@ -65,8 +72,8 @@ async def keyed_source(
                 yield pair
     else:
         raise TypeError(
-            "write() takes bytes, a path, a binary file object or an async iterable of bytes, "
-            f"not {type(data).__name__}"
+            "write() takes bytes, a pathlib.Path, a binary file object or an async iterable "
+            f"of bytes, not {type(data).__name__}"
         )
 
 

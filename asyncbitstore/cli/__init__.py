@@ -24,7 +24,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - depends on the installe
     raise SystemExit("bitstore needs click: pip install 'asyncbitstore[cli]'") from exc
 
 from .._core.version import package_version
-from . import _copy, _ops, _show, _stats
+from . import _copy, _limits, _ops, _show, _stats
 from ._run import App
 
 __all__ = ["cli", "main"]
@@ -53,8 +53,24 @@ _KEYS = click.argument("keys", nargs=-1, required=True)
     default=None,
     help="Progress bars on stderr (default: when stderr is a terminal).",
 )
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Retries of a failed request after the first attempt, for every tier "
+    "(default: each tier's retry in the file, else 6).",
+)
+@click.option(
+    "--timeout",
+    callback=_limits.parse_timeout,
+    metavar="SECONDS",
+    help="Time an operation may spend on one tier, retries included, for every tier "
+    "(default: each tier's timeout in the file, else none).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (and errors).")
-@click.option("-v", "--verbose", count=True, help="Log to stderr; -vv for debug messages.")
+@click.option(
+    "-v", "--verbose", count=True, help="Log to stderr, each retry included; -vv for debug."
+)
 @click.version_option(_VERSION, prog_name="bitstore")
 @click.pass_context
 def cli(
@@ -62,13 +78,15 @@ def cli(
     config_path: str | None,
     concurrency: int,
     progress: bool | None,
+    retries: int | None,
+    timeout: float | None,
     as_json: bool,
     verbose: int,
 ) -> None:
     """Blobs through a tier chain: caches in front of sources, as configured."""
     if progress is None:
         progress = sys.stderr.isatty()
-    app = App(config_path, concurrency, progress, as_json, verbose)
+    app = App(config_path, concurrency, progress, as_json, verbose, retries, timeout)
     app.setup_logging()
     ctx.obj = app
 

@@ -32,7 +32,7 @@ from ..errors import (
     StoreFull,
     StoreNotAvailable,
 )
-from . import _stats
+from . import _limits, _stats
 
 __all__ = ["NOT_FOUND", "OK", "UNAVAILABLE", "USAGE", "App", "Failure", "fail"]
 
@@ -103,22 +103,27 @@ class App:
     progress: bool = False
     json: bool = False
     verbose: int = 0
+    retries: int | None = None
+    timeout: float | None = None
     _config: ChainConfig | None = field(default=None, repr=False)
 
     def setup_logging(self) -> None:
-        """``-v``: the library's log on stderr (``-vv``: debug too); else nothing is logged."""
+        """``-v``: the library's log on stderr, each retry included (``-vv``: debug too); else
+        nothing is logged (the package logger's ``NullHandler``, set at import, keeps it quiet).
+        """
         if self.verbose:
             level = logging.DEBUG if self.verbose > 1 else logging.INFO
             logging.basicConfig(level=level, stream=sys.stderr, format="%(name)s: %(message)s")
-        else:
-            logging.getLogger("asyncbitstore").addHandler(logging.NullHandler())
-            logging.getLogger("asyncbitstore").propagate = False
+            # The library logs retries at DEBUG; a command user asking for -v wants to see them.
+            logging.getLogger("asyncbitstore.retry").setLevel(logging.DEBUG)
 
     @property
     def config(self) -> ChainConfig:
         """The configuration, read once."""
         if self._config is None:
-            self._config = load_config(self.config_path)
+            config = load_config(self.config_path)
+            _limits.apply(config, retries=self.retries, timeout=self.timeout)
+            self._config = config
         return self._config
 
     @contextlib.asynccontextmanager

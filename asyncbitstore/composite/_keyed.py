@@ -75,10 +75,11 @@ class HashComposite(DigestKeyed, Composite):  # type: ignore[misc, override]
     ) -> str:
         """Store ``data`` under its digest and return that key.
 
-        ``data`` may be bytes-like, a path, a binary file object or an async iterable of bytes;
-        the digest is computed while streaming, in bounded memory, and ``put`` checks it again
-        as the bytes go to the first writable source (see ``HashStore.write``). The key is
-        the digest of the data as given, also when ``compress`` stores it compressed.
+        ``data`` may be bytes-like, a path object (``pathlib.Path``; a ``str`` raises
+        ``TypeError``), a binary file object or an async iterable of bytes; the digest is
+        computed while streaming, in bounded memory, and ``put`` checks it again as the bytes
+        go to the first writable source (see ``HashStore.write``). The key is the digest of the
+        data as given, also when ``compress`` stores it compressed.
         """
         from .._core.write_source import keyed_source
 

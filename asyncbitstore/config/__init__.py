@@ -23,6 +23,11 @@ option, and what to do. ``${NAME}`` (or ``${NAME:-default}``) in a string is rep
 environment variable, so credentials need not be written in the file; values of secret options
 never appear in errors or in :meth:`ChainConfig.describe`.
 
+A relative local path in a file (``uri = "cache/"``, ``file://blobs/``,
+``sqlite://blobs.db/``, an SFTP ``known_hosts`` or ``client_keys``, a GCS ``credentials`` file)
+is taken from the file's folder, however the file itself was named; in a mapping, from the
+working folder when it is loaded. Remote URIs are used as written.
+
 Without an explicit file, :func:`find_config_file` looks at ``$BITSTORE_CONFIG``, then
 ``./bitstore.toml``, then ``bitstore.toml`` in the user config folder; with none of them,
 :func:`default_config` describes a writable file store in the user cache folder.
@@ -156,7 +161,9 @@ def load_config(source: Source = None, *, env: Mapping[str, str] | None = None) 
     path = Path(source).expanduser()
     if not path.is_file():
         raise ConfigError(f"{path}: no such configuration file; check the path", origin=str(path))
-    return ChainConfig(_read_file(path), origin=str(path), base_dir=path.parent, env=env)
+    # Relative paths in the file are the file's folder's, wherever it was named from.
+    base_dir = path.resolve().parent
+    return ChainConfig(_read_file(path), origin=str(path), base_dir=base_dir, env=env)
 
 
 class ChainConfig:
@@ -180,8 +187,9 @@ class ChainConfig:
         self.origin = origin
         self.data = data
         fail = Failer(ConfigError, origin)
+        base_dir = Path.cwd() if base_dir is None else base_dir.absolute()
         self.chain, self.tiers = check.check_config(
-            data, fail, base_dir or Path.cwd(), os.environ if env is None else env
+            data, fail, base_dir, os.environ if env is None else env
         )
 
     def _fail(self, tier: TierSpec | None = None) -> Failer:

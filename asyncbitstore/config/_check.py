@@ -15,6 +15,7 @@ from typing import Any
 from .._core.redact import MASK, redact
 from ..raw import BY_SCHEME, schemes_text
 from ._backends import OPTIONS
+from ._paths import resolve_tier_paths
 from ._spec import (
     BOOL,
     INT,
@@ -207,11 +208,10 @@ def _check_uri_tier(
     scheme = tier.scheme = scheme_of(tier.uri)
     if scheme not in BY_SCHEME:
         raise fail(f"unknown URI scheme {scheme + '://'!r}", "uri", f"use {_SCHEMES}")
-    if scheme == "file" and "://" not in tier.uri:
-        tier.uri = _resolve_path(tier.uri, base_dir)
     types = {k: v for k, v in TIER_OPTIONS.items() if k not in ("api", "options", "uri")}
     _check_types(values, {**types, **OPTIONS[scheme]}, fail, f"for {scheme}:// tiers")
     _check_tables(values, fail)
+    tier.uri = resolve_tier_paths(tier.uri, scheme, values, base_dir)
     if "verify" in values and not keyed:
         raise fail("verify needs keyed blobs", "verify", 'use [chain] kind = "sha1" or "hash"')
     if "max_bytes" in values and scheme == "file" and (not keyed or tier.role != "cache"):
@@ -220,12 +220,6 @@ def _check_uri_tier(
             "max_bytes",
             'remove it, or make this a cache of a kind = "sha1" or "hash" chain',
         )
-
-
-def _resolve_path(path: str, base_dir: Path) -> str:
-    """An absolute path for a plain path, relative ones taken from ``base_dir``."""
-    resolved = str(base_dir / Path(path).expanduser())
-    return resolved + "/" if path.endswith("/") and not resolved.endswith("/") else resolved
 
 
 def _check_tables(values: dict[str, Any], fail: Failer) -> None:

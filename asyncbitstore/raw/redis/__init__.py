@@ -144,16 +144,20 @@ class RedisRaw(PrefixedRaw):
     async def _call(self, uri: str, op: Callable[[Redis], Awaitable[R]]) -> R:
         """``await op(client)``, retrying connection errors; failures become our errors."""
         delays = None
+        attempt = 0
         while True:
+            attempt += 1
             try:
                 return await op(await self._client.get())
             except Exception as exc:
                 if delays is None:
                     delays = self.retry.delays()
-                delay = next(delays, None) if _transient(exc) else None
+                transient = _transient(exc)
+                delay = next(delays, None) if transient else None
+                if transient:
+                    self.retry.log_failure(f"{self.name} {uri}", exc, attempt, delay)
                 if delay is None:
                     raise self._error(exc, uri) from exc
-                logger.debug("%s: %s failed (%s); retrying", self.name, uri, type(exc).__name__)
             await asyncio.sleep(delay)
 
     # -- reads ----------------------------------------------------------------------------------
