@@ -65,6 +65,8 @@ class ChainBase(Store):
         self._streaming: dict[str, asyncio.Event] = {}
         self._missing: dict[str, float] = {}  # key -> monotonic expiry, oldest first
         self.negative_hits = 0
+        for tier in self.__dict__.get("_tiers", ()):  # unpickled: tiers start healthy
+            tier.reset_health(self.name)
 
     @property
     def name(self) -> str:

@@ -25,9 +25,9 @@ class Tier:
 
     __slots__ = (
         "_get",
+        "_health",
         "breaker",
         "cache_result",
-        "health",
         "is_cache",
         "read",
         "stats",
@@ -67,7 +67,20 @@ class Tier:
         self.takes_all_keys = key_getter is not None
         self._get = key_getter or store.get
         self.breaker = breaker
-        self.health = TierHealth(chain_name, name)
+        self._health = TierHealth(chain_name, name)
+
+    @property
+    def health(self) -> TierHealth:
+        """Whether the tier is failing; logs the changes (see ``TierHealth``)."""
+        try:
+            return self._health
+        except AttributeError:  # unpickled from a version that had none
+            self._health = TierHealth("chain", self.name)
+            return self._health
+
+    def reset_health(self, chain_name: str) -> None:
+        """Start over as healthy, with log lines starting with ``chain_name``."""
+        self._health = TierHealth(chain_name, self.name)
 
     @property
     def name(self) -> str:
