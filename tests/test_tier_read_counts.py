@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -116,3 +117,23 @@ def test_prometheus_exposes_calls() -> None:
     text = generate_latest(registry).decode()
     assert 'asyncbitstore_tier_calls_total{chain="counted",tier="src"} 3.0' in text
     assert 'asyncbitstore_tier_hits_total{chain="counted",tier="src"} 0.0' in text
+
+
+class BreaksMidStream(Sha1Store):
+    """A source whose stream fails after its first chunk."""
+
+    async def _stream(self, uri: str, chunk_size: int, stored: bool) -> AsyncIterator[bytes]:
+        yield b"first chunk"
+        raise StoreNotAvailable(self, "connection reset mid-stream", uri=uri)
+
+
+async def test_a_stream_failing_after_its_first_chunk_counts_an_error() -> None:
+    source = BreaksMidStream(MemoryRaw(), "mem://broken/")
+    chain = Sha1Composite()
+    chain.append_source(source, name="broken")
+    with pytest.raises(StoreNotAvailable, match="mid-stream"):
+        async for _ in chain.stream(KEY):
+            pass
+    broken = chain.stats.tier("broken")
+    assert (broken.calls, broken.hits, broken.errors) == (1, 1, 1)
+    await chain.aclose()

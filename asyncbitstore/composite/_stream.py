@@ -227,6 +227,9 @@ class StreamPath(ChainBase):
                 f"the copy in {tier.name} failed verification once streamed ({exc}); it was "
                 "deleted there: stream it again to read it from the next tier",
             ) from exc
+        except Exception as exc:  # the tier failed after its first chunks were passed on
+            tier.count_failure("stream", key, exc)
+            raise
         finally:
             if not complete:
                 for pipe in pipes:
