@@ -175,6 +175,12 @@ class ChainCollector(Collector):
                 (CounterMetricFamily, "tier_hits", "Reads the tier answered.", tier),
                 (
                     CounterMetricFamily,
+                    "tier_calls",
+                    "Reads asked of the tier: get, stream, size, get_range, exists.",
+                    tier,
+                ),
+                (
+                    CounterMetricFamily,
                     "tier_misses",
                     "Reads the tier answered 'not there' (corrupt copies included).",
                     tier,
@@ -239,6 +245,7 @@ class ChainCollector(Collector):
         for tier in stats.tiers:
             labels = [label, tier.name]
             add("tier_hits", labels, tier.hits)
+            add("tier_calls", labels, tier.calls)
             add("tier_misses", labels, tier.misses)
             for kind, value in _error_kinds(tier):
                 add("tier_errors", [*labels, kind], value)

@@ -99,10 +99,13 @@ def _combine(into: object, first: object, second: object, counts: Iterable[str],
 class TierStats:
     """What one tier of a chain did.
 
-    ``errors`` counts failures of every kind; ``timeouts`` and ``corrupt`` break some of them out
-    (a corrupt blob in a cache is dropped and counted as a miss too). ``skipped`` counts calls
-    refused while the tier's circuit breaker was open; ``circuit`` is its state when the
-    snapshot was taken and ``circuit_opened`` how often it opened.
+    ``hits``, ``misses`` and ``bytes`` count the reads of whole blobs (``get`` and ``stream``);
+    ``calls`` counts every read the chain made of the tier (``get``, ``stream``, ``size``,
+    ``get_range``, ``exists``). ``errors`` counts failures of every kind of read; ``timeouts``
+    and ``corrupt`` break some of them out (a corrupt blob in a cache is dropped and counted as
+    a miss too). ``skipped`` counts calls refused while the tier's circuit breaker was open;
+    ``circuit`` is its state when the snapshot was taken and ``circuit_opened`` how often it
+    opened.
     """
 
     name: str
@@ -116,9 +119,11 @@ class TierStats:
     circuit: str = "closed"
     circuit_opened: int = 0
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    calls: int = 0
 
     #: The fields that count events, and so add up across processes and runs.
     COUNTS: ClassVar[tuple[str, ...]] = (
+        "calls",
         "hits",
         "misses",
         "errors",

@@ -22,6 +22,7 @@ def resolved(config: ChainConfig) -> dict[str, Any]:
     shown["chain"] = {"class": type(chain).__name__, "name": chain.name, **shown["chain"]}
     for described, tier in zip(shown["tiers"], chain.tiers, strict=True):
         described["store"] = tier.store.name
+        described["name"] = tier.name  # given, or the default that stats and logs use
         described.setdefault("timeout", tier.timeout)
         if tier.is_cache:
             described.setdefault("read", tier.read)

@@ -24,7 +24,8 @@ Semantics (the contract users rely on):
 Layout: ``_base`` holds the chain's state (tiers, options, remembered misses, fills above a
 hit); ``_ask`` asks tiers in order and forms the error when none answers; ``_read``, ``_stream``
 and ``_write`` are the paths, put together in ``_chain``; ``_keyed`` has the content-addressed
-chains. ``_hooks`` is what a ``tracer`` implements; ``_tier``, ``_circuit``, ``_fills``,
+chains. ``_hooks`` is what a ``tracer`` implements; ``_tier``, ``_circuit``, ``_health`` (a
+tier's failures logged once while they last), ``_names`` (default tier names), ``_fills``,
 ``_tee`` and ``_local`` are the parts those use.
 """
 

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
 from ..errors import InvalidDataFound, InvalidRange, NotFoundInStore, StoreNotAvailable
-from ._base import ChainBase, explain, logger
+from ._base import ChainBase, explain
 from ._tier import Tier
 
 __all__ = ["first_answer", "verdict"]
@@ -39,7 +39,7 @@ async def first_answer(
         ask: the read, given the tier and ``key``.
         full_read: the answers are the blob itself, as ``get`` and ``stream`` read it: a
             copy failing verification is then deleted from a cache (and reported from a
-            source when no tier has a good one), failures are logged, and a key that no tier
+            source when no tier has a good one), and a key that no tier
             had is remembered (``negative_ttl``). Otherwise such a copy is a miss.
 
     Raises:
@@ -62,11 +62,7 @@ async def first_answer(
                     corrupt = exc
         except NotFoundInStore:
             pass
-        except Exception as exc:
-            if full_read:
-                logger.warning(
-                    "%s: tier %s failed for %s: %s", chain.name, tier.name, key, explain(exc)
-                )
+        except Exception as exc:  # logged by the tier (see its health), once while it fails
             failures.append((tier, exc))
     error = verdict(chain, key, failures, corrupt)
     if full_read:

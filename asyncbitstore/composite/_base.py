@@ -7,9 +7,10 @@ The read, stream and write paths (``_read``, ``_stream``, ``_write``) are mixins
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
-import logging
 import time
+import warnings
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -20,18 +21,12 @@ from ..errors import NotFoundInStore
 from ..store import Store
 from ._circuit import CircuitBreaker
 from ._fills import BackgroundWork
+from ._health import explain, logger
 from ._hooks import ChainHooks
+from ._names import default_tier_name, unique_tier_name
 from ._tier import Tier
 
 __all__ = ["ChainBase", "explain", "logger"]
-
-logger = logging.getLogger("asyncbitstore.composite")
-
-
-def explain(exc: BaseException) -> str:
-    """``Type: message`` of an exception (just the type when the message is empty)."""
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class ChainBase(Store):
@@ -66,10 +61,12 @@ class ChainBase(Store):
 
     def _init_runtime(self) -> None:
         self._flight: SingleFlight[bytes] = SingleFlight()
-        self._background = BackgroundWork(self.max_pending_fills)
+        self._background = BackgroundWork(self.max_pending_fills, owner=self.name)
         self._streaming: dict[str, asyncio.Event] = {}
         self._missing: dict[str, float] = {}  # key -> monotonic expiry, oldest first
         self.negative_hits = 0
+        for tier in self.__dict__.get("_tiers", ()):  # unpickled: tiers start healthy
+            tier.reset_health(self.name)
 
     @property
     def name(self) -> str:
@@ -81,6 +78,26 @@ class ChainBase(Store):
         """The tiers, in the order they are asked."""
         return tuple(self._tiers)
 
+    def __del__(self) -> None:
+        # Background work outlives a chain that nobody closed: say so (cheaply, never raising).
+        try:
+            background = self.__dict__.get("_background")
+            if background is None:
+                return
+            pending = background.disown()
+            if pending:
+                warnings.warn(
+                    f"{self.name} was garbage-collected with {pending} background "
+                    f"write{'s' if pending != 1 else ''} (cache fills or replication) pending, "
+                    "which may never finish; `await chain.aclose()` or `async with chain:` "
+                    "waits for them",
+                    ResourceWarning,
+                    source=self,
+                    stacklevel=2,
+                )
+        except Exception:  # interpreter shutdown, or warnings turned into errors
+            pass
+
     def __repr__(self) -> str:
         # Tier names come from the stores' names, which carry no secret (unlike some reprs).
         if not self._tiers:
@@ -90,15 +107,29 @@ class ChainBase(Store):
     # -- building the chain ---------------------------------------------------------------------
 
     def append_cache(
-        self, cache: Store, *, read: bool = True, timeout: float | None = None
+        self,
+        cache: Store,
+        *,
+        name: str | None = None,
+        read: bool = True,
+        timeout: float | None = None,
     ) -> None:
-        """Add a cache tier. With ``read=False`` it is only written to, never read from."""
-        self._append(cache, is_cache=True, read=read, timeout=timeout)
+        """Add a cache tier.
+
+        Args:
+            cache: the store.
+            name: the tier's name in stats, logs and metric labels (unique in the chain); by
+                default the store's class with its backing store's, as ``Sha1Cache(FileRaw)``.
+            read: when false the cache is only written to, never read from.
+            timeout: seconds after which a call to this tier counts as a failure.
+        """
+        self._append(cache, name, is_cache=True, read=read, timeout=timeout)
 
     def append_source(
         self,
         source: Store,
         *,
+        name: str | None = None,
         cache_result: bool = False,
         write: bool = False,
         timeout: float | None = None,
@@ -107,25 +138,38 @@ class ChainBase(Store):
 
         Args:
             source: the store.
+            name: the tier's name in stats, logs and metric labels (unique in the chain); by
+                default the store's class with its backing store's, as ``Sha1Store(S3Raw)``.
             cache_result: write blobs found here to every cache.
             write: ``put`` writes here (the first such source synchronously).
             timeout: seconds after which a call to this tier counts as a failure.
         """
         self._append(
-            source, is_cache=False, cache_result=cache_result, write=write, timeout=timeout
+            source,
+            name,
+            is_cache=False,
+            cache_result=cache_result,
+            write=write,
+            timeout=timeout,
         )
 
-    def _append(self, store: Store, **options: Any) -> None:
+    def _append(self, store: Store, name: str | None, **options: Any) -> None:
         self._check_tier(store)
-        taken = {tier.name for tier in self._tiers}
-        name, n = store.name, 2
-        while name in taken:
-            name, n = f"{store.name}#{n}", n + 1
+        taken = [tier.name for tier in self._tiers]
+        if name is None:
+            name = unique_tier_name(default_tier_name(store), taken)
+        else:
+            name = _given_name(name, taken)
         breaker = None
         if self.circuit_threshold is not None:
             breaker = CircuitBreaker(self.circuit_threshold, self.circuit_cooldown)
         tier = Tier(
-            store, name=name, key_getter=self._key_getter(store), breaker=breaker, **options
+            store,
+            name=name,
+            key_getter=self._key_getter(store),
+            breaker=breaker,
+            chain_name=self.name,
+            **options,
         )
         self._tiers.append(tier)
 
@@ -183,12 +227,9 @@ class ChainBase(Store):
     # -- caches above a hit ---------------------------------------------------------------------
 
     async def _drop_corrupt(self, tier: Tier, key: str) -> None:
-        try:
-            await tier.call(tier.store.delete, key)
-        except Exception as exc:
-            logger.warning(
-                "%s: could not delete corrupt %s from %s: %s", self.name, key, tier.name, exc
-            )
+        call = tier.call(tier.store.delete, key)
+        with contextlib.suppress(Exception):  # noted in the tier's health
+            await tier.noted("delete of a corrupt copy", key, call)
 
     def _fill_targets(self, hit: Tier, key: str) -> list[Tier]:
         """The caches a hit at tier ``hit`` is written to."""
@@ -218,6 +259,20 @@ class ChainBase(Store):
     async def _fill(target: Tier, key: str, data: PutData, timed: bool = True) -> None:
         put = target.store.put_or_raise  # caches hide failures in put
         if timed:
-            await target.call(put, key, data)
+            await target.noted("fill", key, target.call(put, key, data))
         else:  # a streamed fill lasts as long as its reader takes; no per-call limit applies
-            await put(key, data)
+            await target.noted("fill", key, put(key, data))
+
+
+def _given_name(name: object, taken: list[str]) -> str:
+    """``name``, checked: a non-empty ``str`` that no tier in ``taken`` has."""
+    if not isinstance(name, str):
+        raise TypeError(f"a tier name must be a str, not {type(name).__name__}")
+    if not name:
+        raise ValueError("a tier name must not be empty; leave it out for a default name")
+    if name in taken:
+        raise ValueError(
+            f"{name!r} is already the name of tier {taken.index(name) + 1}; "
+            "give each tier of a chain its own name"
+        )
+    return name

@@ -49,6 +49,11 @@ class CircuitBreaker:
             return "half-open"
         return "open"
 
+    @property
+    def closed(self) -> bool:
+        """Whether the circuit is closed (cheaper than reading `state`)."""
+        return self._opened_at is None
+
     def allow(self) -> bool:
         """Whether a call may go through now (claims the probe when half-open)."""
         if self._opened_at is None:

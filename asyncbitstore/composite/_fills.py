@@ -8,12 +8,18 @@ Two kinds of work:
 - *fills* are optional: when ``max_pending`` tasks are already pending, a new fill is dropped and
   counted instead of queued;
 - *replications* must not be lost: they wait for a free slot instead (backpressure on ``put``).
+
+Failures are logged here at DEBUG only: the work itself notes them in its tier's health, which
+logs a tier's failures once (see ``_health``). Work cut short, by its event loop ending or by
+its owner being garbage-collected unclosed, is reported with a ``ResourceWarning``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -40,14 +46,22 @@ class FillCounters:
 
 
 class BackgroundWork:
-    """Tracks, bounds and drains background tasks, grouped by key."""
+    """Tracks, bounds and drains background tasks, grouped by key.
 
-    def __init__(self, max_pending: int = 1024) -> None:
+    Args:
+        max_pending: the most tasks at once.
+        owner: the name of the chain whose work this is, for warnings.
+    """
+
+    def __init__(self, max_pending: int = 1024, owner: str = "chain") -> None:
         self.max_pending = positive_int("max_pending", max_pending)
+        self.owner = owner
         self.counters = FillCounters()
         self._tasks: dict[asyncio.Task[None], str] = {}
         self._by_key: dict[str, set[asyncio.Task[None]]] = {}
         self._slot_freed: asyncio.Event | None = None
+        self._cancelled = 0  # tasks cancelled from outside, not reported yet
+        self._disowned = False  # the owner is gone and has reported what was pending
 
     @property
     def pending(self) -> int:
@@ -94,6 +108,7 @@ class BackgroundWork:
                 await work()
             except asyncio.CancelledError:
                 self.counters.failed += 1
+                self._cancelled += 1
                 raise
             except Abandoned as exc:
                 self.counters.dropped += 1
@@ -103,7 +118,7 @@ class BackgroundWork:
                 logger.debug("%s declined for %s: %s", description, key, exc)
             except Exception as exc:
                 self.counters.failed += 1
-                logger.warning("%s failed for %s: %s", description, key, exc)
+                logger.debug("%s failed for %s: %s", description, key, exc)
             else:
                 self.counters.done += 1
 
@@ -124,6 +139,32 @@ class BackgroundWork:
                 del self._by_key[key]
         if self._slot_freed is not None:
             self._slot_freed.set()
+        if self._cancelled and not self._tasks:
+            self._report_cancelled()
+
+    def _report_cancelled(self) -> None:
+        """Warn once the last task is over that some were cancelled before they finished.
+
+        Nothing in the library cancels this work, so a cancelled task was cut short from
+        outside: most often by ``asyncio.run`` cancelling what is left when its loop ends.
+        """
+        n, self._cancelled = self._cancelled, 0
+        if self._disowned:
+            return  # reported when the owner was garbage-collected
+        with contextlib.suppress(Exception):  # warnings made errors: a callback must not raise
+            warnings.warn(
+                f"{self.owner}: {n} background write{'s' if n != 1 else ''} (cache fills or "
+                "replication) were cancelled before they finished, most likely because the "
+                "event loop ended; `await chain.aclose()` or `async with chain:` waits for them",
+                ResourceWarning,
+                stacklevel=1,
+            )
+
+    def disown(self) -> int:
+        """The owner is being garbage-collected: how many tasks are still running (which it
+        reports, so that their cancellation later is not reported again)."""
+        self._disowned = True
+        return sum(1 for task in self._tasks if not task.done())
 
     async def wait_for_key(self, key: str) -> None:
         """Wait until the background work for ``key`` pending now has finished."""

@@ -109,7 +109,7 @@ class StreamPath(ChainBase):
         """A tier's stream as its first chunks and the rest (None: it ended, verified).
 
         Raises ``InvalidDataFound`` for a copy that failed verification before any byte was
-        passed on; misses and failures are counted in the tier's stats.
+        passed on; misses are counted in the tier's stats here, failures where they happen.
         """
         try:
             head, rest = await self._read_head(tier, key, chunk_size)
@@ -119,9 +119,6 @@ class StreamPath(ChainBase):
             raise
         except NotFoundInStore:
             tier.stats.misses += 1
-            raise
-        except Exception:
-            tier.stats.errors += 1
             raise
         tier.stats.hits += 1
         return head, rest
@@ -163,7 +160,13 @@ class StreamPath(ChainBase):
             size += len(chunk)
             if not tier.is_cache or size > self.stream_verify_ahead:
                 return head, False
-            chunk = await anext(chunks, None)
+            try:
+                chunk = await anext(chunks, None)
+            except NotFoundInStore:
+                raise
+            except Exception as exc:  # the first chunk's failures are counted by `Tier.ask`
+                tier.count_failure("stream", key, exc)
+                raise
         self._check_whole(tier, key, head)
         return head, True
 
@@ -224,6 +227,9 @@ class StreamPath(ChainBase):
                 f"the copy in {tier.name} failed verification once streamed ({exc}); it was "
                 "deleted there: stream it again to read it from the next tier",
             ) from exc
+        except Exception as exc:  # the tier failed after its first chunks were passed on
+            tier.count_failure("stream", key, exc)
+            raise
         finally:
             if not complete:
                 for pipe in pipes:

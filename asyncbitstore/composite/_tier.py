@@ -8,10 +8,12 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from .._core.deadline import check_timeout, within
-from ..errors import CircuitOpen, InvalidDataFound, NotFoundInStore, StoreTimeout
+from ..errors import CircuitOpen, InvalidDataFound, NotFoundInStore, StoreFull, StoreTimeout
 from ..stats import TierStats
 from ..store import Store
 from ._circuit import CircuitBreaker
+from ._fills import Abandoned
+from ._health import TierHealth, logger
 
 __all__ = ["Tier", "check_timeout"]
 
@@ -23,6 +25,7 @@ class Tier:
 
     __slots__ = (
         "_get",
+        "_health",
         "breaker",
         "cache_result",
         "is_cache",
@@ -46,10 +49,12 @@ class Tier:
         timeout: float | None = None,
         key_getter: Callable[[str], Awaitable[bytes]] | None = None,
         breaker: CircuitBreaker | None = None,
+        chain_name: str = "chain",
     ) -> None:
         """``key_getter`` replaces ``store.get`` for keys the chain has already validated and
         normalized; the tier then accepts every key the chain accepts. ``breaker`` skips the
-        tier's reads for a while after repeated failures."""
+        tier's reads for a while after repeated failures. ``chain_name`` starts the tier's log
+        lines."""
         if not isinstance(store, Store):
             raise TypeError(f"a tier must be a Store, not {type(store).__name__}")
         self.store = store
@@ -62,6 +67,20 @@ class Tier:
         self.takes_all_keys = key_getter is not None
         self._get = key_getter or store.get
         self.breaker = breaker
+        self._health = TierHealth(chain_name, name)
+
+    @property
+    def health(self) -> TierHealth:
+        """Whether the tier is failing; logs the changes (see ``TierHealth``)."""
+        try:
+            return self._health
+        except AttributeError:  # unpickled from a version that had none
+            self._health = TierHealth("chain", self.name)
+            return self._health
+
+    def reset_health(self, chain_name: str) -> None:
+        """Start over as healthy, with log lines starting with ``chain_name``."""
+        self._health = TierHealth(chain_name, self.name)
 
     @property
     def name(self) -> str:
@@ -87,6 +106,9 @@ class Tier:
         was_probing = breaker.probing
         if not breaker.allow():
             self.stats.skipped += 1
+            logger.debug(
+                "%s: tier %s skipped for %s: circuit open", self.health.chain, self.name, key
+            )
             raise CircuitOpen(self.store, "skipped: circuit open after repeated failures", uri=key)
         return breaker.probing and not was_probing
 
@@ -96,18 +118,36 @@ class Tier:
             self.breaker.released()
 
     def _answered(self) -> None:
-        if self.breaker is not None:
-            self.breaker.succeeded()
+        self.health.answered()
+        breaker = self.breaker
+        if breaker is not None:
+            was_closed = breaker.closed
+            breaker.succeeded()
+            if not was_closed:
+                self.health.circuit_closed()
 
-    def _failed(self) -> None:
-        if self.breaker is not None:
-            self.breaker.failed()
-            self.stats.circuit_opened = self.breaker.opened
+    def count_failure(self, what: str, key: str, exc: BaseException) -> None:
+        """A read of ``key`` failed with ``exc``: counted in the stats, noted in the health."""
+        self.stats.errors += 1
+        if isinstance(exc, StoreTimeout):
+            self.stats.timeouts += 1
+        self.health.failed(what, key, exc)
+
+    def _failed(self, what: str, key: str, exc: BaseException) -> None:
+        self.count_failure(what, key, exc)
+        breaker = self.breaker
+        if breaker is not None:
+            again, opened = breaker.probing, breaker.opened
+            breaker.failed()
+            self.stats.circuit_opened = breaker.opened
+            if breaker.opened != opened:
+                self.health.circuit_opened(breaker.failures, breaker.cooldown, again)
 
     async def get(self, key: str) -> bytes:
         """The store's ``get``, within the time limit and circuit breaker, counted in stats."""
         probe = self._admit(key)
         stats = self.stats
+        stats.calls += 1
         started = time.perf_counter()
         try:
             if self.timeout is None:
@@ -120,14 +160,8 @@ class Tier:
                 stats.corrupt += 1
             stats.misses += 1
             raise
-        except StoreTimeout:
-            self._failed()
-            stats.errors += 1
-            stats.timeouts += 1
-            raise
-        except Exception:
-            self._failed()
-            stats.errors += 1
+        except Exception as exc:
+            self._failed("get", key, exc)
             raise
         except BaseException:
             self._released(probe)
@@ -141,20 +175,36 @@ class Tier:
 
     async def ask(self, key: str, method: Callable[..., Awaitable[R]], *args: object) -> R:
         """A read other than ``get`` (exists, size, a range, a stream's first chunk): within the
-        time limit and circuit breaker; a miss counts as an answer, an error as a failure."""
+        time limit and circuit breaker, counted in ``calls`` (and ``errors``, ``timeouts``); a
+        miss counts as an answer, an error as a failure."""
         probe = self._admit(key)
+        self.stats.calls += 1
         try:
             result = await self.call(method, *args)
         except NotFoundInStore:
             self._answered()
             raise
-        except Exception:
-            self._failed()
+        except Exception as exc:
+            self._failed(_read_name(method), key, exc)
             raise
         except BaseException:
             self._released(probe)
             raise
         self._answered()
+        return result
+
+    async def noted(self, what: str, key: str, call: Awaitable[R]) -> R:
+        """``await call``: a write or delete the chain makes on its own (a fill, a replication,
+        dropping a stale copy), whose failure is noted in the tier's health (so logged once
+        while the tier fails) and raised. A full cache or abandoned work is no failure."""
+        try:
+            result = await call
+        except (Abandoned, StoreFull):
+            raise
+        except Exception as exc:
+            self.health.failed(what, key, exc)
+            raise
+        self.health.answered()
         return result
 
     async def call(self, method: Callable[..., Awaitable[R]], *args: object) -> R:
@@ -165,3 +215,10 @@ class Tier:
             return await within(self.timeout, method(*args))
         except asyncio.TimeoutError:
             raise StoreTimeout(self.store, f"no answer within {self.timeout:g} s") from None
+
+
+def _read_name(method: Callable[..., object]) -> str:
+    """What a read is called in log lines: ``size``, ``get_range``, ``exists``, ``stream``."""
+    if method is anext:
+        return "stream"
+    return getattr(method, "__name__", "read")

@@ -3,6 +3,7 @@ background, and ``delete`` from every tier that may hold the blob."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from typing import Any
 
@@ -10,7 +11,7 @@ from .._core.data import PutData, check_put_data
 from ..compression.store_io import check_options, put_options
 from ..errors import NotWritable
 from ._ask import verdict
-from ._base import ChainBase, logger
+from ._base import ChainBase
 from ._tier import Tier
 
 __all__ = ["WritePath"]
@@ -68,12 +69,9 @@ class WritePath(ChainBase):
         await self._background.wait_for_key(key)
         for tier in self._tiers:
             if tier.is_cache and tier.store.is_valid(key):
-                try:
-                    await tier.call(tier.store.delete, key)
-                except Exception as exc:
-                    logger.warning(
-                        "%s: could not drop stale %s from %s: %s", self.name, key, tier.name, exc
-                    )
+                call = tier.call(tier.store.delete, key)
+                with contextlib.suppress(Exception):  # noted in the tier's health
+                    await tier.noted("delete of a stale copy", key, call)
 
     async def delete(self, uri: str) -> None:
         """Remove the blob from every writable tier and every cache.
@@ -109,4 +107,4 @@ async def _replicate(
         else:
             data = first.store.stream(key)
     put = functools.partial(target.store.put, **options) if options else target.store.put
-    await target.call(put, key, data)
+    await target.noted("replication", key, target.call(put, key, data))

@@ -7,6 +7,7 @@ A configuration is a ``[chain]`` table and an ordered list of ``[[tier]]`` table
 
     [[tier]]
     role = "cache"
+    name = "local"  # the tier's name in stats, logs and metrics (default: "HashCache(FileRaw)")
     uri = "file:///var/cache/blobs/"
     max_bytes = 50_000_000_000
 
@@ -232,7 +233,7 @@ class ChainConfig:
 
     def _append(self, chain: Composite, tier: TierSpec) -> None:
         store = self._tier_store(chain, tier)
-        extra = {k: tier.options[k] for k in ("timeout",) if k in tier.options}
+        extra = {k: tier.options[k] for k in ("name", "timeout") if k in tier.options}
         try:
             if tier.role == "cache":
                 chain.append_cache(store, read=tier.options.get("read", True), **extra)

@@ -41,6 +41,7 @@ CHAIN_OPTIONS = {
 }
 TIER_OPTIONS = {
     "role": STR,
+    "name": STR,
     "uri": STR,
     "api": STR,
     "options": TABLE,
@@ -52,7 +53,7 @@ TIER_OPTIONS = {
     "max_size": INT,
 }
 _ROLE_OF = {"cache_result": "source", "write": "source", "read": "cache"}
-_API_TIER = {"role", "api", "options", "timeout", "cache_result", "write", "max_size"}
+_API_TIER = {"role", "name", "api", "options", "timeout", "cache_result", "write", "max_size"}
 _ALIASES = {"kind": "role", "type": "role", "url": "uri", "prefix": "uri", "path": "uri"}
 _ALIASES |= {"endpoint_url": "endpoint", "api_root": "endpoint", "tiers": "tier"}
 _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -147,9 +148,31 @@ def check_config(
     if not isinstance(tiers, list) or not tiers:
         raise fail("no tiers", "tier", 'add a [[tier]] table with role = "source" and a uri')
     keyed = chain["kind"] != "plain"
-    return chain, [
+    checked = [
         _check_tier(index, tier, fail, base_dir, env, keyed) for index, tier in enumerate(tiers, 1)
     ]
+    _check_names(checked, fail)
+    return chain, checked
+
+
+def _check_names(tiers: list[TierSpec], fail: Failer) -> None:
+    """Tier names, where given, are non-empty and each used once."""
+    named: dict[str, int] = {}
+    for tier in tiers:
+        name = tier.options.get("name")
+        if name is None:
+            continue
+        if not name:
+            raise fail.at(tier)(
+                "name must not be empty", "name", "give the tier a name, or leave name out"
+            )
+        if name in named:
+            raise fail.at(tier)(
+                f"name {name!r} is already the name of tier {named[name]}",
+                "name",
+                "give each tier its own name",
+            )
+        named[name] = tier.index
 
 
 def _label(written: Mapping[str, Any]) -> str:
