@@ -18,6 +18,7 @@ from ._core.version import package_version
 from .composite import Composite, HashComposite, Sha1Composite
 from .errors import (
     BitstoreError,
+    BucketNotFound,
     CircuitOpen,
     CompressedRange,
     ConfigError,
@@ -62,6 +63,7 @@ moved.install()
 
 __all__ = [
     "BitstoreError",
+    "BucketNotFound",
     "ChainStats",
     "CircuitOpen",
     "Composite",
