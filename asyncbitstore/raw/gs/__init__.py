@@ -70,7 +70,7 @@ class GSRaw(RawStore):
     pickled store (a worker process needs them).
 
     A missing bucket is not a missing object: every call on it raises
-    :class:`~asyncbitstore.errors.BucketNotFound` naming it. GCS's 404 does not always say
+    [BucketNotFound][asyncbitstore.errors.BucketNotFound] naming it. GCS's 404 does not always say
     which of the two is missing (the emulator's never does), so the first 404 in a bucket is
     followed by one request for the bucket's metadata; a bucket found there (or one this store
     may not inspect) is remembered per store.

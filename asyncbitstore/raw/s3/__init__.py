@@ -114,8 +114,8 @@ class S3Raw(RawStore):
 
     A missing bucket is not a missing key: every call on it (``get``, ``get_range``,
     ``stream``, ``size``, ``exists``, ``put``, ``list``, ``delete``) raises
-    :class:`~asyncbitstore.errors.BucketNotFound` naming it, a
-    :class:`~asyncbitstore.errors.StoreNotAvailable`. A HEAD answer (``exists``, ``size``)
+    [BucketNotFound][asyncbitstore.errors.BucketNotFound] naming it, a
+    [StoreNotAvailable][asyncbitstore.errors.StoreNotAvailable]. A HEAD answer (``exists``, ``size``)
     has no body to tell the two apart, so its first 404 in a bucket is followed by one
     ``HeadBucket``; a bucket found there is remembered (per event loop), and one this store
     may not inspect counts as existing.

@@ -4,7 +4,7 @@
 failure                                            becomes
 =================================================  ===========================================
 ``NoSuchKey``, HTTP 404 (HEAD has no body)         :class:`NotFoundInStore`
-``NoSuchBucket``                                   :class:`BucketNotFound` naming the bucket
+``NoSuchBucket``                                   `BucketNotFound` naming the bucket
 HTTP 416, ``InvalidRange``                         :class:`InvalidRange`
 HTTP 401/403, bad keys or signature, expired token :class:`StoreNotAvailable` with the reason
 throttling, 5xx, 408, 429                          :class:`TransientError` (retried)
