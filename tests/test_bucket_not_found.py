@@ -30,6 +30,7 @@ from asyncbitstore import (
     StoreNotAvailable,
 )
 from tests.contract.targets_s3 import fresh_bucket
+from tests.hostile import Scripted
 from tests.servers import FakeGCSServer
 
 pytestmark = pytest.mark.servers
@@ -216,3 +217,26 @@ async def test_a_chain_over_a_missing_gcs_bucket_is_not_available(
 ) -> None:
     source = GSRaw(api_root=gcs_server.url, retry=FAST)
     await _check_chain(_chain(tmp_path / "cache", source, f"gs://{MISSING}/files/"))
+
+
+async def _head_404_bucket_403(server: Scripted, reader: Any, writer: Any, n: int) -> None:
+    """HEAD of an object: 404 (no body); HEAD of the bucket: 403, as for a key without
+    s3:ListBucket."""
+    while head := await server.head(reader):
+        path = head.split(b" ")[1].split(b"?")[0]
+        status = "404 Not Found" if path.strip(b"/").count(b"/") else "403 Forbidden"
+        writer.write(f"HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n".encode())
+
+
+@pytest.mark.parametrize("fast_path", [True, False])
+async def test_a_bucket_the_store_may_not_inspect_counts_as_existing(fast_path: bool) -> None:
+    async with Scripted(_head_404_bucket_403) as server:
+        url = f"http://{server.authority}"
+        async with S3Raw(endpoint_url=url, retry=FAST, fast_path=fast_path) as store:
+            assert await store.exists("s3://private/a") is False
+            assert type(await _raised(store.size("s3://private/b"))) is NotFoundInStore
+        heads = [r.split(b" ")[:2] for r in server.requests]
+        # one HeadBucket only: its 403 is remembered as "exists"
+        assert [path.split(b"?")[0] for _, path in heads] == [
+            b"/private/a", b"/private", b"/private/b"
+        ]  # fmt: skip

@@ -114,11 +114,10 @@ class S3Raw(RawStore):
 
     A missing bucket is not a missing key: every call on it (``get``, ``get_range``,
     ``stream``, ``size``, ``exists``, ``put``, ``list``, ``delete``) raises
-    [BucketNotFound][asyncbitstore.errors.BucketNotFound] naming it, a
-    [StoreNotAvailable][asyncbitstore.errors.StoreNotAvailable]. A HEAD answer (``exists``, ``size``)
-    has no body to tell the two apart, so its first 404 in a bucket is followed by one
-    ``HeadBucket``; a bucket found there is remembered (per event loop), and one this store
-    may not inspect counts as existing.
+    [BucketNotFound][asyncbitstore.errors.BucketNotFound], a kind of `StoreNotAvailable`,
+    naming it. A HEAD answer (``exists``, ``size``) has no body to tell the two apart, so the
+    first 404 of one in a bucket is followed by one ``HeadBucket``; a bucket found there is
+    remembered by the store, and one it may not inspect (403) counts as existing.
     """
 
     uri_hint = "s3://bucket/key"
