@@ -20,6 +20,7 @@ from ._core.version import package_version
 from .composite import Composite, HashComposite, Sha1Composite
 from .errors import (
     BitstoreError,
+    BucketNotFound,
     CircuitOpen,
     CompressedRange,
     ConfigError,
@@ -71,6 +72,7 @@ guard_sdk_logs(("asyncbitstore.retry",))
 
 __all__ = [
     "BitstoreError",
+    "BucketNotFound",
     "ChainStats",
     "CircuitOpen",
     "Composite",

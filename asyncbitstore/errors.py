@@ -7,6 +7,7 @@ Every error is a :class:`BitstoreError`::
     │   └── InvalidDataFound                 it is there, but its bytes fail verification
     ├── StoreNotAvailable                    the store could not answer (outage, auth, timeout)
     │   ├── StoreTimeout                     ... because it took longer than allowed
+    │   ├── BucketNotFound                   ... because its bucket (or root folder) is missing
     │   └── CircuitOpen                      ... because a chain skips a tier that keeps failing
     ├── InvalidURI (also ValueError)         the URI or key has the wrong form
     │   └── PathEscapesRoot                  ... its path passes through a symlink under a root
@@ -30,6 +31,7 @@ from typing import Any
 
 __all__ = [
     "BitstoreError",
+    "BucketNotFound",
     "CircuitOpen",
     "CompressedRange",
     "ConfigError",
@@ -136,6 +138,31 @@ class StoreNotAvailable(BitstoreError):
 
 class StoreTimeout(StoreNotAvailable):
     """The store did not answer within its time limit."""
+
+
+class BucketNotFound(StoreNotAvailable):
+    """The bucket (container, root folder) a URI names does not exist.
+
+    A missing bucket is a configuration fault, not a missing blob: every key in it would look
+    absent. So it is a [StoreNotAvailable][asyncbitstore.errors.StoreNotAvailable], which a
+    chain reports as a failed tier rather than as a miss.
+
+    Attributes:
+        bucket: the bucket's (or folder's) name.
+        kind: what it is called by its store: ``"bucket"``, ``"container"`` or ``"folder"``.
+    """
+
+    def __init__(
+        self, store: object, bucket: str, *, uri: str | None = None, kind: str = "bucket"
+    ) -> None:
+        self.bucket = bucket
+        self.kind = kind
+        super().__init__(
+            store,
+            f"{kind} {bucket!r} does not exist; check its name, and the endpoint and "
+            "credentials the store uses",
+            uri=uri,
+        )
 
 
 class CircuitOpen(StoreNotAvailable):

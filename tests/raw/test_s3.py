@@ -23,11 +23,11 @@ from typing import Any
 import pytest
 
 from asyncbitstore import (
+    BucketNotFound,
     FileRaw,
     InvalidDataFound,
     InvalidRange,
     InvalidURI,
-    NotFoundInStore,
     Retry,
     S3Raw,
     Sha1Cache,
@@ -78,22 +78,26 @@ async def proxied(weed: tuple[str, str, Any]) -> AsyncIterator[tuple[FaultProxy,
 # -- errors -------------------------------------------------------------------------------------
 
 
-async def test_a_missing_bucket_is_not_found_naming_the_bucket(endpoint: str) -> None:
+async def test_a_missing_bucket_is_bucket_not_found_naming_the_bucket(endpoint: str) -> None:
     uri = "s3://no-such-bucket-here/key"
     async with S3Raw(endpoint_url=endpoint, retry=FAST) as store:
         for read in (store.get(uri), store.get_range(uri, 0, 4), _drain(store.stream(uri))):
-            with pytest.raises(NotFoundInStore, match="bucket 'no-such-bucket-here'"):
+            with pytest.raises(BucketNotFound, match="bucket 'no-such-bucket-here'"):
                 await read
-        with pytest.raises(NotFoundInStore, match="bucket 'no-such-bucket-here'"):
+        with pytest.raises(BucketNotFound, match="bucket 'no-such-bucket-here'"):
             [u async for u in store.list("s3://no-such-bucket-here/")]
-        assert await store.exists(uri) is False
-        await store.delete(uri)  # nothing there: no error
+        with pytest.raises(BucketNotFound):  # not False: the bucket is missing, not the key
+            await store.exists(uri)
+        with pytest.raises(BucketNotFound):
+            await store.delete(uri)
 
 
-async def test_a_put_into_a_missing_bucket_is_not_found_naming_it(moto_server: Any) -> None:
+async def test_a_put_into_a_missing_bucket_is_bucket_not_found_naming_it(
+    moto_server: Any,
+) -> None:
     # Only on moto: SeaweedFS creates a missing bucket on the first write of an admin.
     async with S3Raw(endpoint_url=moto_server.url, retry=FAST) as store:
-        with pytest.raises(NotFoundInStore, match="bucket 'no-such-bucket-here'"):
+        with pytest.raises(BucketNotFound, match="bucket 'no-such-bucket-here'"):
             await store.put("s3://no-such-bucket-here/key", b"data")
 
 

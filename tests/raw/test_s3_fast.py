@@ -18,7 +18,14 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from asyncbitstore import InvalidRange, NotFoundInStore, Retry, S3Raw, StoreNotAvailable
+from asyncbitstore import (
+    BucketNotFound,
+    InvalidRange,
+    NotFoundInStore,
+    Retry,
+    S3Raw,
+    StoreNotAvailable,
+)
 from asyncbitstore.raw.s3._fast import FastConnection, error_response
 from asyncbitstore.raw.s3._sign import Signer, quote_key, target
 from tests.contract.targets_s3 import fresh_bucket
@@ -187,13 +194,14 @@ async def test_every_error_is_the_same_on_both_paths(bucket: tuple[str, str, Any
     await admin.put_object(Bucket=name, Key="ten", Body=b"0123456789")
     fast, slow = _stores(url, retry=FAST)
     async with fast, slow:
-        for uri in (f"s3://{name}/missing", "s3://no-such-bucket-here/k"):
-            for store in (fast, slow):
-                assert await store.exists(uri) is False
-            for op in ("get", "size"):
+        for uri, kind in ((f"s3://{name}/missing", NotFoundInStore),
+                          ("s3://no-such-bucket-here/k", BucketNotFound)):  # fmt: skip
+            for op in ("get", "size", "exists"):
+                if op == "exists" and kind is NotFoundInStore:
+                    assert [await s.exists(uri) for s in (fast, slow)] == [False, False]
+                    continue
                 errors = [await _error(getattr(s, op)(uri)) for s in (fast, slow)]
-                assert isinstance(errors[0], NotFoundInStore)
-                assert [type(e) for e in errors] == [NotFoundInStore] * 2
+                assert [type(e) for e in errors] == [kind] * 2
                 assert str(errors[0]) == str(errors[1])
         errors = [await _error(s.get_range(f"s3://{name}/ten", 11, 12)) for s in (fast, slow)]
         assert [type(e) for e in errors] == [InvalidRange] * 2

@@ -44,6 +44,12 @@ class FileRaw(RawStore):
             loss); without it a write is still atomic with respect to other readers and crashes
             of this process.
         threads: worker threads for blocking file calls.
+        create_root: with a ``root``: whether the store may create it. True (the default): a
+            missing root is made by the first write, and until then reads find nothing (a
+            cache folder that does not exist yet). False: the root must exist (a source);
+            while it is missing every call raises
+            [BucketNotFound][asyncbitstore.errors.BucketNotFound] naming it, so a mistyped or
+            unmounted folder is not taken for an empty one.
 
     Paths with ``.`` or ``..`` segments, empty segments or NUL bytes are refused, and no symlink
     below ``root`` is followed (``PathEscapesRoot``), so a URI can never reach outside ``root``;
@@ -56,9 +62,16 @@ class FileRaw(RawStore):
 
     uri_hint = "file:///absolute/path or /absolute/path"
     _runtime_attrs = ("_batcher", "_fs")
+    # A class-level default: a store pickled before this option existed still has it.
+    create_root: bool = True
 
     def __init__(
-        self, root: str | os.PathLike[str] | None = None, *, fsync: bool = False, threads: int = 2
+        self,
+        root: str | os.PathLike[str] | None = None,
+        *,
+        fsync: bool = False,
+        threads: int = 2,
+        create_root: bool = True,
     ) -> None:
         if root is not None:
             root = os.fspath(root)
@@ -69,11 +82,12 @@ class FileRaw(RawStore):
         self._root_slash = None if root is None else root.rstrip("/") + "/"
         self.fsync = bool(fsync)
         self.threads = threads
+        self.create_root = bool(create_root)
         self._init_runtime()
 
     def _init_runtime(self) -> None:
         self._batcher = ThreadBatcher(threads=self.threads)
-        self._fs = ops.Folder(self.root)
+        self._fs = ops.Folder(self.root, create_root=self.create_root)
 
     @property
     def name(self) -> str:

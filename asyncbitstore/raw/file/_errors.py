@@ -6,7 +6,13 @@ import errno
 import os
 
 from ..._core.pinning import LocalFile
-from ...errors import NotFoundInStore, PathEscapesRoot, StoreFull, StoreNotAvailable
+from ...errors import (
+    BucketNotFound,
+    NotFoundInStore,
+    PathEscapesRoot,
+    StoreFull,
+    StoreNotAvailable,
+)
 from . import _ops as ops
 
 __all__ = ["file_error", "local_file"]
@@ -18,6 +24,8 @@ def file_error(store: object, exc: BaseException, uri: str, writing: bool = Fals
     """Our exception for an OSError from a file call on ``uri`` (others are returned as is)."""
     if isinstance(exc, ops.Escape):
         return PathEscapesRoot(store, uri, exc.root)
+    if isinstance(exc, ops.MissingRoot):
+        return BucketNotFound(store, exc.root, uri=uri, kind="folder")
     if isinstance(exc, (FileNotFoundError, IsADirectoryError, NotADirectoryError)):
         if writing:  # a folder where the file should go, or a file where a folder should
             return StoreNotAvailable(store, f"cannot write there: {exc.strerror}", uri=uri)

@@ -20,7 +20,7 @@ from typing import BinaryIO
 
 from ..._core.temp import TEMP_PREFIX
 
-__all__ = ["ANYWHERE", "TEMP_PREFIX", "Escape", "Folder", "PastEnd", "Temp"]
+__all__ = ["ANYWHERE", "TEMP_PREFIX", "Escape", "Folder", "MissingRoot", "PastEnd", "Temp"]
 
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _READ_FLAGS = os.O_RDONLY | _CLOEXEC
@@ -45,6 +45,14 @@ class Escape(OSError):
         self.root = root
 
 
+class MissingRoot(FileNotFoundError):
+    """The root folder itself is missing, and the folder may not create it."""
+
+    def __init__(self, root: str) -> None:
+        super().__init__(errno.ENOENT, "the root folder does not exist", root)
+        self.root = root
+
+
 class Temp:
     """A temporary file being written: its folder (held open), its name and the final name."""
 
@@ -65,9 +73,12 @@ class Folder:
 
     Args:
         root: the folder the paths are under (itself trusted as given); None for no confinement.
+        create_root: a missing root is created by the first write, and reads find nothing
+            there; when false, every call raises `MissingRoot` while the root is missing.
     """
 
-    def __init__(self, root: str | None) -> None:
+    def __init__(self, root: str | None, *, create_root: bool = True) -> None:
+        self.create_root = create_root
         self.root = None if root is None else root.rstrip("/") or "/"
         self._prefix = None if self.root is None else self.root.rstrip("/") + "/"
 
@@ -102,6 +113,8 @@ class Folder:
         try:
             return os.open(self.root, _DIR_FLAGS)
         except FileNotFoundError:
+            if not self.create_root:
+                raise MissingRoot(self.root) from None
             if not make:
                 raise
             os.makedirs(self.root, exist_ok=True)  # the root itself is trusted as given
@@ -129,10 +142,12 @@ class Folder:
 
     def open_dir(self, path: str, *, make: bool = False) -> int:
         """An open descriptor of the folder at ``path``."""
-        if self.root is None or path.rstrip("/") == self.root.rstrip("/"):
+        if self.root is None:
             if make:
                 os.makedirs(path, exist_ok=True)
             return os.open(path, _DIR_FLAGS)
+        if path.rstrip("/") == self.root.rstrip("/"):
+            return self._open_root(make)
         fd, name = self.parent(path.rstrip("/"), make=make)
         try:
             return self._enter(fd, name, path, make)
@@ -210,7 +225,7 @@ class Folder:
         """Whether a regular file is at ``path`` (``Escape`` through a symlink)."""
         try:
             return stat.S_ISREG(self.status(path).st_mode)
-        except Escape:
+        except (Escape, MissingRoot):
             raise
         except (OSError, ValueError):
             return False
@@ -231,6 +246,8 @@ class Folder:
         """
         try:
             fd = self.open_dir(base)
+        except MissingRoot:
+            raise
         except (FileNotFoundError, NotADirectoryError):
             return []
         found: list[str] = []
@@ -272,7 +289,7 @@ class Folder:
 
     def unlink(self, path: str) -> None:
         """Remove the file (or a symlink itself, never its target) if it is there."""
-        with contextlib.suppress(FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        try:
             if self.root is None:
                 os.unlink(path)
                 return
@@ -281,6 +298,10 @@ class Folder:
                 os.unlink(name, dir_fd=fd)
             finally:
                 os.close(fd)
+        except MissingRoot:
+            raise
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            pass
 
     def open_temp(self, path: str) -> tuple[BinaryIO, Temp]:
         """A new temporary file beside ``path``, creating the folders on the way."""

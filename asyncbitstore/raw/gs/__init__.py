@@ -26,7 +26,7 @@ from ..._core.data import PutData, check_chunk_size
 from ..._core.redact import redact, stand_in
 from ..._core.renamed import NOT_GIVEN, renamed
 from ..._core.resources import LoopLocal
-from ...errors import InvalidDataFound, InvalidRange, InvalidURI, NotFoundInStore
+from ...errors import BucketNotFound, InvalidDataFound, InvalidRange, InvalidURI, NotFoundInStore
 from ...retry import Retry, TransientError, is_transient
 from ...store import DEFAULT_CONCURRENCY
 from .._base import RawStore
@@ -38,6 +38,7 @@ __all__ = ["GSRaw"]
 
 R = TypeVar("R")
 
+_MAX_KNOWN_BUCKETS = 1024
 _OPEN_RANGE_FROM = 1 << 53  # a range end this large is asked as "to the end" (bytes=N-)
 
 
@@ -67,6 +68,12 @@ class GSRaw(RawStore):
     after its first chunk was sent ends the upload with ``StoreNotAvailable``.
     Credentials never appear in ``name``, ``repr``, messages or logs, but they are part of a
     pickled store (a worker process needs them).
+
+    A missing bucket is not a missing object: every call on it raises
+    [BucketNotFound][asyncbitstore.errors.BucketNotFound] naming it. GCS's 404 does not always say
+    which of the two is missing (the emulator's never does), so the first 404 in a bucket is
+    followed by one request for the bucket's metadata; a bucket found there (or one this store
+    may not inspect) is remembered per store.
     """
 
     uri_hint = "gs://<bucket>/<object>"
@@ -153,7 +160,7 @@ class GSRaw(RawStore):
     ) -> R:
         """``await op(client)``, retried when transient; failures come out translated.
 
-        With ``bucket``, a "not found" whose bucket is missing says so.
+        With ``bucket``, a "not found" whose bucket is missing raises `BucketNotFound`.
         """
 
         async def attempt() -> R:
@@ -168,7 +175,7 @@ class GSRaw(RawStore):
             cause = stand_in(exc)
         # Past the handler, so the SDK error (its request info, headers) is not the context.
         if bucket is not None and type(error) is NotFoundInStore and not await self._has(bucket):
-            error = NotFoundInStore(self, uri, f"bucket {bucket!r} does not exist")
+            error = BucketNotFound(self, bucket, uri=uri)
         raise error from cause
 
     async def _has(self, bucket: str) -> bool:
@@ -176,6 +183,8 @@ class GSRaw(RawStore):
             with contextlib.suppress(Exception):
                 if not await (await self._clients.get()).bucket_exists(bucket):
                     return False
+            if len(self._buckets) >= _MAX_KNOWN_BUCKETS:
+                self._buckets.clear()
             self._buckets.add(bucket)
         return True
 
@@ -270,10 +279,11 @@ class GSRaw(RawStore):
             self._check_md5(uri, headers, digest)
 
     async def exists(self, uri: str) -> bool:
-        """Whether the object exists (an error other than "not found" raises)."""
+        """Whether the object exists (an error other than "not found" raises, a missing bucket
+        included)."""
         bucket, name = self._parse(uri)
         try:
-            await self._do(uri, lambda c: c.metadata(bucket, name))
+            await self._do(uri, lambda c: c.metadata(bucket, name), bucket=bucket)
         except NotFoundInStore:
             return False
         return True
@@ -304,10 +314,10 @@ class GSRaw(RawStore):
             )
 
     async def delete(self, uri: str) -> None:
-        """Delete the object; a missing one is fine."""
+        """Delete the object; a missing one is fine, a missing bucket is not."""
         bucket, name = self._parse(uri)
         with contextlib.suppress(NotFoundInStore):
-            await self._do(uri, lambda c: c.delete(bucket, name))
+            await self._do(uri, lambda c: c.delete(bucket, name), bucket=bucket)
 
     async def aclose(self) -> None:
         """Close this loop's session (a later call opens a new one)."""
@@ -322,7 +332,7 @@ class GSRaw(RawStore):
         each page.
 
         Raises:
-            NotFoundInStore: the bucket does not exist.
+            BucketNotFound: the bucket does not exist.
         """
         if not isinstance(prefix, str):
             raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
@@ -339,8 +349,8 @@ class GSRaw(RawStore):
             try:
                 ask = partial(GSClient.list_page, bucket=bucket, params=dict(params))
                 page = await self._do(prefix, ask)
-            except NotFoundInStore:
-                raise NotFoundInStore(self, prefix, f"bucket {bucket!r} does not exist") from None
+            except NotFoundInStore:  # a listing's 404 can only be the bucket's
+                raise BucketNotFound(self, bucket, uri=prefix) from None
             names = [item["name"] for item in page.get("items", ())]
             if flat:
                 names = sorted({*names, *page.get("prefixes", ())})

@@ -35,7 +35,7 @@ from ..._core.redact import scrub
 from ..._core.renamed import NOT_GIVEN, renamed
 from ..._core.resources import LoopLocal
 from ...compression.store_io import stored_flag
-from ...errors import InvalidRange, NotFoundInStore, StoreNotAvailable
+from ...errors import InvalidRange, NotFoundInStore, StoreFull, StoreNotAvailable
 from ...listing import sorted_level
 from ...retry import Retry, is_transient
 from ...store import DEFAULT_CONCURRENCY
@@ -51,6 +51,10 @@ R = TypeVar("R")
 
 _SPILL = 1 << 20  # streaming puts are buffered up to this before going to a temporary key
 _GLOB = re.compile(r"([*?\[\]\\])")
+#: How a server refuses a value over its size limit: a ``SET`` whose bulk argument is longer
+#: than ``proto-max-bulk-len`` ("Protocol error: invalid bulk length", after which the server
+#: closes the connection), or a ``SETRANGE`` that would grow the value past it.
+_TOO_BIG = ("invalid bulk length", "exceeds maximum allowed size")
 
 
 def _transient(exc: BaseException) -> bool:
@@ -75,9 +79,13 @@ class RedisRaw(PrefixedRaw):
 
     Writes are atomic: a streaming ``put`` goes to a temporary key renamed over the key once
     complete. Blobs are read whole by ``get``; ``get_range`` and ``stream`` use ``GETRANGE``.
+
+    A blob larger than the server takes (its ``proto-max-bulk-len``, 512 MiB by default) raises
+    [StoreFull][asyncbitstore.errors.StoreFull], so that a
+    [Fanout][asyncbitstore.Fanout] passes it to its next store; nothing of it is left behind.
     """
 
-    _runtime_attrs = ("_client",)
+    _runtime_attrs = ("_client", "_max_value")
     _renamed_attrs = (("timeout", "request_timeout"),)
 
     def __init__(
@@ -101,6 +109,7 @@ class RedisRaw(PrefixedRaw):
 
     def _init_runtime(self) -> None:
         self._client: LoopLocal[Redis] = LoopLocal(self._connect, _ops.disconnect)
+        self._max_value: int | None = None  # the server's limit, asked once it matters
 
     async def _connect(self) -> Redis:
         pool = BlockingConnectionPool.from_url(
@@ -137,9 +146,29 @@ class RedisRaw(PrefixedRaw):
     def _error(self, exc: BaseException, uri: str) -> BaseException:
         """Our exception for a failure of the client (the one place SDK errors are mapped)."""
         text = scrub(str(exc), (self._secret,) if self._secret else ())
+        if isinstance(exc, rx.ResponseError) and any(sign in text for sign in _TOO_BIG):
+            # Not the server's text: a pipeline's error quotes the command, bytes included.
+            return self._too_big(uri, None)
         if isinstance(exc, rx.ResponseError) and text.startswith("WRONGTYPE"):
             text = "the key holds a value that is not a string"
         return StoreNotAvailable(self, f"{type(exc).__name__}: {text}", uri=uri)
+
+    def _too_big(self, uri: str, size: int | None) -> StoreFull:
+        what = "the blob is" if size is None else f"{size} bytes are"
+        limit = "" if self._max_value is None else f"={self._max_value}"
+        return StoreFull(
+            self, uri, f"{what} more than the server takes (proto-max-bulk-len{limit})"
+        )
+
+    async def _check_fits(self, uri: str, size: int) -> None:
+        """Raise `StoreFull` before sending a value longer than the server takes: it would
+        close the connection while the value is still being sent, and the refusal be lost."""
+        if size <= _ops.ALWAYS_FITS:
+            return
+        if self._max_value is None:
+            self._max_value = await self._call(uri, _ops.max_value)
+        if size > self._max_value:
+            raise self._too_big(uri, size)
 
     async def _call(self, uri: str, op: Callable[[Redis], Awaitable[R]]) -> R:
         """``await op(client)``, retrying connection errors; failures become our errors."""
@@ -280,6 +309,7 @@ class RedisRaw(PrefixedRaw):
     ) -> None:
         px = _ops.milliseconds(self.ttl if ttl is ... else _ops.check_ttl(ttl))
         if isinstance(data, (bytes, bytearray, memoryview)):
+            await self._check_fits(uri, memoryview(data).nbytes)
             await self._call(uri, lambda c: c.set(key, data, px=px))
         else:
             await self._put_stream(uri, key, data, px)
@@ -294,6 +324,7 @@ class RedisRaw(PrefixedRaw):
             async for chunk in data:
                 buffer += bytes_chunk(chunk)
                 if len(buffer) >= _SPILL:
+                    await self._check_fits(uri, written + len(buffer))
                     temp = temp or TEMP_PREFIX + secrets.token_hex(12)
                     part, buffer = bytes(buffer), bytearray()
                     # SETRANGE at an explicit offset, unlike APPEND, is safe to retry.
@@ -303,8 +334,11 @@ class RedisRaw(PrefixedRaw):
                 whole = bytes(buffer)
                 await self._call(uri, lambda c: c.set(key, whole, px=px))
                 return
-            tail = bytes(buffer)
-            await self._call(uri, functools.partial(_ops.commit, temp, written, tail, key, px))
+            if buffer:  # on its own: in the renaming transaction its failure would not stop it
+                await self._check_fits(uri, written + len(buffer))
+                tail = bytes(buffer)
+                await self._call(uri, functools.partial(_ops.set_part, temp, written, tail))
+            await self._call(uri, functools.partial(_ops.commit, temp, key, px))
             temp = None
         finally:
             if temp is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from redis import exceptions as rx
 from redis.asyncio import Redis
 
 from ..._core.checks import positive_number
@@ -15,6 +16,7 @@ __all__ = [
     "check_ttl",
     "commit",
     "disconnect",
+    "max_value",
     "milliseconds",
     "parse_url",
     "ranged",
@@ -24,6 +26,23 @@ __all__ = [
 
 _TEMP_TTL_MS = 3_600_000  # a streaming write abandoned by a crashed process vanishes in an hour
 _SCAN_COUNT = 1000
+#: The smallest ``proto-max-bulk-len`` a server accepts: values up to it always fit.
+ALWAYS_FITS = 1 << 20
+#: The limit assumed when the server will not say (Redis's default, and the string maximum).
+_DEFAULT_MAX_VALUE = 512 << 20
+
+
+async def max_value(client: Redis) -> int:
+    """The largest value the server takes (``proto-max-bulk-len``), or Redis's default when
+    ``CONFIG`` is not allowed (managed services often refuse it)."""
+    try:
+        found = await client.config_get("proto-max-bulk-len")
+    except rx.ResponseError:
+        return _DEFAULT_MAX_VALUE
+    value = next(iter(found.values()), None) if isinstance(found, dict) else None
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    return int(value) if isinstance(value, str) and value.isdigit() else _DEFAULT_MAX_VALUE
 
 
 async def ranged(key: str, start: int, end: int, client: Redis, *, length: bool = False) -> Any:
@@ -47,12 +66,9 @@ async def set_part(temp: str, offset: int, part: bytes, client: Redis) -> None:
         await pipe.execute()
 
 
-async def commit(
-    temp: str, offset: int, tail: bytes, key: str, px: int | None, client: Redis
-) -> None:
+async def commit(temp: str, key: str, px: int | None, client: Redis) -> None:
+    """Rename the complete temporary value over ``key`` and give it its expiry."""
     async with client.pipeline(transaction=True) as pipe:
-        if tail:
-            pipe.setrange(temp, offset, tail)
         pipe.rename(temp, key)
         pipe.pexpire(key, px) if px is not None else pipe.persist(key)
         await pipe.execute()

@@ -18,7 +18,14 @@ from ..._core.deadline import within
 from ..._core.redact import redact, stand_in
 from ..._core.renamed import NOT_GIVEN, renamed
 from ..._core.resources import LoopLocal
-from ...errors import InvalidDataFound, InvalidRange, InvalidURI, NotFoundInStore
+from ...errors import (
+    BucketNotFound,
+    InvalidDataFound,
+    InvalidRange,
+    InvalidURI,
+    NotFoundInStore,
+    StoreNotAvailable,
+)
 from ...retry import Retry, TransientError
 from .._base import RawStore
 from .._net.responses import check_length, span_length
@@ -33,7 +40,7 @@ from ._client import (
     read_chunk,
 )
 from ._credentials import normalize_credentials, open_accepted, secrets_of
-from ._errors import exhausted, translate
+from ._errors import error_code, exhausted, translate
 
 __all__ = ["S3Raw"]
 
@@ -44,6 +51,7 @@ MIN_PART_SIZE = 5 * MiB  # S3's minimum for every part but the last
 MAX_PART_SIZE = 5 << 30
 _URI = re.compile(r"s3://([A-Za-z0-9._-]{1,255})/(.+)", re.DOTALL)
 _PREFIX = re.compile(r"s3://([A-Za-z0-9._-]{1,255})(?:/(.*))?", re.DOTALL)
+_MAX_KNOWN_BUCKETS = 1024
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -102,13 +110,18 @@ class S3Raw(RawStore):
     its ``Location``.
 
     ``list`` yields keys in the server's order: lexicographic (UTF-8 bytes) on AWS S3 and moto,
-    but not on every S3-compatible server (SeaweedFS lists folder by folder). A missing bucket
-    raises :class:`NotFoundInStore` naming it from ``get``, ``get_range``, ``stream``, ``put``
-    and ``list``; ``exists`` answers False and ``delete`` does nothing, as for a missing key.
+    but not on every S3-compatible server (SeaweedFS lists folder by folder).
+
+    A missing bucket is not a missing key: every call on it (``get``, ``get_range``,
+    ``stream``, ``size``, ``exists``, ``put``, ``list``, ``delete``) raises
+    [BucketNotFound][asyncbitstore.errors.BucketNotFound], a kind of `StoreNotAvailable`,
+    naming it. A HEAD answer (``exists``, ``size``) has no body to tell the two apart, so the
+    first 404 of one in a bucket is followed by one ``HeadBucket``; a bucket found there is
+    remembered by the store, and one it may not inspect (403) counts as existing.
     """
 
     uri_hint = "s3://bucket/key"
-    _runtime_attrs = ("_connections",)
+    _runtime_attrs = ("_connections", "_buckets")
     _renamed_attrs = (("timeout", "request_timeout"),)
     # A class-level default: a store pickled before this option existed still has it.
     max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES
@@ -158,6 +171,7 @@ class S3Raw(RawStore):
 
     def _init_runtime(self) -> None:
         self._connections: LoopLocal[Connection] = LoopLocal(self._open, Connection.close)
+        self._buckets: set[str] = set()  # known to exist (or not ours to inspect)
 
     @property
     def name(self) -> str:
@@ -306,18 +320,42 @@ class S3Raw(RawStore):
         raise mapped from cause
 
     async def exists(self, uri: str) -> bool:
-        """Whether the object exists (HEAD); refused access raises, it is not False."""
-        bucket, key = self._split(uri)
+        """Whether the object exists (HEAD); refused access or a missing bucket raises."""
         try:
-            await self._request(uri, bucket, "exists", lambda c: c.head(bucket, key))
+            await self._head(uri, "exists")
         except NotFoundInStore:
             return False
         return True
 
     async def size(self, uri: str) -> int:
         """The object's size (HEAD)."""
+        return (await self._head(uri, "size")).size
+
+    async def _head(self, uri: str, what: str) -> Object:
+        """HEAD the object; a 404 in a bucket not yet seen checks that the bucket exists."""
         bucket, key = self._split(uri)
-        return (await self._request(uri, bucket, "size", lambda c: c.head(bucket, key))).size
+        try:
+            return await self._request(uri, bucket, what, lambda c: c.head(bucket, key))
+        except NotFoundInStore:
+            await self._check_bucket(uri, bucket)
+            raise
+
+    async def _check_bucket(self, uri: str, bucket: str) -> None:
+        """Raise `BucketNotFound` if a ``HeadBucket`` says ``bucket`` does not exist."""
+        if bucket in self._buckets:
+            return
+        try:
+            await self._request(
+                uri, bucket, "head_bucket", lambda c: c.client.head_bucket(Bucket=bucket)
+            )
+        except NotFoundInStore:
+            raise BucketNotFound(self, bucket, uri=uri) from None
+        except StoreNotAvailable as exc:
+            if error_code(exc.__cause__)[1] not in (401, 403):
+                return  # unknown for now (an outage): asked again next time
+        if len(self._buckets) >= _MAX_KNOWN_BUCKETS:
+            self._buckets.clear()
+        self._buckets.add(bucket)
 
     async def list(self, prefix: str = "s3://", flat: bool = False) -> AsyncIterator[str]:
         """Every ``s3://bucket/key`` under ``prefix`` (``s3://bucket/`` or ``s3://bucket/key-prefix``).

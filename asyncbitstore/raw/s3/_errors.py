@@ -4,7 +4,7 @@
 failure                                            becomes
 =================================================  ===========================================
 ``NoSuchKey``, HTTP 404 (HEAD has no body)         :class:`NotFoundInStore`
-``NoSuchBucket``                                   :class:`NotFoundInStore` naming the bucket
+``NoSuchBucket``                                   `BucketNotFound` naming the bucket
 HTTP 416, ``InvalidRange``                         :class:`InvalidRange`
 HTTP 401/403, bad keys or signature, expired token :class:`StoreNotAvailable` with the reason
 throttling, 5xx, 408, 429                          :class:`TransientError` (retried)
@@ -28,7 +28,14 @@ import aiohttp
 from botocore import exceptions as boto
 
 from ..._core.redact import ForeignError, scrub
-from ...errors import BitstoreError, InvalidRange, NotFoundInStore, StoreNotAvailable, StoreTimeout
+from ...errors import (
+    BitstoreError,
+    BucketNotFound,
+    InvalidRange,
+    NotFoundInStore,
+    StoreNotAvailable,
+    StoreTimeout,
+)
 from ...retry import THROTTLING_CODES, TransientError, is_transient_status
 
 __all__ = [
@@ -116,7 +123,7 @@ def _client_error(
     message = scrub(str(exc.response.get("Error", {}).get("Message", "")), secrets)
     detail = f"{code or 'error'} (HTTP {status}){': ' + message if message else ''}"
     if code == "NoSuchBucket":
-        return NotFoundInStore(store, uri or "", f"bucket {bucket!r} does not exist")
+        return BucketNotFound(store, bucket, uri=uri)
     if code in _NOT_FOUND_CODES or status == 404:
         return NotFoundInStore(store, uri or "")
     if code == "InvalidRange" or status == 416:
