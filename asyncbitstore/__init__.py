@@ -41,6 +41,7 @@ from .hashing import (
 )
 from .listing import list_flat
 from .memoize import memoize
+from .meta import ObjectMeta
 from .raw import BY_CLASS
 from .raw.file import FileRaw
 from .raw.memory import MemoryRaw
@@ -81,6 +82,7 @@ __all__ = [
     "MemoryRaw",
     "NotFoundInStore",
     "NotWritable",
+    "ObjectMeta",
     "PathEscapesRoot",
     "RedisRaw",
     "Retry",
