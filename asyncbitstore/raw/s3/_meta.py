@@ -66,4 +66,5 @@ def not_modified(exc: BaseException) -> bool:
     raise it as a ``ClientError``)."""
     if not isinstance(exc, ClientError):
         return False
-    return exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 304
+    status: object = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return status == 304
