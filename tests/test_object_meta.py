@@ -34,7 +34,7 @@ def test_frozen() -> None:
 
 def test_naive_datetime_is_refused_with_a_hint() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        ObjectMeta(size=1, last_modified=datetime(2026, 1, 1))  # noqa: DTZ001
+        ObjectMeta(size=1, last_modified=datetime(2026, 1, 1))
 
 
 @pytest.mark.parametrize(
@@ -119,3 +119,23 @@ def test_helpers() -> None:
 def test_hashable() -> None:
     meta = ObjectMeta(size=1, etag='"a"', metadata={"k": "v"})
     assert {meta: 1}[ObjectMeta(size=1, etag='"a"', metadata={"k": "v"})] == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-01-02T03:04:05.678Z", WHEN.replace(microsecond=678000)),
+        ("2026-01-02T03:04:05.123456789Z", WHEN.replace(microsecond=123456)),
+        ("2026-01-02T03:04:05Z", WHEN),
+        ("2026-01-02T05:04:05+02:00", WHEN),
+        ("yesterday", None),
+        (None, None),
+    ],
+)
+def test_gcs_resource_times(text: str | None, expected: datetime | None) -> None:
+    from asyncbitstore.raw.gs._meta import from_resource
+
+    resource = {"size": "3", "updated": text, "generation": 17, "metadata": {"a": "b"}}
+    meta = from_resource(resource)
+    assert meta.last_modified == expected
+    assert meta.version == "17" and dict(meta.metadata) == {"a": "b"}

@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from ...meta import ObjectMeta
 
 __all__ = ["from_resource"]
 
+_RFC3339 = re.compile(
+    r"(?P<base>\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d)(?P<fraction>\.\d+)?"
+    r"(?P<zone>[Zz]|[+-]\d\d:\d\d)?"
+)
+
 
 def _time(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
+    """An RFC 3339 time (``2026-01-02T03:04:05.678Z``) as an aware datetime, or None.
+
+    The fraction is cut to microseconds and ``Z`` spelled as an offset first: Python 3.10's
+    ``fromisoformat`` reads neither."""
+    match = _RFC3339.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
         return None
-    try:  # RFC 3339, "2026-01-02T03:04:05.678Z"; fromisoformat reads "Z" from Python 3.11 on
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    fraction = (match["fraction"] or ".0")[1:7].ljust(6, "0")
+    zone = "+00:00" if match["zone"] in (None, "Z", "z") else match["zone"]
+    try:
+        return datetime.fromisoformat(f"{match['base']}.{fraction}{zone}")
     except ValueError:
         return None
-    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
 
 
 def _text(value: object) -> str | None:
