@@ -44,6 +44,7 @@ from .hashing import (
 )
 from .listing import list_flat
 from .memoize import memoize
+from .meta import ObjectMeta
 from .named import MirrorCache, PrefixCache, PrefixStore
 from .raw import BY_CLASS
 from .raw.file import FileRaw
@@ -93,6 +94,7 @@ __all__ = [
     "MirrorCache",
     "NotFoundInStore",
     "NotWritable",
+    "ObjectMeta",
     "PathEscapesRoot",
     "PrefixCache",
     "PrefixStore",

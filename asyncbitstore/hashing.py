@@ -36,6 +36,7 @@ from .compression.store_io import (
     verified_stored,
 )
 from .errors import InvalidDataFound, InvalidURI, NotFoundInStore
+from .meta import ObjectMeta
 from .store import Fetched, Store, UriSource
 
 __all__ = [
@@ -274,6 +275,14 @@ class HashStore(_Keyed):
         key, raw_uri = self._raw_uri(uri)
         try:
             return await self.raw.size(raw_uri)
+        except NotFoundInStore as exc:
+            raise NotFoundInStore(self, key) from exc
+
+    async def head(self, uri: str) -> ObjectMeta:
+        """The raw store's meta of the blob (its ``size`` is the stored size, as `size`)."""
+        key, raw_uri = self._raw_uri(uri)
+        try:
+            return await self.raw.head(raw_uri)
         except NotFoundInStore as exc:
             raise NotFoundInStore(self, key) from exc
 

@@ -52,6 +52,7 @@ from ._core.temp import temporary_copy
 from .compression.codecs import MAGIC
 from .compression.store_io import put_options, stored_flag
 from .errors import InvalidURI, NotFoundInStore, NotWritable
+from .meta import ObjectMeta
 from .stats import ChainStats
 
 __all__ = ["DEFAULT_CONCURRENCY", "Store"]
@@ -247,6 +248,51 @@ class Store(abc.ABC):
             NotFoundInStore: no blob at ``uri``.
         """
         return len(await self.get(uri))
+
+    async def head(self, uri: str) -> ObjectMeta:
+        """What the store knows about the blob, without reading it where the backend can.
+
+        ``size`` is the stored size, the number `size` gives. The default builds the answer
+        from `size` alone; backends fill in what they keep (ETag, modification time, content
+        type, version, user metadata).
+
+        Raises:
+            NotFoundInStore: no blob at ``uri``.
+        """
+        return ObjectMeta(size=await self.size(uri))
+
+    async def get_with_meta(self, uri: str) -> tuple[bytes, ObjectMeta]:
+        """The blob (decoded, as `get` gives it) together with its `ObjectMeta`.
+
+        Backends that can take both from one response do. The default asks `head` first and
+        then `get`: if the blob is replaced in between, the answer pairs new bytes with the old
+        meta, and the next revalidation sees a change and fetches again. The other order could
+        pair old bytes with the new meta, and a cache would then keep stale bytes as current.
+
+        Raises:
+            NotFoundInStore: no blob at ``uri``.
+        """
+        meta = await self.head(uri)
+        return await self.get(uri), meta
+
+    async def get_if_changed(self, uri: str, known: ObjectMeta) -> tuple[bytes, ObjectMeta] | None:
+        """The blob and its meta if it no longer matches ``known``; None while it still does.
+
+        A cache's revalidation: ``known`` is the meta of the copy it holds. Backends that can
+        ask conditionally (S3, GCS, HTTP) send no body when nothing changed. The default asks
+        `head` and compares with `ObjectMeta.same_content_as`; when that cannot tell, the blob
+        counts as changed and is fetched.
+
+        Raises:
+            NotFoundInStore: no blob at ``uri`` any more.
+            TypeError: ``known`` is not an `ObjectMeta`.
+        """
+        if not isinstance(known, ObjectMeta):
+            raise TypeError(f"known must be an ObjectMeta, not {type(known).__name__}")
+        meta = await self.head(uri)
+        if meta.same_content_as(known):
+            return None
+        return await self.get(uri), meta
 
     async def delete(self, uri: str) -> None:
         """Remove the blob; deleting a missing blob is not an error.

@@ -15,6 +15,7 @@ from ._core.checks import non_negative_int
 from ._core.data import PutData, as_bytes, check_put_data
 from .compression.store_io import check_options, put_options, stored_flag, stored_option
 from .errors import InvalidURI, NotFoundInStore, StoreFull, StoreNotAvailable
+from .meta import ObjectMeta
 from .store import Store
 
 __all__ = ["Fanout", "Small", "declines"]
@@ -91,6 +92,21 @@ class _Forwarding(Store):
         """The inner store's ``size``."""
         await self._before(uri)
         return await self._inner.size(uri)
+
+    async def head(self, uri: str) -> ObjectMeta:
+        """The inner store's ``head``."""
+        await self._before(uri)
+        return await self._inner.head(uri)
+
+    async def get_with_meta(self, uri: str) -> tuple[bytes, ObjectMeta]:
+        """The inner store's ``get_with_meta``."""
+        await self._before(uri)
+        return await self._inner.get_with_meta(uri)
+
+    async def get_if_changed(self, uri: str, known: ObjectMeta) -> tuple[bytes, ObjectMeta] | None:
+        """The inner store's ``get_if_changed``."""
+        await self._before(uri)
+        return await self._inner.get_if_changed(uri, known)
 
     async def delete(self, uri: str) -> None:
         """The inner store's ``delete``."""
@@ -253,6 +269,20 @@ class Fanout(Store):
     async def size(self, uri: str) -> int:
         """The size from the first store that has the blob."""
         return await self._first(uri, lambda s: s.size(uri))
+
+    async def head(self, uri: str) -> ObjectMeta:
+        """The meta from the first store that has the blob."""
+        return await self._first(uri, lambda s: s.head(uri))
+
+    async def get_with_meta(self, uri: str) -> tuple[bytes, ObjectMeta]:
+        """The blob and its meta from the first store that has it."""
+        return await self._first(uri, lambda s: s.get_with_meta(uri))
+
+    async def get_if_changed(self, uri: str, known: ObjectMeta) -> tuple[bytes, ObjectMeta] | None:
+        """``get_if_changed`` of the first store that has the blob."""
+        if not isinstance(known, ObjectMeta):
+            raise TypeError(f"known must be an ObjectMeta, not {type(known).__name__}")
+        return await self._first(uri, lambda s: s.get_if_changed(uri, known))
 
     async def exists(self, uri: str) -> bool:
         """Whether any store has the blob."""

@@ -8,6 +8,7 @@ import functools
 from .._core.data import check_range
 from ..compression.store_io import stored_flag
 from ..errors import NotFoundInStore
+from ..meta import ObjectMeta
 from ._ask import first_answer
 from ._base import ChainBase
 from ._tier import Tier
@@ -21,6 +22,10 @@ async def _get_stored(tier: Tier, key: str) -> bytes:
 
 async def _size(tier: Tier, key: str) -> int:
     return await tier.ask(key, tier.store.size, key)
+
+
+async def _head(tier: Tier, key: str) -> ObjectMeta:
+    return await tier.ask(key, tier.store.head, key)
 
 
 async def _exists(tier: Tier, key: str) -> bool:
@@ -73,6 +78,12 @@ class ReadPath(ChainBase):
         """The blob's size from the first tier that has it."""
         key = self._key(uri)
         return (await first_answer(self, key, self._readers(key), _size))[1]
+
+    async def head(self, uri: str) -> ObjectMeta:
+        """The blob's meta from the first tier that has it (a tier that fails is skipped, and
+        an outage is never reported as a missing blob, as for ``size``)."""
+        key = self._key(uri)
+        return (await first_answer(self, key, self._readers(key), _head))[1]
 
     async def exists(self, uri: str) -> bool:
         """Whether any tier has the blob; API sources are asked only through ``api_exists``.

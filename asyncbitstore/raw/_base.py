@@ -90,6 +90,13 @@ class RawStore(Store):
             return data
         return await decode(self, self._shown(uri), data)
 
+    async def _decoded(self, uri: str, data: bytes) -> bytes:
+        """``data``, a stored form read from ``uri``, decoded as `get` decodes it (for the
+        reads that also return an `ObjectMeta`)."""
+        if not data or data[0] != MAGIC_BYTE:
+            return data
+        return await decode(self, self._shown(uri), data)
+
     def _stream(self, uri: str, chunk_size: int, stored: bool) -> AsyncIterator[bytes]:
         """The blob in chunks, decoded as they stream unless ``stored`` (see `Store.stream`)."""
         chunks = self._stream_stored(uri, chunk_size)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
+from datetime import datetime, timezone
 from typing import Any
 
 from .._core.checks import non_negative_int
@@ -13,6 +16,7 @@ from ..compression.codecs import MAGIC_BYTE
 from ..compression.store_io import decode
 from ..errors import InvalidRange, NotFoundInStore, StoreFull
 from ..listing import cut_level
+from ..meta import ObjectMeta
 from ._base import RawStore
 
 __all__ = ["MemoryRaw"]
@@ -38,6 +42,8 @@ class MemoryRaw(RawStore):
         self._blobs: OrderedDict[str, bytes] = OrderedDict()
         self.used_bytes = 0
         self.evictions = 0
+        # uri -> (put time, ETag once computed): what `head` reports besides the size
+        self._stamps: dict[str, tuple[float, str | None]] = {}
 
     @property
     def name(self) -> str:
@@ -101,12 +107,42 @@ class MemoryRaw(RawStore):
         if old is not None:
             self.used_bytes -= len(old)
         self._blobs[uri] = blob
+        self._stamps[uri] = (time.time(), None)
         self.used_bytes += len(blob)
         if self.max_bytes is not None:
             while self.used_bytes > self.max_bytes:
-                _, evicted = self._blobs.popitem(last=False)
+                gone, evicted = self._blobs.popitem(last=False)
+                self._stamps.pop(gone, None)
                 self.used_bytes -= len(evicted)
                 self.evictions += 1
+
+    async def head(self, uri: str) -> ObjectMeta:
+        """The blob's stored size, put time and an ETag (a short hash of the stored bytes,
+        computed on the first `head` after a put)."""
+        self.check_uri(uri)
+        data = self._blobs.get(uri)
+        if data is None:
+            raise NotFoundInStore(self, uri)
+        return self._meta(uri, data)
+
+    def _meta(self, uri: str, data: bytes) -> ObjectMeta:
+        put_at, etag = self._stamps.get(uri, (None, None))
+        if etag is None:
+            etag = '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
+            if put_at is not None:
+                self._stamps[uri] = (put_at, etag)
+        when = None if put_at is None else datetime.fromtimestamp(put_at, timezone.utc)
+        return ObjectMeta(size=len(data), etag=etag, last_modified=when)
+
+    async def get_with_meta(self, uri: str) -> tuple[bytes, ObjectMeta]:
+        """The blob and its meta, read together (no await between them)."""
+        data = await self._get_stored(uri)
+        meta = self._meta(uri, data)
+        return await self._decoded(uri, data), meta
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self.__dict__.setdefault("_stamps", {})  # pickled before put times were kept
 
     def _too_big(self, uri: str, size: int) -> StoreFull:
         return StoreFull(self, uri, f"{size} bytes exceed max_bytes={self.max_bytes}")
@@ -128,6 +164,7 @@ class MemoryRaw(RawStore):
         """Remove the blob at ``uri`` if there is one."""
         self.check_uri(uri)
         old = self._blobs.pop(uri, None)
+        self._stamps.pop(uri, None)
         if old is not None:
             self.used_bytes -= len(old)
 

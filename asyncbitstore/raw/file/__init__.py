@@ -12,10 +12,12 @@ from ..._core.data import PutData, bytes_chunk, check_chunk_size
 from ..._core.pinning import LocalFile
 from ...errors import InvalidRange, InvalidURI
 from ...listing import cut_level
+from ...meta import ObjectMeta
 from .._base import RawStore, check_str
 from .._threads import ThreadBatcher
 from . import _ops as ops
 from ._errors import file_error, local_file
+from ._meta import stat_meta
 
 __all__ = ["FileRaw"]
 
@@ -192,6 +194,11 @@ class FileRaw(RawStore):
     async def size(self, uri: str) -> int:
         """The file's size."""
         return await self._run(uri, self._fs.file_size, self._path(uri))  # type: ignore[no-any-return]
+
+    async def head(self, uri: str) -> ObjectMeta:
+        """The file's size, modification time and an ETag derived from its status."""
+        found = await self._run(uri, self._fs.regular_status, self._path(uri))
+        return stat_meta(found)
 
     async def list(self, prefix: str = "/", flat: bool = False) -> AsyncIterator[str]:
         """Every file whose URI starts with ``prefix``, recursively, sorted.

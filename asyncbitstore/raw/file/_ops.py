@@ -216,10 +216,14 @@ class Folder:
 
     def file_size(self, path: str) -> int:
         """The size of the regular file at ``path``."""
+        return self.regular_status(path).st_size
+
+    def regular_status(self, path: str) -> os.stat_result:
+        """The status of the regular file at ``path`` (``IsADirectoryError`` for anything else)."""
         found = self.status(path)
         if not stat.S_ISREG(found.st_mode):
             raise IsADirectoryError(errno.EISDIR, "not a regular file", path)
-        return found.st_size
+        return found
 
     def is_file(self, path: str) -> bool:
         """Whether a regular file is at ``path`` (``Escape`` through a symlink)."""

@@ -41,6 +41,7 @@ from ...errors import (
     StoreFull,
 )
 from ...listing import cut_level
+from ...meta import ObjectMeta
 from ...store import Fetched, UriSource
 from .._base import PrefixedRaw, check_str
 from . import FileRaw
@@ -48,6 +49,7 @@ from . import _ops as ops
 from ._errors import file_error, local_file
 from ._index import CacheIndex, NoRoom, UseLog
 from ._layout import NAME, blob_path, open_shared, read_many, scan
+from ._meta import stat_meta
 from ._writes import settle, write_and_settle
 
 __all__ = ["BoundedFileRaw"]
@@ -308,6 +310,11 @@ class BoundedFileRaw(PrefixedRaw):
     async def size(self, uri: str) -> int:
         """The blob's size."""
         return await self._run(uri, self._fs.file_size, self._path(uri)[1])  # type: ignore[no-any-return]
+
+    async def head(self, uri: str) -> ObjectMeta:
+        """The file's size, modification time and an ETag derived from its status."""
+        found = await self._run(uri, self._fs.regular_status, self._path(uri)[1])
+        return stat_meta(found)
 
     async def list(self, prefix: str = "", flat: bool = False) -> AsyncIterator[str]:
         """The URIs starting with ``prefix``, sorted (from the folder, not the index).

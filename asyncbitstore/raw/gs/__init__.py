@@ -27,11 +27,13 @@ from ..._core.redact import redact, stand_in
 from ..._core.renamed import NOT_GIVEN, renamed
 from ..._core.resources import LoopLocal
 from ...errors import BucketNotFound, InvalidDataFound, InvalidRange, InvalidURI, NotFoundInStore
+from ...meta import ObjectMeta
 from ...retry import Retry, TransientError, is_transient
 from ...store import DEFAULT_CONCURRENCY
 from .._base import RawStore
 from .._net import responses
 from . import _io as gsio
+from . import _meta as gs_meta
 from ._client import Credentials, GSClient, create_client, md5_mismatch
 
 __all__ = ["GSRaw"]
@@ -40,6 +42,7 @@ R = TypeVar("R")
 
 _MAX_KNOWN_BUCKETS = 1024
 _OPEN_RANGE_FROM = 1 << 53  # a range end this large is asked as "to the end" (bytes=N-)
+_GENERATION_TRIES = 3  # reads of a pinned generation when writes keep replacing it
 
 
 class GSRaw(RawStore):
@@ -190,8 +193,10 @@ class GSRaw(RawStore):
 
     # -- reads ----------------------------------------------------------------------------------
 
-    async def _read(self, client: GSClient, uri: str, bucket: str, name: str) -> bytes:
-        response = await client.get_media(bucket, name)
+    async def _read(
+        self, client: GSClient, uri: str, bucket: str, name: str, generation: str | None = None
+    ) -> bytes:
+        response = await client.get_media(bucket, name, generation=generation)
         async with response:
             data: bytes = await response.read()
         if self.verify_md5:
@@ -292,6 +297,41 @@ class GSRaw(RawStore):
         """The object's size in bytes."""
         bucket, name = self._parse(uri)
         return int((await self._do(uri, lambda c: c.metadata(bucket, name), bucket=bucket))["size"])
+
+    async def head(self, uri: str) -> ObjectMeta:
+        """The object's size, ETag, update time, content type, generation (as ``version``)
+        and custom metadata, from its JSON resource."""
+        bucket, name = self._parse(uri)
+        return gs_meta.from_resource(
+            await self._do(uri, lambda c: c.metadata(bucket, name), bucket=bucket)
+        )
+
+    async def get_with_meta(self, uri: str) -> tuple[bytes, ObjectMeta]:
+        """The object (decoded as `get` decodes it) and its meta: the resource first, then
+        the bytes of exactly the generation it names, so the two always belong together."""
+        meta = await self.head(uri)
+        for _ in range(_GENERATION_TRIES - 1):
+            with contextlib.suppress(NotFoundInStore):  # that generation was just replaced
+                return await self._generation(uri, meta)
+            meta = await self.head(uri)
+        return await self._generation(uri, meta)
+
+    async def get_if_changed(self, uri: str, known: ObjectMeta) -> tuple[bytes, ObjectMeta] | None:
+        """None while the object's generation (else its ETag) is the one ``known`` names, found
+        from its JSON resource with no byte of the object sent; else the new bytes and meta."""
+        if not isinstance(known, ObjectMeta):
+            raise TypeError(f"known must be an ObjectMeta, not {type(known).__name__}")
+        meta = await self.head(uri)
+        if meta.same_content_as(known):
+            return None
+        with contextlib.suppress(NotFoundInStore):
+            return await self._generation(uri, meta)
+        return await self.get_with_meta(uri)
+
+    async def _generation(self, uri: str, meta: ObjectMeta) -> tuple[bytes, ObjectMeta]:
+        bucket, name = self._parse(uri)
+        read = partial(self._read, uri=uri, bucket=bucket, name=name, generation=meta.version)
+        return await self._decoded(uri, await self._do(uri, read, bucket=bucket)), meta
 
     # -- writes ---------------------------------------------------------------------------------
 

@@ -35,11 +35,13 @@ from ...errors import (
     StoreTimeout,
 )
 from ...listing import sorted_level
+from ...meta import ObjectMeta
 from ...retry import Retry, TransientError, is_transient
 from ...store import Store
 from .._base import RawStore
 from .._net import responses
 from .._net.aiohttp import new_session, status_error
+from . import _meta as http_meta
 from . import _proto as proto
 
 __all__ = ["HTTPRaw"]
@@ -365,6 +367,58 @@ class HTTPRaw(RawStore):
 
         found = await self._call("GET", url, total, {"Range": "bytes=0-0"})
         return found if found is not None else await self._call("GET", url, counted)
+
+    async def head(self, uri: str) -> ObjectMeta:
+        """``Content-Length``, ``ETag``, ``Last-Modified`` and ``Content-Type`` of ``HEAD uri``
+        (the size alone, from a ranged ``GET``, where HEAD is not allowed or has no length)."""
+        url = self._url(uri)
+
+        async def answer(response: aiohttp.ClientResponse) -> ObjectMeta | None:
+            if response.status == 405:
+                return None
+            self._check(response, url)
+            if response.content_length is None:
+                return None
+            return http_meta.from_headers(response.headers, response.content_length)
+
+        found = await self._call("HEAD", url, answer)
+        return found if found is not None else ObjectMeta(size=await self._size_from_get(url))
+
+    async def get_with_meta(self, uri: str) -> tuple[bytes, ObjectMeta]:
+        """The body of ``GET uri`` (decoded as `get` decodes it) and the meta of its headers."""
+        answer = await self._get_meta(uri, {})
+        assert answer is not None  # only a conditional GET answers "not modified"
+        return answer
+
+    async def get_if_changed(self, uri: str, known: ObjectMeta) -> tuple[bytes, ObjectMeta] | None:
+        """A conditional ``GET`` (``If-None-Match``, ``If-Modified-Since`` from ``known``):
+        None when the server answers 304 (no body sent), or when it ignores the conditions
+        but its answer still matches ``known``; else the new bytes and meta."""
+        if not isinstance(known, ObjectMeta):
+            raise TypeError(f"known must be an ObjectMeta, not {type(known).__name__}")
+        answer = await self._get_meta(uri, http_meta.conditions(known))
+        if answer is None or answer[1].same_content_as(known):
+            return None
+        return answer
+
+    async def _get_meta(
+        self, uri: str, conditions: dict[str, str]
+    ) -> tuple[bytes, ObjectMeta] | None:
+        url = self._url(uri)
+
+        async def read(response: aiohttp.ClientResponse) -> tuple[bytes, ObjectMeta] | None:
+            if response.status == 304 and conditions:
+                return None
+            self._check(response, url)
+            data = await response.read()
+            length = response.content_length
+            meta = http_meta.from_headers(response.headers, len(data) if length is None else length)
+            return data, meta
+
+        answer = await self._call("GET", url, read, conditions or None)
+        if answer is None:
+            return None
+        return await self._decoded(uri, answer[0]), answer[1]
 
     # -- listing --------------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from ...errors import (
     NotFoundInStore,
     StoreNotAvailable,
 )
+from ...meta import ObjectMeta
 from ...retry import Retry, TransientError
 from .._base import RawStore
 from .._net.responses import check_length, span_length
@@ -356,6 +357,36 @@ class S3Raw(RawStore):
         if len(self._buckets) >= _MAX_KNOWN_BUCKETS:
             self._buckets.clear()
         self._buckets.add(bucket)
+
+    async def head(self, uri: str) -> ObjectMeta:
+        """The object's size, ETag, ``Last-Modified``, ``Content-Type``, version id (on a
+        versioned bucket) and ``x-amz-meta-*`` user metadata, from one HEAD."""
+        bucket, key = self._split(uri)
+        found = await self._request(uri, bucket, "head", lambda c: c.head_meta(bucket, key))
+        return found[1]
+
+    async def get_with_meta(self, uri: str) -> tuple[bytes, ObjectMeta]:
+        """The object (decoded as `get` decodes it) and its meta, from one GET's answer."""
+        answer = await self._get_meta(uri, None)
+        assert answer is not None  # only a conditional GET answers "not modified"
+        return answer
+
+    async def get_if_changed(self, uri: str, known: ObjectMeta) -> tuple[bytes, ObjectMeta] | None:
+        """A GET with ``If-None-Match: known.etag``: None when S3 answers 304 (no body sent),
+        else the new bytes and meta. Without an ETag in ``known``, the object is fetched."""
+        if not isinstance(known, ObjectMeta):
+            raise TypeError(f"known must be an ObjectMeta, not {type(known).__name__}")
+        return await self._get_meta(uri, known.etag)
+
+    async def _get_meta(self, uri: str, etag: str | None) -> tuple[bytes, ObjectMeta] | None:
+        bucket, key = self._split(uri)
+        answer = await self._request(uri, bucket, "get", lambda c: c.get_meta(bucket, key, etag))
+        if answer is None:
+            return None
+        found, meta = answer
+        if self.verify_etag:
+            self._verify(uri, found, hashlib.md5(found.body, usedforsecurity=False).hexdigest())
+        return await self._decoded(uri, found.body), meta
 
     async def list(self, prefix: str = "s3://", flat: bool = False) -> AsyncIterator[str]:
         """Every ``s3://bucket/key`` under ``prefix`` (``s3://bucket/`` or ``s3://bucket/key-prefix``).

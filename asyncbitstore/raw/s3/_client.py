@@ -30,8 +30,10 @@ from urllib.parse import urlsplit
 from botocore.exceptions import ClientError
 
 from ..._core.checks import positive_int, positive_number
+from ...meta import ObjectMeta
 from ...retry import TransientError
 from .._net.responses import read_chunk, unexpected
+from . import _meta as s3meta
 
 __all__ = [
     "ANONYMOUS", "DEFAULT_MAX_OBJECT_BYTES", "Connection", "Credential", "Object", "Options",
@@ -182,6 +184,34 @@ class Connection:
         """PUT the object in one request; with ``md5`` the server checks a Content-MD5."""
         kwargs = {"ContentMD5": content_md5(data)} if md5 else {}
         await self.client.put_object(Bucket=bucket, Key=key, Body=data, **kwargs)
+
+    async def head_meta(self, bucket: str, key: str) -> tuple[Object, ObjectMeta]:
+        """HEAD the object, with everything its answer says about it."""
+        response = await self.client.head_object(Bucket=bucket, Key=key)
+        _check_response(response, "HEAD", ranged=False)
+        found = object_info(response, b"")
+        return found, s3meta.from_response(response, found.size)
+
+    async def get_meta(
+        self, bucket: str, key: str, if_none_match: str | None = None
+    ) -> tuple[Object, ObjectMeta] | None:
+        """GET the whole object with its meta; with ``if_none_match`` (an ETag), None when
+        the object still has it (a 304: no body sent)."""
+        kwargs = s3meta.if_none_match("IfNoneMatch", if_none_match)
+        try:
+            response = await self.client.get_object(Bucket=bucket, Key=key, **kwargs)
+        except ClientError as exc:
+            if s3meta.not_modified(exc):
+                return None
+            raise
+        async with response["Body"] as body:
+            size = response.get("ContentLength")
+            if isinstance(size, int) and size > self.max_object_bytes:
+                raise too_large(size, self.max_object_bytes)
+            _check_response(response, "GET", ranged=False)
+            data = await body.read()
+        found = object_info(response, data)
+        return found, s3meta.from_response(response, len(data))
 
 
 def check_status(status: int, method: str, *, ranged: bool, content_range: str | None) -> None:

@@ -32,6 +32,8 @@ import aiohttp
 from botocore.exceptions import ClientError, CredentialRetrievalError, NoCredentialsError
 from yarl import URL
 
+from ...meta import ObjectMeta
+from . import _meta as s3meta
 from ._client import (
     DEFAULT_MAX_OBJECT_BYTES,
     Connection,
@@ -157,6 +159,29 @@ class FastConnection(Connection):
         """PUT the object in one request; with ``md5`` the server checks a Content-MD5."""
         headers = {"Content-MD5": content_md5(data)} if md5 else {}
         await self._send("PUT", bucket, key, "PutObject", headers, data)
+
+    async def head_meta(self, bucket: str, key: str) -> tuple[Object, ObjectMeta]:
+        """HEAD the object, with everything its answer's headers say about it."""
+        found, _ = await self._send("HEAD", bucket, key, "HeadObject", {})
+        answer = _object(found, b"", whole=False)
+        return answer, s3meta.from_headers(found, answer.size)
+
+    async def get_meta(
+        self, bucket: str, key: str, if_none_match: str | None = None
+    ) -> tuple[Object, ObjectMeta] | None:
+        """GET the whole object with its meta; with ``if_none_match`` (an ETag), None when
+        the object still has it (S3 answers 304, with no body)."""
+        headers = s3meta.if_none_match("If-None-Match", if_none_match)
+        try:
+            found, body = await self._send("GET", bucket, key, "GetObject", headers)
+        except BodyTooLarge as exc:
+            raise too_large(exc.size, self.max_object_bytes) from None
+        except ClientError as exc:
+            if s3meta.not_modified(exc):
+                return None
+            raise
+        answer = _object(found, body, whole=True)
+        return answer, s3meta.from_headers(found, len(body))
 
     async def _send(
         self,

@@ -28,6 +28,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
+from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 from ..._core.checks import positive_int
@@ -41,6 +42,7 @@ from ...errors import (
     StoreNotAvailable,
 )
 from ...listing import sorted_level
+from ...meta import ObjectMeta
 from ...retry import Retry
 from .._base import PrefixedRaw, check_str
 from . import _link as link_ops
@@ -246,6 +248,19 @@ class SFTPRaw(PrefixedRaw):
         if attrs.type != ops.REGULAR:
             raise NotFoundInStore(self, uri)
         return attrs.size or 0
+
+    async def head(self, uri: str) -> ObjectMeta:
+        """The file's size and modification time (whole seconds on most servers: a rewrite of
+        the same size within the same second does not show)."""
+        attrs = await self._stat(uri)
+        if attrs.type != ops.REGULAR:
+            raise NotFoundInStore(self, uri)
+        when = None
+        if attrs.mtime is not None:
+            nanos = attrs.mtime_ns or 0  # the sub-second part (SFTP v4 and later)
+            when = datetime.fromtimestamp(attrs.mtime, timezone.utc)
+            when = when.replace(microsecond=nanos // 1000)
+        return ObjectMeta(size=attrs.size or 0, last_modified=when)
 
     async def list(self, prefix: str = "", flat: bool = False) -> AsyncIterator[str]:
         """Every file whose URI starts with ``prefix``, recursively, sorted.
