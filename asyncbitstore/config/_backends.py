@@ -95,7 +95,8 @@ def _s3(uri: str, options: dict[str, Any], plain: bool) -> tuple[Store, str]:
     for option, keyword in (("endpoint", "endpoint_url"), ("region", "region")):
         if option in options:
             kwargs[keyword] = options[option]
-    kwargs.update({k: options[k] for k in ("part_size", "verify_etag") if k in options})
+    passed = ("part_size", "verify_etag", "verify_checksums")
+    kwargs.update({k: options[k] for k in passed if k in options})
     return cls(credentials, **kwargs), uri
 
 
@@ -104,7 +105,8 @@ def _gs(uri: str, options: dict[str, Any], plain: bool) -> tuple[Store, str]:
     kwargs = _network(options, "read_timeout")
     if "endpoint" in options:
         kwargs["api_root"] = options["endpoint"]
-    kwargs.update({k: options[k] for k in ("verify_md5", "chunk_size") if k in options})
+    passed = ("verify_md5", "verify_checksums", "chunk_size")
+    kwargs.update({k: options[k] for k in passed if k in options})
     if options.get("anonymous"):
         if "credentials" in options:
             raise ValueError("anonymous = true takes no credentials; remove one or the other")
@@ -201,6 +203,7 @@ _TABLE: Mapping[str, tuple[Mapping[str, tuple[type, ...]], Builder]] = {
             "anonymous": BOOL,
             "part_size": INT,
             "verify_etag": BOOL,
+            "verify_checksums": BOOL,
         },
         _s3,
     ),
@@ -213,6 +216,7 @@ _TABLE: Mapping[str, tuple[Mapping[str, tuple[type, ...]], Builder]] = {
             "credentials": (str, dict),
             "anonymous": BOOL,
             "verify_md5": BOOL,
+            "verify_checksums": BOOL,
             "chunk_size": INT,
         },
         _gs,

@@ -32,6 +32,7 @@ from ...retry import Retry, TransientError, is_transient
 from ...store import DEFAULT_CONCURRENCY
 from .._base import RawStore
 from .._net import responses
+from .._net.checksums import ChecksumMismatch, md5_of
 from . import _io as gsio
 from . import _meta as gs_meta
 from ._client import Credentials, GSClient, create_client, md5_mismatch
@@ -60,8 +61,13 @@ class GSRaw(RawStore):
             reads), or ``None``; ``stream`` also gets each chunk within it, so a peer trickling
             bytes cannot hold a stream open (the rest of the download is then resumed under
             ``retry``).
-        verify_md5: check full downloads (``get`` and ``stream``) against the object's md5Hash;
-            a mismatch raises :class:`~asyncbitstore.errors.InvalidDataFound`.
+        verify_checksums: check whole-object reads (``get`` and ``stream``) against the md5
+            of the answer's ``x-goog-hash`` header. A ``get`` whose bytes do not match is read
+            again under ``retry`` and then raises `InvalidDataFound`; a ``stream`` raises it
+            after its last chunk. Objects with no md5 (composite objects: crc32c only, which
+            is not checked) and objects stored or sent with a content encoding (GCS or a proxy
+            decompresses them on the way) are not checked; ranges never are.
+        verify_md5: turns the same check on whatever ``verify_checksums`` says (its older name).
         chunk_size: bodies up to this size are uploaded in one request; larger ones (and async
             iterables that grow past it) go through a resumable upload in chunks of this size,
             which keeps memory at about two chunks. A multiple of 256 KiB; default 8 MiB.
@@ -83,6 +89,7 @@ class GSRaw(RawStore):
     _runtime_attrs = ("_clients", "_buckets")
     _renamed_attrs = (("timeout", "read_timeout"),)
     _list_page_size = 1000
+    verify_checksums: bool = True  # a store pickled before the option existed has it
 
     def __init__(
         self,
@@ -93,6 +100,7 @@ class GSRaw(RawStore):
         max_connections: int = DEFAULT_CONCURRENCY,
         read_timeout: float | None = 60.0,
         verify_md5: bool = False,
+        verify_checksums: bool = True,
         chunk_size: int = 32 * gsio.UPLOAD_UNIT,
         timeout: Any = NOT_GIVEN,
     ) -> None:
@@ -103,6 +111,7 @@ class GSRaw(RawStore):
         self.max_connections = max_connections
         self.read_timeout = timeout
         self.verify_md5 = bool(verify_md5)
+        self.verify_checksums = bool(verify_checksums)
         self.chunk_size = chunk_size
         self._credentials = credentials
         self._anonymous = False
@@ -171,6 +180,9 @@ class GSRaw(RawStore):
 
         try:
             return await (self.retry.call(attempt) if retry else attempt())
+        except ChecksumMismatch as exc:
+            tries = self.retry.attempts if retry else 1
+            raise InvalidDataFound(self, uri, f"{exc.reason} in each of {tries} reads") from None
         except Exception as exc:
             error = gsio.translate(self, exc, uri)
             if error is exc:
@@ -199,9 +211,15 @@ class GSRaw(RawStore):
         response = await client.get_media(bucket, name, generation=generation)
         async with response:
             data: bytes = await response.read()
-        if self.verify_md5:
-            self._check_md5(uri, response.headers, hashlib.md5(data, usedforsecurity=False))
+        if self._checks_reads:
+            reason = md5_mismatch(response.headers, (await md5_of(data)).digest())
+            if reason is not None:
+                raise ChecksumMismatch(reason)
         return data
+
+    @property
+    def _checks_reads(self) -> bool:
+        return self.verify_checksums or self.verify_md5
 
     async def _read_span(
         self, client: GSClient, uri: str, bucket: str, name: str, start: int, end: int
@@ -219,11 +237,6 @@ class GSRaw(RawStore):
             return await responses.read_span(
                 response.content, responses.span_length(header, start, end)
             )
-
-    def _check_md5(self, uri: str, headers: Any, digest: Any) -> None:
-        reason = md5_mismatch(headers, digest.digest())
-        if reason is not None:
-            raise InvalidDataFound(self, uri, reason)
 
     async def _get_stored(self, uri: str) -> bytes:
         bucket, name = self._parse(uri)
@@ -257,7 +270,7 @@ class GSRaw(RawStore):
         response = await self._do(uri, lambda c: c.get_media(bucket, name), bucket=bucket)
         headers, offset, delays = response.headers, 0, self.retry.delays()
         generation = headers.get("X-Goog-Generation")
-        digest = hashlib.md5(usedforsecurity=False) if self.verify_md5 else None
+        digest = hashlib.md5(usedforsecurity=False) if self._checks_reads else None
         while True:
             try:
                 async with response:
@@ -280,8 +293,9 @@ class GSRaw(RawStore):
             await asyncio.sleep(delay)
             rest = partial(_resume, bucket=bucket, name=name, offset=offset, generation=generation)
             response = await self._do(uri, rest)
-        if digest is not None:
-            self._check_md5(uri, headers, digest)
+        reason = md5_mismatch(headers, digest.digest()) if digest is not None else None
+        if reason is not None:  # every chunk is out: nothing can be read again
+            raise InvalidDataFound(self, uri, f"{reason} once streamed")
 
     async def exists(self, uri: str) -> bool:
         """Whether the object exists (an error other than "not found" raises, a missing bucket

@@ -249,16 +249,23 @@ async def check(response: Any, *ok: int) -> None:
 def md5_mismatch(headers: Mapping[str, str], md5: bytes) -> str | None:
     """Why ``md5`` (a digest) does not match the object's md5Hash in ``headers``, or None.
 
-    Objects without an MD5 (composite objects) and objects stored compressed, which GCS
-    decompresses on the way, cannot be checked and pass.
+    Objects without an MD5 (composite objects: crc32c only) pass, and so do objects stored
+    compressed or answered with a content encoding: GCS or a proxy may decompress them on the
+    way (and aiohttp does), so the bytes read are not those the hash covers.
     """
-    if headers.get("X-Goog-Stored-Content-Encoding", "identity") != "identity":
-        return None
+    for name in ("X-Goog-Stored-Content-Encoding", "Content-Encoding"):
+        if headers.get(name, "identity").strip().lower() not in ("identity", ""):
+            return None
     for part in headers.get("X-Goog-Hash", "").split(","):
         kind, _, value = part.strip().partition("=")
         if kind == "md5":
             got = base64.b64encode(md5).decode()
-            return None if got == value else f"md5 {got} differs from the stored md5Hash {value}"
+            if got == value:
+                return None
+            return (
+                f"md5 {got} differs from the stored md5Hash {short(value, 40)} (damaged on the "
+                "way, or stored corrupt; verify_checksums=False reads it unchecked)"
+            )
     return None
 
 

@@ -29,6 +29,7 @@ from ...errors import (
 from ...meta import ObjectMeta
 from ...retry import Retry, TransientError
 from .._base import RawStore
+from .._net.checksums import ChecksumMismatch, md5_of
 from .._net.responses import check_length, span_length
 from . import _multipart
 from ._client import (
@@ -57,6 +58,17 @@ _MAX_KNOWN_BUCKETS = 1024
 
 def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, TransientError)
+
+
+def _mismatch(found: Object, md5: str) -> str | None:
+    """Why a body with MD5 ``md5`` is not the object ``found`` announces, or None."""
+    expected = found.md5()
+    if expected is None or expected == md5:
+        return None
+    return (
+        f"the body's MD5 {md5} does not match the ETag {found.etag} (damaged on the way, or "
+        "stored corrupt; verify_checksums=False reads it unchecked)"
+    )
 
 
 def _key_ok(key: str) -> bool:
@@ -92,9 +104,14 @@ class S3Raw(RawStore):
             to open, then per chunk); ``None`` for no limit.
         part_size: bytes per part of a multipart upload, at least 5 MiB (S3's minimum). Data
             of up to one part is written with a single PUT; objects up to 10,000 parts.
-        verify_etag: check single-part objects against their MD5 ETag on ``get`` and
-            ``stream`` (a mismatch raises :class:`InvalidDataFound`), and send ``Content-MD5``
-            on writes so the server checks what it receives.
+        verify_checksums: check whole-object reads (``get`` and ``stream``) against the ETag
+            when it is the body's MD5: 32 hex digits with no ``-N`` multipart suffix, on an
+            object not encrypted with SSE-KMS or SSE-C. A ``get`` whose bytes do not match is
+            read again under ``retry`` and then raises `InvalidDataFound`; a ``stream`` raises
+            it after its last chunk (it cannot be read again). Ranges are never checked.
+            The bytes checked are those sent, which no client here decodes.
+        verify_etag: send ``Content-MD5`` on writes so the server checks what it receives;
+            it also turns the read check on whatever ``verify_checksums`` says.
         fast_path: send GET, ranged GET, HEAD and single-part PUT without botocore's request
             pipeline (signed here with the credentials botocore resolved, on a plain aiohttp
             session): about three times the throughput for small objects. Results, errors,
@@ -126,6 +143,7 @@ class S3Raw(RawStore):
     _renamed_attrs = (("timeout", "request_timeout"),)
     # A class-level default: a store pickled before this option existed still has it.
     max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES
+    verify_checksums: bool = True
     #: Keys asked for per ``list_objects_v2`` page.
     list_page_size = 1000
 
@@ -140,6 +158,7 @@ class S3Raw(RawStore):
         request_timeout: float | None = 60.0,
         part_size: int = 8 * MiB,
         verify_etag: bool = False,
+        verify_checksums: bool = True,
         fast_path: bool = True,
         max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES,
         timeout: Any = NOT_GIVEN,
@@ -161,6 +180,7 @@ class S3Raw(RawStore):
         self.request_timeout = timeout
         self.part_size = part_size
         self.verify_etag = bool(verify_etag)
+        self.verify_checksums = bool(verify_checksums)
         self.fast_path = bool(fast_path)
         self.max_object_bytes = max_object_bytes
         self._init_runtime()
@@ -228,6 +248,9 @@ class S3Raw(RawStore):
 
         try:
             return await self.retry.call(attempt, transient=_retryable, what=what)
+        except ChecksumMismatch as exc:
+            tries = f"in each of {self.retry.attempts} reads" if self.retry.attempts > 1 else ""
+            raise InvalidDataFound(self, uri or bucket, f"{exc.reason} {tries}".strip()) from None
         except TransientError as exc:
             raise exhausted(self, exc, uri, self.retry.attempts) from exc
 
@@ -242,18 +265,24 @@ class S3Raw(RawStore):
 
     # -- reads ----------------------------------------------------------------------------------
 
-    async def _get_stored(self, uri: str) -> bytes:
-        """The object's bytes, checked against its ETag (when ``verify_etag``)."""
-        bucket, key = self._split(uri)
-        found = await self._request(uri, bucket, "get", lambda c: c.get(bucket, key))
-        if self.verify_etag:
-            self._verify(uri, found, hashlib.md5(found.body, usedforsecurity=False).hexdigest())
-        return found.body
+    @property
+    def _checks_reads(self) -> bool:
+        return self.verify_checksums or self.verify_etag
 
-    def _verify(self, uri: str, found: Object, md5: str) -> None:
-        expected = found.md5()
-        if expected is not None and expected != md5:
-            raise InvalidDataFound(self, uri, f"MD5 {md5} does not match the ETag {found.etag}")
+    async def _get_stored(self, uri: str) -> bytes:
+        """The object's bytes, checked against an MD5 ETag (a mismatch is read again)."""
+        bucket, key = self._split(uri)
+        check = self._checks_reads
+
+        async def fetch(conn: Connection) -> Object:
+            found = await conn.get(bucket, key)
+            if check and found.md5() is not None:
+                reason = _mismatch(found, (await md5_of(found.body)).hexdigest())
+                if reason is not None:
+                    raise ChecksumMismatch(reason)
+            return found
+
+        return (await self._request(uri, bucket, "get", fetch)).body
 
     async def _stored_range(
         self, uri: str, where: Any, asked_start: int, asked_end: int, start: int, end: int
@@ -299,14 +328,16 @@ class S3Raw(RawStore):
             response = await self._request(
                 uri, bucket, "stream", lambda c: c.open(bucket, key), connection=conn, slotted=False
             )
-            digest = hashlib.md5(usedforsecurity=False) if self.verify_etag else None
+            digest = hashlib.md5(usedforsecurity=False) if self._checks_reads else None
             async with response["Body"] as body:
                 while chunk := await self._read_chunk(body, chunk_size, uri, bucket):
                     if digest is not None:
                         digest.update(chunk)
                     yield chunk
             if digest is not None:
-                self._verify(uri, object_info(response, b""), digest.hexdigest())
+                reason = _mismatch(object_info(response, b""), digest.hexdigest())
+                if reason is not None:  # every chunk is out: nothing can be read again
+                    raise InvalidDataFound(self, uri, f"{reason} once streamed")
 
     async def _read_chunk(self, body: Any, size: int, uri: str, bucket: str) -> bytes:
         try:

@@ -37,7 +37,7 @@ from . import _meta as s3meta
 
 __all__ = [
     "ANONYMOUS", "DEFAULT_MAX_OBJECT_BYTES", "Connection", "Credential", "Object", "Options",
-    "check_status", "content_md5", "object_info", "read_chunk",
+    "check_status", "content_md5", "encrypted_etag", "object_info", "read_chunk",
     "redirect_refused", "too_large",
 ]  # fmt: skip
 
@@ -237,9 +237,17 @@ def content_md5(data: bytes) -> str:
     return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
 
 
+def encrypted_etag(encryption: object, customer_algorithm: object) -> bool:
+    """Whether the object's ETag is no MD5 of its body because of its encryption: SSE-KMS
+    (``aws:kms``, and ``aws:kms:dsse`` for the dual-layer kind) or SSE-C (a customer key)."""
+    return (isinstance(encryption, str) and encryption.startswith("aws:kms")) or bool(
+        customer_algorithm
+    )
+
+
 def object_info(response: Mapping[str, Any], body: bytes) -> Object:
-    encrypted = response.get("ServerSideEncryption") == "aws:kms" or bool(
-        response.get("SSECustomerAlgorithm")
+    encrypted = encrypted_etag(
+        response.get("ServerSideEncryption"), response.get("SSECustomerAlgorithm")
     )
     return Object(
         body=body,

@@ -40,6 +40,7 @@ from ._client import (
     Object,
     check_status,
     content_md5,
+    encrypted_etag,
     redirect_refused,
     too_large,
 )
@@ -325,7 +326,7 @@ def _object(headers: Mapping[str, str], body: bytes, *, whole: bool) -> Object:
         size=int(length) if length is not None else len(body),
         etag=headers.get("ETag", ""),
         content_range=headers.get("Content-Range"),
-        encrypted=encryption == "aws:kms" or bool(customer),
+        encrypted=encrypted_etag(encryption, customer),
     )
 
 
