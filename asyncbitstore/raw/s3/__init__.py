@@ -411,12 +411,20 @@ class S3Raw(RawStore):
 
     async def _get_meta(self, uri: str, etag: str | None) -> tuple[bytes, ObjectMeta] | None:
         bucket, key = self._split(uri)
-        answer = await self._request(uri, bucket, "get", lambda c: c.get_meta(bucket, key, etag))
+        check = self._checks_reads
+
+        async def fetch(conn: Connection) -> tuple[Object, ObjectMeta] | None:
+            answer = await conn.get_meta(bucket, key, etag)
+            if answer is not None and check and answer[0].md5() is not None:
+                reason = _mismatch(answer[0], (await md5_of(answer[0].body)).hexdigest())
+                if reason is not None:
+                    raise ChecksumMismatch(reason)
+            return answer
+
+        answer = await self._request(uri, bucket, "get", fetch)
         if answer is None:
             return None
         found, meta = answer
-        if self.verify_etag:
-            self._verify(uri, found, hashlib.md5(found.body, usedforsecurity=False).hexdigest())
         return await self._decoded(uri, found.body), meta
 
     async def list(self, prefix: str = "s3://", flat: bool = False) -> AsyncIterator[str]:
