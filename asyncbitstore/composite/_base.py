@@ -22,7 +22,7 @@ from ..errors import NotFoundInStore
 from ..store import Store
 from ._circuit import CircuitBreaker
 from ._fills import Abandoned, BackgroundWork
-from ._generations import WriteGenerations
+from ._generations import Since, WriteGenerations
 from ._health import explain, logger
 from ._hooks import ChainHooks
 from ._names import default_tier_name, unique_tier_name
@@ -38,7 +38,7 @@ class ChainBase(Store):
     #: Called around get/put/stream and each tier tried when set (see ``ChainHooks``, and
     #: ``asyncbitstore.otel.instrument``); None: no tracing at all.
     tracer: ChainHooks | None = None
-    _runtime_attrs = ("_flight", "_background", "_streaming", "_missing", "_writes", "_range_fills")
+    _runtime_attrs = ("_flight", "_background", "_streaming", "_missing", "_writes")
     #: Whole blobs of at most this many bytes are fetched to fill the caches after a range read
     #: from a tier below them (0: never). A class default, for chains pickled without it.
     fill_ranges_below: int = 64 * 2**20
@@ -72,7 +72,6 @@ class ChainBase(Store):
         self._streaming: dict[str, asyncio.Event] = {}
         self._missing: dict[str, float] = {}  # key -> monotonic expiry, oldest first
         self._writes = WriteGenerations(self._in_flight)
-        self._range_fills: set[str] = set()  # keys with a whole-blob fetch after a range read
         self.negative_hits = 0
         for tier in self.__dict__.get("_tiers", ()):  # unpickled: tiers start healthy
             tier.reset_health(self.name)
@@ -225,11 +224,11 @@ class ChainBase(Store):
             raise NotFoundInStore(self, key, "remembered as missing (negative_ttl)")
         del self._missing[key]
 
-    def _remember_missing(self, key: str, error: BaseException, since: int) -> None:
+    def _remember_missing(self, key: str, error: BaseException, since: Since) -> None:
         """Remember ``key`` as missing, unless a write of it began after the read (``since``)."""
         if self.negative_ttl is None or type(error) is not NotFoundInStore:
             return  # outages and corrupt copies are never remembered
-        if not self._writes.current(key, since):
+        if not since.current(key):
             return  # the chain wrote the key meanwhile: the miss may be outdated
         self._missing.pop(key, None)
         self._missing[key] = time.monotonic() + self.negative_ttl
@@ -239,7 +238,7 @@ class ChainBase(Store):
     # -- caches above a hit ---------------------------------------------------------------------
 
     async def _drop_corrupt(self, tier: Tier, key: str) -> None:
-        await self._drop_copy(tier, key, "delete of a corrupt copy")
+        await _drop_copy(tier, key, "delete of a corrupt copy")
 
     def _fill_targets(self, hit: Tier, key: str) -> list[Tier]:
         """The caches a hit at tier ``hit`` is written to."""
@@ -256,7 +255,7 @@ class ChainBase(Store):
             return []
         return [t for t in targets if t.store.is_valid(key)]
 
-    def _fill_from(self, hit: Tier, key: str, data: bytes, since: int) -> None:
+    def _fill_from(self, hit: Tier, key: str, data: bytes, since: Since) -> None:
         """Write ``data`` in the background to the caches a hit at ``hit`` fills; ``since`` is
         ``self._writes.now()`` taken when the read began (see ``_fill``)."""
         for target in self._fill_targets(hit, key):
@@ -266,8 +265,9 @@ class ChainBase(Store):
             work = functools.partial(self._fill, target, key, data, since)
             self._background.start_fill(key, f"fill of {target.name}", work)
 
+    @staticmethod
     async def _fill(
-        self, target: Tier, key: str, data: PutData, since: int, timed: bool = True
+        target: Tier, key: str, data: PutData, since: Since, timed: bool = True
     ) -> None:
         """Write ``data``, read by a read that began at ``since``, to the cache ``target``.
 
@@ -276,21 +276,17 @@ class ChainBase(Store):
         delete waits for the fills of its key pending when it starts, so no outdated copy is
         visible once it returns.)
         """
-        if not self._writes.current(key, since):
+        # Static, as all background work: a task must not keep a chain nobody holds alive.
+        if not since.current(key):
             raise Abandoned("the chain wrote the key after the read began")
         put = target.store.put_or_raise  # caches hide failures in put
         if timed:
             await target.noted("fill", key, target.call(put, key, data))
         else:  # a streamed fill lasts as long as its reader takes; no per-call limit applies
             await target.noted("fill", key, put(key, data))
-        if not self._writes.current(key, since):
-            await self._drop_copy(target, key, "delete of an outdated fill")
+        if not since.current(key):
+            await _drop_copy(target, key, "delete of an outdated fill")
             raise Abandoned("the chain wrote the key while the fill ran")
-
-    async def _drop_copy(self, tier: Tier, key: str, what: str) -> None:
-        call = tier.call(tier.store.delete, key)
-        with contextlib.suppress(Exception):  # noted in the tier's health
-            await tier.noted(what, key, call)
 
     def _in_flight(self, key: str) -> bool:
         """Whether a read, stream or background write of ``key`` is under way."""
@@ -312,24 +308,17 @@ class ChainBase(Store):
 
     # -- whole blobs after a range read ---------------------------------------------------------
 
-    def _fill_after_range(self, hit: Tier, key: str, since: int) -> None:
+    def _fill_after_range(self, hit: Tier, key: str, since: Since) -> None:
         """After a range read answered by ``hit``, fetch the whole blob from it in the background
         and fill the caches above, when it is at most ``fill_ranges_below`` bytes."""
-        if not self.fill_ranges_below or key in self._range_fills:
-            return
-        if not self._fill_targets(hit, key) or not self._writes.current(key, since):
+        if not self.fill_ranges_below or self._in_flight(key):
+            return  # a fetch or fill of the key under way fills the caches already
+        if not self._fill_targets(hit, key) or not since.current(key):
             return
         work = functools.partial(self._fetch_for_fill, hit, key, since)
-        if self._background.start_fill(
-            key,
-            f"whole-blob fetch from {hit.name}",
-            work,
-            finished=functools.partial(self._range_fills.discard, key),
-            counted=False,
-        ):
-            self._range_fills.add(key)
+        self._background.start_fill(key, f"whole-blob fetch from {hit.name}", work, counted=False)
 
-    async def _fetch_for_fill(self, hit: Tier, key: str, since: int) -> None:
+    async def _fetch_for_fill(self, hit: Tier, key: str, since: Since) -> None:
         limit = self.fill_ranges_below
         size = await hit.noted("size for a fill", key, hit.call(hit.store.size, key))
         if size > limit:
@@ -340,6 +329,12 @@ class ChainBase(Store):
             self._background.counters.declined += 1
             return
         self._fill_from(hit, key, data, since)
+
+
+async def _drop_copy(tier: Tier, key: str, what: str) -> None:
+    call = tier.call(tier.store.delete, key)
+    with contextlib.suppress(Exception):  # noted in the tier's health
+        await tier.noted(what, key, call)
 
 
 def _given_name(name: object, taken: list[str]) -> str:

@@ -15,10 +15,12 @@ while its key is still busy, every read that began before that write is treated 
 
 from __future__ import annotations
 
+import inspect
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["WriteGenerations"]
+__all__ = ["Since", "WriteGenerations"]
 
 
 @dataclass
@@ -27,16 +29,34 @@ class _Written:
     ended: int = 0  # the sequence number when the last one ended
 
 
+@dataclass(frozen=True)
+class Since:
+    """The moment a read began, to ask later whether the chain wrote a key after it."""
+
+    writes: WriteGenerations
+    seq: int
+
+    def current(self, key: str) -> bool:
+        """Whether no write of ``key`` is under way or has ended since this moment."""
+        return self.writes.current(key, self.seq)
+
+
 class WriteGenerations:
     """Per-key write sequence numbers, kept only while they can matter.
 
     Args:
-        busy: tells whether a read or fill of a key is in flight (its entry must stay).
+        busy: tells whether a read or fill of a key is in flight (its entry must stay); a
+            bound method is held weakly, so background work holding this table does not keep
+            its chain alive.
         max_entries: the most keys remembered at once.
     """
 
     def __init__(self, busy: Callable[[str], bool], max_entries: int = 10_000) -> None:
-        self._busy = busy
+        self._busy: Callable[[], Callable[[str], bool] | None]
+        if inspect.ismethod(busy):
+            self._busy = weakref.WeakMethod(busy)
+        else:
+            self._busy = lambda: busy
         self.max_entries = max_entries
         self._swept_at = 0  # the table's size after the last sweep
         self._seq = 0
@@ -46,9 +66,14 @@ class WriteGenerations:
     def __len__(self) -> int:
         return len(self._keys)
 
-    def now(self) -> int:
-        """The sequence number a read captures when it begins."""
-        return self._seq
+    def now(self) -> Since:
+        """What a read captures when it begins."""
+        return Since(self, self._seq)
+
+    def busy(self, key: str) -> bool:
+        """Whether a read or fill of ``key`` is in flight (False once the chain is gone)."""
+        busy = self._busy()
+        return busy is not None and busy(key)
 
     def begin(self, key: str) -> None:
         """A put or delete of ``key`` starts."""
@@ -64,7 +89,7 @@ class WriteGenerations:
         entry = self._keys.pop(key)
         entry.writing -= 1
         entry.ended = self._seq
-        if entry.writing == 0 and not self._busy(key):
+        if entry.writing == 0 and not self.busy(key):
             return  # nothing in flight can have begun before this write: forget the key
         self._keys[key] = entry  # moved to the end: the table stays ordered by `ended`
         self._trim()
@@ -78,7 +103,7 @@ class WriteGenerations:
 
     def _trim(self) -> None:
         if len(self._keys) > max(64, 2 * self._swept_at):
-            for key in [k for k, e in self._keys.items() if e.writing == 0 and not self._busy(k)]:
+            for key in [k for k, e in self._keys.items() if e.writing == 0 and not self.busy(k)]:
                 del self._keys[key]
             self._swept_at = len(self._keys)
         if len(self._keys) > self.max_entries:  # busy keys beyond the bound: the oldest go

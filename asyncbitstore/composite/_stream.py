@@ -13,6 +13,7 @@ from .._core.data import DEFAULT_CHUNK_SIZE
 from ..errors import InvalidDataFound, NotFoundInStore
 from ._ask import first_answer
 from ._base import ChainBase
+from ._generations import Since
 from ._tee import TeePipe
 from ._tier import Tier
 
@@ -179,7 +180,7 @@ class StreamPath(ChainBase):
                 hasher.update(chunk)
             _check_digest(tier, key, hasher)
 
-    def _tee_pipes(self, hit: Tier, key: str, since: int) -> list[TeePipe]:
+    def _tee_pipes(self, hit: Tier, key: str, since: Since) -> list[TeePipe]:
         """A pipe into each cache that a hit at ``hit`` fills, each fed to a background put."""
         pipes = []
         for target in self._fill_targets(hit, key):

@@ -13,6 +13,7 @@ from ..errors import NotWritable
 from ._ask import verdict
 from ._base import ChainBase
 from ._fills import Abandoned
+from ._generations import Since
 from ._tier import Tier
 
 __all__ = ["WritePath"]
@@ -63,7 +64,7 @@ class WritePath(ChainBase):
             await self._background.start_replication(
                 key,
                 f"replication to {tier.name}",
-                functools.partial(self._replicate, first, tier, key, data, options, since),
+                functools.partial(_replicate, first, tier, key, data, options, since),
             )
 
     async def _after_put(self, key: str) -> None:
@@ -98,25 +99,25 @@ class WritePath(ChainBase):
         if failures:
             raise verdict(self, key, failures)
 
-    async def _replicate(
-        self,
-        first: Tier,
-        target: Tier,
-        key: str,
-        data: PutData,
-        options: dict[str, Any],
-        since: int,
-    ) -> None:
-        """Write ``data`` (or, once a stream was consumed, the first writer's copy) to
-        ``target``, unless a later put or delete of ``key`` began first (it wins)."""
-        if not self._writes.current(key, since):
-            raise Abandoned("a later write of the key replaces this replication")
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            # The stream was consumed: copy from the first writer (its stored form as it is,
-            # when that may be compressed, rather than compressing it once more).
-            if options:
-                data, options = first.store.stream(key, stored=True), {"stored": True}
-            else:
-                data = first.store.stream(key)
-        put = functools.partial(target.store.put, **options) if options else target.store.put
-        await target.noted("replication", key, target.call(put, key, data))
+
+async def _replicate(
+    first: Tier,
+    target: Tier,
+    key: str,
+    data: PutData,
+    options: dict[str, Any],
+    since: Since,
+) -> None:
+    """Write ``data`` (or, once a stream was consumed, the first writer's copy) to ``target``,
+    unless a later put or delete of ``key`` began first (it wins)."""
+    if not since.current(key):
+        raise Abandoned("a later write of the key replaces this replication")
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        # The stream was consumed: copy from the first writer (its stored form as it is,
+        # when that may be compressed, rather than compressing it once more).
+        if options:
+            data, options = first.store.stream(key, stored=True), {"stored": True}
+        else:
+            data = first.store.stream(key)
+    put = functools.partial(target.store.put, **options) if options else target.store.put
+    await target.noted("replication", key, target.call(put, key, data))
