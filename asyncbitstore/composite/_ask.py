@@ -47,6 +47,7 @@ async def first_answer(
         StoreNotAvailable: no tier answered and at least one failed; lists each failure.
         InvalidDataFound: in a full read, the only copies found failed verification.
     """
+    since = chain._writes.now()  # a miss is not remembered if the chain writes the key meanwhile
     failures: list[tuple[Tier, BaseException]] = []
     corrupt: InvalidDataFound | None = None
     for tier in tiers:
@@ -66,7 +67,7 @@ async def first_answer(
             failures.append((tier, exc))
     error = verdict(chain, key, failures, corrupt)
     if full_read:
-        chain._remember_missing(key, error)
+        chain._remember_missing(key, error, since)
     raise error
 
 

@@ -14,13 +14,15 @@ import warnings
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
+from .._core.checks import non_negative_int
 from .._core.data import PutData
 from .._core.deadline import check_timeout
 from .._core.singleflight import SingleFlight
 from ..errors import NotFoundInStore
 from ..store import Store
 from ._circuit import CircuitBreaker
-from ._fills import BackgroundWork
+from ._fills import Abandoned, BackgroundWork
+from ._generations import Since, WriteGenerations
 from ._health import explain, logger
 from ._hooks import ChainHooks
 from ._names import default_tier_name, unique_tier_name
@@ -36,7 +38,10 @@ class ChainBase(Store):
     #: Called around get/put/stream and each tier tried when set (see ``ChainHooks``, and
     #: ``asyncbitstore.otel.instrument``); None: no tracing at all.
     tracer: ChainHooks | None = None
-    _runtime_attrs = ("_flight", "_background", "_streaming", "_missing")
+    _runtime_attrs = ("_flight", "_background", "_streaming", "_missing", "_writes")
+    #: Whole blobs of at most this many bytes are fetched to fill the caches after a range read
+    #: from a tier below them (0: never). A class default, for chains pickled without it.
+    fill_ranges_below: int = 64 * 2**20
 
     def __init__(
         self,
@@ -47,6 +52,7 @@ class ChainBase(Store):
         circuit_threshold: int | None = 5,
         circuit_cooldown: float = 10.0,
         name: str | None = None,
+        fill_ranges_below: int = 64 * 2**20,
     ) -> None:
         self._tiers: list[Tier] = []
         self._name = name
@@ -57,6 +63,7 @@ class ChainBase(Store):
             CircuitBreaker(circuit_threshold, circuit_cooldown)  # validates both
         self.circuit_threshold = circuit_threshold
         self.circuit_cooldown = circuit_cooldown
+        self.fill_ranges_below = non_negative_int("fill_ranges_below", fill_ranges_below)
         self._init_runtime()
 
     def _init_runtime(self) -> None:
@@ -64,6 +71,7 @@ class ChainBase(Store):
         self._background = BackgroundWork(self.max_pending_fills, owner=self.name)
         self._streaming: dict[str, asyncio.Event] = {}
         self._missing: dict[str, float] = {}  # key -> monotonic expiry, oldest first
+        self._writes = WriteGenerations(self._in_flight)
         self.negative_hits = 0
         for tier in self.__dict__.get("_tiers", ()):  # unpickled: tiers start healthy
             tier.reset_health(self.name)
@@ -216,9 +224,12 @@ class ChainBase(Store):
             raise NotFoundInStore(self, key, "remembered as missing (negative_ttl)")
         del self._missing[key]
 
-    def _remember_missing(self, key: str, error: BaseException) -> None:
+    def _remember_missing(self, key: str, error: BaseException, since: Since) -> None:
+        """Remember ``key`` as missing, unless a write of it began after the read (``since``)."""
         if self.negative_ttl is None or type(error) is not NotFoundInStore:
             return  # outages and corrupt copies are never remembered
+        if not since.current(key):
+            return  # the chain wrote the key meanwhile: the miss may be outdated
         self._missing.pop(key, None)
         self._missing[key] = time.monotonic() + self.negative_ttl
         if len(self._missing) > self.max_negative_entries:
@@ -227,9 +238,7 @@ class ChainBase(Store):
     # -- caches above a hit ---------------------------------------------------------------------
 
     async def _drop_corrupt(self, tier: Tier, key: str) -> None:
-        call = tier.call(tier.store.delete, key)
-        with contextlib.suppress(Exception):  # noted in the tier's health
-            await tier.noted("delete of a corrupt copy", key, call)
+        await _drop_copy(tier, key, "delete of a corrupt copy")
 
     def _fill_targets(self, hit: Tier, key: str) -> list[Tier]:
         """The caches a hit at tier ``hit`` is written to."""
@@ -246,22 +255,86 @@ class ChainBase(Store):
             return []
         return [t for t in targets if t.store.is_valid(key)]
 
-    def _fill_from(self, hit: Tier, key: str, data: bytes) -> None:
-        """Write ``data`` in the background to the caches a hit at ``hit`` fills."""
+    def _fill_from(self, hit: Tier, key: str, data: bytes, since: Since) -> None:
+        """Write ``data`` in the background to the caches a hit at ``hit`` fills; ``since`` is
+        ``self._writes.now()`` taken when the read began (see ``_fill``)."""
         for target in self._fill_targets(hit, key):
             if target.store.declines(key, len(data)):
                 self._background.counters.declined += 1
                 continue
-            work = functools.partial(self._fill, target, key, data)
+            work = functools.partial(self._fill, target, key, data, since)
             self._background.start_fill(key, f"fill of {target.name}", work)
 
     @staticmethod
-    async def _fill(target: Tier, key: str, data: PutData, timed: bool = True) -> None:
+    async def _fill(
+        target: Tier, key: str, data: PutData, since: Since, timed: bool = True
+    ) -> None:
+        """Write ``data``, read by a read that began at ``since``, to the cache ``target``.
+
+        If the chain wrote or deleted ``key`` since, the fill is abandoned before it writes,
+        and a copy it wrote meanwhile is deleted again: it may hold the old bytes. (A put or
+        delete waits for the fills of its key pending when it starts, so no outdated copy is
+        visible once it returns.)
+        """
+        # Static, as all background work: a task must not keep a chain nobody holds alive.
+        if not since.current(key):
+            raise Abandoned("the chain wrote the key after the read began")
         put = target.store.put_or_raise  # caches hide failures in put
         if timed:
             await target.noted("fill", key, target.call(put, key, data))
         else:  # a streamed fill lasts as long as its reader takes; no per-call limit applies
             await target.noted("fill", key, put(key, data))
+        if not since.current(key):
+            await _drop_copy(target, key, "delete of an outdated fill")
+            raise Abandoned("the chain wrote the key while the fill ran")
+
+    def _in_flight(self, key: str) -> bool:
+        """Whether a read, stream or background write of ``key`` is under way."""
+        return self._flight.busy(key) or key in self._streaming or self._background.busy(key)
+
+    @contextlib.contextmanager
+    def _writing(self, key: str) -> Iterator[None]:
+        """Around a put or delete of ``key``: reads that began before it ends fill nothing, are
+        joined by no later caller, and remember no miss."""
+        self._writes.begin(key)
+        self._flight.forget(key)
+        self._missing.pop(key, None)
+        try:
+            yield
+        finally:
+            self._writes.end(key)
+            self._flight.forget(key)
+            self._missing.pop(key, None)
+
+    # -- whole blobs after a range read ---------------------------------------------------------
+
+    def _fill_after_range(self, hit: Tier, key: str, since: Since) -> None:
+        """After a range read answered by ``hit``, fetch the whole blob from it in the background
+        and fill the caches above, when it is at most ``fill_ranges_below`` bytes."""
+        if not self.fill_ranges_below or self._in_flight(key):
+            return  # a fetch or fill of the key under way fills the caches already
+        if not self._fill_targets(hit, key) or not since.current(key):
+            return
+        work = functools.partial(self._fetch_for_fill, hit, key, since)
+        self._background.start_fill(key, f"whole-blob fetch from {hit.name}", work, counted=False)
+
+    async def _fetch_for_fill(self, hit: Tier, key: str, since: Since) -> None:
+        limit = self.fill_ranges_below
+        size = await hit.noted("size for a fill", key, hit.call(hit.store.size, key))
+        if size > limit:
+            self._background.counters.declined += 1
+            return
+        data = await hit.noted("fetch for a fill", key, hit.call(hit.store.get, key))
+        if len(data) > limit:  # it grew since its size was asked
+            self._background.counters.declined += 1
+            return
+        self._fill_from(hit, key, data, since)
+
+
+async def _drop_copy(tier: Tier, key: str, what: str) -> None:
+    call = tier.call(tier.store.delete, key)
+    with contextlib.suppress(Exception):  # noted in the tier's health
+        await tier.noted(what, key, call)
 
 
 def _given_name(name: object, taken: list[str]) -> str:

@@ -34,6 +34,9 @@ class Composite(ReadPath, StreamPath, WritePath):
             ``circuit_cooldown`` seconds, then probed with one call (None: never skip).
         circuit_cooldown: seconds a tripped tier is skipped.
         name: the chain's name in messages and stats (default ``"Composite"``).
+        fill_ranges_below: after a ``get_range`` answered below the caches, the whole blob is
+            fetched in the background to fill them when it is at most this many bytes
+            (default 64 MiB; 0: never).
     """
 
     @classmethod

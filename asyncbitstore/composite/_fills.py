@@ -68,23 +68,30 @@ class BackgroundWork:
         """How many background tasks are running."""
         return len(self._tasks)
 
+    def busy(self, key: str) -> bool:
+        """Whether background work for ``key`` is pending."""
+        return key in self._by_key
+
     def start_fill(
         self,
         key: str,
         description: str,
         work: Callable[[], Awaitable[None]],
         finished: Callable[[], None] | None = None,
+        *,
+        counted: bool = True,
     ) -> bool:
         """Run ``work()`` in the background unless the bound is reached; False if dropped.
 
         ``finished()`` is called once the task is over, however it ended (even if it was
-        cancelled before it started).
+        cancelled before it started). Work that is not ``counted`` (it starts fills of its
+        own, which are) adds to the counters only when it fails, is dropped or declined.
         """
         if len(self._tasks) >= self.max_pending:
             self.counters.dropped += 1
             logger.debug("dropped %s for %s: %d pending", description, key, len(self._tasks))
             return False
-        task = self._spawn(key, description, work)
+        task = self._spawn(key, description, work, counted)
         if finished is not None:
             task.add_done_callback(lambda _: finished())
         return True
@@ -101,7 +108,11 @@ class BackgroundWork:
         self._spawn(key, description, work)
 
     def _spawn(
-        self, key: str, description: str, work: Callable[[], Awaitable[None]]
+        self,
+        key: str,
+        description: str,
+        work: Callable[[], Awaitable[None]],
+        counted: bool = True,
     ) -> asyncio.Task[None]:
         async def run() -> None:
             try:
@@ -120,7 +131,7 @@ class BackgroundWork:
                 self.counters.failed += 1
                 logger.debug("%s failed for %s: %s", description, key, exc)
             else:
-                self.counters.done += 1
+                self.counters.done += counted
 
         task = asyncio.ensure_future(run())
         self._tasks[task] = key

@@ -58,21 +58,38 @@ class ReadPath(ChainBase):
         return await self._flight.run(key, self._fetch)
 
     async def _fetch(self, key: str) -> bytes:
+        since = self._writes.now()
         tracer = self.tracer
         ask = Tier.get if tracer is None else tracer.tier_get
         tier, data = await first_answer(self, key, self._readers(key), ask, True)
-        self._fill_from(tier, key, data)
+        self._fill_from(tier, key, data, since)
         return data
 
     async def get_range(self, uri: str, start: int, end: int) -> bytes:
-        """Bytes ``[start, end)`` from the first tier that has the blob (no fills)."""
+        """Bytes ``[start, end)`` from the first tier that has the blob.
+
+        Counted as a hit (and its bytes) or a miss of each tier asked. When the answer came
+        from a tier below the caches it fills, and the whole blob is at most
+        ``fill_ranges_below`` bytes (asked of that tier's ``size``), the whole blob is fetched
+        from it in the background and the caches filled, so later ranges are read from a cache.
+        """
         key = self._key(uri)
         check_range(self, key, start, end)
+        since = self._writes.now()
 
         async def ask(tier: Tier, key: str) -> bytes:
-            return await tier.ask(key, tier.store.get_range, key, start, end)
+            try:
+                data = await tier.ask(key, tier.store.get_range, key, start, end)
+            except NotFoundInStore:
+                tier.stats.misses += 1
+                raise
+            tier.stats.hits += 1
+            tier.stats.bytes += len(data)
+            return data
 
-        return (await first_answer(self, key, self._readers(key), ask))[1]
+        tier, data = await first_answer(self, key, self._readers(key), ask)
+        self._fill_after_range(tier, key, since)
+        return data
 
     async def size(self, uri: str) -> int:
         """The blob's size from the first tier that has it."""

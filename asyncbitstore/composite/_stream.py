@@ -13,6 +13,7 @@ from .._core.data import DEFAULT_CHUNK_SIZE
 from ..errors import InvalidDataFound, NotFoundInStore
 from ._ask import first_answer
 from ._base import ChainBase
+from ._generations import Since
 from ._tee import TeePipe
 from ._tier import Tier
 
@@ -89,11 +90,12 @@ class StreamPath(ChainBase):
             self._flight.joined += 1
             await running.wait()
         done = self._streaming[key] = asyncio.Event()
+        since = self._writes.now()
         try:
             tier, (head, rest) = await first_answer(
                 self, key, self._readers(key), functools.partial(self._open, chunk_size), True
             )
-            pipes = self._tee_pipes(tier, key)
+            pipes = self._tee_pipes(tier, key, since)
             if not pipes:
                 done.set()  # nothing to fill: concurrent streams need not wait for this one
             async for chunk in self._teed(tier, key, head, rest, pipes):
@@ -178,12 +180,12 @@ class StreamPath(ChainBase):
                 hasher.update(chunk)
             _check_digest(tier, key, hasher)
 
-    def _tee_pipes(self, hit: Tier, key: str) -> list[TeePipe]:
+    def _tee_pipes(self, hit: Tier, key: str, since: Since) -> list[TeePipe]:
         """A pipe into each cache that a hit at ``hit`` fills, each fed to a background put."""
         pipes = []
         for target in self._fill_targets(hit, key):
             pipe = TeePipe()
-            work = functools.partial(self._fill, target, key, pipe.chunks(), timed=False)
+            work = functools.partial(self._fill, target, key, pipe.chunks(), since, timed=False)
             description = f"streamed fill of {target.name}"
             if self._background.start_fill(key, description, work, finished=pipe.detach):
                 pipes.append(pipe)

@@ -12,6 +12,8 @@ from ..compression.store_io import check_options, put_options
 from ..errors import NotWritable
 from ._ask import verdict
 from ._base import ChainBase
+from ._fills import Abandoned
+from ._generations import Since
 from ._tier import Tier
 
 __all__ = ["WritePath"]
@@ -49,19 +51,20 @@ class WritePath(ChainBase):
         if not writers:
             raise NotWritable(self, "put (no tier was appended with write=True)")
         data = await self._prepare_put(key, data, bool(options.get("stored")))
-        self._missing.pop(key, None)
         first = writers[0]
-        if self.tracer is None:
-            put = functools.partial(first.store.put, **options) if options else first.store.put
-            await first.call(put, key, data)
-        else:
-            await self.tracer.tier_put(first, key, data, **options)
-        await self._after_put(key)
+        with self._writing(key):
+            if self.tracer is None:
+                put = functools.partial(first.store.put, **options) if options else first.store.put
+                await first.call(put, key, data)
+            else:
+                await self.tracer.tier_put(first, key, data, **options)
+            await self._after_put(key)
+        since = self._writes.now()
         for tier in writers[1:]:
             await self._background.start_replication(
                 key,
                 f"replication to {tier.name}",
-                functools.partial(_replicate, first, tier, key, data, options),
+                functools.partial(_replicate, first, tier, key, data, options, since),
             )
 
     async def _after_put(self, key: str) -> None:
@@ -84,21 +87,31 @@ class WritePath(ChainBase):
         targets = [t for t in self._tiers if (t.write or t.is_cache) and t.store.is_valid(key)]
         if not targets:
             raise NotWritable(self, "delete (no writable tier or cache)")
-        await self._background.wait_for_key(key)  # a pending fill must not bring it back
         failures: list[tuple[Tier, BaseException]] = []
-        for tier in targets:  # every tier, not the first to answer: no first_answer here
-            try:
-                await tier.call(tier.store.delete, key)
-            except Exception as exc:
-                failures.append((tier, exc))
+        with self._writing(key):
+            # Pending fills and replications must not bring the blob back once it is deleted.
+            await self._background.wait_for_key(key)
+            for tier in targets:  # every tier, not the first to answer: no first_answer here
+                try:
+                    await tier.call(tier.store.delete, key)
+                except Exception as exc:
+                    failures.append((tier, exc))
         if failures:
             raise verdict(self, key, failures)
 
 
 async def _replicate(
-    first: Tier, target: Tier, key: str, data: PutData, options: dict[str, Any]
+    first: Tier,
+    target: Tier,
+    key: str,
+    data: PutData,
+    options: dict[str, Any],
+    since: Since,
 ) -> None:
-    """Write ``data`` (or, once a stream was consumed, the first writer's copy) to ``target``."""
+    """Write ``data`` (or, once a stream was consumed, the first writer's copy) to ``target``,
+    unless a later put or delete of ``key`` began first (it wins)."""
+    if not since.current(key):
+        raise Abandoned("a later write of the key replaces this replication")
     if not isinstance(data, (bytes, bytearray, memoryview)):
         # The stream was consumed: copy from the first writer (its stored form as it is,
         # when that may be compressed, rather than compressing it once more).
