@@ -101,7 +101,7 @@ async def test_a_failing_source_fails_the_listing_rather_than_shortening_it() ->
     chain = Composite()
     chain.append_source(memory)
     chain.append_source(Broken([]))
-    with pytest.raises(StoreNotAvailable, match="failed while listing.*incomplete"):
+    with pytest.raises(StoreNotAvailable, match=r"failed while listing.*incomplete"):
         await listed(chain, "mem://")
 
 
@@ -132,8 +132,6 @@ async def test_a_keyed_chain_lists_the_digests_of_its_sources() -> None:
     chain = Sha1Composite()
     chain.append_source(HashStore(one, "mem://a/", algorithm="sha1"), write=True)
     chain.append_source(HashStore(two, "mem://b/", algorithm="sha1"))
-    digests = []
-    for data in (b"one", b"two", b"three"):
-        digests.append(await chain.write(data))
+    digests = [await chain.write(data) for data in (b"one", b"two", b"three")]
     await HashStore(two, "mem://b/", algorithm="sha1").put(hashlib.sha1(b"4").hexdigest(), b"4")
     assert await listed(chain) == sorted([*digests, hashlib.sha1(b"4").hexdigest()])
