@@ -12,7 +12,6 @@ import pytest
 
 from asyncbitstore import Composite, MemoryRaw
 from asyncbitstore.config import ConfigError, load_config
-from asyncbitstore.config._named import cache_keywords
 from asyncbitstore.named import MirrorCache, PrefixCache, PrefixStore
 from tests.contract.targets_s3 import fresh_bucket
 
@@ -56,6 +55,8 @@ def test_a_mirror_cache_in_a_plain_chain_keeps_full_uris(tmp_path: Path) -> None
 
 
 def test_freshness_options_become_the_cache_keywords() -> None:
+    from asyncbitstore.config._named import cache_keywords
+
     config = load_config(
         named(
             {"role": "cache", "uri": "mem://a/", "ttl": 30, "revalidate": True},
