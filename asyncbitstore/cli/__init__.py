@@ -3,6 +3,7 @@
 ::
 
     bitstore put photo.jpg            # prints the key
+    bitstore put --key img/1.png photo.jpg   # a named chain: the key is given
     bitstore get <key> -o copy.jpg    # streams; stdout without -o
     bitstore warm keys.txt            # prefetch into the caches, with a progress bar
     bitstore config show              # the chain in use, secrets masked
@@ -114,10 +115,22 @@ def cat(app: App, keys: tuple[str, ...]) -> None:
 @click.argument(
     "files", nargs=-1, required=True, type=click.Path(dir_okay=False, allow_dash=True, exists=True)
 )
+@click.option(
+    "-k",
+    "--key",
+    metavar="KEY",
+    help="Store the one FILE under KEY: a name in a named chain (img/1.png), a full URI in a "
+    "plain chain (s3://bucket/a.png). Without it (content-addressed chains), each file is "
+    "stored under its digest.",
+)
 @click.pass_obj
-def put(app: App, files: tuple[str, ...]) -> None:
-    """Store FILES (- for stdin) and print the key of each, in order."""
-    app.run(lambda: _ops.put(app, list(files)))
+def put(app: App, files: tuple[str, ...], key: str | None) -> None:
+    """Store FILES (- for stdin) and print the key of each, in order.
+
+    In a content-addressed chain the key is each file's digest. In a chain of names or URIs,
+    give the key: `bitstore put --key img/1.png photo.png`.
+    """
+    app.run(lambda: _ops.put(app, list(files), key))
 
 
 @cli.command()
@@ -138,10 +151,13 @@ def rm(app: App, keys: tuple[str, ...]) -> None:
 
 @cli.command()
 @click.argument("prefix", default="")
+@click.option("-d", "--flat", is_flag=True, help="One level: keys, and sub-prefixes ending in /.")
 @click.pass_obj
-def ls(app: App, prefix: str) -> None:
-    """List the keys under PREFIX in every tier that can list."""
-    app.run(lambda: _ops.ls(app, prefix))
+def ls(app: App, prefix: str, flat: bool) -> None:
+    """List the keys under PREFIX in the chain's sources: sorted, each once (caches are not
+    listed). A named chain lists names (img/), a plain chain URIs (s3://bucket/img/), a
+    content-addressed chain digests."""
+    app.run(lambda: _ops.ls(app, prefix, flat))
 
 
 @cli.command()

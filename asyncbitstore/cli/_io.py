@@ -17,7 +17,7 @@ from typing import IO, Any
 from .._core.data import DEFAULT_CHUNK_SIZE
 from ._run import Failure
 
-__all__ = ["hash_input", "read_chunks", "write_stream"]
+__all__ = ["hash_input", "open_input", "read_chunks", "write_stream"]
 
 
 async def read_chunks(
@@ -29,7 +29,10 @@ async def read_chunks(
 
 
 def _hash_and_spool(name: str, hasher: Any) -> IO[bytes]:
-    """``name`` (``-``: stdin) opened for reading, hashed into ``hasher``; stdin is spooled."""
+    """``name`` (``-``: stdin) opened for reading, hashed into ``hasher`` unless it is None;
+    stdin is spooled (so an upload that is retried can read it again)."""
+    if name != "-" and hasher is None:
+        return open(name, "rb")
     if name != "-":
         with open(name, "rb") as file:
             while chunk := file.read(DEFAULT_CHUNK_SIZE):
@@ -37,7 +40,8 @@ def _hash_and_spool(name: str, hasher: Any) -> IO[bytes]:
         return open(name, "rb")
     spool = tempfile.SpooledTemporaryFile(max_size=64 << 20)  # noqa: SIM115 - returned open
     while chunk := sys.stdin.buffer.read(DEFAULT_CHUNK_SIZE):
-        hasher.update(chunk)
+        if hasher is not None:
+            hasher.update(chunk)
         spool.write(chunk)
     spool.seek(0)
     return spool
@@ -46,6 +50,11 @@ def _hash_and_spool(name: str, hasher: Any) -> IO[bytes]:
 async def hash_input(name: str, hasher: Any) -> IO[bytes]:
     """Read ``name`` once to hash it, and return it open at the start for the upload."""
     return await asyncio.to_thread(_hash_and_spool, name, hasher)
+
+
+async def open_input(name: str) -> IO[bytes]:
+    """``name`` (``-``: stdin, spooled) open at the start for an upload."""
+    return await asyncio.to_thread(_hash_and_spool, name, None)
 
 
 async def write_stream(chunks: AsyncIterator[bytes], output: str | None) -> int:

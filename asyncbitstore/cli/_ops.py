@@ -18,9 +18,9 @@ from .._core import bulk
 from .._core.progress import progress_bar
 from ..composite import Composite, HashComposite
 from ..config import ConfigError
-from ..errors import InvalidURI, NotFoundInStore
+from ..errors import NotFoundInStore
 from ..stats import ChainStats
-from ._io import hash_input, read_chunks, write_stream
+from ._io import hash_input, open_input, read_chunks, write_stream
 from ._run import NOT_FOUND, OK, App, fail
 
 __all__ = ["cat", "exists", "get", "ls", "put", "rm", "warm", "warm_on_cluster"]
@@ -48,16 +48,22 @@ async def cat(app: App, keys: Iterable[str]) -> int:
 def _keyed(chain: Composite) -> HashComposite:
     if not isinstance(chain, HashComposite):
         fail(
-            "put needs a content-addressed chain, and this one has plain URIs; "
-            'set [chain] kind = "sha1" (or "hash"), or copy with `bitstore cp FILE URI`'
+            "put needs --key KEY for a chain whose keys are names or URIs "
+            "(`bitstore put --key img/1.png FILE`); "
+            'a content-addressed chain ([chain] kind = "sha1" or "hash") names blobs itself'
         )
     return chain
 
 
-async def put(app: App, names: list[str]) -> int:
-    """Store files (``-``: stdin) under their digests, streaming; print the keys in order."""
+async def put(app: App, names: list[str], key: str | None = None) -> int:
+    """Store files (``-``: stdin) under their digests, streaming; print the keys in order.
+
+    With ``key`` (named and plain chains), store the one file under that key instead.
+    """
     if names.count("-") > 1:
         fail("stdin (-) can be given only once; save it to a file first")
+    if key is not None:
+        return await _put_named(app, names, key)
     async with app.chain() as chain:
         keyed = _keyed(chain)
 
@@ -81,6 +87,26 @@ async def put(app: App, names: list[str]) -> int:
     return OK
 
 
+async def _put_named(app: App, names: list[str], key: str) -> int:
+    """Store one file under ``key`` in a named or plain chain; print the key."""
+    if len(names) != 1:
+        fail(f"--key names one blob, and {len(names)} files were given; put them one at a time")
+    async with app.chain() as chain:
+        if isinstance(chain, HashComposite):
+            fail(
+                "--key does not apply to a content-addressed chain, whose keys are the blobs' "
+                "digests; leave --key out, and put prints each key"
+            )
+        chain.check_uri(key)
+        file = await open_input(names[0])
+        try:
+            await chain.put(key, read_chunks(file))
+        finally:
+            await asyncio.to_thread(file.close)
+    app.emit([{"file": names[0], "key": key}], key)
+    return OK
+
+
 async def exists(app: App, keys: list[str]) -> int:
     """Say for each key whether the chain has it; exit 1 if any is missing."""
     async with app.chain() as chain:
@@ -98,26 +124,22 @@ async def rm(app: App, keys: list[str]) -> int:
     return OK
 
 
-async def ls(app: App, prefix: str) -> int:
-    """Every key under ``prefix`` that some tier can list, each once."""
+async def ls(app: App, prefix: str, flat: bool = False) -> int:
+    """The keys under ``prefix`` in the chain's sources (see ``Composite.list``), streamed."""
     seen: list[str] = []
-    known: set[str] = set()
-    listed = False
     async with app.chain() as chain:
-        for tier in chain.tiers:
-            try:
-                async for key in tier.store.list(prefix):
-                    if key not in known:
-                        known.add(key)
+        try:
+            listing = chain.list(prefix, flat=flat)
+            async with contextlib.aclosing(listing):  # type: ignore[type-var]
+                async for key in listing:
+                    if app.json:
                         seen.append(key)
-                        if not app.json:
-                            click.echo(key)
-            except (NotImplementedError, InvalidURI):
-                continue
-            listed = True
-    if not listed:
-        fail(f"no tier of this chain can list {prefix!r}; list a tier's URI with a tool of its own")
-    app.emit(seen)
+                    else:
+                        click.echo(key)
+        except NotImplementedError:
+            fail("no source tier of this chain can list; list a tier's URI with a tool of its own")
+    if app.json:
+        app.emit(seen)
     return OK
 
 

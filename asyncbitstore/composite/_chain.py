@@ -11,6 +11,7 @@ from typing import Any
 from typing_extensions import Self
 
 from ..stats import ChainStats, TierStats
+from ._list import ListPath
 from ._local import chain_local_path
 from ._read import ReadPath
 from ._stream import StreamPath
@@ -20,7 +21,7 @@ from ._write import WritePath
 __all__ = ["Composite"]
 
 
-class Composite(ReadPath, StreamPath, WritePath):
+class Composite(ListPath, ReadPath, StreamPath, WritePath):
     """An ordered chain of tiers that acts as one store.
 
     Args:

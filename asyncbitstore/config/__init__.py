@@ -3,7 +3,7 @@
 A configuration is a ``[chain]`` table and an ordered list of ``[[tier]]`` tables::
 
     [chain]
-    kind = "sha1"  # "sha1", "hash" (with algorithm = ...) or "plain"
+    kind = "sha1"  # "sha1", "hash" (with algorithm = ...), "named" or "plain"
 
     [[tier]]
     role = "cache"
@@ -49,6 +49,8 @@ from ..store import Store
 from ..wrappers import Small
 from . import _backends as backends
 from . import _check as check
+from ._named import named_store
+from ._reach import Built, check_reach
 from ._spec import Failer, TierSpec, scheme_of
 
 if sys.version_info >= (3, 11):
@@ -75,6 +77,7 @@ Source = str | os.PathLike[str] | Mapping[str, Any] | None
 _KINDS: dict[str, type[Composite]] = {
     "sha1": Sha1Composite,
     "hash": HashComposite,
+    "named": Composite,
     "plain": Composite,
 }
 
@@ -227,12 +230,14 @@ class ChainConfig:
             chain = target(**options)
         except (TypeError, ValueError) as exc:
             raise self._fail()(str(exc), None, "fix the [chain] table") from exc
-        for tier in self.tiers:
-            self._append(chain, tier)
+        built: list[Built] = [(tier, *self._tier_store(chain, tier)) for tier in self.tiers]
+        if self.chain.get("kind") == "plain":
+            check_reach(built, self._fail())
+        for tier, store, _ in built:
+            self._append(chain, tier, store)
         return chain
 
-    def _append(self, chain: Composite, tier: TierSpec) -> None:
-        store = self._tier_store(chain, tier)
+    def _append(self, chain: Composite, tier: TierSpec, store: Store) -> None:
         extra = {k: tier.options[k] for k in ("name", "timeout") if k in tier.options}
         try:
             if tier.role == "cache":
@@ -247,18 +252,24 @@ class ChainConfig:
         except (TypeError, ValueError) as exc:
             raise self._fail(tier)(str(exc), None, "make the tier fit the chain") from exc
 
-    def _tier_store(self, chain: Composite, tier: TierSpec) -> Store:
+    def _tier_store(self, chain: Composite, tier: TierSpec) -> tuple[Store, str | None]:
+        """The tier's store, and its URI prefix (None for an api tier)."""
         fail = self._fail(tier)
         if tier.api is not None:
-            return backends.api_store(tier, fail)
+            return backends.api_store(tier, fail), None
         keyed = isinstance(chain, HashComposite)
-        raw, prefix = backends.raw_store(tier, fail, plain=not keyed)
+        named = self.chain.get("kind") == "named" or tier.options.get("mirror") is True
+        raw, prefix = backends.raw_store(tier, fail, plain=not (keyed or named))
         store: Store = raw
         if keyed:
             store = self._keyed(chain, tier, raw, prefix)  # type: ignore[arg-type]
-        if "max_size" in tier.options:
-            store = Small(store, tier.options["max_size"])
-        return store
+        elif named:
+            store = named_store(tier, raw, prefix, fail)
+        return self._small(tier, store), prefix
+
+    @staticmethod
+    def _small(tier: TierSpec, store: Store) -> Store:
+        return Small(store, tier.options["max_size"]) if "max_size" in tier.options else store
 
     def _keyed(self, chain: HashComposite, tier: TierSpec, raw: Store, prefix: str) -> Store:
         verify = tier.options.get("verify", False)

@@ -15,6 +15,7 @@ from typing import Any
 from .._core.redact import MASK, redact
 from ..raw import BY_SCHEME, schemes_text
 from ._backends import OPTIONS
+from ._named import NAMED_OPTIONS, check_named
 from ._paths import resolve_tier_paths
 from ._spec import (
     BOOL,
@@ -51,7 +52,10 @@ TIER_OPTIONS = {
     "read": BOOL,
     "verify": BOOL,
     "max_size": INT,
+    **NAMED_OPTIONS,
 }
+#: The chain kinds: keyed ones (digests), named keys, and full URIs.
+KINDS = ("sha1", "hash", "named", "plain")
 _ROLE_OF = {"cache_result": "source", "write": "source", "read": "cache"}
 _API_TIER = {"role", "name", "api", "options", "timeout", "cache_result", "write", "max_size"}
 _ALIASES = {"kind": "role", "type": "role", "url": "uri", "prefix": "uri", "path": "uri"}
@@ -125,9 +129,13 @@ def _check_chain(data: Any, fail: Failer, env: Mapping[str, str]) -> dict[str, A
     kind, algorithm = chain.get("kind"), chain.get("algorithm")
     if kind is None:
         kind = chain["kind"] = "sha1" if algorithm in (None, "sha1") else "hash"
-    if kind not in ("sha1", "hash", "plain"):
-        raise fail(f"[chain] kind {kind!r} is unknown", "kind", 'use "sha1", "hash" or "plain"')
-    if algorithm is not None and (kind == "plain" or (kind == "sha1" and algorithm != "sha1")):
+    if kind not in KINDS:
+        raise fail(
+            f"[chain] kind {kind!r} is unknown", "kind", 'use "sha1", "hash", "named" or "plain"'
+        )
+    if algorithm is not None and (
+        kind in ("plain", "named") or (kind == "sha1" and algorithm != "sha1")
+    ):
         raise fail(
             f"[chain] algorithm = {algorithm!r} does not fit kind = {kind!r}",
             "algorithm",
@@ -147,9 +155,9 @@ def check_config(
     tiers = data.get("tier")
     if not isinstance(tiers, list) or not tiers:
         raise fail("no tiers", "tier", 'add a [[tier]] table with role = "source" and a uri')
-    keyed = chain["kind"] != "plain"
+    kind = chain["kind"]
     checked = [
-        _check_tier(index, tier, fail, base_dir, env, keyed) for index, tier in enumerate(tiers, 1)
+        _check_tier(index, tier, fail, base_dir, env, kind) for index, tier in enumerate(tiers, 1)
     ]
     _check_names(checked, fail)
     return chain, checked
@@ -188,7 +196,7 @@ def _check_tier(
     fail: Failer,
     base_dir: Path,
     env: Mapping[str, str],
-    keyed: bool,
+    kind: str,
 ) -> TierSpec:
     if not isinstance(written, dict):
         raise fail(f"tier {index} is not a table", "tier", "write each tier as [[tier]]")
@@ -211,7 +219,8 @@ def _check_tier(
     if tier.api is not None:
         _check_types({"api": tier.api, **values}, _api_types(), fail, "for an api tier")
     else:
-        _check_uri_tier(tier, values, fail, base_dir, keyed)
+        _check_uri_tier(tier, values, fail, base_dir, kind)
+    check_named(tier, values, fail, kind)
     for option, wanted in _ROLE_OF.items():
         if option in values and wanted != role:
             raise fail(f"option {option!r} applies to {wanted}s", option, "remove it here")
@@ -224,7 +233,7 @@ def _api_types() -> dict[str, tuple[type, ...]]:
 
 
 def _check_uri_tier(
-    tier: TierSpec, values: dict[str, Any], fail: Failer, base_dir: Path, keyed: bool
+    tier: TierSpec, values: dict[str, Any], fail: Failer, base_dir: Path, kind: str
 ) -> None:
     if not isinstance(tier.uri, str) or not tier.uri:
         raise fail("uri must be a non-empty string", "uri", f"use {_SCHEMES}")
@@ -235,13 +244,15 @@ def _check_uri_tier(
     _check_types(values, {**types, **OPTIONS[scheme]}, fail, f"for {scheme}:// tiers")
     _check_tables(values, fail)
     tier.uri = resolve_tier_paths(tier.uri, scheme, values, base_dir)
-    if "verify" in values and not keyed:
+    if "verify" in values and kind not in ("sha1", "hash"):
         raise fail("verify needs keyed blobs", "verify", 'use [chain] kind = "sha1" or "hash"')
-    if "max_bytes" in values and scheme == "file" and (not keyed or tier.role != "cache"):
+    bounds_cache = kind != "plain" or values.get("mirror") is True
+    if "max_bytes" in values and scheme == "file" and not (bounds_cache and tier.role == "cache"):
         raise fail(
-            "max_bytes on a file:// tier bounds a cache of a keyed chain",
+            "max_bytes on a file:// tier bounds a cache of a keyed or named chain, or a mirror",
             "max_bytes",
-            'remove it, or make this a cache of a kind = "sha1" or "hash" chain',
+            'remove it, or make this a cache of a kind = "sha1", "hash" or "named" chain '
+            "(or a mirror = true cache)",
         )
 
 
