@@ -36,6 +36,7 @@ CHAIN_OPTIONS = {
     "name": STR,
     "negative_ttl": NUMBER,
     "max_pending_fills": INT,
+    "fill_ranges_below": INT,
     "max_negative_entries": INT,
     "circuit_threshold": INT,
     "circuit_cooldown": NUMBER,
