@@ -14,9 +14,10 @@ Keys are accepted as ``<hex>`` or ``<algorithm>://<hex>``, in any case, and used
 from __future__ import annotations
 
 import abc
+import contextlib
 import inspect
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, TypeVar, cast
 
 from ._core.data import PutData, check_put_data
@@ -178,6 +179,19 @@ class HashStore(_Keyed):
         key = self.key_of(uri)
         return key, self.prefix + key
 
+    @contextlib.contextmanager
+    def _missing_as_key(self, key: str, *, keep_invalid: bool = False) -> Iterator[None]:
+        """Report the raw store's missing blob as ``key`` missing from this store.
+
+        With ``keep_invalid``, an `InvalidDataFound` passes through as it is.
+        """
+        try:
+            yield
+        except NotFoundInStore as exc:
+            if keep_invalid and isinstance(exc, InvalidDataFound):
+                raise
+            raise NotFoundInStore(self, key) from exc
+
     def local_file(self, uri: str) -> LocalFile | None:
         """The raw store's local file for the key, if it keeps one."""
         return self.raw.local_file(self.prefix + self.key_of(uri))
@@ -191,44 +205,32 @@ class HashStore(_Keyed):
         if not stored:
             return await self.get_key(self.key_of(uri))
         key, raw_uri = self._raw_uri(uri)
-        try:
+        with self._missing_as_key(key, keep_invalid=True):
             data = await self.raw.get(raw_uri, stored=True)
-        except NotFoundInStore as exc:
-            if isinstance(exc, InvalidDataFound):
-                raise
-            raise NotFoundInStore(self, key) from exc
         if self.verify:
             self._check_digest(key, self.keys.digest(await decode(self, key, data)))
         return data
 
     async def get_key(self, key: str) -> bytes:
         """``get`` for a key already normalized (lower-case hex of the right length)."""
-        try:
+        with self._missing_as_key(key, keep_invalid=True):
             data = await self.raw.get(self.prefix + key)
-        except NotFoundInStore as exc:
-            if isinstance(exc, InvalidDataFound):
-                raise
-            raise NotFoundInStore(self, key) from exc
         return self._verified(key, data)
 
     async def get_range(self, uri: str, start: int, end: int) -> bytes:
         """Bytes ``[start, end)`` of the blob (not verified: a range cannot be; a compressed
         blob raises :class:`CompressedRange`)."""
         key, raw_uri = self._raw_uri(uri)
-        try:
+        with self._missing_as_key(key):
             return await self.raw.get_range(raw_uri, start, end)
-        except NotFoundInStore as exc:
-            raise NotFoundInStore(self, key) from exc
 
     async def _stream(self, uri: str, chunk_size: int, stored: bool) -> AsyncIterator[bytes]:
         """The blob in chunks (the stored form with ``stored``); with ``verify``, a mismatch
         raises after the last chunk."""
         key, raw_uri = self._raw_uri(uri)
         chunks = self.raw.stream(raw_uri, chunk_size, **stored_option(stored))
-        try:
+        with self._missing_as_key(key):
             first = await anext(chunks, None)
-        except NotFoundInStore as exc:
-            raise NotFoundInStore(self, key) from exc
         hasher = self.keys.new() if self.verify else None
         if hasher is not None and stored:
             hasher = DecodedHasher(hasher, self, key)
@@ -273,18 +275,14 @@ class HashStore(_Keyed):
     async def size(self, uri: str) -> int:
         """The blob's size in bytes."""
         key, raw_uri = self._raw_uri(uri)
-        try:
+        with self._missing_as_key(key):
             return await self.raw.size(raw_uri)
-        except NotFoundInStore as exc:
-            raise NotFoundInStore(self, key) from exc
 
     async def head(self, uri: str) -> ObjectMeta:
         """The raw store's meta of the blob (its ``size`` is the stored size, as `size`)."""
         key, raw_uri = self._raw_uri(uri)
-        try:
+        with self._missing_as_key(key):
             return await self.raw.head(raw_uri)
-        except NotFoundInStore as exc:
-            raise NotFoundInStore(self, key) from exc
 
     async def delete(self, uri: str) -> None:
         """Remove the blob (nothing happens if it is missing)."""
