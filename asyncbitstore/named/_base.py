@@ -116,10 +116,11 @@ class NamedStore(Store):
         try:
             with self._ours(uri):
                 first = await anext(chunks, None)
-            if first is not None:
-                yield first
-                async for chunk in chunks:
-                    yield chunk
+            if first is None:
+                return
+            yield first
+            async for chunk in chunks:
+                yield chunk
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]
 
