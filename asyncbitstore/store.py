@@ -345,15 +345,6 @@ class Store(abc.ABC):
         *,
         concurrency: int = ...,
         progress: bool = ...,
-        return_exceptions: Literal[True],
-    ) -> builtins.list[Fetched]: ...
-    @overload
-    async def get_many(
-        self,
-        uris: UriSource,
-        *,
-        concurrency: int = ...,
-        progress: bool = ...,
         return_exceptions: bool,
     ) -> builtins.list[Fetched]: ...
     async def get_many(
@@ -417,16 +408,6 @@ class Store(abc.ABC):
         progress: bool = ...,
         return_exceptions: Literal[False] = ...,
     ) -> AsyncIterator[tuple[str, bytes | None]]: ...
-    @overload
-    def iter_get(
-        self,
-        uris: UriSource,
-        *,
-        concurrency: int = ...,
-        ordered: bool = ...,
-        progress: bool = ...,
-        return_exceptions: Literal[True],
-    ) -> AsyncIterator[tuple[str, Fetched]]: ...
     @overload
     def iter_get(
         self,
@@ -545,15 +526,6 @@ class Store(abc.ABC):
         progress: bool = ...,
         return_exceptions: Literal[False] = ...,
     ) -> dict[str, bool]: ...
-    @overload
-    async def exists_many(
-        self,
-        uris: UriSource,
-        *,
-        concurrency: int = ...,
-        progress: bool = ...,
-        return_exceptions: Literal[True],
-    ) -> dict[str, bool | BaseException]: ...
     @overload
     async def exists_many(
         self,
