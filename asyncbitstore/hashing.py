@@ -29,7 +29,6 @@ from ._core.write_source import WriteData, keyed_source
 from .compression.codecs import MAGIC_BYTE
 from .compression.store_io import (
     DecodedHasher,
-    check_options,
     decode,
     put_options,
     stored_flag,
@@ -38,7 +37,7 @@ from .compression.store_io import (
 )
 from .errors import InvalidDataFound, InvalidURI, NotFoundInStore
 from .meta import ObjectMeta
-from .store import Fetched, Store, UriSource
+from .store import CacheWrites, Fetched, Store, UriSource
 
 __all__ = [
     "HashAPISource",
@@ -307,7 +306,7 @@ class HashStore(_Keyed):
         await self.raw.aclose()
 
 
-class HashCache(HashStore):
+class HashCache(CacheWrites, HashStore):  # type: ignore[misc]  # as _Keyed
     """A :class:`HashStore` for use as a cache: ``put`` logs and counts failures, never raises.
 
     ``put_failures`` counts them. A chain filling this cache calls :meth:`put_or_raise` instead,
@@ -321,8 +320,7 @@ class HashCache(HashStore):
     ``base_store=`` is accepted for ``raw``, as in :class:`HashStore`.
     """
 
-    def _init_runtime(self) -> None:
-        self.put_failures = 0
+    _put_failure_log = (logger, logging.WARNING)
 
     def __init__(
         self,
@@ -366,30 +364,6 @@ class HashCache(HashStore):
     def declines(self, uri: str, size: int) -> bool:
         """Whether the raw store says it would refuse ``size`` bytes for key ``uri``."""
         return self.raw.declines(self.prefix + self.key_of(uri), size)
-
-    async def _put_or_raise(
-        self, uri: str, data: PutData, compress: str | None, level: int | None, stored: bool
-    ) -> None:
-        """``put`` that raises on failure."""
-        await super()._put(uri, data, compress, level, stored)
-
-    async def _put(
-        self, uri: str, data: PutData, compress: str | None, level: int | None, stored: bool
-    ) -> None:
-        """Store the blob if possible; failures are logged and counted, not raised.
-
-        A key or data of the wrong form is the caller's mistake, not a cache failure: it raises
-        ``TypeError`` or :class:`~asyncbitstore.errors.InvalidURI` as every other method does
-        (and an unknown codec or bad level ``ValueError``).
-        """
-        self._raw_uri(uri)
-        check_put_data(data)
-        check_options(compress, level, stored)
-        try:
-            await self.put_or_raise(uri, data, compress=compress, level=level, stored=stored)
-        except Exception as exc:
-            self.put_failures += 1
-            logger.warning("%s: could not cache %r: %s", self.name, uri, exc)
 
 
 class HashAPISource(_Keyed):
