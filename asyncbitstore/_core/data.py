@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from ..errors import InvalidRange
@@ -76,7 +76,9 @@ def bytes_chunk(chunk: object) -> bytes | bytearray | memoryview:
     return chunk
 
 
-async def chunks_of(data: PutData, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
+async def chunks_of(
+    data: PutData, chunk_size: int = DEFAULT_CHUNK_SIZE
+) -> AsyncGenerator[bytes, None]:
     """Iterate ``data`` as chunks, whether it is bytes-like or already an async iterable."""
     if isinstance(data, (bytes, bytearray, memoryview)):
         view = memoryview(data)
