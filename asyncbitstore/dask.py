@@ -40,10 +40,8 @@ from typing import Any, TypeVar
 
 try:
     import dask.bag as db
-except ModuleNotFoundError as _missing:  # pragma: no cover - depends on the installed extras
-    raise ImportError(
-        "asyncbitstore.dask needs Dask: pip install 'asyncbitstore[dask]'"
-    ) from _missing
+except ModuleNotFoundError as exc:  # pragma: no cover - depends on the installed extras
+    raise ImportError("asyncbitstore.dask needs Dask: pip install 'asyncbitstore[dask]'") from exc
 
 from ._core import bulk
 from ._core.checks import positive_int

@@ -43,17 +43,8 @@ except ModuleNotFoundError as exc:  # pragma: no cover - depends on the installe
         "asyncbitstore.fastapi needs FastAPI: pip install 'asyncbitstore[fastapi]'"
     ) from exc
 
+from . import errors
 from ._core.data import DEFAULT_CHUNK_SIZE
-from .errors import (
-    BitstoreError,
-    InvalidDataFound,
-    InvalidRange,
-    InvalidURI,
-    NotFoundInStore,
-    NotWritable,
-    StoreFull,
-    StoreNotAvailable,
-)
 from .store import Store
 
 __all__ = [
@@ -191,22 +182,22 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, max(end, start)
 
 
-def error_response(exc: BitstoreError) -> Response:
+def error_response(exc: errors.BitstoreError) -> Response:
     """The HTTP answer for one of the library's errors (see the module docstring)."""
     headers: dict[str, str] = {}
-    if isinstance(exc, InvalidURI):
+    if isinstance(exc, errors.InvalidURI):
         status, detail = 400, "malformed key" + (f": expected {exc.hint}" if exc.hint else "")
-    elif isinstance(exc, InvalidDataFound):
+    elif isinstance(exc, errors.InvalidDataFound):
         status, detail = 502, "stored copies failed verification"
-    elif isinstance(exc, NotFoundInStore):
+    elif isinstance(exc, errors.NotFoundInStore):
         status, detail = 404, "not found"
-    elif isinstance(exc, InvalidRange):
+    elif isinstance(exc, errors.InvalidRange):
         status, detail = 416, "range not satisfiable"
-    elif isinstance(exc, NotWritable):
+    elif isinstance(exc, errors.NotWritable):
         status, detail, headers = 405, "this service does not take uploads", {"Allow": "GET, HEAD"}
-    elif isinstance(exc, StoreFull):
+    elif isinstance(exc, errors.StoreFull):
         status, detail = 507, "no room for the blob"
-    elif isinstance(exc, StoreNotAvailable):
+    elif isinstance(exc, errors.StoreNotAvailable):
         status, detail, headers = 503, "storage temporarily unavailable", {"Retry-After": "1"}
     else:
         status, detail = 500, "storage error"
@@ -244,7 +235,7 @@ async def blob_response(
                 return await _partial(store, key, span, size, chunk_size, media_type, headers)
         chunks = store.stream(key, chunk_size)
         first = await anext(chunks, b"")
-    except BitstoreError as exc:
+    except errors.BitstoreError as exc:
         return error_response(exc)
     return StreamingResponse(_relay(key, first, chunks), media_type=media_type, headers=headers)
 
@@ -295,6 +286,6 @@ async def write_response(store: Store, data: bytes) -> Response:
         raise TypeError(f"{store.name} has no write(); use a content-addressed store or chain")
     try:
         key = await store.write(data)
-    except BitstoreError as exc:
+    except errors.BitstoreError as exc:
         return error_response(exc)
     return JSONResponse({"key": key}, status_code=201)

@@ -14,9 +14,10 @@ Keys are accepted as ``<hex>`` or ``<algorithm>://<hex>``, in any case, and used
 from __future__ import annotations
 
 import abc
+import contextlib
 import inspect
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, TypeVar, cast
 
 from ._core.data import PutData, check_put_data
@@ -28,7 +29,6 @@ from ._core.write_source import WriteData, keyed_source
 from .compression.codecs import MAGIC_BYTE
 from .compression.store_io import (
     DecodedHasher,
-    check_options,
     decode,
     put_options,
     stored_flag,
@@ -37,7 +37,7 @@ from .compression.store_io import (
 )
 from .errors import InvalidDataFound, InvalidURI, NotFoundInStore
 from .meta import ObjectMeta
-from .store import Fetched, Store, UriSource
+from .store import CacheWrites, Fetched, Store, UriSource
 
 __all__ = [
     "HashAPISource",
@@ -178,6 +178,19 @@ class HashStore(_Keyed):
         key = self.key_of(uri)
         return key, self.prefix + key
 
+    @contextlib.contextmanager
+    def _missing_as_key(self, key: str, *, keep_invalid: bool = False) -> Iterator[None]:
+        """Report the raw store's missing blob as ``key`` missing from this store.
+
+        With ``keep_invalid``, an `InvalidDataFound` passes through as it is.
+        """
+        try:
+            yield
+        except NotFoundInStore as exc:
+            if keep_invalid and isinstance(exc, InvalidDataFound):
+                raise
+            raise NotFoundInStore(self, key) from exc
+
     def local_file(self, uri: str) -> LocalFile | None:
         """The raw store's local file for the key, if it keeps one."""
         return self.raw.local_file(self.prefix + self.key_of(uri))
@@ -191,44 +204,32 @@ class HashStore(_Keyed):
         if not stored:
             return await self.get_key(self.key_of(uri))
         key, raw_uri = self._raw_uri(uri)
-        try:
+        with self._missing_as_key(key, keep_invalid=True):
             data = await self.raw.get(raw_uri, stored=True)
-        except NotFoundInStore as exc:
-            if isinstance(exc, InvalidDataFound):
-                raise
-            raise NotFoundInStore(self, key) from exc
         if self.verify:
             self._check_digest(key, self.keys.digest(await decode(self, key, data)))
         return data
 
     async def get_key(self, key: str) -> bytes:
         """``get`` for a key already normalized (lower-case hex of the right length)."""
-        try:
+        with self._missing_as_key(key, keep_invalid=True):
             data = await self.raw.get(self.prefix + key)
-        except NotFoundInStore as exc:
-            if isinstance(exc, InvalidDataFound):
-                raise
-            raise NotFoundInStore(self, key) from exc
         return self._verified(key, data)
 
     async def get_range(self, uri: str, start: int, end: int) -> bytes:
         """Bytes ``[start, end)`` of the blob (not verified: a range cannot be; a compressed
         blob raises :class:`CompressedRange`)."""
         key, raw_uri = self._raw_uri(uri)
-        try:
+        with self._missing_as_key(key):
             return await self.raw.get_range(raw_uri, start, end)
-        except NotFoundInStore as exc:
-            raise NotFoundInStore(self, key) from exc
 
     async def _stream(self, uri: str, chunk_size: int, stored: bool) -> AsyncIterator[bytes]:
         """The blob in chunks (the stored form with ``stored``); with ``verify``, a mismatch
         raises after the last chunk."""
         key, raw_uri = self._raw_uri(uri)
         chunks = self.raw.stream(raw_uri, chunk_size, **stored_option(stored))
-        try:
+        with self._missing_as_key(key):
             first = await anext(chunks, None)
-        except NotFoundInStore as exc:
-            raise NotFoundInStore(self, key) from exc
         hasher = self.keys.new() if self.verify else None
         if hasher is not None and stored:
             hasher = DecodedHasher(hasher, self, key)
@@ -273,18 +274,14 @@ class HashStore(_Keyed):
     async def size(self, uri: str) -> int:
         """The blob's size in bytes."""
         key, raw_uri = self._raw_uri(uri)
-        try:
+        with self._missing_as_key(key):
             return await self.raw.size(raw_uri)
-        except NotFoundInStore as exc:
-            raise NotFoundInStore(self, key) from exc
 
     async def head(self, uri: str) -> ObjectMeta:
         """The raw store's meta of the blob (its ``size`` is the stored size, as `size`)."""
         key, raw_uri = self._raw_uri(uri)
-        try:
+        with self._missing_as_key(key):
             return await self.raw.head(raw_uri)
-        except NotFoundInStore as exc:
-            raise NotFoundInStore(self, key) from exc
 
     async def delete(self, uri: str) -> None:
         """Remove the blob (nothing happens if it is missing)."""
@@ -309,7 +306,7 @@ class HashStore(_Keyed):
         await self.raw.aclose()
 
 
-class HashCache(HashStore):
+class HashCache(CacheWrites, HashStore):  # type: ignore[misc]  # as _Keyed
     """A :class:`HashStore` for use as a cache: ``put`` logs and counts failures, never raises.
 
     ``put_failures`` counts them. A chain filling this cache calls :meth:`put_or_raise` instead,
@@ -323,8 +320,7 @@ class HashCache(HashStore):
     ``base_store=`` is accepted for ``raw``, as in :class:`HashStore`.
     """
 
-    def _init_runtime(self) -> None:
-        self.put_failures = 0
+    _put_failure_log = (logger, logging.WARNING)
 
     def __init__(
         self,
@@ -368,30 +364,6 @@ class HashCache(HashStore):
     def declines(self, uri: str, size: int) -> bool:
         """Whether the raw store says it would refuse ``size`` bytes for key ``uri``."""
         return self.raw.declines(self.prefix + self.key_of(uri), size)
-
-    async def _put_or_raise(
-        self, uri: str, data: PutData, compress: str | None, level: int | None, stored: bool
-    ) -> None:
-        """``put`` that raises on failure."""
-        await super()._put(uri, data, compress, level, stored)
-
-    async def _put(
-        self, uri: str, data: PutData, compress: str | None, level: int | None, stored: bool
-    ) -> None:
-        """Store the blob if possible; failures are logged and counted, not raised.
-
-        A key or data of the wrong form is the caller's mistake, not a cache failure: it raises
-        ``TypeError`` or :class:`~asyncbitstore.errors.InvalidURI` as every other method does
-        (and an unknown codec or bad level ``ValueError``).
-        """
-        self._raw_uri(uri)
-        check_put_data(data)
-        check_options(compress, level, stored)
-        try:
-            await self.put_or_raise(uri, data, compress=compress, level=level, stored=stored)
-        except Exception as exc:
-            self.put_failures += 1
-            logger.warning("%s: could not cache %r: %s", self.name, uri, exc)
 
 
 class HashAPISource(_Keyed):

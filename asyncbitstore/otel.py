@@ -38,7 +38,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode, Tracer, TracerProvider
 
-from ._core.data import PutData
+from ._core.data import PutData, PutWriter
 from ._core.version import package_version
 from .errors import CircuitOpen, InvalidDataFound, NotFoundInStore, StoreTimeout
 
@@ -153,13 +153,7 @@ class ChainTracer:
             span.set_attributes({OUTCOME: "hit", BYTES: len(data)})
             return data
 
-    async def put(
-        self,
-        chain: Store,
-        key: str,
-        data: PutData,
-        write: Callable[[str, PutData], Awaitable[None]],
-    ) -> None:
+    async def put(self, chain: Store, key: str, data: PutData, write: PutWriter) -> None:
         """``await write(key, data)`` inside an ``asyncbitstore.put`` span."""
         with self._span("asyncbitstore.put", _sized(self._attributes(chain, key), data)) as span:
             await write(key, data)

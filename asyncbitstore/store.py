@@ -42,15 +42,22 @@ import logging
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, ClassVar, Literal, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, overload
 
 from ._core import bulk as _bulk
-from ._core.data import DEFAULT_CHUNK_SIZE, PutData, check_chunk_size, check_range, slice_range
+from ._core.data import (
+    DEFAULT_CHUNK_SIZE,
+    PutData,
+    check_chunk_size,
+    check_put_data,
+    check_range,
+    slice_range,
+)
 from ._core.pinning import LocalFile, pin
 from ._core.progress import progress_bar
 from ._core.temp import temporary_copy
 from .compression.codecs import MAGIC
-from .compression.store_io import put_options, stored_flag
+from .compression.store_io import check_options, put_options, stored_flag
 from .errors import InvalidURI, NotFoundInStore, NotWritable
 from .meta import ObjectMeta
 from .stats import ChainStats
@@ -345,15 +352,6 @@ class Store(abc.ABC):
         *,
         concurrency: int = ...,
         progress: bool = ...,
-        return_exceptions: Literal[True],
-    ) -> builtins.list[Fetched]: ...
-    @overload
-    async def get_many(
-        self,
-        uris: UriSource,
-        *,
-        concurrency: int = ...,
-        progress: bool = ...,
         return_exceptions: bool,
     ) -> builtins.list[Fetched]: ...
     async def get_many(
@@ -417,16 +415,6 @@ class Store(abc.ABC):
         progress: bool = ...,
         return_exceptions: Literal[False] = ...,
     ) -> AsyncIterator[tuple[str, bytes | None]]: ...
-    @overload
-    def iter_get(
-        self,
-        uris: UriSource,
-        *,
-        concurrency: int = ...,
-        ordered: bool = ...,
-        progress: bool = ...,
-        return_exceptions: Literal[True],
-    ) -> AsyncIterator[tuple[str, Fetched]]: ...
     @overload
     def iter_get(
         self,
@@ -545,15 +533,6 @@ class Store(abc.ABC):
         progress: bool = ...,
         return_exceptions: Literal[False] = ...,
     ) -> dict[str, bool]: ...
-    @overload
-    async def exists_many(
-        self,
-        uris: UriSource,
-        *,
-        concurrency: int = ...,
-        progress: bool = ...,
-        return_exceptions: Literal[True],
-    ) -> dict[str, bool | BaseException]: ...
     @overload
     async def exists_many(
         self,
@@ -855,6 +834,51 @@ class Store(abc.ABC):
                 state[new] = state.pop(old)
         self.__dict__.update(state)
         self._init_runtime()
+
+
+class CacheWrites(Store):
+    """What makes a store a cache: `put` logs and counts failures instead of raising.
+
+    ``put_failures`` counts them; `put_or_raise` raises them (a chain filling the cache calls
+    it, so that the chain's own figures see the failures too). Mixed in before the store class
+    whose writes it guards, which checks keys with ``_raw_uri``; ``_put_failure_log`` is the
+    logger and level of the line a failure writes.
+    """
+
+    put_failures: int
+    _put_failure_log: ClassVar[tuple[logging.Logger, int]]
+
+    if TYPE_CHECKING:
+
+        def _raw_uri(self, uri: Any) -> Any: ...
+
+    def _init_runtime(self) -> None:
+        self.put_failures = 0
+
+    async def _put_or_raise(
+        self, uri: str, data: PutData, compress: str | None, level: int | None, stored: bool
+    ) -> None:
+        """``put`` that raises on failure: the store's own write."""
+        await super()._put(uri, data, compress, level, stored)
+
+    async def _put(
+        self, uri: str, data: PutData, compress: str | None, level: int | None, stored: bool
+    ) -> None:
+        """Store the blob if possible; a failure is logged and counted, not raised.
+
+        A key or data of the wrong form, or bad compression options, still raise (``TypeError``,
+        `InvalidURI`, ``ValueError``), as from every other method: they are the caller's
+        mistake, not the cache's.
+        """
+        self._raw_uri(uri)
+        check_put_data(data)
+        check_options(compress, level, stored)
+        try:
+            await self.put_or_raise(uri, data, compress=compress, level=level, stored=stored)
+        except Exception as exc:
+            self.put_failures += 1
+            log, severity = self._put_failure_log
+            log.log(severity, "%s: could not cache %r: %s", self.name, uri, exc)
 
 
 def _dump_json(obj: Any, sort_keys: bool) -> bytes:

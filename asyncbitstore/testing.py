@@ -108,12 +108,12 @@ class FaultyStore(_Forwarding):
         self.faults = 0
 
     @property
-    def name(self) -> str:
-        return f"FaultyStore({self.inner.name})"
-
-    @property
     def _inner(self) -> Store:
         return self.inner
+
+    @property
+    def name(self) -> str:
+        return f"FaultyStore({self.inner.name})"
 
     async def _before(self, uri: object) -> None:
         self.check_uri(uri)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from ..errors import InvalidRange
@@ -12,6 +12,7 @@ __all__ = [
     "BytesLike",
     "Capped",
     "PutData",
+    "PutWriter",
     "check_put_data",
     "check_range",
     "chunks_of",
@@ -20,6 +21,8 @@ __all__ = [
 
 BytesLike = bytes | bytearray | memoryview
 PutData = bytes | bytearray | memoryview | AsyncIterable[bytes]
+#: A coroutine function that writes ``data`` at a key (what a traced chain's put hands over).
+PutWriter = Callable[[str, PutData], Awaitable[None]]
 
 DEFAULT_CHUNK_SIZE = 1 << 20
 
@@ -73,7 +76,9 @@ def bytes_chunk(chunk: object) -> bytes | bytearray | memoryview:
     return chunk
 
 
-async def chunks_of(data: PutData, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
+async def chunks_of(
+    data: PutData, chunk_size: int = DEFAULT_CHUNK_SIZE
+) -> AsyncGenerator[bytes, None]:
     """Iterate ``data`` as chunks, whether it is bytes-like or already an async iterable."""
     if isinstance(data, (bytes, bytearray, memoryview)):
         view = memoryview(data)

@@ -122,10 +122,10 @@ class ChainBase(Store):
         read: bool = True,
         timeout: float | None = None,
     ) -> None:
-        """Add a cache tier.
+        """Add a cache tier, asked after the tiers already added.
 
         Args:
-            cache: the store.
+            cache: the store that keeps copies (filled from sources with ``cache_result``).
             name: the tier's name in stats, logs and metric labels (unique in the chain); by
                 default the store's class with its backing store's, as ``Sha1Cache(FileRaw)``.
             read: when false the cache is only written to, never read from.
@@ -142,10 +142,10 @@ class ChainBase(Store):
         write: bool = False,
         timeout: float | None = None,
     ) -> None:
-        """Add a source tier.
+        """Add a source tier, asked after the tiers already added.
 
         Args:
-            source: the store.
+            source: the store that holds the blobs.
             name: the tier's name in stats, logs and metric labels (unique in the chain); by
                 default the store's class with its backing store's, as ``Sha1Store(S3Raw)``.
             cache_result: write blobs found here to every cache.

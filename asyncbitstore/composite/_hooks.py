@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
-from .._core.data import PutData
+from .._core.data import PutData, PutWriter
 from ..store import Store
 from ._tier import Tier
 
@@ -25,13 +25,7 @@ class ChainHooks(Protocol):
         """A ``get`` of the chain: return ``await fetch(key)``."""
         ...
 
-    async def put(
-        self,
-        chain: Store,
-        key: str,
-        data: PutData,
-        write: Callable[[str, PutData], Awaitable[None]],
-    ) -> None:
+    async def put(self, chain: Store, key: str, data: PutData, write: PutWriter) -> None:
         """A ``put`` to the chain: ``await write(key, data)``."""
         ...
 

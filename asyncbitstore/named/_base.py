@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator, Iterator
 from .._core.data import PutData, check_put_data
 from .._core.pinning import LocalFile
 from .._core.redact import redact
-from ..compression.store_io import check_options, put_options, stored_flag, stored_option
+from ..compression.store_io import put_options, stored_flag, stored_option
 from ..errors import InvalidDataFound, InvalidURI, NotFoundInStore
 from ..listing import cut_level
-from ..store import Store
+from ..store import CacheWrites, Store
 from ._layout import Layout
 
 __all__ = ["NamedCache", "NamedStore"]
@@ -116,10 +116,11 @@ class NamedStore(Store):
         try:
             with self._ours(uri):
                 first = await anext(chunks, None)
-            if first is not None:
-                yield first
-                async for chunk in chunks:
-                    yield chunk
+            if first is None:
+                return
+            yield first
+            async for chunk in chunks:
+                yield chunk
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]
 
@@ -186,37 +187,12 @@ class NamedStore(Store):
         await self.raw.aclose()
 
 
-class NamedCache(NamedStore):
+class NamedCache(CacheWrites, NamedStore):
     """What makes a store a cache: `put` logs and counts failures instead of raising."""
 
-    put_failures: int
+    _put_failure_log = (logger, logging.DEBUG)
     #: The bound on the cache's stored bytes, if any.
     max_bytes: int | None = None
-
-    def _init_runtime(self) -> None:
-        self.put_failures = 0
-
-    async def _put_or_raise(
-        self, uri: str, data: PutData, compress: str | None, level: int | None, stored: bool
-    ) -> None:
-        await super()._put(uri, data, compress, level, stored)
-
-    async def _put(
-        self, uri: str, data: PutData, compress: str | None, level: int | None, stored: bool
-    ) -> None:
-        """Store the blob if possible; a failure is logged at DEBUG and counted.
-
-        A key or data of the wrong form, or bad compression options, still raise: they are
-        the caller's mistake, not the cache's.
-        """
-        self._raw_uri(uri)
-        check_put_data(data)
-        check_options(compress, level, stored)
-        try:
-            await self._put_or_raise(uri, data, compress, level, stored)
-        except Exception as exc:
-            self.put_failures += 1
-            logger.debug("%s: could not cache %r: %s", self.name, uri, exc)
 
     def declines(self, uri: str, size: int) -> bool:
         """Whether this cache would refuse ``size`` bytes for ``uri`` (also: a name it cannot

@@ -5,16 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import (
-    AsyncGenerator,
-    AsyncIterable,
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Mapping,
-)
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
 from functools import partial
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import aiohttp
 
@@ -165,7 +158,7 @@ async def put_stream(
 ) -> None:
     """Upload an async iterable through ``do`` (``GSRaw._do``): in one request if it fits in a
     chunk, else by resumable upload, whose session start is retried but not its chunks."""
-    chunks = cast(AsyncGenerator[bytes, None], chunks_of(data))
+    chunks = chunks_of(data)
     try:
         buffer = bytearray()
         async for chunk in chunks:

@@ -35,7 +35,6 @@ from yarl import URL
 from ...meta import ObjectMeta
 from . import _meta as s3meta
 from ._client import (
-    DEFAULT_MAX_OBJECT_BYTES,
     Connection,
     Object,
     check_status,
@@ -110,7 +109,7 @@ class FastConnection(Connection):
         client: Any,
         stack: AsyncExitStack,
         slots: int,
-        max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES,
+        max_object_bytes: int,
         *,
         anonymous: bool,
         path_style: bool,
