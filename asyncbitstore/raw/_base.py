@@ -39,6 +39,9 @@ class RawStore(Store):
 
     Subclasses implement `_get_stored`, `_stream_stored` and `_stored_range`, and
     `_put_stored` if they can write; `_locate` checks a URI and turns it into what those need.
+    A backend whose objects may carry an encoding beside their bytes (an HTTP
+    ``Content-Encoding``) also implements `_get_content` and `_stream_content`, which undo it;
+    the frame is then decoded from what they return.
     """
 
     # -- what a backend implements --------------------------------------------------------------
