@@ -13,6 +13,7 @@ them here with the header's value:
 Several encodings (``gzip, br``: gzip applied first) are undone in reverse order; ``identity``
 is no encoding. An encoding not decodable here (``compress``, anything unknown) raises
 `InvalidDataFound` before any byte is handed out: encoded bytes never pass for the data.
+An empty body is empty data, whatever its header says (as HTTP clients read it).
 """
 
 from __future__ import annotations
@@ -178,7 +179,7 @@ async def decode_content(
         ImportError: the codec's package (brotli, zstandard) is not installed.
     """
     names = _parsed(store, uri, value)
-    if not names:
+    if not names or not data:  # an empty body is empty data, as HTTP clients read it
         return data
     assert value is not None
     try:
@@ -219,12 +220,14 @@ async def decode_content_stream(
             return
         assert value is not None
         pipeline = _Pipeline(names, chunk_size)
+        empty = True
         try:
             async for chunk in chunks:
+                empty = empty and not chunk
                 for out in pipeline.feed(chunk):
                     for piece in _pieces(out, chunk_size):
                         yield piece
-            for out in pipeline.finish():
+            for out in () if empty else pipeline.finish():
                 for piece in _pieces(out, chunk_size):
                     yield piece
         except CorruptFrame as exc:

@@ -126,7 +126,14 @@ class S3Raw(RawStore):
             request goes through aiobotocore.
         max_object_bytes: the largest object ``get`` and ``get_range`` read whole (default
             5 GiB, S3's largest single PUT); a larger one raises `StoreNotAvailable` without
-            its body being read (``stream`` has no such bound).
+            its body being read (``stream`` has no such bound). It also bounds what ``get``
+            decodes an object stored with a ``Content-Encoding`` to.
+
+    An object another tool stored with ``Content-Encoding: gzip``, ``br``, ``zstd`` or
+    ``deflate`` (several, such as ``gzip, br``, are undone in turn) is decoded by ``get`` and
+    ``stream``, after the ETag check of its bytes as stored; ``stored=True`` returns those
+    bytes, ``size`` and ``head`` their size, and ``get_range`` raises `CompressedRange`. An
+    encoding not decodable here (``compress``, ...) raises `InvalidDataFound`.
 
     No redirect is followed to another host: S3's answers naming the bucket's region are
     signed again for that region, and any other redirect raises `StoreNotAvailable` naming
