@@ -44,6 +44,7 @@ __all__ = [
     "CorruptFrame",
     "codec_by_id",
     "codec_named",
+    "inflater",
 ]
 
 #: ``MAGIC[0]``: stores test ``data[0] != MAGIC_BYTE`` on their hot read path, which costs a
@@ -80,8 +81,12 @@ class _Gzip(Codec):
 
 
 class _GzipDecoder:
-    def __init__(self) -> None:
-        self._inflate = zlib.decompressobj(31)
+    """Inflates one gzip member (``wbits`` 31), or with other ``wbits`` a zlib (15) or raw
+    deflate (-15) stream; ``name`` is what messages call the format."""
+
+    def __init__(self, wbits: int = 31, name: str = "gzip") -> None:
+        self._inflate = zlib.decompressobj(wbits)
+        self._name = name
 
     def feed(self, data: bytes, limit: int) -> Iterator[bytes]:
         inflate = self._inflate
@@ -89,18 +94,18 @@ class _GzipDecoder:
             try:
                 out = inflate.decompress(data, limit)
             except zlib.error as exc:
-                raise CorruptFrame(f"gzip: {exc}") from exc
+                raise CorruptFrame(f"{self._name}: {exc}") from exc
             data = inflate.unconsumed_tail
             if out:
                 yield out
             if not data and len(out) < limit:
                 break
         if inflate.eof and (data or inflate.unused_data):
-            raise CorruptFrame("gzip: data after the end of the stream")
+            raise CorruptFrame(f"{self._name}: data after the end of the stream")
 
     def finish(self) -> Iterator[bytes]:
         if not self._inflate.eof:
-            raise CorruptFrame("gzip: the stream is truncated")
+            raise CorruptFrame(f"{self._name}: the stream is truncated")
         return iter(())
 
 
@@ -160,6 +165,11 @@ _CODECS: dict[str, Codec] = {c.name: c for c in (_Gzip(), _Brotli(), Zstd())}
 _BY_ID: dict[int, Codec] = {c.ident: c for c in (_Identity(), *_CODECS.values())}
 #: The names ``put(compress=...)`` accepts.
 CODEC_NAMES = tuple(sorted(_CODECS))
+
+
+def inflater(wbits: int, name: str) -> Decompressor:
+    """A bounded zlib decompressor for ``wbits`` (31 gzip, 15 zlib, -15 raw deflate)."""
+    return _GzipDecoder(wbits, name)
 
 
 def codec_named(name: object) -> Codec:

@@ -39,6 +39,9 @@ class RawStore(Store):
 
     Subclasses implement `_get_stored`, `_stream_stored` and `_stored_range`, and
     `_put_stored` if they can write; `_locate` checks a URI and turns it into what those need.
+    A backend whose objects may carry an encoding beside their bytes (an HTTP
+    ``Content-Encoding``) also implements `_get_content` and `_stream_content`, which undo it;
+    the frame is then decoded from what they return.
     """
 
     # -- what a backend implements --------------------------------------------------------------
@@ -75,6 +78,15 @@ class RawStore(Store):
         ``start`` and ``end`` are the range asked for, which ``InvalidRange`` names.
         """
 
+    async def _get_content(self, uri: str) -> bytes:
+        """The blob's bytes with any encoding the backend records beside them (an HTTP
+        ``Content-Encoding``) undone: what `get` decodes the frame of. Default: the stored form."""
+        return await self._get_stored(uri)
+
+    def _stream_content(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
+        """`_get_content` as a stream, in chunks of at most ``chunk_size`` bytes."""
+        return self._stream_stored(uri, chunk_size)
+
     async def _put_stored(self, uri: str, where: Any, data: PutData, *options: Any) -> None:
         """Write ``data``, a stored form (bytes-like or an async iterable of bytes)."""
         raise NotImplementedError(f"{self.name} implements no _put_stored")
@@ -85,7 +97,7 @@ class RawStore(Store):
         """The blob at ``uri``, decoded unless ``stored`` (see `Store.get`)."""
         if raw is not None:
             stored = stored_flag(stored, raw)
-        data = await self._get_stored(uri)
+        data = await (self._get_stored(uri) if stored else self._get_content(uri))
         if stored or not data or data[0] != MAGIC_BYTE:
             return data
         return await decode(self, self._shown(uri), data)
@@ -99,9 +111,9 @@ class RawStore(Store):
 
     def _stream(self, uri: str, chunk_size: int, stored: bool) -> AsyncIterator[bytes]:
         """The blob in chunks, decoded as they stream unless ``stored`` (see `Store.stream`)."""
-        chunks = self._stream_stored(uri, chunk_size)
         if stored:
-            return chunks
+            return self._stream_stored(uri, chunk_size)
+        chunks = self._stream_content(uri, chunk_size)
         shown = self._shown(uri) if isinstance(uri, str) else uri
         return decode_stream(self, shown, chunks, chunk_size)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from functools import partial
 from typing import Any, TypeVar
 
@@ -26,7 +26,21 @@ from ..._core.data import PutData, check_chunk_size
 from ..._core.redact import redact, stand_in
 from ..._core.renamed import NOT_GIVEN, renamed
 from ..._core.resources import LoopLocal
-from ...errors import BucketNotFound, InvalidDataFound, InvalidRange, InvalidURI, NotFoundInStore
+from ...compression.content_encoding import (
+    DEFAULT_MAX_DECODED,
+    decode_content,
+    decode_content_stream,
+    refuse_range,
+    transport_only,
+)
+from ...errors import (
+    BucketNotFound,
+    CompressedRange,
+    InvalidDataFound,
+    InvalidRange,
+    InvalidURI,
+    NotFoundInStore,
+)
 from ...meta import ObjectMeta
 from ...retry import Retry, TransientError, is_transient
 from ...store import DEFAULT_CONCURRENCY
@@ -43,6 +57,7 @@ R = TypeVar("R")
 
 _MAX_KNOWN_BUCKETS = 1024
 _OPEN_RANGE_FROM = 1 << 53  # a range end this large is asked as "to the end" (bytes=N-)
+_STORED_ENCODING = "X-Goog-Stored-Content-Encoding"
 _GENERATION_TRIES = 3  # reads of a pinned generation when writes keep replacing it
 
 
@@ -65,8 +80,10 @@ class GSRaw(RawStore):
             of the answer's ``x-goog-hash`` header. A ``get`` whose bytes do not match is read
             again under ``retry`` and then raises `InvalidDataFound`; a ``stream`` raises it
             after its last chunk. Objects with no md5 (composite objects: crc32c only, which
-            is not checked) and objects stored or sent with a content encoding (GCS or a proxy
-            decompresses them on the way) are not checked; ranges never are.
+            is not checked) and answers whose ``Content-Encoding`` differs from the
+            object's stored one (decompressed or compressed on the way) are not checked;
+            ranges never are. An object stored with a ``Content-Encoding`` is read as stored
+            (``Accept-Encoding: gzip``, so GCS does not decompress it), checked, then decoded.
         verify_md5: turns the same check on whatever ``verify_checksums`` says (its older name).
         chunk_size: bodies up to this size are uploaded in one request; larger ones (and async
             iterables that grow past it) go through a resumable upload in chunks of this size,
@@ -90,6 +107,9 @@ class GSRaw(RawStore):
     _renamed_attrs = (("timeout", "read_timeout"),)
     _list_page_size = 1000
     verify_checksums: bool = True  # a store pickled before the option existed has it
+    #: The most bytes ``get`` decodes an object stored with a ``Content-Encoding`` to (a
+    #: larger one raises `StoreNotAvailable`; ``stream`` has no such bound).
+    max_decoded_bytes: int = DEFAULT_MAX_DECODED
 
     def __init__(
         self,
@@ -207,7 +227,8 @@ class GSRaw(RawStore):
 
     async def _read(
         self, client: GSClient, uri: str, bucket: str, name: str, generation: str | None = None
-    ) -> bytes:
+    ) -> tuple[bytes, Mapping[str, str]]:
+        """The body as sent (checked against its md5) and the answer's headers."""
         response = await client.get_media(bucket, name, generation=generation)
         async with response:
             data: bytes = await response.read()
@@ -215,19 +236,39 @@ class GSRaw(RawStore):
             reason = md5_mismatch(response.headers, (await md5_of(data)).digest())
             if reason is not None:
                 raise ChecksumMismatch(reason)
-        return data
+        return data, response.headers
+
+    async def _as_stored(self, uri: str, data: bytes, headers: Mapping[str, str]) -> bytes:
+        """``data`` with an encoding added on the way only undone (see `transport_only`)."""
+        stored = headers.get(_STORED_ENCODING)
+        layer = transport_only(headers.get("Content-Encoding"), stored)
+        return await self._undo(uri, data, layer)
+
+    async def _undo(self, uri: str, data: bytes, encoding: str | None) -> bytes:
+        bound = self.max_decoded_bytes
+        return await decode_content(self, uri, data, encoding, bound, "max_decoded_bytes")
 
     @property
     def _checks_reads(self) -> bool:
         return self.verify_checksums or self.verify_md5
 
     async def _read_span(
-        self, client: GSClient, uri: str, bucket: str, name: str, start: int, end: int
+        self,
+        client: GSClient,
+        uri: str,
+        bucket: str,
+        name: str,
+        start: int,
+        end: int,
+        asked: tuple[int, int],
     ) -> bytes:
-        """Bytes ``[start, end)`` of a 206 naming exactly them, or sliced from a whole 200."""
+        """Bytes ``[start, end)`` of a 206 naming exactly them, or sliced from a whole 200;
+        `CompressedRange` for an object stored with a ``Content-Encoding``."""
         span = f"bytes={start}-{'' if end >= _OPEN_RANGE_FROM else end - 1}"
         response = await client.get_media(bucket, name, span)
         async with response:
+            encoding = response.headers.get("Content-Encoding")
+            refuse_range(self, uri, encoding, *asked, stored=response.headers.get(_STORED_ENCODING))
             if response.status == 200:  # the server ignored the Range header
                 data, size = await responses.slice_body(response, start, end)
                 if start > size:
@@ -238,11 +279,20 @@ class GSRaw(RawStore):
                 response.content, responses.span_length(header, start, end)
             )
 
-    async def _get_stored(self, uri: str) -> bytes:
+    async def _get_answer(self, uri: str) -> tuple[bytes, Mapping[str, str]]:
         bucket, name = self._parse(uri)
         return await self._do(
             uri, partial(self._read, uri=uri, bucket=bucket, name=name), bucket=bucket
         )
+
+    async def _get_stored(self, uri: str) -> bytes:
+        return await self._as_stored(uri, *await self._get_answer(uri))
+
+    async def _get_content(self, uri: str) -> bytes:
+        """The object's bytes, its ``Content-Encoding`` undone (bounded by
+        ``max_decoded_bytes``)."""
+        data, headers = await self._get_answer(uri)
+        return await self._undo(uri, data, headers.get("Content-Encoding"))
 
     async def _stored_range(
         self, uri: str, where: Any, asked_start: int, asked_end: int, start: int, end: int
@@ -252,22 +302,50 @@ class GSRaw(RawStore):
         range costs a second, concurrent request for them."""
         bucket, name = where
         if start < end:
-            with contextlib.suppress(InvalidRange):  # 416: start at or past the end
-                read = partial(self._read_span, uri=uri, bucket=bucket, name=name, start=start,
-                               end=end)  # fmt: skip
+            read = partial(self._read_span, uri=uri, bucket=bucket, name=name, start=start,
+                           end=end, asked=(asked_start, asked_end))  # fmt: skip
+            try:
                 return await self._do(uri, read, bucket=bucket)
+            except CompressedRange:
+                raise
+            except InvalidRange:  # 416: start at or past the end
+                pass
         size = await self.size(uri)
         if start > size:
             raise InvalidRange(self, uri, start, end, f"the blob has only {size} bytes")
         return b""
 
-    async def _stream_stored(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
-        """The object as it arrives. A connection lost mid-way, or a chunk not complete within
-        ``read_timeout``, is resumed at the next byte of the same object generation, under the
-        retry policy."""
+    async def _stream_stored(
+        self, uri: str, chunk_size: int, decode: bool = False
+    ) -> AsyncIterator[bytes]:
+        """The object as it arrives (with ``decode``, its ``Content-Encoding`` undone; the
+        md5 check covers the bytes as sent). A connection lost mid-way, or a chunk not
+        complete within ``read_timeout``, is resumed at the next byte of the same object
+        generation, under the retry policy."""
         bucket, name = self._parse(uri)
         check_chunk_size(chunk_size)
         response = await self._do(uri, lambda c: c.get_media(bucket, name), bucket=bucket)
+        headers = response.headers
+        if decode:
+            layer = headers.get("Content-Encoding")
+        else:
+            layer = transport_only(headers.get("Content-Encoding"), headers.get(_STORED_ENCODING))
+        chunks = self._resumed(uri, bucket, name, response, chunk_size)
+        if layer is not None:
+            chunks = decode_content_stream(self, uri, chunks, layer, chunk_size)
+        try:
+            async with contextlib.aclosing(chunks):
+                async for chunk in chunks:
+                    yield chunk
+        finally:
+            response.release()  # in case `chunks` never started
+
+    def _stream_content(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
+        return self._stream_stored(uri, chunk_size, decode=True)
+
+    async def _resumed(
+        self, uri: str, bucket: str, name: str, response: Any, chunk_size: int
+    ) -> AsyncGenerator[bytes, None]:
         headers, offset, delays = response.headers, 0, self.retry.delays()
         generation = headers.get("X-Goog-Generation")
         digest = hashlib.md5(usedforsecurity=False) if self._checks_reads else None
@@ -345,7 +423,9 @@ class GSRaw(RawStore):
     async def _generation(self, uri: str, meta: ObjectMeta) -> tuple[bytes, ObjectMeta]:
         bucket, name = self._parse(uri)
         read = partial(self._read, uri=uri, bucket=bucket, name=name, generation=meta.version)
-        return await self._decoded(uri, await self._do(uri, read, bucket=bucket)), meta
+        data, headers = await self._do(uri, read, bucket=bucket)
+        data = await self._undo(uri, data, headers.get("Content-Encoding"))
+        return await self._decoded(uri, data), meta
 
     # -- writes ---------------------------------------------------------------------------------
 

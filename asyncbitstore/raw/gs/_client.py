@@ -132,12 +132,18 @@ class GSClient:
     ) -> Any:
         """An open ``alt=media`` response (status checked); the caller reads and releases it."""
         headers = await self.headers()
+        # The bytes as stored: GCS serves an object stored gzip-encoded as it is (not
+        # "transcoded", decompressed on its side) to a client that accepts gzip, and nothing
+        # here decodes on the way; `GSRaw` decodes, bounded, and checks the md5 first.
+        headers["Accept-Encoding"] = "gzip"
         if byte_range is not None:
             headers["Range"] = byte_range
         url = self.object_url(bucket, name) + "?alt=media"
         if generation is not None:
             url += f"&generation={generation}"
-        response = await self.session.get(url, headers=headers, timeout=self.timeout)
+        response = await self.session.get(
+            url, headers=headers, timeout=self.timeout, auto_decompress=False
+        )
         await check(response, *((200, 206) if byte_range is not None else (200,)))
         return response
 
@@ -249,13 +255,15 @@ async def check(response: Any, *ok: int) -> None:
 def md5_mismatch(headers: Mapping[str, str], md5: bytes) -> str | None:
     """Why ``md5`` (a digest) does not match the object's md5Hash in ``headers``, or None.
 
-    Objects without an MD5 (composite objects: crc32c only) pass, and so do objects stored
-    compressed or answered with a content encoding: GCS or a proxy may decompress them on the
-    way (and aiohttp does), so the bytes read are not those the hash covers.
+    Objects without an MD5 (composite objects: crc32c only) pass, and so do answers whose
+    ``Content-Encoding`` is not the one the object is stored with: GCS decompressed them
+    ("transcoding") or compressed them on the way, so the bytes read are not those the hash
+    covers.
     """
-    for name in ("X-Goog-Stored-Content-Encoding", "Content-Encoding"):
-        if headers.get(name, "identity").strip().lower() not in ("identity", ""):
-            return None
+    sent = headers.get("Content-Encoding", "identity").strip().lower() or "identity"
+    kept = headers.get("X-Goog-Stored-Content-Encoding", "").strip().lower() or "identity"
+    if sent != kept:
+        return None
     for part in headers.get("X-Goog-Hash", "").split(","):
         kind, _, value = part.strip().partition("=")
         if kind == "md5":

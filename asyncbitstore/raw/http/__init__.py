@@ -14,7 +14,8 @@ same way.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -26,6 +27,12 @@ from ..._core.deadline import check_timeout
 from ..._core.redact import redact, scrub, stand_in
 from ..._core.renamed import NOT_GIVEN, renamed
 from ..._core.resources import LoopLocal
+from ...compression.content_encoding import (
+    DEFAULT_MAX_DECODED,
+    decode_content,
+    decode_content_stream,
+    refuse_range,
+)
 from ...errors import (
     BitstoreError,
     InvalidRange,
@@ -70,7 +77,13 @@ class HTTPRaw(RawStore):
 
     ``get_range`` sends a ``Range`` header and also copes with servers that ignore it (a 200
     reply is sliced while it streams). ``size`` uses ``HEAD``'s ``Content-Length``, falling back
-    to a one-byte ranged ``GET``. TLS certificates are always verified. ``put`` and ``delete``
+    to a one-byte ranged ``GET``. TLS certificates are always verified.
+
+    A body sent with a ``Content-Encoding`` (``gzip``, ``br``, ``zstd``, ``deflate``: a
+    pre-compressed file served as it is, although the store asks for ``identity``) is decoded
+    by ``get`` (up to `max_decoded_bytes`) and ``stream``; ``stored=True`` gives it as sent, and
+    ``size`` its length as sent. A range of it raises `CompressedRange`, and an encoding not
+    decodable here `InvalidDataFound`. ``put`` and ``delete``
     raise :class:`~asyncbitstore.errors.NotWritable`.
     """
 
@@ -80,6 +93,9 @@ class HTTPRaw(RawStore):
     # Class-level defaults: a store pickled before these options existed still has them.
     max_listing_depth: int = 64
     max_listing_bytes: int = 16 << 20
+    #: The most bytes ``get`` decodes a body sent with a ``Content-Encoding`` to (a larger
+    #: one raises `StoreNotAvailable`; ``stream`` has no such bound).
+    max_decoded_bytes: int = DEFAULT_MAX_DECODED
 
     def __init__(
         self,
@@ -167,12 +183,15 @@ class HTTPRaw(RawStore):
         url: str,
         handle: Callable[[aiohttp.ClientResponse], Awaitable[R]],
         headers: Mapping[str, str] | None = None,
+        *,
+        as_sent: bool = False,
     ) -> R:
-        """Send one request and ``handle`` its response, the whole retried on transient failures."""
+        """Send one request and ``handle`` its response, the whole retried on transient failures
+        (``as_sent``: the body as sent, never decoded by aiohttp)."""
         session = await self._session.get()
 
         async def attempt() -> R:
-            async with await self._send(session, method, url, headers) as response:
+            async with await self._send(session, method, url, headers, as_sent) as response:
                 return await handle(response)
 
         return await self._retried(attempt, f"{method} {redact(url)}", url)
@@ -183,14 +202,19 @@ class HTTPRaw(RawStore):
         method: str,
         url: str,
         headers: Mapping[str, str] | None = None,
+        as_sent: bool = False,
     ) -> aiohttp.ClientResponse:
-        """The response to one request (redirects followed), its body still to be read.
+        """The response to one request (redirects followed), its body still to be read (as
+        sent, whatever its ``Content-Encoding``, with ``as_sent``).
 
         aiohttp raises a bare ``ValueError`` for a request it will not send, such as a redirect
         to a ``user:password@`` URL while the store sends an Authorization header.
         """
         try:
-            return await session.request(method, url, headers=headers, timeout=self._client_timeout)
+            return await session.request(
+                method, url, headers=headers, timeout=self._client_timeout,
+                auto_decompress=not as_sent,
+            )  # fmt: skip
         except ValueError as exc:
             reason = f"the request could not be sent: {scrub(str(exc), self._headers.values())}"
         if self._authorizes():
@@ -234,11 +258,11 @@ class HTTPRaw(RawStore):
         raise status_error(self, redact(url), response.status)
 
     async def _open(self, url: str) -> aiohttp.ClientResponse:
-        """A 200 response whose body is still to be read (the caller releases it)."""
+        """A 200 response whose body, as sent, is still to be read (the caller releases it)."""
         session = await self._session.get()
 
         async def attempt() -> aiohttp.ClientResponse:
-            response = await self._send(session, "GET", url)
+            response = await self._send(session, "GET", url, as_sent=True)
             try:
                 self._check(response, url)
             except BaseException:
@@ -255,16 +279,29 @@ class HTTPRaw(RawStore):
     def _shown(self, uri: str) -> str:
         return redact(uri)
 
-    async def _get_stored(self, uri: str) -> bytes:
-        """The whole body of ``GET uri`` (decoded by `get` if it is a blob stored compressed
-        by asyncbitstore)."""
+    async def _get_answer(self, uri: str) -> tuple[bytes, str | None]:
+        """The whole body of ``GET uri`` as sent, and its ``Content-Encoding``."""
         url = self._url(uri)
 
-        async def read(response: aiohttp.ClientResponse) -> bytes:
+        async def read(response: aiohttp.ClientResponse) -> tuple[bytes, str | None]:
             self._check(response, url)
-            return await response.read()
+            return await response.read(), response.headers.get("Content-Encoding")
 
-        return await self._call("GET", url, read)
+        return await self._call("GET", url, read, as_sent=True)
+
+    async def _get_stored(self, uri: str) -> bytes:
+        """The whole body of ``GET uri``, as sent (decoded by `get` if it is a blob stored
+        compressed by asyncbitstore)."""
+        return (await self._get_answer(uri))[0]
+
+    async def _get_content(self, uri: str) -> bytes:
+        """The whole body of ``GET uri``, its ``Content-Encoding`` undone (bounded by
+        ``max_decoded_bytes``)."""
+        return await self._undo(uri, *await self._get_answer(uri))
+
+    async def _undo(self, uri: str, data: bytes, encoding: str | None) -> bytes:
+        bound = self.max_decoded_bytes
+        return await decode_content(self, redact(uri), data, encoding, bound, "max_decoded_bytes")
 
     async def _stored_range(
         self, uri: str, url: Any, asked_start: int, asked_end: int, start: int, end: int
@@ -280,6 +317,8 @@ class HTTPRaw(RawStore):
             if response.status == 416:
                 return await self._unsatisfiable(response, url, start, end)
             self._check(response, url, 200, 206)
+            encoding = response.headers.get("Content-Encoding")
+            refuse_range(self, redact(url), encoding, asked_start, asked_end)
             if response.status == 200:  # the server ignored the range
                 data, size = await responses.slice_body(response, start, end)
                 if start > size:
@@ -290,7 +329,8 @@ class HTTPRaw(RawStore):
                 response.content, responses.span_length(header, start, end)
             )
 
-        return await self._call("GET", url, read, {"Range": f"bytes={start}-{end - 1}"})
+        span = {"Range": f"bytes={start}-{end - 1}"}
+        return await self._call("GET", url, read, span, as_sent=True)
 
     async def _unsatisfiable(
         self, response: aiohttp.ClientResponse, url: str, start: int, end: int
@@ -303,14 +343,33 @@ class HTTPRaw(RawStore):
             return b""
         raise InvalidRange(self, redact(url), start, end, f"the blob has only {total} bytes")
 
-    async def _stream_stored(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
-        """The body as it arrives. Errors before the first chunk are retried; a failure
-        mid-body raises ``StoreNotAvailable`` (nothing is retried once bytes were handed out),
-        and so does a chunk not complete within ``read_timeout`` (``StoreTimeout``), however
-        steadily bytes trickle."""
+    async def _stream_stored(
+        self, uri: str, chunk_size: int, decode: bool = False
+    ) -> AsyncIterator[bytes]:
+        """The body as it arrives (with ``decode``, its ``Content-Encoding`` undone). Errors
+        before the first chunk are retried; a failure mid-body raises ``StoreNotAvailable``
+        (nothing is retried once bytes were handed out), and so does a chunk not complete
+        within ``read_timeout`` (``StoreTimeout``), however steadily bytes trickle."""
         url = self._url(uri)
         check_chunk_size(chunk_size)
         response = await self._open(url)
+        try:
+            chunks = self._body(url, response, chunk_size)
+            if decode:
+                encoding = response.headers.get("Content-Encoding")
+                chunks = decode_content_stream(self, redact(url), chunks, encoding, chunk_size)
+            async with contextlib.aclosing(chunks):
+                async for chunk in chunks:
+                    yield chunk
+        finally:
+            response.release()
+
+    def _stream_content(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
+        return self._stream_stored(uri, chunk_size, decode=True)
+
+    async def _body(
+        self, url: str, response: aiohttp.ClientResponse, chunk_size: int
+    ) -> AsyncGenerator[bytes, None]:
         try:
             while chunk := await responses.read_chunk(
                 response.content, chunk_size, self.read_timeout
@@ -320,8 +379,6 @@ class HTTPRaw(RawStore):
             failure = exc
         else:
             return
-        finally:
-            response.release()
         raise self._failure(failure, url) from self._stand_in(failure)
 
     async def exists(self, uri: str) -> bool:
@@ -406,19 +463,22 @@ class HTTPRaw(RawStore):
     ) -> tuple[bytes, ObjectMeta] | None:
         url = self._url(uri)
 
-        async def read(response: aiohttp.ClientResponse) -> tuple[bytes, ObjectMeta] | None:
+        async def read(
+            response: aiohttp.ClientResponse,
+        ) -> tuple[bytes, str | None, ObjectMeta] | None:
             if response.status == 304 and conditions:
                 return None
             self._check(response, url)
             data = await response.read()
             length = response.content_length
             meta = http_meta.from_headers(response.headers, len(data) if length is None else length)
-            return data, meta
+            return data, response.headers.get("Content-Encoding"), meta
 
-        answer = await self._call("GET", url, read, conditions or None)
+        answer = await self._call("GET", url, read, conditions or None, as_sent=True)
         if answer is None:
             return None
-        return await self._decoded(uri, answer[0]), answer[1]
+        data, encoding, meta = answer
+        return await self._decoded(uri, await self._undo(uri, data, encoding)), meta
 
     # -- listing --------------------------------------------------------------------------------
 

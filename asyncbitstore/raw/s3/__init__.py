@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 try:
@@ -18,6 +18,11 @@ from ..._core.deadline import within
 from ..._core.redact import redact, stand_in
 from ..._core.renamed import NOT_GIVEN, renamed
 from ..._core.resources import LoopLocal
+from ...compression.content_encoding import (
+    decode_content,
+    decode_content_stream,
+    refuse_range,
+)
 from ...errors import (
     BucketNotFound,
     InvalidDataFound,
@@ -121,7 +126,14 @@ class S3Raw(RawStore):
             request goes through aiobotocore.
         max_object_bytes: the largest object ``get`` and ``get_range`` read whole (default
             5 GiB, S3's largest single PUT); a larger one raises `StoreNotAvailable` without
-            its body being read (``stream`` has no such bound).
+            its body being read (``stream`` has no such bound). It also bounds what ``get``
+            decodes an object stored with a ``Content-Encoding`` to.
+
+    An object another tool stored with ``Content-Encoding: gzip``, ``br``, ``zstd`` or
+    ``deflate`` (several, such as ``gzip, br``, are undone in turn) is decoded by ``get`` and
+    ``stream``, after the ETag check of its bytes as stored; ``stored=True`` returns those
+    bytes, ``size`` and ``head`` their size, and ``get_range`` raises `CompressedRange`. An
+    encoding not decodable here (``compress``, ...) raises `InvalidDataFound`.
 
     No redirect is followed to another host: S3's answers naming the bucket's region are
     signed again for that region, and any other redirect raises `StoreNotAvailable` naming
@@ -269,8 +281,9 @@ class S3Raw(RawStore):
     def _checks_reads(self) -> bool:
         return self.verify_checksums or self.verify_etag
 
-    async def _get_stored(self, uri: str) -> bytes:
-        """The object's bytes, checked against an MD5 ETag (a mismatch is read again)."""
+    async def _get_object(self, uri: str) -> Object:
+        """The object, its bytes as stored checked against an MD5 ETag (a mismatch is read
+        again)."""
         bucket, key = self._split(uri)
         check = self._checks_reads
 
@@ -282,7 +295,21 @@ class S3Raw(RawStore):
                     raise ChecksumMismatch(reason)
             return found
 
-        return (await self._request(uri, bucket, "get", fetch)).body
+        return await self._request(uri, bucket, "get", fetch)
+
+    async def _get_stored(self, uri: str) -> bytes:
+        """The object's bytes as stored (see `_get_object`)."""
+        return (await self._get_object(uri)).body
+
+    async def _get_content(self, uri: str) -> bytes:
+        """The object's bytes, its ``Content-Encoding`` undone (once checked as stored)."""
+        return await self._undo_encoding(uri, await self._get_object(uri))
+
+    async def _undo_encoding(self, uri: str, found: Object) -> bytes:
+        bound = self.max_object_bytes
+        return await decode_content(
+            self, uri, found.body, found.encoding, bound, "max_object_bytes"
+        )
 
     async def _stored_range(
         self, uri: str, where: Any, asked_start: int, asked_end: int, start: int, end: int
@@ -305,6 +332,7 @@ class S3Raw(RawStore):
             found = await self._request(uri, bucket, "get_range", fetch)
         except InvalidRange:  # 416: S3 serves no empty range, even at the very end
             return self._short_range(uri, start, end, await self.size(uri))
+        refuse_range(self, uri, found.encoding, asked_start, asked_end)
         if found.content_range is None:  # a 200: the server ignored the Range header
             if start > len(found.body):
                 raise InvalidRange(self, uri, start, end, f"the blob has {len(found.body)} bytes")
@@ -318,9 +346,12 @@ class S3Raw(RawStore):
             return b""
         raise InvalidRange(self, uri, start, end, "the server refused the range")
 
-    async def _stream_stored(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
-        """The object as its response arrives. The connection is held until the iterator is
-        exhausted or closed (use ``contextlib.aclosing`` when stopping early)."""
+    async def _stream_stored(
+        self, uri: str, chunk_size: int, decode: bool = False
+    ) -> AsyncIterator[bytes]:
+        """The object as its response arrives (with ``decode``, its ``Content-Encoding``
+        undone; the MD5 check covers the bytes as stored). The connection is held until the
+        iterator is exhausted or closed (use ``contextlib.aclosing`` when stopping early)."""
         bucket, key = self._split(uri)
         check_chunk_size(chunk_size)
         conn = await self._connections.get()
@@ -328,16 +359,31 @@ class S3Raw(RawStore):
             response = await self._request(
                 uri, bucket, "stream", lambda c: c.open(bucket, key), connection=conn, slotted=False
             )
-            digest = hashlib.md5(usedforsecurity=False) if self._checks_reads else None
             async with response["Body"] as body:
-                while chunk := await self._read_chunk(body, chunk_size, uri, bucket):
-                    if digest is not None:
-                        digest.update(chunk)
-                    yield chunk
+                chunks = self._checked_body(uri, bucket, response, body, chunk_size)
+                if decode:
+                    encoding = response.get("ContentEncoding")
+                    chunks = decode_content_stream(self, uri, chunks, encoding, chunk_size)
+                async with contextlib.aclosing(chunks):
+                    async for chunk in chunks:
+                        yield chunk
+
+    def _stream_content(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
+        return self._stream_stored(uri, chunk_size, decode=True)
+
+    async def _checked_body(
+        self, uri: str, bucket: str, response: Any, body: Any, chunk_size: int
+    ) -> AsyncGenerator[bytes, None]:
+        """The body's chunks, checked against an MD5 ETag after the last one."""
+        digest = hashlib.md5(usedforsecurity=False) if self._checks_reads else None
+        while chunk := await self._read_chunk(body, chunk_size, uri, bucket):
             if digest is not None:
-                reason = _mismatch(object_info(response, b""), digest.hexdigest())
-                if reason is not None:  # every chunk is out: nothing can be read again
-                    raise InvalidDataFound(self, uri, f"{reason} once streamed")
+                digest.update(chunk)
+            yield chunk
+        if digest is not None:
+            reason = _mismatch(object_info(response, b""), digest.hexdigest())
+            if reason is not None:  # every chunk is out: nothing can be read again
+                raise InvalidDataFound(self, uri, f"{reason} once streamed")
 
     async def _read_chunk(self, body: Any, size: int, uri: str, bucket: str) -> bytes:
         try:
@@ -425,7 +471,7 @@ class S3Raw(RawStore):
         if answer is None:
             return None
         found, meta = answer
-        return await self._decoded(uri, found.body), meta
+        return await self._decoded(uri, await self._undo_encoding(uri, found)), meta
 
     async def list(self, prefix: str = "s3://", flat: bool = False) -> AsyncIterator[str]:
         """Every ``s3://bucket/key`` under ``prefix`` (``s3://bucket/`` or ``s3://bucket/key-prefix``).

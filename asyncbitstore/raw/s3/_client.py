@@ -94,6 +94,8 @@ class Object:
     etag: str
     content_range: str | None
     encrypted: bool
+    #: The object's ``Content-Encoding`` (what another tool compressed it with), if any.
+    encoding: str | None = None
 
     def md5(self) -> str | None:
         """The MD5 the ETag gives, when it is one (single-part and not KMS or SSE-C encrypted)."""
@@ -255,6 +257,7 @@ def object_info(response: Mapping[str, Any], body: bytes) -> Object:
         etag=str(response.get("ETag", "")),
         content_range=response.get("ContentRange"),
         encrypted=encrypted,
+        encoding=response.get("ContentEncoding"),
     )
 
 

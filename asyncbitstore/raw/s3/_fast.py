@@ -326,6 +326,7 @@ def _object(headers: Mapping[str, str], body: bytes, *, whole: bool) -> Object:
         etag=headers.get("ETag", ""),
         content_range=headers.get("Content-Range"),
         encrypted=encrypted_etag(encryption, customer),
+        encoding=headers.get("Content-Encoding"),
     )
 
 
