@@ -59,9 +59,10 @@ def _service_account(key: rsa.RSAPrivateKey) -> dict[str, str]:
 @pytest.mark.servers
 async def test_copy_happens_on_the_server(gcs_server: Any) -> None:
     gcs_server.create_bucket("copies")
-    async with NoBytesThrough(api_root=gcs_server.url) as store, GSRaw(
-        api_root=gcs_server.url
-    ) as plain:
+    async with (
+        NoBytesThrough(api_root=gcs_server.url) as store,
+        GSRaw(api_root=gcs_server.url) as plain,
+    ):
         await plain.put("gs://copies/a", b"payload", compress="gzip")
         await store.copy("gs://copies/a", "gs://copies/b/c")
         assert await plain.get("gs://copies/b/c") == b"payload"
@@ -89,9 +90,11 @@ async def test_copy_follows_rewrite_tokens_until_done() -> None:
         {"done": False, "rewriteToken": "second"},
         {"done": True, "resource": {"name": "b"}},
     ]
-    async with _rewrite_server(answers) as server:
-        async with GSRaw(api_root=f"http://{server.authority}") as store:
-            await store.copy("gs://bkt/a b", "gs://other/b")
+    async with (
+        _rewrite_server(answers) as server,
+        GSRaw(api_root=f"http://{server.authority}") as store,
+    ):
+        await store.copy("gs://bkt/a b", "gs://other/b")
     lines = [head.split(b"\r\n")[0].decode() for head in server.requests]
     assert lines == [
         "POST /storage/v1/b/bkt/o/a%20b/rewriteTo/b/other/o/b HTTP/1.1",
@@ -101,18 +104,22 @@ async def test_copy_follows_rewrite_tokens_until_done() -> None:
 
 
 async def test_a_rewrite_answer_without_token_fails_the_copy() -> None:
-    async with _rewrite_server([{"done": False}]) as server:
-        async with GSRaw(api_root=f"http://{server.authority}", retry=Retry(attempts=1)) as store:
-            with pytest.raises(StoreNotAvailable):
-                await store.copy("gs://bkt/a", "gs://bkt/b")
+    async with (
+        _rewrite_server([{"done": False}]) as server,
+        GSRaw(api_root=f"http://{server.authority}", retry=Retry(attempts=1)) as store,
+    ):
+        with pytest.raises(StoreNotAvailable):
+            await store.copy("gs://bkt/a", "gs://bkt/b")
 
 
 async def test_a_rewrite_that_never_ends_is_given_up(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(gs_copy, "MAX_REWRITE_CALLS", 5)
-    async with _rewrite_server([]) as server:
-        async with GSRaw(api_root=f"http://{server.authority}") as store:
-            with pytest.raises(StoreNotAvailable, match="did not finish in 5 calls"):
-                await store.copy("gs://bkt/a", "gs://bkt/b")
+    async with (
+        _rewrite_server([]) as server,
+        GSRaw(api_root=f"http://{server.authority}") as store,
+    ):
+        with pytest.raises(StoreNotAvailable, match="did not finish in 5 calls"):
+            await store.copy("gs://bkt/a", "gs://bkt/b")
     assert len(server.requests) == 5
 
 

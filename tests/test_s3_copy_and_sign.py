@@ -52,15 +52,17 @@ async def fetch(url: str, method: str = "GET", body: bytes | None = None) -> tup
 
 
 async def test_copy_happens_on_the_server(moto_server: Any) -> None:
-    async with fresh_bucket(moto_server.url) as (bucket, client):
-        async with NoBytesThrough(endpoint_url=moto_server.url) as store:
-            src, dst = f"s3://{bucket}/a", f"s3://{bucket}/b/c"
-            await client.put_object(Bucket=bucket, Key="a", Body=b"payload")
-            await store.copy(src, dst)
-            answer = await client.get_object(Bucket=bucket, Key="b/c")
-            assert await answer["Body"].read() == b"payload"
-            with pytest.raises(NotFoundInStore):
-                await store.copy(f"s3://{bucket}/missing", dst)
+    async with (
+        fresh_bucket(moto_server.url) as (bucket, client),
+        NoBytesThrough(endpoint_url=moto_server.url) as store,
+    ):
+        src, dst = f"s3://{bucket}/a", f"s3://{bucket}/b/c"
+        await client.put_object(Bucket=bucket, Key="a", Body=b"payload")
+        await store.copy(src, dst)
+        answer = await client.get_object(Bucket=bucket, Key="b/c")
+        assert await answer["Body"].read() == b"payload"
+        with pytest.raises(NotFoundInStore):
+            await store.copy(f"s3://{bucket}/missing", dst)
 
 
 async def test_large_objects_are_copied_part_by_part(moto_server: Any) -> None:
@@ -108,38 +110,42 @@ async def test_a_failed_multipart_copy_leaves_neither_object_nor_upload(
 
 
 async def test_presigned_urls_work_for_each_method(moto_server: Any) -> None:
-    async with fresh_bucket(moto_server.url) as (bucket, client):
-        async with S3Raw(endpoint_url=moto_server.url) as store:
-            uri = f"s3://{bucket}/dir/signed object"
-            url = await store.sign(uri, method="PUT", expires_in=600)
-            query = parse_qs(urlsplit(url).query)
-            assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
-            assert query["X-Amz-Expires"] == ["600"]
-            assert "testing" not in query["X-Amz-Signature"][0]
-            assert (await fetch(url, "PUT", b"uploaded"))[0] == 200
-            assert await store.get(uri) == b"uploaded"
-            assert await fetch(await store.sign(uri)) == (200, b"uploaded")
-            assert (await fetch(await store.sign(uri, method="head"), "HEAD"))[0] == 200
-            assert (await fetch(await store.sign(uri, method="DELETE"), "DELETE"))[0] == 204
-            assert not await store.exists(uri)
+    async with (
+        fresh_bucket(moto_server.url) as (bucket, _client),
+        S3Raw(endpoint_url=moto_server.url) as store,
+    ):
+        uri = f"s3://{bucket}/dir/signed object"
+        url = await store.sign(uri, method="PUT", expires_in=600)
+        query = parse_qs(urlsplit(url).query)
+        assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
+        assert query["X-Amz-Expires"] == ["600"]
+        assert "testing" not in query["X-Amz-Signature"][0]
+        assert (await fetch(url, "PUT", b"uploaded"))[0] == 200
+        assert await store.get(uri) == b"uploaded"
+        assert await fetch(await store.sign(uri)) == (200, b"uploaded")
+        assert (await fetch(await store.sign(uri, method="head"), "HEAD"))[0] == 200
+        assert (await fetch(await store.sign(uri, method="DELETE"), "DELETE"))[0] == 204
+        assert not await store.exists(uri)
 
 
 async def test_seaweedfs_refuses_tampered_and_expired_urls(seaweed_server: Any) -> None:
-    async with fresh_bucket(seaweed_server.url) as (bucket, _client):
-        async with S3Raw(endpoint_url=seaweed_server.url) as store:
-            uri = f"s3://{bucket}/k"
-            await store.put(uri, b"secret bytes")
-            url = await store.sign(uri, expires_in=1)
-            assert await fetch(url) == (200, b"secret bytes")
-            tampered = url.replace("X-Amz-Signature=", "X-Amz-Signature=0")[: len(url)]
-            assert (await fetch(tampered))[0] == 403
-            other = (await store.sign(f"s3://{bucket}/other")).replace("/other?", "/k?")
-            assert (await fetch(other))[0] == 403
-            await asyncio.sleep(2.5)
-            assert (await fetch(url))[0] == 403
-            put_url = await store.sign(uri, method="PUT")
-            assert (await fetch(put_url, "PUT", b"new"))[0] == 200
-            assert await store.get(uri) == b"new"
+    async with (
+        fresh_bucket(seaweed_server.url) as (bucket, _client),
+        S3Raw(endpoint_url=seaweed_server.url) as store,
+    ):
+        uri = f"s3://{bucket}/k"
+        await store.put(uri, b"secret bytes")
+        url = await store.sign(uri, expires_in=1)
+        assert await fetch(url) == (200, b"secret bytes")
+        tampered = url.replace("X-Amz-Signature=", "X-Amz-Signature=0")[: len(url)]
+        assert (await fetch(tampered))[0] == 403
+        other = (await store.sign(f"s3://{bucket}/other")).replace("/other?", "/k?")
+        assert (await fetch(other))[0] == 403
+        await asyncio.sleep(2.5)
+        assert (await fetch(url))[0] == 403
+        put_url = await store.sign(uri, method="PUT")
+        assert (await fetch(put_url, "PUT", b"new"))[0] == 200
+        assert await store.get(uri) == b"new"
 
 
 @pytest.mark.parametrize(

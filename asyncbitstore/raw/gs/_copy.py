@@ -32,9 +32,8 @@ async def rewrite_step(
     Raises:
         ValueError: an answer that is no JSON object, or neither done nor carrying a token.
     """
-    url = (
-        f"{client.object_url(*src)}/rewriteTo/b/{dst[0]}/o/{quote(dst[1], safe='')}"
-        + ("" if token is None else f"?rewriteToken={quote(token, safe='')}")
+    url = f"{client.object_url(*src)}/rewriteTo/b/{dst[0]}/o/{quote(dst[1], safe='')}" + (
+        "" if token is None else f"?rewriteToken={quote(token, safe='')}"
     )
     headers = await client.headers()
     async with client.session.post(

@@ -125,7 +125,9 @@ def signed_url(
         "X-Goog-Expires": str(expires_in),
         "X-Goog-SignedHeaders": "host",
     }
-    query = "&".join(f"{quote(k, safe='~')}={quote(v, safe='~')}" for k, v in sorted(params.items()))
+    query = "&".join(
+        f"{quote(k, safe='~')}={quote(v, safe='~')}" for k, v in sorted(params.items())
+    )
     canonical = "\n".join([method, path, query, f"host:{host}", "", "host", "UNSIGNED-PAYLOAD"])
     digest = hashlib.sha256(canonical.encode()).hexdigest()
     to_sign = "\n".join([_ALGORITHM, stamp, scope, digest]).encode()

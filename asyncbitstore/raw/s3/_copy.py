@@ -9,7 +9,9 @@ multipart copy is aborted: no object and no parts are left behind.
 from __future__ import annotations
 
 import asyncio
+import functools
 from dataclasses import dataclass
+from typing import Any
 
 from ...meta import ObjectMeta
 from . import _multipart
@@ -76,17 +78,14 @@ async def _copy_parts(
 ) -> None:
     size = job.meta.size
     part_size = max(store.part_size, -(-size // _MAX_PARTS))
-    pinned = {"CopySourceIfMatch": job.meta.etag} if job.meta.etag else {}
-    done: list[dict[str, object]] = []
+    done: list[dict[str, Any]] = []
     for number, start in enumerate(range(0, size, part_size), 1):
         span = f"bytes={start}-{min(start + part_size, size) - 1}"
-        answer = await store.request(
-            job.uri, job.dst_bucket, f"copy part {number}",
-            lambda c, n=number, s=span: c.client.upload_part_copy(
-                Bucket=job.dst_bucket, Key=job.dst_key, UploadId=upload_id, PartNumber=n,
-                CopySource=source, CopySourceRange=s, **pinned,
-            ),
-        )  # fmt: skip
+        what = {"CopySource": source, "CopySourceRange": span}
+        if job.meta.etag:  # pinned to the version measured: a replaced source fails the part
+            what["CopySourceIfMatch"] = job.meta.etag
+        part = functools.partial(_part_copy, job, upload_id, number, what)
+        answer = await store.request(job.uri, job.dst_bucket, f"copy part {number}", part)
         done.append({"ETag": answer["CopyPartResult"]["ETag"], "PartNumber": number})
     await store.request(
         job.uri, job.dst_bucket, "complete multipart copy",
@@ -95,3 +94,12 @@ async def _copy_parts(
             MultipartUpload={"Parts": done},
         ),
     )  # fmt: skip
+
+
+async def _part_copy(
+    job: Copy, upload_id: str, number: int, what: dict[str, Any], conn: Any
+) -> dict[str, Any]:
+    answer: dict[str, Any] = await conn.client.upload_part_copy(
+        Bucket=job.dst_bucket, Key=job.dst_key, UploadId=upload_id, PartNumber=number, **what
+    )
+    return answer
