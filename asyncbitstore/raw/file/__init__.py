@@ -14,6 +14,7 @@ from ..._core.pinning import LocalFile
 from ...errors import InvalidRange, InvalidURI
 from ...listing import cut_level
 from ...meta import ObjectMeta
+from ...store import Store
 from .._base import RawStore, check_str
 from .._threads import ThreadBatcher
 from . import _copy as file_copy
@@ -294,6 +295,12 @@ class FileRaw(RawStore):
             if exc.errno != errno.EXDEV:
                 raise self._error(exc, src_uri) from exc
             await super()._rename(src_uri, dst_uri)
+
+    def _same_blobs(self, other: Store) -> bool:
+        """Another ``FileRaw`` with the same root holds the same files."""
+        return other is self or (
+            type(other) is type(self) and isinstance(other, FileRaw) and other.root == self.root
+        )
 
     async def delete(self, uri: str) -> None:
         """Remove the file if it exists."""
