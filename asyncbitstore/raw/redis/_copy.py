@@ -9,12 +9,17 @@ __all__ = ["copy_key", "rename_key"]
 
 
 async def copy_key(client: Redis, src: str, dst: str, px: int | None) -> bool | None:
-    """``COPY src dst REPLACE`` (then ``PEXPIRE`` with ``px``): True when copied, False when
-    ``src`` is missing, None when the server has no ``COPY`` (older than 6.2)."""
+    """``COPY src dst REPLACE``, then ``PEXPIRE px`` (``PERSIST`` without ``px``).
+
+    Returns True when copied, False when ``src`` is missing, None when the server has no
+    ``COPY`` (older than Redis 6.2).
+    """
     try:
         async with client.pipeline(transaction=True) as pipe:
             pipe.copy(src, dst, replace=True)
-            if px is not None:
+            if px is None:  # the copy takes the store's expiry, as a put would
+                pipe.persist(dst)
+            else:
                 pipe.pexpire(dst, px)
             answers = await pipe.execute()
     except ResponseError as exc:
