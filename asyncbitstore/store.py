@@ -835,6 +835,85 @@ class Store(abc.ABC):
         self.__dict__.update(state)
         self._init_runtime()
 
+    # -- copies, renames and signed URLs ---------------------------------------------------------
+
+    async def copy(self, src_uri: str, dst_uri: str) -> None:
+        """Copy the blob at ``src_uri`` to ``dst_uri`` inside this store, replacing what is there.
+
+        The stored form is copied (a compressed blob stays compressed, nothing is decoded).
+        Backends that can copy on the server side do (S3 ``CopyObject``, GCS rewrite, Redis
+        ``COPY``, ...); this default streams the stored form from ``src_uri`` into ``dst_uri``
+        in bounded memory. The destination appears whole or not at all. Copies between two
+        stores are `transfer`'s job.
+
+        Raises:
+            InvalidURI: either URI is not one of this store's.
+            NotFoundInStore: no blob at ``src_uri`` (nothing is written).
+            NotWritable: this store cannot write.
+        """
+        self.check_uri(src_uri)
+        self.check_uri(dst_uri)
+        if src_uri == dst_uri:
+            await self.size(src_uri)  # a copy onto itself only has to find the blob
+            return
+        await self._copy(src_uri, dst_uri)
+
+    async def _copy(self, src_uri: str, dst_uri: str) -> None:
+        """What `copy` does once both URIs are checked and differ; backends override it."""
+        chunks = self.stream(src_uri, stored=True)
+        try:
+            first = await anext(chunks, None)  # a missing blob raises here, before any write
+
+            async def rest() -> AsyncIterator[bytes]:
+                chunk = first
+                while chunk is not None:
+                    yield chunk
+                    chunk = await anext(chunks, None)
+
+            await self.put_or_raise(dst_uri, rest(), stored=True)
+        finally:
+            await chunks.aclose()  # type: ignore[attr-defined]
+
+    async def rename(self, src_uri: str, dst_uri: str) -> None:
+        """Move the blob at ``src_uri`` to ``dst_uri`` inside this store, replacing what is there.
+
+        Backends with a native rename use it (files, Redis, SQLite, SFTP). Elsewhere it is
+        `copy` followed by `delete` of ``src_uri``: if the copy fails, ``src_uri`` is untouched;
+        if the delete fails after the copy, the error propagates and the blob is at both URIs,
+        never at neither.
+
+        Raises:
+            InvalidURI: either URI is not one of this store's.
+            NotFoundInStore: no blob at ``src_uri``.
+            NotWritable: this store cannot write.
+        """
+        self.check_uri(src_uri)
+        self.check_uri(dst_uri)
+        if src_uri == dst_uri:
+            await self.size(src_uri)
+            return
+        await self._rename(src_uri, dst_uri)
+
+    async def _rename(self, src_uri: str, dst_uri: str) -> None:
+        """What `rename` does once both URIs are checked and differ; backends override it."""
+        await self._copy(src_uri, dst_uri)
+        await self.delete(src_uri)
+
+    def _same_blobs(self, other: Store) -> bool:
+        """Whether ``other`` reaches the very blobs this store does, so that `copy` inside this
+        store may stand for a copy between the two; the default: only the same object."""
+        return other is self
+
+    async def sign(self, uri: str, *, method: str = "GET", expires_in: int = 3600) -> str:
+        """A URL that lets anyone holding it do ``method`` on ``uri`` for ``expires_in`` seconds.
+
+        Only stores that can presign (S3, GCS) implement it.
+
+        Raises:
+            NotImplementedError: this store cannot sign URLs (the default).
+        """
+        raise NotImplementedError(f"{self.name} cannot sign URLs")
+
 
 class CacheWrites(Store):
     """What makes a store a cache: `put` logs and counts failures instead of raising.

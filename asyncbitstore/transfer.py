@@ -25,7 +25,15 @@ How blobs are encoded on arrival (``reencode``):
   codec (at ``level``) as they are written, whatever their encoding in the source.
 - ``False`` or ``"none"``: decoded, and stored uncompressed.
 
-Every path streams, chunk by chunk. Compare with ``skip_existing="digest"`` across encodings:
+When ``src`` and ``dst`` are one store, or two that reach the same blobs (see
+``Store._same_blobs``: S3 stores on the same endpoint with the same credentials, GCS stores on
+the same API root with the same credentials, file stores on the same root, Redis stores on the
+same database) and ``reencode`` is None, each blob is copied with ``src.copy`` instead: on the
+server where the backend can (S3 ``CopyObject``, GCS rewrite, ...), with no byte coming through
+this process. It counts as copied, and its stored size (asked of the destination after the
+copy) is added to ``bytes``.
+
+Every other path streams, chunk by chunk. Compare with ``skip_existing="digest"`` across encodings:
 ``"size"`` compares stored sizes, which differ between encodings.
 
 Per-blob failures of the stores (:class:`~asyncbitstore.errors.BitstoreError`: a blob gone
@@ -128,6 +136,8 @@ async def transfer(
     check_chunk_size(chunk_size)
     result = TransferResult()
     items = _pairs(src, uris_or_prefix, dst_prefix)
+    # One store (or two reaching the same blobs) and nothing to re-encode: copy in place.
+    inside = encoding[0] and src._same_blobs(dst)
 
     async def copy_one(pair: tuple[str, str]) -> None:
         src_uri, dst_uri = pair
@@ -135,7 +145,10 @@ async def transfer(
             if mode and await _present(src, dst, src_uri, dst_uri, mode, chunk_size):
                 result.skipped += 1
                 return
-            copied = await _copy(src, dst, src_uri, dst_uri, chunk_size, encoding)
+            if inside:
+                copied = await _copy_inside(src, src_uri, dst_uri)
+            else:
+                copied = await _copy(src, dst, src_uri, dst_uri, chunk_size, encoding)
             result.bytes += copied  # not `+= await`: that reads the total before awaiting
             result.copied += 1
         except BitstoreError as exc:
@@ -248,6 +261,12 @@ async def _copy(
     finally:
         await chunks.aclose()  # type: ignore[attr-defined]
     return copied
+
+
+async def _copy_inside(store: Store, src_uri: str, dst_uri: str) -> int:
+    """``store.copy`` (server-side where the backend can); returns the stored size copied."""
+    await store.copy(src_uri, dst_uri)
+    return await store.size(dst_uri)
 
 
 async def _present(

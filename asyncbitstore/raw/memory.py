@@ -168,6 +168,10 @@ class MemoryRaw(RawStore):
         if old is not None:
             self.used_bytes -= len(old)
 
+    async def _copy(self, src_uri: str, dst_uri: str) -> None:
+        """Share the source's stored bytes (immutable) under the destination URI."""
+        await self._put_stored(dst_uri, dst_uri, await self._get_stored(src_uri))
+
     async def list(self, prefix: str = "mem://", flat: bool = False) -> AsyncIterator[str]:
         """The URIs starting with ``prefix``, sorted; one level of them with ``flat``."""
         if not isinstance(prefix, str):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import re
 from collections.abc import AsyncIterable, AsyncIterator, Callable
@@ -13,8 +14,10 @@ from ..._core.pinning import LocalFile
 from ...errors import InvalidRange, InvalidURI
 from ...listing import cut_level
 from ...meta import ObjectMeta
+from ...store import Store
 from .._base import RawStore, check_str
 from .._threads import ThreadBatcher
+from . import _copy as file_copy
 from . import _ops as ops
 from ._errors import file_error, local_file
 from ._meta import stat_meta
@@ -275,6 +278,29 @@ class FileRaw(RawStore):
 
         # Shielded so that a second cancellation cannot leave the temporary file behind.
         await asyncio.shield(cleanup())
+
+    async def _copy(self, src_uri: str, dst_uri: str) -> None:
+        """A new file written by the kernel's ``copy_file_range`` where it can (no bytes
+        through Python; a reflink on file systems that have them), atomically."""
+        src, dst = self._path(src_uri), self._path(dst_uri)
+        await self._run(src_uri, file_copy.copy_file, self._fs, src, dst, self.fsync)
+
+    async def _rename(self, src_uri: str, dst_uri: str) -> None:
+        """``os.replace``: atomic, and the blob is never at neither path. Across file systems
+        (no root, two mounts) it is a copy, then a delete."""
+        src, dst = self._path(src_uri), self._path(dst_uri)
+        try:
+            await self._batcher.submit(file_copy.move_file, self._fs, src, dst, self.fsync)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise self._error(exc, src_uri) from exc
+            await super()._rename(src_uri, dst_uri)
+
+    def _same_blobs(self, other: Store) -> bool:
+        """Another ``FileRaw`` with the same root holds the same files."""
+        return other is self or (
+            type(other) is type(self) and isinstance(other, FileRaw) and other.root == self.root
+        )
 
     async def delete(self, uri: str) -> None:
         """Remove the file if it exists."""

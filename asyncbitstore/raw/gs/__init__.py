@@ -40,15 +40,19 @@ from ...errors import (
     InvalidRange,
     InvalidURI,
     NotFoundInStore,
+    StoreNotAvailable,
 )
 from ...meta import ObjectMeta
 from ...retry import Retry, TransientError, is_transient
-from ...store import DEFAULT_CONCURRENCY
+from ...store import DEFAULT_CONCURRENCY, Store
 from .._base import RawStore
 from .._net import responses
 from .._net.checksums import ChecksumMismatch, md5_of
+from .._signing import check_sign
+from . import _copy as gs_copy
 from . import _io as gsio
 from . import _meta as gs_meta
+from . import _sign as gs_sign
 from ._client import Credentials, GSClient, create_client, md5_mismatch
 
 __all__ = ["GSRaw"]
@@ -446,6 +450,59 @@ class GSRaw(RawStore):
             await self._do(
                 uri, lambda c: gsio.upload_bytes(c, bucket, name, data, size), bucket=bucket
             )
+
+    async def _copy(self, src_uri: str, dst_uri: str) -> None:
+        """A copy on the server (``rewrite``, followed through its ``rewriteToken``s until
+        GCS says it is done); no byte comes through the client. Metadata is kept."""
+        src, dst = self._parse(src_uri), self._parse(dst_uri)
+        token: str | None = None
+        for _ in range(gs_copy.MAX_REWRITE_CALLS):
+            step = partial(gs_copy.rewrite_step, src=src, dst=dst, token=token)
+            try:
+                token = await self._do(src_uri, step, bucket=src[0])
+            except NotFoundInStore:
+                if not await self._has(dst[0]):
+                    raise BucketNotFound(self, dst[0], uri=dst_uri) from None
+                raise
+            if token is None:
+                return
+        raise StoreNotAvailable(
+            self, f"the rewrite did not finish in {gs_copy.MAX_REWRITE_CALLS} calls", uri=src_uri
+        )
+
+    def _same_blobs(self, other: Store) -> bool:
+        """Another ``GSRaw`` on the same API root with the same credentials reaches the same
+        objects (and may copy between them on the server)."""
+        return other is self or (
+            type(other) is type(self)
+            and isinstance(other, GSRaw)
+            and other.api_root == self.api_root
+            and other._credentials == self._credentials
+            and other._anonymous == self._anonymous
+        )
+
+    async def sign(self, uri: str, *, method: str = "GET", expires_in: int = 3600) -> str:
+        """A V4 signed URL for ``method`` on ``uri``, signed with the service-account key.
+
+        Anyone holding the URL may do ``method`` (``GET``, ``PUT``, ``HEAD`` or ``DELETE``)
+        on the object until ``expires_in`` seconds (1 to 604800) have passed; nothing is sent
+        to Google to make it. The URL points at ``https://storage.googleapis.com`` (at
+        ``api_root`` for an emulator). The key comes from ``credentials`` (a service-account
+        JSON file or dict), or with ``credentials=None`` from the file that
+        ``GOOGLE_APPLICATION_CREDENTIALS`` names.
+
+        Raises:
+            ValueError: an unsupported ``method`` or ``expires_in`` out of range.
+            NotImplementedError: the store has no service-account key to sign with (anonymous,
+                user or metadata-server credentials).
+        """
+        bucket, name = self._parse(uri)
+        verb = check_sign(method, expires_in)
+        if self._anonymous:
+            raise NotImplementedError(f"{self.name} is anonymous: it has no key to sign URLs with")
+        signer = await asyncio.to_thread(gs_sign.load_signer, self.name, self._credentials)
+        base = self.api_root or gs_sign.SIGNING_HOST
+        return gs_sign.signed_url(signer, base, bucket, name, verb, expires_in)
 
     async def delete(self, uri: str) -> None:
         """Delete the object; a missing one is fine, a missing bucket is not."""

@@ -38,9 +38,10 @@ from ...compression.store_io import stored_flag
 from ...errors import InvalidRange, NotFoundInStore, StoreFull, StoreNotAvailable
 from ...listing import sorted_level
 from ...retry import Retry, is_transient
-from ...store import DEFAULT_CONCURRENCY
+from ...store import DEFAULT_CONCURRENCY, Store
 from .._base import PrefixedRaw, check_str
 from . import _commands as _ops
+from . import _copy
 from ._commands import TEMP_PREFIX
 
 __all__ = ["RedisRaw"]
@@ -349,6 +350,29 @@ class RedisRaw(PrefixedRaw):
             await self._call(uri, lambda c: c.unlink(temp))
         except StoreNotAvailable as exc:
             logger.warning("%s: could not remove temporary key: %s", self.name, exc)
+
+    async def _copy(self, src_uri: str, dst_uri: str) -> None:
+        """``COPY ... REPLACE`` on the server (the store's ``ttl`` applies to the copy); on a
+        server older than Redis 6.2, the blob is streamed through instead."""
+        src, dst = self._key(src_uri), self._key(dst_uri)
+        px = _ops.milliseconds(self.ttl)
+        copied = await self._call(src_uri, lambda c: _copy.copy_key(c, src, dst, px))
+        if copied is None:
+            await super()._copy(src_uri, dst_uri)
+        elif not copied:
+            raise NotFoundInStore(self, src_uri)
+
+    async def _rename(self, src_uri: str, dst_uri: str) -> None:
+        """``RENAME`` on the server: atomic, and the blob keeps its expiry."""
+        src, dst = self._key(src_uri), self._key(dst_uri)
+        if not await self._call(src_uri, lambda c: _copy.rename_key(c, src, dst)):
+            raise NotFoundInStore(self, src_uri)
+
+    def _same_blobs(self, other: Store) -> bool:
+        """Another ``RedisRaw`` on the same server and database URL holds the same keys."""
+        return other is self or (
+            type(other) is type(self) and isinstance(other, RedisRaw) and other._url == self._url
+        )
 
     async def delete(self, uri: str) -> None:
         """Remove the key (``UNLINK``: the memory is freed in the background)."""

@@ -33,10 +33,12 @@ from ...errors import (
 )
 from ...meta import ObjectMeta
 from ...retry import Retry, TransientError
+from ...store import Store
 from .._base import RawStore
 from .._net.checksums import ChecksumMismatch, md5_of
 from .._net.responses import check_length, span_length
-from . import _multipart
+from .._signing import check_sign
+from . import _copy, _multipart
 from ._client import (
     ANONYMOUS,
     DEFAULT_MAX_OBJECT_BYTES,
@@ -48,6 +50,7 @@ from ._client import (
 )
 from ._credentials import normalize_credentials, open_accepted, secrets_of
 from ._errors import error_code, exhausted, translate
+from ._presign import presign
 
 __all__ = ["S3Raw"]
 
@@ -529,6 +532,51 @@ class S3Raw(RawStore):
     async def _put_single(self, uri: str, bucket: str, key: str, data: bytes) -> None:
         md5 = self.verify_etag
         await self._request(uri, bucket, "put", lambda c: c.put(bucket, key, data, md5=md5))
+
+    #: The largest object copied with one ``CopyObject`` (S3's limit); larger ones are copied
+    #: part by part with ``UploadPartCopy`` (parts of ``part_size`` bytes or more).
+    _copy_single_max = MAX_PART_SIZE
+
+    async def _copy(self, src_uri: str, dst_uri: str) -> None:
+        """A copy on the server (no byte comes through the client): ``CopyObject``, or a
+        multipart copy above 5 GiB. Content type and user metadata are kept."""
+        src_bucket, src_key = self._split(src_uri)
+        dst_bucket, dst_key = self._split(dst_uri)
+        meta = await self.head(src_uri)
+        uploader = _multipart.Uploader(
+            self._request, self._put_single, self.part_size, self.verify_etag
+        )
+        job = _copy.Copy(src_uri, src_bucket, src_key, dst_bucket, dst_key, meta)
+        await _copy.copy_object(uploader, job, self._copy_single_max)
+
+    def _same_blobs(self, other: Store) -> bool:
+        """Another ``S3Raw`` on the same endpoint with the same credentials reaches the same
+        objects (and may copy between them on the server)."""
+        return other is self or (
+            type(other) is type(self)
+            and isinstance(other, S3Raw)
+            and other.endpoint_url == self.endpoint_url
+            and other._credentials == self._credentials
+        )
+
+    async def sign(self, uri: str, *, method: str = "GET", expires_in: int = 3600) -> str:
+        """A presigned URL (SigV4, in the query string) for ``method`` on ``uri``.
+
+        Anyone holding the URL may do ``method`` (``GET``, ``PUT``, ``HEAD`` or ``DELETE``)
+        on the object until ``expires_in`` seconds (1 to 604800) have passed, with the
+        store's credentials; nothing is sent to S3 to make it. A URL made with temporary
+        credentials stops working when they expire.
+
+        Raises:
+            ValueError: an unsupported ``method`` or ``expires_in`` out of range.
+            NotImplementedError: an anonymous store (it has no keys to sign with).
+        """
+        bucket, key = self._split(uri)
+        verb = check_sign(method, expires_in)
+        if self._credentials == (ANONYMOUS,):
+            raise NotImplementedError(f"{self.name} has no credentials to sign URLs with")
+        conn = await self._connections.get()
+        return await presign(conn.client, bucket, key, verb, expires_in)
 
     async def delete(self, uri: str) -> None:
         """Remove the object; a missing object (or bucket) is not an error."""

@@ -42,6 +42,8 @@ def _config(options: Options, anonymous: bool) -> AioConfig:
         settings["connect_timeout"] = settings["read_timeout"] = options.timeout
     if anonymous:
         settings["signature_version"] = UNSIGNED
+    else:  # what requests use anyway; botocore would otherwise presign URLs with SigV2
+        settings["signature_version"] = "s3v4"
     return AioConfig(**settings)
 
 

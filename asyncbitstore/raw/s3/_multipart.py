@@ -17,7 +17,7 @@ from typing import Any
 from ..._core.data import PutData, chunks_of
 from ._client import Connection, content_md5
 
-__all__ = ["MAX_PARTS", "Uploader", "upload"]
+__all__ = ["MAX_PARTS", "Uploader", "abort", "upload"]
 
 Operation = Callable[[Connection], Awaitable[Any]]
 
@@ -76,7 +76,7 @@ async def upload(store: Uploader, uri: str, bucket: str, key: str, data: PutData
             await _upload_parts(store, uri, bucket, key, upload_id, handover, parts)
         except BaseException:
             # Shielded: a second cancellation must not leave the upload (and its parts) behind.
-            await asyncio.shield(_abort(store, uri, bucket, key, upload_id))
+            await asyncio.shield(abort(store, uri, bucket, key, upload_id))
             raise
     finally:
         await parts.aclose()
@@ -124,7 +124,7 @@ async def _upload_part(
     return {"ETag": response["ETag"], "PartNumber": number}
 
 
-async def _abort(store: Uploader, uri: str, bucket: str, key: str, upload_id: str) -> None:
+async def abort(store: Uploader, uri: str, bucket: str, key: str, upload_id: str) -> None:
     try:
         await store.request(
             uri, bucket, "abort multipart upload",

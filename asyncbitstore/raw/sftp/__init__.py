@@ -45,6 +45,7 @@ from ...listing import sorted_level
 from ...meta import ObjectMeta
 from ...retry import Retry
 from .._base import PrefixedRaw, check_str
+from . import _copy as sftp_copy
 from . import _link as link_ops
 from . import _ops as ops
 from ._link import TEMP_PREFIX, Link, Session, parse_url
@@ -317,6 +318,18 @@ class SFTPRaw(PrefixedRaw):
                 await asyncio.shield(asyncio.wait_for(file.close(), 10))
             await asyncio.shield(ops.discard(session, temp))
             raise
+
+    async def _copy(self, src_uri: str, dst_uri: str) -> None:
+        """On the server with the ``copy-data`` extension (OpenSSH 9.0+), into a temporary
+        file renamed over the destination; streamed through otherwise."""
+        src, dst = self._path(src_uri), self._path(dst_uri)
+        if not await self._call(src_uri, functools.partial(sftp_copy.copy_remote, src, dst)):
+            await super()._copy(src_uri, dst_uri)
+
+    async def _rename(self, src_uri: str, dst_uri: str) -> None:
+        """A rename on the server (``posix-rename``, atomic over an existing destination)."""
+        src, dst = self._path(src_uri), self._path(dst_uri)
+        await self._call(src_uri, functools.partial(sftp_copy.move, src, dst))
 
     async def delete(self, uri: str) -> None:
         """Remove the file if it exists (a folder at the path is left alone)."""
