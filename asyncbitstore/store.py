@@ -648,7 +648,7 @@ class Store(abc.ABC):
         concurrency: int = ...,
         progress: bool = ...,
         return_exceptions: bool,
-    ) -> dict[str, int | None | BaseException]: ...
+    ) -> dict[str, int | BaseException | None]: ...
     async def size_many(
         self,
         uris: UriSource,
@@ -656,7 +656,7 @@ class Store(abc.ABC):
         concurrency: int = DEFAULT_CONCURRENCY,
         progress: bool = False,
         return_exceptions: bool = False,
-    ) -> dict[str, int | None] | dict[str, int | None | BaseException]:
+    ) -> dict[str, int | None] | dict[str, int | BaseException | None]:
         """``{uri: size}`` for every URI: the stored size `size` gives, ``None`` for a miss.
 
         Stores that can answer a batch at once override `_size_many`.
@@ -673,7 +673,7 @@ class Store(abc.ABC):
 
     async def _size_many(
         self, uris: UriSource, concurrency: int, progress: bool, return_exceptions: bool
-    ) -> dict[str, int | None | BaseException]:
+    ) -> dict[str, int | BaseException | None]:
         """The work of `size_many`, with its arguments as given: `size` per URI."""
         return await self._answer_many(
             _none_if_missing(self.size), uris, concurrency, progress, return_exceptions, "size"
@@ -696,7 +696,7 @@ class Store(abc.ABC):
         concurrency: int = ...,
         progress: bool = ...,
         return_exceptions: bool,
-    ) -> dict[str, ObjectMeta | None | BaseException]: ...
+    ) -> dict[str, ObjectMeta | BaseException | None]: ...
     async def head_many(
         self,
         uris: UriSource,
@@ -704,7 +704,7 @@ class Store(abc.ABC):
         concurrency: int = DEFAULT_CONCURRENCY,
         progress: bool = False,
         return_exceptions: bool = False,
-    ) -> dict[str, ObjectMeta | None] | dict[str, ObjectMeta | None | BaseException]:
+    ) -> dict[str, ObjectMeta | None] | dict[str, ObjectMeta | BaseException | None]:
         """``{uri: meta}`` for every URI: the `ObjectMeta` `head` gives, ``None`` for a miss.
 
         Stores that can answer a batch at once override `_head_many`.
@@ -721,7 +721,7 @@ class Store(abc.ABC):
 
     async def _head_many(
         self, uris: UriSource, concurrency: int, progress: bool, return_exceptions: bool
-    ) -> dict[str, ObjectMeta | None | BaseException]:
+    ) -> dict[str, ObjectMeta | BaseException | None]:
         """The work of `head_many`, with its arguments as given: `head` per URI."""
         return await self._answer_many(
             _none_if_missing(self.head), uris, concurrency, progress, return_exceptions, "head"
@@ -1008,4 +1008,3 @@ class CacheWrites(Store):
 
 def _dump_json(obj: Any, sort_keys: bool) -> bytes:
     return json.dumps(obj, separators=(",", ":"), sort_keys=sort_keys, ensure_ascii=False).encode()
-

@@ -75,12 +75,14 @@ async def test_bounded_cache_folder(tmp_path: Path) -> None:
 
 
 async def test_s3_on_moto(moto_server: Any) -> None:
-    async with fresh_bucket(moto_server.url) as (bucket, _):
-        async with S3Raw(endpoint_url=moto_server.url) as store:
-            await _check_store(store, f"s3://{bucket}/meta/")
-            metas = await store.head_many([f"s3://{bucket}/meta/ablob"])
-            meta = metas[f"s3://{bucket}/meta/ablob"]
-            assert meta is not None and meta.etag is not None
+    async with (
+        fresh_bucket(moto_server.url) as (bucket, _),
+        S3Raw(endpoint_url=moto_server.url) as store,
+    ):
+        await _check_store(store, f"s3://{bucket}/meta/")
+        metas = await store.head_many([f"s3://{bucket}/meta/ablob"])
+        meta = metas[f"s3://{bucket}/meta/ablob"]
+        assert meta is not None and meta.etag is not None
 
 
 async def test_bounded_cache_folder_answers_a_list_in_batches(tmp_path: Path) -> None:

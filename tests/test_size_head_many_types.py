@@ -13,8 +13,8 @@ from typing_extensions import assert_type
 from asyncbitstore import Store
 from asyncbitstore.meta import ObjectMeta
 
-Sized = dict[str, int | None | BaseException]
-Headed = dict[str, ObjectMeta | None | BaseException]
+Sized = dict[str, int | BaseException | None]
+Headed = dict[str, ObjectMeta | BaseException | None]
 
 
 async def check(store: Store, flag: bool) -> None:
