@@ -42,7 +42,7 @@ import logging
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, overload
 
 from ._core import bulk as _bulk
 from ._core.data import (
@@ -66,6 +66,8 @@ __all__ = ["DEFAULT_CONCURRENCY", "Store"]
 
 DEFAULT_CONCURRENCY = 64
 
+T = TypeVar("T")
+
 logger = logging.getLogger("asyncbitstore")
 
 UriSource = Iterable[str] | AsyncIterable[str]
@@ -73,6 +75,18 @@ PutItems = Iterable[tuple[str, PutData]] | AsyncIterable[tuple[str, PutData]]
 #: One result of a bulk read with ``return_exceptions=True``: the blob, ``None`` for a missing
 #: one, or the exception its fetch raised.
 Fetched = bytes | BaseException | None
+
+
+def _none_if_missing(ask: Callable[[str], Awaitable[T]]) -> Callable[[str], Awaitable[T | None]]:
+    """``ask`` that answers ``None`` for a missing blob instead of raising `NotFoundInStore`."""
+
+    async def call(uri: str) -> T | None:
+        try:
+            return await ask(uri)
+        except NotFoundInStore:
+            return None
+
+    return call
 
 
 class Store(abc.ABC):
@@ -559,14 +573,9 @@ class Store(abc.ABC):
             return_exceptions: a failed check's exception stands in place of its answer and
                 the others carry on; without it, the first failure propagates.
         """
-        answers: dict[str, bool | BaseException] = {}
-        exists = _bulk.capture(self.exists) if return_exceptions else self.exists
-
-        async def check(uri: str) -> None:
-            answers[uri] = await exists(uri)
-
-        await self._drain(check, uris, concurrency, progress, "exists")
-        return answers
+        return await self._answer_many(
+            self.exists, uris, concurrency, progress, return_exceptions, "exists"
+        )
 
     @overload
     async def delete_many(
@@ -621,6 +630,122 @@ class Store(abc.ABC):
         return await self._drain_failures(
             self.delete, lambda uri: uri, uris, concurrency, progress, "delete"
         )
+
+    @overload
+    async def size_many(
+        self,
+        uris: UriSource,
+        *,
+        concurrency: int = ...,
+        progress: bool = ...,
+        return_exceptions: Literal[False] = ...,
+    ) -> dict[str, int | None]: ...
+    @overload
+    async def size_many(
+        self,
+        uris: UriSource,
+        *,
+        concurrency: int = ...,
+        progress: bool = ...,
+        return_exceptions: bool,
+    ) -> dict[str, int | BaseException | None]: ...
+    async def size_many(
+        self,
+        uris: UriSource,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        progress: bool = False,
+        return_exceptions: bool = False,
+    ) -> dict[str, int | None] | dict[str, int | BaseException | None]:
+        """``{uri: size}`` for every URI: the stored size `size` gives, ``None`` for a miss.
+
+        Stores that can answer a batch at once override `_size_many`.
+
+        Args:
+            uris: the URIs: any iterable or async iterable of them.
+            concurrency: lookups in flight at most.
+            progress: show a progress bar (failed lookups count as done).
+            return_exceptions: a failed lookup's exception stands in place of its size and
+                the others carry on; without it, the first failure other than a missing blob
+                cancels the remaining lookups and propagates.
+        """
+        return await self._size_many(uris, concurrency, progress, return_exceptions)
+
+    async def _size_many(
+        self, uris: UriSource, concurrency: int, progress: bool, return_exceptions: bool
+    ) -> dict[str, int | BaseException | None]:
+        """The work of `size_many`, with its arguments as given: `size` per URI."""
+        return await self._answer_many(
+            _none_if_missing(self.size), uris, concurrency, progress, return_exceptions, "size"
+        )
+
+    @overload
+    async def head_many(
+        self,
+        uris: UriSource,
+        *,
+        concurrency: int = ...,
+        progress: bool = ...,
+        return_exceptions: Literal[False] = ...,
+    ) -> dict[str, ObjectMeta | None]: ...
+    @overload
+    async def head_many(
+        self,
+        uris: UriSource,
+        *,
+        concurrency: int = ...,
+        progress: bool = ...,
+        return_exceptions: bool,
+    ) -> dict[str, ObjectMeta | BaseException | None]: ...
+    async def head_many(
+        self,
+        uris: UriSource,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        progress: bool = False,
+        return_exceptions: bool = False,
+    ) -> dict[str, ObjectMeta | None] | dict[str, ObjectMeta | BaseException | None]:
+        """``{uri: meta}`` for every URI: the `ObjectMeta` `head` gives, ``None`` for a miss.
+
+        Stores that can answer a batch at once override `_head_many`.
+
+        Args:
+            uris: the URIs: any iterable or async iterable of them.
+            concurrency: lookups in flight at most.
+            progress: show a progress bar (failed lookups count as done).
+            return_exceptions: a failed lookup's exception stands in place of its meta and
+                the others carry on; without it, the first failure other than a missing blob
+                cancels the remaining lookups and propagates.
+        """
+        return await self._head_many(uris, concurrency, progress, return_exceptions)
+
+    async def _head_many(
+        self, uris: UriSource, concurrency: int, progress: bool, return_exceptions: bool
+    ) -> dict[str, ObjectMeta | BaseException | None]:
+        """The work of `head_many`, with its arguments as given: `head` per URI."""
+        return await self._answer_many(
+            _none_if_missing(self.head), uris, concurrency, progress, return_exceptions, "head"
+        )
+
+    async def _answer_many(
+        self,
+        ask: Callable[[str], Awaitable[T]],
+        uris: UriSource,
+        concurrency: int,
+        progress: bool,
+        return_exceptions: bool,
+        description: str,
+    ) -> dict[str, T | BaseException]:
+        """``{uri: await ask(uri)}`` through `_drain`; with ``return_exceptions``, a failed
+        call's exception is its answer."""
+        answers: dict[str, T | BaseException] = {}
+        attempt = _bulk.capture(ask) if return_exceptions else ask
+
+        async def one(uri: str) -> None:
+            answers[uri] = await attempt(uri)
+
+        await self._drain(one, uris, concurrency, progress, description)
+        return answers
 
     async def _drain_failures(
         self,

@@ -51,6 +51,7 @@ from typing import Any, Generic, Protocol, TypeVar, cast
 from ._core.data import DEFAULT_CHUNK_SIZE
 from ._core.loop_thread import InsideRunningLoop, LoopThread
 from .errors import NotWritable
+from .meta import ObjectMeta
 from .stats import ChainStats
 from .store import Fetched, Store
 
@@ -227,6 +228,22 @@ class SyncStore(Generic[S]):
         ``return_exceptions=True``)."""
         answers = self._run(self.store.exists_many(uris, **options), "exists_many")
         return cast("dict[str, bool | BaseException]", answers)
+
+    def size_many(
+        self, uris: Iterable[str], **options: Any
+    ) -> dict[str, int | BaseException | None]:
+        """Blocking `Store.size_many`: ``{uri: size}``, None for a missing blob (or its error,
+        with ``return_exceptions=True``)."""
+        answers = self._run(self.store.size_many(uris, **options), "size_many")
+        return cast("dict[str, int | BaseException | None]", answers)
+
+    def head_many(
+        self, uris: Iterable[str], **options: Any
+    ) -> dict[str, ObjectMeta | BaseException | None]:
+        """Blocking `Store.head_many`: ``{uri: meta}``, None for a missing blob (or its error,
+        with ``return_exceptions=True``)."""
+        answers = self._run(self.store.head_many(uris, **options), "head_many")
+        return cast("dict[str, ObjectMeta | BaseException | None]", answers)
 
     def put_many(
         self, items: Iterable[tuple[str, Any]], **options: Any

@@ -10,7 +10,8 @@ import contextlib
 import fcntl
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 from ..._core.pinning import open_shared
 from . import _ops as ops
@@ -21,8 +22,11 @@ __all__ = [
     "open_shared",
     "read_many",
     "scan",
+    "stat_many",
     "try_unlink",
 ]
+
+T = TypeVar("T")
 
 #: Blob names: 4+ characters; the first four pick the subfolders, so they are never dots.
 NAME = re.compile(r"[0-9A-Za-z_-]{4}[0-9A-Za-z._-]{0,251}")
@@ -36,10 +40,20 @@ def blob_path(folder: str, name: str) -> str:
 
 def read_many(paths: list[str], fs: ops.Folder = ops.ANYWHERE) -> list[bytes | None]:
     """The blobs at ``paths`` (None where missing): one worker-thread job for a whole batch."""
-    found: list[bytes | None] = []
+    return _each(fs.read, paths)
+
+
+def stat_many(paths: list[str], fs: ops.Folder = ops.ANYWHERE) -> list[os.stat_result | None]:
+    """The status of the blobs at ``paths`` (None where missing), as `read_many` reads them."""
+    return _each(fs.regular_status, paths)
+
+
+def _each(call: Callable[[str], T], paths: list[str]) -> list[T | None]:
+    """``call(path)`` for every path, None where no blob is there; other errors propagate."""
+    found: list[T | None] = []
     for path in paths:
         try:
-            found.append(fs.read(path))
+            found.append(call(path))
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             found.append(None)
     return found

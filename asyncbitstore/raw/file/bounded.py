@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
@@ -48,7 +49,7 @@ from . import FileRaw
 from . import _ops as ops
 from ._errors import file_error, local_file
 from ._index import CacheIndex, NoRoom, UseLog
-from ._layout import NAME, blob_path, open_shared, read_many, scan
+from ._layout import NAME, blob_path, open_shared, read_many, scan, stat_many
 from ._meta import stat_meta
 from ._writes import settle, write_and_settle
 
@@ -315,6 +316,62 @@ class BoundedFileRaw(PrefixedRaw):
         """The file's size, modification time and an ETag derived from its status."""
         found = await self._run(uri, self._fs.regular_status, self._path(uri)[1])
         return stat_meta(found)
+
+    async def _size_many(
+        self, uris: UriSource, concurrency: int, progress: bool, return_exceptions: bool
+    ) -> dict[str, int | BaseException | None]:
+        """Sizes of many blobs; a list of URIs is looked up in batches (see `_stat_many`)."""
+        found = await self._stat_many(uris, concurrency, progress, return_exceptions)
+        if found is None:
+            return await super()._size_many(uris, concurrency, progress, return_exceptions)
+        return {uri: st.st_size if isinstance(st, os.stat_result) else st for uri, st in found}
+
+    async def _head_many(
+        self, uris: UriSource, concurrency: int, progress: bool, return_exceptions: bool
+    ) -> dict[str, ObjectMeta | BaseException | None]:
+        """Metas of many blobs; a list of URIs is looked up in batches (see `_stat_many`)."""
+        found = await self._stat_many(uris, concurrency, progress, return_exceptions)
+        if found is None:
+            return await super()._head_many(uris, concurrency, progress, return_exceptions)
+        return {uri: stat_meta(st) if isinstance(st, os.stat_result) else st for uri, st in found}
+
+    async def _stat_many(
+        self, uris: UriSource, concurrency: int, progress: bool, return_exceptions: bool
+    ) -> list[tuple[str, os.stat_result | BaseException | None]] | None:
+        """``(uri, status or None)`` for a list of URIs, None for any other input.
+
+        As `_get_many` reads: one worker-thread job per batch of URIs, at most one batch per
+        thread at a time. A batch that fails is looked up again one URI at a time, so the
+        error is raised (or, with ``return_exceptions``, kept) for its own URI.
+        """
+        if progress or isinstance(uris, str) or not isinstance(uris, Sequence):
+            return None
+        try:
+            paths = [self._path(uri)[1] for uri in uris]
+        except (TypeError, InvalidURI):
+            if not return_exceptions:
+                raise
+            return None  # one URI at a time, so a bad one fails alone
+        size = min(64, check_concurrency(concurrency))
+        status = capture(self._status) if return_exceptions else self._status
+
+        async def batch(start: int) -> list[os.stat_result | BaseException | None]:
+            future = self.raw._batcher.submit(stat_many, paths[start : start + size], self._fs)
+            try:
+                return await future  # type: ignore[return-value]
+            except OSError:
+                batch_uris = uris[start : start + size]
+                return await map_list(status, batch_uris, concurrency=len(batch_uris))
+
+        starts = range(0, len(paths), size)
+        parts = await map_list(batch, starts, concurrency=self.raw.threads)
+        return list(zip(uris, (found for part in parts for found in part), strict=True))
+
+    async def _status(self, uri: str) -> os.stat_result | None:
+        try:
+            return await self._run(uri, self._fs.regular_status, self._path(uri)[1])  # type: ignore[no-any-return]
+        except NotFoundInStore:
+            return None
 
     async def list(self, prefix: str = "", flat: bool = False) -> AsyncIterator[str]:
         """The URIs starting with ``prefix``, sorted (from the folder, not the index).
