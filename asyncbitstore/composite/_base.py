@@ -18,9 +18,11 @@ from .._core.data import PutData
 from .._core.deadline import check_timeout
 from .._core.singleflight import SingleFlight
 from ..errors import NotFoundInStore
+from ..meta import ObjectMeta
 from ..store import Store
 from ._circuit import CircuitBreaker
 from ._fills import BackgroundWork
+from ._fresh import put_copy
 from ._health import explain, logger
 from ._hooks import ChainHooks
 from ._names import default_tier_name, unique_tier_name
@@ -36,6 +38,9 @@ class ChainBase(Store):
     #: Called around get/put/stream and each tier tried when set (see ``ChainHooks``, and
     #: ``asyncbitstore.otel.instrument``); None: no tracing at all.
     tracer: ChainHooks | None = None
+    #: Whether a cache of the chain keeps records of its copies' sources (a named cache): reads
+    #: then fetch from sources with ``get_with_meta`` and fills carry the meta.
+    _records: bool = False
     _runtime_attrs = ("_flight", "_background", "_streaming", "_missing")
 
     def __init__(
@@ -172,6 +177,8 @@ class ChainBase(Store):
             **options,
         )
         self._tiers.append(tier)
+        if store.keeps_records:
+            self._records = True
 
     def _key_getter(self, store: Store) -> Callable[[str], Awaitable[bytes]] | None:
         """A ``get`` that may skip validation of keys this chain already normalized."""
@@ -246,18 +253,38 @@ class ChainBase(Store):
             return []
         return [t for t in targets if t.store.is_valid(key)]
 
-    def _fill_from(self, hit: Tier, key: str, data: bytes) -> None:
-        """Write ``data`` in the background to the caches a hit at ``hit`` fills."""
-        for target in self._fill_targets(hit, key):
+    def _fill_from(
+        self,
+        hit: Tier,
+        key: str,
+        data: bytes,
+        meta: ObjectMeta | None = None,
+        also: Tier | None = None,
+    ) -> None:
+        """Write ``data`` in the background to the caches a hit at ``hit`` fills (and to
+        ``also``, a cache whose stale copy it replaces), with the source's ``meta`` if known."""
+        targets = self._fill_targets(hit, key)
+        if also is not None and also not in targets:
+            targets.append(also)
+        for target in targets:
             if target.store.declines(key, len(data)):
                 self._background.counters.declined += 1
                 continue
-            work = functools.partial(self._fill, target, key, data)
+            work = functools.partial(self._fill, target, key, data, True, meta, hit.store)
             self._background.start_fill(key, f"fill of {target.name}", work)
 
     @staticmethod
-    async def _fill(target: Tier, key: str, data: PutData, timed: bool = True) -> None:
-        put = target.store.put_or_raise  # caches hide failures in put
+    async def _fill(
+        target: Tier,
+        key: str,
+        data: PutData,
+        timed: bool = True,
+        meta: ObjectMeta | None = None,
+        origin: Store | None = None,
+    ) -> None:
+        put: Callable[[str, PutData], Awaitable[None]] = target.store.put_or_raise
+        if target.store.keeps_records:  # a named cache: the copy's record goes with it
+            put = functools.partial(put_copy, target.store, meta=meta, origin=origin)
         if timed:
             await target.noted("fill", key, target.call(put, key, data))
         else:  # a streamed fill lasts as long as its reader takes; no per-call limit applies

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import functools
 
-from .._core.data import check_range
+from .._core.data import check_range, slice_range
 from ..compression.store_io import stored_flag
 from ..errors import NotFoundInStore
 from ..meta import ObjectMeta
 from ._ask import first_answer
 from ._base import ChainBase
+from ._fresh import Found
 from ._tier import Tier
 
 __all__ = ["ReadPath"]
@@ -32,6 +33,22 @@ async def _exists(tier: Tier, key: str) -> bool:
     if await tier.ask(key, tier.store.exists, key):
         return True
     raise NotFoundInStore(tier.store, key)  # a "no", asked of the next tier like a miss
+
+
+def _data(data: bytes, meta: ObjectMeta) -> bytes:
+    return data
+
+
+def _meta(data: bytes, meta: ObjectMeta) -> ObjectMeta:
+    return meta
+
+
+def _meta_size(data: bytes, meta: ObjectMeta) -> int:
+    return meta.size
+
+
+def _there(data: bytes, meta: ObjectMeta) -> bool:
+    return True
 
 
 class ReadPath(ChainBase):
@@ -58,10 +75,29 @@ class ReadPath(ChainBase):
         return await self._flight.run(key, self._fetch)
 
     async def _fetch(self, key: str) -> bytes:
+        if self._records:
+            return await self._fetch_recorded(key)
         tracer = self.tracer
         ask = Tier.get if tracer is None else tracer.tier_get
         tier, data = await first_answer(self, key, self._readers(key), ask, True)
         self._fill_from(tier, key, data)
+        return data
+
+    async def _fetch_recorded(self, key: str) -> bytes:
+        """``_fetch`` in a chain whose caches keep records: sources are read with their meta
+        (one request where the backend can), which goes with the fills."""
+        tracer = self.tracer
+        found = Found()
+
+        async def ask(tier: Tier, key: str) -> bytes:
+            if tier.is_cache:
+                return await (tier.get(key) if tracer is None else tracer.tier_get(tier, key))
+            data, found.meta = await tier.get_with_meta(key)
+            return data
+
+        tier, data = await first_answer(self, key, self._readers(key), ask, True, _data, found)
+        if not found.filled:
+            self._fill_from(tier, key, data, found.meta, found.stale)
         return data
 
     async def get_range(self, uri: str, start: int, end: int) -> bytes:
@@ -72,18 +108,21 @@ class ReadPath(ChainBase):
         async def ask(tier: Tier, key: str) -> bytes:
             return await tier.ask(key, tier.store.get_range, key, start, end)
 
-        return (await first_answer(self, key, self._readers(key), ask))[1]
+        def part(data: bytes, meta: ObjectMeta) -> bytes:
+            return slice_range(self, key, data, start, end)
+
+        return (await first_answer(self, key, self._readers(key), ask, False, part))[1]
 
     async def size(self, uri: str) -> int:
         """The blob's size from the first tier that has it."""
         key = self._key(uri)
-        return (await first_answer(self, key, self._readers(key), _size))[1]
+        return (await first_answer(self, key, self._readers(key), _size, False, _meta_size))[1]
 
     async def head(self, uri: str) -> ObjectMeta:
         """The blob's meta from the first tier that has it (a tier that fails is skipped, and
         an outage is never reported as a missing blob, as for ``size``)."""
         key = self._key(uri)
-        return (await first_answer(self, key, self._readers(key), _head))[1]
+        return (await first_answer(self, key, self._readers(key), _head, False, _meta))[1]
 
     async def exists(self, uri: str) -> bool:
         """Whether any tier has the blob; API sources are asked only through ``api_exists``.
@@ -94,7 +133,7 @@ class ReadPath(ChainBase):
         key = self._key(uri)
         cheap = [tier for tier in self._readers(key) if tier.store.exists_is_cheap]
         try:
-            await first_answer(self, key, cheap, _exists)
+            await first_answer(self, key, cheap, _exists, False, _there)
         except NotFoundInStore:
             return False
         return True

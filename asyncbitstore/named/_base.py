@@ -11,9 +11,12 @@ from .._core.pinning import LocalFile
 from .._core.redact import redact
 from ..compression.store_io import check_options, put_options, stored_flag, stored_option
 from ..errors import InvalidDataFound, InvalidURI, NotFoundInStore
+from ..freshness import FRESH, CopyRecord, CopyState, decide
 from ..listing import cut_level
+from ..meta import ObjectMeta
 from ..store import Store
 from ._layout import Layout
+from ._records import FreshnessOptions, record_key
 
 __all__ = ["NamedCache", "NamedStore"]
 
@@ -150,7 +153,7 @@ class NamedStore(Store):
         if self._names_are_keys and self._layout.nests:
             async for raw_uri in self.raw.list(raw_prefix, flat=flat):
                 key = self._layout.key(raw_uri)
-                if key is not None and key.startswith(prefix):
+                if key is not None and key.startswith(prefix) and self._public(key) is not None:
                     yield key
             return
         names = []
@@ -187,19 +190,96 @@ class NamedStore(Store):
 
 
 class NamedCache(NamedStore):
-    """What makes a store a cache: `put` logs and counts failures instead of raising."""
+    """What makes a store a cache: `put` logs and counts failures instead of raising, and each
+    copy keeps a record of its source (see ``_records``) that says when it goes stale."""
 
     put_failures: int
     #: The bound on the cache's stored bytes, if any.
     max_bytes: int | None = None
+    keeps_records = True
+    _fresh: FreshnessOptions
+
+    def _init_freshness(self, options: FreshnessOptions) -> None:
+        self._fresh = options
+        self.copies_expire = options.ttl is not None
+
+    @property
+    def ttl(self) -> float | None:
+        """Seconds a copy stays fresh after it was fetched; None: until the chain changes it."""
+        return self._fresh.ttl
+
+    @property
+    def revalidate(self) -> bool:
+        """Whether a stale copy is checked at its source rather than fetched again."""
+        return self._fresh.revalidate
+
+    @property
+    def serve_stale(self) -> bool:
+        """Whether a stale copy is served while every source is down."""
+        return self._fresh.serve_stale
 
     def _init_runtime(self) -> None:
         self.put_failures = 0
+
+    def _record_uri(self, uri: str) -> str | None:
+        """The raw URI of the record kept beside the copy of ``uri``; None if it has none."""
+        key, _ = self._key(uri)
+        if key is None:
+            return None
+        raw_uri = self._layout.raw_uri(record_key(key))
+        return raw_uri if raw_uri is not None and self.raw.is_valid(raw_uri) else None
+
+    async def copy_record(self, uri: str) -> CopyRecord | None:
+        """The record kept with the copy of ``uri`` (None: none, or one that cannot be read)."""
+        record_uri = self._record_uri(uri)
+        if record_uri is None:
+            return None
+        try:
+            return CopyRecord.from_bytes(await self.raw.get(record_uri))
+        except NotFoundInStore:
+            return None
+
+    async def copy_state(self, uri: str) -> CopyState:
+        """Fresh, a miss or to revalidate, from the copy's record and the cache's options."""
+        options = self._fresh
+        if options.ttl is None:
+            return FRESH
+        record = await self.copy_record(uri)
+        action = decide(record, options.ttl, options.revalidate, options.clock())
+        return CopyState(action, record, options.serve_stale)
+
+    async def _write_record(self, uri: str, meta: ObjectMeta | None, when: float | None) -> None:
+        record_uri = self._record_uri(uri)
+        if record_uri is not None:
+            record = CopyRecord(meta, self._fresh.clock() if when is None else when)
+            await self.raw.put(record_uri, record.to_bytes())
+
+    async def put_copy(
+        self, uri: str, data: PutData, meta: ObjectMeta | None, fetched_at: float | None = None
+    ) -> None:
+        """Keep ``data`` as the copy of ``uri``, then its record (raises on failure)."""
+        await super()._put(uri, data, None, None, False)
+        await self._write_record(uri, meta, fetched_at)
+
+    async def renew_copy(self, uri: str, meta: ObjectMeta) -> None:
+        """Record that the source confirmed the copy of ``uri`` as current just now."""
+        await self._write_record(uri, meta, None)
 
     async def _put_or_raise(
         self, uri: str, data: PutData, compress: str | None, level: int | None, stored: bool
     ) -> None:
         await super()._put(uri, data, compress, level, stored)
+        await self._drop_record(uri)  # its source is unknown: an old record would lie
+
+    async def _drop_record(self, uri: str) -> None:
+        record_uri = self._record_uri(uri)
+        if record_uri is not None:
+            await self.raw.delete(record_uri)
+
+    async def delete(self, uri: str) -> None:
+        """Remove the copy, then its record (nothing happens if they are missing)."""
+        await super().delete(uri)
+        await self._drop_record(uri)
 
     async def _put(
         self, uri: str, data: PutData, compress: str | None, level: int | None, stored: bool
