@@ -114,6 +114,25 @@ class NamedStore(Store):
         with self._ours(uri):
             return await self.raw.get_range(raw_uri, start, end)
 
+    async def head(self, uri: str) -> ObjectMeta:
+        """The raw store's meta of the blob (its validators, where the backend keeps them)."""
+        raw_uri = self._raw_uri(uri)
+        with self._ours(uri):
+            return await self.raw.head(raw_uri)
+
+    async def get_with_meta(self, uri: str) -> tuple[bytes, ObjectMeta]:
+        """The blob and its meta, as the raw store reads them (one request where it can)."""
+        raw_uri = self._raw_uri(uri)
+        with self._ours(uri):
+            return await self.raw.get_with_meta(raw_uri)
+
+    async def get_if_changed(self, uri: str, known: ObjectMeta) -> tuple[bytes, ObjectMeta] | None:
+        """The blob and its meta unless it still matches ``known`` (then None, and the raw
+        store sends no body where it can ask conditionally)."""
+        raw_uri = self._raw_uri(uri)
+        with self._ours(uri):
+            return await self.raw.get_if_changed(raw_uri, known)
+
     async def _stream(self, uri: str, chunk_size: int, stored: bool) -> AsyncIterator[bytes]:
         chunks = self.raw.stream(self._raw_uri(uri), chunk_size, **stored_option(stored))
         try:
