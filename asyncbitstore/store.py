@@ -721,6 +721,11 @@ class Store(abc.ABC):
     #: `copy_state` before serving one. Content-addressed and plain stores: never.
     copies_expire: bool = False
 
+    def known_fresh(self, uri: str) -> bool:
+        """Whether the copy at ``uri`` is known to be fresh without any I/O (a chain then skips
+        `copy_state`); the default: always."""
+        return True
+
     async def copy_state(self, uri: str) -> CopyState:
         """Whether the copy at ``uri`` may be served, stays a miss, or is checked at its source;
         the default: always fresh."""

@@ -57,8 +57,9 @@ def test_record_round_trip(meta: ObjectMeta | None) -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [b"", b"not json", b"[]", b'{"v": 2, "fetched_at": 1}', b'{"v": 1}', b'{"v":1,"fetched_at":true}',
-     b'{"v":1,"fetched_at":1,"meta":{"size":-1}}', b'{"v":1,"fetched_at":1,"meta":{}}'],
+    [b"", b"not json", b"[]", b'{"v": 2, "fetched_at": 1}', b'{"v": 1}',
+     b'{"v":1,"fetched_at":true}', b'{"v":1,"fetched_at":1,"meta":{"size":-1}}',
+     b'{"v":1,"fetched_at":1,"meta":{}}'],
 )  # fmt: skip
 def test_damaged_records_count_as_none(data: bytes) -> None:
     assert CopyRecord.from_bytes(data) is None

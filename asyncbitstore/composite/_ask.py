@@ -62,7 +62,8 @@ async def first_answer(
     for tier in tiers:
         try:
             if tier.is_cache:
-                if stale is None and tier.store.copies_expire:
+                store = tier.store
+                if stale is None and store.copies_expire and not store.known_fresh(key):
                     stale = await stale_state(tier, key, full_read)
                     if stale is not None:
                         continue

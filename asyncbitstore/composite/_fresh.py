@@ -95,7 +95,7 @@ async def stale_state(tier: Tier, key: str, full_read: bool) -> Stale | None:
 
     Raises what the cache raised (a failure of the tier).
     """
-    state = await tier.ask(key, tier.store.copy_state, key)
+    state = await tier.copy_state(key)
     if state.action is Action.SERVE:
         return None
     if full_read and state.action is Action.MISS:

@@ -9,6 +9,7 @@ from typing import TypeVar
 
 from .._core.deadline import check_timeout, within
 from ..errors import CircuitOpen, InvalidDataFound, NotFoundInStore, StoreFull, StoreTimeout
+from ..freshness import CopyState
 from ..meta import ObjectMeta
 from ..stats import TierStats
 from ..store import Store
@@ -175,6 +176,18 @@ class Tier:
         stats.hits += 1
         stats.bytes += len(data)
         return data
+
+    async def copy_state(self, key: str) -> CopyState:
+        """The store's ``copy_state`` of ``key``, within the time limit; a failure is counted
+        and noted like a read's. Not admitted nor counted as a call: the read that follows is.
+        """
+        try:
+            if self.timeout is None:
+                return await self.store.copy_state(key)
+            return await self.call(self.store.copy_state, key)
+        except Exception as exc:
+            self._failed("copy_state", key, exc)
+            raise
 
     async def get_with_meta(self, key: str) -> tuple[bytes, ObjectMeta]:
         """The store's ``get_with_meta``, counted as a ``get`` (one request where it can)."""

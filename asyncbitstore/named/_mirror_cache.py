@@ -59,7 +59,6 @@ class MirrorCache(NamedCache):
         super().__init__(store, root, layout)
         self.max_bytes = max_bytes
         self._init_freshness(options)
-        self._init_runtime()
 
     @property
     def uri_hint(self) -> str:  # type: ignore[override]

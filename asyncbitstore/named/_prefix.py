@@ -83,7 +83,6 @@ class PrefixCache(NamedCache, PrefixStore):
         super().__init__(store, prefix, _layout=layout)
         self.max_bytes = max_bytes
         self._init_freshness(options)
-        self._init_runtime()
 
     def _key(self, uri: str) -> tuple[str | None, str]:
         if is_record_key(uri):

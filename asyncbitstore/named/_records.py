@@ -14,6 +14,12 @@ The record is written after the copy and removed after it, so a crash between th
 copy without a record (treated as stale when a ``ttl`` is set, trusted when not) or a record
 without a copy (ignored). A copy put directly, with no source meta, has its old record removed.
 A bounded store may evict a record before its copy: the copy then counts as unrecorded.
+
+A cache object remembers the records it last read or wrote (at most `KNOWN_RECORDS`), so that a
+hit costs no second read. Another process sharing the store is seen through that memory only
+in the safe direction for what it renews or refills (the copy looks older, and is checked or
+fetched again); a copy it puts directly keeps, here, the record it replaced until this process
+writes the key or restarts, so it is trusted for at most the rest of that record's ``ttl``.
 """
 
 from __future__ import annotations
@@ -23,10 +29,13 @@ from collections.abc import Callable
 
 from .._core.checks import non_negative_number
 
-__all__ = ["RECORDS", "FreshnessOptions", "is_record_key", "record_key"]
+__all__ = ["KNOWN_RECORDS", "RECORDS", "FreshnessOptions", "is_record_key", "record_key"]
 
 #: The first segment of every record's key.
 RECORDS = "~records"
+
+#: The most records a cache object remembers in memory.
+KNOWN_RECORDS = 65_536
 
 
 def record_key(key: str) -> str:
