@@ -344,3 +344,30 @@ async def test_figures_in_json_and_prometheus() -> None:
         'asyncbitstore_tier_revalidated_total{chain="fresh",outcome="unchanged",tier="cache"} 1.0'
         in text
     )
+
+
+async def test_a_streamed_fill_records_its_time_but_no_validator() -> None:
+    s = Setup(revalidate=True)
+    await s.origin.put(KEY, b"streamed")
+    assert b"".join([chunk async for chunk in s.chain.stream(KEY)]) == b"streamed"
+    await s.chain.flush()
+    record = await s.cache.copy_record(KEY)
+    assert record is not None and record.meta is None and record.fetched_at == s.clock.now
+    s.raw.reads.clear()
+    s.clock.advance(TTL + 1)
+    assert await s.chain.get(KEY) == b"streamed"  # nothing to revalidate with: fetched again
+    assert s.raw.reads == ["get_with_meta"]
+
+
+def test_a_cache_pickles_with_its_options_and_forgets_what_it_remembered() -> None:
+    import pickle
+
+    cache = PrefixCache(MemoryRaw(), "mem://p/", ttl=5, revalidate=True, serve_stale=False)
+    assert cache.is_valid(KEY)
+    again = pickle.loads(pickle.dumps(cache))
+    assert (again.ttl, again.revalidate, again.serve_stale) == (5.0, True, False)
+    assert again.copies_expire and again._known == {} and again._located == {}
+    with pytest.raises(ValueError, match="ttl"):
+        PrefixCache(MemoryRaw(), "mem://p/", ttl=-1)
+    with pytest.raises(TypeError, match="revalidate"):
+        PrefixCache(MemoryRaw(), "mem://p/", ttl=1, revalidate="yes")  # type: ignore[arg-type]
