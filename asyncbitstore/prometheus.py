@@ -24,6 +24,8 @@ have ``tier``: the tier's name in ``chain.stats``. Names and meanings:
 | ``asyncbitstore_tier_skipped_total`` | counter | calls refused: circuit open |
 | ``asyncbitstore_tier_circuit_state`` | gauge | 0 closed, 1 half-open, 2 open |
 | ``asyncbitstore_tier_circuit_opened_total`` | counter | times the circuit opened |
+| ``asyncbitstore_tier_stale_served_total`` | counter | stale copies served: sources down |
+| ``asyncbitstore_tier_revalidated_total{outcome}`` | counter | stale copies checked at the source |
 | ``asyncbitstore_tier_get_seconds`` | histogram | latency: a ``get``, a stream's first chunk |
 | ``asyncbitstore_fills_total{outcome}`` | counter | background writes, by ``outcome`` |
 | ``asyncbitstore_fills_pending`` | gauge | background writes running |
@@ -31,7 +33,8 @@ have ``tier``: the tier's name in ``chain.stats``. Names and meanings:
 | ``asyncbitstore_negative_hits_total`` | counter | misses answered by ``negative_ttl`` |
 
 ``kind`` is ``not_found``, ``corrupt``, ``timeout`` or ``unavailable``; ``outcome`` is ``done``,
-``failed``, ``dropped`` (too many pending) or ``declined`` (too big for the cache). The circuit
+``failed``, ``dropped`` (too many pending) or ``declined`` (too big for the cache) for fills,
+``unchanged`` or ``changed`` for revalidations. The circuit
 series exist only for tiers with a breaker. ``misses_total`` is the sum of the ``not_found``
 and ``corrupt`` errors; ``timeout`` and ``unavailable`` are the failures that trip a breaker.
 The histogram's buckets are the chain's own logarithmic ones summed per doubling, from about 1 µs
@@ -206,6 +209,18 @@ class ChainCollector(Collector):
                 ),
                 (CounterMetricFamily, "tier_circuit_opened", "Times the circuit opened.", tier),
                 (
+                    CounterMetricFamily,
+                    "tier_stale_served",
+                    "Stale copies served while every source was down.",
+                    tier,
+                ),
+                (
+                    CounterMetricFamily,
+                    "tier_revalidated",
+                    "Stale copies checked at the source, by outcome: unchanged, changed.",
+                    [*tier, "outcome"],
+                ),
+                (
                     HistogramMetricFamily,
                     "tier_get_seconds",
                     "Latency of reads: a get, or a stream's first chunk.",
@@ -254,6 +269,9 @@ class ChainCollector(Collector):
             if breakers.get(tier.name) is not None:
                 add("tier_circuit_state", labels, _CIRCUIT_STATES.get(tier.circuit, 0))
                 add("tier_circuit_opened", labels, tier.circuit_opened)
+            add("tier_stale_served", labels, tier.stale_served)
+            add("tier_revalidated", [*labels, "unchanged"], tier.revalidated_unchanged)
+            add("tier_revalidated", [*labels, "changed"], tier.revalidated_changed)
             histogram = families["asyncbitstore_tier_get_seconds"]
             assert isinstance(histogram, HistogramMetricFamily)
             histogram.add_metric(labels, _cumulative(tier.latency), tier.latency.total)

@@ -105,7 +105,9 @@ class TierStats:
     and ``corrupt`` break some of them out (a corrupt blob in a cache is dropped and counted as
     a miss too). ``skipped`` counts calls refused while the tier's circuit breaker was open;
     ``circuit`` is its state when the snapshot was taken and ``circuit_opened`` how often it
-    opened.
+    opened. In a cache whose copies expire (a named cache with a ``ttl``), ``stale_served``
+    counts stale copies served while every source was down, ``revalidated_unchanged`` copies
+    the source confirmed (no body moved) and ``revalidated_changed`` copies it replaced.
     """
 
     name: str
@@ -120,6 +122,9 @@ class TierStats:
     circuit_opened: int = 0
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
     calls: int = 0
+    stale_served: int = 0
+    revalidated_unchanged: int = 0
+    revalidated_changed: int = 0
 
     #: The fields that count events, and so add up across processes and runs.
     COUNTS: ClassVar[tuple[str, ...]] = (
@@ -132,6 +137,9 @@ class TierStats:
         "bytes",
         "skipped",
         "circuit_opened",
+        "stale_served",
+        "revalidated_unchanged",
+        "revalidated_changed",
     )
 
     def as_dict(self) -> dict[str, Any]:

@@ -59,6 +59,7 @@ from ._core.temp import temporary_copy
 from .compression.codecs import MAGIC
 from .compression.store_io import check_options, put_options, stored_flag
 from .errors import InvalidURI, NotFoundInStore, NotWritable
+from .freshness import FRESH, CopyRecord, CopyState
 from .meta import ObjectMeta
 from .stats import ChainStats
 
@@ -817,6 +818,39 @@ class Store(abc.ABC):
         """
         return False
 
+    #: Whether copies here carry a `CopyRecord` of their source (a named cache): a chain then
+    #: fetches with `get_with_meta` what fills this store, and fills it with `put_copy`.
+    keeps_records: bool = False
+    #: Whether copies here can go stale (a named cache with a ``ttl``): a chain then asks
+    #: `copy_state` before serving one. Content-addressed and plain stores: never.
+    copies_expire: bool = False
+
+    def known_fresh(self, uri: str) -> bool:
+        """Whether the copy at ``uri`` is known to be fresh without any I/O (a chain then skips
+        `copy_state`); the default: always."""
+        return True
+
+    async def copy_state(self, uri: str) -> CopyState:
+        """Whether the copy at ``uri`` may be served, stays a miss, or is checked at its source;
+        the default: always fresh."""
+        return FRESH
+
+    async def copy_record(self, uri: str) -> CopyRecord | None:
+        """The record kept with the copy at ``uri``; None by default (no records kept)."""
+        return None
+
+    async def put_copy(
+        self, uri: str, data: PutData, meta: ObjectMeta | None, fetched_at: float | None = None
+    ) -> None:
+        """Keep ``data`` as the copy at ``uri``, fetched at ``fetched_at`` (None: now) from a
+        source that described it with ``meta``; raises on failure like `put_or_raise`, which
+        is the default (the meta is dropped)."""
+        await self.put_or_raise(uri, data)
+
+    async def renew_copy(self, uri: str, meta: ObjectMeta) -> None:
+        """The source confirmed the copy at ``uri`` is current: it counts as fetched now. The
+        default keeps no record, so has nothing to renew."""
+
     async def put_or_raise(
         self,
         uri: str,
@@ -1057,6 +1091,7 @@ class CacheWrites(Store):
         def _raw_uri(self, uri: Any) -> Any: ...
 
     def _init_runtime(self) -> None:
+        super()._init_runtime()
         self.put_failures = 0
 
     async def _put_or_raise(

@@ -4,6 +4,8 @@
 - MemoryRaw.get_many                      vs dict lookups in a loop   (target ≤ 3 µs/blob)
 - Sha1Composite hit in a memory cache     vs dict lookups in a loop   (target ≤ 5 µs/blob)
 - FileRaw.get_many                        vs open/read in a loop      (target ≤ 2× the loop)
+- a named chain's memory hit (PrefixCache over MemoryRaw before a PrefixStore), without and with a
+  ttl                                     vs the Sha1Composite hit    (target ≤ 1.2×)
 
 Run: python benchmarks/local.py [--rounds N] [--json out.json]
 """
@@ -17,10 +19,31 @@ import tempfile
 
 from _common import Figure, arguments, measure, report
 
-from asyncbitstore import FileRaw, MemoryRaw, Sha1Cache, Sha1Composite, Sha1Store
+from asyncbitstore import (
+    Composite,
+    FileRaw,
+    MemoryRaw,
+    PrefixCache,
+    PrefixStore,
+    Sha1Cache,
+    Sha1Composite,
+    Sha1Store,
+)
 
 COUNT = 10_000
 SIZE = 4096
+NAMED = "Composite.get_many (named, memory hits)"
+NAMED_TTL = "Composite.get_many (named, ttl, memory hits)"
+
+
+async def named_chain(folder: str, names: list[str], ttl: float | None) -> Composite:
+    """A memory `PrefixCache` before a `PrefixStore` of files, warmed with every name."""
+    chain = Composite()
+    chain.append_cache(PrefixCache(MemoryRaw(), "mem://named/", ttl=ttl), name="memory")
+    chain.append_source(PrefixStore(FileRaw(), f"{folder}/named/"), cache_result=True)
+    await chain.get_many(names)
+    await chain.flush()
+    return chain
 
 
 async def main() -> None:
@@ -41,6 +64,10 @@ async def main() -> None:
         chain.append_source(Sha1Store(FileRaw(), f"{folder}/files/"), cache_result=True)
         await chain.get_many(keys)
         await chain.flush()
+        names = [f"blobs/{k}" for k in keys]
+        await PrefixStore(FileRaw(), f"{folder}/named/").put_many(zip(names, blobs, strict=True))
+        named = await named_chain(folder, names, None)
+        named_ttl = await named_chain(folder, names, 3600.0)
 
         figures = {
             name: Figure(name)
@@ -48,6 +75,8 @@ async def main() -> None:
                 "MemoryRaw.get_many",
                 "dict lookup loop",
                 "Sha1Composite.get_many (memory hits)",
+                NAMED,
+                NAMED_TTL,
                 "FileRaw.get_many",
                 "open/read loop",
             )
@@ -66,6 +95,8 @@ async def main() -> None:
             ("MemoryRaw.get_many", lambda: memory.get_many(mem_uris)),
             ("dict lookup loop", dict_loop),
             ("Sha1Composite.get_many (memory hits)", lambda: chain.get_many(keys)),
+            (NAMED, lambda: named.get_many(names)),
+            (NAMED_TTL, lambda: named_ttl.get_many(names)),
             ("FileRaw.get_many", lambda: files.get_many(paths)),
             ("open/read loop", file_loop),
         ]
@@ -77,6 +108,9 @@ async def main() -> None:
                 await measure(figures[name], COUNT, run)
         hits = chain.stats.tier(chain.tiers[0].name).hits
         assert hits >= COUNT * (args.rounds + 2), "the chain must be served by its memory cache"
+        for other in (named, named_ttl):
+            assert other.stats.tier("memory").hits >= COUNT * (args.rounds + 2)
+            await other.aclose()
         await files.aclose()
         await chain.aclose()
 
@@ -86,6 +120,8 @@ async def main() -> None:
         [
             (f["MemoryRaw.get_many"], None, 3.0),
             (f["Sha1Composite.get_many (memory hits)"], None, 5.0),
+            (f[NAMED], f["Sha1Composite.get_many (memory hits)"], 1.2),
+            (f[NAMED_TTL], f["Sha1Composite.get_many (memory hits)"], 1.2),
             (f["dict lookup loop"], None, None),
             (f["FileRaw.get_many"], f["open/read loop"], 2.0),
         ],

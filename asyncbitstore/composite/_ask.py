@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from ..errors import InvalidDataFound, InvalidRange, NotFoundInStore, StoreNotAvailable
 from ._base import ChainBase, explain
+from ._fresh import Convert, Found, Stale, drop, revalidate, serve_stale, stale_state
 from ._tier import Tier
 
 __all__ = ["first_answer", "verdict"]
@@ -25,6 +26,8 @@ async def first_answer(
     tiers: Iterable[Tier],
     ask: Callable[[Tier, str], Awaitable[R]],
     full_read: bool = False,
+    convert: Convert[R] | None = None,
+    found: Found | None = None,
 ) -> tuple[Tier, R]:
     """The first of ``tiers`` to answer ``await ask(tier, key)``, and its answer.
 
@@ -41,6 +44,12 @@ async def first_answer(
             copy failing verification is then deleted from a cache (and reported from a
             source when no tier has a good one), and a key that no tier
             had is remembered (``negative_ttl``). Otherwise such a copy is a miss.
+        convert: the answer from a blob and its meta, when a source sends a changed blob for
+            a stale copy it revalidates (None: the source is asked again with ``ask``).
+        found: where a full read notes the source's meta and the fills already made.
+
+    A cache whose copies expire is asked first whether its copy is fresh; a stale copy is
+    passed over and revalidated, dropped or served while the sources are down (see `_fresh`).
 
     Raises:
         NotFoundInStore: every tier missed.
@@ -50,8 +59,22 @@ async def first_answer(
     since = chain._writes.now()  # a miss is not remembered if the chain writes the key meanwhile
     failures: list[tuple[Tier, BaseException]] = []
     corrupt: InvalidDataFound | None = None
+    stale: Stale | None = None
     for tier in tiers:
         try:
+            if tier.is_cache:
+                store = tier.store
+                if stale is None and store.copies_expire and not store.known_fresh(key):
+                    stale = await stale_state(tier, key, full_read)
+                    if stale is not None:
+                        continue
+            elif stale is not None and stale.revalidating:
+                answer = await revalidate(chain, key, stale, tier, ask, convert, found, since)
+                if answer is not None:
+                    return answer
+                stale = None  # the copy vanished meanwhile: ask this source for the blob
+            if stale is not None and found is not None:
+                found.stale = stale.tier
             return tier, await ask(tier, key)
         except InvalidRange:
             raise
@@ -62,9 +85,15 @@ async def first_answer(
                 else:
                     corrupt = exc
         except NotFoundInStore:
-            pass
+            if stale is not None and not tier.is_cache:  # gone at the source: never serve it
+                await drop(stale, key)
+                stale = None
         except Exception as exc:  # logged by the tier (see its health), once while it fails
             failures.append((tier, exc))
+    if stale is not None and failures:
+        served = await serve_stale(key, stale, ask, found)
+        if served is not None:
+            return served
     error = verdict(chain, key, failures, corrupt)
     if full_read:
         chain._remember_missing(key, error, since)

@@ -19,9 +19,11 @@ from .._core.data import PutData
 from .._core.deadline import check_timeout
 from .._core.singleflight import SingleFlight
 from ..errors import NotFoundInStore
+from ..meta import ObjectMeta
 from ..store import Store
 from ._circuit import CircuitBreaker
 from ._fills import Abandoned, BackgroundWork
+from ._fresh import put_copy
 from ._generations import Since, WriteGenerations
 from ._health import explain, logger
 from ._hooks import ChainHooks
@@ -38,6 +40,9 @@ class ChainBase(Store):
     #: Called around get/put/stream and each tier tried when set (see ``ChainHooks``, and
     #: ``asyncbitstore.otel.instrument``); None: no tracing at all.
     tracer: ChainHooks | None = None
+    #: Whether a cache of the chain keeps records of its copies' sources (a named cache): reads
+    #: then fetch from sources with ``get_with_meta`` and fills carry the meta.
+    _records: bool = False
     _runtime_attrs = ("_flight", "_background", "_streaming", "_missing", "_writes")
     #: Whole blobs of at most this many bytes are fetched to fill the caches after a range read
     #: from a tier below them (0: never). A class default, for chains pickled without it.
@@ -180,6 +185,8 @@ class ChainBase(Store):
             **options,
         )
         self._tiers.append(tier)
+        if store.keeps_records:
+            self._records = True
 
     def _key_getter(self, store: Store) -> Callable[[str], Awaitable[bytes]] | None:
         """A ``get`` that may skip validation of keys this chain already normalized."""
@@ -255,21 +262,44 @@ class ChainBase(Store):
             return []
         return [t for t in targets if t.store.is_valid(key)]
 
-    def _fill_from(self, hit: Tier, key: str, data: bytes, since: Since) -> None:
-        """Write ``data`` in the background to the caches a hit at ``hit`` fills; ``since`` is
-        ``self._writes.now()`` taken when the read began (see ``_fill``)."""
-        for target in self._fill_targets(hit, key):
+    def _fill_from(
+        self,
+        hit: Tier,
+        key: str,
+        data: bytes,
+        since: Since,
+        *,
+        meta: ObjectMeta | None = None,
+        also: Tier | None = None,
+    ) -> None:
+        """Write ``data`` in the background to the caches a hit at ``hit`` fills (and to
+        ``also``, a cache whose stale copy it replaces), with the source's ``meta`` if known;
+        ``since`` is ``self._writes.now()`` taken when the read began (see ``_fill``)."""
+        targets = self._fill_targets(hit, key)
+        if also is not None and also not in targets:
+            targets.append(also)
+        for target in targets:
             if target.store.declines(key, len(data)):
                 self._background.counters.declined += 1
                 continue
-            work = functools.partial(self._fill, target, key, data, since)
+            work = functools.partial(
+                self._fill, target, key, data, since, meta=meta, origin=hit.store
+            )
             self._background.start_fill(key, f"fill of {target.name}", work)
 
     @staticmethod
     async def _fill(
-        target: Tier, key: str, data: PutData, since: Since, timed: bool = True
+        target: Tier,
+        key: str,
+        data: PutData,
+        since: Since,
+        timed: bool = True,
+        *,
+        meta: ObjectMeta | None = None,
+        origin: Store | None = None,
     ) -> None:
-        """Write ``data``, read by a read that began at ``since``, to the cache ``target``.
+        """Write ``data``, read by a read that began at ``since``, to the cache ``target``
+        (with the source's ``meta`` and the ``origin`` store when the cache keeps records).
 
         If the chain wrote or deleted ``key`` since, the fill is abandoned before it writes,
         and a copy it wrote meanwhile is deleted again: it may hold the old bytes. (A put or
@@ -279,7 +309,9 @@ class ChainBase(Store):
         # Static, as all background work: a task must not keep a chain nobody holds alive.
         if not since.current(key):
             raise Abandoned("the chain wrote the key after the read began")
-        put = target.store.put_or_raise  # caches hide failures in put
+        put: Callable[[str, PutData], Awaitable[None]] = target.store.put_or_raise
+        if target.store.keeps_records:  # a named cache: the copy's record goes with it
+            put = functools.partial(put_copy, target.store, meta=meta, origin=origin)
         if timed:
             await target.noted("fill", key, target.call(put, key, data))
         else:  # a streamed fill lasts as long as its reader takes; no per-call limit applies

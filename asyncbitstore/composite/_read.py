@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import functools
 
-from .._core.data import check_range
+from .._core.data import check_range, slice_range
 from ..compression.store_io import stored_flag
 from ..errors import NotFoundInStore
 from ..meta import ObjectMeta
 from ._ask import first_answer
 from ._base import ChainBase
+from ._fresh import Found
+from ._generations import Since
 from ._tier import Tier
 
 __all__ = ["ReadPath"]
@@ -32,6 +34,22 @@ async def _exists(tier: Tier, key: str) -> bool:
     if await tier.ask(key, tier.store.exists, key):
         return True
     raise NotFoundInStore(tier.store, key)  # a "no", asked of the next tier like a miss
+
+
+def _data(data: bytes, meta: ObjectMeta) -> bytes:
+    return data
+
+
+def _meta(data: bytes, meta: ObjectMeta) -> ObjectMeta:
+    return meta
+
+
+def _meta_size(data: bytes, meta: ObjectMeta) -> int:
+    return meta.size
+
+
+def _there(data: bytes, meta: ObjectMeta) -> bool:
+    return True
 
 
 class ReadPath(ChainBase):
@@ -59,10 +77,29 @@ class ReadPath(ChainBase):
 
     async def _fetch(self, key: str) -> bytes:
         since = self._writes.now()
+        if self._records:
+            return await self._fetch_recorded(key, since)
         tracer = self.tracer
         ask = Tier.get if tracer is None else tracer.tier_get
         tier, data = await first_answer(self, key, self._readers(key), ask, True)
         self._fill_from(tier, key, data, since)
+        return data
+
+    async def _fetch_recorded(self, key: str, since: Since) -> bytes:
+        """``_fetch`` in a chain whose caches keep records: sources are read with their meta
+        (one request where the backend can), which goes with the fills."""
+        tracer = self.tracer
+        found = Found()
+
+        async def ask(tier: Tier, key: str) -> bytes:
+            if tier.is_cache:
+                return await (tier.get(key) if tracer is None else tracer.tier_get(tier, key))
+            data, found.meta = await tier.get_with_meta(key)
+            return data
+
+        tier, data = await first_answer(self, key, self._readers(key), ask, True, _data, found)
+        if not found.filled:
+            self._fill_from(tier, key, data, since, meta=found.meta, also=found.stale)
         return data
 
     async def get_range(self, uri: str, start: int, end: int) -> bytes:
@@ -87,20 +124,23 @@ class ReadPath(ChainBase):
             tier.stats.bytes += len(data)
             return data
 
-        tier, data = await first_answer(self, key, self._readers(key), ask)
+        def part(data: bytes, meta: ObjectMeta) -> bytes:
+            return slice_range(self, key, data, start, end)
+
+        tier, data = await first_answer(self, key, self._readers(key), ask, False, part)
         self._fill_after_range(tier, key, since)
         return data
 
     async def size(self, uri: str) -> int:
         """The blob's size from the first tier that has it."""
         key = self._key(uri)
-        return (await first_answer(self, key, self._readers(key), _size))[1]
+        return (await first_answer(self, key, self._readers(key), _size, False, _meta_size))[1]
 
     async def head(self, uri: str) -> ObjectMeta:
         """The blob's meta from the first tier that has it (a tier that fails is skipped, and
         an outage is never reported as a missing blob, as for ``size``)."""
         key = self._key(uri)
-        return (await first_answer(self, key, self._readers(key), _head))[1]
+        return (await first_answer(self, key, self._readers(key), _head, False, _meta))[1]
 
     async def exists(self, uri: str) -> bool:
         """Whether any tier has the blob; API sources are asked only through ``api_exists``.
@@ -111,7 +151,7 @@ class ReadPath(ChainBase):
         key = self._key(uri)
         cheap = [tier for tier in self._readers(key) if tier.store.exists_is_cheap]
         try:
-            await first_answer(self, key, cheap, _exists)
+            await first_answer(self, key, cheap, _exists, False, _there)
         except NotFoundInStore:
             return False
         return True

@@ -11,8 +11,10 @@ from typing import Any, TypeAlias
 
 from .._core.data import DEFAULT_CHUNK_SIZE
 from ..errors import InvalidDataFound, NotFoundInStore
+from ..meta import ObjectMeta
 from ._ask import first_answer
 from ._base import ChainBase
+from ._fresh import Found
 from ._generations import Since
 from ._tee import TeePipe
 from ._tier import Tier
@@ -32,6 +34,11 @@ async def _joined(
     if rest is not None:
         async for chunk in rest:
             yield chunk
+
+
+def _whole(data: bytes, meta: ObjectMeta) -> _Opened:
+    """A blob read whole (a revalidated copy's new bytes) as a stream that has ended."""
+    return [data], None
 
 
 class StreamPath(ChainBase):
@@ -92,10 +99,17 @@ class StreamPath(ChainBase):
         done = self._streaming[key] = asyncio.Event()
         since = self._writes.now()
         try:
+            found = Found()
             tier, (head, rest) = await first_answer(
-                self, key, self._readers(key), functools.partial(self._open, chunk_size), True
+                self,
+                key,
+                self._readers(key),
+                functools.partial(self._open, chunk_size),
+                True,
+                _whole,
+                found,
             )
-            pipes = self._tee_pipes(tier, key, since)
+            pipes = [] if found.filled else self._tee_pipes(tier, key, since, found.stale)
             if not pipes:
                 done.set()  # nothing to fill: concurrent streams need not wait for this one
             async for chunk in self._teed(tier, key, head, rest, pipes):
@@ -180,12 +194,22 @@ class StreamPath(ChainBase):
                 hasher.update(chunk)
             _check_digest(tier, key, hasher)
 
-    def _tee_pipes(self, hit: Tier, key: str, since: Since) -> list[TeePipe]:
-        """A pipe into each cache that a hit at ``hit`` fills, each fed to a background put."""
+    def _tee_pipes(
+        self, hit: Tier, key: str, since: Since, also: Tier | None = None
+    ) -> list[TeePipe]:
+        """A pipe into each cache that a hit at ``hit`` fills (and into ``also``, a cache whose
+        stale copy the stream replaces), each fed to a background put. A streamed copy's record
+        has no source meta: it can expire, but not be revalidated."""
         pipes = []
-        for target in self._fill_targets(hit, key):
+        targets = self._fill_targets(hit, key)
+        if also is not None and also not in targets:
+            targets.append(also)
+        for target in targets:
             pipe = TeePipe()
-            work = functools.partial(self._fill, target, key, pipe.chunks(), since, timed=False)
+            chunks = pipe.chunks()
+            work = functools.partial(
+                self._fill, target, key, chunks, since, False, origin=hit.store
+            )
             description = f"streamed fill of {target.name}"
             if self._background.start_fill(key, description, work, finished=pipe.detach):
                 pipes.append(pipe)

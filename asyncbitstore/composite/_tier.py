@@ -9,6 +9,8 @@ from typing import TypeVar
 
 from .._core.deadline import check_timeout, within
 from ..errors import CircuitOpen, InvalidDataFound, NotFoundInStore, StoreFull, StoreTimeout
+from ..freshness import CopyState
+from ..meta import ObjectMeta
 from ..stats import TierStats
 from ..store import Store
 from ._circuit import CircuitBreaker
@@ -143,17 +145,19 @@ class Tier:
             if breaker.opened != opened:
                 self.health.circuit_opened(breaker.failures, breaker.cooldown, again)
 
-    async def get(self, key: str) -> bytes:
-        """The store's ``get``, within the time limit and circuit breaker, counted in stats."""
+    async def get(self, key: str, fetch: Callable[[str], Awaitable[bytes]] | None = None) -> bytes:
+        """The store's ``get`` (or ``fetch``), within the time limit and circuit breaker,
+        counted in stats."""
         probe = self._admit(key)
         stats = self.stats
         stats.calls += 1
         started = time.perf_counter()
+        fetch = fetch or self._get
         try:
             if self.timeout is None:
-                data = await self._get(key)
+                data = await fetch(key)
             else:
-                data = await self.call(self._get, key)
+                data = await self.call(fetch, key)
         except NotFoundInStore as exc:
             self._answered()
             if isinstance(exc, InvalidDataFound):
@@ -172,6 +176,30 @@ class Tier:
         stats.hits += 1
         stats.bytes += len(data)
         return data
+
+    async def copy_state(self, key: str) -> CopyState:
+        """The store's ``copy_state`` of ``key``, within the time limit; a failure is counted
+        and noted like a read's. Not admitted nor counted as a call: the read that follows is.
+        """
+        try:
+            if self.timeout is None:
+                return await self.store.copy_state(key)
+            return await self.call(self.store.copy_state, key)
+        except Exception as exc:
+            self._failed("copy_state", key, exc)
+            raise
+
+    async def get_with_meta(self, key: str) -> tuple[bytes, ObjectMeta]:
+        """The store's ``get_with_meta``, counted as a ``get`` (one request where it can)."""
+        metas: list[ObjectMeta] = []
+
+        async def fetch(key: str) -> bytes:
+            data, meta = await self.store.get_with_meta(key)
+            metas.append(meta)
+            return data
+
+        data = await self.get(key, fetch)
+        return data, metas[0]
 
     async def ask(self, key: str, method: Callable[..., Awaitable[R]], *args: object) -> R:
         """A read other than ``get`` (exists, size, a range, a stream's first chunk): within the

@@ -5,17 +5,24 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterator
+from typing import ClassVar, NoReturn
 
 from .._core.data import PutData, check_put_data
 from .._core.pinning import LocalFile
 from .._core.redact import redact
 from ..compression.store_io import put_options, stored_flag, stored_option
 from ..errors import InvalidDataFound, InvalidURI, NotFoundInStore
+from ..freshness import FRESH, Action, CopyRecord, CopyState, decide
 from ..listing import cut_level
+from ..meta import ObjectMeta
 from ..store import CacheWrites, Store
 from ._layout import Layout
+from ._records import KNOWN_RECORDS, FreshnessOptions, record_key
 
-__all__ = ["NamedCache", "NamedStore"]
+__all__ = ["LOCATED_NAMES", "NamedCache", "NamedStore"]
+
+#: The most names whose raw URI a store remembers.
+LOCATED_NAMES = 65_536
 
 logger = logging.getLogger("asyncbitstore.named")
 
@@ -38,6 +45,14 @@ class NamedStore(Store):
         self.raw = raw
         self.prefix = prefix
         self._layout = layout
+        self._init_runtime()
+
+    _runtime_attrs: ClassVar[tuple[str, ...]] = ("_located",)
+
+    def _init_runtime(self) -> None:
+        # name -> raw URI (None: not one of ours), for the names seen last; a chain checks a
+        # name several times per read, and the checks are pure.
+        self._located: dict[str, str | None] = {}
 
     @property
     def name(self) -> str:
@@ -59,13 +74,23 @@ class NamedStore(Store):
 
     def _locate(self, uri: object) -> str | None:
         """The raw URI of name ``uri``, or None; raises ``TypeError`` for a non-str."""
+        located = self._located
+        try:
+            return located[uri]  # type: ignore[index]
+        except KeyError:
+            pass
+        except TypeError:  # unhashable: not a str either
+            pass
         if not isinstance(uri, str):
             raise TypeError(f"{self.name}: a key must be a str, not {type(uri).__name__}")
         key, _ = self._key(uri)
-        if key is None:
-            return None
-        raw_uri = self._layout.raw_uri(key)
-        return raw_uri if raw_uri is not None and self.raw.is_valid(raw_uri) else None
+        raw_uri = None if key is None else self._layout.raw_uri(key)
+        if raw_uri is not None and not self.raw.is_valid(raw_uri):
+            raw_uri = None
+        if len(located) >= LOCATED_NAMES:
+            del located[next(iter(located))]  # the oldest
+        located[uri] = raw_uri
+        return raw_uri
 
     def is_valid(self, uri: str) -> bool:
         """Whether ``uri`` is one of this store's names (and the raw store takes its URI)."""
@@ -92,9 +117,13 @@ class NamedStore(Store):
         try:
             yield
         except NotFoundInStore as exc:
-            if isinstance(exc, InvalidDataFound):
-                raise
-            raise NotFoundInStore(self, uri) from exc
+            self._reraise(uri, exc)
+
+    def _reraise(self, uri: str, exc: NotFoundInStore) -> NoReturn:
+        """Raise a raw store's miss under this store's name (a corrupt blob as it is)."""
+        if isinstance(exc, InvalidDataFound):
+            raise exc
+        raise NotFoundInStore(self, uri) from exc
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -102,14 +131,35 @@ class NamedStore(Store):
         """The blob named ``uri`` (its stored form with ``stored``; ``raw`` is deprecated)."""
         stored = stored_flag(stored, raw)
         raw_uri = self._raw_uri(uri)
-        with self._ours(uri):
+        try:  # not `_ours`: a generator context costs more than the rest of a memory hit
             return await self.raw.get(raw_uri, **stored_option(stored))
+        except NotFoundInStore as exc:
+            self._reraise(uri, exc)
 
     async def get_range(self, uri: str, start: int, end: int) -> bytes:
         """Bytes ``[start, end)`` of the blob (`CompressedRange` if it is stored compressed)."""
         raw_uri = self._raw_uri(uri)
         with self._ours(uri):
             return await self.raw.get_range(raw_uri, start, end)
+
+    async def head(self, uri: str) -> ObjectMeta:
+        """The raw store's meta of the blob (its validators, where the backend keeps them)."""
+        raw_uri = self._raw_uri(uri)
+        with self._ours(uri):
+            return await self.raw.head(raw_uri)
+
+    async def get_with_meta(self, uri: str) -> tuple[bytes, ObjectMeta]:
+        """The blob and its meta, as the raw store reads them (one request where it can)."""
+        raw_uri = self._raw_uri(uri)
+        with self._ours(uri):
+            return await self.raw.get_with_meta(raw_uri)
+
+    async def get_if_changed(self, uri: str, known: ObjectMeta) -> tuple[bytes, ObjectMeta] | None:
+        """The blob and its meta unless it still matches ``known`` (then None, and the raw
+        store sends no body where it can ask conditionally)."""
+        raw_uri = self._raw_uri(uri)
+        with self._ours(uri):
+            return await self.raw.get_if_changed(raw_uri, known)
 
     async def _stream(self, uri: str, chunk_size: int, stored: bool) -> AsyncIterator[bytes]:
         chunks = self.raw.stream(self._raw_uri(uri), chunk_size, **stored_option(stored))
@@ -151,7 +201,7 @@ class NamedStore(Store):
         if self._names_are_keys and self._layout.nests:
             async for raw_uri in self.raw.list(raw_prefix, flat=flat):
                 key = self._layout.key(raw_uri)
-                if key is not None and key.startswith(prefix):
+                if key is not None and key.startswith(prefix) and self._public(key) is not None:
                     yield key
             return
         names = []
@@ -188,11 +238,133 @@ class NamedStore(Store):
 
 
 class NamedCache(CacheWrites, NamedStore):
-    """What makes a store a cache: `put` logs and counts failures instead of raising."""
+    """What makes a store a cache: `put` logs and counts failures instead of raising, and each
+    copy keeps a record of its source (see ``_records``) that says when it goes stale."""
 
     _put_failure_log = (logger, logging.DEBUG)
     #: The bound on the cache's stored bytes, if any.
     max_bytes: int | None = None
+    keeps_records = True
+    _fresh: FreshnessOptions
+
+    def _init_freshness(self, options: FreshnessOptions) -> None:
+        self._fresh = options
+        self.copies_expire = options.ttl is not None
+
+    @property
+    def ttl(self) -> float | None:
+        """Seconds a copy stays fresh after it was fetched; None: until the chain changes it."""
+        return self._fresh.ttl
+
+    @property
+    def revalidate(self) -> bool:
+        """Whether a stale copy is checked at its source rather than fetched again."""
+        return self._fresh.revalidate
+
+    @property
+    def serve_stale(self) -> bool:
+        """Whether a stale copy is served while every source is down."""
+        return self._fresh.serve_stale
+
+    _runtime_attrs: ClassVar[tuple[str, ...]] = ("_located", "_known")
+
+    def _init_runtime(self) -> None:
+        super()._init_runtime()
+        self._known: dict[str, CopyRecord] = {}  # name -> its record, as last read or written
+        self._record_writes = 0  # a read started before a write must not remember its answer
+
+    def _record_uri(self, uri: str) -> str | None:
+        """The raw URI of the record kept beside the copy of ``uri``; None if it has none."""
+        key, _ = self._key(uri)
+        if key is None:
+            return None
+        raw_uri = self._layout.raw_uri(record_key(key))
+        return raw_uri if raw_uri is not None and self.raw.is_valid(raw_uri) else None
+
+    async def copy_record(self, uri: str) -> CopyRecord | None:
+        """The record kept with the copy of ``uri`` (None: none, or one that cannot be read)."""
+        known = self._known.get(uri)
+        if known is not None:
+            return known
+        record_uri = self._record_uri(uri)
+        if record_uri is None:
+            return None
+        writes = self._record_writes
+        try:
+            record = CopyRecord.from_bytes(await self.raw.get(record_uri))
+        except NotFoundInStore:
+            return None
+        if record is not None and writes == self._record_writes:
+            self._remember(uri, record)
+        return record
+
+    def _remember(self, uri: str, record: CopyRecord | None) -> None:
+        known = self._known
+        known.pop(uri, None)
+        if record is not None:
+            known[uri] = record
+            if len(known) > KNOWN_RECORDS:
+                del known[next(iter(known))]  # the oldest
+
+    def known_fresh(self, uri: str) -> bool:
+        """Whether the record this object last read or wrote for ``uri`` says it is fresh."""
+        options = self._fresh
+        if options.ttl is None:
+            return True
+        record = self._known.get(uri)
+        # `decide` says SERVE exactly when this holds (inlined: it runs on every hit)
+        return record is not None and 0 <= options.clock() - record.fetched_at < options.ttl
+
+    async def copy_state(self, uri: str) -> CopyState:
+        """Fresh, a miss or to revalidate, from the copy's record and the cache's options."""
+        options = self._fresh
+        if options.ttl is None:
+            return FRESH
+        record = self._known.get(uri)  # a hit's usual case: no call, no read
+        if record is None:
+            record = await self.copy_record(uri)
+        action = decide(record, options.ttl, options.revalidate, options.clock())
+        if action is Action.SERVE:
+            return FRESH
+        return CopyState(action, record, options.serve_stale)
+
+    async def _write_record(self, uri: str, meta: ObjectMeta | None, when: float | None) -> None:
+        record_uri = self._record_uri(uri)
+        if record_uri is not None:
+            record = CopyRecord(meta, self._fresh.clock() if when is None else when)
+            self._record_writes += 1
+            self._remember(uri, None)
+            await self.raw.put(record_uri, record.to_bytes())
+            self._remember(uri, record)
+
+    async def put_copy(
+        self, uri: str, data: PutData, meta: ObjectMeta | None, fetched_at: float | None = None
+    ) -> None:
+        """Keep ``data`` as the copy of ``uri``, then its record (raises on failure)."""
+        await NamedStore._put(self, uri, data, None, None, False)
+        await self._write_record(uri, meta, fetched_at)
+
+    async def renew_copy(self, uri: str, meta: ObjectMeta) -> None:
+        """Record that the source confirmed the copy of ``uri`` as current just now."""
+        await self._write_record(uri, meta, None)
+
+    async def _put_or_raise(
+        self, uri: str, data: PutData, compress: str | None, level: int | None, stored: bool
+    ) -> None:
+        await NamedStore._put(self, uri, data, compress, level, stored)
+        await self._drop_record(uri)  # its source is unknown: an old record would lie
+
+    async def _drop_record(self, uri: str) -> None:
+        record_uri = self._record_uri(uri)
+        if record_uri is not None:
+            self._record_writes += 1
+            self._remember(uri, None)
+            await self.raw.delete(record_uri)
+
+    async def delete(self, uri: str) -> None:
+        """Remove the copy, then its record (nothing happens if they are missing)."""
+        await super().delete(uri)
+        await self._drop_record(uri)
 
     def declines(self, uri: str, size: int) -> bool:
         """Whether this cache would refuse ``size`` bytes for ``uri`` (also: a name it cannot

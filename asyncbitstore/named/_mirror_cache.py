@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..raw import schemes_text
 from ..store import Store
 from . import _mirror
 from ._base import NamedCache
 from ._bound import bounded
+from ._records import FreshnessOptions
 
 __all__ = ["MirrorCache"]
 
@@ -29,17 +32,33 @@ class MirrorCache(NamedCache):
         root: the prefix under which copies are kept (``"/var/cache/mirror/"``,
             ``"mem://mirror/"``).
         max_bytes: a bound, as for [PrefixCache][asyncbitstore.PrefixCache].
+        ttl: as for [PrefixCache][asyncbitstore.PrefixCache] (records are kept under
+            ``root + "~records/"``, where no URI's copy can be).
+        revalidate: as for [PrefixCache][asyncbitstore.PrefixCache].
+        serve_stale: as for [PrefixCache][asyncbitstore.PrefixCache].
+        clock: as for [PrefixCache][asyncbitstore.PrefixCache].
     """
 
     __module__ = "asyncbitstore.named"  # the documented import path
 
     _names_are_keys = False
 
-    def __init__(self, raw: Store, root: str, *, max_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        raw: Store,
+        root: str,
+        *,
+        max_bytes: int | None = None,
+        ttl: float | None = None,
+        revalidate: bool = False,
+        serve_stale: bool = True,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        options = FreshnessOptions(ttl, revalidate, serve_stale, clock)
         store, layout = bounded(raw, root, max_bytes)
         super().__init__(store, root, layout)
         self.max_bytes = max_bytes
-        self._init_runtime()
+        self._init_freshness(options)
 
     @property
     def uri_hint(self) -> str:  # type: ignore[override]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..store import Store
 from ._base import NamedCache, NamedStore
 from ._bound import bounded
 from ._keys import KEY_HINT, key_problem
 from ._layout import Layout, Plain
+from ._records import RECORDS, FreshnessOptions, is_record_key
 
 __all__ = ["PrefixCache", "PrefixStore"]
 
@@ -49,12 +52,42 @@ class PrefixCache(NamedCache, PrefixStore):
             restarts and may be shared by processes, and keys are kept as flat file names (a
             key whose name would exceed 255 characters is declined). With a ``MemoryRaw``, the
             memory store takes the bound. None (the default): no bound.
+        ttl: seconds a copy stays fresh after it was fetched from its source; then it is a
+            miss (or, with ``revalidate``, checked at the source). None (the default): a copy
+            stays until the chain writes or deletes its key. Each copy keeps a small record of
+            its source's validators and fetch time under ``prefix + "~records/"`` (so keys
+            starting with ``~records/`` are not cached).
+        revalidate: a stale copy is checked at the source with a conditional request: served
+            (no body moved) while unchanged, replaced when changed. Default False.
+        serve_stale: a stale copy is served while every source that could answer is down
+            (never when a source says the object is gone). Default True.
+        clock: the wall-clock time in seconds since the epoch, for tests; ``time.time`` by
+            default.
     """
 
     __module__ = "asyncbitstore.named"  # the documented import path
 
-    def __init__(self, raw: Store, prefix: str, *, max_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        raw: Store,
+        prefix: str,
+        *,
+        max_bytes: int | None = None,
+        ttl: float | None = None,
+        revalidate: bool = False,
+        serve_stale: bool = True,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        options = FreshnessOptions(ttl, revalidate, serve_stale, clock)
         store, layout = bounded(raw, prefix, max_bytes)
         super().__init__(store, prefix, _layout=layout)
         self.max_bytes = max_bytes
-        self._init_runtime()
+        self._init_freshness(options)
+
+    def _key(self, uri: str) -> tuple[str | None, str]:
+        if is_record_key(uri):
+            return None, f"its first segment {RECORDS!r} is where the cache keeps its records"
+        return super()._key(uri)
+
+    def _public(self, key: str) -> str | None:
+        return None if is_record_key(key) else key
