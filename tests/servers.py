@@ -491,6 +491,7 @@ _FAKE_AWS_ENV = {
     "no_proxy": "127.0.0.1,localhost",
 }
 _UNSET_ENV = (
+    "AZURE_STORAGE_CONNECTION_STRING",
     "AWS_PROFILE",
     "AWS_SESSION_TOKEN",
     "AWS_ENDPOINT_URL",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from functools import partial
@@ -34,7 +35,7 @@ from .._net.checksums import ChecksumMismatch
 from .._signing import check_sign
 from . import _blocks
 from . import _errors as az_errors
-from ._client import Access, AzureClient, Credential, open_client
+from ._client import ENV_VAR, Access, AzureClient, Credential, open_client
 from ._names import split_blob, split_prefix
 
 __all__ = ["AzureRaw"]
@@ -60,7 +61,9 @@ class AzureRaw(RawStore):
         account_url: the blob endpoint, ``https://<account>.blob.core.windows.net`` (for
             Azurite, ``http://127.0.0.1:10000/devstoreaccount1``).
         connection_string: an Azure Storage connection string, instead of ``account_url``
-            and ``credential``.
+            and ``credential``. With neither (and no ``credential``), the
+            ``AZURE_STORAGE_CONNECTION_STRING`` variable is read; without it the first call
+            raises `StoreNotAvailable`.
         max_connections: the connection pool size; give it the concurrency of your bulk calls.
         read_timeout: seconds a request may take to connect, and to go without receiving
             anything; None for no limit. Default 60.
@@ -103,6 +106,8 @@ class AzureRaw(RawStore):
         block_size: int = 8 * _MiB,
         max_blocks_in_flight: int = 4,
     ) -> None:
+        if account_url is None and connection_string is None and credential is None:
+            connection_string = os.environ.get(ENV_VAR) or None
         self._access = Access(account_url, connection_string, credential)
         self.max_connections = positive_int("max_connections", max_connections, type_error=True)
         self.read_timeout = positive_number("read_timeout", read_timeout, allow_none=True)

@@ -15,7 +15,10 @@ from urllib.parse import urlsplit, urlunsplit
 from ..._core.redact import guard_sdk_logs
 from .._net.aiohttp import new_session
 
-__all__ = ["Access", "AzureClient", "Credential", "open_client"]
+__all__ = ["ENV_VAR", "Access", "AzureClient", "Credential", "open_client"]
+
+#: The connection string a store given neither ``account_url`` nor ``connection_string`` uses.
+ENV_VAR = "AZURE_STORAGE_CONNECTION_STRING"
 
 #: An account key (or a SAS token, told apart by its ``sig=``), a dict with ``account_name``
 #: and ``account_key``, an azure-core credential object, or None.
@@ -53,8 +56,8 @@ class Access:
     credential: Credential
 
     def __post_init__(self) -> None:
-        if (self.account_url is None) == (self.connection_string is None):
-            raise ValueError("give exactly one of account_url and connection_string")
+        if self.account_url is not None and self.connection_string is not None:
+            raise ValueError("give account_url or connection_string, not both")
         for name in ("account_url", "connection_string"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value.strip()):
@@ -73,7 +76,9 @@ class Access:
             parts = urlsplit(self.account_url)
             host = parts.netloc.rpartition("@")[2]
             return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
-        fields = _fields(self.connection_string or "")
+        if self.connection_string is None:
+            return "<none>"
+        fields = _fields(self.connection_string)
         if "blobendpoint" in fields:
             parts = urlsplit(fields["blobendpoint"])
             return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
@@ -159,6 +164,8 @@ async def open_client(
     }
     if read_timeout is not None:
         options.update(connection_timeout=read_timeout, read_timeout=read_timeout)
+    if access.account_url is None and access.connection_string is None:
+        raise ValueError(f"no account: give account_url or connection_string, or set {ENV_VAR}")
     try:
         if access.connection_string is not None:
             service = BlobServiceClient.from_connection_string(access.connection_string, **options)
