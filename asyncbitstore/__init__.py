@@ -72,6 +72,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 guard_sdk_logs(("asyncbitstore.retry",))
 
 __all__ = [
+    "AzureRaw",
     "BitstoreError",
     "BucketNotFound",
     "ChainStats",

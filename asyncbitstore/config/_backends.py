@@ -114,6 +114,15 @@ def _gs(uri: str, options: dict[str, Any], plain: bool) -> tuple[Store, str]:
     return cls(options.get("credentials"), **kwargs), uri
 
 
+def _azure(uri: str, options: dict[str, Any], plain: bool) -> tuple[Store, str]:
+    cls = _load("az")
+    kwargs = _network(options, "read_timeout")
+    passed = ("account_url", "connection_string", "verify_checksums", "block_size",
+              "max_blocks_in_flight")  # fmt: skip
+    kwargs.update({k: options[k] for k in passed if k in options})
+    return cls(options.get("credential"), **kwargs), uri
+
+
 def _http(uri: str, options: dict[str, Any], plain: bool) -> tuple[Store, str]:
     cls = _load("http")
     kwargs = _network(options, "read_timeout")
@@ -220,6 +229,19 @@ _TABLE: Mapping[str, tuple[Mapping[str, tuple[type, ...]], Builder]] = {
             "chunk_size": INT,
         },
         _gs,
+    ),
+    "az": (
+        {
+            **_NETWORK,
+            "read_timeout": NUMBER,
+            "account_url": STR,
+            "connection_string": STR,
+            "credential": STR,
+            "verify_checksums": BOOL,
+            "block_size": INT,
+            "max_blocks_in_flight": INT,
+        },
+        _azure,
     ),
     "http": (
         {

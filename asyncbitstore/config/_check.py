@@ -62,7 +62,9 @@ _API_TIER = {"role", "name", "api", "options", "timeout", "cache_result", "write
 _ALIASES = {"kind": "role", "type": "role", "url": "uri", "prefix": "uri", "path": "uri"}
 _ALIASES |= {"endpoint_url": "endpoint", "api_root": "endpoint", "tiers": "tier"}
 _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-_SECRET_WORDS = ("secret", "token", "password", "passwd", "credential", "auth", "key")
+_SECRET_WORDS = (
+    "secret", "token", "password", "passwd", "credential", "auth", "key", "connection_string",
+)  # fmt: skip
 _SCHEMES = schemes_text() + ", or a path"
 
 

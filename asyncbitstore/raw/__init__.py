@@ -84,6 +84,7 @@ BACKENDS: tuple[Backend, ...] = (
     _backend(("redis", "rediss"), "redis", "RedisRaw", "redis", "redis"),
     _backend(("sftp",), "sftp", "SFTPRaw", "sftp", "asyncssh"),
     _backend(("sqlite",), "sqlite", "SqliteRaw", None),
+    _backend(("az",), "azure", "AzureRaw", "azure", "azure", "aiohttp"),
 )
 
 #: URI scheme -> its backend.

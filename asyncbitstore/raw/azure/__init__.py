@@ -1,0 +1,478 @@
+"""`AzureRaw`: Azure Blob Storage blobs, for ``az://container/blob`` URIs.
+
+Built on ``azure.storage.blob.aio``, with one client (and one aiohttp session) per event loop.
+Every call goes through `AzureRaw._do`: transient failures are retried by the store's
+`Retry` (the SDK's own retries are off), and `_errors.translate` turns the rest into ours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta, timezone
+from functools import partial
+from typing import Any, TypeVar
+
+try:
+    import azure.storage.blob.aio  # noqa: F401
+except ModuleNotFoundError as _missing:
+    _HINT = "AzureRaw needs azure-storage-blob: pip install 'asyncbitstore[azure]'"
+    raise ImportError(_HINT) from _missing
+
+from ..._core.checks import positive_int, positive_number
+from ..._core.data import PutData, check_chunk_size, chunks_of
+from ..._core.redact import scrub, stand_in
+from ..._core.resources import LoopLocal
+from ...errors import InvalidDataFound, InvalidRange, InvalidURI, NotFoundInStore, StoreNotAvailable
+from ...meta import ObjectMeta
+from ...retry import Retry, TransientError
+from ...store import DEFAULT_CONCURRENCY, Store
+from .._base import RawStore
+from .._net.checksums import ChecksumMismatch
+from .._signing import check_sign
+from . import _blocks
+from . import _errors as az_errors
+from ._client import ENV_VAR, Access, AzureClient, Credential, open_client
+from ._names import split_blob, split_prefix
+
+__all__ = ["AzureRaw"]
+
+R = TypeVar("R")
+
+_MiB = 1024 * 1024
+#: The most blocks one blob may have (Azure's limit).
+_MAX_BLOCKS = 50_000
+_MAX_BLOCK_SIZE = 4000 * _MiB
+_COPY_POLL = (0.05, 2.0)  # first and longest wait between looks at a pending copy
+_SAS_PERMISSIONS = {"GET": "r", "HEAD": "r", "PUT": "cw", "DELETE": "d"}
+
+
+class AzureRaw(RawStore):
+    """Blobs in Azure Blob Storage containers, for ``az://<container>/<blob>`` URIs.
+
+    Args:
+        credential: the account key (a base64 string), a SAS token (a string holding
+            ``sig=``), a dict with ``account_name`` and ``account_key``, or any azure-core
+            credential object (``DefaultAzureCredential`` from azure-identity, say). None:
+            anonymous access (public containers), or whatever ``connection_string`` carries.
+        account_url: the blob endpoint, ``https://<account>.blob.core.windows.net`` (for
+            Azurite, ``http://127.0.0.1:10000/devstoreaccount1``).
+        connection_string: an Azure Storage connection string, instead of ``account_url``
+            and ``credential``. With neither (and no ``credential``), the
+            ``AZURE_STORAGE_CONNECTION_STRING`` variable is read; without it the first call
+            raises `StoreNotAvailable`.
+        max_connections: the connection pool size; give it the concurrency of your bulk calls.
+        read_timeout: seconds a request may take to connect, and to go without receiving
+            anything; None for no limit. Default 60.
+        retry: the backoff policy for transient failures (connection errors, timeouts, 408,
+            429, 5xx, ``ServerBusy``).
+        verify_checksums: check whole-blob reads (``get`` and ``stream``) against the blob's
+            ``Content-MD5`` when it has one. A ``get`` whose bytes differ is read again under
+            ``retry`` and then raises `InvalidDataFound`; a ``stream`` raises it after its last
+            chunk. Ranges are not checked. Default True.
+        block_size: a put of at most this many bytes is one request; a larger one (or a
+            stream that grows past it) is uploaded in blocks of this size. Default 8 MiB.
+        max_blocks_in_flight: how many blocks of one put are uploaded at once; a put holds
+            about ``(max_blocks_in_flight + 1) * block_size`` bytes. Default 4.
+
+    A put is atomic: the blob is replaced only when the whole upload is committed, so a failed
+    or cancelled put leaves the previous blob (or none). Blocks staged by a failed put are
+    never committed and Azure discards them. Every block is retried on its own, so a stream
+    survives transient failures.
+
+    A missing container raises [BucketNotFound][asyncbitstore.errors.BucketNotFound] on every
+    call that names it; a missing blob raises `NotFoundInStore`. The account key, SAS tokens
+    and the connection string never appear in ``name``, ``repr``, messages, logs or pickled
+    errors; they are part of a pickled store (a worker process needs them).
+    """
+
+    uri_hint = "az://<container>/<blob>"
+    _runtime_attrs = ("_clients",)
+    _list_page_size = 1000
+
+    def __init__(
+        self,
+        credential: Credential = None,
+        *,
+        account_url: str | None = None,
+        connection_string: str | None = None,
+        max_connections: int = DEFAULT_CONCURRENCY,
+        read_timeout: float | None = 60.0,
+        retry: Retry | None = None,
+        verify_checksums: bool = True,
+        block_size: int = 8 * _MiB,
+        max_blocks_in_flight: int = 4,
+    ) -> None:
+        if account_url is None and connection_string is None and credential is None:
+            connection_string = os.environ.get(ENV_VAR) or None
+        self._access = Access(account_url, connection_string, credential)
+        self.max_connections = positive_int("max_connections", max_connections, type_error=True)
+        self.read_timeout = positive_number("read_timeout", read_timeout, allow_none=True)
+        self.retry = retry if retry is not None else Retry()
+        self.verify_checksums = bool(verify_checksums)
+        self.block_size = check_chunk_size(block_size)
+        if self.block_size > _MAX_BLOCK_SIZE:
+            raise ValueError(f"block_size must be at most {_MAX_BLOCK_SIZE}, not {block_size}")
+        self.max_blocks_in_flight = positive_int(
+            "max_blocks_in_flight", max_blocks_in_flight, type_error=True
+        )
+        self._init_runtime()
+
+    def _init_runtime(self) -> None:
+        self._clients: LoopLocal[AzureClient] = LoopLocal(self._open, AzureClient.aclose)
+
+    async def _open(self) -> AzureClient:
+        try:
+            return await open_client(
+                self._access,
+                max_connections=self.max_connections,
+                read_timeout=self.read_timeout,
+                block_size=self.block_size,
+            )
+        except Exception as exc:
+            reason = scrub(f"cannot create the client: {exc}", self._secrets)
+            cause = stand_in(exc, self._secrets)
+        raise StoreNotAvailable(self, reason) from cause
+
+    @property
+    def _secrets(self) -> tuple[str, ...]:
+        return self._access.secrets
+
+    @property
+    def name(self) -> str:
+        return f"AzureRaw(account_url={self._access.shown_url!r})"
+
+    def is_valid(self, uri: str) -> bool:
+        """Whether ``uri`` is ``az://<container>/<blob>`` with valid container and blob names."""
+        if not isinstance(uri, str):
+            raise TypeError(f"a URI must be a str, not {type(uri).__name__}")
+        return split_blob(uri) is not None
+
+    def _locate(self, uri: object) -> tuple[str, str]:
+        if not isinstance(uri, str):
+            raise TypeError(f"{self.name}: a URI must be a str, not {type(uri).__name__}")
+        parts = split_blob(uri)
+        if parts is None:
+            raise InvalidURI(self, uri, self.uri_hint)
+        return parts
+
+    async def _do(self, uri: str, container: str, op: Callable[[AzureClient], Awaitable[R]]) -> R:
+        """``await op(client)``, retried when transient; failures come out translated."""
+        secrets = self._secrets
+
+        async def attempt() -> R:
+            client = await self._clients.get()
+            try:
+                return await op(client)
+            except Exception as exc:
+                error = az_errors.translate(self, exc, uri, container, secrets)
+                if error is exc:
+                    raise
+                cause = stand_in(exc, secrets)
+            # Past the handler, so the SDK error (its request, headers) is not the context.
+            raise error from cause
+
+        try:
+            return await self.retry.call(attempt, what=f"{self.name} {uri}")
+        except ChecksumMismatch as exc:
+            tries = self.retry.attempts
+            raise InvalidDataFound(self, uri, f"{exc} in each of {tries} reads") from None
+        except TransientError as exc:
+            raise az_errors.exhausted(self, exc, uri, self.retry.attempts) from exc
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    async def _get_stored(self, uri: str) -> bytes:
+        container, name = self._locate(uri)
+        return await self._do(uri, container, partial(self._read, container=container, name=name))
+
+    async def _read(self, client: AzureClient, container: str, name: str) -> bytes:
+        downloader = await client.blob(container, name).download_blob()
+        data: bytes = await downloader.readall()
+        if self.verify_checksums:
+            expected = downloader.properties.content_settings.content_md5
+            digest = hashlib.md5(data, usedforsecurity=False).digest()
+            if expected and bytes(expected) != digest:
+                raise ChecksumMismatch("the bytes read differ from the blob's Content-MD5")
+        return data
+
+    async def _stored_range(
+        self, uri: str, where: Any, asked_start: int, asked_end: int, start: int, end: int
+    ) -> bytes:
+        container, name = where
+        if start < end:
+
+            async def read(client: AzureClient) -> bytes:
+                blob = client.blob(container, name)
+                downloader = await blob.download_blob(offset=start, length=end - start)
+                data: bytes = await downloader.readall()
+                return data
+
+            with contextlib.suppress(InvalidRange):  # 416: start at or past the end
+                return await self._do(uri, container, read)
+        size = await self.size(uri)
+        if start > size:
+            raise InvalidRange(self, uri, asked_start, asked_end, f"the blob has {size} bytes")
+        return b""
+
+    async def _stream_stored(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
+        """The blob in chunks of ``chunk_size``; the SDK fetches it in pieces of 4 MiB at
+        most, each pinned to the ETag of the first (a blob replaced meanwhile fails the
+        stream rather than mixing two versions)."""
+        container, name = self._locate(uri)
+        check_chunk_size(chunk_size)
+        downloader = await self._do(
+            uri, container, lambda c: c.blob(container, name).download_blob()
+        )
+        expected = downloader.properties.content_settings.content_md5
+        digest = hashlib.md5(usedforsecurity=False) if self.verify_checksums else None
+        buffer = bytearray()
+        pieces = downloader.chunks()
+        while True:
+            error: BaseException | None = None
+            try:
+                piece = await anext(pieces, None)
+            except Exception as exc:
+                error = az_errors.translate(self, exc, uri, container, self._secrets)
+                if error is exc:
+                    raise
+                cause = stand_in(exc, self._secrets)
+            if error is not None:  # raised past the handler, as in _do
+                if isinstance(error, TransientError):
+                    error = az_errors.exhausted(self, error, uri, 1)
+                raise error from cause
+            if piece is None:
+                break
+            if digest is not None:
+                digest.update(piece)
+            buffer += piece
+            while len(buffer) >= chunk_size:
+                yield bytes(buffer[:chunk_size])
+                del buffer[:chunk_size]
+        if buffer:
+            yield bytes(buffer)
+        if digest is not None and expected and bytes(expected) != digest.digest():
+            raise InvalidDataFound(self, uri, "the bytes streamed differ from the Content-MD5")
+
+    async def _properties(self, uri: str) -> Any:
+        container, name = self._locate(uri)
+        return await self._do(
+            uri, container, lambda c: c.blob(container, name).get_blob_properties()
+        )
+
+    async def exists(self, uri: str) -> bool:
+        """Whether the blob exists (a missing container raises `BucketNotFound`)."""
+        try:
+            await self._properties(uri)
+        except NotFoundInStore:
+            return False
+        return True
+
+    async def size(self, uri: str) -> int:
+        """The blob's size in bytes."""
+        return int((await self._properties(uri)).size)
+
+    async def head(self, uri: str) -> ObjectMeta:
+        """The blob's size, ETag, last modification, content type, version id (accounts with
+        versioning on) and metadata."""
+        props = await self._properties(uri)
+        return ObjectMeta(
+            size=int(props.size),
+            etag=props.etag or None,
+            last_modified=props.last_modified,
+            content_type=props.content_settings.content_type or None,
+            version=props.version_id or None,
+            metadata=dict(props.metadata or {}),
+        )
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    async def _put_stored(self, uri: str, where: Any, data: PutData) -> None:
+        """One request for a body of at most ``block_size``; blocks for anything larger."""
+        container, name = where
+        is_bytes = isinstance(data, (bytes, bytearray, memoryview))
+        if is_bytes and memoryview(data).nbytes <= self.block_size:  # type: ignore[arg-type]
+            await self._put_whole(uri, container, name, bytes(data))  # type: ignore[arg-type]
+            return
+        blocks = _blocks.blocks_of(chunks_of(data, self.block_size), self.block_size)
+        try:
+            first = await anext(blocks)
+            second = await anext(blocks, None)
+            if second is None:
+                await self._put_whole(uri, container, name, first)
+                return
+            await self._put_blocks(uri, container, name, _chain(first, second, blocks))
+        finally:
+            await blocks.aclose()  # type: ignore[attr-defined]
+
+    async def _put_whole(self, uri: str, container: str, name: str, body: bytes) -> None:
+        async def upload(client: AzureClient) -> None:
+            await client.blob(container, name).upload_blob(body, overwrite=True)
+
+        await self._do(uri, container, upload)
+
+    async def _put_blocks(
+        self, uri: str, container: str, name: str, blocks: AsyncIterator[bytes]
+    ) -> None:
+        from azure.storage.blob import BlobBlock, ContentSettings
+
+        digest = hashlib.md5(usedforsecurity=False)
+        count = 0
+
+        async def hashed() -> AsyncIterator[bytes]:
+            nonlocal count
+            async for block in blocks:
+                count += 1
+                if count > _MAX_BLOCKS:
+                    raise ValueError(
+                        f"{self.name}: {uri} needs more than {_MAX_BLOCKS} blocks; raise block_size"
+                    )
+                digest.update(block)
+                yield block
+
+        async def stage(block_id: str, block: bytes) -> None:
+            await self._do(
+                uri, container, lambda c: c.blob(container, name).stage_block(block_id, block)
+            )
+
+        ids = await _blocks.stage_all(hashed(), stage, self.max_blocks_in_flight)
+        settings = ContentSettings(content_md5=bytearray(digest.digest()))
+        listed = [BlobBlock(block_id=i) for i in ids]
+
+        async def commit(client: AzureClient) -> None:
+            blob = client.blob(container, name)
+            await blob.commit_block_list(listed, content_settings=settings)
+
+        await self._do(uri, container, commit)
+
+    async def delete(self, uri: str) -> None:
+        """Delete the blob and its snapshots; a missing blob is fine, a missing container
+        is not."""
+        container, name = self._locate(uri)
+        with contextlib.suppress(NotFoundInStore):
+            await self._do(
+                uri,
+                container,
+                lambda c: c.blob(container, name).delete_blob(delete_snapshots="include"),
+            )
+
+    async def _copy(self, src_uri: str, dst_uri: str) -> None:
+        """A copy on the server (``Copy Blob``), waited for until Azure reports it done; no
+        byte comes through the client. The source is read through a short-lived SAS when the
+        store has the account key."""
+        await self.size(src_uri)  # a missing source is NotFoundInStore, before anything else
+        src, (container, name) = self._locate(src_uri), self._locate(dst_uri)
+
+        async def start(client: AzureClient) -> Any:
+            source = client.blob(*src).url
+            key = client.signing_key()
+            if key is not None:
+                source += "?" + _sas(key, *src, "r", 3600)
+            return await client.blob(container, name).start_copy_from_url(source)
+
+        answer = await self._do(dst_uri, container, start)
+        status, wait = answer.get("copy_status"), _COPY_POLL[0]
+        while status == "pending":
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, _COPY_POLL[1])
+            status = (await self._properties(dst_uri)).copy.status
+        if status != "success":
+            raise StoreNotAvailable(self, f"the server-side copy ended {status!r}", uri=dst_uri)
+
+    def _same_blobs(self, other: Store) -> bool:
+        """Another ``AzureRaw`` of the same account and credential reaches the same blobs."""
+        return other is self or (
+            type(other) is type(self)
+            and isinstance(other, AzureRaw)
+            and other._access == self._access
+        )
+
+    async def sign(self, uri: str, *, method: str = "GET", expires_in: int = 3600) -> str:
+        """A SAS URL for ``method`` on ``uri``, signed with the account key.
+
+        Anyone holding the URL may do ``method`` (``GET``, ``PUT``, ``HEAD`` or ``DELETE``) on
+        the blob until ``expires_in`` seconds (1 to 604800) have passed; nothing is sent to
+        Azure to make it. A ``PUT`` through it needs the header ``x-ms-blob-type: BlockBlob``.
+
+        Raises:
+            ValueError: an unsupported ``method`` or ``expires_in`` out of range.
+            NotImplementedError: the store has no account key (a SAS token, a token
+                credential or anonymous access cannot sign).
+        """
+        container, name = self._locate(uri)
+        verb = check_sign(method, expires_in)
+        client = await self._clients.get()
+        key = client.signing_key()
+        if key is None:
+            raise NotImplementedError(f"{self.name} has no account key to sign URLs with")
+        sas = _sas(key, container, name, _SAS_PERMISSIONS[verb], expires_in)
+        return f"{client.blob(container, name).url}?{sas}"
+
+    async def aclose(self) -> None:
+        """Close this loop's client (a later call opens a new one)."""
+        await self._clients.aclose()
+
+    async def list(self, prefix: str = "", flat: bool = False) -> AsyncIterator[str]:
+        """``az://container/blob`` for every blob whose URI starts with ``prefix``, sorted.
+
+        ``prefix`` is ``az://<container>`` or ``az://<container>/<name prefix>``; every page
+        is read. With ``flat``, one level (delimiter ``/``): the blobs directly under
+        ``prefix`` and its sub-prefixes as ``az://container/sub-prefix/``.
+
+        Raises:
+            BucketNotFound: the container does not exist.
+        """
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
+        parts = split_prefix(prefix)
+        if parts is None:
+            raise InvalidURI(self, prefix, "az://<container>/<prefix>")
+        container, name_prefix = parts
+        token: str | None = None
+        while True:
+            page = partial(_list_page, container=container, prefix=name_prefix, flat=flat,
+                           token=token, size=self._list_page_size)  # fmt: skip
+            names, token = await self._do(prefix, container, page)
+            for name in sorted(names):
+                yield f"az://{container}/{name}"
+            if not token:
+                return
+
+
+async def _list_page(
+    client: AzureClient, container: str, prefix: str, flat: bool, token: str | None, size: int
+) -> tuple[list[str], str | None]:
+    """One page of blob names (and, when ``flat``, prefixes) and the next page's token."""
+    box = client.container(container)
+    if flat:
+        pager = box.walk_blobs(name_starts_with=prefix or None, delimiter="/",
+                               results_per_page=size).by_page(continuation_token=token)  # fmt: skip
+    else:
+        pager = box.list_blobs(name_starts_with=prefix or None,
+                               results_per_page=size).by_page(continuation_token=token)  # fmt: skip
+    page = await anext(pager, None)
+    names = [] if page is None else [item.name async for item in page]
+    return names, pager.continuation_token or None
+
+
+async def _chain(*heads_and_rest: Any) -> AsyncIterator[bytes]:
+    """The given blocks, then the rest of the last argument (an async iterator)."""
+    *heads, rest = heads_and_rest
+    for head in heads:
+        yield head
+    async for block in rest:
+        yield block
+
+
+def _sas(key: tuple[str, str], container: str, name: str, permission: str, expires_in: int) -> str:
+    from azure.storage.blob import generate_blob_sas
+
+    account, secret = key
+    expiry = datetime.now(timezone.utc) + timedelta(seconds=expires_in)
+    sas = generate_blob_sas(
+        account, container, name, account_key=secret, permission=permission, expiry=expiry
+    )
+    return str(sas)
