@@ -65,8 +65,8 @@ _KEYS = click.argument("keys", nargs=-1, required=True)
     "--timeout",
     callback=_limits.parse_timeout,
     metavar="SECONDS",
-    help="Time an operation may spend on one tier, retries included, for every tier "
-    "(default: each tier's timeout in the file, else none).",
+    help="Time budget of one operation, over all the tiers it asks, retries included "
+    "(default: the file's operation_timeout and tier timeouts, else none).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (and errors).")
 @click.option(

@@ -3,10 +3,10 @@
 ``--retries N`` is the number of retries after a failed first attempt (``0``: none), so each
 network backend gets ``retry.attempts = N + 1``; the file's ``base`` and ``cap`` are kept.
 
-``--timeout SECONDS`` is the time an operation may spend on one tier, retries and their waits
-included: it becomes every tier's ``timeout`` (the chain gives up on that tier with a
-``StoreTimeout`` and asks the next), and caps the backends' per-request limits, which also bound
-``cp`` and ``sync`` (they use the backends without a chain).
+``--timeout SECONDS`` is the time budget of one operation: the chain's ``operation_timeout``
+(a read over all the tiers it asks, retries and their waits included), every tier's ``timeout``
+(a write to one tier), and a cap on the backends' per-request limits, which also bound ``cp`` and
+``sync`` (they use the backends without a chain).
 """
 
 from __future__ import annotations
@@ -45,6 +45,8 @@ def apply(config: ChainConfig, *, retries: int | None, timeout: float | None) ->
     Options a backend does not take (``retry`` on a file tier) are left out when its store is
     built, so they are set on every URI tier alike.
     """
+    if timeout is not None:
+        config.chain["operation_timeout"] = timeout
     for tier in config.tiers:
         options = tier.options
         if timeout is not None:

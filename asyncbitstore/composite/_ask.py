@@ -7,20 +7,53 @@ is never reported as a missing blob.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
-from ..errors import InvalidDataFound, InvalidRange, NotFoundInStore, StoreNotAvailable
+from .._core.deadline import within
+from ..errors import (
+    InvalidDataFound,
+    InvalidRange,
+    NotFoundInStore,
+    StoreNotAvailable,
+    StoreTimeout,
+)
 from ._base import ChainBase, explain
 from ._fresh import Convert, Found, Stale, drop, revalidate, serve_stale, stale_state
 from ._tier import Tier
 
-__all__ = ["first_answer", "verdict"]
+__all__ = ["ask_in_order", "first_answer", "verdict"]
 
 R = TypeVar("R")
 
 
 async def first_answer(
+    chain: ChainBase,
+    key: str,
+    tiers: Iterable[Tier],
+    ask: Callable[[Tier, str], Awaitable[R]],
+    full_read: bool = False,
+    convert: Convert[R] | None = None,
+    found: Found | None = None,
+) -> tuple[Tier, R]:
+    """`ask_in_order` within the chain's ``operation_timeout``, if it has one.
+
+    Raises:
+        StoreTimeout: the tiers asked gave no answer within ``operation_timeout``.
+    """
+    budget = chain.operation_timeout
+    asking = ask_in_order(chain, key, tiers, ask, full_read, convert, found)
+    if budget is None:
+        return await asking
+    try:
+        return await within(budget, asking)
+    except asyncio.TimeoutError:
+        reason = f"no answer within {budget:g} s (the chain's operation_timeout)"
+        raise StoreTimeout(chain, reason, uri=key) from None
+
+
+async def ask_in_order(
     chain: ChainBase,
     key: str,
     tiers: Iterable[Tier],

@@ -47,6 +47,8 @@ class ChainBase(Store):
     #: Whole blobs of at most this many bytes are fetched to fill the caches after a range read
     #: from a tier below them (0: never). A class default, for chains pickled without it.
     fill_ranges_below: int = 64 * 2**20
+    #: Seconds a read of the chain may take over all the tiers it asks (None: no limit).
+    operation_timeout: float | None = None
 
     def __init__(
         self,
@@ -58,6 +60,7 @@ class ChainBase(Store):
         circuit_cooldown: float = 10.0,
         name: str | None = None,
         fill_ranges_below: int = 64 * 2**20,
+        operation_timeout: float | None = None,
     ) -> None:
         self._tiers: list[Tier] = []
         self._name = name
@@ -69,6 +72,7 @@ class ChainBase(Store):
         self.circuit_threshold = circuit_threshold
         self.circuit_cooldown = circuit_cooldown
         self.fill_ranges_below = non_negative_int("fill_ranges_below", fill_ranges_below)
+        self.operation_timeout = check_timeout(operation_timeout)
         self._init_runtime()
 
     def _init_runtime(self) -> None:

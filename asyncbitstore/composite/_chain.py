@@ -38,6 +38,10 @@ class Composite(ListPath, ReadPath, StreamPath, WritePath):
         fill_ranges_below: after a ``get_range`` answered below the caches, the whole blob is
             fetched in the background to fill them when it is at most this many bytes
             (default 64 MiB; 0: never).
+        operation_timeout: seconds a read (``get``, ``get_range``, ``size``, ``head``,
+            ``exists``, opening a ``stream``) may take over all the tiers it asks, retries
+            included; beyond it the read raises `StoreTimeout` (None: no limit beyond each
+            tier's own ``timeout``).
     """
 
     @classmethod

@@ -37,6 +37,7 @@ CHAIN_OPTIONS = {
     "negative_ttl": NUMBER,
     "max_pending_fills": INT,
     "fill_ranges_below": INT,
+    "operation_timeout": NUMBER,
     "max_negative_entries": INT,
     "circuit_threshold": INT,
     "circuit_cooldown": NUMBER,
