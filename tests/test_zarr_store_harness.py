@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +15,17 @@ pytest.importorskip("zarr")
 from zarr.core.buffer import Buffer, cpu, default_buffer_prototype
 from zarr.testing.store import StoreTests
 
-from asyncbitstore import Composite, FileRaw, InvalidRange, MemoryRaw, PrefixCache, PrefixStore
+from asyncbitstore import (
+    Composite,
+    FileRaw,
+    InvalidRange,
+    MemoryRaw,
+    PrefixCache,
+    PrefixStore,
+    S3Raw,
+)
 from asyncbitstore.zarr import BitstoreStore
+from tests.contract.targets_s3 import fresh_bucket
 
 
 def named_chain(root: Path) -> Composite:
@@ -57,6 +68,30 @@ class TestOverRawMemory(_Harness):
     @pytest.fixture
     def store_kwargs(self) -> dict[str, Any]:
         return {"store": MemoryRaw(), "prefix": "mem://zarr/root/"}
+
+
+class TestOverRawFiles(_Harness):
+    @pytest.fixture
+    def store_kwargs(self, tmp_path: Path) -> dict[str, Any]:
+        return {"store": FileRaw(), "prefix": f"{tmp_path}/zarr/"}
+
+
+@pytest.fixture(scope="module")
+async def s3_bucket(moto_server: Any) -> AsyncIterator[tuple[S3Raw, str]]:
+    async with (
+        fresh_bucket(moto_server.url) as (bucket, _),
+        S3Raw(endpoint_url=moto_server.url) as s3,
+    ):
+        yield s3, bucket
+
+
+class TestOverS3(_Harness):
+    """Over S3 on moto; zarr's blocking tests use the same `S3Raw` from zarr's own loop."""
+
+    @pytest.fixture
+    def store_kwargs(self, s3_bucket: tuple[S3Raw, str]) -> dict[str, Any]:
+        s3, bucket = s3_bucket
+        return {"store": s3, "prefix": f"s3://{bucket}/{uuid.uuid4().hex}/"}
 
 
 async def test_a_prefix_must_end_in_a_slash() -> None:
