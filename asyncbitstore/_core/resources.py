@@ -66,8 +66,10 @@ class LoopLocal(Generic[T]):
         self._value = None
 
     async def aclose(self) -> None:
-        """Close the resource if this loop created it. Safe to call repeatedly."""
-        value, owner = self._value, self._owner
-        self._value = None
-        if value is not None and owner == (os.getpid(), asyncio.get_running_loop()):
+        """Close the resource if this loop created it (else set it aside). Safe to repeat."""
+        if self._owner != (os.getpid(), asyncio.get_running_loop()):
+            self._forget_foreign()
+            return
+        value, self._value = self._value, None
+        if value is not None:
             await self._close(value)
