@@ -261,7 +261,7 @@ class BitstoreFileSystem(AsyncFileSystem, metaclass=_Meta):  # type: ignore[misc
 
     async def _get_file(self, rpath: str, lpath: str, **kwargs: Any) -> None:
         rpath = self._strip_protocol(rpath)
-        if os.path.isdir(lpath):
+        if await asyncio.to_thread(os.path.isdir, lpath):
             return
         with _missing_as_file_not_found(rpath):
             chunks = self.store.stream(rpath, _CHUNK)
@@ -289,7 +289,7 @@ class BitstoreFileSystem(AsyncFileSystem, metaclass=_Meta):  # type: ignore[misc
     async def _put_file(
         self, lpath: str, rpath: str, mode: str = "overwrite", **kwargs: Any
     ) -> None:
-        if os.path.isdir(lpath):
+        if await asyncio.to_thread(os.path.isdir, lpath):
             return
         await self._put_bytes(self._strip_protocol(rpath), _read_local(lpath), mode)
 

@@ -1,6 +1,7 @@
 """fsspec's own contract suite (`fsspec.tests.abstract`) run against `BitstoreFileSystem`.
 
-Over a named chain (a memory cache in front of a folder), and once over S3 on moto. Stores have
+Over a named chain (a memory cache in front of a folder), and once over S3 on moto (four
+minutes: marked slow). Stores have
 no folders, so the suite runs with ``supports_empty_directories`` off, as for s3fs.
 """
 
@@ -17,13 +18,13 @@ import pytest
 fsspec = pytest.importorskip("fsspec")
 abstract = pytest.importorskip("fsspec.tests.abstract")
 
-from fsspec.asyn import get_loop, sync  # noqa: E402
+from fsspec.asyn import sync  # noqa: E402
 
 from asyncbitstore import FileRaw, MemoryRaw, S3Raw  # noqa: E402
 from asyncbitstore.composite import Composite  # noqa: E402
 from asyncbitstore.fsspec import BitstoreFileSystem  # noqa: E402
 from asyncbitstore.named import PrefixCache, PrefixStore  # noqa: E402
-from tests.contract.targets_s3 import fresh_bucket  # noqa: E402
+from tests.fsspec_support import bucket  # noqa: E402, F401
 
 _serial = itertools.count()
 
@@ -83,16 +84,8 @@ class TestNamedPipe(abstract.AbstractPipeTests, NamedChain):  # type: ignore[mis
 
 
 class S3Chain(_Fixtures):
-    @pytest.fixture(scope="class")
-    def bucket(self, moto_server: Any) -> Iterator[str]:
-        loop = get_loop()
-        opened = fresh_bucket(moto_server.url)
-        name, _ = sync(loop, opened.__aenter__)
-        yield name
-        sync(loop, opened.__aexit__, None, None, None)
-
     @pytest.fixture
-    def fs(self, moto_server: Any, bucket: str) -> Iterator[BitstoreFileSystem]:
+    def fs(self, moto_server: Any, bucket: str) -> Iterator[BitstoreFileSystem]:  # noqa: F811
         chain = Composite()
         chain.append_cache(PrefixCache(MemoryRaw(), "mem://suite-s3/"), name="memory")
         chain.append_source(
@@ -104,25 +97,30 @@ class S3Chain(_Fixtures):
 
 
 @pytest.mark.servers
+@pytest.mark.slow
 class TestS3Copy(abstract.AbstractCopyTests, S3Chain):  # type: ignore[misc]
     pass
 
 
 @pytest.mark.servers
+@pytest.mark.slow
 class TestS3Get(abstract.AbstractGetTests, S3Chain):  # type: ignore[misc]
     pass
 
 
 @pytest.mark.servers
+@pytest.mark.slow
 class TestS3Put(abstract.AbstractPutTests, S3Chain):  # type: ignore[misc]
     pass
 
 
 @pytest.mark.servers
+@pytest.mark.slow
 class TestS3Open(abstract.AbstractOpenTests, S3Chain):  # type: ignore[misc]
     pass
 
 
 @pytest.mark.servers
+@pytest.mark.slow
 class TestS3Pipe(abstract.AbstractPipeTests, S3Chain):  # type: ignore[misc]
     pass
