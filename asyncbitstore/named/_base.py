@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 
 from .._core.data import PutData, check_put_data
 from .._core.pinning import LocalFile
+from .._core.put_attrs import PLAIN, PutAttrs, attrs_keywords
 from .._core.redact import redact
 from ..compression.store_io import put_options, stored_flag, stored_option
 from ..errors import InvalidDataFound, InvalidURI, NotFoundInStore
@@ -166,11 +167,19 @@ class NamedStore(Store):
     # -- writes -----------------------------------------------------------------------------
 
     async def _put(
-        self, uri: str, data: PutData, compress: str | None, level: int | None, stored: bool
+        self,
+        uri: str,
+        data: PutData,
+        compress: str | None,
+        level: int | None,
+        stored: bool,
+        *,
+        attrs: PutAttrs = PLAIN,
     ) -> None:
         raw_uri = self._raw_uri(uri)
         check_put_data(data)
-        await self.raw.put(raw_uri, data, **put_options(compress, level, stored))
+        options = put_options(compress, level, stored) | attrs_keywords(attrs)
+        await self.raw.put(raw_uri, data, **options)
 
     async def delete(self, uri: str) -> None:
         """Remove the blob (nothing happens if it is missing)."""
