@@ -13,6 +13,7 @@ from .._core.redact import redact
 from ..compression.store_io import put_options, stored_flag, stored_option
 from ..errors import InvalidDataFound, InvalidURI, NotFoundInStore
 from ..listing import cut_level
+from ..meta import ObjectMeta
 from ..store import CacheWrites, Store
 from ._layout import Layout
 
@@ -134,6 +135,12 @@ class NamedStore(Store):
         raw_uri = self._raw_uri(uri)
         with self._ours(uri):
             return await self.raw.size(raw_uri)
+
+    async def head(self, uri: str) -> ObjectMeta:
+        """The raw store's `head` of the blob (with the attributes it keeps)."""
+        raw_uri = self._raw_uri(uri)
+        with self._ours(uri):
+            return await self.raw.head(raw_uri)
 
     def local_file(self, uri: str) -> LocalFile | None:
         """The raw store's own file for the blob, if it keeps files."""

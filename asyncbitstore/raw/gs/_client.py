@@ -13,6 +13,7 @@ import base64
 import io
 import json
 import os
+import re
 from collections.abc import Mapping
 from typing import Any, Union
 from urllib.parse import quote
@@ -180,7 +181,7 @@ class GSClient:
         for a create ``ifGenerationMatch=0``: GCS answers 412 if the name is taken)."""
         await self.storage.upload(
             bucket, name, data, content_type=attrs.content_type or _OCTETS,
-            parameters=_condition(attrs), metadata=_resource(attrs) or None,
+            parameters=_condition(attrs), metadata=_dashed(_resource(attrs)) or None,
             force_resumable_upload=False, timeout=self.timeout,
         )  # fmt: skip
 
@@ -354,6 +355,12 @@ def _resource(attrs: PutAttrs) -> dict[str, Any]:
     if attrs.metadata:
         fields["metadata"] = dict(attrs.metadata)
     return fields
+
+
+def _dashed(fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` with header-style names (``Content-Type``), which gcloud-aio-storage turns
+    back into camelCase (it would lower-case a camelCase name: ``contenttype``)."""
+    return {re.sub("([A-Z])", r"-\1", k): v for k, v in fields.items()}
 
 
 def _condition(attrs: PutAttrs) -> dict[str, str]:
