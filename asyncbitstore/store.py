@@ -93,9 +93,12 @@ class Store(abc.ABC):
 
     - `_stream(uri, chunk_size, stored) -> AsyncIterator[bytes]`: the chunks (default: read
       the whole blob with `get` and cut it up);
-    - `_put(uri, data, compress, level, stored) -> None`: the write (default: `NotWritable`);
-    - `_put_or_raise(uri, data, compress, level, stored) -> None`: the write that raises
-      (default: the public `put`).
+    - `_put(uri, data, compress, level, stored, *, attrs=PLAIN) -> None`: the write (default:
+      `NotWritable`); ``attrs`` (a `PutAttrs`: the mode and the attributes, already checked)
+      is passed only when it is not the plain default, so older overrides keep working for
+      plain writes;
+    - `_put_or_raise(uri, data, compress, level, stored, *, attrs=PLAIN) -> None`: the write
+      that raises (default: the public `put`).
 
     Each hook checks its own arguments (``uri``, ``chunk_size``, ``data``, the options), in
     whatever order suits it. A subclass may still override the public `stream`, `put` or

@@ -82,7 +82,7 @@ async def test_a_create_sends_if_generation_match_0_and_412_is_already_exists(
                 30,
             )
     assert "gs://bkt/k" in str(caught.value)
-    method, path, query, headers, body = recorder.seen[0]
+    method, path, query, _, body = recorder.seen[0]
     assert method == "POST" and path == "/upload/storage/v1/b/bkt/o"
     assert query["ifGenerationMatch"] == ["0"]
     # the attributes travel in the object resource of the multipart upload
