@@ -19,6 +19,7 @@ from ._core.redact import guard_sdk_logs
 from ._core.version import package_version
 from .composite import Composite, HashComposite, Sha1Composite
 from .errors import (
+    AlreadyExists,
     BitstoreError,
     BucketNotFound,
     CircuitOpen,
@@ -72,6 +73,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 guard_sdk_logs(("asyncbitstore.retry",))
 
 __all__ = [
+    "AlreadyExists",
     "AzureRaw",
     "BitstoreError",
     "BucketNotFound",

@@ -15,6 +15,7 @@ Every error is a :class:`BitstoreError`::
     │   └── CompressedRange                  ... because the blob is stored compressed
     ├── NotWritable                          the store does not implement put/delete
     ├── StoreFull                            the store declines the write for lack of room
+    ├── AlreadyExists                        put(mode="create") found a blob already there
     └── ConfigError (also ValueError)        a configuration that cannot be read or built
 
 The distinction between the first two matters: a chain reports :class:`NotFoundInStore` only when
@@ -30,6 +31,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AlreadyExists",
     "BitstoreError",
     "BucketNotFound",
     "CircuitOpen",
@@ -247,6 +249,19 @@ class StoreFull(BitstoreError):
         self.store = describe(store)
         self.uri = uri
         super().__init__(f"{self.store} cannot take {uri!r}: {reason}")
+
+
+class AlreadyExists(BitstoreError):
+    """``put(uri, data, mode="create")`` found a blob already stored at ``uri``; nothing was
+    written."""
+
+    def __init__(self, store: object, uri: str) -> None:
+        self.store = describe(store)
+        self.uri = uri
+        super().__init__(
+            f"{self.store}: a blob is already stored at {uri!r} "
+            '(mode="create" writes only where nothing is; use mode="overwrite" to replace it)'
+        )
 
 
 class ConfigError(BitstoreError, ValueError):

@@ -23,6 +23,7 @@ from typing import Any, TypeVar, cast
 from ._core.data import PutData, check_put_data
 from ._core.keys import DigestKeyed, HashKeys
 from ._core.pinning import LocalFile
+from ._core.put_attrs import PLAIN, PutAttrs, attrs_keywords
 from ._core.redact import redact
 from ._core.worker_pool import WorkerPool
 from ._core.write_source import WriteData, keyed_source
@@ -76,6 +77,10 @@ def _backing(raw: Store | None, base_store: Store | None, prefix: str | None) ->
 class _Keyed(DigestKeyed, Store):  # type: ignore[misc]
     """Shared parts of the keyed stores: key checking and verification."""
 
+    #: `write` calls that uploaded nothing because the key was stored already (an instance
+    #: attribute from the first one on).
+    writes_skipped: int = 0
+
     def __init__(self, algorithm: str, verify: bool) -> None:
         self.keys = HashKeys(algorithm)
         self.verify = bool(verify)
@@ -126,12 +131,28 @@ class _Keyed(DigestKeyed, Store):  # type: ignore[misc]
                 wrap a file name in ``pathlib.Path``).
             InvalidDataFound: a file changed between hashing and storing it.
             OSError: a path could not be read.
+
+        A blob already stored under the key is not uploaded again (a digest names one
+        content): `write` returns the key and ``writes_skipped`` counts the call.
         """
         async with keyed_source(data, self.keys) as (key, source):
+            if await self._holds(key):
+                self.writes_skipped += 1
+                return key
             if not isinstance(source, (bytes, bytearray, memoryview)) and not self.verify:
                 source = self.keys.verified(self, key, source)  # (with verify, put does)
             await self.put(key, source, **put_options(compress, level, False))
         return key
+
+    async def _holds(self, key: str) -> bool:
+        """Whether the blob of ``key`` is stored already (then `write` uploads nothing); a
+        check that fails counts as no, and the write goes ahead."""
+        if not self.exists_is_cheap:
+            return False
+        try:
+            return await self.exists(key)
+        except Exception:
+            return False
 
 
 class HashStore(_Keyed):
@@ -248,7 +269,14 @@ class HashStore(_Keyed):
             self._check_digest(key, hasher.hexdigest())
 
     async def _put(
-        self, uri: str, data: PutData, compress: str | None, level: int | None, stored: bool
+        self,
+        uri: str,
+        data: PutData,
+        compress: str | None,
+        level: int | None,
+        stored: bool,
+        *,
+        attrs: PutAttrs = PLAIN,
     ) -> None:
         """Store ``data`` under key ``uri`` (compressed with ``compress``, see `Store.put`);
         with ``verify``, data whose digest is not the key stores nothing.
@@ -264,7 +292,8 @@ class HashStore(_Keyed):
                 self._check_digest(key, self.keys.digest(data))
             else:
                 data = self.keys.verified(self, key, data)
-        await self.raw.put(raw_uri, data, **put_options(compress, level, stored))
+        options = put_options(compress, level, stored) | attrs_keywords(attrs)
+        await self.raw.put(raw_uri, data, **options)
 
     async def exists(self, uri: str) -> bool:
         """Whether the raw store holds the key (not verified)."""

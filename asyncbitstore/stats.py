@@ -172,7 +172,12 @@ class TierStats:
 
 @dataclass
 class ChainStats:
-    """Per-tier figures plus background-fill counts of a chain."""
+    """Per-tier figures plus background-fill counts of a chain.
+
+    ``writes_skipped`` counts content-addressed `write` calls that uploaded nothing because
+    the first writable source already held the digest (not to be confused with a tier's
+    ``skipped``, which counts calls its open circuit breaker refused).
+    """
 
     tiers: list[TierStats] = field(default_factory=list)
     fills_done: int = 0
@@ -182,6 +187,7 @@ class ChainStats:
     fills_pending: int = 0
     single_flight_joins: int = 0
     negative_hits: int = 0
+    writes_skipped: int = 0
 
     #: The chain-wide fields that count events (``fills_pending`` is a level, not a count).
     COUNTS: ClassVar[tuple[str, ...]] = (
@@ -191,6 +197,7 @@ class ChainStats:
         "fills_declined",
         "single_flight_joins",
         "negative_hits",
+        "writes_skipped",
     )
 
     def tier(self, name: str) -> TierStats:

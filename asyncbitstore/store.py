@@ -39,7 +39,15 @@ import builtins
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, overload
@@ -55,10 +63,11 @@ from ._core.data import (
 )
 from ._core.pinning import LocalFile, pin
 from ._core.progress import progress_bar
+from ._core.put_attrs import PLAIN, PutAttrs, attrs_hook, attrs_keywords, put_attrs
 from ._core.temp import temporary_copy
 from .compression.codecs import MAGIC
 from .compression.store_io import check_options, put_options, stored_flag
-from .errors import InvalidURI, NotFoundInStore, NotWritable
+from .errors import AlreadyExists, InvalidURI, NotFoundInStore, NotWritable
 from .freshness import FRESH, CopyRecord, CopyState
 from .meta import ObjectMeta
 from .stats import ChainStats
@@ -99,9 +108,12 @@ class Store(abc.ABC):
 
     - `_stream(uri, chunk_size, stored) -> AsyncIterator[bytes]`: the chunks (default: read
       the whole blob with `get` and cut it up);
-    - `_put(uri, data, compress, level, stored) -> None`: the write (default: `NotWritable`);
-    - `_put_or_raise(uri, data, compress, level, stored) -> None`: the write that raises
-      (default: the public `put`).
+    - `_put(uri, data, compress, level, stored, *, attrs=PLAIN) -> None`: the write (default:
+      `NotWritable`); ``attrs`` (a `PutAttrs`: the mode and the attributes, already checked)
+      is passed only when it is not the plain default, so older overrides keep working for
+      plain writes;
+    - `_put_or_raise(uri, data, compress, level, stored, *, attrs=PLAIN) -> None`: the write
+      that raises (default: the public `put`).
 
     Each hook checks its own arguments (``uri``, ``chunk_size``, ``data``, the options), in
     whatever order suits it. A subclass may still override the public `stream`, `put` or
@@ -216,6 +228,10 @@ class Store(abc.ABC):
         uri: str,
         data: PutData,
         *,
+        mode: str = "overwrite",
+        content_type: str | None = None,
+        cache_control: str | None = None,
+        metadata: Mapping[str, str] | None = None,
         compress: str | None = None,
         level: int | None = None,
         stored: bool = False,
@@ -229,6 +245,15 @@ class Store(abc.ABC):
         Args:
             uri: where to store it.
             data: the bytes, or an async iterable of bytes.
+            mode: ``"overwrite"`` (the default) replaces what is stored at ``uri``;
+                ``"create"`` writes only if nothing is, and raises `AlreadyExists` otherwise
+                (atomically where the backend can: see each backend).
+            content_type: a media type to store with the blob (`head` reports it).
+            cache_control: a ``Cache-Control`` value to store with the blob.
+            metadata: user metadata to store with the blob: lowercase ASCII keys (letters,
+                digits, ``-``, ``_``, ``.``), printable ASCII values, 2 KiB at most in all.
+                Backends without a place for these attributes drop them (their `head`
+                then reports none).
             compress: ``"gzip"``, ``"br"`` or ``"zstd"`` to store the data compressed with
                 that codec (``get`` decodes it); None stores it as given.
             level: the codec's level (gzip 0-9, default 6; br 0-11, default 5; zstd -7-22,
@@ -238,17 +263,29 @@ class Store(abc.ABC):
             raw: deprecated name of ``stored`` (emits a ``DeprecationWarning``).
 
         Raises:
+            AlreadyExists: ``mode="create"`` and a blob is stored at ``uri``.
             NotWritable: this store does not implement put.
-            ValueError: an unknown codec (the message lists the valid ones) or a bad level.
+            ValueError: an unknown codec (the message lists the valid ones) or a bad level; an
+                unknown ``mode``; an attribute that breaks the rule above.
             ImportError: ``"br"``/``"zstd"`` without ``pip install 'asyncbitstore[compression]'``.
-            TypeError: ``stored=True`` together with ``raw=``.
+            TypeError: ``stored=True`` together with ``raw=``; an attribute that is not a str.
         """
-        await self._put(uri, data, compress, level, stored_flag(stored, raw))
+        attrs = put_attrs(mode, content_type, cache_control, metadata)
+        await self._put(uri, data, compress, level, stored_flag(stored, raw), **attrs_hook(attrs))
 
     async def _put(
-        self, uri: str, data: PutData, compress: str | None, level: int | None, stored: bool
+        self,
+        uri: str,
+        data: PutData,
+        compress: str | None,
+        level: int | None,
+        stored: bool,
+        *,
+        attrs: PutAttrs = PLAIN,
     ) -> None:
-        """What `put` does, once ``raw=`` is resolved into ``stored``.
+        """What `put` does, once ``raw=`` is resolved into ``stored`` and the mode and
+        attributes into ``attrs`` (passed only when they are not `PLAIN`, so that overrides
+        written before them keep working for plain writes).
 
         Checks ``uri``, ``data`` and the options itself; the default refuses the write.
         """
@@ -856,27 +893,42 @@ class Store(abc.ABC):
         uri: str,
         data: PutData,
         *,
+        mode: str = "overwrite",
+        content_type: str | None = None,
+        cache_control: str | None = None,
+        metadata: Mapping[str, str] | None = None,
         compress: str | None = None,
         level: int | None = None,
         stored: bool = False,
         raw: bool | None = None,
     ) -> None:
-        """``put`` that raises on failure. Caches whose ``put`` only logs failures override
-        `_put_or_raise`.
+        """``put`` that raises on failure (same keywords). Caches whose ``put`` only logs
+        failures override `_put_or_raise`.
 
         ``raw`` is the deprecated name of ``stored``.
         """
-        await self._put_or_raise(uri, data, compress, level, stored_flag(stored, raw))
+        attrs = put_attrs(mode, content_type, cache_control, metadata)
+        await self._put_or_raise(
+            uri, data, compress, level, stored_flag(stored, raw), **attrs_hook(attrs)
+        )
 
     async def _put_or_raise(
-        self, uri: str, data: PutData, compress: str | None, level: int | None, stored: bool
+        self,
+        uri: str,
+        data: PutData,
+        compress: str | None,
+        level: int | None,
+        stored: bool,
+        *,
+        attrs: PutAttrs = PLAIN,
     ) -> None:
         """What `put_or_raise` does, once ``raw=`` is resolved into ``stored``.
 
-        The default calls the public ``put``, with the compression keywords only when set, so
-        a subclass that overrides ``put`` itself (even one that predates them) is honoured.
+        The default calls the public ``put``, with the compression keywords and attributes
+        only when set, so a subclass that overrides ``put`` itself (even one that predates
+        them) is honoured.
         """
-        await self.put(uri, data, **put_options(compress, level, stored))
+        await self.put(uri, data, **put_options(compress, level, stored), **attrs_keywords(attrs))
 
     def local_file(self, uri: str) -> LocalFile | None:
         """Where this store keeps the blob at ``uri`` as a plain local file; None by default.
@@ -1095,13 +1147,27 @@ class CacheWrites(Store):
         self.put_failures = 0
 
     async def _put_or_raise(
-        self, uri: str, data: PutData, compress: str | None, level: int | None, stored: bool
+        self,
+        uri: str,
+        data: PutData,
+        compress: str | None,
+        level: int | None,
+        stored: bool,
+        *,
+        attrs: PutAttrs = PLAIN,
     ) -> None:
         """``put`` that raises on failure: the store's own write."""
-        await super()._put(uri, data, compress, level, stored)
+        await super()._put(uri, data, compress, level, stored, **attrs_hook(attrs))
 
     async def _put(
-        self, uri: str, data: PutData, compress: str | None, level: int | None, stored: bool
+        self,
+        uri: str,
+        data: PutData,
+        compress: str | None,
+        level: int | None,
+        stored: bool,
+        *,
+        attrs: PutAttrs = PLAIN,
     ) -> None:
         """Store the blob if possible; a failure is logged and counted, not raised.
 
@@ -1113,7 +1179,11 @@ class CacheWrites(Store):
         check_put_data(data)
         check_options(compress, level, stored)
         try:
-            await self.put_or_raise(uri, data, compress=compress, level=level, stored=stored)
+            await self.put_or_raise(
+                uri, data, compress=compress, level=level, stored=stored, **attrs_keywords(attrs)
+            )
+        except AlreadyExists:
+            raise  # the caller asked for mode="create": the answer is theirs, not a failure
         except Exception as exc:
             self.put_failures += 1
             log, severity = self._put_failure_log

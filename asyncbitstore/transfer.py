@@ -36,6 +36,12 @@ copy) is added to ``bytes``.
 Every other path streams, chunk by chunk. Compare with ``skip_existing="digest"`` across encodings:
 ``"size"`` compares stored sizes, which differ between encodings.
 
+Attributes (``attributes=True``, the default): each blob's content type and user metadata, as
+the source's ``head`` reports them, are written with it (``put(content_type=..., metadata=...)``).
+That costs one ``head`` per blob: a HEAD request on S3 and GCS, a ``stat`` on files, nothing
+but a lookup in memory. A blob without attributes is written as before. ``cache_control`` is
+not carried (``ObjectMeta`` does not report it). ``attributes=False`` skips the ``head``.
+
 Per-blob failures of the stores (:class:`~asyncbitstore.errors.BitstoreError`: a blob gone
 since it was listed, an outage after retries, a full store) are counted in
 :attr:`TransferResult.failed` and do not stop the others; any other exception (a bug, a
@@ -53,6 +59,7 @@ from typing import Any, Literal
 
 from ._core.bulk import check_concurrency
 from ._core.data import DEFAULT_CHUNK_SIZE, check_chunk_size
+from ._core.put_attrs import put_attrs
 from .compression.store_io import check_options, stored_option
 from .errors import BitstoreError, NotFoundInStore
 from .store import DEFAULT_CONCURRENCY, Store
@@ -100,6 +107,7 @@ async def transfer(
     level: int | None = None,
     progress: bool = False,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    attributes: bool = True,
 ) -> TransferResult:
     """Copy blobs from ``src`` to ``dst``, streaming each one (see the module docstring).
 
@@ -121,6 +129,8 @@ async def transfer(
         level: the codec level with a codec name as ``reencode``.
         progress: show a progress bar.
         chunk_size: bytes per streamed chunk.
+        attributes: carry each blob's content type and user metadata (one ``head`` of the
+            source per blob); ``False`` copies the bytes only.
 
     Returns:
         The counts: copied, skipped, failed, bytes.
@@ -131,6 +141,7 @@ async def transfer(
         ImportError: the codec needs ``pip install 'asyncbitstore[compression]'``.
     """
     encoding = _encoding(reencode, level, src, dst)
+    described = attributes and _takes(dst.put, "metadata")
     mode = _check_skip(skip_existing)
     check_concurrency(concurrency)
     check_chunk_size(chunk_size)
@@ -145,10 +156,11 @@ async def transfer(
             if mode and await _present(src, dst, src_uri, dst_uri, mode, chunk_size):
                 result.skipped += 1
                 return
-            if inside:
+            if inside:  # a server-side copy keeps the attributes itself
                 copied = await _copy_inside(src, src_uri, dst_uri)
             else:
-                copied = await _copy(src, dst, src_uri, dst_uri, chunk_size, encoding)
+                options = encoding[1] | (await _attributes(src, src_uri) if described else {})
+                copied = await _copy(src, dst, src_uri, dst_uri, chunk_size, (encoding[0], options))
             result.bytes += copied  # not `+= await`: that reads the total before awaiting
             result.copied += 1
         except BitstoreError as exc:
@@ -182,10 +194,40 @@ def _encoding(
 
 
 def _takes_stored(method: Any) -> bool:
+    return _takes(method, "stored")
+
+
+def _takes(method: Any, keyword: str) -> bool:
     try:
-        return "stored" in inspect.signature(method).parameters
+        return keyword in inspect.signature(method).parameters
     except (TypeError, ValueError):
         return False
+
+
+async def _attributes(src: Store, uri: str) -> dict[str, Any]:
+    """The ``put`` keywords that carry the attributes the source reports for ``uri``."""
+    meta = await src.head(uri)
+    options: dict[str, Any] = {}
+    if meta.content_type and _storable(content_type=meta.content_type):
+        options["content_type"] = meta.content_type
+    kept = {k: v for k, v in meta.metadata.items() if _storable(metadata={k: v})}
+    if len(kept) < len(meta.metadata):
+        logger.debug(
+            "%s: metadata keys not carried: %s", uri, sorted(set(meta.metadata) - set(kept))
+        )
+    if kept and _storable(metadata=kept):
+        options["metadata"] = kept
+    return options
+
+
+def _storable(**attributes: Any) -> bool:
+    """Whether ``put`` takes these attributes (another tool may have stored what it refuses,
+    such as uppercase GCS metadata keys: those are left behind, not a failed copy)."""
+    try:
+        put_attrs(**attributes)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _check_skip(skip_existing: object) -> str | None:

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from ._core.checks import non_negative_int
 from ._core.data import PutData, as_bytes, check_put_data
+from ._core.put_attrs import PLAIN, PutAttrs, attrs_keywords
 from .compression.store_io import check_options, put_options, stored_flag, stored_option
 from .errors import InvalidURI, NotFoundInStore, StoreFull, StoreNotAvailable
 from .meta import ObjectMeta
@@ -77,11 +78,20 @@ class _Forwarding(Store):
         return self._inner.stream(uri, chunk_size, **stored_option(stored))
 
     async def _put(
-        self, uri: str, data: PutData, compress: str | None, level: int | None, stored: bool
+        self,
+        uri: str,
+        data: PutData,
+        compress: str | None,
+        level: int | None,
+        stored: bool,
+        *,
+        attrs: PutAttrs = PLAIN,
     ) -> None:
         """The inner store's ``put``."""
         await self._before(uri)
-        await self._inner.put(uri, data, **put_options(compress, level, stored))
+        await self._inner.put(
+            uri, data, **put_options(compress, level, stored), **attrs_keywords(attrs)
+        )
 
     async def exists(self, uri: str) -> bool:
         """The inner store's ``exists``."""
@@ -154,7 +164,14 @@ class Small(_Forwarding):
         return size > self.max_size
 
     async def _put(
-        self, uri: str, data: PutData, compress: str | None, level: int | None, stored: bool
+        self,
+        uri: str,
+        data: PutData,
+        compress: str | None,
+        level: int | None,
+        stored: bool,
+        *,
+        attrs: PutAttrs = PLAIN,
     ) -> None:
         """Write ``data`` if it is at most ``max_size`` bytes (counted as given, before any
         compression: the same figure :meth:`declines` is asked about).
@@ -163,14 +180,23 @@ class Small(_Forwarding):
             StoreFull: the blob is bigger than ``max_size``.
         """
         check_options(compress, level, stored)
-        await self._write(self.store.put, uri, data, put_options(compress, level, stored))
+        options = put_options(compress, level, stored) | attrs_keywords(attrs)
+        await self._write(self.store.put, uri, data, options)
 
     async def _put_or_raise(
-        self, uri: str, data: PutData, compress: str | None, level: int | None, stored: bool
+        self,
+        uri: str,
+        data: PutData,
+        compress: str | None,
+        level: int | None,
+        stored: bool,
+        *,
+        attrs: PutAttrs = PLAIN,
     ) -> None:
         """``put`` through the wrapped store's raising put (for chains filling caches)."""
         check_options(compress, level, stored)
-        await self._write(_writer(self.store), uri, data, put_options(compress, level, stored))
+        options = put_options(compress, level, stored) | attrs_keywords(attrs)
+        await self._write(_writer(self.store), uri, data, options)
 
     async def _write(
         self, put: Callable[..., Awaitable[None]], uri: str, data: PutData, options: Any
@@ -326,7 +352,14 @@ class Fanout(Store):
         raise NotFoundInStore(self, uri)
 
     async def _put(
-        self, uri: str, data: PutData, compress: str | None, level: int | None, stored: bool
+        self,
+        uri: str,
+        data: PutData,
+        compress: str | None,
+        level: int | None,
+        stored: bool,
+        *,
+        attrs: PutAttrs = PLAIN,
     ) -> None:
         """Write to the first store that takes the blob (compressed with ``compress``, which
         each store applies; sizes offered to :func:`declines` are the data's as given).
@@ -337,7 +370,7 @@ class Fanout(Store):
         stores = self._for(uri)
         check_put_data(data)
         check_options(compress, level, stored)
-        options = put_options(compress, level, stored)
+        options = put_options(compress, level, stored) | attrs_keywords(attrs)
         if not isinstance(data, (bytes, bytearray, memoryview)) and len(stores) > 1:
             data = await as_bytes(data)
         size = _size_of(data)

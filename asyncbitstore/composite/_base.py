@@ -82,6 +82,7 @@ class ChainBase(Store):
         self._missing: dict[str, float] = {}  # key -> monotonic expiry, oldest first
         self._writes = WriteGenerations(self._in_flight)
         self.negative_hits = 0
+        self.writes_skipped = 0
         for tier in self.__dict__.get("_tiers", ()):  # unpickled: tiers start healthy
             tier.reset_health(self.name)
 

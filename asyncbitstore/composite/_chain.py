@@ -89,6 +89,7 @@ class Composite(ListPath, ReadPath, StreamPath, WritePath):
             fills_pending=self._background.pending,
             single_flight_joins=self._flight.joined,
             negative_hits=self.negative_hits,
+            writes_skipped=self.writes_skipped,
         )
 
     @property
@@ -108,6 +109,7 @@ class Composite(ListPath, ReadPath, StreamPath, WritePath):
         self._background.counters = type(self._background.counters)()
         self._flight.joined = 0
         self.negative_hits = 0
+        self.writes_skipped = 0
 
 
 def _tier_snapshot(tier: Tier) -> TierStats:

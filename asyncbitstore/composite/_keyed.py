@@ -80,12 +80,30 @@ class HashComposite(DigestKeyed, Composite):  # type: ignore[misc, override]
         computed while streaming, in bounded memory, and ``put`` checks it again as the bytes
         go to the first writable source (see ``HashStore.write``). The key is the digest of the
         data as given, also when ``compress`` stores it compressed.
+
+        When the first writable source already holds the key, nothing is uploaded (a digest
+        names one content) and ``stats.writes_skipped`` counts the call.
         """
         from .._core.write_source import keyed_source
 
         async with keyed_source(data, self.keys) as (key, source):
+            if await self._first_writer_has(key):
+                self.writes_skipped += 1
+                return key
             await self.put(key, source, compress=compress, level=level)
         return key
+
+    async def _first_writer_has(self, key: str) -> bool:
+        """Whether the first writable source, the one whose write decides, holds ``key``
+        already (a cache holding it proves nothing about the source). A source whose check
+        fails is written to as before."""
+        writers = [t for t in self._tiers if t.write and t.store.is_valid(key)]
+        if not writers or not writers[0].store.exists_is_cheap:
+            return False
+        try:
+            return await writers[0].call(writers[0].store.exists, key)
+        except Exception:
+            return False
 
 
 class Sha1Composite(HashComposite):

@@ -8,6 +8,7 @@ import functools
 from typing import Any
 
 from .._core.data import PutData, check_put_data
+from .._core.put_attrs import PLAIN, PutAttrs, attrs_keywords
 from ..compression.store_io import check_options, put_options
 from ..errors import NotWritable
 from ._ask import verdict
@@ -18,6 +19,9 @@ from ._tier import Tier
 
 __all__ = ["WritePath"]
 
+#: The keywords of ``put`` that describe the blob rather than how it is encoded.
+_ATTRIBUTES = frozenset({"mode", "content_type", "cache_control", "metadata"})
+
 
 class WritePath(ChainBase):
     """``put`` and ``delete`` of a chain."""
@@ -27,20 +31,33 @@ class WritePath(ChainBase):
         return data
 
     async def _put(
-        self, uri: str, data: PutData, compress: str | None, level: int | None, stored: bool
+        self,
+        uri: str,
+        data: PutData,
+        compress: str | None,
+        level: int | None,
+        stored: bool,
+        *,
+        attrs: PutAttrs = PLAIN,
     ) -> None:
         """Write to the ``write=True`` sources: the first now, the others in the background.
 
-        ``compress`` and ``level`` are passed to each source's ``put``; ``stored`` data (a stored
-        form) is written as it is (see ``Store.put``).
+        ``compress``, ``level`` and the attributes are passed to each source's ``put``;
+        ``stored`` data (a stored form) is written as it is (see ``Store.put``). With
+        ``mode="create"`` the first writable source decides: its `AlreadyExists` is raised
+        and nothing else happens; once it has written, the other sources get the blob in the
+        background with ``mode="overwrite"`` (the first source's answer stands), and the
+        caches drop their copies as after any put.
 
         Raises:
+            AlreadyExists: ``mode="create"`` and the first writable source has the blob.
             NotWritable: no source was appended with ``write=True``.
         """
         key = self._key(uri)
         check_put_data(data)
         check_options(compress, level, stored)
-        write = functools.partial(self._write, options=put_options(compress, level, stored))
+        options = put_options(compress, level, stored) | attrs_keywords(attrs)
+        write = functools.partial(self._write, options=options)
         if self.tracer is not None:
             await self.tracer.put(self, key, data, write)
         else:
@@ -112,11 +129,15 @@ async def _replicate(
     unless a later put or delete of ``key`` began first (it wins)."""
     if not since.current(key):
         raise Abandoned("a later write of the key replaces this replication")
+    described = {k: v for k, v in options.items() if k in _ATTRIBUTES}
+    if "mode" in described:
+        described["mode"] = "overwrite"  # the first writer decided; the copies follow it
+    options = {k: v for k, v in options.items() if k not in _ATTRIBUTES} | described
     if not isinstance(data, (bytes, bytearray, memoryview)):
         # The stream was consumed: copy from the first writer (its stored form as it is,
         # when that may be compressed, rather than compressing it once more).
-        if options:
-            data, options = first.store.stream(key, stored=True), {"stored": True}
+        if set(options) - _ATTRIBUTES:
+            data, options = first.store.stream(key, stored=True), {"stored": True} | described
         else:
             data = first.store.stream(key)
     put = functools.partial(target.store.put, **options) if options else target.store.put

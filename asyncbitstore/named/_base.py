@@ -9,6 +9,7 @@ from typing import ClassVar, NoReturn
 
 from .._core.data import PutData, check_put_data
 from .._core.pinning import LocalFile
+from .._core.put_attrs import PLAIN, PutAttrs, attrs_keywords
 from .._core.redact import redact
 from ..compression.store_io import put_options, stored_flag, stored_option
 from ..errors import InvalidDataFound, InvalidURI, NotFoundInStore
@@ -143,7 +144,7 @@ class NamedStore(Store):
             return await self.raw.get_range(raw_uri, start, end)
 
     async def head(self, uri: str) -> ObjectMeta:
-        """The raw store's meta of the blob (its validators, where the backend keeps them)."""
+        """The raw store's meta of the blob (its validators and the attributes it keeps)."""
         raw_uri = self._raw_uri(uri)
         with self._ours(uri):
             return await self.raw.head(raw_uri)
@@ -216,11 +217,19 @@ class NamedStore(Store):
     # -- writes -----------------------------------------------------------------------------
 
     async def _put(
-        self, uri: str, data: PutData, compress: str | None, level: int | None, stored: bool
+        self,
+        uri: str,
+        data: PutData,
+        compress: str | None,
+        level: int | None,
+        stored: bool,
+        *,
+        attrs: PutAttrs = PLAIN,
     ) -> None:
         raw_uri = self._raw_uri(uri)
         check_put_data(data)
-        await self.raw.put(raw_uri, data, **put_options(compress, level, stored))
+        options = put_options(compress, level, stored) | attrs_keywords(attrs)
+        await self.raw.put(raw_uri, data, **options)
 
     async def delete(self, uri: str) -> None:
         """Remove the blob (nothing happens if it is missing)."""
@@ -349,9 +358,16 @@ class NamedCache(CacheWrites, NamedStore):
         await self._write_record(uri, meta, None)
 
     async def _put_or_raise(
-        self, uri: str, data: PutData, compress: str | None, level: int | None, stored: bool
+        self,
+        uri: str,
+        data: PutData,
+        compress: str | None,
+        level: int | None,
+        stored: bool,
+        *,
+        attrs: PutAttrs = PLAIN,
     ) -> None:
-        await NamedStore._put(self, uri, data, compress, level, stored)
+        await NamedStore._put(self, uri, data, compress, level, stored, attrs=attrs)
         await self._drop_record(uri)  # its source is unknown: an old record would lie
 
     async def _drop_record(self, uri: str) -> None:

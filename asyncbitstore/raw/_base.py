@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 from .._core.data import PutData, check_put_data, check_range
+from .._core.put_attrs import PLAIN, PutAttrs
 from ..compression.codecs import MAGIC_BYTE
 from ..compression.store_io import decode, decode_stream, encode, read_range, stored_flag
 from ..errors import InvalidURI
@@ -87,8 +88,12 @@ class RawStore(Store):
         """`_get_content` as a stream, in chunks of at most ``chunk_size`` bytes."""
         return self._stream_stored(uri, chunk_size)
 
-    async def _put_stored(self, uri: str, where: Any, data: PutData, *options: Any) -> None:
-        """Write ``data``, a stored form (bytes-like or an async iterable of bytes)."""
+    async def _put_stored(
+        self, uri: str, where: Any, data: PutData, attrs: PutAttrs, *options: Any
+    ) -> None:
+        """Write ``data``, a stored form (bytes-like or an async iterable of bytes), with the
+        mode and attributes of ``attrs``: ``attrs.create`` raises `AlreadyExists` when a blob
+        is at ``uri`` (atomically where the backend can)."""
         raise NotImplementedError(f"{self.name} implements no _put_stored")
 
     # -- the Store methods, built on them -------------------------------------------------------
@@ -125,12 +130,14 @@ class RawStore(Store):
         level: int | None,
         stored: bool,
         *options: Any,
+        attrs: PutAttrs = PLAIN,
     ) -> None:
         """Check ``uri`` and ``data``, encode ``data``, and write it with `_put_stored`
         (``options``: what a backend's own keywords of ``put`` hand on to it)."""
         where = self._locate(uri)
         check_put_data(data)
-        await self._put_stored(uri, where, await encode(data, compress, level, stored), *options)
+        encoded = await encode(data, compress, level, stored)
+        await self._put_stored(uri, where, encoded, attrs, *options)
 
     async def get_range(self, uri: str, start: int, end: int) -> bytes:
         """Bytes ``[start, end)`` of the blob (`CompressedRange` if it is stored compressed)."""

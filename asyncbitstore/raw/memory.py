@@ -12,9 +12,10 @@ from typing import Any
 
 from .._core.checks import non_negative_int
 from .._core.data import Capped, PutData, as_bytes, check_chunk_size
+from .._core.put_attrs import PLAIN, PutAttrs
 from ..compression.codecs import MAGIC_BYTE
 from ..compression.store_io import decode
-from ..errors import InvalidRange, NotFoundInStore, StoreFull
+from ..errors import AlreadyExists, InvalidRange, NotFoundInStore, StoreFull
 from ..listing import cut_level
 from ..meta import ObjectMeta
 from ._base import RawStore
@@ -44,6 +45,8 @@ class MemoryRaw(RawStore):
         self.evictions = 0
         # uri -> (put time, ETag once computed): what `head` reports besides the size
         self._stamps: dict[str, tuple[float, str | None]] = {}
+        # uri -> the attributes stored with the blob, for blobs that have any
+        self._attrs: dict[str, PutAttrs] = {}
 
     @property
     def name(self) -> str:
@@ -95,14 +98,23 @@ class MemoryRaw(RawStore):
             raise InvalidRange(self, uri, start, end, f"the blob has only {size} bytes")
         return data[first:last]
 
-    async def _put_stored(self, uri: str, where: Any, data: PutData) -> None:
-        """Keep the stored form, evicting old blobs if a bound is set; ``max_bytes`` counts
-        stored (compressed) bytes."""
+    async def _put_stored(self, uri: str, where: Any, data: PutData, attrs: PutAttrs) -> None:
+        """Keep the stored form and its attributes, evicting old blobs if a bound is set;
+        ``max_bytes`` counts stored (compressed) bytes. ``mode="create"`` checks and sets
+        with no await in between, so of concurrent creates exactly one wins."""
+        if attrs.create and uri in self._blobs:  # fail early: do not read a stream for nothing
+            raise AlreadyExists(self, uri)
         if not isinstance(data, (bytes, bytearray, memoryview)):  # stop at the bound
             data = Capped(data, self.max_bytes, lambda size: self._too_big(uri, size))
         blob = await as_bytes(data)
         if self.max_bytes is not None and len(blob) > self.max_bytes:
             raise self._too_big(uri, len(blob))
+        if attrs.create and uri in self._blobs:
+            raise AlreadyExists(self, uri)
+        if attrs.described:
+            self._attrs[uri] = attrs
+        else:
+            self._attrs.pop(uri, None)
         old = self._blobs.pop(uri, None)
         if old is not None:
             self.used_bytes -= len(old)
@@ -113,6 +125,7 @@ class MemoryRaw(RawStore):
             while self.used_bytes > self.max_bytes:
                 gone, evicted = self._blobs.popitem(last=False)
                 self._stamps.pop(gone, None)
+                self._attrs.pop(gone, None)
                 self.used_bytes -= len(evicted)
                 self.evictions += 1
 
@@ -132,7 +145,14 @@ class MemoryRaw(RawStore):
             if put_at is not None:
                 self._stamps[uri] = (put_at, etag)
         when = None if put_at is None else datetime.fromtimestamp(put_at, timezone.utc)
-        return ObjectMeta(size=len(data), etag=etag, last_modified=when)
+        attrs = self._attrs.get(uri, PLAIN)
+        return ObjectMeta(
+            size=len(data),
+            etag=etag,
+            last_modified=when,
+            content_type=attrs.content_type,
+            metadata=attrs.metadata,
+        )
 
     async def get_with_meta(self, uri: str) -> tuple[bytes, ObjectMeta]:
         """The blob and its meta, read together (no await between them)."""
@@ -143,6 +163,7 @@ class MemoryRaw(RawStore):
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
         self.__dict__.setdefault("_stamps", {})  # pickled before put times were kept
+        self.__dict__.setdefault("_attrs", {})
 
     def _too_big(self, uri: str, size: int) -> StoreFull:
         return StoreFull(self, uri, f"{size} bytes exceed max_bytes={self.max_bytes}")
@@ -165,12 +186,14 @@ class MemoryRaw(RawStore):
         self.check_uri(uri)
         old = self._blobs.pop(uri, None)
         self._stamps.pop(uri, None)
+        self._attrs.pop(uri, None)
         if old is not None:
             self.used_bytes -= len(old)
 
     async def _copy(self, src_uri: str, dst_uri: str) -> None:
         """Share the source's stored bytes (immutable) under the destination URI."""
-        await self._put_stored(dst_uri, dst_uri, await self._get_stored(src_uri))
+        data = await self._get_stored(src_uri)
+        await self._put_stored(dst_uri, dst_uri, data, self._attrs.get(src_uri, PLAIN))
 
     async def list(self, prefix: str = "mem://", flat: bool = False) -> AsyncIterator[str]:
         """The URIs starting with ``prefix``, sorted; one level of them with ``flat``."""

@@ -24,6 +24,7 @@ except ModuleNotFoundError as _missing:
 
 from ..._core.checks import positive_int, positive_number
 from ..._core.data import PutData, check_chunk_size, chunks_of
+from ..._core.put_attrs import PutAttrs
 from ..._core.redact import scrub, stand_in
 from ..._core.resources import LoopLocal
 from ...errors import InvalidDataFound, InvalidRange, InvalidURI, NotFoundInStore, StoreNotAvailable
@@ -290,34 +291,47 @@ class AzureRaw(RawStore):
 
     # -- writes ---------------------------------------------------------------------------------
 
-    async def _put_stored(self, uri: str, where: Any, data: PutData) -> None:
-        """One request for a body of at most ``block_size``; blocks for anything larger."""
+    async def _put_stored(
+        self, uri: str, where: Any, data: PutData, attrs: PutAttrs, *options: Any
+    ) -> None:
+        """One request for a body of at most ``block_size``; blocks for anything larger.
+
+        The content type, cache control and metadata of ``attrs`` are stored with the blob;
+        ``mode="create"`` sends ``If-None-Match: *`` (on the upload, or on the block list's
+        commit), so of concurrent creates exactly one wins.
+        """
         container, name = where
         is_bytes = isinstance(data, (bytes, bytearray, memoryview))
         if is_bytes and memoryview(data).nbytes <= self.block_size:  # type: ignore[arg-type]
-            await self._put_whole(uri, container, name, bytes(data))  # type: ignore[arg-type]
+            await self._put_whole(uri, container, name, bytes(data), attrs)  # type: ignore[arg-type]
             return
         blocks = _blocks.blocks_of(chunks_of(data, self.block_size), self.block_size)
         try:
             first = await anext(blocks)
             second = await anext(blocks, None)
             if second is None:
-                await self._put_whole(uri, container, name, first)
+                await self._put_whole(uri, container, name, first, attrs)
                 return
-            await self._put_blocks(uri, container, name, _chain(first, second, blocks))
+            blocks = _chain(first, second, blocks)
+            await self._put_blocks(uri, container, name, blocks, attrs)
         finally:
             await blocks.aclose()  # type: ignore[attr-defined]
 
-    async def _put_whole(self, uri: str, container: str, name: str, body: bytes) -> None:
+    async def _put_whole(
+        self, uri: str, container: str, name: str, body: bytes, attrs: PutAttrs
+    ) -> None:
         async def upload(client: AzureClient) -> None:
-            await client.blob(container, name).upload_blob(body, overwrite=True)
+            blob = client.blob(container, name)
+            with az_errors.taken_as_exists(self, uri):
+                await blob.upload_blob(body, overwrite=not attrs.create, **_described(attrs, None))
 
         await self._do(uri, container, upload)
 
     async def _put_blocks(
-        self, uri: str, container: str, name: str, blocks: AsyncIterator[bytes]
+        self, uri: str, container: str, name: str, blocks: AsyncIterator[bytes], attrs: PutAttrs
     ) -> None:
-        from azure.storage.blob import BlobBlock, ContentSettings
+        from azure.core import MatchConditions
+        from azure.storage.blob import BlobBlock
 
         digest = hashlib.md5(usedforsecurity=False)
         count = 0
@@ -339,12 +353,15 @@ class AzureRaw(RawStore):
             )
 
         ids = await _blocks.stage_all(hashed(), stage, self.max_blocks_in_flight)
-        settings = ContentSettings(content_md5=bytearray(digest.digest()))
         listed = [BlobBlock(block_id=i) for i in ids]
+        options = _described(attrs, bytearray(digest.digest()))
+        if attrs.create:
+            options |= {"etag": "*", "match_condition": MatchConditions.IfMissing}
 
         async def commit(client: AzureClient) -> None:
             blob = client.blob(container, name)
-            await blob.commit_block_list(listed, content_settings=settings)
+            with az_errors.taken_as_exists(self, uri):
+                await blob.commit_block_list(listed, **options)
 
         await self._do(uri, container, commit)
 
@@ -476,3 +493,15 @@ def _sas(key: tuple[str, str], container: str, name: str, permission: str, expir
         account, container, name, account_key=secret, permission=permission, expiry=expiry
     )
     return str(sas)
+
+
+def _described(attrs: PutAttrs, md5: bytearray | None) -> dict[str, Any]:
+    """The upload keywords that store ``attrs``' content settings and metadata (and ``md5``)."""
+    from azure.storage.blob import ContentSettings
+
+    settings = ContentSettings(
+        content_type=attrs.content_type,
+        cache_control=attrs.cache_control,
+        content_md5=md5,
+    )
+    return {"content_settings": settings, "metadata": dict(attrs.metadata) or None}

@@ -21,13 +21,15 @@ request URLs (with their SAS query) into some messages.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Iterable, Iterator
 
 import aiohttp
 from azure.core import exceptions as az
 
 from ..._core.redact import scrub
 from ...errors import (
+    AlreadyExists,
     BitstoreError,
     BucketNotFound,
     InvalidRange,
@@ -103,3 +105,12 @@ def exhausted(store: object, exc: TransientError, uri: str, attempts: int) -> St
     if isinstance(exc, AzureTimeout):
         return StoreTimeout(store, f"{exc} after {tries}", uri=uri)
     return StoreNotAvailable(store, f"{exc} (after {tries})", uri=uri)
+
+
+@contextlib.contextmanager
+def taken_as_exists(store: object, uri: str) -> Iterator[None]:
+    """Around a create: the server's "a blob is already there" as `AlreadyExists`."""
+    try:
+        yield
+    except az.ResourceExistsError:
+        raise AlreadyExists(store, uri) from None

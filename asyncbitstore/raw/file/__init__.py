@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import os
 import re
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
 from typing import Any, BinaryIO
 
 from ..._core.data import PutData, bytes_chunk, check_chunk_size
 from ..._core.pinning import LocalFile
-from ...errors import InvalidRange, InvalidURI
+from ..._core.put_attrs import PutAttrs
+from ...errors import AlreadyExists, InvalidRange, InvalidURI, StoreNotAvailable
 from ...listing import cut_level
 from ...meta import ObjectMeta
 from ...store import Store
 from .._base import RawStore, check_str
 from .._threads import ThreadBatcher
+from . import _attrs as file_attrs
 from . import _copy as file_copy
 from . import _ops as ops
 from ._errors import file_error, local_file
@@ -199,9 +202,10 @@ class FileRaw(RawStore):
         return await self._run(uri, self._fs.file_size, self._path(uri))  # type: ignore[no-any-return]
 
     async def head(self, uri: str) -> ObjectMeta:
-        """The file's size, modification time and an ETag derived from its status."""
-        found = await self._run(uri, self._fs.regular_status, self._path(uri))
-        return stat_meta(found)
+        """The file's size, modification time, an ETag derived from its status, and the
+        attributes stored with it."""
+        found, attrs = await self._run(uri, self._fs.described_status, self._path(uri))
+        return stat_meta(found, attrs)
 
     async def list(self, prefix: str = "/", flat: bool = False) -> AsyncIterator[str]:
         """Every file whose URI starts with ``prefix``, recursively, sorted.
@@ -227,12 +231,33 @@ class FileRaw(RawStore):
 
     # -- writes ---------------------------------------------------------------------------------
 
-    async def _put_stored(self, uri: str, where: Any, data: PutData) -> None:
-        """Write the file atomically; a failed or cancelled write leaves no file behind."""
-        if isinstance(data, (bytes, bytearray, memoryview)):
-            await self._run(uri, self._fs.write_atomic, where, data, self.fsync, writing=True)
-            return
-        await self._write_stream(uri, self._fs, where, data, lambda: (ops.commit, (self.fsync,)))
+    async def _put_stored(self, uri: str, where: Any, data: PutData, attrs: PutAttrs) -> None:
+        """Write the file atomically; a failed or cancelled write leaves no file behind.
+
+        Attributes are kept in an extended attribute of the file (see `_attrs`).
+        ``mode="create"`` hard-links the finished temporary file to its name, which fails
+        when the name is taken: atomic, so of concurrent creates exactly one wins.
+        """
+        with self._created(uri):
+            if isinstance(data, (bytes, bytearray, memoryview)):
+                write = self._fs.write_atomic
+                await self._run(uri, write, where, data, self.fsync, attrs, writing=True)
+                return
+            finish = lambda: (ops.commit, (self.fsync, attrs))  # noqa: E731
+            await self._write_stream(uri, self._fs, where, data, finish)
+
+    @contextlib.contextmanager
+    def _created(self, uri: str) -> Iterator[None]:
+        """Turn a taken name (``mode="create"``) and a file system without extended
+        attributes into our errors."""
+        try:
+            yield
+        except ops.Taken:
+            raise AlreadyExists(self, self._shown(uri)) from None
+        except file_attrs.Unsupported as exc:
+            raise StoreNotAvailable(
+                self, f"cannot keep content_type/cache_control/metadata: {exc}", uri=uri
+            ) from None
 
     async def _write_stream(
         self,

@@ -18,9 +18,21 @@ import secrets
 import stat
 from typing import BinaryIO
 
+from ..._core.put_attrs import PLAIN, PutAttrs
 from ..._core.temp import TEMP_PREFIX
+from . import _attrs as file_attrs
 
-__all__ = ["ANYWHERE", "TEMP_PREFIX", "Escape", "Folder", "MissingRoot", "PastEnd", "Temp"]
+__all__ = [
+    "ANYWHERE",
+    "TEMP_PREFIX",
+    "Escape",
+    "Folder",
+    "MissingRoot",
+    "PastEnd",
+    "Taken",
+    "Temp",
+    "taken",
+]
 
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _READ_FLAGS = os.O_RDONLY | _CLOEXEC
@@ -313,15 +325,33 @@ class Folder:
             return open_temp(path)
         return _temp_in(*self.parent(path, make=True))
 
-    def write_atomic(self, path: str, data: bytes | bytearray | memoryview, fsync: bool) -> None:
-        """Write ``data`` to a temporary file and rename it over ``path``."""
+    def write_atomic(
+        self,
+        path: str,
+        data: bytes | bytearray | memoryview,
+        fsync: bool,
+        attrs: PutAttrs = PLAIN,
+    ) -> None:
+        """Write ``data`` to a temporary file and rename it over ``path`` (see `commit`)."""
         file, temp = self.open_temp(path)
         try:
             file.write(data)
         except BaseException:
             abort(file, temp)
             raise
-        commit(file, temp, fsync)
+        commit(file, temp, fsync, attrs)
+
+    def described_status(self, path: str) -> tuple[os.stat_result, PutAttrs]:
+        """The status of the regular file at ``path`` and its stored attributes, both read
+        from one open file (so they describe the same blob)."""
+        fd = self.open(path)
+        try:
+            found = os.fstat(fd)
+            if not stat.S_ISREG(found.st_mode):
+                raise IsADirectoryError(errno.EISDIR, "not a regular file", path)
+            return found, file_attrs.read(fd)
+        finally:
+            os.close(fd)
 
 
 ANYWHERE = Folder(None)
@@ -354,28 +384,64 @@ def write_chunk(file: BinaryIO, chunk: bytes) -> None:
     file.write(chunk)
 
 
-def finish(file: BinaryIO, fsync: bool) -> None:
-    """Flush and close a temporary file (to the disk with ``fsync``)."""
+def finish(file: BinaryIO, fsync: bool, attrs: PutAttrs = PLAIN) -> None:
+    """Flush and close a temporary file (to the disk with ``fsync``), with its attributes."""
+    file_attrs.write(file.fileno(), attrs)
     file.flush()
     if fsync:
         os.fsync(file.fileno())
     file.close()
 
 
-def rename(temp: Temp, fsync: bool) -> None:
+def taken(temp: Temp) -> bool:
+    """Whether something is at the final name of ``temp``."""
+    try:
+        os.lstat(temp.name, dir_fd=temp.folder_fd)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+class Taken(Exception):
+    """A create found a file (or anything else) at the final name; nothing was replaced."""
+
+
+def rename(temp: Temp, fsync: bool, create: bool = False) -> None:
     """Rename the finished temporary file over its final name (a symlink there is replaced,
-    not followed) and release its folder."""
+    not followed) and release its folder.
+
+    With ``create``, the file is hard-linked to the final name instead, which fails if the
+    name is taken (`Taken`): of concurrent creates exactly one wins. The temporary name is
+    then removed.
+    """
+    if create:
+        try:
+            os.link(
+                temp.temp,
+                temp.name,
+                src_dir_fd=temp.folder_fd,
+                dst_dir_fd=temp.folder_fd,
+                follow_symlinks=False,
+            )
+        except FileExistsError:
+            raise Taken(temp.name) from None
+        os.unlink(temp.temp, dir_fd=temp.folder_fd)
+        if fsync:
+            os.fsync(temp.folder_fd)
+        temp.close()
+        return
     os.replace(temp.temp, temp.name, src_dir_fd=temp.folder_fd, dst_dir_fd=temp.folder_fd)
     if fsync:
         os.fsync(temp.folder_fd)
     temp.close()
 
 
-def commit(file: BinaryIO, temp: Temp, fsync: bool) -> None:
-    """Close the temporary file and rename it over its final name; on failure remove it."""
+def commit(file: BinaryIO, temp: Temp, fsync: bool, attrs: PutAttrs = PLAIN) -> None:
+    """Close the temporary file (with ``attrs`` kept on it) and rename it over its final name
+    (with ``attrs.create``, only if nothing is there: see `rename`); on failure remove it."""
     try:
-        finish(file, fsync)
-        rename(temp, fsync)
+        finish(file, fsync, attrs)
+        rename(temp, fsync, attrs.create)
     except BaseException:
         abort(file, temp)
         raise

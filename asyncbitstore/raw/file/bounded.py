@@ -33,6 +33,7 @@ from ..._core.bulk import capture, check_concurrency, map_list
 from ..._core.checks import non_negative_int
 from ..._core.data import Capped, PutData, check_chunk_size
 from ..._core.pinning import LocalFile
+from ..._core.put_attrs import PutAttrs
 from ...compression.codecs import MAGIC_BYTE
 from ...compression.store_io import decode
 from ...errors import (
@@ -313,9 +314,10 @@ class BoundedFileRaw(PrefixedRaw):
         return await self._run(uri, self._fs.file_size, self._path(uri)[1])  # type: ignore[no-any-return]
 
     async def head(self, uri: str) -> ObjectMeta:
-        """The file's size, modification time and an ETag derived from its status."""
-        found = await self._run(uri, self._fs.regular_status, self._path(uri)[1])
-        return stat_meta(found)
+        """The file's size, modification time, an ETag derived from its status, and the
+        attributes stored with it."""
+        found, attrs = await self._run(uri, self._fs.described_status, self._path(uri)[1])
+        return stat_meta(found, attrs)
 
     async def _size_many(
         self, uris: UriSource, concurrency: int, progress: bool, return_exceptions: bool
@@ -386,7 +388,7 @@ class BoundedFileRaw(PrefixedRaw):
 
     # -- writes ---------------------------------------------------------------------------------
 
-    async def _put_stored(self, uri: str, where: Any, data: PutData) -> None:
+    async def _put_stored(self, uri: str, where: Any, data: PutData, attrs: PutAttrs) -> None:
         """Write the blob atomically, then evict least-recently used blobs to fit. Sizes and
         ``max_bytes`` count the stored (compressed) bytes.
 
@@ -395,28 +397,30 @@ class BoundedFileRaw(PrefixedRaw):
                 is false, or the disk is full.
         """
         name, path = where
-        if isinstance(data, (bytes, bytearray, memoryview)):
-            size = memoryview(data).nbytes
-            self._check_fits(uri, size)
-            record = self._record(name, size)
-            outcome = await self._checked(
-                uri, write_and_settle, self._index, self._fs, path, data, self.raw.fsync, record
-            )
-        else:
-            capped = Capped(data, self.max_bytes, lambda size: self._too_big(uri, size))
-            try:
-                outcome = await self.raw._write_stream(
-                    uri,
-                    self._fs,
-                    path,
-                    capped,
-                    lambda: (
-                        settle,
-                        (self._index, self.raw.fsync, self._record(name, capped.size)),
-                    ),
+        fsync = self.raw.fsync
+        with self.raw._created(uri):
+            if isinstance(data, (bytes, bytearray, memoryview)):
+                size = memoryview(data).nbytes
+                self._check_fits(uri, size)
+                record = self._record(name, size)
+                outcome = await self._checked(
+                    uri, write_and_settle, self._index, self._fs, path, data, fsync, record, attrs
                 )
-            except NoRoom as exc:
-                raise self._no_room(uri, exc) from None
+            else:
+                capped = Capped(data, self.max_bytes, lambda size: self._too_big(uri, size))
+                try:
+                    outcome = await self.raw._write_stream(
+                        uri,
+                        self._fs,
+                        path,
+                        capped,
+                        lambda: (
+                            settle,
+                            (self._index, fsync, self._record(name, capped.size), attrs),
+                        ),
+                    )
+                except NoRoom as exc:
+                    raise self._no_room(uri, exc) from None
         self.evictions += outcome[0]
         self.used_bytes = outcome[1]
 

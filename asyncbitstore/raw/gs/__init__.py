@@ -16,6 +16,8 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from functools import partial
 from typing import Any, TypeVar
 
+from ..._core.put_attrs import PutAttrs
+
 try:
     import gcloud.aio.storage  # noqa: F401
 except ModuleNotFoundError as _missing:
@@ -433,22 +435,26 @@ class GSRaw(RawStore):
 
     # -- writes ---------------------------------------------------------------------------------
 
-    async def _put_stored(self, uri: str, where: Any, data: PutData) -> None:
+    async def _put_stored(self, uri: str, where: Any, data: PutData, attrs: PutAttrs) -> None:
         """Write the object: small bodies in one request, large ones by resumable upload.
 
         With ``compress``, the object holds the compressed frame; no ``Content-Encoding`` is
-        set, so GCS never transcodes it and every reader gets the stored bytes.
+        set, so GCS never transcodes it and every reader gets the stored bytes. Attributes are
+        the object's ``contentType``, ``cacheControl`` and ``metadata``; ``mode="create"``
+        sends ``ifGenerationMatch=0`` and GCS's 412 becomes `AlreadyExists` (atomic).
         """
         bucket, name = where
         if not isinstance(data, (bytes, bytearray, memoryview)):
-            await gsio.put_stream(self._do, uri, bucket, name, data, self.chunk_size)
+            await gsio.put_stream(self._do, uri, bucket, name, data, self.chunk_size, attrs)
         elif memoryview(data).nbytes <= self.chunk_size:
             body = bytes(data)
-            await self._do(uri, lambda c: c.upload(bucket, name, body), bucket=bucket)
+            await self._do(uri, lambda c: c.upload(bucket, name, body, attrs), bucket=bucket)
         else:
             size = self.chunk_size
             await self._do(
-                uri, lambda c: gsio.upload_bytes(c, bucket, name, data, size), bucket=bucket
+                uri,
+                lambda c: gsio.upload_bytes(c, bucket, name, data, size, attrs),
+                bucket=bucket,
             )
 
     async def _copy(self, src_uri: str, dst_uri: str) -> None:

@@ -13,6 +13,7 @@ import base64
 import io
 import json
 import os
+import re
 from collections.abc import Mapping
 from typing import Any, Union
 from urllib.parse import quote
@@ -22,6 +23,7 @@ from gcloud.aio.auth import Token
 from gcloud.aio.storage import Storage
 from tenacity import stop_after_attempt
 
+from ..._core.put_attrs import PLAIN, PutAttrs
 from ..._core.redact import scrub
 from ...retry import is_transient
 from .._net.aiohttp import new_session
@@ -180,20 +182,26 @@ class GSClient:
         """Delete one object (404 when it is missing)."""
         await self.storage.delete(bucket, name, timeout=self.timeout)
 
-    async def upload(self, bucket: str, name: str, data: bytes) -> None:
-        """Write a small object in one request, which is atomic."""
+    async def upload(self, bucket: str, name: str, data: bytes, attrs: PutAttrs = PLAIN) -> None:
+        """Write a small object in one request, which is atomic (with its attributes, and
+        for a create ``ifGenerationMatch=0``: GCS answers 412 if the name is taken)."""
         await self.storage.upload(
-            bucket, name, data, content_type="application/octet-stream",
+            bucket, name, data, content_type=attrs.content_type or _OCTETS,
+            parameters=_condition(attrs), metadata=_dashed(_resource(attrs)) or None,
             force_resumable_upload=False, timeout=self.timeout,
         )  # fmt: skip
 
-    async def start_upload(self, bucket: str, name: str) -> str:
-        """Open a resumable upload session and return its URI (nothing is visible yet)."""
+    async def start_upload(self, bucket: str, name: str, attrs: PutAttrs = PLAIN) -> str:
+        """Open a resumable upload session and return its URI (nothing is visible yet); the
+        attributes and a create's condition are given here and apply when it completes."""
         headers = await self.headers()
-        headers["X-Upload-Content-Type"] = "application/octet-stream"
+        headers["X-Upload-Content-Type"] = attrs.content_type or _OCTETS
         url = f"{self.write_root}/{bucket}/o?uploadType=resumable&name={quote(name, safe='')}"
+        if attrs.create:
+            url += "&ifGenerationMatch=0"
+        body = {"name": name} | _resource(attrs)
         async with self.session.post(
-            url, json={"name": name}, headers=headers, timeout=self.timeout
+            url, json=body, headers=headers, timeout=self.timeout
         ) as response:
             await check(response)
             return str(response.headers["Location"])
@@ -340,3 +348,29 @@ class _NoToken:
 
 
 _NO_TOKEN: Any = _NoToken()
+
+
+_OCTETS = "application/octet-stream"
+
+
+def _resource(attrs: PutAttrs) -> dict[str, Any]:
+    """The object resource fields that keep ``attrs``."""
+    fields: dict[str, Any] = {}
+    if attrs.content_type:
+        fields["contentType"] = attrs.content_type
+    if attrs.cache_control:
+        fields["cacheControl"] = attrs.cache_control
+    if attrs.metadata:
+        fields["metadata"] = dict(attrs.metadata)
+    return fields
+
+
+def _dashed(fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` with header-style names (``Content-Type``), which gcloud-aio-storage turns
+    back into camelCase (it would lower-case a camelCase name: ``contenttype``)."""
+    return {re.sub("([A-Z])", r"-\1", k): v for k, v in fields.items()}
+
+
+def _condition(attrs: PutAttrs) -> dict[str, str]:
+    """The query parameters of a create: generation 0 means "no live object"."""
+    return {"ifGenerationMatch": "0"} if attrs.create else {}

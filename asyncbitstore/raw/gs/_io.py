@@ -13,7 +13,8 @@ import aiohttp
 
 from ..._core.checks import positive_int, positive_number
 from ..._core.data import PutData, check_chunk_size, chunks_of
-from ...errors import BitstoreError, StoreNotAvailable
+from ..._core.put_attrs import PLAIN, PutAttrs
+from ...errors import AlreadyExists, BitstoreError, StoreNotAvailable
 from ...retry import TransientError, is_transient
 from .._net.aiohttp import status_error
 from ._client import AuthError, GSClient, short
@@ -96,6 +97,8 @@ def translate(store: object, exc: Exception, uri: str) -> Exception:
     if isinstance(exc, AuthError):
         return StoreNotAvailable(store, f"authentication failed: {exc}", uri=uri)
     status = getattr(exc, "status", None)
+    if status == 412:  # only a create's ifGenerationMatch=0 sends a condition that fails
+        return AlreadyExists(store, uri)
     if isinstance(status, int):  # aiohttp.ClientResponseError from gcloud, or HTTPStatusError
         detail = getattr(exc, "detail", None) or short(str(getattr(exc, "message", "")))
         error = status_error(store, uri, status, detail)
@@ -155,6 +158,7 @@ async def put_stream(
     name: str,
     data: AsyncIterable[bytes],
     chunk_size: int,
+    attrs: PutAttrs = PLAIN,
 ) -> None:
     """Upload an async iterable through ``do`` (``GSRaw._do``): in one request if it fits in a
     chunk, else by resumable upload, whose session start is retried but not its chunks."""
@@ -168,11 +172,13 @@ async def put_stream(
         else:
             body = bytes(buffer)
             await do(
-                uri, partial(GSClient.upload, bucket=bucket, name=name, data=body), bucket=bucket
+                uri,
+                partial(GSClient.upload, bucket=bucket, name=name, data=body, attrs=attrs),
+                bucket=bucket,
             )
             return
         client = await do(uri, _itself)
-        start = partial(GSClient.start_upload, bucket=bucket, name=name)
+        start = partial(GSClient.start_upload, bucket=bucket, name=name, attrs=attrs)
         session_uri = await do(uri, start, bucket=bucket)
 
         async def once(send: Callable[[], Awaitable[None]]) -> None:
@@ -188,10 +194,15 @@ async def _itself(client: GSClient) -> GSClient:
 
 
 async def upload_bytes(
-    client: GSClient, bucket: str, name: str, data: PutData, chunk_size: int
+    client: GSClient,
+    bucket: str,
+    name: str,
+    data: PutData,
+    chunk_size: int,
+    attrs: PutAttrs = PLAIN,
 ) -> None:
     """One resumable upload of a bytes-like body; failures propagate raw, for the retry policy."""
-    session_uri = await client.start_upload(bucket, name)
+    session_uri = await client.start_upload(bucket, name, attrs)
     await send_all(
         client, session_uri, pieces(bytearray(), chunks_of(data, chunk_size), chunk_size)
     )

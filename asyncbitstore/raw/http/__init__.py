@@ -274,7 +274,7 @@ class HTTPRaw(RawStore):
 
     # -- reads ----------------------------------------------------------------------------------
 
-    _put = Store._put  # read-only: refused before the data is looked at
+    _put = Store._put  # type: ignore[assignment]  # read-only: refused before the data is read
 
     def _shown(self, uri: str) -> str:
         return redact(uri)

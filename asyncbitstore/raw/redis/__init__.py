@@ -20,7 +20,14 @@ import functools
 import logging
 import re
 import secrets
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Mapping,
+)
 from types import EllipsisType
 from typing import Any, TypeVar
 
@@ -31,11 +38,12 @@ from redis.backoff import NoBackoff
 
 from ..._core.checks import positive_int
 from ..._core.data import PutData, bytes_chunk, check_chunk_size
+from ..._core.put_attrs import PutAttrs, attrs_hook, put_attrs
 from ..._core.redact import scrub
 from ..._core.renamed import NOT_GIVEN, renamed
 from ..._core.resources import LoopLocal
 from ...compression.store_io import stored_flag
-from ...errors import InvalidRange, NotFoundInStore, StoreFull, StoreNotAvailable
+from ...errors import AlreadyExists, InvalidRange, NotFoundInStore, StoreFull, StoreNotAvailable
 from ...listing import sorted_level
 from ...retry import Retry, is_transient
 from ...store import DEFAULT_CONCURRENCY, Store
@@ -289,34 +297,60 @@ class RedisRaw(PrefixedRaw):
         level: int | None = None,
         stored: bool = False,
         raw: bool | None = None,
+        mode: str = "overwrite",
+        content_type: str | None = None,
+        cache_control: str | None = None,
+        metadata: Mapping[str, str] | None = None,
         ttl: float | EllipsisType | None = ...,
     ) -> None:
         """Store ``data`` at the key, atomically.
+
+        Redis keeps the bytes only: ``content_type``, ``cache_control`` and ``metadata`` are
+        checked and dropped (`head` reports none). ``mode="create"`` is atomic: ``SET NX``,
+        or for a streamed value spilled to a temporary key, ``RENAMENX`` (in one script with
+        the expiry).
 
         Args:
             uri: where.
             data: bytes-like, or an async iterable of bytes (buffered up to 1 MiB, beyond that
                 written to a temporary key that is renamed into place at the end).
+            mode: ``"overwrite"`` or ``"create"`` (see `Store.put`).
+            content_type: checked, not kept.
+            cache_control: checked, not kept.
+            metadata: checked, not kept.
             compress: store it compressed with this codec (see `Store.put`).
             level: the codec's level.
             stored: ``data`` is a stored form from ``get(uri, stored=True)``: written verbatim.
             raw: deprecated name of ``stored``.
             ttl: seconds until the blob expires; default: the store's ``ttl``.
         """
-        await self._put(uri, data, compress, level, stored_flag(stored, raw), ttl)
+        attrs = put_attrs(mode, content_type, cache_control, metadata)
+        flag = stored_flag(stored, raw)
+        await self._put(uri, data, compress, level, flag, ttl, **attrs_hook(attrs))
 
     async def _put_stored(
-        self, uri: str, key: Any, data: PutData, ttl: float | EllipsisType | None = ...
+        self,
+        uri: str,
+        key: Any,
+        data: PutData,
+        attrs: PutAttrs,
+        ttl: float | EllipsisType | None = ...,
     ) -> None:
         px = _ops.milliseconds(self.ttl if ttl is ... else _ops.check_ttl(ttl))
         if isinstance(data, (bytes, bytearray, memoryview)):
             await self._check_fits(uri, memoryview(data).nbytes)
-            await self._call(uri, lambda c: c.set(key, data, px=px))
+            await self._set(uri, key, data, px, attrs.create)
         else:
-            await self._put_stream(uri, key, data, px)
+            await self._put_stream(uri, key, data, px, attrs.create)
+
+    async def _set(self, uri: str, key: str, data: Any, px: int | None, create: bool) -> None:
+        if not create:
+            await self._call(uri, lambda c: c.set(key, data, px=px))
+        elif not await self._call(uri, functools.partial(_ops.set_new, key, data, px)):
+            raise AlreadyExists(self, uri)
 
     async def _put_stream(
-        self, uri: str, key: str, data: AsyncIterable[bytes], px: int | None
+        self, uri: str, key: str, data: AsyncIterable[bytes], px: int | None, create: bool
     ) -> None:
         buffer = bytearray()
         temp: str | None = None
@@ -332,14 +366,16 @@ class RedisRaw(PrefixedRaw):
                     await self._call(uri, functools.partial(_ops.set_part, temp, written, part))
                     written += len(part)
             if temp is None:
-                whole = bytes(buffer)
-                await self._call(uri, lambda c: c.set(key, whole, px=px))
+                await self._set(uri, key, bytes(buffer), px, create)
                 return
             if buffer:  # on its own: in the renaming transaction its failure would not stop it
                 await self._check_fits(uri, written + len(buffer))
                 tail = bytes(buffer)
                 await self._call(uri, functools.partial(_ops.set_part, temp, written, tail))
-            await self._call(uri, functools.partial(_ops.commit, temp, key, px))
+            if not create:
+                await self._call(uri, functools.partial(_ops.commit, temp, key, px))
+            elif not await self._call(uri, functools.partial(_ops.commit_new, temp, key, px)):
+                raise AlreadyExists(self, uri)  # the temporary key is removed below
             temp = None
         finally:
             if temp is not None:

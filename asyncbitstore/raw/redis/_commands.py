@@ -74,6 +74,26 @@ async def commit(temp: str, key: str, px: int | None, client: Redis) -> None:
         await pipe.execute()
 
 
+# RENAMENX and the expiry in one atomic step: a taken key keeps its value and its expiry.
+_COMMIT_NEW = """
+if redis.call('RENAMENX', KEYS[1], KEYS[2]) == 0 then return 0 end
+if ARGV[1] == '' then redis.call('PERSIST', KEYS[2])
+else redis.call('PEXPIRE', KEYS[2], ARGV[1]) end
+return 1
+"""
+
+
+async def commit_new(temp: str, key: str, px: int | None, client: Redis) -> bool:
+    """`commit`, but only if ``key`` is free; False (the temporary key left) if it is taken."""
+    done = await client.eval(_COMMIT_NEW, 2, temp, key, "" if px is None else str(px))
+    return bool(done)
+
+
+async def set_new(key: str, data: Any, px: int | None, client: Redis) -> bool:
+    """``SET key data NX``: False if the key was taken (and nothing was written)."""
+    return bool(await client.set(key, data, px=px, nx=True))
+
+
 async def disconnect(client: Redis) -> None:
     await client.aclose()
     await client.connection_pool.aclose()

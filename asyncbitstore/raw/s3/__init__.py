@@ -8,6 +8,8 @@ import re
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
+from ..._core.put_attrs import PLAIN, PutAttrs
+
 try:
     import aiobotocore  # noqa: F401
 except ModuleNotFoundError as _missing:
@@ -510,28 +512,38 @@ class S3Raw(RawStore):
 
     # -- writes ---------------------------------------------------------------------------------
 
-    async def _put_stored(self, uri: str, where: Any, data: PutData) -> None:
+    async def _put_stored(self, uri: str, where: Any, data: PutData, attrs: PutAttrs) -> None:
         """Write the object; data longer than ``part_size`` goes up as a multipart upload.
 
         With ``compress``, the object holds the compressed frame (no ``Content-Encoding`` is
         set: the frame says it all, and every client gets the same bytes). A failed or
         cancelled put leaves no object and no pending multipart upload.
+
+        Attributes are stored natively (``Content-Type``, ``Cache-Control``, ``x-amz-meta-*``).
+        ``mode="create"`` sends ``If-None-Match: *`` (on the PutObject, or on the
+        CompleteMultipartUpload of a multipart upload, which first checks that the key is
+        free); the server's 412 becomes `AlreadyExists`. A server that ignores the header
+        overwrites.
         """
         bucket, key = where
         if (
             isinstance(data, (bytes, bytearray, memoryview))
             and memoryview(data).nbytes <= self.part_size
         ):
-            await self._put_single(uri, bucket, key, bytes(data))
+            await self._put_single(uri, bucket, key, bytes(data), attrs)
             return
         uploader = _multipart.Uploader(
-            self._request, self._put_single, self.part_size, self.verify_etag
+            self._request, self._put_single, self.exists, self.part_size, self.verify_etag, self
         )
-        await _multipart.upload(uploader, uri, bucket, key, data)
+        await _multipart.upload(uploader, uri, bucket, key, data, attrs)
 
-    async def _put_single(self, uri: str, bucket: str, key: str, data: bytes) -> None:
+    async def _put_single(
+        self, uri: str, bucket: str, key: str, data: bytes, attrs: PutAttrs = PLAIN
+    ) -> None:
         md5 = self.verify_etag
-        await self._request(uri, bucket, "put", lambda c: c.put(bucket, key, data, md5=md5))
+        await self._request(
+            uri, bucket, "put", lambda c: c.put(bucket, key, data, md5=md5, attrs=attrs)
+        )
 
     #: The largest object copied with one ``CopyObject`` (S3's limit); larger ones are copied
     #: part by part with ``UploadPartCopy`` (parts of ``part_size`` bytes or more).
@@ -544,7 +556,7 @@ class S3Raw(RawStore):
         dst_bucket, dst_key = self._split(dst_uri)
         meta = await self.head(src_uri)
         uploader = _multipart.Uploader(
-            self._request, self._put_single, self.part_size, self.verify_etag
+            self._request, self._put_single, self.exists, self.part_size, self.verify_etag, self
         )
         job = _copy.Copy(src_uri, src_bucket, src_key, dst_bucket, dst_key, meta)
         await _copy.copy_object(uploader, job, self._copy_single_max)

@@ -30,10 +30,12 @@ from urllib.parse import urlsplit
 from botocore.exceptions import ClientError
 
 from ..._core.checks import positive_int, positive_number
+from ..._core.put_attrs import PLAIN, PutAttrs
 from ...meta import ObjectMeta
 from ...retry import TransientError
 from .._net.responses import read_chunk, unexpected
 from . import _meta as s3meta
+from ._put_headers import attr_kwargs, condition_kwargs
 
 __all__ = [
     "ANONYMOUS", "DEFAULT_MAX_OBJECT_BYTES", "Connection", "Credential", "Object", "Options",
@@ -182,9 +184,13 @@ class Connection:
         _check_response(response, "HEAD", ranged=False)
         return object_info(response, b"")
 
-    async def put(self, bucket: str, key: str, data: bytes, *, md5: bool = False) -> None:
-        """PUT the object in one request; with ``md5`` the server checks a Content-MD5."""
-        kwargs = {"ContentMD5": content_md5(data)} if md5 else {}
+    async def put(
+        self, bucket: str, key: str, data: bytes, *, md5: bool = False, attrs: PutAttrs = PLAIN
+    ) -> None:
+        """PUT the object in one request; with ``md5`` the server checks a Content-MD5;
+        ``attrs`` as `_put_headers.attr_kwargs` and `condition_kwargs` send them."""
+        kwargs: dict[str, Any] = {"ContentMD5": content_md5(data)} if md5 else {}
+        kwargs |= attr_kwargs(attrs) | condition_kwargs(attrs)
         await self.client.put_object(Bucket=bucket, Key=key, Body=data, **kwargs)
 
     async def head_meta(self, bucket: str, key: str) -> tuple[Object, ObjectMeta]:

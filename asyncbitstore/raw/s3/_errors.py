@@ -29,6 +29,7 @@ from botocore import exceptions as boto
 
 from ..._core.redact import ForeignError, scrub
 from ...errors import (
+    AlreadyExists,
     BitstoreError,
     BucketNotFound,
     InvalidRange,
@@ -122,6 +123,8 @@ def _client_error(
     code, status = error_code(exc)
     message = scrub(str(exc.response.get("Error", {}).get("Message", "")), secrets)
     detail = f"{code or 'error'} (HTTP {status}){': ' + message if message else ''}"
+    if code == "PreconditionFailed" or status == 412:  # only writes send conditions that fail
+        return AlreadyExists(store, uri or "")
     if code == "NoSuchBucket":
         return BucketNotFound(store, bucket, uri=uri)
     if code in _NOT_FOUND_CODES or status == 404:

@@ -32,6 +32,7 @@ import aiohttp
 from botocore.exceptions import ClientError, CredentialRetrievalError, NoCredentialsError
 from yarl import URL
 
+from ..._core.put_attrs import PLAIN, PutAttrs
 from ...meta import ObjectMeta
 from . import _meta as s3meta
 from ._client import (
@@ -43,6 +44,7 @@ from ._client import (
     redirect_refused,
     too_large,
 )
+from ._put_headers import attr_headers
 from ._sign import EMPTY_SHA256, UNSIGNED_PAYLOAD, Signer, Target, target
 
 try:
@@ -155,9 +157,13 @@ class FastConnection(Connection):
         found, _ = await self._send("HEAD", bucket, key, "HeadObject", {})
         return _object(found, b"", whole=False)
 
-    async def put(self, bucket: str, key: str, data: bytes, *, md5: bool = False) -> None:
-        """PUT the object in one request; with ``md5`` the server checks a Content-MD5."""
+    async def put(
+        self, bucket: str, key: str, data: bytes, *, md5: bool = False, attrs: PutAttrs = PLAIN
+    ) -> None:
+        """PUT the object in one request; with ``md5`` the server checks a Content-MD5;
+        ``attrs`` go as headers (see `_put_headers.attr_headers`)."""
         headers = {"Content-MD5": content_md5(data)} if md5 else {}
+        headers |= attr_headers(attrs)
         await self._send("PUT", bucket, key, "PutObject", headers, data)
 
     async def head_meta(self, bucket: str, key: str) -> tuple[Object, ObjectMeta]:

@@ -15,7 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..._core.data import PutData, chunks_of
+from ..._core.put_attrs import PutAttrs
+from ...errors import AlreadyExists
 from ._client import Connection, content_md5
+from ._put_headers import attr_kwargs, condition_kwargs
 
 __all__ = ["MAX_PARTS", "Uploader", "abort", "upload"]
 
@@ -33,10 +36,14 @@ class Uploader:
 
     #: ``request(uri, bucket, what, fn)``: ``await fn(connection)`` with retries and errors.
     request: Callable[[str | None, str, str, Operation], Awaitable[Any]]
-    #: ``put_single(uri, bucket, key, data)``: the object in one PUT.
-    put_single: Callable[[str, str, str, bytes], Awaitable[None]]
+    #: ``put_single(uri, bucket, key, data, attrs)``: the object in one PUT.
+    put_single: Callable[[str, str, str, bytes, PutAttrs], Awaitable[None]]
+    #: ``exists(uri)``: whether an object is at ``uri`` (asked before a create's parts go up).
+    exists: Callable[[str], Awaitable[bool]]
     part_size: int
     verify_etag: bool
+    #: The store, as errors name it.
+    owner: object
 
 
 async def _parts(data: PutData, part_size: int) -> AsyncGenerator[bytes, None]:
@@ -56,24 +63,34 @@ async def _parts(data: PutData, part_size: int) -> AsyncGenerator[bytes, None]:
         yield b"".join(pending)
 
 
-async def upload(store: Uploader, uri: str, bucket: str, key: str, data: PutData) -> None:
-    """Store ``data`` at ``bucket``/``key``, in one PUT if it is short, else in parts."""
+async def upload(
+    store: Uploader, uri: str, bucket: str, key: str, data: PutData, attrs: PutAttrs
+) -> None:
+    """Store ``data`` at ``bucket``/``key``, in one PUT if it is short, else in parts.
+
+    The attributes go with the CreateMultipartUpload. A create (``attrs.create``) first asks
+    whether the key is taken, so that no part goes up for nothing, and then completes with
+    ``If-None-Match: *``: the server's check at completion is what makes it atomic.
+    """
     parts = _parts(data, store.part_size)
     try:
         first = await anext(parts, None)
         if first is None or len(first) < store.part_size:
-            await store.put_single(uri, bucket, key, first or b"")
+            await store.put_single(uri, bucket, key, first or b"", attrs)
             return
+        if attrs.create and await store.exists(uri):
+            raise AlreadyExists(store.owner, uri)
+        described = attr_kwargs(attrs)
         created = await store.request(
             uri, bucket, "create multipart upload",
-            lambda c: c.client.create_multipart_upload(Bucket=bucket, Key=key),
+            lambda c: c.client.create_multipart_upload(Bucket=bucket, Key=key, **described),
         )  # fmt: skip
         upload_id: str = created["UploadId"]
         # Handed over in a list the part loop empties, so no frame keeps the first part alive.
         handover = [first]
         del first
         try:
-            await _upload_parts(store, uri, bucket, key, upload_id, handover, parts)
+            await _upload_parts(store, uri, bucket, key, upload_id, handover, parts, attrs)
         except BaseException:
             # Shielded: a second cancellation must not leave the upload (and its parts) behind.
             await asyncio.shield(abort(store, uri, bucket, key, upload_id))
@@ -90,6 +107,7 @@ async def _upload_parts(
     upload_id: str,
     handover: list[bytes],
     rest: AsyncIterator[bytes],
+    attrs: PutAttrs,
 ) -> None:
     done: list[dict[str, Any]] = []
     part: bytes | None = handover.pop()
@@ -106,7 +124,11 @@ async def _upload_parts(
     await store.request(
         uri, bucket, "complete multipart upload",
         lambda c: c.client.complete_multipart_upload(
-            Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": done}
+            Bucket=bucket,
+            Key=key,
+            UploadId=upload_id,
+            MultipartUpload={"Parts": done},
+            **condition_kwargs(attrs),
         ),
     )  # fmt: skip
 

@@ -33,9 +33,11 @@ from typing import Any, TypeVar
 
 from ..._core.checks import positive_int
 from ..._core.data import PutData, bytes_chunk, check_chunk_size
+from ..._core.put_attrs import PutAttrs
 from ..._core.renamed import NOT_GIVEN, renamed
 from ..._core.resources import LoopLocal
 from ...errors import (
+    AlreadyExists,
     InvalidRange,
     InvalidURI,
     NotFoundInStore,
@@ -164,6 +166,8 @@ class SFTPRaw(PrefixedRaw):
     def _error(self, exc: BaseException, uri: str) -> BaseException:
         if isinstance(exc, (ops.NotAFile, *ops.MISSING)):
             return NotFoundInStore(self, uri)
+        if isinstance(exc, ops.Taken):
+            return AlreadyExists(self, uri)
         return link_ops.error_for(self, exc, uri, self._secrets)
 
     async def _call(self, uri: str, op: Callable[[Session], Awaitable[R]]) -> R:
@@ -295,15 +299,23 @@ class SFTPRaw(PrefixedRaw):
 
     # -- writes ---------------------------------------------------------------------------------
 
-    async def _put_stored(self, uri: str, path: Any, data: PutData) -> None:
-        """Upload to a temporary file, then rename it over the destination."""
+    async def _put_stored(self, uri: str, path: Any, data: PutData, attrs: PutAttrs) -> None:
+        """Upload to a temporary file, then rename it over the destination.
+
+        ``mode="create"`` renames with the plain SFTP rename, which does not replace a file
+        (atomic on OpenSSH; see `_ops.claim`). The attributes (content type, cache control,
+        metadata) are not kept.
+        """
         if isinstance(data, (bytes, bytearray, memoryview)):
             blob = bytes(data)
-            await self._call(uri, functools.partial(ops.put_bytes, path, blob))
+            put = functools.partial(ops.put_bytes, path, blob, create=attrs.create)
+            await self._call(uri, put)
         else:
-            await self._put_stream(uri, path, data)
+            await self._put_stream(uri, path, data, attrs.create)
 
-    async def _put_stream(self, uri: str, path: str, data: AsyncIterable[bytes]) -> None:
+    async def _put_stream(
+        self, uri: str, path: str, data: AsyncIterable[bytes], create: bool = False
+    ) -> None:
         session, (file, temp) = await self._open(uri, functools.partial(ops.open_temp, path))
         try:
             offset = 0
@@ -312,7 +324,8 @@ class SFTPRaw(PrefixedRaw):
                 await self._once(uri, session, functools.partial(file.write, part, offset))
                 offset += len(part)
             await self._once(uri, session, file.close)
-            await self._once(uri, session, lambda: ops.replace(session.sftp, temp, path))
+            rename = ops.claim if create else ops.replace
+            await self._once(uri, session, lambda: rename(session.sftp, temp, path))
         except BaseException:
             with contextlib.suppress(Exception):
                 await asyncio.shield(asyncio.wait_for(file.close(), 10))

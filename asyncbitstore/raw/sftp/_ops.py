@@ -76,12 +76,12 @@ async def open_temp(path: str, session: Session) -> tuple[Any, str]:
         return await session.sftp.open(temp, "xb"), temp
 
 
-async def put_bytes(path: str, data: bytes, session: Session) -> None:
+async def put_bytes(path: str, data: bytes, session: Session, create: bool = False) -> None:
     file, temp = await open_temp(path, session)
     try:
         async with file:
             await file.write(data, 0)
-        await replace(session.sftp, temp, path)
+        await (claim if create else replace)(session.sftp, temp, path)
     except BaseException:
         await asyncio.shield(discard(session, temp))
         raise
@@ -110,6 +110,26 @@ async def replace(sftp: asyncssh.SFTPClient, temp: str, path: str) -> None:
         with contextlib.suppress(asyncssh.SFTPNoSuchFile):
             await sftp.remove(path)
         await sftp.rename(temp, path)
+
+
+class Taken(Exception):
+    """A create found something at the path; nothing was replaced."""
+
+
+async def claim(sftp: asyncssh.SFTPClient, temp: str, path: str) -> None:
+    """Rename ``temp`` to ``path`` only if ``path`` is free (`Taken` if not).
+
+    The plain SFTPv3 rename never replaces a file; OpenSSH's server does it with ``link()``
+    then ``unlink()``, so of concurrent creates exactly one wins. (On a file system without
+    hard links OpenSSH falls back to checking, then renaming, which is not atomic.) A failed
+    rename is told apart from a taken name by looking at ``path``.
+    """
+    try:
+        await sftp.rename(temp, path)
+    except asyncssh.SFTPError:
+        if await sftp.lexists(path):
+            raise Taken(path) from None
+        raise
 
 
 async def discard(session: Session, temp: str) -> None:

@@ -25,11 +25,12 @@ from typing import IO, Any
 
 from ..._core.checks import non_negative_int, positive_int
 from ..._core.data import PutData, bytes_chunk, check_chunk_size
+from ..._core.put_attrs import PutAttrs
 from ..._core.renamed import NOT_GIVEN, renamed
-from ...errors import InvalidRange, InvalidURI, NotFoundInStore, StoreFull
+from ...errors import AlreadyExists, InvalidRange, InvalidURI, NotFoundInStore, StoreFull
 from ...listing import sorted_level
 from .._base import PrefixedRaw, check_str
-from ._db import Database, Reader, prefix_end
+from ._db import Database, Reader, Taken, prefix_end
 from ._hops import Hops, Recency, close, error_for, now, open_spool, write_parts
 
 __all__ = ["SqliteRaw"]
@@ -248,19 +249,26 @@ class SqliteRaw(PrefixedRaw):
         if self.max_bytes is not None and size > self.max_bytes:
             raise StoreFull(self, uri, f"{size} bytes exceed max_bytes={self.max_bytes}")
 
-    async def _put_stored(self, uri: str, key: Any, data: PutData) -> None:
-        """Store the stored form at the key in one transaction (``INSERT OR REPLACE``);
-        ``max_bytes`` counts stored bytes."""
-        if isinstance(data, (bytes, bytearray, memoryview)):
-            self._check_fits(uri, memoryview(data).nbytes)
-            evicted = await self._hops.run(
-                uri, self._db.put, key, data, now(), self._recency.take(), self.max_bytes
-            )
-        else:
-            evicted = await self._put_stream(uri, key, data)
+    async def _put_stored(self, uri: str, key: Any, data: PutData, attrs: PutAttrs) -> None:
+        """Store the stored form at the key in one transaction (``INSERT OR REPLACE``, or
+        for ``mode="create"`` a plain ``INSERT``, atomic); ``max_bytes`` counts stored bytes.
+        The attributes (content type, cache control, metadata) are not kept."""
+        create = attrs.create
+        try:
+            if isinstance(data, (bytes, bytearray, memoryview)):
+                self._check_fits(uri, memoryview(data).nbytes)
+                touches, bound = self._recency.take(), self.max_bytes
+                put = self._db.put
+                evicted = await self._hops.run(uri, put, key, data, now(), touches, bound, create)
+            else:
+                evicted = await self._put_stream(uri, key, data, create)
+        except Taken:
+            raise AlreadyExists(self, uri) from None
         self.evictions += evicted
 
-    async def _put_stream(self, uri: str, key: str, data: AsyncIterable[bytes]) -> int:
+    async def _put_stream(
+        self, uri: str, key: str, data: AsyncIterable[bytes], create: bool
+    ) -> int:
         parts: list[bytes] = []
         size = 0
         spool: IO[bytes] | None = None
@@ -281,10 +289,11 @@ class SqliteRaw(PrefixedRaw):
             if spool is None:
                 joined = b"".join(parts)
                 evicted: int = await self._hops.run(
-                    uri, self._db.put, key, joined, stamp, touches, bound
+                    uri, self._db.put, key, joined, stamp, touches, bound, create
                 )
                 return evicted
-            last = self._hops.submit(self._db.put_file, key, spool, size, stamp, touches, bound)
+            put_file = self._db.put_file
+            last = self._hops.submit(put_file, key, spool, size, stamp, touches, bound, create)
             evicted = await self._hops.checked(last, uri)
             return evicted
         finally:

@@ -20,6 +20,14 @@ _COPY = 1 << 20  # bytes per write when copying a spooled put into its row
 _EVICT_PAGE = 64
 _PUT = "INSERT OR REPLACE INTO blobs (key, data, atime) VALUES (?, ?, ?)"
 _PUT_ZEROS = "INSERT OR REPLACE INTO blobs (key, data, atime) VALUES (?, zeroblob(?), ?)"
+# mode="create": a plain INSERT fails on a taken key, inside the write transaction
+_CREATE = {_PUT: _PUT.replace(" OR REPLACE", ""), _PUT_ZEROS: _PUT_ZEROS.replace(" OR REPLACE", "")}
+
+
+class Taken(Exception):
+    """A create found a row at the key (not a `sqlite3.Error`: nothing failed)."""
+
+
 _TOUCH = "UPDATE blobs SET atime = ? WHERE key = ? AND atime < ?"
 
 
@@ -146,11 +154,19 @@ class Database(Connections):
     # -- writes ---------------------------------------------------------------------------------
 
     def put(
-        self, key: str, data: Any, atime: int, touches: Sequence[tuple[str, int]], bound: int | None
+        self,
+        key: str,
+        data: Any,
+        atime: int,
+        touches: Sequence[tuple[str, int]],
+        bound: int | None,
+        create: bool = False,
     ) -> int:
-        """Insert or replace the row in one transaction; returns how many blobs were evicted."""
+        """Insert or replace the row in one transaction; returns how many blobs were evicted.
+
+        With ``create``, only insert (`Taken` when the key has a row)."""
         with self.use() as conn, writing(conn, self._write_lock):
-            conn.execute(_PUT, (key, data, atime))
+            _insert(conn, _PUT, (key, data, atime), create)
             return self._settle(conn, key, touches, bound)
 
     def put_file(
@@ -161,13 +177,14 @@ class Database(Connections):
         atime: int,
         touches: Sequence[tuple[str, int]],
         bound: int | None,
+        create: bool = False,
     ) -> int:
         """``put`` of a spooled blob: a zero-filled row is written in place, then committed."""
         file.seek(0)
         if sys.version_info < (3, 11):
-            return self.put(key, file.read(), atime, touches, bound)
+            return self.put(key, file.read(), atime, touches, bound, create)
         with self.use() as conn, writing(conn, self._write_lock):
-            rowid = conn.execute(_PUT_ZEROS, (key, size, atime)).lastrowid
+            rowid = _insert(conn, _PUT_ZEROS, (key, size, atime), create).lastrowid
             with conn.blobopen("blobs", "data", rowid) as blob:  # type: ignore[arg-type,unused-ignore]
                 while chunk := file.read(_COPY):
                     blob.write(chunk)
@@ -192,6 +209,15 @@ class Database(Connections):
         """Record reads (key, time) in one transaction; a time never moves backwards."""
         with self.use() as conn, writing(conn, self._write_lock):
             conn.executemany(_TOUCH, [(t, k, t) for k, t in touches])
+
+
+def _insert(conn: sqlite3.Connection, sql: str, row: tuple[Any, ...], create: bool) -> Any:
+    if not create:
+        return conn.execute(sql, row)
+    try:
+        return conn.execute(_CREATE[sql], row)
+    except sqlite3.IntegrityError:
+        raise Taken(row[0]) from None
 
 
 def _evict(conn: sqlite3.Connection, bound: int, keep: str) -> int:

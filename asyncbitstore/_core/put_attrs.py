@@ -1,0 +1,152 @@
+"""`PutAttrs`: the write mode and the attributes a `put` stores with a blob, checked once.
+
+`Store.put` builds one with `put_attrs` and hands it to its hook; every backend reads the mode
+and the attributes from it, so the rules on them live here:
+
+- ``mode`` is ``"overwrite"`` (the default) or ``"create"`` (write only where nothing is
+  stored yet);
+- ``content_type`` and ``cache_control`` are printable ASCII without line breaks (they become
+  HTTP headers on S3 and GCS);
+- ``metadata`` keys are lowercase ASCII letters, digits, ``-``, ``_`` and ``.`` (S3 folds
+  header names to lower case, so other keys would not come back as given); values are
+  printable ASCII (S3 sends them as headers); keys and values together at most 2 KiB (S3's
+  limit on user metadata).
+
+The same rule holds on every backend, so a blob moved between tiers keeps its attributes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+__all__ = ["MODES", "PLAIN", "PutAttrs", "attrs_hook", "attrs_keywords", "put_attrs"]
+
+#: The values of ``put(mode=...)``.
+MODES = ("overwrite", "create")
+#: The bytes that the metadata's keys and values may take together.
+METADATA_LIMIT = 2048
+
+_KEY = re.compile(r"[a-z0-9][a-z0-9._-]*")
+_VALUE = re.compile(r"[\x20-\x7e]*")
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclasses.dataclass(frozen=True)
+class PutAttrs:
+    """How to write a blob and what to store with it (see `put_attrs`).
+
+    Attributes:
+        mode: ``"overwrite"`` or ``"create"``.
+        content_type: the media type to store, or None.
+        cache_control: the ``Cache-Control`` value to store, or None.
+        metadata: user metadata to store (read-only; empty for none).
+    """
+
+    mode: str = "overwrite"
+    content_type: str | None = None
+    cache_control: str | None = None
+    metadata: Mapping[str, str] = dataclasses.field(default_factory=lambda: _EMPTY)
+
+    @property
+    def create(self) -> bool:
+        """Whether the write must fail when something is stored at the URI."""
+        return self.mode == "create"
+
+    @property
+    def described(self) -> bool:
+        """Whether there is anything to store besides the bytes."""
+        return bool(self.content_type or self.cache_control or self.metadata)
+
+    def overwriting(self) -> PutAttrs:
+        """The same attributes with ``mode="overwrite"``."""
+        return dataclasses.replace(self, mode="overwrite")
+
+
+#: A plain write: overwrite, no attributes.
+PLAIN = PutAttrs()
+
+
+def _header_text(name: str, value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str or None, not {type(value).__name__}")
+    if not value or _VALUE.fullmatch(value) is None:
+        raise ValueError(
+            f"{name} must be non-empty printable ASCII without line breaks, not {value!r}"
+        )
+    return value
+
+
+def _metadata(metadata: object) -> Mapping[str, str]:
+    if metadata is None:
+        return _EMPTY
+    if not isinstance(metadata, Mapping):
+        raise TypeError(f"metadata must be a dict of str to str, not {type(metadata).__name__}")
+    total = 0
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise TypeError(
+                f"metadata must map str to str, not {type(key).__name__} to {type(value).__name__}"
+            )
+        if _KEY.fullmatch(key) is None:
+            raise ValueError(
+                f"metadata key {key!r} is not allowed: use lowercase ASCII letters, digits, "
+                "'-', '_' and '.' (S3 folds other keys to lower case)"
+            )
+        if _VALUE.fullmatch(value) is None:
+            raise ValueError(
+                f"metadata value of {key!r} is not allowed: use printable ASCII only "
+                "(S3 sends metadata as HTTP headers); encode other text first"
+            )
+        total += len(key) + len(value)
+    if total > METADATA_LIMIT:
+        raise ValueError(f"metadata takes {total} bytes; at most {METADATA_LIMIT} fit (S3's limit)")
+    return MappingProxyType(dict(metadata))
+
+
+def put_attrs(
+    mode: object = "overwrite",
+    content_type: object = None,
+    cache_control: object = None,
+    metadata: object = None,
+) -> PutAttrs:
+    """The checked `PutAttrs` of a ``put`` call's keywords (`PLAIN` when all are defaults).
+
+    Raises:
+        ValueError: an unknown mode (the message lists them), or an attribute that a backend
+            could not store (the message says the rule).
+        TypeError: an attribute of the wrong type.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(map(repr, MODES))}, not {mode!r}")
+    attrs = PutAttrs(
+        str(mode),
+        _header_text("content_type", content_type),
+        _header_text("cache_control", cache_control),
+        _metadata(metadata),
+    )
+    return PLAIN if attrs == PLAIN else attrs
+
+
+def attrs_keywords(attrs: PutAttrs) -> dict[str, Any]:
+    """The keywords of ``put`` that give ``attrs``: none for `PLAIN`, so that stores written
+    before these keywords existed still take the call."""
+    if attrs == PLAIN:
+        return {}
+    return {
+        "mode": attrs.mode,
+        "content_type": attrs.content_type,
+        "cache_control": attrs.cache_control,
+        "metadata": dict(attrs.metadata),
+    }
+
+
+def attrs_hook(attrs: PutAttrs) -> dict[str, PutAttrs]:
+    """The ``attrs=`` keyword of a ``_put`` hook: none for `PLAIN`, so that hooks overridden
+    before it existed still take plain writes."""
+    return {} if attrs == PLAIN else {"attrs": attrs}
