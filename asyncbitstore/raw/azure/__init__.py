@@ -37,6 +37,7 @@ from .._signing import check_sign
 from . import _blocks
 from . import _errors as az_errors
 from ._client import ENV_VAR, Access, AzureClient, Credential, open_client
+from ._metadata import from_azure, to_azure
 from ._names import split_blob, split_prefix
 
 __all__ = ["AzureRaw"]
@@ -286,7 +287,7 @@ class AzureRaw(RawStore):
             last_modified=props.last_modified,
             content_type=props.content_settings.content_type or None,
             version=props.version_id or None,
-            metadata=dict(props.metadata or {}),
+            metadata=from_azure(props.metadata),
         )
 
     # -- writes ---------------------------------------------------------------------------------
@@ -504,4 +505,4 @@ def _described(attrs: PutAttrs, md5: bytearray | None) -> dict[str, Any]:
         cache_control=attrs.cache_control,
         content_md5=md5,
     )
-    return {"content_settings": settings, "metadata": dict(attrs.metadata) or None}
+    return {"content_settings": settings, "metadata": to_azure(attrs.metadata)}
