@@ -21,7 +21,7 @@ What differs from obstore's own stores:
 - `get_async` reads the whole object (or the range asked for) before it returns; iterating the
   result yields that data in slices of at most 8 MiB.
 - Conditional and versioned reads (``if_match``, ``if_none_match``, ``if_modified_since``,
-  ``if_unmodified_since``, ``version``), ``mode="create"`` or a version update on `put_async`,
+  ``if_unmodified_since``, ``version``), a version update on `put_async`,
   ``attributes``, ``tags`` and ``overwrite=False`` raise `NotImplementedError`: this wrapper
   never pretends to honour a condition it cannot check atomically.
 - ``use_multipart``, ``chunk_size`` and ``max_concurrency`` are accepted and ignored: the
@@ -216,13 +216,16 @@ class ObspecStore:
         chunk_size: int = 5 << 20,
         max_concurrency: int = 12,
     ) -> PutResult:
-        """Store ``file`` at ``path``, replacing what is there (``mode`` None or "overwrite").
+        """Store ``file`` at ``path``, replacing what is there (``mode`` None or "overwrite"), or
+        only where nothing is (``mode="create"``, as atomic as the backend makes it).
 
         ``file`` may be bytes-like, a `Path`, a binary file object, or a (sync or async)
         iterable of bytes-like chunks; files are read in ``chunk_size`` pieces.
 
         Raises:
-            NotImplementedError: ``mode`` other than "overwrite", ``attributes`` or ``tags``.
+            NotImplementedError: ``mode`` other than "overwrite" or "create", ``attributes`` or
+                ``tags``.
+            AlreadyExists: ``mode="create"`` and something is stored at ``path``.
             TypeError: ``file`` is none of the above.
         """
         for name, value in (("attributes", attributes), ("tags", tags)):
@@ -230,12 +233,12 @@ class ObspecStore:
                 raise NotImplementedError(
                     f"ObspecStore cannot store {name} yet; put the object without them"
                 )
-        if mode not in (None, "overwrite"):
+        if mode not in (None, "overwrite", "create"):
             raise NotImplementedError(
-                f"ObspecStore cannot write with mode={mode!r} atomically; use mode='overwrite'"
+                f"ObspecStore cannot write with mode={mode!r}; use 'overwrite' or 'create'"
             )
         size = chunk_size if isinstance(chunk_size, int) and chunk_size > 0 else 5 << 20
-        await self.store.put(self._uri(path), _payload(file, size))
+        await self.store.put(self._uri(path), _payload(file, size), mode=mode or "overwrite")
         return {"e_tag": None, "version": None}
 
     async def delete_async(self, paths: str | Sequence[str]) -> None:

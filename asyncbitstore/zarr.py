@@ -22,6 +22,7 @@ store (``"s3://bucket/arrays/t/"``, ``"mem://z/"``), and keys become URIs under 
 from __future__ import annotations
 
 import builtins
+import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from typing import Any
 
@@ -38,7 +39,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - depends on the installe
     raise ImportError("asyncbitstore.zarr needs zarr 3: pip install 'asyncbitstore[zarr]'") from exc
 
 from ._core import bulk
-from .errors import CompressedRange, InvalidRange, NotFoundInStore
+from .errors import AlreadyExists, CompressedRange, InvalidRange, NotFoundInStore
 from .store import DEFAULT_CONCURRENCY, Store
 
 __all__ = ["BitstoreStore"]
@@ -54,9 +55,9 @@ class BitstoreStore(ZarrStore):
     for the object's size first, one extra request). A blob stored compressed by this library
     is read whole and sliced, since offsets into its stored form are not the data's.
 
-    `set_if_not_exists` checks `exists` and then writes: two writers racing on one key may both
-    write (zarr only uses it for metadata defaults). `close` does not close the wrapped store:
-    whoever built it closes it (``await chain.aclose()``).
+    `set_if_not_exists` writes with ``mode="create"``: of writers racing on one key, one wins
+    (atomically on memory, files, S3, GCS, Azure, Redis and SQLite). `close` does not close the
+    wrapped store: whoever built it closes it (``await chain.aclose()``).
 
     Two `BitstoreStore` objects are equal when they have the same prefix and mode and wrap the
     same store object or, as after pickling, stores of the same class and description.
@@ -228,10 +229,11 @@ class BitstoreStore(ZarrStore):
         await self._store.put(self._uri(key), value.as_buffer_like())
 
     async def set_if_not_exists(self, key: str, value: Buffer) -> None:
-        """Store ``value`` at ``key`` unless something is there (check, then write: not atomic)."""
+        """Store ``value`` at ``key`` unless something is there: a ``put(mode="create")``, as
+        atomic as the backend makes it (of concurrent writers, one wins)."""
         self._check_writable()
-        if not await self.exists(key):
-            await self.set(key, value)
+        with contextlib.suppress(AlreadyExists):
+            await self._store.put(self._uri(key), value.to_bytes(), mode="create")
 
     async def delete(self, key: str) -> None:
         """Remove ``key``; a missing key is not an error."""
