@@ -23,12 +23,20 @@ Directories. Stores have no folders: a directory is a prefix that some key conti
 directory vanishes with its last file. `ls` reads one level through the store's flat listing;
 `find` reads one recursive listing.
 
-Files. `open` gives a random-access file: reads go through the chain range by range
-(`get_range`, so caches and `fill_ranges_below` apply) and fsspec's ``cache_type`` choices
-("readahead" by default, "bytes", "blockcache", "none", ...) work. Writes are streamed into one
-`put` while the file is written, in bounded memory (``block_size`` bytes, default 5 MiB, plus
-two blocks in flight); the object appears when the file is closed, whole. Leaving a ``with``
-block on an exception abandons the write: nothing is stored. Mode ``"xb"`` (and ``pipe_file(...,
+Files. `open` gives a random-access file. For an object smaller than ``whole_file_below`` bytes
+(default 1 GiB; 0: never) the first read takes the object as a local file with `local_path`: a
+fresh copy a local file tier already holds, else the whole object brought through the chain in
+one streamed read that fills its caches (kept in a local file cache, or else as a temporary file
+unlinked at once). Every read is then served from that file through a descriptor held until the
+file object is closed: a snapshot, whole even if the copy is evicted or replaced meanwhile.
+Bigger objects (and all of them with 0) are read through the chain range by range (`get_range`,
+so caches and `fill_ranges_below` apply) and fsspec's ``cache_type`` choices ("readahead" by
+default, "bytes", "blockcache", "none", ...) work.
+
+Writes are streamed into one `put` while the file is written, in bounded memory
+(``block_size`` bytes, default 5 MiB, plus two blocks in flight); the object appears when the
+file is closed, whole. Leaving a ``with`` block on an exception abandons the write: nothing is
+stored. Mode ``"xb"`` (and ``pipe_file(...,
 mode="create")``) refuses to replace an existing object with `FileExistsError`, checked before
 the write (not atomic against a concurrent writer); append (``"ab"``) is not supported.
 
@@ -47,11 +55,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from fsspec.asyn import AsyncFileSystem, sync
+from fsspec.caching import BaseCache
 from fsspec.spec import AbstractBufferedFile
 
 from .composite import Composite
@@ -59,12 +70,14 @@ from .errors import CompressedRange, InvalidRange, InvalidURI, NotFoundInStore
 from .meta import ObjectMeta
 from .store import Store
 
-__all__ = ["BitstoreFile", "BitstoreFileSystem"]
+__all__ = ["WHOLE_FILE_BELOW", "BitstoreFile", "BitstoreFileSystem"]
 
 T = TypeVar("T")
 
 _CHUNK = 1 << 20
 _WRITES_IN_FLIGHT = 2
+#: Objects smaller than this are brought whole to a local file on a file object's first read.
+WHOLE_FILE_BELOW = 1 << 30
 
 
 @contextlib.contextmanager
@@ -98,18 +111,38 @@ class BitstoreFileSystem(AsyncFileSystem, metaclass=_Meta):  # type: ignore[misc
         store: the store or chain to serve (any `Store`). Give this or ``config``.
         config: a configuration file (or mapping) that `Composite.from_config` builds the
             chain from, ``[chain] kind = "named"`` for relative keys.
+        whole_file_below: a file opened for reading an object smaller than this many bytes
+            brings the whole object to a local file on its first read, then reads ranges from
+            it (see the module documentation); 0 never does. Default `WHOLE_FILE_BELOW` (1 GiB).
         **kwargs: fsspec's own options (``asynchronous``, ``loop``, ``batch_size``, ...).
 
     Raises:
-        TypeError: neither or both of ``store`` and ``config`` given, or ``store`` is not a
-            `Store`.
+        TypeError: neither or both of ``store`` and ``config`` given, ``store`` is not a
+            `Store`, or ``whole_file_below`` is not an int.
+        ValueError: ``whole_file_below`` is negative.
     """
 
     protocol = "bitstore"
     root_marker = ""
     async_impl = True
 
-    def __init__(self, store: Store | None = None, config: Any = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        store: Store | None = None,
+        config: Any = None,
+        whole_file_below: int = WHOLE_FILE_BELOW,
+        **kwargs: Any,
+    ) -> None:
+        if not isinstance(whole_file_below, int) or isinstance(whole_file_below, bool):
+            raise TypeError(
+                f"whole_file_below must be a number of bytes (int), not {whole_file_below!r}"
+            )
+        if whole_file_below < 0:
+            raise ValueError(
+                f"whole_file_below must be 0 (never fetch whole objects) or more bytes, "
+                f"not {whole_file_below}"
+            )
+        self.whole_file_below = whole_file_below
         if (store is None) == (config is None):
             raise TypeError(
                 "BitstoreFileSystem needs exactly one of store= (a store or chain) or "
@@ -343,6 +376,15 @@ class BitstoreFileSystem(AsyncFileSystem, metaclass=_Meta):  # type: ignore[misc
 
     # -- helpers the file object uses --------------------------------------------------------
 
+    def _local_copy(
+        self, path: str, size: int
+    ) -> contextlib.AbstractAsyncContextManager[Path | None]:
+        """A local file holding the object for a reader, pinned until the exit; None: read
+        ranges through the store instead."""
+        if size < self.whole_file_below:
+            return _fetched_whole(self.store, path)
+        return contextlib.nullcontext(None)
+
     def _run(self, make: Callable[[], Awaitable[T]]) -> T:
         """Run a coroutine on this file system's loop from a plain (blocking) caller."""
 
@@ -359,6 +401,13 @@ def _absolute(offset: int | None, size: int) -> int | None:
     if offset < 0:
         offset += size
     return max(0, min(offset, size))
+
+
+@contextlib.asynccontextmanager
+async def _fetched_whole(store: Store, path: str) -> AsyncIterator[Path | None]:
+    with _missing_as_file_not_found(path):
+        async with store.local_path(path) as local:
+            yield local
 
 
 async def _read_local(path: str) -> AsyncIterator[bytes]:
@@ -381,6 +430,13 @@ class BitstoreFile(AbstractBufferedFile):  # type: ignore[misc]
     """
 
     fs: BitstoreFileSystem
+    cache: BaseCache
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.mode == "rb":
+            ranged: BaseCache = self.cache
+            self.cache = _LocalFirst(self, ranged)
 
     def _fetch_range(self, start: int, end: int) -> bytes:
         return self.fs._run(lambda: self.fs._cat_file(self.path, start, end))
@@ -440,3 +496,56 @@ class BitstoreFile(AbstractBufferedFile):  # type: ignore[misc]
             self._abandon()
             return
         self.close()
+
+
+class _LocalFirst(BaseCache):  # type: ignore[misc]
+    """A reading file's cache: on the first fetch, finds a local copy of the object (see
+    `BitstoreFileSystem._local_copy`) and then serves every range from it with ``os.pread``;
+    without one, hands each fetch to fsspec's cache of ranges read through the store.
+
+    The local copy is read through a descriptor opened once and closed with the file (or when
+    the file is collected).
+    """
+
+    name = "bitstore-local-first"
+
+    def __init__(self, file: BitstoreFile, ranged: BaseCache) -> None:
+        super().__init__(ranged.blocksize, ranged.fetcher, ranged.size)
+        self._file = file
+        self._ranged = ranged
+        self._decided = False
+        self._fd: int | None = None
+        self._release: weakref.finalize[[int], _LocalFirst] | None = None
+
+    def _fetch(self, start: int | None, stop: int | None) -> bytes:
+        if not self._decided:
+            self._file.fs._run(self._open_local)
+            self._decided = True
+        if self._fd is None:
+            return self._ranged._fetch(start, stop)  # type: ignore[no-any-return]
+        start = 0 if start is None else start
+        stop = self.size if stop is None else min(stop, self.size)
+        parts = []
+        while start < stop:
+            part = os.pread(self._fd, stop - start, start)
+            if not part:
+                break
+            parts.append(part)
+            start += len(part)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    async def _open_local(self) -> None:
+        # The descriptor keeps the bytes readable after the copy is released (an evicted,
+        # replaced or removed file stays whole while it is open): a snapshot for this file.
+        async with self._file.fs._local_copy(self._file.path, self.size) as local:
+            if local is None:
+                return
+            fd = await asyncio.to_thread(os.open, local, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        self._fd = fd
+        self._release = weakref.finalize(self, os.close, fd)
+
+    def close(self) -> None:
+        """Close the local copy's descriptor."""
+        self._fd = None
+        if self._release is not None:
+            self._release()
