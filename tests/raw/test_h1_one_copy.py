@@ -116,3 +116,27 @@ async def test_a_lower_bound_for_one_request_refuses_a_longer_body(pool: Pool) -
         with pytest.raises(BodyTooLarge):
             await _get(pool, server, max_body=4999)
         assert await _get(pool, server, max_body=5000) == _body(5000)
+
+
+async def test_memory_follows_the_bytes_received_not_the_length_announced() -> None:
+    async def liar(server: Scripted, reader: Any, writer: Any, n: int) -> None:
+        await server.head(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (256 * MiB) + b"x" * 1000)
+        await writer.drain()
+        for _ in range(10):
+            writer.write(b"y" * MiB)
+            await writer.drain()
+
+    pool = Pool(1)
+    try:
+        async with Scripted(liar) as server:
+            tracemalloc.start()
+            try:
+                with pytest.raises(BrokenResponse):
+                    await _get(pool, server)
+                _, peak = tracemalloc.get_traced_memory()
+            finally:
+                tracemalloc.stop()
+    finally:
+        await pool.close()
+    assert peak < 64 * MiB, f"11 MiB received of 256 MiB announced took {peak} bytes"

@@ -56,6 +56,7 @@ MAX_HEADERS = 128
 _ORDINARY = bytes([*range(0x20, 0x7F), *range(0x80, 0x100)])  # all but control bytes
 _SCRATCH = 64 << 10  # bytes read at a time while a head (or a chunked body) is parsed
 _TAIL = 16 << 10  # the last bytes of a body read directly, read through the scratch buffer
+_FIRST_CAPACITY = 8 << 20  # the buffer of a body read directly starts with at most this much
 
 
 class BrokenResponse(ConnectionError):
@@ -90,17 +91,28 @@ class Response:
 
 
 class _Sink:
-    """A body of known length, received straight into the `bytes` object that will hold it."""
+    """A body of known length, received straight into the `bytes` object that will hold it.
 
-    __slots__ = ("_file", "_filled", "_view", "size")
+    The buffer grows (doubling, from `_FIRST_CAPACITY`) as bytes arrive rather than taking
+    the announced length at once, so an answer announcing more than it sends commits little.
+    """
+
+    __slots__ = ("_capacity", "_file", "_filled", "_view", "size")
 
     def __init__(self, size: int) -> None:
         self.size = size
         self._file = io.BytesIO()
-        self._file.seek(size - 1)
-        self._file.write(b"\0")  # the buffer grows to the body's size exactly, once
+        self._view: memoryview | None = None
+        self._capacity = self._filled = 0
+        self._grow(min(size, _FIRST_CAPACITY))
+
+    def _grow(self, capacity: int) -> None:
+        if self._view is not None:
+            self._view.release()  # a BytesIO with a view of its buffer cannot resize it
+        self._file.seek(capacity - 1)
+        self._file.write(b"\0")  # the buffer now has `capacity` bytes, exactly
         self._view = self._file.getbuffer()
-        self._filled = 0
+        self._capacity = capacity
 
     @property
     def missing(self) -> int:
@@ -108,8 +120,11 @@ class _Sink:
         return self.size - self._filled
 
     def rest(self, count: int) -> memoryview:
-        """Where the next ``count`` bytes of the body go."""
-        return self._view[self._filled : self._filled + count]
+        """Where the next bytes go: at most ``count`` of them (``count`` > 0)."""
+        if self._filled == self._capacity:
+            self._grow(min(self.size, 2 * self._capacity))
+        assert self._view is not None
+        return self._view[self._filled : min(self._capacity, self._filled + count)]
 
     def received(self, count: int) -> None:
         """Count ``count`` more bytes written into `rest`."""
@@ -117,12 +132,17 @@ class _Sink:
 
     def write(self, data: bytes | memoryview) -> None:
         """Append ``data`` (no more than the rest of the body)."""
-        self._view[self._filled : self._filled + len(data)] = data
-        self._filled += len(data)
+        end = self._filled + len(data)
+        if end > self._capacity:
+            self._grow(min(self.size, max(end, 2 * self._capacity)))
+        assert self._view is not None
+        self._view[self._filled : end] = data
+        self._filled = end
 
     def value(self) -> bytes:
         """The body; given away without a copy once no view of the buffer is left."""
-        self._view.release()
+        if self._view is not None:
+            self._view.release()
         return self._file.getvalue()
 
 
