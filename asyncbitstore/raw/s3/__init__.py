@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -448,12 +449,11 @@ class S3Raw(RawStore):
         delimiter = "/" if flat else None
         token: str | None = None
         while True:
-            page = await self._request(
-                prefix, bucket, "list",
-                lambda c, after=token: list_page(  # type: ignore[misc]
-                    c, bucket, key_prefix, delimiter, after, self.list_page_size
-                ),
+            fetch = functools.partial(
+                list_page, bucket=bucket, prefix=key_prefix, delimiter=delimiter, token=token,
+                max_keys=self.list_page_size,
             )  # fmt: skip
+            page = await self._request(prefix, bucket, "list", fetch)
             keys = sorted({*page.keys, *page.prefixes}) if flat else page.keys
             for key in keys:
                 yield f"s3://{bucket}/{key}"

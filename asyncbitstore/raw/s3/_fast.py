@@ -21,7 +21,6 @@ then maps all of them alike.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import http.client
 import re
@@ -227,16 +226,15 @@ class FastConnection(Connection):
         With ``listing``, the request is on the bucket and ``key`` is its query string.
         """
         region = self._regions.get(bucket, self._region)
-        send = functools.partial(self._exchange, method, bucket, key, headers=headers, data=data,
-                                 listing=listing)  # fmt: skip
-        status, found, body = await send(region)
+        send = self._exchange
+        status, found, body = await send(method, bucket, key, region, headers, data, listing)
         if status < 300:
             return _answer(method, headers, status, found, body)
         parsed = error_response(status, found, body)
         moved = _region_of(status, found, parsed)
         if moved is not None and moved != region:  # S3's answer for a bucket in another region
             self._learn(bucket, moved)
-            status, found, body = await send(moved)
+            status, found, body = await send(method, bucket, key, moved, headers, data, listing)
             if status < 300:
                 return _answer(method, headers, status, found, body)
             parsed = error_response(status, found, body)
@@ -255,17 +253,16 @@ class FastConnection(Connection):
         bucket: str,
         key: str,
         region: str,
-        *,
-        headers: dict[str, str],
+        extra: dict[str, str],
         data: bytes | None,
-        listing: bool,
+        listing: bool = False,
     ) -> tuple[int, Mapping[str, str], bytes]:
         """One signed request: (status, headers, body)."""
         if listing:
             where = bucket_target(self._endpoint, bucket, key, path_style=self._path_style)
         else:
             where = target(self._endpoint, bucket, key, path_style=self._path_style)
-        headers = dict(headers)
+        headers = dict(extra)
         if self._anonymous:
             headers["Host"] = where.host
         else:
