@@ -56,7 +56,7 @@ MAX_HEADERS = 128
 _ORDINARY = bytes([*range(0x20, 0x7F), *range(0x80, 0x100)])  # all but control bytes
 _SCRATCH = 64 << 10  # bytes read at a time while a head (or a chunked body) is parsed
 _TAIL = 16 << 10  # the last bytes of a body read directly, read through the scratch buffer
-_FIRST_CAPACITY = 8 << 20  # the buffer of a body read directly starts with at most this much
+_GROWTH = 8 << 20  # how much the buffer of a body read directly grows at a time
 
 
 class BrokenResponse(ConnectionError):
@@ -93,8 +93,9 @@ class Response:
 class _Sink:
     """A body of known length, received straight into the `bytes` object that will hold it.
 
-    The buffer grows (doubling, from `_FIRST_CAPACITY`) as bytes arrive rather than taking
-    the announced length at once, so an answer announcing more than it sends commits little.
+    The buffer grows by `_GROWTH` bytes at a time as bytes arrive rather than taking the
+    announced length at once: an answer announcing more than it sends commits little, and no
+    growth (which zero-fills the new part) stalls reading for long.
     """
 
     __slots__ = ("_capacity", "_file", "_filled", "_view", "size")
@@ -104,7 +105,7 @@ class _Sink:
         self._file = io.BytesIO()
         self._view: memoryview | None = None
         self._capacity = self._filled = 0
-        self._grow(min(size, _FIRST_CAPACITY))
+        self._grow(min(size, _GROWTH))
 
     def _grow(self, capacity: int) -> None:
         if self._view is not None:
@@ -122,7 +123,7 @@ class _Sink:
     def rest(self, count: int) -> memoryview:
         """Where the next bytes go: at most ``count`` of them (``count`` > 0)."""
         if self._filled == self._capacity:
-            self._grow(min(self.size, 2 * self._capacity))
+            self._grow(min(self.size, self._capacity + _GROWTH))
         assert self._view is not None
         return self._view[self._filled : min(self._capacity, self._filled + count)]
 
@@ -134,7 +135,7 @@ class _Sink:
         """Append ``data`` (no more than the rest of the body)."""
         end = self._filled + len(data)
         if end > self._capacity:
-            self._grow(min(self.size, max(end, 2 * self._capacity)))
+            self._grow(min(self.size, max(end, self._capacity + _GROWTH)))
         assert self._view is not None
         self._view[self._filled : end] = data
         self._filled = end
