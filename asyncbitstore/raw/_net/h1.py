@@ -3,9 +3,14 @@
 aiohttp's per-request machinery (URL objects, header multidicts built and checked twice, the
 request and response objects, the connector's bookkeeping) costs several times what a GET of
 a small object needs. A :class:`Pool` sends a request as bytes already built and reads the
-answer with ``httptools`` (the llhttp parser): status, headers and body are collected by the
-parser's callbacks on an :class:`asyncio.Protocol`, and the caller gets them once the message is
-complete.
+answer with ``httptools`` (the llhttp parser) on an :class:`asyncio.BufferedProtocol`, and the
+caller gets it once the message is complete.
+
+A body whose ``Content-Length`` is known is copied once: once the head is parsed, the socket
+is read straight into the `bytes` object handed to the caller (the buffer of an
+:class:`io.BytesIO` sized to the body, whose ``getvalue`` gives that buffer away uncopied), so a
+large GET holds about one body's worth of memory, not two. A chunked body is read through the
+parser in pieces and joined (bounded by ``max_body`` all the same).
 
 Only GET is spoken (a HEAD answer's framing differs, a PUT has a body to send): everything else
 stays on aiohttp. The rules that keep it as correct as aiohttp:
@@ -33,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import io
 import ssl
 from typing import cast
 from urllib.parse import urlsplit
@@ -48,6 +54,9 @@ MAX_HEAD = 64 << 10  # bytes of status line and headers
 MAX_FIELD = 8190  # bytes of one header (name and value), as aiohttp's parser
 MAX_HEADERS = 128
 _ORDINARY = bytes([*range(0x20, 0x7F), *range(0x80, 0x100)])  # all but control bytes
+_SCRATCH = 64 << 10  # bytes read at a time while a head (or a chunked body) is parsed
+_TAIL = 16 << 10  # the last bytes of a body read directly, read through the scratch buffer
+_GROWTH = 8 << 20  # how much the buffer of a body read directly grows at a time
 
 
 class BrokenResponse(ConnectionError):
@@ -81,35 +90,129 @@ class Response:
         self.body = body
 
 
-class _Connection(asyncio.Protocol):
+class _Sink:
+    """A body of known length, received straight into the `bytes` object that will hold it.
+
+    The buffer grows by `_GROWTH` bytes at a time as bytes arrive rather than taking the
+    announced length at once: an answer announcing more than it sends commits little, and no
+    growth (which zero-fills the new part) stalls reading for long.
+    """
+
+    __slots__ = ("_capacity", "_file", "_filled", "_view", "size")
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._file = io.BytesIO()
+        self._view: memoryview | None = None
+        self._capacity = self._filled = 0
+        self._grow(min(size, _GROWTH))
+
+    def _grow(self, capacity: int) -> None:
+        if self._view is not None:
+            self._view.release()  # a BytesIO with a view of its buffer cannot resize it
+        self._file.seek(capacity - 1)
+        self._file.write(b"\0")  # the buffer now has `capacity` bytes, exactly
+        self._view = self._file.getbuffer()
+        self._capacity = capacity
+
+    @property
+    def missing(self) -> int:
+        """How many bytes of the body are still to come."""
+        return self.size - self._filled
+
+    def rest(self, count: int) -> memoryview:
+        """Where the next bytes go: at most ``count`` of them (``count`` > 0)."""
+        if self._filled == self._capacity:
+            self._grow(min(self.size, self._capacity + _GROWTH))
+        assert self._view is not None
+        return self._view[self._filled : min(self._capacity, self._filled + count)]
+
+    def received(self, count: int) -> None:
+        """Count ``count`` more bytes written into `rest`."""
+        self._filled += count
+
+    def write(self, data: bytes | memoryview) -> None:
+        """Append ``data`` (no more than the rest of the body)."""
+        end = self._filled + len(data)
+        if end > self._capacity:
+            self._grow(min(self.size, max(end, self._capacity + _GROWTH)))
+        assert self._view is not None
+        self._view[self._filled : end] = data
+        self._filled = end
+
+    def value(self) -> bytes:
+        """The body; given away without a copy once no view of the buffer is left."""
+        if self._view is not None:
+            self._view.release()
+        return self._file.getvalue()
+
+
+class _Connection(asyncio.BufferedProtocol):
     """One connection: sends a request, parses its answer, and says whether it can be reused."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, max_body: int) -> None:
         self._loop = loop
-        self._max_body = max_body
+        self._max_body = max_body  # the pool's bound
+        self._bound = max_body  # the bound of the current answer
         self._error: BaseException | None = None  # raised by a callback, kept for the waiter
         self._head = 0  # bytes fed before the headers were complete; -1 once they are
         self._size = 0  # bytes of body so far
         self._length: bytes | None = None  # the Content-Length header's value
+        self._expected = -1  # the body's length, once the head of a final answer announced it
         self._chunked = False  # a Transfer-Encoding header came
+        self._keep_alive = False
         self._parser = httptools.HttpResponseParser(self)
+        self._spent = False  # the parser was left mid-body: the next answer needs a new one
+        self._scratch: memoryview | None = None
+        self._into_sink = False  # the last buffer given to the transport was the body's
         self._transport: asyncio.Transport | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._status = 0
         self._headers: list[tuple[str, str]] = []
         self._body: list[bytes] = []
+        self._sink: _Sink | None = None
         self._answered = False  # a byte of the current answer arrived
         self._complete = False  # the current answer is whole
         self._reused = False
         self.usable = False  # idle, open, and clean after a complete keep-alive answer
         self.lost: asyncio.Future[None] = loop.create_future()
 
-    # -- asyncio.Protocol -------------------------------------------------------------------------
+    # -- asyncio.BufferedProtocol -----------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast("asyncio.Transport", transport)  # uvloop's is no subclass
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        sink = self._sink
+        if sink is not None and not self._complete:
+            # The body's last bytes come through the (larger) scratch buffer, where bytes after
+            # the body (which must end reuse) show up in the same read as its end.
+            direct = sink.missing - _TAIL
+            if direct > 0:
+                self._into_sink = True
+                return sink.rest(direct)
+        self._into_sink = False
+        if self._scratch is None:
+            self._scratch = memoryview(bytearray(_SCRATCH))
+        return self._scratch
+
+    def buffer_updated(self, nbytes: int) -> None:
+        sink = self._sink
+        if self._into_sink:
+            assert sink is not None
+            sink.received(nbytes)
+            return
+        assert self._scratch is not None
+        data = self._scratch[:nbytes]
+        if sink is None or self._complete:
+            self._feed(data)
+            return
+        take = min(nbytes, sink.missing)
+        sink.write(data[:take])
+        if not sink.missing:
+            self._done(self._keep_alive and take == nbytes)
+
+    def _feed(self, data: memoryview) -> None:
         if self._waiter is None or self._complete:  # nothing was asked: the stream is corrupt
             self.usable = False
             self.close()
@@ -124,6 +227,16 @@ class _Connection(asyncio.Protocol):
             self._head += len(data)
             if self._head > MAX_HEAD:
                 self._fail(BrokenResponse(f"the answer's head exceeds {MAX_HEAD} bytes"))
+        elif self._expected > 0 and not self._complete:
+            self._read_direct()
+
+    def _read_direct(self) -> None:
+        """Read the rest of a body of known length into its final buffer, past the parser."""
+        sink = self._sink = _Sink(self._expected)
+        for piece in self._body:
+            sink.write(piece)
+        self._body = []
+        self._spent = True
 
     def eof_received(self) -> bool | None:
         return None  # close the transport: connection_lost follows
@@ -173,12 +286,16 @@ class _Connection(asyncio.Protocol):
         if length is None:
             if not self._chunked:
                 self._refuse(BrokenResponse("the answer has neither Content-Length nor chunking"))
-        elif length.isdigit() and int(length) > self._max_body:  # llhttp checks its form
-            self._refuse(BodyTooLarge(int(length)))
+        elif length.isdigit():  # llhttp checks its form
+            if int(length) > self._bound:
+                self._refuse(BodyTooLarge(int(length)))
+            if not self._chunked:
+                self._expected = int(length)
+                self._keep_alive = self._parser.should_keep_alive()
 
     def on_body(self, body: bytes) -> None:
         self._size += len(body)
-        if self._size > self._max_body:
+        if self._size > self._bound:
             self._refuse(BodyTooLarge(None))
         self._body.append(body)
 
@@ -187,8 +304,11 @@ class _Connection(asyncio.Protocol):
             self._headers = []
             self._head, self._length, self._chunked = 0, None, False
             return
+        self._done(self._parser.should_keep_alive())
+
+    def _done(self, keep_alive: bool) -> None:
         self._complete = True
-        self.usable = self._parser.should_keep_alive()
+        self.usable = keep_alive
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
@@ -200,16 +320,21 @@ class _Connection(asyncio.Protocol):
             self._waiter.set_exception(exc)
         self.close()
 
-    async def exchange(self, request: bytes, *, reused: bool) -> Response:
+    async def exchange(
+        self, request: bytes, *, reused: bool, max_body: int | None = None
+    ) -> Response:
         """Send ``request`` and wait for the whole answer (the connection must be idle)."""
         transport = self._transport
         if transport is None or transport.is_closing():
             raise _Stale("the connection is closed") if reused else BrokenResponse("closed")
         self.usable = False  # until this answer has been read whole
-        self._status, self._headers, self._body = 0, [], []
+        if self._spent:
+            self._parser, self._spent = httptools.HttpResponseParser(self), False
+        self._status, self._headers, self._body, self._sink = 0, [], [], None
         self._answered = self._complete = False
-        self._error, self._head, self._size = None, 0, 0
+        self._error, self._head, self._size, self._expected = None, 0, 0, -1
         self._length, self._chunked = None, False
+        self._bound = self._max_body if max_body is None else min(max_body, self._max_body)
         self._reused = reused
         self._waiter = waiter = self._loop.create_future()
         transport.write(request)
@@ -217,7 +342,12 @@ class _Connection(asyncio.Protocol):
             await waiter
         finally:
             self._waiter = None
-        body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
+        sink, self._sink = self._sink, None
+        if sink is not None:  # read by now, so the transport holds no view of it
+            body = sink.value()
+        else:
+            body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
+        self._body = []
         return Response(self._status, CIMultiDict(self._headers), body)
 
     def close(self) -> None:
@@ -277,10 +407,19 @@ class Pool:
         self._ssl = context
         self._closed = False
 
-    async def get(self, scheme: str, host: str, path: str, headers: dict[str, str]) -> Response:
+    async def get(
+        self,
+        scheme: str,
+        host: str,
+        path: str,
+        headers: dict[str, str],
+        *,
+        max_body: int | None = None,
+    ) -> Response:
         """GET ``path`` from ``host`` (the ``Host`` header, as signed) with ``headers``.
 
-        ``headers`` must hold ``Host``; ``path`` must be percent-encoded.
+        ``headers`` must hold ``Host``; ``path`` must be percent-encoded (a query string
+        included). ``max_body`` lowers the pool's bound on the body for this request.
 
         Raises:
             ValueError: a header or the path holds a line break, another control character,
@@ -298,16 +437,22 @@ class Pool:
                 conn.close()
                 continue
             try:
-                return await self._exchange(key, conn, request, reused=True)
+                return await self._exchange(key, conn, request, True, max_body)
             except _Stale:
                 break  # its siblings are likely stale too: the second try is on a new one
-        return await self._exchange(key, await self._connect(scheme, host), request, reused=False)
+        conn = await self._connect(scheme, host)
+        return await self._exchange(key, conn, request, False, max_body)
 
     async def _exchange(
-        self, key: tuple[str, str], conn: _Connection, request: bytes, *, reused: bool
+        self,
+        key: tuple[str, str],
+        conn: _Connection,
+        request: bytes,
+        reused: bool,
+        max_body: int | None,
     ) -> Response:
         try:
-            response = await conn.exchange(request, reused=reused)
+            response = await conn.exchange(request, reused=reused, max_body=max_body)
         except BaseException:  # errors, cancellations, time limits: never reused
             conn.close()
             raise

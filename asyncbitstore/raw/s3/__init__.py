@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import re
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
@@ -52,6 +53,7 @@ from ._client import (
 )
 from ._credentials import normalize_credentials, open_accepted, secrets_of
 from ._errors import error_code, exhausted, translate
+from ._list import list_page
 from ._presign import presign
 
 __all__ = ["S3Raw"]
@@ -482,6 +484,9 @@ class S3Raw(RawStore):
         """Every ``s3://bucket/key`` under ``prefix`` (``s3://bucket/`` or ``s3://bucket/key-prefix``).
 
         Every page of ``list_objects_v2`` is followed; see the class docstring for the order.
+        On the fast path the pages are signed by the store and only their keys, common
+        prefixes and continuation tokens are read (a page over 32 MiB, or one that is not the
+        XML S3 sends, raises `StoreNotAvailable`); otherwise botocore lists.
         With ``flat``, the server lists one level (``Delimiter="/"``): the objects directly under
         ``prefix`` and its ``CommonPrefixes`` as ``s3://bucket/sub-prefix/``, merged in order
         within each page (so sorted wherever the server lists in key order).
@@ -492,23 +497,20 @@ class S3Raw(RawStore):
         if match is None:
             raise InvalidURI(self, prefix, "s3://bucket/ or s3://bucket/key-prefix")
         bucket, key_prefix = match[1], match[2] or ""
-        kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": key_prefix}
-        kwargs["MaxKeys"] = self.list_page_size
-        if flat:
-            kwargs["Delimiter"] = "/"
+        delimiter = "/" if flat else None
+        token: str | None = None
         while True:
-            page = await self._request(
-                prefix, bucket, "list", lambda c: c.client.list_objects_v2(**kwargs)
-            )
-            keys = [item["Key"] for item in page.get("Contents", ())]
-            if flat:
-                keys = sorted({*keys, *(item["Prefix"] for item in page.get("CommonPrefixes", ()))})
+            fetch = functools.partial(
+                list_page, bucket=bucket, prefix=key_prefix, delimiter=delimiter, token=token,
+                max_keys=self.list_page_size,
+            )  # fmt: skip
+            page = await self._request(prefix, bucket, "list", fetch)
+            keys = sorted({*page.keys, *page.prefixes}) if flat else page.keys
             for key in keys:
                 yield f"s3://{bucket}/{key}"
-            token = page.get("NextContinuationToken")
-            if not page.get("IsTruncated") or not token:
+            if page.token is None:
                 return
-            kwargs["ContinuationToken"] = token
+            token = page.token
 
     # -- writes ---------------------------------------------------------------------------------
 

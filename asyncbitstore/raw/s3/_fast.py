@@ -1,4 +1,4 @@
-"""The S3 hot path: GET, ranged GET, HEAD and single-part PUT signed here and sent directly.
+"""The S3 hot path: GET, ranged GET, HEAD, single-part PUT and listing pages signed here.
 
 Botocore's request pipeline (model handling, event hooks, response parsing) costs about three
 times what the request itself does. :class:`FastConnection` replaces it for the four hot
@@ -7,8 +7,10 @@ botocore resolved (read again for every request, so refreshable temporary creden
 working across expiry), and sends the request itself. GETs go on :class:`~._h1.Pool`, a small
 HTTP/1.1 keep-alive client (aiohttp's per-request machinery costs more than the rest of a small
 GET together); HEAD and PUT go on a plain aiohttp session. Both have as many connections as the
-client's pool and botocore's TLS verification. Everything else (listing, deletes, multipart
-uploads, streaming) goes through the aiobotocore client it extends. No redirect is followed:
+client's pool and botocore's TLS verification. A ``ListObjectsV2`` page is fetched the same way
+(on the GET client) and read by :mod:`._list`, which takes only the keys, common prefixes and
+continuation token. Everything else (deletes, multipart uploads, streaming) goes through the
+aiobotocore client it extends. No redirect is followed:
 S3's region answers are signed again for the region they name, on the same endpoint.
 
 Failures take the same shape as botocore's: an error status becomes a ``ClientError`` carrying
@@ -45,7 +47,7 @@ from ._client import (
     too_large,
 )
 from ._put_headers import attr_headers
-from ._sign import EMPTY_SHA256, UNSIGNED_PAYLOAD, Signer, Target, target
+from ._sign import EMPTY_SHA256, UNSIGNED_PAYLOAD, Signer, Target, bucket_target, target
 
 try:
     from .._net.h1 import BodyTooLarge, BrokenResponse, Pool
@@ -63,7 +65,7 @@ except ImportError:  # pragma: no cover - httptools missing: GETs go through aio
             self.size = size
 
 
-__all__ = ["FastConnection", "UnsendableCredential", "error_response"]
+__all__ = ["MAX_LIST_PAGE", "FastConnection", "UnsendableCredential", "error_response"]
 
 #: Statuses (and error codes) meaning "this bucket lives in another region", or elsewhere.
 _REDIRECTS = frozenset({301, 302, 307, 308})
@@ -74,6 +76,9 @@ _REGION = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _UNSENDABLE = re.compile(r"[^\x20-\x7e]")
 _MAX_REGIONS = 1024  # buckets whose region is remembered
 _MAX_PUT_ANSWER = 1 << 20  # bytes read of a PUT's or HEAD's answer body
+#: The largest listing page read: 1,000 keys of 1,024 bytes, percent-encoded, with their
+#: details, take under 16 MiB.
+MAX_LIST_PAGE = 32 << 20
 
 
 class UnsendableCredential(CredentialRetrievalError):  # type: ignore[misc]
@@ -189,6 +194,28 @@ class FastConnection(Connection):
         answer = _object(found, body, whole=True)
         return answer, s3meta.from_headers(found, len(body))
 
+    async def list_objects(self, bucket: str, query: str) -> bytes:
+        """The XML body of a ``ListObjectsV2`` answer; ``query`` from `canonical_query`.
+
+        Raises:
+            ClientError: the page is larger than `MAX_LIST_PAGE` (code ``ListPageTooLarge``),
+                or the answer is an error.
+        """
+        try:
+            _, body = await self._send("GET", bucket, query, "ListObjectsV2", {}, listing=True)
+        except BodyTooLarge as exc:
+            size = f"{exc.size} bytes" if exc.size is not None else "more"
+            message = (
+                f"a listing page holds {size}, more than the {MAX_LIST_PAGE} read: lower "
+                "list_page_size, or list with fast_path=False"
+            )
+            response: Any = {
+                "Error": {"Code": "ListPageTooLarge", "Message": message},
+                "ResponseMetadata": {"HTTPStatusCode": 200},
+            }
+            raise ClientError(response, "ListObjectsV2") from None
+        return body
+
     async def _send(
         self,
         method: str,
@@ -197,17 +224,23 @@ class FastConnection(Connection):
         operation: str,
         headers: dict[str, str],
         data: bytes | None = None,
+        *,
+        listing: bool = False,
     ) -> tuple[Mapping[str, str], bytes]:
-        """Sign and send one request; the response headers and body of a 2xx answer."""
+        """Sign and send one request; the response headers and body of a 2xx answer.
+
+        With ``listing``, the request is on the bucket and ``key`` is its query string.
+        """
         region = self._regions.get(bucket, self._region)
-        status, found, body = await self._exchange(method, bucket, key, region, headers, data)
+        send = self._exchange
+        status, found, body = await send(method, bucket, key, region, headers, data, listing)
         if status < 300:
             return _answer(method, headers, status, found, body)
         parsed = error_response(status, found, body)
         moved = _region_of(status, found, parsed)
         if moved is not None and moved != region:  # S3's answer for a bucket in another region
             self._learn(bucket, moved)
-            status, found, body = await self._exchange(method, bucket, key, moved, headers, data)
+            status, found, body = await send(method, bucket, key, moved, headers, data, listing)
             if status < 300:
                 return _answer(method, headers, status, found, body)
             parsed = error_response(status, found, body)
@@ -228,16 +261,23 @@ class FastConnection(Connection):
         region: str,
         extra: dict[str, str],
         data: bytes | None,
+        listing: bool = False,
     ) -> tuple[int, Mapping[str, str], bytes]:
         """One signed request: (status, headers, body)."""
-        where = target(self._endpoint, bucket, key, path_style=self._path_style)
+        if listing:
+            where = bucket_target(self._endpoint, bucket, key, path_style=self._path_style)
+        else:
+            where = target(self._endpoint, bucket, key, path_style=self._path_style)
         headers = dict(extra)
         if self._anonymous:
             headers["Host"] = where.host
         else:
             await self._sign(method, where, headers, data, region)
+        limit = MAX_LIST_PAGE if listing else self.max_object_bytes
         if method == "GET" and self._h1 is not None:
-            answer = await self._h1.get(self._scheme, where.host, where.path, headers)
+            answer = await self._h1.get(
+                self._scheme, where.host, where.request_path, headers, max_body=limit
+            )
             return answer.status, answer.headers, answer.body
         async with self._session.request(
             method, URL(where.url, encoded=True), headers=headers, data=data,
@@ -245,8 +285,7 @@ class FastConnection(Connection):
         ) as response:  # fmt: skip
             if method == "HEAD":
                 return response.status, response.headers, b""
-            limit = self.max_object_bytes if method == "GET" else _MAX_PUT_ANSWER
-            body = await _read_capped(response, limit)
+            body = await _read_capped(response, limit if method == "GET" else _MAX_PUT_ANSWER)
             return response.status, response.headers, body
 
     async def _sign(

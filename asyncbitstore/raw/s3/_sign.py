@@ -1,7 +1,8 @@
 """AWS Signature Version 4 for the S3 hot path: request URLs, canonical URIs, and signing.
 
-Only what the hot path sends is covered: requests without a query string, whose signed headers
-are ``host``, ``x-amz-*`` and, when present, ``range``, ``content-md5`` and ``content-length``.
+Only what the hot path sends is covered: requests on an object without a query string, or on
+a bucket with one (a listing), whose signed headers are ``host``, ``x-amz-*`` and, when present,
+``range``, ``content-md5`` and ``content-length``.
 The derived signing key depends only on the secret, the day, the region and the service, so
 it is computed once per day (the last one is kept).
 
@@ -23,7 +24,8 @@ from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit
 
 __all__ = [
-    "EMPTY_SHA256", "UNSIGNED_PAYLOAD", "Signer", "Target", "quote_key", "target",
+    "EMPTY_SHA256", "UNSIGNED_PAYLOAD", "Signer", "Target", "bucket_target", "canonical_query",
+    "quote_key", "target",
 ]  # fmt: skip
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -44,14 +46,30 @@ class Target:
     """Where one object lives: the URL to request and what its signature covers.
 
     Attributes:
-        url: scheme, host and encoded path (sent as is, never re-encoded).
+        url: scheme, host, encoded path and query (sent as is, never re-encoded).
         host: the ``Host`` header, port included unless it is the scheme's default.
         path: the canonical URI (the encoded path).
+        query: the canonical query string (see `canonical_query`), ``""`` for none.
     """
 
     url: str
     host: str
     path: str
+    query: str = ""
+
+    @property
+    def request_path(self) -> str:
+        """What the request line names: the path, and the query if there is one."""
+        return f"{self.path}?{self.query}" if self.query else self.path
+
+
+def canonical_query(params: Mapping[str, str]) -> str:
+    """``params`` as a query string that is sent and signed alike: sorted by name, names
+    and values encoded keeping only RFC 3986 unreserved characters."""
+    return "&".join(
+        f"{quote(name, safe='-_.~')}={quote(value, safe='-_.~')}"
+        for name, value in sorted(params.items())
+    )
 
 
 def target(endpoint: str, bucket: str, key: str, *, path_style: bool) -> Target:
@@ -67,6 +85,18 @@ def target(endpoint: str, bucket: str, key: str, *, path_style: bool) -> Target:
         netloc = f"{bucket}.{netloc}"
         path = f"{base}/{quote_key(key)}"
     return Target(f"{scheme}://{netloc}{path}", netloc, path)
+
+
+def bucket_target(endpoint: str, bucket: str, query: str, *, path_style: bool) -> Target:
+    """The URL of a request on ``bucket`` itself (``query`` from `canonical_query`), addressed
+    as `target` addresses its objects: ``endpoint/bucket`` or ``bucket.endpoint-host/``."""
+    scheme, netloc, base = _split(endpoint)
+    if path_style or not _DNS_BUCKET.fullmatch(bucket):
+        path = f"{base}/{bucket}"
+    else:
+        netloc = f"{bucket}.{netloc}"
+        path = f"{base}/"
+    return Target(f"{scheme}://{netloc}{path}?{query}", netloc, path, query)
 
 
 @functools.lru_cache(maxsize=64)
@@ -141,8 +171,8 @@ class Signer:
         canonical = _canonical_headers(headers)
         names = ";".join(canonical)
         request = "\n".join(
-            (method, where.path, "", *(f"{n}:{v}" for n, v in canonical.items()), "", names,
-             payload_hash)
+            (method, where.path, where.query, *(f"{n}:{v}" for n, v in canonical.items()), "",
+             names, payload_hash)
         )  # fmt: skip
         scope = f"{day}/{self.region}/{self.service}/aws4_request"
         digest = hashlib.sha256(request.encode()).hexdigest()
