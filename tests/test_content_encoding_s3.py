@@ -146,7 +146,8 @@ async def test_chains_cache_the_decoded_bytes(bucket: tuple[str, str, Any]) -> N
         chain.append_source(source, cache_result=True)
         assert await chain.get(uri) == DATA
         await chain.flush()
-        assert [await memory.get(u, stored=True) async for u in memory.list()] == [DATA]
+        copies = [u async for u in memory.list() if "/~records/" not in u]  # not the record
+        assert [await memory.get(u, stored=True) for u in copies] == [DATA]
 
         # Content-addressed: the key is the digest of the decoded bytes, checked on the way.
         keyed = HashComposite()
