@@ -1,8 +1,11 @@
-"""Bulk work on a Dask cluster: :func:`read_blobs`, :func:`warm` and :func:`write_blobs`.
+"""Bulk work on a Dask cluster: [`read_blobs`][asyncbitstore.dask.read_blobs],
+[`warm`][asyncbitstore.dask.warm] and [`write_blobs`][asyncbitstore.dask.write_blobs].
 
 Install with ``pip install 'asyncbitstore[dask]'``. Each function takes a store (any store for
-reads; a chain for :func:`warm`; a content-addressed store or chain for :func:`write_blobs`) and
-returns a lazy Dask Bag (or, for :func:`warm`, computes at once on the current client).
+reads; a chain for [`warm`][asyncbitstore.dask.warm]; a content-addressed store or chain for
+[`write_blobs`][asyncbitstore.dask.write_blobs]) and
+returns a lazy Dask Bag (or, for [`warm`][asyncbitstore.dask.warm], computes at once on the current
+client).
 
 How a partition runs on a worker:
 
@@ -21,7 +24,7 @@ How a partition runs on a worker:
   is atomic (temporary file or key, then rename).
 
 The live stores and the loop are closed when the worker process exits normally (``atexit``) or
-by :func:`close_worker_stores`.
+by [`close_worker_stores`][asyncbitstore.dask.close_worker_stores].
 """
 
 from __future__ import annotations
@@ -222,7 +225,8 @@ def read_blobs(
         TypeError: ``store`` is not a store, or ``keys`` is a single string.
 
     Computing the Bag raises what ``iter_get`` raises for a key, for example
-    :class:`~asyncbitstore.errors.StoreNotAvailable` when every tier that might have it failed.
+    [`StoreNotAvailable`][asyncbitstore.errors.StoreNotAvailable] when every tier that might have
+    it failed.
     """
     return _map(_read_partition, _check_store(store), keys, "keys", npartitions, concurrency)
 
@@ -254,7 +258,7 @@ def write_blobs(
         data: a Bag of bytes-like blobs, or an iterable of them (materialized in the client,
             about ``8 * concurrency`` blobs per partition).
         concurrency: writes in flight per partition.
-        npartitions: as for :func:`read_blobs`.
+        npartitions: as for [`read_blobs`][asyncbitstore.dask.read_blobs].
 
     Returns:
         A lazy Bag of keys in the order of ``data``. Background replication to further
@@ -300,9 +304,9 @@ def warm(
 
     Args:
         store: a chain (it has ``stats`` and ``flush``).
-        keys: as for :func:`read_blobs`.
+        keys: as for [`read_blobs`][asyncbitstore.dask.read_blobs].
         concurrency: fetches in flight per partition.
-        npartitions: as for :func:`read_blobs`.
+        npartitions: as for [`read_blobs`][asyncbitstore.dask.read_blobs].
         client: the ``distributed.Client`` to compute on (default: Dask's current scheduler).
 
     Returns:
@@ -365,7 +369,8 @@ def worker_stats(store: Store, *, client: Any = None) -> ChainStats:
     """The figures of ``store``'s live copies on every worker, summed.
 
     These accumulate over every partition of the store a worker ran since it started (or since
-    :func:`reset_worker_stats`): call it after :func:`read_blobs` to see which tiers served it.
+    [`reset_worker_stats`][asyncbitstore.dask.reset_worker_stats]): call it after
+    [`read_blobs`][asyncbitstore.dask.read_blobs] to see which tiers served it.
     Figures of a worker that died are lost with it.
     """
     token = store_token(_check_store(store))

@@ -1,6 +1,6 @@
 """The exceptions asyncbitstore raises.
 
-Every error is a :class:`BitstoreError`::
+Every error is a [`BitstoreError`][asyncbitstore.errors.BitstoreError]:
 
     BitstoreError
     ├── NotFoundInStore (also KeyError)      the blob is not there
@@ -18,8 +18,10 @@ Every error is a :class:`BitstoreError`::
     ├── AlreadyExists                        put(mode="create") found a blob already there
     └── ConfigError (also ValueError)        a configuration that cannot be read or built
 
-The distinction between the first two matters: a chain reports :class:`NotFoundInStore` only when
-every tier answered "not there", and :class:`StoreNotAvailable` whenever a tier failed, so an
+The distinction between the first two matters: a chain reports
+[`NotFoundInStore`][asyncbitstore.errors.NotFoundInStore] only when
+every tier answered "not there", and [`StoreNotAvailable`][asyncbitstore.errors.StoreNotAvailable]
+whenever a tier failed, so an
 outage is never mistaken for a missing blob.
 
 Each message names the store and the URI. All errors pickle (they cross process boundaries in

@@ -17,7 +17,8 @@ The lifespan builds the store when the app starts, keeps it on ``app.state.store
 it on shutdown (a chain flushes its pending cache fills first). To combine it with a lifespan of
 your own, enter it inside yours: ``async with store_lifespan(build)(app): yield``.
 
-Errors become HTTP statuses in one place (:func:`error_response`): a malformed key 400, a missing
+Errors become HTTP statuses in one place
+([`error_response`][asyncbitstore.fastapi.error_response]): a malformed key 400, a missing
 blob 404, a read-only store 405, an unsatisfiable range 416, stored copies that fail verification
 502, tiers that are down 503 (details go to the log, not to the client), a full store 507.
 Install with ``pip install 'asyncbitstore[fastapi]'``.
@@ -99,7 +100,8 @@ def store_lifespan(
 ) -> Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]:
     """A lifespan that builds the store on startup and closes it on shutdown.
 
-    The store lives on ``app.state.store``, where :func:`get_store` finds it. Closing a chain
+    The store lives on ``app.state.store``, where [`get_store`][asyncbitstore.fastapi.get_store]
+    finds it. Closing a chain
     waits for its pending cache fills first, so no fill is lost on a clean shutdown.
 
     A configuration file named by a relative path is found from the working folder of this
@@ -137,7 +139,8 @@ def mount_metrics(app: Starlette, *, path: str = "/metrics", registry: Any = Non
     """Serve Prometheus metrics at ``GET path``: the app's chain and the rest of ``registry``.
 
     At each scrape the chain on ``app.state.store`` joins the registry's collector (see
-    :func:`asyncbitstore.prometheus.expose`), so the store the lifespan builds is found.
+    [`asyncbitstore.prometheus.expose`][asyncbitstore.prometheus.expose]), so the store the
+    lifespan builds is found.
     ``registry`` defaults to ``prometheus_client.REGISTRY``, which also holds the process
     metrics and the application's own. Needs ``pip install 'asyncbitstore[prometheus]'``.
 
@@ -220,7 +223,8 @@ async def blob_response(
     A whole blob is streamed from ``store.stream`` (chunked, memory bounded by ``chunk_size``).
     A single byte ``Range`` is answered with 206 and ``Content-Range``, read piecewise with
     ``get_range``; an unsatisfiable one with 416. ``HEAD`` sends ``Content-Length`` only.
-    Errors before the first byte become an error status (:func:`error_response`); a failure in
+    Errors before the first byte become an error status
+    ([`error_response`][asyncbitstore.fastapi.error_response]); a failure in
     mid-stream aborts the connection, so a client never mistakes a cut body for a whole one.
     """
     headers = {"Accept-Ranges": "bytes"}

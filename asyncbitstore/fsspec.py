@@ -2,7 +2,7 @@
 
 Install with ``pip install 'asyncbitstore[fsspec]'``. The protocol is registered through the
 ``fsspec.specs`` entry point, so pandas, pyarrow, Dask, xarray and every other fsspec user can
-read and write ``bitstore://`` URLs::
+read and write ``bitstore://`` URLs:
 
     fsspec.open("bitstore://img/1.png", config="bitstore.toml")  # a chain from a file
     fs = fsspec.filesystem("bitstore", store=chain)  # a chain (or any store) already built

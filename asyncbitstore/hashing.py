@@ -1,10 +1,13 @@
 """Content-addressed stores: keys are hex digests of the blob's bytes.
 
-- :class:`HashStore` maps a key to ``prefix + key`` in a raw store; with ``verify=True`` it
+- [`HashStore`][asyncbitstore.hashing.HashStore] maps a key to ``prefix + key`` in a raw store;
+  with ``verify=True`` it
   checks every blob's digest on ``get`` and ``put``.
-- :class:`HashCache` is a ``HashStore`` whose ``put`` never raises (it logs and counts), which is
+- [`HashCache`][asyncbitstore.hashing.HashCache] is a ``HashStore`` whose ``put`` never raises (it
+  logs and counts), which is
   what a cache in a chain wants.
-- :class:`HashAPISource` turns an ``api_get(key)`` method into a store: a coroutine, or a plain
+- [`HashAPISource`][asyncbitstore.hashing.HashAPISource] turns an ``api_get(key)`` method into a
+  store: a coroutine, or a plain
   (blocking) function run on a bounded pool of worker threads.
 - ``Sha1Store``, ``Sha1Cache`` and ``Sha1APISource`` are the same with ``algorithm="sha1"``.
 
@@ -116,7 +119,7 @@ class _Keyed(DigestKeyed, Store):  # type: ignore[misc]
         """Store ``data`` under its digest and return that key.
 
         The key is the digest of ``data`` as given; with ``compress``, the blob is stored
-        compressed under that same key (see :meth:`Store.put`).
+        compressed under that same key (see [`Store.put`][asyncbitstore.store.Store.put]).
 
         ``data`` may be bytes-like, a path object (``pathlib.Path`` or another
         ``os.PathLike``), a binary file object or an async iterable of bytes. A ``str`` is
@@ -161,7 +164,8 @@ class HashStore(_Keyed):
     Args:
         raw: the store that holds the bytes (``FileRaw()``, ``S3Raw()``, ...).
         prefix: prepended to each key to form the raw URI, e.g. ``"s3://bucket/blobs/"``.
-        verify: check each blob's digest on ``get`` and ``put`` (:class:`InvalidDataFound`).
+        verify: check each blob's digest on ``get`` and ``put``
+            ([`InvalidDataFound`][asyncbitstore.hashing.InvalidDataFound]).
         algorithm: any fixed-size hashlib algorithm (``"sha1"``, ``"sha256"``, ``"blake2b"``).
         base_store: another name for ``raw`` (epic-bitstore's), by keyword only.
 
@@ -239,7 +243,7 @@ class HashStore(_Keyed):
 
     async def get_range(self, uri: str, start: int, end: int) -> bytes:
         """Bytes ``[start, end)`` of the blob (not verified: a range cannot be; a compressed
-        blob raises :class:`CompressedRange`)."""
+        blob raises [`CompressedRange`][asyncbitstore.errors.CompressedRange])."""
         key, raw_uri = self._raw_uri(uri)
         with self._missing_as_key(key):
             return await self.raw.get_range(raw_uri, start, end)
@@ -336,17 +340,20 @@ class HashStore(_Keyed):
 
 
 class HashCache(CacheWrites, HashStore):  # type: ignore[misc]  # as _Keyed
-    """A :class:`HashStore` for use as a cache: ``put`` logs and counts failures, never raises.
+    """A [`HashStore`][asyncbitstore.hashing.HashStore] for use as a cache: ``put`` logs and counts
+    failures, never raises.
 
-    ``put_failures`` counts them. A chain filling this cache calls :meth:`put_or_raise` instead,
+    ``put_failures`` counts them. A chain filling this cache calls
+    [`put_or_raise`][asyncbitstore.hashing.HashCache.put_or_raise] instead,
     so the chain's own figures see the failures too.
 
     With ``max_bytes``, ``raw`` must be a ``FileRaw`` and ``prefix`` a folder ending in ``/``:
     the folder is kept under ``max_bytes`` by evicting least-recently used blobs, and may be
-    shared by processes (see :class:`~asyncbitstore.bounded_cache.BoundedFileRaw`, which then
+    shared by processes (see [`BoundedFileRaw`][asyncbitstore.bounded_cache.BoundedFileRaw], which
+    then
     becomes ``self.raw``).
 
-    ``base_store=`` is accepted for ``raw``, as in :class:`HashStore`.
+    ``base_store=`` is accepted for ``raw``, as in [`HashStore`][asyncbitstore.hashing.HashStore].
     """
 
     _put_failure_log = (logger, logging.WARNING)
@@ -396,9 +403,11 @@ class HashCache(CacheWrites, HashStore):  # type: ignore[misc]  # as _Keyed
 
 
 class HashAPISource(_Keyed):
-    """A store backed by an API: subclass and implement :meth:`api_get`.
+    """A store backed by an API: subclass and implement
+    [`api_get`][asyncbitstore.hashing.HashAPISource.api_get].
 
-    Optionally implement :meth:`api_exists`; a chain asks an API source ``exists`` only through
+    Optionally implement [`api_exists`][asyncbitstore.hashing.HashAPISource.api_exists]; a chain
+    asks an API source ``exists`` only through
     it, since the default would download the blob.
 
     Each may be an ``async def`` or a plain function, as in epic-bitstore. A plain one may
@@ -410,7 +419,8 @@ class HashAPISource(_Keyed):
     any other exception is a failure, raised as it is, which a chain counts as an outage.
 
     Args:
-        verify: check each blob's digest on ``get`` (:class:`InvalidDataFound`).
+        verify: check each blob's digest on ``get``
+            ([`InvalidDataFound`][asyncbitstore.hashing.InvalidDataFound]).
         algorithm: the hashlib algorithm of the keys.
         max_workers: the most threads running plain ``api_get``/``api_exists`` calls at
             once (default 16); further calls wait for a free thread. Unused for coroutines.
@@ -475,7 +485,8 @@ class HashAPISource(_Keyed):
 
     @property
     def has_api_exists(self) -> bool:
-        """Whether a subclass implements :meth:`api_exists`."""
+        """Whether a subclass implements
+        [`api_exists`][asyncbitstore.hashing.HashAPISource.api_exists]."""
         return type(self).api_exists is not HashAPISource.api_exists
 
     @property
@@ -484,7 +495,8 @@ class HashAPISource(_Keyed):
         return self.has_api_exists
 
     async def get(self, uri: str, *, stored: bool = False, raw: bool | None = None) -> bytes:
-        """The blob from :meth:`api_get`, verified when ``verify`` is set.
+        """The blob from [`api_get`][asyncbitstore.hashing.HashAPISource.api_get], verified when
+        ``verify`` is set.
 
         A blob the API returns in asyncbitstore's compressed form is decoded unless ``stored``.
         """
@@ -513,7 +525,8 @@ class HashAPISource(_Keyed):
         return bytes(data)
 
     async def exists(self, uri: str) -> bool:
-        """Whether the API has the key (through :meth:`api_exists`)."""
+        """Whether the API has the key (through
+        [`api_exists`][asyncbitstore.hashing.HashAPISource.api_exists])."""
         return bool(await self._call_api("api_exists", self.api_exists, self.key_of(uri)))
 
     async def aclose(self) -> None:
@@ -525,7 +538,8 @@ class HashAPISource(_Keyed):
 
 
 class Sha1Store(HashStore):
-    """A :class:`HashStore` keyed by SHA-1 digests (``base_store=`` is accepted for ``raw``)."""
+    """A [`HashStore`][asyncbitstore.hashing.HashStore] keyed by SHA-1 digests (``base_store=`` is
+    accepted for ``raw``)."""
 
     def __init__(
         self,
@@ -539,7 +553,8 @@ class Sha1Store(HashStore):
 
 
 class Sha1Cache(HashCache):
-    """A :class:`HashCache` keyed by SHA-1 digests (``base_store=`` is accepted for ``raw``)."""
+    """A [`HashCache`][asyncbitstore.hashing.HashCache] keyed by SHA-1 digests (``base_store=`` is
+    accepted for ``raw``)."""
 
     def __init__(
         self,
@@ -556,8 +571,10 @@ class Sha1Cache(HashCache):
 
 
 class Sha1APISource(HashAPISource):
-    """A :class:`HashAPISource` keyed by SHA-1 digests: implement ``api_get(sha1)``, as a
-    coroutine or as a plain function (see :class:`HashAPISource`)."""
+    """A [`HashAPISource`][asyncbitstore.hashing.HashAPISource] keyed by SHA-1 digests: implement
+    ``api_get(sha1)``, as a
+    coroutine or as a plain function (see
+    [`HashAPISource`][asyncbitstore.hashing.HashAPISource])."""
 
     def __init__(self, verify: bool = False, *, max_workers: int = DEFAULT_API_WORKERS) -> None:
         super().__init__(verify, algorithm="sha1", max_workers=max_workers)

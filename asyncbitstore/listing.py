@@ -5,9 +5,9 @@ Object stores have no folders; a flat listing groups the URIs under ``prefix`` b
 others are collapsed into their sub-prefix (ending in ``/``), each yielded once.
 
 S3 and GCS ask the server for one level (their native delimiter). Every other store that lists
-derives the level from its recursive ``list`` with :func:`sorted_level`, which reads the whole
+derives the level from its recursive ``list`` with `sorted_level`, which reads the whole
 recursive listing below ``prefix`` and keeps one level of it (so it costs a full listing, and
-memory for the names of that one level). :func:`list_flat` does the same for any store, including
+memory for the names of that one level). `list_flat` does the same for any store, including
 user stores whose ``list`` has no ``flat`` argument.
 """
 

@@ -88,7 +88,8 @@ def _sized(attributes: dict[str, str | int], data: PutData) -> dict[str, str | i
 
 
 class ChainTracer:
-    """Makes the spans of one or more chains; set as ``chain.tracer`` by :func:`instrument`.
+    """Makes the spans of one or more chains; set as ``chain.tracer`` by
+    [`instrument`][asyncbitstore.otel.instrument].
 
     Implements the hooks a chain calls (``asyncbitstore.composite.ChainHooks``).
 
@@ -134,7 +135,7 @@ class ChainTracer:
 
     @contextlib.contextmanager
     def _span(self, name: str, attributes: dict[str, str | int]) -> Iterator[Span]:
-        """A current span whose failure, if any, is recorded by :func:`_record_failure`."""
+        """A current span whose failure, if any, is recorded by `_record_failure`."""
         with self.tracer.start_as_current_span(
             name, attributes=attributes, record_exception=False, set_status_on_exception=False
         ) as span:
@@ -286,7 +287,7 @@ def instrument(
         record_keys: put each call's key in the ``asyncbitstore.key`` attribute.
 
     Returns:
-        The :class:`ChainTracer` now set as ``chain.tracer``.
+        The [`ChainTracer`][asyncbitstore.otel.ChainTracer] now set as ``chain.tracer``.
     """
     tracer = ChainTracer(tracer_provider=tracer_provider, record_keys=record_keys)
     chain.tracer = tracer

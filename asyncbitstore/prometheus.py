@@ -120,7 +120,8 @@ class ChainCollector(Collector):
     """A collector of the figures of one or more chains (see the module docstring).
 
     Args:
-        chain: a chain to expose now (more with :meth:`add`).
+        chain: a chain to expose now (more with
+            [`add`][asyncbitstore.prometheus.ChainCollector.add]).
         chain_label: its ``chain`` label (default: its name, made unique in the process).
 
     Register one collector per registry and add every chain to it: two collectors in one
@@ -138,7 +139,7 @@ class ChainCollector(Collector):
         Raises:
             ValueError: ``chain_label`` belongs to another chain, or ``chain`` already has
                 another label.
-            TypeError: ``chain`` is not a :class:`~asyncbitstore.Composite`.
+            TypeError: ``chain`` is not a [`Composite`][asyncbitstore.Composite].
         """
         if not isinstance(chain, Composite):
             raise TypeError(f"ChainCollector exposes chains, not {type(chain).__name__}")
@@ -305,12 +306,13 @@ def expose(
     registry: CollectorRegistry | None = None,
     chain_label: str | None = None,
 ) -> str:
-    """Add ``chain`` to the :class:`ChainCollector` of ``registry``, registering one if needed.
+    """Add ``chain`` to the [`ChainCollector`][asyncbitstore.prometheus.ChainCollector] of
+    ``registry``, registering one if needed.
 
     Args:
         chain: the chain to expose.
         registry: default ``prometheus_client.REGISTRY``.
-        chain_label: as for :meth:`ChainCollector.add`.
+        chain_label: as for [`ChainCollector.add`][asyncbitstore.prometheus.ChainCollector.add].
 
     Returns:
         The chain's ``chain`` label.

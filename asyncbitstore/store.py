@@ -1,19 +1,21 @@
-"""The :class:`Store` contract that every tier, wrapper and chain implements.
+"""The [`Store`][asyncbitstore.store.Store] contract that every tier, wrapper and chain implements.
 
 A store answers for a set of URIs (``is_valid``) and serves blobs through coroutine methods. A
-subclass must implement :meth:`Store.is_valid` and :meth:`Store.get`; everything else has a
+subclass must implement [`Store.is_valid`][asyncbitstore.store.Store.is_valid] and
+[`Store.get`][asyncbitstore.store.Store.get]; everything else has a
 working default built on ``get`` (``exists``, ``size``, ``get_range``, ``stream``) or a clear
-refusal (``put``/``delete`` raise :class:`~asyncbitstore.errors.NotWritable`, ``list`` raises
+refusal (``put``/``delete`` raise [`NotWritable`][asyncbitstore.errors.NotWritable], ``list`` raises
 ``NotImplementedError``). Backends override what they can do better (``stream`` and ``put``
 through the hooks `Store` names: ``_stream``, ``_put`` and ``_put_or_raise``).
 
 Rules every method follows:
 
 - a non-``str`` URI raises ``TypeError``; a ``str`` that ``is_valid`` rejects raises
-  :class:`~asyncbitstore.errors.InvalidURI` with a hint of the expected form;
-- a missing blob raises :class:`~asyncbitstore.errors.NotFoundInStore` (``exists`` returns
+  [`InvalidURI`][asyncbitstore.errors.InvalidURI] with a hint of the expected form;
+- a missing blob raises [`NotFoundInStore`][asyncbitstore.errors.NotFoundInStore] (``exists``
+  returns
   ``False`` and ``delete`` does nothing instead);
-- a store that cannot answer raises :class:`~asyncbitstore.errors.StoreNotAvailable`;
+- a store that cannot answer raises [`StoreNotAvailable`][asyncbitstore.errors.StoreNotAvailable];
 - concurrent calls on one store are safe.
 
 Compression: ``put(uri, data, compress="gzip" | "br" | "zstd", level=None)`` stores the data
@@ -28,7 +30,7 @@ always digests of the uncompressed bytes. Every backend applies the frame in one
 
 Lifecycle: clients, sessions and pools are created lazily inside the running event loop.
 ``aclose()`` releases them, is safe to call twice, and a store used after it quietly creates them
-again. Stores pickle without their runtime state (see :meth:`Store._init_runtime`), so they can
+again. Stores pickle without their runtime state (see `Store._init_runtime`), so they can
 be shipped to worker processes.
 """
 
@@ -121,10 +123,10 @@ class Store(abc.ABC):
     ``raw=`` itself, and the default `_put_or_raise` calls its ``put``).
     """
 
-    #: Shown in :class:`~asyncbitstore.errors.InvalidURI` messages: the URI form expected.
+    #: Shown in [`InvalidURI`][asyncbitstore.errors.InvalidURI] messages: the URI form expected.
     uri_hint: ClassVar[str | None] = None
     #: Attributes holding runtime state (clients, pools, locks) that are dropped on pickling and
-    #: rebuilt by :meth:`_init_runtime`.
+    #: rebuilt by `_init_runtime`.
     _runtime_attrs: ClassVar[tuple[str, ...]] = ()
     #: Attributes renamed since an older version, ``(old, new)``: applied on unpickling.
     _renamed_attrs: ClassVar[tuple[tuple[str, str], ...]] = ()
@@ -181,7 +183,8 @@ class Store(abc.ABC):
         ``get``, slices the decoded data.
 
         Raises:
-            CompressedRange: the blob is stored compressed (an :class:`InvalidRange`).
+            CompressedRange: the blob is stored compressed (an
+                [`InvalidRange`][asyncbitstore.errors.InvalidRange]).
             InvalidRange: not ``0 <= start <= end``, or ``start`` past the end of the blob.
             NotFoundInStore: no blob at ``uri``.
         """
@@ -199,7 +202,8 @@ class Store(abc.ABC):
     ) -> AsyncIterator[bytes]:
         """The blob as chunks of at most ``chunk_size`` bytes, decoded as it streams.
 
-        A missing blob raises :class:`NotFoundInStore` before the first chunk. With ``stored``,
+        A missing blob raises [`NotFoundInStore`][asyncbitstore.store.NotFoundInStore] before the
+        first chunk. With ``stored``,
         the stored form is streamed (``raw`` is its deprecated name). The default reads the
         whole blob first; stores that can stream override `_stream` to bound memory (and
         decode a compressed blob step by step).
@@ -369,7 +373,7 @@ class Store(abc.ABC):
             prefix: the URIs listed start with it.
             flat: list one "directory" level instead: the URIs directly under ``prefix`` (no
                 further ``/``) and the sub-prefixes one level down (ending in ``/``), sorted,
-                each once, as S3's ``Delimiter="/"`` does (see :mod:`asyncbitstore.listing`).
+                each once, as S3's ``Delimiter="/"`` does (see `asyncbitstore.listing`).
 
         Raises:
             NotImplementedError: this store cannot list.
@@ -994,7 +998,8 @@ class Store(abc.ABC):
     ) -> builtins.list[Any]:
         """Decoded JSON of many blobs, order kept, ``None`` for a missing blob.
 
-        A JSON ``null`` blob also decodes to ``None``; use :meth:`exists_many` to tell them apart.
+        A JSON ``null`` blob also decodes to ``None``; use
+        [`exists_many`][asyncbitstore.store.Store.exists_many] to tell them apart.
         """
         blobs = await self.get_many(uris, concurrency=concurrency, progress=progress)
         return [None if data is None else json.loads(data) for data in blobs]

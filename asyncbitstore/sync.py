@@ -28,7 +28,8 @@ loop that has since ended (``asyncio.run`` returned) is fine: stores make their 
 loop and make new ones here. Async code in the same program that needs the same blobs should
 build a second store from the same configuration.
 
-**Inside async code** every method raises :class:`InsideRunningLoop` (a ``RuntimeError``)
+**Inside async code** every method raises
+[`InsideRunningLoop`][asyncbitstore.sync.InsideRunningLoop] (a ``RuntimeError``)
 rather than stall the caller's loop: await the store's own methods there.
 
 **Iterators.** ``iter_get``, ``stream`` and ``list`` return plain iterators that fetch as they

@@ -1,6 +1,6 @@
 """Stores for testing chains: a store from a callback, and a wrapper that injects faults.
 
-Both are public so that users can test their own chains the way the library tests itself::
+Both are public so that users can test their own chains the way the library tests itself:
 
     async def handler(uri):
         return blobs.get(uri)  # None means "not found"
@@ -59,7 +59,8 @@ class CallbackStore(Store):
         return self.accepts is None or bool(self.accepts(uri))
 
     async def get(self, uri: str, *, stored: bool = False, raw: bool | None = None) -> bytes:
-        """``await handler(uri)``; ``None`` raises :class:`NotFoundInStore`.
+        """``await handler(uri)``; ``None`` raises
+        [`NotFoundInStore`][asyncbitstore.testing.NotFoundInStore].
 
         Bytes in asyncbitstore's compressed form are decoded unless ``stored``.
         """
@@ -78,8 +79,10 @@ class FaultyStore(_Forwarding):
     Args:
         inner: the store that answers when no fault is injected.
         latency: seconds added to every call, or a ``(low, high)`` range drawn uniformly.
-        error_rate: the fraction of calls (0 to 1) that raise :class:`StoreNotAvailable`.
-        outage: when true, every call raises :class:`StoreNotAvailable`. May be switched at
+        error_rate: the fraction of calls (0 to 1) that raise
+            [`StoreNotAvailable`][asyncbitstore.testing.StoreNotAvailable].
+        outage: when true, every call raises
+            [`StoreNotAvailable`][asyncbitstore.testing.StoreNotAvailable]. May be switched at
             any time, as may the other attributes.
         seed: seed of the random draws, for repeatable tests.
 

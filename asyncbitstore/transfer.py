@@ -1,4 +1,4 @@
-"""Copying blobs between any two stores: :func:`transfer`.
+"""Copying blobs between any two stores: [`transfer`][asyncbitstore.transfer.transfer].
 
 Each blob is streamed from the source into the destination (``dst.put(uri, src.stream(uri))``),
 so memory stays at a few chunks per blob in flight whatever the blobs' sizes, and a blob appears
@@ -42,9 +42,9 @@ That costs one ``head`` per blob: a HEAD request on S3 and GCS, a ``stat`` on fi
 but a lookup in memory. A blob without attributes is written as before. ``cache_control`` is
 not carried (``ObjectMeta`` does not report it). ``attributes=False`` skips the ``head``.
 
-Per-blob failures of the stores (:class:`~asyncbitstore.errors.BitstoreError`: a blob gone
+Per-blob failures of the stores ([`BitstoreError`][asyncbitstore.errors.BitstoreError]: a blob gone
 since it was listed, an outage after retries, a full store) are counted in
-:attr:`TransferResult.failed` and do not stop the others; any other exception (a bug, a
+`TransferResult.failed` and do not stop the others; any other exception (a bug, a
 ``TypeError``) cancels the transfer and propagates.
 """
 
@@ -68,7 +68,7 @@ __all__ = ["TransferResult", "transfer"]
 
 logger = logging.getLogger("asyncbitstore.transfer")
 
-#: At most this many per-blob errors are kept in :attr:`TransferResult.errors`.
+#: At most this many per-blob errors are kept in `TransferResult.errors`.
 MAX_ERRORS_KEPT = 1000
 
 SkipExisting = bool | Literal["exists", "size", "digest"]
@@ -77,7 +77,7 @@ Item = str | tuple[str, str]
 
 @dataclass
 class TransferResult:
-    """What a :func:`transfer` did.
+    """What a [`transfer`][asyncbitstore.transfer.transfer] did.
 
     Attributes:
         copied: blobs written to the destination.
@@ -85,7 +85,7 @@ class TransferResult:
         failed: blobs that could not be copied (see ``errors``).
         bytes: bytes streamed from the source to the destination (in their stored form when
             copied as they are; decoded when re-encoded).
-        errors: ``{source URI: error}`` for the first :data:`MAX_ERRORS_KEPT` failures.
+        errors: ``{source URI: error}`` for the first `MAX_ERRORS_KEPT` failures.
     """
 
     copied: int = 0

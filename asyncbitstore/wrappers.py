@@ -1,8 +1,9 @@
-"""Tier wrappers: :class:`Small` takes only small blobs, :class:`Fanout` spills over stores.
+"""Tier wrappers: [`Small`][asyncbitstore.wrappers.Small] takes only small blobs,
+[`Fanout`][asyncbitstore.wrappers.Fanout] spills over stores.
 
 Both speak the optional *declines* protocol: ``store.declines(uri, size)`` is true when a
 write of ``size`` bytes would certainly be refused with
-:class:`~asyncbitstore.errors.StoreFull`. A chain filling caches can ask it first and skip the
+[`StoreFull`][asyncbitstore.errors.StoreFull]. A chain filling caches can ask it first and skip the
 fill quietly, rather than count and log a failure for a blob the tier was never meant to hold.
 """
 
@@ -139,8 +140,9 @@ class Small(_Forwarding):
         store: the wrapped store.
         max_size: the largest blob written to it, in bytes.
 
-    ``put`` of a bigger blob raises :class:`~asyncbitstore.errors.StoreFull` (a clear error
-    when used directly; a chain can ask :meth:`declines` first and skip the fill quietly).
+    ``put`` of a bigger blob raises [`StoreFull`][asyncbitstore.errors.StoreFull] (a clear error
+    when used directly; a chain can ask [`declines`][asyncbitstore.wrappers.declines] first and
+    skip the fill quietly).
     A streaming put is buffered up to ``max_size`` bytes, so the store never receives part of a
     large blob.
     """
@@ -174,7 +176,7 @@ class Small(_Forwarding):
         attrs: PutAttrs = PLAIN,
     ) -> None:
         """Write ``data`` if it is at most ``max_size`` bytes (counted as given, before any
-        compression: the same figure :meth:`declines` is asked about).
+        compression: the same figure [`declines`][asyncbitstore.wrappers.declines] is asked about).
 
         Raises:
             StoreFull: the blob is bigger than ``max_size``.
@@ -229,16 +231,19 @@ class Fanout(Store):
     Args:
         stores: in order of preference.
 
-    ``put`` tries each store that accepts the URI and does not :func:`decline <declines>` the
-    size; a store raising :class:`~asyncbitstore.errors.StoreFull` (a full disk, a tier at its
-    bound, a :class:`Small` tier) passes the write to the next. Having written to one store,
+    ``put`` tries each store that accepts the URI and does not `decline <declines>` the
+    size; a store raising [`StoreFull`][asyncbitstore.errors.StoreFull] (a full disk, a tier at its
+    bound, a [`Small`][asyncbitstore.wrappers.Small] tier) passes the write to the next. Having
+    written to one store,
     it deletes the URI from the stores before it, which would otherwise shadow the new blob
     with an old one. A streaming put is buffered in memory, so it can be offered to the next
     store when one refuses it midway.
 
     ``get``, ``get_range``, ``stream``, ``size`` and ``exists`` ask the stores in order; a store
-    that fails is skipped, and when no store has the blob, :class:`StoreNotAvailable` is raised
-    if any failed (not :class:`NotFoundInStore`). ``delete`` deletes from every store;
+    that fails is skipped, and when no store has the blob,
+    [`StoreNotAvailable`][asyncbitstore.wrappers.StoreNotAvailable] is raised
+    if any failed (not [`NotFoundInStore`][asyncbitstore.wrappers.NotFoundInStore]). ``delete``
+    deletes from every store;
     ``list`` merges the listings.
     """
 
@@ -362,7 +367,8 @@ class Fanout(Store):
         attrs: PutAttrs = PLAIN,
     ) -> None:
         """Write to the first store that takes the blob (compressed with ``compress``, which
-        each store applies; sizes offered to :func:`declines` are the data's as given).
+        each store applies; sizes offered to [`declines`][asyncbitstore.wrappers.declines] are the
+        data's as given).
 
         Raises:
             StoreFull: every store refused it for lack of room.

@@ -6,7 +6,7 @@ more than the work itself for fast tiers, so tasks are created once per worker, 
 
 Guarantees:
 - at most ``concurrency`` calls in flight;
-- for :func:`imap`, at most ``2 * concurrency`` items pulled from the input and not yet taken by
+- for `imap`, at most ``2 * concurrency`` items pulled from the input and not yet taken by
   the consumer, so a slow consumer slows the producer (backpressure) and memory stays bounded;
 - the first error cancels the other workers and propagates; cancelling the caller (or closing the
   iterator early) cancels every worker and waits for them, so no task outlives the call;

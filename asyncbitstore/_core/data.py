@@ -43,7 +43,8 @@ def check_chunk_size(chunk_size: object) -> int:
 
 
 def check_range(store: object, uri: str, start: object, end: object) -> None:
-    """Raise :class:`InvalidRange` for anything but ints with ``0 <= start <= end``."""
+    """Raise [`InvalidRange`][asyncbitstore.errors.InvalidRange] for anything but ints with ``0 <=
+    start <= end``."""
     for value in (start, end):
         if isinstance(value, bool) or not isinstance(value, int):
             raise InvalidRange(store, uri, start, end, "start and end must be ints")  # type: ignore[arg-type]

@@ -1,8 +1,8 @@
-"""Time limits for many concurrent requests, kept by one timer per event loop: :func:`within`.
+"""Time limits for many concurrent requests, kept by one timer per event loop: `within`.
 
 ``asyncio.timeout`` schedules and cancels a timer handle for every call. On a bulk read of
 small objects that is a measurable share of the client's CPU (about 20 µs a request here), so
-the requests of a loop share one :class:`_Watch` instead: entering a limit is a dict insert,
+the requests of a loop share one `_Watch` instead: entering a limit is a dict insert,
 and a single timer wakes at the earliest deadline of the requests still running, cancels the
 overdue ones and sleeps until the next. With one timeout for all requests, the timer fires about
 once per timeout period, however many requests come and go.

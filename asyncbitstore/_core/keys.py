@@ -65,7 +65,8 @@ class HashKeys:
         return key
 
     def check(self, store: object, key: str, actual: str) -> None:
-        """Raise :class:`InvalidDataFound` (and log) when digest ``actual`` is not ``key``."""
+        """Raise [`InvalidDataFound`][asyncbitstore.errors.InvalidDataFound] (and log) when digest
+        ``actual`` is not ``key``."""
         if actual != key:
             logger.warning(
                 "%s: %s data for %s has digest %s", describe(store), self.algorithm, key, actual
@@ -75,7 +76,8 @@ class HashKeys:
     async def verified(
         self, store: object, key: str, chunks: AsyncIterable[bytes]
     ) -> AsyncIterator[bytes]:
-        """Pass ``chunks`` through, raising :class:`InvalidDataFound` at the end on a mismatch."""
+        """Pass ``chunks`` through, raising
+        [`InvalidDataFound`][asyncbitstore.errors.InvalidDataFound] at the end on a mismatch."""
         hasher = self.new()
         async for chunk in chunks:
             hasher.update(chunk)

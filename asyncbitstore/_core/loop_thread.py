@@ -37,7 +37,8 @@ class LoopThread:
         cleanup: a coroutine function run on the loop before ``close`` stops it (errors are
             logged, not raised).
         close_timeout: seconds ``close`` waits for ``cleanup`` and then for the thread.
-        refuse_in_loop: make ``run`` raise :class:`InsideRunningLoop` when its caller's thread
+        refuse_in_loop: make ``run`` raise
+            [`InsideRunningLoop`][asyncbitstore.sync.InsideRunningLoop] when its caller's thread
             runs an event loop, instead of blocking that loop until the result arrives.
         log: where a failed ``cleanup`` is reported (default: the ``asyncbitstore`` logger).
 
@@ -101,7 +102,8 @@ class LoopThread:
         """Run ``coro`` on the loop (starting it if needed) and wait here for its result.
 
         The coroutine's exception, if any, is raised here. ``advice`` ends the message of
-        :class:`InsideRunningLoop`: what the caller should do instead.
+        [`InsideRunningLoop`][asyncbitstore.sync.InsideRunningLoop]: what the caller should do
+        instead.
 
         Raises:
             InsideRunningLoop: the calling thread runs an event loop (with ``refuse_in_loop``);

@@ -1,9 +1,9 @@
 """Keeping credentials out of text: messages, chained causes and SDK log records.
 
-One owner for redaction: :func:`scrub` cleans a piece of text, :func:`stand_in` replaces an
+One owner for redaction: `scrub` cleans a piece of text, `stand_in` replaces an
 SDK exception by a secret-free copy to chain under one of ours (a printed traceback shows the
 cause's message, and tools that pickle exception chains, such as tblib, carry every attribute),
-:func:`scrub_cause` cleans an exception's arguments in place, and :func:`guard_sdk_logs` puts a
+`scrub_cause` cleans an exception's arguments in place, and `guard_sdk_logs` puts a
 filter on an SDK's loggers, so that a user who turns DEBUG logging on does not find a session
 token in the request dumps those SDKs write.
 
@@ -91,7 +91,7 @@ class ForeignError(Exception):
 
 
 def stand_in(exc: BaseException, secrets: Iterable[str] = ()) -> ForeignError:
-    """A :class:`ForeignError` for ``exc``, its cause and context replaced the same way.
+    """A `ForeignError` for ``exc``, its cause and context replaced the same way.
 
     The original traceback is kept (it shows where the failure began; tblib pickles only code
     locations from it, no local variables). Links past ``MAX_CAUSE_DEPTH`` are dropped.

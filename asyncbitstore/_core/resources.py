@@ -1,7 +1,7 @@
 """Lazily created, per-event-loop resources (clients, sessions, pools) for network backends.
 
 A client is bound to the event loop that created it and does not survive ``os.fork()``. A
-:class:`LoopLocal` creates its resource on first use inside the running loop, hands the same one
+`LoopLocal` creates its resource on first use inside the running loop, hands the same one
 out for the life of that loop and process, and builds a new one when either changes. It is kept
 out of pickles by its owner (list it in ``Store._runtime_attrs``).
 """
@@ -26,7 +26,8 @@ _SET_ASIDE: list[object] = []
 
 
 class LoopLocal(Generic[T]):
-    """One resource per (process, event loop), created on demand and closed by :meth:`aclose`.
+    """One resource per (process, event loop), created on demand and closed by
+    [`aclose`][asyncbitstore.store.Store.aclose].
 
     Args:
         create: coroutine function building the resource (runs inside the loop).

@@ -2,7 +2,7 @@
 
 The first caller for a key (the leader) runs the call inline, with no task created; callers that
 arrive while it runs (followers) wait for its outcome. If the leader is cancelled, its followers
-are not: one of them takes over and runs the call again. :meth:`SingleFlight.forget` ends a
+are not: one of them takes over and runs the call again. `SingleFlight.forget` ends a
 key's flight for newcomers (after a write, its outcome may be outdated): the callers already
 waiting still get it, later callers start a new one.
 """

@@ -40,8 +40,8 @@ async def keyed_source(
     """``(digest, data to put)`` for ``data``; temporary files are removed on exit.
 
     Args:
-        data: see :data:`WriteData`.
-        keys: a :class:`~asyncbitstore.hashing.HashKeys` (the algorithm).
+        data: see `WriteData`.
+        keys: a [`HashKeys`][asyncbitstore.hashing.HashKeys] (the algorithm).
         chunk_size: bytes per read.
 
     Raises:

@@ -9,7 +9,8 @@
     bitstore config show              # the chain in use, secrets masked
 
 The chain comes from ``--config``, ``$BITSTORE_CONFIG``, ``./bitstore.toml`` or the user
-config folder (see :mod:`asyncbitstore.config`); with none, a local file store. Exit codes: 0
+config folder (see [`asyncbitstore.config`][asyncbitstore.config]); with none, a local file store.
+Exit codes: 0
 success, 1 not found, 2 usage or configuration error, 3 a tier unavailable. Needs the ``cli``
 extra: ``pip install 'asyncbitstore[cli]'``.
 """

@@ -1,7 +1,8 @@
 """``bitstore cp`` and ``bitstore sync``: streamed copies between two raw stores.
 
 The stores are built for the URIs by the configuration (a URI under a tier's prefix gets that
-tier's backend options, e.g. its endpoint), and :func:`~asyncbitstore.transfer.transfer` copies,
+tier's backend options, e.g. its endpoint), and [`transfer`][asyncbitstore.transfer.transfer]
+copies,
 ``--concurrency`` blobs at once.
 """
 

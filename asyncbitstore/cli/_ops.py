@@ -1,6 +1,6 @@
 """What each ``bitstore`` command does, as coroutines over the configured chain.
 
-Each returns the exit code (see :mod:`asyncbitstore._cli_run`); errors propagate to the runner,
+Each returns the exit code (see `asyncbitstore._cli_run`); errors propagate to the runner,
 which prints them as one line.
 """
 

@@ -12,7 +12,8 @@ __all__ = ["as_toml", "resolved"]
 
 
 def resolved(config: ChainConfig) -> dict[str, Any]:
-    """:meth:`ChainConfig.describe` plus what building it gives: classes and tier settings.
+    """[`ChainConfig.describe`][asyncbitstore.config.ChainConfig.describe] plus what building it
+    gives: classes and tier settings.
 
     Building touches no network (clients are made on first use), so this also checks that
     every tier can be built: a missing extra or a bad option is reported here.

@@ -1,6 +1,7 @@
 """Figures of the ``bitstore`` command summed over its runs, kept in a file per configuration.
 
-Each run adds its chain's :class:`~asyncbitstore.stats.ChainStats` to the file (under a lock, so
+Each run adds its chain's [`ChainStats`][asyncbitstore.stats.ChainStats] to the file (under a lock,
+so
 concurrent runs add up) and ``bitstore stats`` shows the total. Tiers are matched by name.
 """
 

@@ -5,8 +5,10 @@ Semantics (the contract users rely on):
 - ``get`` asks the tiers in the order they were appended, skipping tiers whose ``is_valid``
   rejects the URI and caches appended with ``read=False``, and returns the first hit.
 - A tier that fails (unavailable, timed out, any error) is skipped for that key. When no tier
-  has the blob, :class:`NotFoundInStore` is raised only if every tier answered "not there";
-  if any tier failed, :class:`StoreNotAvailable` lists each failure. An outage is never
+  has the blob, [`NotFoundInStore`][asyncbitstore.errors.NotFoundInStore] is raised only if every
+  tier answered "not there";
+  if any tier failed, [`StoreNotAvailable`][asyncbitstore.errors.StoreNotAvailable] lists each
+  failure. An outage is never
   reported as a missing blob.
 - A hit from a source appended with ``cache_result=True`` is written to every cache; a hit from a
   cache is written to the caches before it. Writes run in the background (see ``_fills``):

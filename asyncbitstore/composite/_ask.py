@@ -1,7 +1,7 @@
 """Asking tiers in order: the first answer wins; misses and failures go on to the next tier.
 
 Every read of the chain (``get``, ``exists``, ``size``, ``get_range``, ``stream``) goes through
-:func:`first_answer`, and every failed call on the chain ends with :func:`verdict`: an outage
+`first_answer`, and every failed call on the chain ends with `verdict`: an outage
 is never reported as a missing blob.
 """
 

@@ -1,7 +1,7 @@
 """What every part of a chain shares: its tiers and options, keys, remembered misses and fills.
 
 The read, stream and write paths (``_read``, ``_stream``, ``_write``) are mixins over
-:class:`ChainBase`; ``_chain.Composite`` puts them together.
+`ChainBase`; ``_chain.Composite`` puts them together.
 """
 
 from __future__ import annotations

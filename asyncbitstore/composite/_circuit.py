@@ -1,7 +1,8 @@
 """A circuit breaker per tier: stop asking a tier that keeps failing, then probe it again.
 
 closed     calls go through; ``threshold`` failures in a row open the circuit.
-open       calls are refused at once (:class:`CircuitOpen`) for ``cooldown`` seconds.
+open       calls are refused at once ([`CircuitOpen`][asyncbitstore.errors.CircuitOpen]) for
+``cooldown`` seconds.
 half-open  after the cool-down one call goes through as a probe: success closes the circuit,
            failure opens it for another cool-down. Other calls are refused while it runs. A
            probe that ends with no answer (cancelled) also opens it for another cool-down, so

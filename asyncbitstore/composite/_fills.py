@@ -2,7 +2,7 @@
 
 Every task the library leaves running after a call returns is created here, so that it is
 tracked (never garbage-collected mid-flight), bounded in number, counted, logged on failure, and
-awaited by :meth:`BackgroundWork.flush` (which ``aclose()`` calls).
+awaited by `BackgroundWork.flush` (which ``aclose()`` calls).
 
 Two kinds of work:
 - *fills* are optional: when ``max_pending`` tasks are already pending, a new fill is dropped and

@@ -84,7 +84,7 @@ class WriteGenerations:
         entry.writing += 1
 
     def end(self, key: str) -> None:
-        """The put or delete of ``key`` started by :meth:`begin` has returned (or failed)."""
+        """The put or delete of ``key`` started by `begin` has returned (or failed)."""
         self._seq += 1
         entry = self._keys.pop(key)
         entry.writing -= 1

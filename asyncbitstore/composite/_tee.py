@@ -1,12 +1,12 @@
 """Pipes that copy a stream's chunks into cache writes as they pass ("tee").
 
 The reading side is a streaming ``put`` into a cache; it ends normally only when the writer
-calls :meth:`TeePipe.finish`. If the stream stops early or fails, :meth:`TeePipe.abort` makes the
+calls `TeePipe.finish`. If the stream stops early or fails, `TeePipe.abort` makes the
 put raise instead, so the cache discards what it received and never keeps a partial blob.
 Each pipe holds at most a few chunks, so memory stays bounded whatever the blob's size.
 
 When the cache write ends first (it failed, possibly before reading anything),
-:meth:`TeePipe.detach` is called: the pipe drops what it holds, wakes a writer waiting for
+`TeePipe.detach` is called: the pipe drops what it holds, wakes a writer waiting for
 room, and swallows every later chunk, so the stream goes on for its own reader.
 """
 
@@ -68,7 +68,7 @@ class TeePipe:
             self._queue.get_nowait()
 
     async def chunks(self) -> AsyncIterator[bytes]:
-        """The chunks, for the cache's ``put``; raises :class:`TeeAborted` on abort."""
+        """The chunks, for the cache's ``put``; raises `TeeAborted` on abort."""
         try:
             while True:
                 item = await self._queue.get()

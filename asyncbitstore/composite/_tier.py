@@ -23,7 +23,8 @@ R = TypeVar("R")
 
 
 class Tier:
-    """A store in a chain: a cache or a source, with its options and :class:`TierStats`."""
+    """A store in a chain: a cache or a source, with its options and
+    [`TierStats`][asyncbitstore.stats.TierStats]."""
 
     __slots__ = (
         "_get",
@@ -236,7 +237,8 @@ class Tier:
         return result
 
     async def call(self, method: Callable[..., Awaitable[R]], *args: object) -> R:
-        """``await method(*args)`` within the tier's time limit (a :class:`StoreTimeout`)."""
+        """``await method(*args)`` within the tier's time limit (a
+        [`StoreTimeout`][asyncbitstore.errors.StoreTimeout])."""
         if self.timeout is None:
             return await method(*args)
         try:

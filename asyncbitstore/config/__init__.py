@@ -1,6 +1,6 @@
 """Tier chains described in TOML: reading, checking and building them, and finding the file.
 
-A configuration is a ``[chain]`` table and an ordered list of ``[[tier]]`` tables::
+A configuration is a ``[chain]`` table and an ordered list of ``[[tier]]`` tables:
 
     [chain]
     kind = "sha1"  # "sha1", "hash" (with algorithm = ...), "named" or "plain"
@@ -18,20 +18,24 @@ A configuration is a ``[chain]`` table and an ordered list of ``[[tier]]`` table
     secret_access_key = "${AWS_SECRET_ACCESS_KEY}"
     cache_result = true
 
-Build it with :func:`build_chain` or ``Sha1Composite.from_config(path_or_dict)``. Every problem
-is one :class:`ConfigError` naming the file, the tier (numbered from 1, with its URI), the
+Build it with [`build_chain`][asyncbitstore.config.build_chain] or
+``Sha1Composite.from_config(path_or_dict)``. Every problem
+is one [`ConfigError`][asyncbitstore.config.ConfigError] naming the file, the tier (numbered from
+1, with its URI), the
 option, and what to do. ``${NAME}`` (or ``${NAME:-default}``) in a string is replaced by an
 environment variable, so credentials need not be written in the file; values of secret options
-never appear in errors or in :meth:`ChainConfig.describe`.
+never appear in errors or in [`ChainConfig.describe`][asyncbitstore.config.ChainConfig.describe].
 
 A relative local path in a file (``uri = "cache/"``, ``file://blobs/``,
 ``sqlite://blobs.db/``, an SFTP ``known_hosts`` or ``client_keys``, a GCS ``credentials`` file)
 is taken from the file's folder, however the file itself was named; in a mapping, from the
 working folder when it is loaded. Remote URIs are used as written.
 
-Without an explicit file, :func:`find_config_file` looks at ``$BITSTORE_CONFIG``, then
+Without an explicit file, [`find_config_file`][asyncbitstore.config.find_config_file] looks at
+``$BITSTORE_CONFIG``, then
 ``./bitstore.toml``, then ``bitstore.toml`` in the user config folder; with none of them,
-:func:`default_config` describes a writable file store in the user cache folder.
+[`default_config`][asyncbitstore.config.default_config] describes a writable file store in the user
+cache folder.
 """
 
 from __future__ import annotations
@@ -146,7 +150,8 @@ def load_config(source: Source = None, *, env: Mapping[str, str] | None = None) 
 
     Args:
         source: a TOML file's path, an already parsed mapping, or ``None`` for the default
-            location (see :func:`find_config_file`) or, failing that, :func:`default_config`.
+            location (see [`find_config_file`][asyncbitstore.config.find_config_file]) or, failing
+            that, [`default_config`][asyncbitstore.config.default_config].
         env: the variables ``${NAME}`` refers to (default: ``os.environ``).
 
     Raises:
@@ -171,7 +176,8 @@ def load_config(source: Source = None, *, env: Mapping[str, str] | None = None) 
 
 
 class ChainConfig:
-    """A checked configuration: :meth:`build` makes the chain, :meth:`describe` shows it.
+    """A checked configuration: [`build`][asyncbitstore.config.ChainConfig.build] makes the chain,
+    [`describe`][asyncbitstore.config.ChainConfig.describe] shows it.
 
     Args:
         data: the parsed TOML (``[chain]`` and ``[[tier]]``).
@@ -308,10 +314,12 @@ class ChainConfig:
 def build_chain(
     source: Source = None, *, cls: type[C] | None = None, env: Mapping[str, str] | None = None
 ) -> C:
-    """The chain a configuration describes (see :func:`load_config` for ``source``).
+    """The chain a configuration describes (see [`load_config`][asyncbitstore.config.load_config]
+    for ``source``).
 
     Args:
-        cls: the composite class expected; a file of another kind is a :class:`ConfigError`.
+        cls: the composite class expected; a file of another kind is a
+            [`ConfigError`][asyncbitstore.config.ConfigError].
             By default the file's ``[chain] kind`` decides (``"sha1"`` when absent).
     """
     return load_config(source, env=env).build(cls)

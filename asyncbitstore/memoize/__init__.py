@@ -16,7 +16,7 @@
 arguments bound to its signature with defaults applied (so ``f(1)`` and ``f(1, b=<default>)``
 share a key). Arguments are encoded from their contents, identically in every process: sets
 are sorted, ``**kwargs`` are sorted by name, dicts keep their order. An argument pickle cannot
-handle (a lock, a lambda, an open file, a cycle) raises :class:`UnpicklableArgument`.
+handle (a lock, a lambda, an open file, a cycle) raises `UnpicklableArgument`.
 With ``unstable=True`` the key also covers the function's code and, recursively, the code of
 the functions of its own module that it calls, so editing any of them starts a fresh cache;
 docstrings, comments and line numbers do not count, and neither do closures' values or code
@@ -32,7 +32,7 @@ store (memory, files, S3, SQLite, SFTP, ...), or a ``Composite`` of such tiers w
 **Calls.** Concurrent calls with equal keys compute once (single flight). An exception is
 raised to every waiting caller and nothing is cached. A store that is unavailable, or bytes
 that no longer deserialize, only cost a recomputation (logged), and so does a failed write.
-Values are serialized with :mod:`pickle` unless ``serializer=`` gives an object with
+Values are serialized with `pickle` unless ``serializer=`` gives an object with
 ``dumps(value) -> bytes`` and ``loads(bytes) -> value``.
 
 **Plain functions.** ``f(...)`` on a memoized plain function blocks: the store is used on a
@@ -77,7 +77,7 @@ _LOOP = LoopThread("asyncbitstore-memoize")
 
 
 class Serializer(Protocol):
-    """Turns values into bytes and back (the :mod:`pickle` module is one)."""
+    """Turns values into bytes and back (the `pickle` module is one)."""
 
     def dumps(self, obj: Any, /) -> bytes: ...
 
@@ -93,7 +93,7 @@ def memoize(
         store: where values go, under hex-digest keys (see the module docstring).
         unstable: also key on the code of the function and of the functions of its module
             it calls, so that editing them invalidates earlier results.
-        serializer: ``dumps``/``loads`` for the values; default :mod:`pickle`.
+        serializer: ``dumps``/``loads`` for the values; default `pickle`.
 
     Raises:
         TypeError: ``store`` cannot hold memoized values, or ``serializer`` lacks a method.

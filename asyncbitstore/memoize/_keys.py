@@ -1,13 +1,13 @@
 """Deterministic cache keys for ``memoize``: arguments and code encoded as bytes, then hashed.
 
-:func:`encode` turns a value into bytes that depend only on its contents: the same in every
+`encode` turns a value into bytes that depend only on its contents: the same in every
 process (no hash seed, no object identity, no pickle memo), so equal arguments give one key.
 Builtin containers are walked; sets are sorted, while dicts keep their insertion order (a
 function can see it). Any other object is encoded the way pickle would rebuild it (through
 ``__reduce_ex__``), classes and functions by their importable name. What pickle refuses, or a
-cycle, raises :class:`UnpicklableArgument`. The bytes are never unpickled: they are only hashed.
+cycle, raises `UnpicklableArgument`. The bytes are never unpickled: they are only hashed.
 
-:func:`code_fingerprint` encodes a function's code, and that of the functions of its own
+`code_fingerprint` encodes a function's code, and that of the functions of its own
 module it calls (recursively): bytecode, constants, names and argument layout, but not
 docstrings, line numbers or comments.
 """

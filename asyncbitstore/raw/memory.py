@@ -31,7 +31,7 @@ class MemoryRaw(RawStore):
     Args:
         max_bytes: when set, the total size of the blobs is kept at or under it by evicting the
             least-recently used ones (a read counts as a use). A single blob bigger than the
-            bound is refused with :class:`~asyncbitstore.errors.StoreFull`.
+            bound is refused with [`StoreFull`][asyncbitstore.errors.StoreFull].
 
     The blobs are plain data: they are kept when the store is pickled.
     """

@@ -1,7 +1,7 @@
 """Checking a whole body against the digest its server announced, shared by S3 and GCS.
 
 A body whose digest differs is first taken for damage on the way (a flipped bit in a proxy, a
-broken middlebox): :class:`ChecksumMismatch` is a :class:`~asyncbitstore.retry.TransientError`,
+broken middlebox): `ChecksumMismatch` is a [`TransientError`][asyncbitstore.retry.TransientError],
 so the store's retry policy reads the object again. Only a mismatch that outlasts the retries
 becomes `InvalidDataFound` (the backend does that, naming the store and URI).
 """

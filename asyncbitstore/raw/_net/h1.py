@@ -1,14 +1,14 @@
-"""A small HTTP/1.1 keep-alive client for the S3 hot path's GETs: :class:`Pool`.
+"""A small HTTP/1.1 keep-alive client for the S3 hot path's GETs: `Pool`.
 
 aiohttp's per-request machinery (URL objects, header multidicts built and checked twice, the
 request and response objects, the connector's bookkeeping) costs several times what a GET of
-a small object needs. A :class:`Pool` sends a request as bytes already built and reads the
-answer with ``httptools`` (the llhttp parser) on an :class:`asyncio.BufferedProtocol`, and the
+a small object needs. A `Pool` sends a request as bytes already built and reads the
+answer with ``httptools`` (the llhttp parser) on an `asyncio.BufferedProtocol`, and the
 caller gets it once the message is complete.
 
 A body whose ``Content-Length`` is known is copied once: once the head is parsed, the socket
 is read straight into the `bytes` object handed to the caller (the buffer of an
-:class:`io.BytesIO` sized to the body, whose ``getvalue`` gives that buffer away uncopied), so a
+`io.BytesIO` sized to the body, whose ``getvalue`` gives that buffer away uncopied), so a
 large GET holds about one body's worth of memory, not two. A chunked body is read through the
 parser in pieces and joined (bounded by ``max_body`` all the same).
 
@@ -18,17 +18,17 @@ stays on aiohttp. The rules that keep it as correct as aiohttp:
 - a connection goes back to the idle list only after a complete message that allows keep-alive,
   with no stray bytes after it; any other outcome (an error, a cancellation or time limit while
   waiting, a parse error, ``Connection: close``) closes it;
-- a body cut short, a connection reset or a malformed answer raise :class:`BrokenResponse` (a
+- a body cut short, a connection reset or a malformed answer raise `BrokenResponse` (a
   ``ConnectionError``, so retried as transient): partial data is never returned; so does an
   answer with a body but neither ``Content-Length`` nor chunked framing (S3 always frames its
   bodies, and a body "until the close" cannot tell a cut from the end);
 - every buffer has a bound: the head (64 KiB, lines of at most 8190 bytes, at most 128
   headers, about as aiohttp's parser allows) and the body (``max_body``: a larger announced
-  length or chunked body raises :class:`BodyTooLarge`, and the connection is dropped);
+  length or chunked body raises `BodyTooLarge`, and the connection is dropped);
 - a reused connection the server had already closed is noticed before use when its close has
   arrived, and otherwise when it closes before the first byte of the answer: the request is
   then sent once more on a new connection (GETs are idempotent);
-- https endpoints use a default :class:`ssl.SSLContext` (certificates and host names checked)
+- https endpoints use a default `ssl.SSLContext` (certificates and host names checked)
   unless the pool is given one;
 - a request head holding a control character or a character outside Latin-1 is refused with
   ``ValueError`` before anything is sent.
@@ -392,7 +392,7 @@ class Pool:
 
     Args:
         limit: how many idle connections to keep per host.
-        context: for https, instead of :func:`ssl.create_default_context` (say, trusting a
+        context: for https, instead of `ssl.create_default_context` (say, trusting a
             private CA); it should verify certificates and host names as the default does.
         max_body: the largest body read; a larger one raises `BodyTooLarge`.
     """

@@ -3,9 +3,9 @@
 Writes are atomic: bytes go to a temporary file in the destination folder, which is renamed over
 the destination only once complete, so readers see the old blob or the new one, never a part.
 
-A :class:`Folder` confines every call to a root: the path below the root is walked one name at
+A `Folder` confines every call to a root: the path below the root is walked one name at
 a time from an open descriptor of the root, with ``O_NOFOLLOW``, so a symlink planted under the
-root (as a folder on the way or as the file itself) is refused with :class:`Escape` instead of
+root (as a folder on the way or as the file itself) is refused with `Escape` instead of
 being followed. Without a root, paths are used as given (symlinks followed), as before.
 """
 
@@ -459,5 +459,5 @@ def abort(file: BinaryIO, temp: Temp) -> None:
 
 
 def abort_pair(opened: tuple[BinaryIO, Temp]) -> None:
-    """:func:`abort` for the result of :func:`open_temp`."""
+    """`abort` for the result of `open_temp`."""
     abort(*opened)

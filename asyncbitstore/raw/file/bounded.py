@@ -1,7 +1,7 @@
 """``BoundedFileRaw``: a cache folder kept under a size bound by least-recently-used eviction.
 
 This is what ``HashCache(FileRaw(), "/var/cache/blobs/", max_bytes=...)`` stores its blobs in.
-Layout of the folder::
+Layout of the folder:
 
     /var/cache/blobs/.abs-index.sqlite      sizes and last use of every blob (see cache_index)
     /var/cache/blobs/4b/c3/4bc39c7d87...    blob "4bc39c7d87...": two levels of subfolders
@@ -9,7 +9,7 @@ Layout of the folder::
 
 so no folder holds more than 65,536 entries plus its share of the blobs. Processes on one
 machine may share the folder: the index is a SQLite database whose transactions serialize them,
-and a blob being streamed is never evicted (see :mod:`asyncbitstore.cache_index`, and
+and a blob being streamed is never evicted (see `asyncbitstore.cache_index`, and
 ``_cache_files`` for the file side).
 
 Hits cost what an unbounded ``FileRaw`` read costs: their recency is collected in memory and

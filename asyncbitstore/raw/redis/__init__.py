@@ -6,7 +6,7 @@ URIs name the server and database, then the key: a store built with
 password). ``<key>`` is any non-empty string; keys starting with ``.abstmp-`` are reserved for
 in-progress streaming writes and are refused. ``rediss://`` (TLS) works the same way.
 
-As the shared cache of a fleet, in front of a bucket::
+As the shared cache of a fleet, in front of a bucket:
 
     redis = RedisRaw("redis://:secret@cache.internal:6379/0", ttl=7 * 86400)
     store.append_cache(Sha1Cache(redis, redis.uri("blobs/")))

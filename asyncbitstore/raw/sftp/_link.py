@@ -1,7 +1,7 @@
 """The connection behind ``SFTPRaw``: URL parsing, one SSH session per loop, error classes.
 
-A :class:`Link` lives in a ``LoopLocal`` (one per store, process and event loop). It holds the
-current :class:`Session` (an SSH connection and its SFTP client), builds a new one when the
+A `Link` lives in a ``LoopLocal`` (one per store, process and event loop). It holds the
+current `Session` (an SSH connection and its SFTP client), builds a new one when the
 current one was found broken, and bounds the SFTP operations in flight with a semaphore.
 """
 

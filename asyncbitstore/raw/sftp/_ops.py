@@ -41,7 +41,7 @@ class NotAFile(Exception):
 
 
 async def open_read(path: str, session: Session) -> tuple[Any, int]:
-    """An open file and its size; a folder or device raises :class:`NotAFile`."""
+    """An open file and its size; a folder or device raises `NotAFile`."""
     file = await session.sftp.open(path, "rb")
     try:
         attrs = await file.stat()

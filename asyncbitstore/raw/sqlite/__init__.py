@@ -3,7 +3,7 @@
 URIs: a store on ``/var/cache/blobs.db`` answers for ``sqlite:///var/cache/blobs.db/<key>``,
 that is ``sqlite://``, the database's absolute path, ``/``, then the key. A key is any
 non-empty string without NUL characters (slashes are fine: ``list`` treats them as any other
-character). ``store.uri(key)`` builds a URI and ``store.base`` is the common prefix::
+character). ``store.uri(key)`` builds a URI and ``store.base`` is the common prefix:
 
     cache = SqliteRaw("/var/cache/blobs.db", max_bytes=2 << 30)
     chain.append_cache(Sha1Cache(cache, cache.uri("sha1/")))
@@ -49,9 +49,10 @@ class SqliteRaw(PrefixedRaw):
             least-recently used ones after each put. Reads count as uses; they are recorded
             in batches (every 512 reads or each second, and before each put), so recency is
             approximate across processes. A blob bigger than the bound raises
-            :class:`~asyncbitstore.errors.StoreFull`.
+            [`StoreFull`][asyncbitstore.errors.StoreFull].
         lock_timeout: seconds a call waits for another connection's write lock (SQLite's busy
-            timeout) before it fails with :class:`~asyncbitstore.errors.StoreNotAvailable`.
+            timeout) before it fails with
+            [`StoreNotAvailable`][asyncbitstore.errors.StoreNotAvailable].
         fsync: commit with ``synchronous=FULL`` (survives power loss). By default
             ``synchronous=NORMAL``: every commit is still atomic and survives a crash of the
             process.

@@ -1,6 +1,6 @@
 """SQLite connections behind ``SqliteRaw``: schema, WAL, one connection per worker thread.
 
-Each worker thread keeps one connection (opened on its first call); :meth:`Connections.close`
+Each worker thread keeps one connection (opened on its first call); `Connections.close`
 closes them all, each once no call is using it, and the threads quietly open new ones if the
 store is used again. After ``os.fork()`` the parent's connections are abandoned, never used or
 closed in the child (SQLite forbids carrying a connection across a fork).
@@ -84,7 +84,7 @@ def writing(conn: sqlite3.Connection, lock: threading.Lock) -> Iterator[None]:
 class _Held:
     """A worker thread's connection; ``with held as conn`` holds it for one call.
 
-    :meth:`Connections.close` closes it under its lock; the next ``with`` then opens a new one
+    `Connections.close` closes it under its lock; the next ``with`` then opens a new one
     (a class rather than a generator context manager: this runs for every call).
     """
 

@@ -1,7 +1,7 @@
 """Blocking SQLite statements behind ``SqliteRaw`` (run on its worker threads).
 
 Connections, schema and write locks are in ``_sqlite_conn``; here are the reads and writes, the
-snapshot :class:`Reader` for streams and the least-recently-used eviction.
+snapshot `Reader` for streams and the least-recently-used eviction.
 """
 
 from __future__ import annotations
