@@ -105,7 +105,8 @@ async def test_a_resumable_create_names_the_condition_when_the_session_starts() 
     method, _, query, _, body = recorder.seen[0]
     assert method == "POST" and query["uploadType"] == ["resumable"]
     assert query["ifGenerationMatch"] == ["0"]
-    assert json.loads(body) == {"name": "k", "metadata": {"a": "b"}}
+    # the frame mark (plain data: "none") goes with the user's metadata
+    assert json.loads(body) == {"name": "k", "metadata": {"a": "b", "bitstore-frame": "none"}}
 
 
 async def test_an_overwrite_sends_no_condition() -> None:

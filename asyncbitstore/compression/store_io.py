@@ -9,18 +9,36 @@ Every store routes its data through these helpers, so the rules live in one plac
 - :func:`decode_stream`: the same for a stream, in bounded memory;
 - :func:`range_of_stored` and :func:`read_range`: byte ranges, refused with
   :class:`~asyncbitstore.errors.CompressedRange` for a compressed blob;
-- :func:`verified_stored`: digest checks of data given in its stored form (``put(stored=True)``).
+- :func:`verified_stored`: digest checks of data given in its stored form (``put(stored=True)``);
+- `frame_metadata`, `with_frame_mark` and `read_marked_range`: the frame recorded in object
+  metadata.
+
+Frame marks. A backend with object metadata (S3, GCS) records the frame of every blob it
+writes under the user-metadata key `FRAME_KEY`: ``none`` (the bytes are the data),
+``identity`` (the data behind an identity header) or the codec's name (``gzip``, ``br``,
+``zstd``). Its ranged reads return the object's metadata with the bytes (S3 sends
+``x-amz-meta-*`` and GCS ``x-goog-meta-*`` on a ranged GET), so `read_marked_range`
+answers a range of a marked blob from that one request: the bytes of a ``none`` blob, a
+``CompressedRange`` for a compressed one, a second read shifted past the header for an
+``identity`` one. A blob with no mark (or a mark this version does not know) was written
+before marks existed, or by another tool: only then are its first bytes read to learn its
+frame, and the verdict is remembered for the object's version (its ETag, or GCS generation),
+so later ranges of the same version cost one request too. A backend with no metadata (HTTP)
+has only that remembered verdict to go on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import warnings
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator
+from collections import OrderedDict
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._core.data import PutData, chunks_of, slice_range
-from ..errors import CompressedRange, InvalidDataFound
+from .._core.put_attrs import METADATA_LIMIT
+from ..errors import CompressedRange, InvalidDataFound, InvalidRange
 from .codecs import HEADER_SIZE, IDENTITY_HEADER, MAGIC, codec_by_id, codec_named
 from .frame import Codec, Compressor, CorruptFrame
 
@@ -28,18 +46,25 @@ if TYPE_CHECKING:
     from .._core.keys import HashKeys
 
 __all__ = [
+    "FRAME_KEY",
     "DecodedHasher",
     "FrameReader",
+    "FrameVerdicts",
+    "Span",
     "check_options",
     "decode",
     "decode_stream",
     "encode",
+    "frame_metadata",
+    "frame_of",
     "put_options",
     "range_of_stored",
+    "read_marked_range",
     "read_range",
     "stored_flag",
     "stored_option",
     "verified_stored",
+    "with_frame_mark",
 ]
 
 #: Payloads bigger than this are (de)compressed on a worker thread, off the event loop (zlib,
@@ -376,3 +401,231 @@ async def _head_and_range(
     if isinstance(data, BaseException):
         raise data
     return head, data
+
+
+# -- frame marks in object metadata (see the module docstring) ------------------------------------
+
+#: The user-metadata key under which a backend with object metadata records a blob's frame.
+FRAME_KEY = "bitstore-frame"
+#: The mark of a blob stored verbatim, with no frame.
+_UNFRAMED = "none"
+#: The most object versions whose frame a store remembers (for blobs without a mark).
+MAX_VERDICTS = 4096
+
+
+def frame_of(head: bytes) -> str | None:
+    """The mark for a stored form starting with ``head`` (its first `HEADER_SIZE` bytes, or
+    all of a shorter blob): ``none``, ``identity`` or a codec's name; None for a frame header
+    this version cannot read (such a blob gets no mark, and its reads judge its bytes)."""
+    if not head.startswith(MAGIC):
+        return _UNFRAMED
+    try:
+        if len(head) < HEADER_SIZE:
+            return None
+        return codec_by_id(head[:HEADER_SIZE]).name
+    except CorruptFrame:
+        return None
+
+
+async def frame_metadata(data: PutData) -> tuple[dict[str, str], PutData]:
+    """The metadata recording the frame of ``data``, a stored form about to be written, and the
+    data to write in its place (for a stream, its first bytes are read here to decide and are
+    handed on in front of the rest; bytes come back as they are).
+
+    Every write on a backend with object metadata attaches this (after any user metadata, so
+    the mark cannot be overridden), compressed or not: an object without the mark is then
+    known to come from an older version or another tool.
+    """
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        head = bytes(memoryview(data)[:HEADER_SIZE])
+        rest: PutData = data
+    else:
+        head, rest = await _peek(data, HEADER_SIZE)
+    mark = frame_of(head)
+    return ({} if mark is None else {FRAME_KEY: mark}), rest
+
+
+def with_frame_mark(metadata: Mapping[str, str], mark: Mapping[str, str]) -> dict[str, str]:
+    """User ``metadata`` with ``mark`` (from `frame_metadata`) in place of any `FRAME_KEY` the
+    user gave. The mark is left out when it would take the metadata past S3's 2 KiB: such a
+    blob reads right, its ranges just read its first bytes once per version, as for a blob
+    written by another tool."""
+    merged = {name: value for name, value in metadata.items() if name != FRAME_KEY}
+    size = sum(len(name) + len(value) for name, value in merged.items())
+    if size + sum(len(name) + len(value) for name, value in mark.items()) <= METADATA_LIMIT:
+        merged.update(mark)
+    return merged
+
+
+async def _peek(data: AsyncIterable[bytes], size: int) -> tuple[bytes, AsyncIterator[bytes]]:
+    """The first ``size`` bytes of a stream (fewer if it is shorter), and the whole stream."""
+    chunks = chunks_of(data)
+    taken: list[bytes] = []
+    seen = 0
+    while seen < size:
+        chunk = await anext(chunks, None)
+        if chunk is None:
+            break
+        taken.append(chunk)
+        seen += len(chunk)
+
+    async def whole() -> AsyncIterator[bytes]:
+        try:
+            for chunk in taken:
+                yield chunk
+            taken.clear()
+            async for chunk in chunks:
+                yield chunk
+        finally:
+            await chunks.aclose()
+
+    return b"".join(taken)[:size], whole()
+
+
+@dataclass(frozen=True)
+class Span:
+    """What a backend's ranged read of a stored form tells.
+
+    Attributes:
+        data: the bytes.
+        frame: the object's frame mark (the `FRAME_KEY` metadata), if it has one.
+        version: a value that changes whenever the object's bytes do (S3's ETag, GCS's
+            generation, a strong HTTP ETag), if the answer has one.
+    """
+
+    data: bytes
+    frame: str | None = None
+    version: str | None = None
+
+    @classmethod
+    def of(cls, data: bytes, metadata: Mapping[str, str], version: str | None) -> Span:
+        """A span whose frame mark is read from ``metadata`` (user metadata, any case)."""
+        frame = next((v for k, v in metadata.items() if k.lower() == FRAME_KEY), None)
+        return cls(data, frame, version)
+
+
+class FrameVerdicts:
+    """The frames learnt by reading the first bytes of unmarked objects: one version per URI
+    (at most `MAX_VERDICTS` URIs, the least recently used forgotten first)."""
+
+    def __init__(self) -> None:
+        self._known: OrderedDict[str, tuple[str, str]] = OrderedDict()
+
+    def knows(self, uri: str) -> bool:
+        """Whether a frame was learnt for some version of ``uri``."""
+        return uri in self._known
+
+    def get(self, uri: str, version: str | None) -> str | None:
+        """The frame learnt for this version of ``uri``, if any."""
+        known = self._known.get(uri)
+        if known is None or version is None or known[0] != version:
+            return None
+        self._known.move_to_end(uri)
+        return known[1]
+
+    def learn(self, uri: str, version: str | None, frame: str) -> None:
+        """Remember ``frame`` for this version of ``uri`` (nothing without a version)."""
+        if version is None:
+            return
+        self._known[uri] = (version, frame)
+        self._known.move_to_end(uri)
+        while len(self._known) > MAX_VERDICTS:
+            self._known.popitem(last=False)
+
+
+_KNOWN_FRAMES = frozenset({_UNFRAMED, "identity", "gzip", "br", "zstd"})
+SpanRead = Callable[[int, int], Awaitable[Span]]
+
+
+async def read_marked_range(
+    store: object,
+    uri: str,
+    start: int,
+    end: int,
+    read: SpanRead,
+    verdicts: FrameVerdicts,
+    *,
+    marks: bool,
+) -> bytes:
+    """Bytes ``[start, end)`` of the data, through ``read``, which serves stored-form ranges
+    with what the answer tells of the object (see the module docstring for the costs).
+
+    A range from 0 judges the bytes it reads, as `read_range` does. Any other range trusts
+    the object's mark, or the frame remembered for its version; with neither, its first bytes
+    are read after the range (``marks``: the backend records marks, so most objects have
+    one) or, on first sight of the URI, alongside it (a backend without marks).
+
+    Raises:
+        CompressedRange: the blob is compressed.
+    """
+    if start == 0:
+        return await read_range(store, uri, start, end, _bytes_of(read))
+    if not marks and not verdicts.knows(uri):
+        return await _probed_range(store, uri, start, end, read, verdicts)
+    try:
+        span = await read(start, end)
+    except CompressedRange:
+        raise
+    except InvalidRange:  # past the stored end, which for a framed blob is not the data's
+        found = _frame_in(store, uri, (await read(0, HEADER_SIZE)).data)
+        if found == _UNFRAMED:
+            raise
+        return await _framed_range(store, uri, start, end, read, found)
+    frame = span.frame if span.frame in _KNOWN_FRAMES else verdicts.get(uri, span.version)
+    if frame is None:
+        head = await read(0, HEADER_SIZE)
+        if head.version != span.version:  # the object changed between the two reads
+            return await read_range(store, uri, start, end, _bytes_of(read))
+        frame = _frame_in(store, uri, head.data)
+        verdicts.learn(uri, span.version, frame)
+    if frame == _UNFRAMED:
+        return span.data
+    return await _framed_range(store, uri, start, end, read, frame)
+
+
+async def _probed_range(
+    store: object, uri: str, start: int, end: int, read: SpanRead, verdicts: FrameVerdicts
+) -> bytes:
+    """A range read alongside the blob's first bytes (two requests, one round trip)."""
+    head, span = await asyncio.gather(
+        read(0, HEADER_SIZE), read(start, end), return_exceptions=True
+    )
+    if isinstance(head, BaseException):
+        raise head
+    frame = _frame_in(store, uri, head.data)
+    if isinstance(span, BaseException):
+        if frame == _UNFRAMED:
+            raise span
+    elif span.version == head.version:
+        verdicts.learn(uri, span.version, frame)
+    if frame == _UNFRAMED:
+        assert isinstance(span, Span)
+        return span.data
+    return await _framed_range(store, uri, start, end, read, frame)
+
+
+async def _framed_range(
+    store: object,
+    uri: str,
+    start: int,
+    end: int,
+    read: SpanRead,
+    frame: str,
+) -> bytes:
+    if frame != "identity":
+        raise CompressedRange(store, uri, start, end, frame)
+    return (await read(start + HEADER_SIZE, end + HEADER_SIZE)).data
+
+
+def _frame_in(store: object, uri: str, head: bytes) -> str:
+    """The frame of a blob whose first bytes are ``head`` (raises for a damaged header)."""
+    if not head.startswith(MAGIC):
+        return _UNFRAMED
+    return _header_codec(store, uri, head).name
+
+
+def _bytes_of(read: SpanRead) -> Callable[[int, int], Awaitable[bytes]]:
+    async def data(first: int, last: int) -> bytes:
+        return (await read(first, last)).data
+
+    return data

@@ -7,7 +7,12 @@ backend, compressed frame and all); `RawStore` builds the `Store` methods on top
 - `stream` decodes the stored stream step by step (its hook `_stream`);
 - `put` encodes the data (compressing it or framing it) before handing it on (its hook `_put`);
 - `get_range` reads ranges of the stored form through `read_range`, which refuses a compressed
-  blob with `CompressedRange`.
+  blob with `CompressedRange`; a backend whose ranged reads say more about the object (its
+  frame mark in metadata, a version) implements `_stored_span` and sets `_range_spans`, and
+  its ranges go through `read_marked_range` instead;
+- a backend with object metadata sets `_frame_marks`: `put` then adds the metadata recording
+  the frame (`frame_metadata`) to the ``attrs.metadata`` it hands `_put_stored`, over any user
+  key of the same name.
 
 `stored=True` skips the decoding and encoding. `raw=` is accepted as its deprecated old name.
 """
@@ -15,6 +20,7 @@ backend, compressed frame and all); `RawStore` builds the `Store` methods on top
 from __future__ import annotations
 
 import abc
+import dataclasses
 import functools
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
@@ -22,7 +28,18 @@ from typing import Any, ClassVar
 from .._core.data import PutData, check_put_data, check_range
 from .._core.put_attrs import PLAIN, PutAttrs
 from ..compression.codecs import MAGIC_BYTE
-from ..compression.store_io import decode, decode_stream, encode, read_range, stored_flag
+from ..compression.store_io import (
+    FrameVerdicts,
+    Span,
+    decode,
+    decode_stream,
+    encode,
+    frame_metadata,
+    read_marked_range,
+    read_range,
+    stored_flag,
+    with_frame_mark,
+)
 from ..errors import InvalidURI
 from ..store import Store
 
@@ -44,6 +61,12 @@ class RawStore(Store):
     ``Content-Encoding``) also implements `_get_content` and `_stream_content`, which undo it;
     the frame is then decoded from what they return.
     """
+
+    #: Whether `put` adds the frame's mark to the metadata `_put_stored` stores (backends
+    #: that store ``attrs.metadata`` with the object).
+    _frame_marks: ClassVar[bool] = False
+    #: Whether `_stored_span` is implemented (ranges then go through `read_marked_range`).
+    _range_spans: ClassVar[bool] = False
 
     # -- what a backend implements --------------------------------------------------------------
 
@@ -78,6 +101,13 @@ class RawStore(Store):
 
         ``start`` and ``end`` are the range asked for, which ``InvalidRange`` names.
         """
+
+    async def _stored_span(
+        self, uri: str, where: Any, start: int, end: int, first: int, last: int, /
+    ) -> Span:
+        """`_stored_range`, with the object's frame mark and version when the answer has them
+        (for a backend that sets `_range_spans`)."""
+        return Span(await self._stored_range(uri, where, start, end, first, last))
 
     async def _get_content(self, uri: str) -> bytes:
         """The blob's bytes with any encoding the backend records beside them (an HTTP
@@ -137,6 +167,9 @@ class RawStore(Store):
         where = self._locate(uri)
         check_put_data(data)
         encoded = await encode(data, compress, level, stored)
+        if self._frame_marks:
+            mark, encoded = await frame_metadata(encoded)
+            attrs = dataclasses.replace(attrs, metadata=with_frame_mark(attrs.metadata, mark))
         await self._put_stored(uri, where, encoded, attrs, *options)
 
     async def get_range(self, uri: str, start: int, end: int) -> bytes:
@@ -144,8 +177,25 @@ class RawStore(Store):
         where = self._locate(uri)
         shown = self._shown(uri)
         check_range(self, shown, start, end)
-        read = functools.partial(self._stored_range, uri, where, start, end)
-        return await read_range(self, shown, start, end, read)
+        if not self._range_spans:
+            read = functools.partial(self._stored_range, uri, where, start, end)
+            return await read_range(self, shown, start, end, read)
+        spans = functools.partial(self._stored_span, uri, where, start, end)
+        verdicts = self._frame_verdicts()
+        marks = self._frame_marks
+        return await read_marked_range(self, shown, start, end, spans, verdicts, marks=marks)
+
+    def _frame_verdicts(self) -> FrameVerdicts:
+        """The frames this store learnt of unmarked objects (kept out of pickles)."""
+        verdicts: FrameVerdicts | None = self.__dict__.get("_verdicts")
+        if verdicts is None:
+            verdicts = self.__dict__["_verdicts"] = FrameVerdicts()
+        return verdicts
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state.pop("_verdicts", None)
+        return state
 
 
 class PrefixedRaw(RawStore):

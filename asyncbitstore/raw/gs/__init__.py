@@ -35,6 +35,7 @@ from ...compression.content_encoding import (
     refuse_range,
     transport_only,
 )
+from ...compression.store_io import Span
 from ...errors import (
     BucketNotFound,
     CompressedRange,
@@ -64,6 +65,7 @@ R = TypeVar("R")
 _MAX_KNOWN_BUCKETS = 1024
 _OPEN_RANGE_FROM = 1 << 53  # a range end this large is asked as "to the end" (bytes=N-)
 _STORED_ENCODING = "X-Goog-Stored-Content-Encoding"
+_GENERATION = "X-Goog-Generation"
 _GENERATION_TRIES = 3  # reads of a pinned generation when writes keep replacing it
 
 
@@ -267,9 +269,10 @@ class GSRaw(RawStore):
         start: int,
         end: int,
         asked: tuple[int, int],
-    ) -> bytes:
-        """Bytes ``[start, end)`` of a 206 naming exactly them, or sliced from a whole 200;
-        `CompressedRange` for an object stored with a ``Content-Encoding``."""
+    ) -> Span:
+        """Bytes ``[start, end)`` of a 206 naming exactly them, or sliced from a whole 200,
+        with the object's frame mark (``x-goog-meta-*``) and generation; `CompressedRange`
+        for an object stored with a ``Content-Encoding``."""
         span = f"bytes={start}-{'' if end >= _OPEN_RANGE_FROM else end - 1}"
         response = await client.get_media(bucket, name, span)
         async with response:
@@ -279,10 +282,13 @@ class GSRaw(RawStore):
                 data, size = await responses.slice_body(response, start, end)
                 if start > size:
                     raise InvalidRange(self, uri, start, end, f"the blob has {size} bytes")
-                return data
-            header = response.headers.get("Content-Range")
-            return await responses.read_span(
-                response.content, responses.span_length(header, start, end)
+            else:
+                header = response.headers.get("Content-Range")
+                data = await responses.read_span(
+                    response.content, responses.span_length(header, start, end)
+                )
+            return Span.of(
+                data, gs_meta.user_metadata(response.headers), response.headers.get(_GENERATION)
             )
 
     async def _get_answer(self, uri: str) -> tuple[bytes, Mapping[str, str]]:
@@ -300,18 +306,28 @@ class GSRaw(RawStore):
         data, headers = await self._get_answer(uri)
         return await self._undo(uri, data, headers.get("Content-Encoding"))
 
+    _range_spans = True
+    _frame_marks = True
+
     async def _stored_range(
         self, uri: str, where: Any, asked_start: int, asked_end: int, start: int, end: int
     ) -> bytes:
-        """A range request (open-ended for a huge ``end``). The object's first bytes must show
-        it is not stored compressed: a range from 0 gets them in the same request, any other
-        range costs a second, concurrent request for them."""
+        span = await self._stored_span(uri, where, asked_start, asked_end, start, end)
+        return span.data
+
+    async def _stored_span(
+        self, uri: str, where: Any, asked_start: int, asked_end: int, start: int, end: int
+    ) -> Span:
+        """A range request (open-ended for a huge ``end``); the answer's ``x-goog-meta-*``
+        headers carry the object's frame mark, so a marked object needs no second request to
+        show it is not compressed."""
         bucket, name = where
         if start < end:
             read = partial(self._read_span, uri=uri, bucket=bucket, name=name, start=start,
                            end=end, asked=(asked_start, asked_end))  # fmt: skip
             try:
-                return await self._do(uri, read, bucket=bucket)
+                span: Span = await self._do(uri, read, bucket=bucket)
+                return span
             except CompressedRange:
                 raise
             except InvalidRange:  # 416: start at or past the end
@@ -319,7 +335,7 @@ class GSRaw(RawStore):
         size = await self.size(uri)
         if start > size:
             raise InvalidRange(self, uri, start, end, f"the blob has only {size} bytes")
-        return b""
+        return Span(b"")
 
     async def _stream_stored(
         self, uri: str, chunk_size: int, decode: bool = False

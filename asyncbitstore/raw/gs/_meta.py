@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from ...compression.store_io import FRAME_KEY
 from ...meta import ObjectMeta
 
-__all__ = ["from_resource"]
+__all__ = ["from_resource", "user_metadata"]
 
 _RFC3339 = re.compile(
     r"(?P<base>\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d)(?P<fraction>\.\d+)?"
@@ -39,10 +40,10 @@ def _text(value: object) -> str | None:
 
 def from_resource(resource: Mapping[str, Any]) -> ObjectMeta:
     """Size, ETag, ``updated``, ``contentType``, generation (as the version) and custom
-    metadata of an object resource."""
+    metadata of an object resource (without the frame mark this package keeps there)."""
     custom = resource.get("metadata")
     metadata = (
-        {str(k): str(v) for k, v in custom.items() if v is not None}
+        {str(k): str(v) for k, v in custom.items() if v is not None and k != FRAME_KEY}
         if isinstance(custom, Mapping)
         else {}
     )
@@ -54,3 +55,16 @@ def from_resource(resource: Mapping[str, Any]) -> ObjectMeta:
         version=_text(resource.get("generation")),
         metadata=metadata,
     )
+
+
+_META_HEADER = "x-goog-meta-"
+
+
+def user_metadata(headers: Mapping[str, str]) -> dict[str, str]:
+    """The custom metadata a media download's ``x-goog-meta-*`` headers carry (names
+    lower-cased, as HTTP headers do not keep case)."""
+    return {
+        name.lower()[len(_META_HEADER) :]: value
+        for name, value in headers.items()
+        if name.lower().startswith(_META_HEADER)
+    }

@@ -33,6 +33,7 @@ from ...compression.content_encoding import (
     decode_content_stream,
     refuse_range,
 )
+from ...compression.store_io import Span
 from ...errors import (
     BitstoreError,
     InvalidRange,
@@ -303,31 +304,42 @@ class HTTPRaw(RawStore):
         bound = self.max_decoded_bytes
         return await decode_content(self, redact(uri), data, encoding, bound, "max_decoded_bytes")
 
+    _range_spans = True
+
     async def _stored_range(
         self, uri: str, url: Any, asked_start: int, asked_end: int, start: int, end: int
     ) -> bytes:
-        """A ``Range`` request. A range from 0 shows in its first bytes whether the blob is
-        stored compressed; any other range costs a second, concurrent request for them."""
+        return (await self._stored_span(uri, url, asked_start, asked_end, start, end)).data
+
+    async def _stored_span(
+        self, uri: str, url: Any, asked_start: int, asked_end: int, start: int, end: int
+    ) -> Span:
+        """A ``Range`` request, with the answer's strong ``ETag`` as the object's version. An
+        HTTP object has no frame mark: the first range of a URI not from 0 costs a second,
+        concurrent request for its first bytes, and what they show is remembered for the
+        ETag, so later ranges of the same version cost one request."""
         if start == end:  # HTTP cannot ask for zero bytes
             if start > await self.size(uri):
                 raise InvalidRange(self, redact(url), start, end, "it starts past the end")
-            return b""
+            return Span(b"")
 
-        async def read(response: aiohttp.ClientResponse) -> bytes:
+        async def read(response: aiohttp.ClientResponse) -> Span:
             if response.status == 416:
-                return await self._unsatisfiable(response, url, start, end)
+                return Span(await self._unsatisfiable(response, url, start, end))
             self._check(response, url, 200, 206)
             encoding = response.headers.get("Content-Encoding")
             refuse_range(self, redact(url), encoding, asked_start, asked_end)
+            version = _strong(response.headers.get("ETag"))
             if response.status == 200:  # the server ignored the range
                 data, size = await responses.slice_body(response, start, end)
                 if start > size:
                     raise InvalidRange(self, redact(url), start, end, f"the blob has {size} bytes")
-                return data
+                return Span(data, version=version)
             header = response.headers.get("Content-Range")
-            return await responses.read_span(
+            data = await responses.read_span(
                 response.content, responses.span_length(header, start, end)
             )
+            return Span(data, version=version)
 
         span = {"Range": f"bytes={start}-{end - 1}"}
         return await self._call("GET", url, read, span, as_sent=True)
@@ -555,3 +567,8 @@ def _transient(exc: BaseException) -> bool:
 
 def _size(count: int) -> str:
     return f"{count >> 20} MiB" if count % (1 << 20) == 0 else f"{count} bytes"
+
+
+def _strong(etag: str | None) -> str | None:
+    """A strong ``ETag`` (the same bytes whenever it is the same), or None."""
+    return etag if etag and not etag.startswith(("W/", "w/")) else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import re
@@ -26,6 +27,7 @@ from ...compression.content_encoding import (
     decode_content_stream,
     refuse_range,
 )
+from ...compression.store_io import FRAME_KEY, Span
 from ...errors import (
     BucketNotFound,
     InvalidDataFound,
@@ -318,15 +320,23 @@ class S3Raw(RawStore):
             self, uri, found.body, found.encoding, bound, "max_object_bytes"
         )
 
+    _range_spans = True
+    _frame_marks = True
+
     async def _stored_range(
         self, uri: str, where: Any, asked_start: int, asked_end: int, start: int, end: int
     ) -> bytes:
-        """A ``Range`` request. The object's first bytes must show it is not stored
-        compressed: a range from 0 gets them in the same request, any other range costs a
-        second, concurrent request for them."""
+        span = await self._stored_span(uri, where, asked_start, asked_end, start, end)
+        return span.data
+
+    async def _stored_span(
+        self, uri: str, where: Any, asked_start: int, asked_end: int, start: int, end: int
+    ) -> Span:
+        """A ``Range`` request; the answer's ``x-amz-meta-*`` headers carry the object's frame
+        mark, so a marked object needs no second request to show it is not compressed."""
         bucket, key = where
         if start == end:
-            return self._short_range(uri, start, end, await self.size(uri))
+            return Span(self._short_range(uri, start, end, await self.size(uri)))
         byte_range = f"bytes={start}-{end - 1}"
 
         async def fetch(conn: Connection) -> Object:
@@ -338,13 +348,14 @@ class S3Raw(RawStore):
         try:
             found = await self._request(uri, bucket, "get_range", fetch)
         except InvalidRange:  # 416: S3 serves no empty range, even at the very end
-            return self._short_range(uri, start, end, await self.size(uri))
+            return Span(self._short_range(uri, start, end, await self.size(uri)))
         refuse_range(self, uri, found.encoding, asked_start, asked_end)
+        data = found.body
         if found.content_range is None:  # a 200: the server ignored the Range header
             if start > len(found.body):
                 raise InvalidRange(self, uri, start, end, f"the blob has {len(found.body)} bytes")
-            return found.body[start:end]
-        return found.body
+            data = found.body[start:end]
+        return Span.of(data, found.metadata, found.etag or None)
 
     def _short_range(self, uri: str, start: int, end: int, size: int) -> bytes:
         if start > size:
@@ -553,10 +564,15 @@ class S3Raw(RawStore):
 
     async def _copy(self, src_uri: str, dst_uri: str) -> None:
         """A copy on the server (no byte comes through the client): ``CopyObject``, or a
-        multipart copy above 5 GiB. Content type and user metadata are kept."""
+        multipart copy above 5 GiB. Content type and user metadata are kept, the frame mark
+        too (a multipart copy is told them again, and `head` does not show the mark)."""
         src_bucket, src_key = self._split(src_uri)
         dst_bucket, dst_key = self._split(dst_uri)
-        meta = await self.head(src_uri)
+        found, meta = await self._request(
+            src_uri, src_bucket, "head", lambda c: c.head_meta(src_bucket, src_key)
+        )
+        mark = {FRAME_KEY: found.metadata[FRAME_KEY]} if FRAME_KEY in found.metadata else {}
+        meta = dataclasses.replace(meta, metadata={**meta.metadata, **mark})
         uploader = _multipart.Uploader(
             self._request, self._put_single, self.exists, self.part_size, self.verify_etag, self
         )

@@ -23,7 +23,7 @@ import re
 import weakref
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeAlias, TypeVar, Union
 from urllib.parse import urlsplit
 
@@ -98,6 +98,8 @@ class Object:
     encrypted: bool
     #: The object's ``Content-Encoding`` (what another tool compressed it with), if any.
     encoding: str | None = None
+    #: The object's user metadata (``x-amz-meta-*``, names without the prefix, lower case).
+    metadata: Mapping[str, str] = field(default_factory=dict)
 
     def md5(self) -> str | None:
         """The MD5 the ETag gives, when it is one (single-part and not KMS or SSE-C encrypted)."""
@@ -264,6 +266,7 @@ def object_info(response: Mapping[str, Any], body: bytes) -> Object:
         content_range=response.get("ContentRange"),
         encrypted=encrypted,
         encoding=response.get("ContentEncoding"),
+        metadata={str(k).lower(): str(v) for k, v in (response.get("Metadata") or {}).items()},
     )
 
 

@@ -372,6 +372,7 @@ def _object(headers: Mapping[str, str], body: bytes, *, whole: bool) -> Object:
         content_range=headers.get("Content-Range"),
         encrypted=encrypted_etag(encryption, customer),
         encoding=headers.get("Content-Encoding"),
+        metadata=s3meta.user_metadata(headers),
     )
 
 

@@ -9,9 +9,17 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ...compression.store_io import FRAME_KEY
 from ...meta import ObjectMeta, parse_http_date, strong_etag
 
-__all__ = ["from_headers", "from_response", "if_none_match", "not_modified"]
+__all__ = [
+    "from_headers",
+    "from_response",
+    "if_none_match",
+    "not_modified",
+    "shown_metadata",
+    "user_metadata",
+]
 
 _META_PREFIX = "x-amz-meta-"
 
@@ -22,13 +30,24 @@ def _version(value: object) -> str | None:
     return value if isinstance(value, str) and value and value != "null" else None
 
 
-def from_headers(headers: Mapping[str, str], size: int) -> ObjectMeta:
-    """The meta of an answer's headers (a case-insensitive mapping), with ``size`` bytes."""
-    metadata = {
+def user_metadata(headers: Mapping[str, str]) -> dict[str, str]:
+    """The ``x-amz-meta-*`` headers of an answer, by their names without the prefix."""
+    return {
         name.lower()[len(_META_PREFIX) :]: value
         for name, value in headers.items()
         if name.lower().startswith(_META_PREFIX)
     }
+
+
+def shown_metadata(metadata: dict[str, str]) -> dict[str, str]:
+    """User metadata as `head` shows it: without the frame mark this package keeps there."""
+    metadata.pop(FRAME_KEY, None)
+    return metadata
+
+
+def from_headers(headers: Mapping[str, str], size: int) -> ObjectMeta:
+    """The meta of an answer's headers (a case-insensitive mapping), with ``size`` bytes."""
+    metadata = shown_metadata(user_metadata(headers))
     return ObjectMeta(
         size=size,
         etag=headers.get("ETag") or None,
@@ -51,7 +70,7 @@ def from_response(response: Mapping[str, Any], size: int) -> ObjectMeta:
         last_modified=when if isinstance(when, datetime) else None,
         content_type=response.get("ContentType") or None,
         version=_version(response.get("VersionId")),
-        metadata={str(k): str(v) for k, v in metadata.items()} if metadata else {},
+        metadata=shown_metadata({str(k): str(v) for k, v in (metadata or {}).items()}),
     )
 
 
