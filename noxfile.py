@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
 
 import nox
@@ -42,26 +44,24 @@ def docs(session: nox.Session) -> None:
     """Build the documentation site into build/site/; strict: a broken reference fails it."""
     session.install("-e", ".[all,docs]")
     session.run("mkdocs", "build", "--strict", *session.posargs)
+    unrendered = _unrendered_markup(ROOT / "build" / "site")
+    if unrendered:
+        session.error("the site shows markup meant for Sphinx:\n" + "\n".join(unrendered))
 
 
-@nox.session
-def demo(session: nox.Session) -> None:
-    """Run the quickstart example against a bare install (no extras)."""
-    session.install("-e", ".")
-    session.run("python", "examples/quickstart.py")
+#: Sphinx roles, and reST's ``text::`` literal-block marker (fsspec's ``filecache::`` is meant).
+_SPHINX_MARKUP = re.compile(
+    r":(?:class|func|meth|mod|attr|exc|data|obj):|\b(?!\w*cache::)\w+::(?=\s)"
+)
 
 
-@nox.session
-def bench(session: nox.Session) -> None:
-    """Run every benchmark script in benchmarks/."""
-    # Private helpers (_*.py) and the chart drawer (plot.py) are not benchmarks.
-    scripts = [
-        path
-        for path in sorted((ROOT / "benchmarks").glob("*.py"))
-        if not path.name.startswith("_") and path.name != "plot.py"
-    ]
-    if not scripts:
-        session.skip("no benchmarks/*.py yet")
-    session.install("-e", ".[test,bench]")
-    for script in scripts:
-        session.run("python", str(script.relative_to(ROOT)), *session.posargs)
+def _unrendered_markup(site: Path) -> list[str]:
+    """``page: text`` for each piece of Sphinx markup in the built pages' text."""
+    found = []
+    for page in sorted(site.rglob("*.html")):
+        text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text(encoding="utf-8")))
+        found.extend(
+            f"{page.relative_to(site)}: {text[max(0, m.start() - 30) : m.end() + 10]!r}"
+            for m in _SPHINX_MARKUP.finditer(text)
+        )
+    return found

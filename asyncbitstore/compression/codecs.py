@@ -1,19 +1,19 @@
 """The compression codecs and the frame that marks a stored blob as compressed.
 
-A compressed blob is stored as an 8-byte header followed by the codec's own format::
+A compressed blob is stored as an 8-byte header followed by the codec's own format:
 
     MAGIC (6 bytes) | format version (1 byte) | codec id (1 byte) | payload
 
 The payload is a plain gzip member, brotli stream or zstd frame, so ``get(uri, stored=True)``
-minus the first :data:`HEADER_SIZE` bytes decodes with ``gzip``, ``brotli`` or ``zstd`` tools.
+minus the first `HEADER_SIZE` bytes decodes with ``gzip``, ``brotli`` or ``zstd`` tools.
 A blob stored without compression is kept verbatim, unless its first bytes happen to be
-:data:`MAGIC`: then it gets an "identity" header, so that reading is never ambiguous.
+`MAGIC`: then it gets an "identity" header, so that reading is never ambiguous.
 
 The frame travels with the bytes, the same on every backend: a blob copied byte for byte
 between tiers (cache fills, transfers, tools like ``aws s3 cp``) stays decodable, and no
 backend metadata (S3 ``Content-Encoding``, GCS transcoding) has to be set, read or translated.
 
-This module owns the codecs and the frame; :mod:`asyncbitstore._codec_io` applies them to the
+This module owns the codecs and the frame; `asyncbitstore._codec_io` applies them to the
 data that stores put and get.
 """
 
@@ -48,7 +48,7 @@ __all__ = [
 ]
 
 #: ``MAGIC[0]``: stores test ``data[0] != MAGIC_BYTE`` on their hot read path, which costs a
-#: quarter of a ``startswith`` (:func:`~asyncbitstore._codec_io.decode` checks the rest).
+#: quarter of a ``startswith`` (`decode` checks the rest).
 MAGIC_BYTE = MAGIC[0]
 HEADER_SIZE = len(MAGIC) + 2
 IDENTITY_HEADER = MAGIC + bytes([FORMAT_VERSION, 0])

@@ -1,14 +1,14 @@
 """Objects that other tools stored with an HTTP ``Content-Encoding`` (gzip, br, zstd, deflate).
 
 S3, GCS and HTTP servers keep such an object's bytes compressed and say so in a header; the
-package's own frame (:mod:`.codecs`) is not involved. The network backends read the bytes as
+package's own frame (`.codecs`) is not involved. The network backends read the bytes as
 sent (no client decodes them on the way: the backend's checksum covers those bytes) and hand
 them here with the header's value:
 
-- :func:`decode_content`: a whole body, decoded step by step and refused once it grows past a
+- `decode_content`: a whole body, decoded step by step and refused once it grows past a
   bound (a small body may decode to gigabytes);
-- :func:`decode_content_stream`: a streamed body, decoded chunk by chunk in bounded memory;
-- :func:`refuse_range`: the rule for byte ranges, which the servers serve of the stored bytes.
+- `decode_content_stream`: a streamed body, decoded chunk by chunk in bounded memory;
+- `refuse_range`: the rule for byte ranges, which the servers serve of the stored bytes.
 
 Several encodings (``gzip, br``: gzip applied first) are undone in reverse order; ``identity``
 is no encoding. An encoding not decodable here (``compress``, anything unknown) raises

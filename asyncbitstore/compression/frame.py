@@ -1,5 +1,5 @@
-"""The parts every codec shares: the :class:`Codec` base, the (de)compressor protocols, and
-:class:`CorruptFrame` (see :mod:`asyncbitstore._codec` for the codecs and the frame)."""
+"""The parts every codec shares: the `Codec` base, the (de)compressor protocols, and
+`CorruptFrame` (see `asyncbitstore._codec` for the codecs and the frame)."""
 
 from __future__ import annotations
 
@@ -45,8 +45,8 @@ class Decompressor(Protocol):
         """Decoded output for ``data``, in pieces of about ``limit`` bytes at most."""
 
     def finish(self) -> Iterator[bytes]:
-        """The rest of the output, in pieces as :meth:`feed` gives them; raises
-        :class:`CorruptFrame` if the payload ended before its codec's end mark."""
+        """The rest of the output, in pieces as `feed` gives them; raises
+        `CorruptFrame` if the payload ended before its codec's end mark."""
 
 
 class Codec:
@@ -63,7 +63,7 @@ class Codec:
         return MAGIC + bytes([FORMAT_VERSION, self.ident])
 
     def check_level(self, level: object) -> int:
-        """``level``, or the default for None; ``ValueError`` outside :attr:`levels`."""
+        """``level``, or the default for None; ``ValueError`` outside `levels`."""
         if level is None:
             return self.default_level
         if isinstance(level, bool) or not isinstance(level, int) or level not in self.levels:
@@ -87,7 +87,7 @@ class Codec:
         raise NotImplementedError
 
     def decompress(self, payload: bytes | memoryview) -> bytes:
-        """The whole decoded payload (raises :class:`CorruptFrame`)."""
+        """The whole decoded payload (raises `CorruptFrame`)."""
         decoder = self.decompressor()
         try:
             parts = list(decoder.feed(bytes(payload), 1 << 30))

@@ -1,15 +1,15 @@
-"""The compression frame applied to what stores write and read (codecs: :mod:`._codec`).
+"""The compression frame applied to what stores write and read (codecs: `._codec`).
 
 Every store routes its data through these helpers, so the rules live in one place:
 
-- :func:`encode`: the stored form of ``put`` data (compressed and framed, identity-framed when
+- `encode`: the stored form of ``put`` data (compressed and framed, identity-framed when
   plain data starts with the magic, or untouched);
-- :func:`decode`: a whole stored blob back to the data (the caller checks ``MAGIC`` first, so
+- `decode`: a whole stored blob back to the data (the caller checks ``MAGIC`` first, so
   a plain blob costs one ``startswith``);
-- :func:`decode_stream`: the same for a stream, in bounded memory;
-- :func:`range_of_stored` and :func:`read_range`: byte ranges, refused with
-  :class:`~asyncbitstore.errors.CompressedRange` for a compressed blob;
-- :func:`verified_stored`: digest checks of data given in its stored form (``put(stored=True)``);
+- `decode_stream`: the same for a stream, in bounded memory;
+- `range_of_stored` and `read_range`: byte ranges, refused with
+  [`CompressedRange`][asyncbitstore.errors.CompressedRange] for a compressed blob;
+- `verified_stored`: digest checks of data given in its stored form (``put(stored=True)``);
 - `frame_metadata`, `with_frame_mark` and `read_marked_range`: the frame recorded in object
   metadata.
 
@@ -204,7 +204,7 @@ class FrameReader:
         self.plain = False
 
     def feed(self, chunk: bytes) -> Iterator[bytes]:
-        """The data decoded from ``chunk`` (raises :class:`CorruptFrame`)."""
+        """The data decoded from ``chunk`` (raises `CorruptFrame`)."""
         if self._decoder is not None:
             yield from self._decoder.feed(chunk, self.limit)
             return
@@ -226,7 +226,7 @@ class FrameReader:
                 yield head
 
     def finish(self) -> Iterator[bytes]:
-        """Whatever is left at the end of the blob (raises :class:`CorruptFrame` if cut short)."""
+        """Whatever is left at the end of the blob (raises `CorruptFrame` if cut short)."""
         if self._decoder is None and not self.plain:
             if self._head.startswith(MAGIC):
                 raise CorruptFrame("the frame header is truncated")
@@ -238,7 +238,8 @@ class FrameReader:
 class DecodedHasher:
     """A hashlib object fed stored chunks: it hashes the data they decode to.
 
-    Raises :class:`InvalidDataFound` for a damaged frame (naming ``store`` and ``uri``).
+    Raises [`InvalidDataFound`][asyncbitstore.errors.InvalidDataFound] for a damaged frame (naming
+    ``store`` and ``uri``).
     """
 
     def __init__(self, hasher: Any, store: object, uri: str) -> None:
@@ -320,7 +321,8 @@ async def decode_stream(
 async def verified_stored(keys: HashKeys, store: object, key: str, data: PutData) -> PutData:
     """``data`` (in its stored form), checked against ``key`` by the digest of what it decodes to.
 
-    Bytes are checked now; a stream raises :class:`InvalidDataFound` after its last chunk.
+    Bytes are checked now; a stream raises
+    [`InvalidDataFound`][asyncbitstore.errors.InvalidDataFound] after its last chunk.
     """
     if isinstance(data, (bytes, bytearray, memoryview)):
         keys.check(store, key, keys.digest(await decode(store, key, bytes(data))))
@@ -365,7 +367,7 @@ async def read_range(
 ) -> bytes:
     """Bytes ``[start, end)`` of the data, through ``read``, which serves stored-form ranges.
 
-    The header must be looked at: a range from 0 reads at least :data:`HEADER_SIZE` bytes and
+    The header must be looked at: a range from 0 reads at least `HEADER_SIZE` bytes and
     looks at them; any other range reads the header alongside, concurrently (two requests on
     a network store, one round trip of latency). A plain blob that starts with the magic (so
     is stored behind an identity header) costs one more read, shifted past the header.

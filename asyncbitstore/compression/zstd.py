@@ -1,7 +1,7 @@
 """The zstd codec, on the ``zstandard`` package (extra ``compression``).
 
 zstandard's push decoder has no output limit, so streams are decoded by its pull reader, whose
-reads are bounded; :class:`_ZstdFrameWalk` follows the frame's block headers on the side, to
+reads are bounded; `_ZstdFrameWalk` follows the frame's block headers on the side, to
 tell a complete frame from a cut one, which the pull reader cannot.
 """
 

@@ -2,8 +2,8 @@
 
 Built on gcloud-aio-storage (tokens, metadata, simple uploads, deletes, listings) and on its
 aiohttp session (ranged and streamed downloads, chunked resumable uploads). Every network call
-goes through :meth:`GSRaw._do`: transient failures are retried by the store's
-:class:`~asyncbitstore.retry.Retry`, then :func:`~asyncbitstore.raw._gs_io.translate` turns what
+goes through `GSRaw._do`: transient failures are retried by the store's
+[`Retry`][asyncbitstore.retry.Retry], then `translate` turns what
 is left into our errors.
 """
 

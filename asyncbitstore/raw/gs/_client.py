@@ -60,7 +60,7 @@ class AuthError(Exception):
 
 
 class _OneTryToken(Token):
-    """A Token that tries once per call and raises :class:`AuthError` for lasting failures.
+    """A Token that tries once per call and raises `AuthError` for lasting failures.
 
     gcloud-aio-auth retries token requests five times with its own backoff; the store's
     ``Retry`` already retries transient failures, and the two would multiply.
@@ -244,7 +244,7 @@ class GSClient:
 
 
 async def check(response: Any, *ok: int) -> None:
-    """Raise :class:`HTTPStatusError` (releasing the response) for an error status, and
+    """Raise `HTTPStatusError` (releasing the response) for an error status, and
     ``TransientError`` for any other status not in ``ok`` (when given)."""
     if response.status < 400:
         if not ok or response.status in ok:

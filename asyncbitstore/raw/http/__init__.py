@@ -1,9 +1,11 @@
 """``HTTPRaw``: read-only blobs from HTTP(S) servers, on aiohttp.
 
 Status codes map to the library's errors in one place (``_aiohttp.status_error``): 404 and 410
-are :class:`~asyncbitstore.errors.NotFoundInStore`, 401 and 403
-:class:`~asyncbitstore.errors.StoreNotAvailable`, 416 :class:`~asyncbitstore.errors.InvalidRange`;
-5xx, 429, timeouts and connection errors are retried with the store's :class:`Retry` policy and
+are [`NotFoundInStore`][asyncbitstore.errors.NotFoundInStore], 401 and 403
+[`StoreNotAvailable`][asyncbitstore.errors.StoreNotAvailable], 416
+[`InvalidRange`][asyncbitstore.errors.InvalidRange];
+5xx, 429, timeouts and connection errors are retried with the store's
+[`Retry`][asyncbitstore.raw.http.Retry] policy and
 then become ``StoreNotAvailable`` (``StoreTimeout`` for a timeout). No aiohttp exception escapes.
 
 Custom headers (auth tokens) are sent with every request and never shown: not in ``repr``,
@@ -69,11 +71,14 @@ class HTTPRaw(RawStore):
         read_timeout: seconds allowed to connect and for each read of the body, and for each
             chunk of a ``stream`` (``None``: no limit). A whole download may take longer.
         listing: whether the server publishes JSON directory listings (nginx with
-            ``autoindex_format json``). With ``False``, :meth:`list` raises
+            ``autoindex_format json``). With ``False``,
+            [`list`][asyncbitstore.raw.http.HTTPRaw.list] raises
             ``NotImplementedError`` at once.
-        max_listing_depth: how many levels of sub-folders :meth:`list` enters below the
+        max_listing_depth: how many levels of sub-folders
+            [`list`][asyncbitstore.raw.http.HTTPRaw.list] enters below the
             prefix's folder (default 64); a deeper listing raises ``StoreNotAvailable``.
-        max_listing_bytes: the largest listing body :meth:`list` reads for one folder
+        max_listing_bytes: the largest listing body [`list`][asyncbitstore.raw.http.HTTPRaw.list]
+            reads for one folder
             (default 16 MiB); a larger one raises ``StoreNotAvailable``, read no further.
 
     ``get_range`` sends a ``Range`` header and also copes with servers that ignore it (a 200
@@ -85,7 +90,7 @@ class HTTPRaw(RawStore):
     by ``get`` (up to `max_decoded_bytes`) and ``stream``; ``stored=True`` gives it as sent, and
     ``size`` its length as sent. A range of it raises `CompressedRange`, and an encoding not
     decodable here `InvalidDataFound`. ``put`` and ``delete``
-    raise :class:`~asyncbitstore.errors.NotWritable`.
+    raise [`NotWritable`][asyncbitstore.errors.NotWritable].
     """
 
     uri_hint = "http://host/path or https://host/path (no trailing '/', no '#fragment')"

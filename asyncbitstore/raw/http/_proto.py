@@ -1,8 +1,8 @@
 """HTTP details behind ``HTTPRaw``: URL checks and JSON folder listings.
 
 Directory listings are nginx's ``autoindex on; autoindex_format json;``: a JSON array of
-``{"name": ..., "type": "file" | "directory" | "other", ...}``. :func:`read_listing` reads one
-in chunks up to a bound, :func:`walk` goes depth-first, down to a bound, and yields file URLs in
+``{"name": ..., "type": "file" | "directory" | "other", ...}``. `read_listing` reads one
+in chunks up to a bound, `walk` goes depth-first, down to a bound, and yields file URLs in
 sorted order without collecting them first.
 """
 

@@ -1,13 +1,13 @@
-"""The aiobotocore side of :class:`~asyncbitstore.raw.s3.S3Raw`: the client and the request path.
+"""The aiobotocore side of [`S3Raw`][asyncbitstore.raw.s3.S3Raw]: the client and the request path.
 
-A :class:`Connection` is what one event loop in one process uses: one long-lived aiobotocore
+A `Connection` is what one event loop in one process uses: one long-lived aiobotocore
 client, and a semaphore with as many slots as the client's connection pool. Every request takes a
 slot *before* botocore signs it and gives it back once the response body has been read, so
 requests beyond the pool wait here (unsigned, with no deadline running) instead of inside
 aiohttp's pool, where they could time out or outlive their signature.
 
-The request path of the hot operations (:meth:`Connection.get`, :meth:`Connection.open`,
-:meth:`Connection.head`, :meth:`Connection.put`) is kept in this one class so that a faster
+The request path of the hot operations (`Connection.get`, `Connection.open`,
+`Connection.head`, `Connection.put`) is kept in this one class so that a faster
 transport can replace it without touching the store: with ``Options.fast_path``,
 `open_connection` (in `_connect`) returns a `FastConnection` (hand-signed requests for
 GET, HEAD and single-part PUT: GETs on its own HTTP/1.1 client, the others on aiohttp).

@@ -1,7 +1,7 @@
 """Credentials for ``S3Raw``: accepted forms, secrets, and choosing among several.
 
 An entry is ``None`` (botocore's default chain), ``"anonymous"`` (unsigned requests) or a dict of
-boto3.Session's keyword names. Given several, :func:`open_accepted` tries them in order when a
+boto3.Session's keyword names. Given several, `open_accepted` tries them in order when a
 client is created: each is checked with one cheap signed request (ListBuckets), and the first the
 server does not reject as *unknown or wrongly signed* wins. A 403 for the listing itself means
 the keys are good but not allowed to list, so that entry is accepted too. Any other failure

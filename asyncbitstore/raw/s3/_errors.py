@@ -1,19 +1,27 @@
-"""How S3, botocore and aiohttp failures become asyncbitstore errors: :func:`translate`, alone.
+"""How S3, botocore and aiohttp failures become asyncbitstore errors: `translate`, alone.
 
 =================================================  ===========================================
 failure                                            becomes
 =================================================  ===========================================
-``NoSuchKey``, HTTP 404 (HEAD has no body)         :class:`NotFoundInStore`
+``NoSuchKey``, HTTP 404 (HEAD has no body)
+[`NotFoundInStore`][asyncbitstore.errors.NotFoundInStore]
 ``NoSuchBucket``                                   `BucketNotFound` naming the bucket
-HTTP 416, ``InvalidRange``                         :class:`InvalidRange`
-HTTP 401/403, bad keys or signature, expired token :class:`StoreNotAvailable` with the reason
-throttling, 5xx, 408, 429                          :class:`TransientError` (retried)
-connection errors, timeouts, truncated bodies      :class:`TransientError` (retried)
-missing or unusable credentials, other botocore    :class:`StoreNotAvailable`
+HTTP 416, ``InvalidRange``
+[`InvalidRange`][asyncbitstore.errors.InvalidRange]
+HTTP 401/403, bad keys or signature, expired token
+[`StoreNotAvailable`][asyncbitstore.errors.StoreNotAvailable] with the reason
+throttling, 5xx, 408, 429
+[`TransientError`][asyncbitstore.retry.TransientError] (retried)
+connection errors, timeouts, truncated bodies
+[`TransientError`][asyncbitstore.retry.TransientError] (retried)
+missing or unusable credentials, other botocore
+[`StoreNotAvailable`][asyncbitstore.errors.StoreNotAvailable]
 =================================================  ===========================================
 
-A :class:`TransientError` still standing when the retries run out becomes
-:class:`StoreNotAvailable` (:class:`StoreTimeout` for timeouts) through :func:`exhausted`.
+A [`TransientError`][asyncbitstore.retry.TransientError] still standing when the retries run out
+becomes
+[`StoreNotAvailable`][asyncbitstore.errors.StoreNotAvailable]
+([`StoreTimeout`][asyncbitstore.errors.StoreTimeout] for timeouts) through `exhausted`.
 Messages never carry secrets: the server never sees the secret key, and any configured secret
 that might be echoed back (a session token) is scrubbed from the text.
 """
@@ -67,7 +75,8 @@ _CONNECTION_ERRORS = (
 
 
 class S3Timeout(TransientError):
-    """A request attempt that ran out of time (becomes :class:`StoreTimeout` if it persists)."""
+    """A request attempt that ran out of time (becomes
+    [`StoreTimeout`][asyncbitstore.errors.StoreTimeout] if it persists)."""
 
 
 def error_code(exc: BaseException | None) -> tuple[str, int | None]:

@@ -1,21 +1,21 @@
 """The S3 hot path: GET, ranged GET, HEAD, single-part PUT and listing pages signed here.
 
 Botocore's request pipeline (model handling, event hooks, response parsing) costs about three
-times what the request itself does. :class:`FastConnection` replaces it for the four hot
-operations: it builds the URL, signs with :class:`~._s3sign.Signer` using the credentials
+times what the request itself does. `FastConnection` replaces it for the four hot
+operations: it builds the URL, signs with `Signer` using the credentials
 botocore resolved (read again for every request, so refreshable temporary credentials keep
-working across expiry), and sends the request itself. GETs go on :class:`~._h1.Pool`, a small
+working across expiry), and sends the request itself. GETs go on `Pool`, a small
 HTTP/1.1 keep-alive client (aiohttp's per-request machinery costs more than the rest of a small
 GET together); HEAD and PUT go on a plain aiohttp session. Both have as many connections as the
 client's pool and botocore's TLS verification. A ``ListObjectsV2`` page is fetched the same way
-(on the GET client) and read by :mod:`._list`, which takes only the keys, common prefixes and
+(on the GET client) and read by `._list`, which takes only the keys, common prefixes and
 continuation token. Everything else (deletes, multipart uploads, streaming) goes through the
 aiobotocore client it extends. No redirect is followed:
 S3's region answers are signed again for the region they name, on the same endpoint.
 
 Failures take the same shape as botocore's: an error status becomes a ``ClientError`` carrying
 the parsed S3 XML error body (or, without a body, the status as the code), and aiohttp's own
-errors and :mod:`._h1`'s (``ConnectionError`` subclasses) propagate; :func:`~._s3errors.translate`
+errors and `._h1`'s (``ConnectionError`` subclasses) propagate; `translate`
 then maps all of them alike.
 """
 
@@ -94,7 +94,7 @@ class UnsendableCredential(CredentialRetrievalError):  # type: ignore[misc]
 
 
 class FastConnection(Connection):
-    """A :class:`Connection` whose GET, HEAD and single-part PUT skip botocore.
+    """A `Connection` whose GET, HEAD and single-part PUT skip botocore.
 
     A redirect is never followed: S3's region answers (``x-amz-bucket-region``, or the
     ``Region`` of an error body) make the request signed again for that region and sent once

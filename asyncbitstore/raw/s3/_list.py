@@ -1,8 +1,8 @@
-"""``ListObjectsV2`` pages: :func:`list_page`, and :func:`parse_page` for the fast path's.
+"""``ListObjectsV2`` pages: `list_page`, and `parse_page` for the fast path's.
 
 Botocore spends most of a listing in its XML parser, building every field of every object (its
 dates above all) when a listing only needs the keys. On a `FastConnection` a page is fetched
-signed by the store and read by :func:`parse_page`, which takes the keys, the common prefixes,
+signed by the store and read by `parse_page`, which takes the keys, the common prefixes,
 ``IsTruncated`` and the continuation token with regular expressions. Pages are requested with
 ``encoding-type=url`` (as botocore does), so a key holding characters XML cannot carry (control
 characters) arrives percent-encoded; the XML escapes (``&amp;``, ``&#x2F;`` …) are undone first,
