@@ -126,10 +126,11 @@ class S3Raw(RawStore):
             The bytes checked are those sent, which no client here decodes.
         verify_etag: send ``Content-MD5`` on writes so the server checks what it receives;
             it also turns the read check on whatever ``verify_checksums`` says.
-        fast_path: send GET, ranged GET, HEAD and single-part PUT without botocore's request
-            pipeline (signed here with the credentials botocore resolved, on a plain aiohttp
-            session): about three times the throughput for small objects. Results, errors,
-            retries, timeouts and the connection bound are the same either way; ``False``
+        fast_path: send GET, ranged GET, HEAD, single-part PUT and listing pages without
+            botocore's request pipeline (signed here with the credentials botocore resolved, on
+            a plain aiohttp session): about three times the throughput for small objects.
+            Results, errors, retries, timeouts and the connection bound are the same either
+            way; ``False``
             sends everything through aiobotocore. When botocore would reach the endpoint
             through a proxy (``HTTPS_PROXY``/``HTTP_PROXY``, its ``proxies`` setting), every
             request goes through aiobotocore.
