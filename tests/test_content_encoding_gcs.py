@@ -123,7 +123,8 @@ async def test_a_chain_caches_the_decoded_bytes(bucket: tuple[str, str]) -> None
         chain.append_source(source, cache_result=True)
         assert await _stream(chain, f"gs://{name}/obj") == DATA
         await chain.flush()
-        assert [await memory.get(u, stored=True) async for u in memory.list()] == [DATA]
+        copies = [u async for u in memory.list() if "/~records/" not in u]  # not the record
+        assert [await memory.get(u, stored=True) for u in copies] == [DATA]
 
 
 async def test_an_answer_compressed_on_the_way_is_no_part_of_the_stored_form() -> None:

@@ -84,7 +84,8 @@ async def test_a_chain_in_front_of_nginx_caches_the_decoded_bytes(nginx: NginxSe
     async with chain:
         assert await chain.get(f"{nginx.url}/static/data.bin") == DATA
         await chain.flush()
-        assert [await memory.get(u, stored=True) async for u in memory.list()] == [DATA]
+        copies = [u async for u in memory.list() if "/~records/" not in u]  # not the record
+        assert [await memory.get(u, stored=True) for u in copies] == [DATA]
 
 
 def _serving(body: bytes, encoding: str) -> Any:
