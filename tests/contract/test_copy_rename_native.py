@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from asyncbitstore import FileRaw, MemoryRaw, NotFoundInStore, StoreNotAvailable
+from asyncbitstore._core.put_attrs import PLAIN
 
 from .target import Target
 
@@ -113,13 +114,13 @@ class FailingDelete(MemoryRaw):
 
 
 class FailingWrite(MemoryRaw):
-    async def _put_stored(self, uri: str, where: Any, data: Any) -> None:
+    async def _put_stored(self, uri: str, where: Any, data: Any, *options: Any) -> None:
         raise StoreNotAvailable(self, "write refused", uri=uri)
 
 
 async def test_a_rename_whose_delete_fails_leaves_the_blob_at_both_uris() -> None:
     store = FailingDelete()
-    await MemoryRaw._put_stored(store, "mem://a/1", "mem://a/1", b"kept")
+    await store.put("mem://a/1", b"kept")
     with pytest.raises(StoreNotAvailable, match="delete refused"):
         await store.rename("mem://a/1", "mem://a/2")
     assert await store.get("mem://a/1") == await store.get("mem://a/2") == b"kept"
@@ -127,7 +128,7 @@ async def test_a_rename_whose_delete_fails_leaves_the_blob_at_both_uris() -> Non
 
 async def test_a_rename_whose_copy_fails_leaves_the_source_alone() -> None:
     store = FailingWrite()
-    await MemoryRaw._put_stored(store, "mem://a/1", "mem://a/1", b"kept")
+    await MemoryRaw._put_stored(store, "mem://a/1", "mem://a/1", b"kept", PLAIN)
     with pytest.raises(StoreNotAvailable, match="write refused"):
         await store.rename("mem://a/1", "mem://a/2")
     assert await store.get("mem://a/1") == b"kept"
