@@ -18,9 +18,9 @@ class Client:
     def __init__(self) -> None:
         self.closed = False
 
-    def __del__(self) -> None:
+    def __del__(self, warn=warnings.warn) -> None:  # bound early: it may run at shutdown
         if not self.closed:
-            warnings.warn("unclosed client", ResourceWarning, stacklevel=1)
+            warn("unclosed client", ResourceWarning, stacklevel=1)
 
 
 async def make() -> Client:
