@@ -329,7 +329,9 @@ def test_plain_functions_block_outside_a_loop_and_share_one_flight_across_thread
     for thread in threads:
         thread.join(10)
     assert results == [12] * 5 and calls == 1
-    assert blocking(4) == 12 and blocking.hits == 1
+    # Threads that start after the first call finished read the stored value (a hit) instead
+    # of joining its flight: on a loaded machine that can be any of them, but never a call.
+    assert blocking(4) == 12 and blocking.hits >= 1 and calls == 1
 
 
 async def test_plain_functions_refuse_to_block_a_running_loop(store: HashStore) -> None:
