@@ -3,9 +3,9 @@ the result with exceptions in it when the flag is true (a literal or any ``bool`
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.typecheck import assert_mypy_accepts
 
 SNIPPET = """
 from typing import AsyncIterator
@@ -38,22 +38,4 @@ async def check(store: Store, flag: bool) -> None:
 
 
 def test_mypy_infers_bulk_results(tmp_path: Path) -> None:
-    source = tmp_path / "bulk_types.py"
-    source.write_text(SNIPPET)
-    root = Path(__file__).resolve().parent.parent
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mypy",
-            "--strict",
-            "--no-incremental",
-            "--follow-imports=silent",
-            str(source),
-        ],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert_mypy_accepts(SNIPPET, tmp_path / "bulk_types.py")

@@ -3,11 +3,11 @@ asked for, and its answers where obspec's result types are."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.typecheck import assert_mypy_accepts
 
 pytest.importorskip("obspec")
 
@@ -47,22 +47,4 @@ async def answers(store: ObspecStore) -> None:
 
 
 def test_mypy_sees_obspec_store_as_each_protocol(tmp_path: Path) -> None:
-    source = tmp_path / "obspec_types.py"
-    source.write_text(SNIPPET)
-    root = Path(__file__).resolve().parent.parent
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mypy",
-            "--strict",
-            "--no-incremental",
-            "--follow-imports=silent",
-            str(source),
-        ],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert_mypy_accepts(SNIPPET, tmp_path / "obspec_types.py")

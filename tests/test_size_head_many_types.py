@@ -4,9 +4,9 @@ literal or any ``bool``)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.typecheck import assert_mypy_accepts
 
 SNIPPET = """
 from typing_extensions import assert_type
@@ -30,21 +30,4 @@ async def check(store: Store, flag: bool) -> None:
 
 
 def test_mypy_infers_size_many_and_head_many_results(tmp_path: Path) -> None:
-    source = tmp_path / "meta_many_types.py"
-    source.write_text(SNIPPET)
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mypy",
-            "--strict",
-            "--no-incremental",
-            "--follow-imports=silent",
-            str(source),
-        ],
-        cwd=Path(__file__).resolve().parent.parent,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert_mypy_accepts(SNIPPET, tmp_path / "meta_many_types.py")
