@@ -8,6 +8,7 @@ Every error is a [`BitstoreError`][asyncbitstore.errors.BitstoreError]:
     ├── StoreNotAvailable                    the store could not answer (outage, auth, timeout)
     │   ├── StoreTimeout                     ... because it took longer than allowed
     │   ├── BucketNotFound                   ... because its bucket (or root folder) is missing
+    │   ├── ObjectChanged                    ... because the object changed while read in parts
     │   └── CircuitOpen                      ... because a chain skips a tier that keeps failing
     ├── InvalidURI (also ValueError)         the URI or key has the wrong form
     │   └── PathEscapesRoot                  ... its path passes through a symlink under a root
@@ -44,6 +45,7 @@ __all__ = [
     "InvalidURI",
     "NotFoundInStore",
     "NotWritable",
+    "ObjectChanged",
     "PathEscapesRoot",
     "StoreFull",
     "StoreNotAvailable",
@@ -165,6 +167,28 @@ class BucketNotFound(StoreNotAvailable):
             store,
             f"{kind} {bucket!r} does not exist; check its name, and the endpoint and "
             "credentials the store uses",
+            uri=uri,
+        )
+
+
+class ObjectChanged(StoreNotAvailable):
+    """The object was replaced while it was being read in several requests.
+
+    A large object read as parallel ranges pins every range to the version the first answer
+    named (its ETag or generation); when the store holds another version by the time a later
+    range is asked, the read stops with this error instead of joining bytes of two versions.
+    Reading it again returns the new version whole.
+
+    Attributes:
+        version: the version the read was pinned to.
+    """
+
+    def __init__(self, store: object, uri: str, version: str) -> None:
+        self.version = version
+        super().__init__(
+            store,
+            f"the object changed while it was read in parts (it was version {version!r}); "
+            "read it again",
             uri=uri,
         )
 

@@ -493,17 +493,25 @@ class Span:
         frame: the object's frame mark (the `FRAME_KEY` metadata), if it has one.
         version: a value that changes whenever the object's bytes do (S3's ETag, GCS's
             generation, a strong HTTP ETag), if the answer has one.
+        total: the whole stored form's length (from ``Content-Range``), if the answer has it.
     """
 
     data: bytes
     frame: str | None = None
     version: str | None = None
+    total: int | None = None
 
     @classmethod
-    def of(cls, data: bytes, metadata: Mapping[str, str], version: str | None) -> Span:
+    def of(
+        cls,
+        data: bytes,
+        metadata: Mapping[str, str],
+        version: str | None,
+        total: int | None = None,
+    ) -> Span:
         """A span whose frame mark is read from ``metadata`` (user metadata, any case)."""
         frame = next((v for k, v in metadata.items() if k.lower() == FRAME_KEY), None)
-        return cls(data, frame, version)
+        return cls(data, frame, version, total)
 
 
 class FrameVerdicts:

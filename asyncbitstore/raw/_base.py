@@ -67,6 +67,9 @@ class RawStore(Store):
     _frame_marks: ClassVar[bool] = False
     #: Whether `_stored_span` is implemented (ranges then go through `read_marked_range`).
     _range_spans: ClassVar[bool] = False
+    #: Whether `_pinned_range` is implemented: one object can then be read as several ranges
+    #: all of one version.
+    _pinned_ranges: ClassVar[bool] = False
 
     # -- what a backend implements --------------------------------------------------------------
 
@@ -108,6 +111,18 @@ class RawStore(Store):
         """`_stored_range`, with the object's frame mark and version when the answer has them
         (for a backend that sets `_range_spans`)."""
         return Span(await self._stored_range(uri, where, start, end, first, last))
+
+    async def _pinned_range(
+        self, uri: str, where: Any, first: int, last: int, version: str, /
+    ) -> bytes:
+        """Bytes ``[first, last)`` of the stored form, read only from the version ``version``
+        of the object (a `Span.version` an earlier answer named), for a backend that sets
+        `_pinned_ranges`.
+
+        Raises:
+            ObjectChanged: the store no longer holds that version at ``uri``.
+        """
+        raise NotImplementedError(f"{self.name} implements no _pinned_range")
 
     async def _get_content(self, uri: str) -> bytes:
         """The blob's bytes with any encoding the backend records beside them (an HTTP
