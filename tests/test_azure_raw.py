@@ -113,7 +113,7 @@ async def test_a_streamed_20_mib_blob_goes_up_in_blocks_in_bounded_memory(
     async with AzureRaw(
         connection_string=azurite_server.connection_string,
         block_size=1 * _MiB,
-        max_blocks_in_flight=3,
+        max_concurrency=3,
     ) as raw:
         await raw.put(uri, chunks())
         assert await raw.get(uri) == data

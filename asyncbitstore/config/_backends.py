@@ -22,6 +22,8 @@ from ._spec import BOOL, INT, LIST, NUMBER, STR, TABLE, Failer, TierSpec
 __all__ = ["OPTIONS", "api_store", "raw_store"]
 
 _NETWORK = {"max_connections": INT, "retry": TABLE}
+#: The options of backends that move one object as several requests.
+_PARALLEL = {"max_concurrency": INT, "parallel_threshold": INT}
 
 Builder = Callable[[str, dict[str, Any], bool], tuple[Store, str]]
 
@@ -46,6 +48,7 @@ def _network(options: dict[str, Any], limit: str) -> dict[str, Any]:
         kwargs["max_connections"] = options["max_connections"]
     if "retry" in options:
         kwargs["retry"] = Retry(**options["retry"])
+    kwargs.update({k: options[k] for k in _PARALLEL if k in options})
     return kwargs
 
 
@@ -117,8 +120,7 @@ def _gs(uri: str, options: dict[str, Any], plain: bool) -> tuple[Store, str]:
 def _azure(uri: str, options: dict[str, Any], plain: bool) -> tuple[Store, str]:
     cls = _load("az")
     kwargs = _network(options, "read_timeout")
-    passed = ("account_url", "connection_string", "verify_checksums", "block_size",
-              "max_blocks_in_flight")  # fmt: skip
+    passed = ("account_url", "connection_string", "verify_checksums", "block_size")
     kwargs.update({k: options[k] for k in passed if k in options})
     return cls(options.get("credential"), **kwargs), uri
 
@@ -211,6 +213,7 @@ _TABLE: Mapping[str, tuple[Mapping[str, tuple[type, ...]], Builder]] = {
             "session_token": STR,
             "anonymous": BOOL,
             "part_size": INT,
+            **_PARALLEL,
             "verify_etag": BOOL,
             "verify_checksums": BOOL,
         },
@@ -227,6 +230,7 @@ _TABLE: Mapping[str, tuple[Mapping[str, tuple[type, ...]], Builder]] = {
             "verify_md5": BOOL,
             "verify_checksums": BOOL,
             "chunk_size": INT,
+            **_PARALLEL,
         },
         _gs,
     ),
@@ -239,7 +243,7 @@ _TABLE: Mapping[str, tuple[Mapping[str, tuple[type, ...]], Builder]] = {
             "credential": STR,
             "verify_checksums": BOOL,
             "block_size": INT,
-            "max_blocks_in_flight": INT,
+            **_PARALLEL,
         },
         _azure,
     ),

@@ -25,6 +25,7 @@ import functools
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
+from .._core.checks import positive_int
 from .._core.data import PutData, check_put_data, check_range
 from .._core.put_attrs import PLAIN, PutAttrs
 from ..compression.codecs import MAGIC_BYTE
@@ -43,7 +44,18 @@ from ..compression.store_io import (
 from ..errors import InvalidURI
 from ..store import Store
 
-__all__ = ["PrefixedRaw", "RawStore", "check_str"]
+__all__ = [
+    "DEFAULT_MAX_CONCURRENCY",
+    "DEFAULT_PARALLEL_THRESHOLD",
+    "PrefixedRaw",
+    "RawStore",
+    "check_str",
+]
+
+#: Requests one object's transfer keeps in flight (its parts up, its ranges down).
+DEFAULT_MAX_CONCURRENCY = 8
+#: The smallest object a `get` reads as parallel ranges.
+DEFAULT_PARALLEL_THRESHOLD = 32 << 20
 
 
 def check_str(uri: object) -> None:
@@ -111,6 +123,18 @@ class RawStore(Store):
         """`_stored_range`, with the object's frame mark and version when the answer has them
         (for a backend that sets `_range_spans`)."""
         return Span(await self._stored_range(uri, where, start, end, first, last))
+
+    def _set_parallel(self, max_concurrency: object, parallel_threshold: object) -> None:
+        """Check and keep the options of a backend that moves one object as several requests."""
+        self.max_concurrency = positive_int("max_concurrency", max_concurrency, type_error=True)
+        self.parallel_threshold = positive_int(
+            "parallel_threshold", parallel_threshold, allow_none=True, type_error=True
+        )
+
+    @property
+    def _range_part(self) -> int:
+        """Bytes per request when one object is read as parallel ranges."""
+        return DEFAULT_PARALLEL_THRESHOLD // 4
 
     async def _pinned_range(
         self, uri: str, where: Any, first: int, last: int, version: str, /

@@ -31,7 +31,7 @@ from ...errors import InvalidDataFound, InvalidRange, InvalidURI, NotFoundInStor
 from ...meta import ObjectMeta
 from ...retry import Retry, TransientError
 from ...store import DEFAULT_CONCURRENCY, Store
-from .._base import RawStore
+from .._base import DEFAULT_MAX_CONCURRENCY, DEFAULT_PARALLEL_THRESHOLD, RawStore
 from .._net.checksums import ChecksumMismatch
 from .._signing import check_sign
 from . import _blocks
@@ -77,8 +77,13 @@ class AzureRaw(RawStore):
             chunk. Ranges are not checked. Default True.
         block_size: a put of at most this many bytes is one request; a larger one (or a
             stream that grows past it) is uploaded in blocks of this size. Default 8 MiB.
-        max_blocks_in_flight: how many blocks of one put are uploaded at once; a put holds
-            about ``(max_blocks_in_flight + 1) * block_size`` bytes. Default 4.
+        max_concurrency: requests one blob's transfer keeps in flight: the blocks of a put
+            (which holds about ``(max_concurrency + 1) * block_size`` bytes), the ranges of a
+            large read. Default 8.
+        parallel_threshold: a `get` (and `stream`, `local_path`) of a blob at least this many
+            bytes reads it as ranges of ``block_size``, ``max_concurrency`` at a time, all
+            pinned to the version the first answer named; ``None`` reads every blob in one
+            request. Default 32 MiB.
 
     A put is atomic: the blob is replaced only when the whole upload is committed, so a failed
     or cancelled put leaves the previous blob (or none). Blocks staged by a failed put are
@@ -106,7 +111,8 @@ class AzureRaw(RawStore):
         retry: Retry | None = None,
         verify_checksums: bool = True,
         block_size: int = 8 * _MiB,
-        max_blocks_in_flight: int = 4,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        parallel_threshold: int | None = DEFAULT_PARALLEL_THRESHOLD,
     ) -> None:
         if account_url is None and connection_string is None and credential is None:
             connection_string = os.environ.get(ENV_VAR) or None
@@ -118,10 +124,12 @@ class AzureRaw(RawStore):
         self.block_size = check_chunk_size(block_size)
         if self.block_size > _MAX_BLOCK_SIZE:
             raise ValueError(f"block_size must be at most {_MAX_BLOCK_SIZE}, not {block_size}")
-        self.max_blocks_in_flight = positive_int(
-            "max_blocks_in_flight", max_blocks_in_flight, type_error=True
-        )
+        self._set_parallel(max_concurrency, parallel_threshold)
         self._init_runtime()
+
+    @property
+    def _range_part(self) -> int:
+        return self.block_size
 
     def _init_runtime(self) -> None:
         self._clients: LoopLocal[AzureClient] = LoopLocal(self._open, AzureClient.aclose)
@@ -353,7 +361,7 @@ class AzureRaw(RawStore):
                 uri, container, lambda c: c.blob(container, name).stage_block(block_id, block)
             )
 
-        ids = await _blocks.stage_all(hashed(), stage, self.max_blocks_in_flight)
+        ids = await _blocks.stage_all(hashed(), stage, self.max_concurrency)
         listed = [BlobBlock(block_id=i) for i in ids]
         options = _described(attrs, bytearray(digest.digest()))
         if attrs.create:

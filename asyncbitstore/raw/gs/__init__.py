@@ -48,7 +48,7 @@ from ...errors import (
 from ...meta import ObjectMeta
 from ...retry import Retry, TransientError, is_transient
 from ...store import DEFAULT_CONCURRENCY, Store
-from .._base import RawStore
+from .._base import DEFAULT_MAX_CONCURRENCY, DEFAULT_PARALLEL_THRESHOLD, RawStore
 from .._net import responses
 from .._net.checksums import ChecksumMismatch, md5_of
 from .._signing import check_sign
@@ -96,6 +96,13 @@ class GSRaw(RawStore):
         chunk_size: bodies up to this size are uploaded in one request; larger ones (and async
             iterables that grow past it) go through a resumable upload in chunks of this size,
             which keeps memory at about two chunks. A multiple of 256 KiB; default 8 MiB.
+            A large read is asked in ranges of this size too.
+        max_concurrency: requests one object's transfer keeps in flight (the ranges of a
+            large read). Default 8.
+        parallel_threshold: a `get` (and `stream`, `local_path`) of an object at least this
+            many bytes reads it as ranges of ``chunk_size``, ``max_concurrency`` at a time, all
+            of the generation the first answer named; ``None`` reads every object in one
+            request. Default 32 MiB.
 
     Uploads are atomic: a failed or cancelled put leaves no object and keeps an older one.
     A bytes put is retried whole; an async iterable cannot be replayed, so a transient failure
@@ -130,6 +137,8 @@ class GSRaw(RawStore):
         verify_md5: bool = False,
         verify_checksums: bool = True,
         chunk_size: int = 32 * gsio.UPLOAD_UNIT,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        parallel_threshold: int | None = DEFAULT_PARALLEL_THRESHOLD,
         timeout: Any = NOT_GIVEN,
     ) -> None:
         timeout = renamed("read_timeout", read_timeout, "timeout", timeout, 60.0)
@@ -141,6 +150,7 @@ class GSRaw(RawStore):
         self.verify_md5 = bool(verify_md5)
         self.verify_checksums = bool(verify_checksums)
         self.chunk_size = chunk_size
+        self._set_parallel(max_concurrency, parallel_threshold)
         self._credentials = credentials
         self._anonymous = False
         self._init_runtime()
@@ -153,6 +163,10 @@ class GSRaw(RawStore):
         store = cls(**options)
         store._anonymous = True
         return store
+
+    @property
+    def _range_part(self) -> int:
+        return self.chunk_size
 
     def _init_runtime(self) -> None:
         self._clients: LoopLocal[GSClient] = LoopLocal(self._create_client, GSClient.aclose)

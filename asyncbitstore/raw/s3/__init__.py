@@ -39,7 +39,7 @@ from ...errors import (
 from ...meta import ObjectMeta
 from ...retry import Retry, TransientError
 from ...store import Store
-from .._base import RawStore
+from .._base import DEFAULT_MAX_CONCURRENCY, DEFAULT_PARALLEL_THRESHOLD, RawStore
 from .._net.checksums import ChecksumMismatch, md5_of
 from .._net.responses import check_length, span_length
 from .._signing import check_sign
@@ -118,6 +118,14 @@ class S3Raw(RawStore):
             to open, then per chunk); ``None`` for no limit.
         part_size: bytes per part of a multipart upload, at least 5 MiB (S3's minimum). Data
             of up to one part is written with a single PUT; objects up to 10,000 parts.
+            A large read is asked in ranges of this size too.
+        max_concurrency: requests one object's transfer keeps in flight: the parts of a
+            multipart upload, the ranges of a large read. Memory grows by about this many
+            parts. Default 8.
+        parallel_threshold: a `get` (and `stream`, `local_path`) of an object at least this
+            many bytes reads it as ranges of ``part_size``, ``max_concurrency`` at a time, all
+            pinned to the version the first answer named; ``None`` reads every object in one
+            request. Default 32 MiB.
         verify_checksums: check whole-object reads (``get`` and ``stream``) against the ETag
             when it is the body's MD5: 32 hex digits with no ``-N`` multipart suffix, on an
             object not encrypted with SSE-KMS or SSE-C. A ``get`` whose bytes do not match is
@@ -179,6 +187,8 @@ class S3Raw(RawStore):
         retry: Retry = Retry(),  # noqa: B008 - frozen, so one shared default is safe
         request_timeout: float | None = 60.0,
         part_size: int = 8 * MiB,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        parallel_threshold: int | None = DEFAULT_PARALLEL_THRESHOLD,
         verify_etag: bool = False,
         verify_checksums: bool = True,
         fast_path: bool = True,
@@ -201,6 +211,7 @@ class S3Raw(RawStore):
         self.retry = retry
         self.request_timeout = timeout
         self.part_size = part_size
+        self._set_parallel(max_concurrency, parallel_threshold)
         self.verify_etag = bool(verify_etag)
         self.verify_checksums = bool(verify_checksums)
         self.fast_path = bool(fast_path)
@@ -211,6 +222,10 @@ class S3Raw(RawStore):
     def anonymous(cls, **options: Any) -> S3Raw:
         """A store making unsigned requests, for public buckets (same keyword options)."""
         return cls(ANONYMOUS, **options)
+
+    @property
+    def _range_part(self) -> int:
+        return self.part_size
 
     def _init_runtime(self) -> None:
         self._connections: LoopLocal[Connection] = LoopLocal(self._open, Connection.close)
