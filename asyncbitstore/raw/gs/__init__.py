@@ -43,6 +43,7 @@ from ...errors import (
     InvalidRange,
     InvalidURI,
     NotFoundInStore,
+    ObjectChanged,
     StoreNotAvailable,
 )
 from ...meta import ObjectMeta
@@ -211,10 +212,12 @@ class GSRaw(RawStore):
         *,
         bucket: str | None = None,
         retry: bool = True,
+        pinned: str | None = None,
     ) -> R:
         """``await op(client)``, retried when transient; failures come out translated.
 
-        With ``bucket``, a "not found" whose bucket is missing raises `BucketNotFound`.
+        With ``bucket``, a "not found" whose bucket is missing raises `BucketNotFound`; with
+        ``pinned`` (the generation ``op`` reads), one that is gone raises `ObjectChanged`.
         """
 
         async def attempt() -> R:
@@ -226,7 +229,7 @@ class GSRaw(RawStore):
             tries = self.retry.attempts if retry else 1
             raise InvalidDataFound(self, uri, f"{exc.reason} in each of {tries} reads") from None
         except Exception as exc:
-            error = gsio.translate(self, exc, uri)
+            error = gsio.translate(self, exc, uri, pinned)
             if error is exc:
                 raise
             cause = stand_in(exc)
@@ -283,27 +286,33 @@ class GSRaw(RawStore):
         start: int,
         end: int,
         asked: tuple[int, int],
+        generation: str | None = None,
     ) -> Span:
         """Bytes ``[start, end)`` of a 206 naming exactly them, or sliced from a whole 200,
-        with the object's frame mark (``x-goog-meta-*``) and generation; `CompressedRange`
-        for an object stored with a ``Content-Encoding``."""
+        with the object's frame mark (``x-goog-meta-*``), generation and whole length;
+        `CompressedRange` for an object stored with a ``Content-Encoding``. With
+        ``generation``, only that generation is read (`ObjectChanged` if another answers)."""
         span = f"bytes={start}-{'' if end >= _OPEN_RANGE_FROM else end - 1}"
-        response = await client.get_media(bucket, name, span)
+        response = await client.get_media(bucket, name, span, generation)
         async with response:
-            encoding = response.headers.get("Content-Encoding")
-            refuse_range(self, uri, encoding, *asked, stored=response.headers.get(_STORED_ENCODING))
+            headers = response.headers
+            answered = headers.get(_GENERATION)
+            if generation is not None and answered not in (None, generation):
+                raise ObjectChanged(self, uri, generation)
+            encoding = headers.get("Content-Encoding")
+            refuse_range(self, uri, encoding, *asked, stored=headers.get(_STORED_ENCODING))
             if response.status == 200:  # the server ignored the Range header
                 data, size = await responses.slice_body(response, start, end)
                 if start > size:
                     raise InvalidRange(self, uri, start, end, f"the blob has {size} bytes")
+                total = size if size < end else response.content_length
             else:
-                header = response.headers.get("Content-Range")
+                header = headers.get("Content-Range")
                 data = await responses.read_span(
                     response.content, responses.span_length(header, start, end)
                 )
-            return Span.of(
-                data, gs_meta.user_metadata(response.headers), response.headers.get(_GENERATION)
-            )
+                total = responses.content_range(response)[1]
+            return Span.of(data, gs_meta.user_metadata(headers), answered, total)
 
     async def _get_answer(self, uri: str) -> tuple[bytes, Mapping[str, str]]:
         bucket, name = self._parse(uri)
@@ -322,6 +331,7 @@ class GSRaw(RawStore):
 
     _range_spans = True
     _frame_marks = True
+    _pinned_ranges = True
 
     async def _stored_range(
         self, uri: str, where: Any, asked_start: int, asked_end: int, start: int, end: int
@@ -334,7 +344,9 @@ class GSRaw(RawStore):
     ) -> Span:
         """A range request (open-ended for a huge ``end``); the answer's ``x-goog-meta-*``
         headers carry the object's frame mark, so a marked object needs no second request to
-        show it is not compressed."""
+        show it is not compressed. The span's ``version`` is the generation and its ``total``
+        the object's length (from ``Content-Range``, or the resource's ``size`` when no byte
+        was asked or there is none to send)."""
         bucket, name = where
         if start < end:
             read = partial(self._read_span, uri=uri, bucket=bucket, name=name, start=start,
@@ -346,10 +358,33 @@ class GSRaw(RawStore):
                 raise
             except InvalidRange:  # 416: start at or past the end
                 pass
-        size = await self.size(uri)
+        resource = await self._do(uri, lambda c: c.metadata(bucket, name), bucket=bucket)
+        size = int(resource["size"])
         if start > size:
             raise InvalidRange(self, uri, start, end, f"the blob has only {size} bytes")
-        return Span(b"")
+        custom = resource.get("metadata")
+        marks = custom if isinstance(custom, Mapping) else {}
+        generation = resource.get("generation")
+        version = None if generation is None else str(generation)
+        return Span.of(b"", marks, version, size)
+
+    async def _pinned_range(
+        self, uri: str, where: Any, first: int, last: int, version: str, /
+    ) -> bytes:
+        """Bytes ``[first, last)`` of generation ``version`` only (``generation=`` on the
+        media GET; fewer at the object's end), retried under ``retry``.
+
+        Raises:
+            ObjectChanged: that generation is no longer the object (replaced or deleted: GCS
+                answers 404 for either, and both mean the read cannot be finished).
+        """
+        if first >= last:
+            return b""
+        bucket, name = where
+        read = partial(self._read_span, uri=uri, bucket=bucket, name=name, start=first,
+                       end=last, asked=(first, last), generation=version)  # fmt: skip
+        span: Span = await self._do(uri, read, pinned=version)
+        return span.data
 
     async def _stream_stored(
         self, uri: str, chunk_size: int, decode: bool = False

@@ -14,7 +14,7 @@ import aiohttp
 from ..._core.checks import positive_int, positive_number
 from ..._core.data import PutData, check_chunk_size, chunks_of
 from ..._core.put_attrs import PLAIN, PutAttrs
-from ...errors import AlreadyExists, BitstoreError, StoreNotAvailable
+from ...errors import AlreadyExists, BitstoreError, ObjectChanged, StoreNotAvailable
 from ...retry import TransientError, is_transient
 from .._net.aiohttp import status_error
 from ._client import AuthError, GSClient, short
@@ -84,19 +84,24 @@ def split_prefix(prefix: str) -> tuple[str, str] | None:
     return None if match is None else (match.group(1), match.group(2) or "")
 
 
-def translate(store: object, exc: Exception, uri: str) -> Exception:
+def translate(store: object, exc: Exception, uri: str, pinned: str | None = None) -> Exception:
     """Our exception for a failure of gcloud-aio-storage, aiohttp or the token source.
 
     The one place where their errors become ours: 404 → ``NotFoundInStore``, 401/403 and auth
     failures → ``StoreNotAvailable`` with the reason, 416 → ``InvalidRange``, and transient
     failures (429, 5xx, connection errors, timeouts) that outlived the retries →
     ``StoreNotAvailable``. Anything else is returned unchanged (a bug, or the caller's own error).
+
+    For a read of one generation (``pinned``), 404 and 412 say that generation is no longer
+    the live object (replaced or deleted): ``ObjectChanged``.
     """
     if isinstance(exc, BitstoreError):
         return exc
     if isinstance(exc, AuthError):
         return StoreNotAvailable(store, f"authentication failed: {exc}", uri=uri)
     status = getattr(exc, "status", None)
+    if pinned is not None and status in (404, 412):
+        return ObjectChanged(store, uri, pinned)
     if status == 412:  # only a create's ifGenerationMatch=0 sends a condition that fails
         return AlreadyExists(store, uri)
     if isinstance(status, int):  # aiohttp.ClientResponseError from gcloud, or HTTPStatusError
