@@ -22,17 +22,21 @@ except ModuleNotFoundError as _missing:
     _HINT = "AzureRaw needs azure-storage-blob: pip install 'asyncbitstore[azure]'"
     raise ImportError(_HINT) from _missing
 
+from azure.core import MatchConditions
+
 from ..._core.checks import positive_int, positive_number
 from ..._core.data import PutData, check_chunk_size, chunks_of
 from ..._core.put_attrs import PutAttrs
 from ..._core.redact import scrub, stand_in
 from ..._core.resources import LoopLocal
+from ...compression.store_io import FRAME_KEY, Span
 from ...errors import InvalidDataFound, InvalidRange, InvalidURI, NotFoundInStore, StoreNotAvailable
 from ...meta import ObjectMeta
 from ...retry import Retry, TransientError
 from ...store import DEFAULT_CONCURRENCY, Store
 from .._base import DEFAULT_MAX_CONCURRENCY, DEFAULT_PARALLEL_THRESHOLD, RawStore
 from .._net.checksums import ChecksumMismatch
+from .._net.responses import range_total
 from .._signing import check_sign
 from . import _blocks
 from . import _errors as az_errors
@@ -169,8 +173,16 @@ class AzureRaw(RawStore):
             raise InvalidURI(self, uri, self.uri_hint)
         return parts
 
-    async def _do(self, uri: str, container: str, op: Callable[[AzureClient], Awaitable[R]]) -> R:
-        """``await op(client)``, retried when transient; failures come out translated."""
+    async def _do(
+        self,
+        uri: str,
+        container: str,
+        op: Callable[[AzureClient], Awaitable[R]],
+        *,
+        pinned: str | None = None,
+    ) -> R:
+        """``await op(client)``, retried when transient; failures come out translated (with
+        ``pinned``, the ETag ``op`` is conditioned on, a changed blob as `ObjectChanged`)."""
         secrets = self._secrets
 
         async def attempt() -> R:
@@ -178,7 +190,7 @@ class AzureRaw(RawStore):
             try:
                 return await op(client)
             except Exception as exc:
-                error = az_errors.translate(self, exc, uri, container, secrets)
+                error = az_errors.translate(self, exc, uri, container, secrets, pinned)
                 if error is exc:
                     raise
                 cause = stand_in(exc, secrets)
@@ -209,24 +221,71 @@ class AzureRaw(RawStore):
                 raise ChecksumMismatch("the bytes read differ from the blob's Content-MD5")
         return data
 
+    _range_spans = True
+    _frame_marks = True
+    _pinned_ranges = True
+
     async def _stored_range(
         self, uri: str, where: Any, asked_start: int, asked_end: int, start: int, end: int
     ) -> bytes:
+        span = await self._stored_span(uri, where, asked_start, asked_end, start, end)
+        return span.data
+
+    async def _stored_span(
+        self, uri: str, where: Any, asked_start: int, asked_end: int, start: int, end: int
+    ) -> Span:
+        """A ranged download, with the blob's frame mark (its metadata comes with the bytes,
+        so a marked blob's range costs one request), its ETag as ``version`` and its whole
+        length as ``total``; a range holding no byte asks the blob's properties instead."""
         container, name = where
         if start < end:
-
-            async def read(client: AzureClient) -> bytes:
-                blob = client.blob(container, name)
-                downloader = await blob.download_blob(offset=start, length=end - start)
-                data: bytes = await downloader.readall()
-                return data
-
+            read = partial(self._read_span, container=container, name=name, start=start, end=end)
             with contextlib.suppress(InvalidRange):  # 416: start at or past the end
-                return await self._do(uri, container, read)
-        size = await self.size(uri)
+                span: Span = await self._do(uri, container, read)
+                return span
+        props = await self._properties(uri)
+        size = int(props.size)
         if start > size:
             raise InvalidRange(self, uri, asked_start, asked_end, f"the blob has {size} bytes")
-        return b""
+        return Span.of(b"", from_azure(props.metadata), props.etag or None, size)
+
+    async def _pinned_range(
+        self, uri: str, where: Any, first: int, last: int, version: str, /
+    ) -> bytes:
+        """Bytes ``[first, last)`` of the blob whose ETag is ``version`` (``If-Match``; fewer
+        at the blob's end), retried under ``retry``.
+
+        Raises:
+            ObjectChanged: the blob was replaced or deleted since that ETag was read.
+        """
+        if first >= last:
+            return b""
+        container, name = where
+        read = partial(self._read_span, container=container, name=name, start=first, end=last,
+                       etag=version)  # fmt: skip
+        span: Span = await self._do(uri, container, read, pinned=version)
+        return span.data
+
+    async def _read_span(
+        self,
+        client: AzureClient,
+        container: str,
+        name: str,
+        start: int,
+        end: int,
+        etag: str | None = None,
+    ) -> Span:
+        """Bytes ``[start, end)`` and what the answer tells of the blob; with ``etag``, only
+        from the blob of that ETag (412 otherwise)."""
+        condition: dict[str, Any] = {}
+        if etag is not None:
+            condition = {"etag": etag, "match_condition": MatchConditions.IfNotModified}
+        blob = client.blob(container, name)
+        downloader = await blob.download_blob(offset=start, length=end - start, **condition)
+        data: bytes = await downloader.readall()
+        props = downloader.properties
+        total = range_total(props.content_range)
+        return Span.of(data, from_azure(props.metadata), props.etag or None, total)
 
     async def _stream_stored(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
         """The blob in chunks of ``chunk_size``; the SDK fetches it in pieces of 4 MiB at
@@ -287,7 +346,7 @@ class AzureRaw(RawStore):
 
     async def head(self, uri: str) -> ObjectMeta:
         """The blob's size, ETag, last modification, content type, version id (accounts with
-        versioning on) and metadata."""
+        versioning on) and metadata (without the frame mark this package keeps there)."""
         props = await self._properties(uri)
         return ObjectMeta(
             size=int(props.size),
@@ -295,7 +354,7 @@ class AzureRaw(RawStore):
             last_modified=props.last_modified,
             content_type=props.content_settings.content_type or None,
             version=props.version_id or None,
-            metadata=from_azure(props.metadata),
+            metadata={k: v for k, v in from_azure(props.metadata).items() if k != FRAME_KEY},
         )
 
     # -- writes ---------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ HTTP 416, ``InvalidRange``                         `InvalidRange`
 HTTP 401/403, bad key or SAS                       `StoreNotAvailable` ("access denied")
 5xx, 408, 429, ``ServerBusy``, a blob changed      `TransientError` (retried)
 while it was read, connection errors, timeouts
+HTTP 412 or 404 (not ``ContainerNotFound``) of a   `ObjectChanged` (not retried)
+read pinned to an ETag
 anything else from azure-core                      `StoreNotAvailable`
 =================================================  ===========================================
 
@@ -34,6 +36,7 @@ from ...errors import (
     BucketNotFound,
     InvalidRange,
     NotFoundInStore,
+    ObjectChanged,
     StoreNotAvailable,
     StoreTimeout,
 )
@@ -57,11 +60,22 @@ def _detail(exc: BaseException, secrets: Iterable[str]) -> str:
 
 
 def translate(
-    store: object, exc: BaseException, uri: str, container: str, secrets: Iterable[str] = ()
+    store: object,
+    exc: BaseException,
+    uri: str,
+    container: str,
+    secrets: Iterable[str] = (),
+    pinned: str | None = None,
 ) -> BaseException:
-    """Our exception for ``exc``, raised while serving ``uri`` (``exc`` itself if not ours)."""
+    """Our exception for ``exc``, raised while serving ``uri`` (``exc`` itself if not ours).
+
+    ``pinned`` is the ETag a read was conditioned on (``If-Match``): its failed condition, or
+    a missing blob, means that version is gone.
+    """
     if isinstance(exc, (BitstoreError, TransientError)):
         return exc
+    if pinned is not None and _version_gone(exc):
+        return ObjectChanged(store, uri, pinned)
     if isinstance(exc, (az.ServiceRequestTimeoutError, az.ServiceResponseTimeoutError)):
         return AzureTimeout(f"timed out ({type(exc).__name__})")
     if isinstance(exc, asyncio.TimeoutError):
@@ -97,6 +111,14 @@ def _status_error(
     if status in (401, 403) or isinstance(exc, az.ClientAuthenticationError):
         return StoreNotAvailable(store, f"access denied: {detail}", uri=uri)
     return StoreNotAvailable(store, detail, uri=uri)
+
+
+def _version_gone(exc: BaseException) -> bool:
+    """Whether ``exc`` answers a conditional read with "not that version" (412), or "no blob"."""
+    if not isinstance(exc, az.HttpResponseError) or exc.status_code is None:
+        return False
+    code = str(getattr(exc, "error_code", None) or "")
+    return exc.status_code == 412 or (exc.status_code == 404 and code != "ContainerNotFound")
 
 
 def exhausted(store: object, exc: TransientError, uri: str, attempts: int) -> StoreNotAvailable:
