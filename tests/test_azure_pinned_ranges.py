@@ -147,3 +147,19 @@ async def test_pinned_reads_are_retried_but_a_change_is_not(
     with pytest.raises(ObjectChanged):
         await store._pinned_range(uri, where, 300, 700, span.version)
     assert len(proxy.requests) == before + 1
+
+
+async def test_a_pinned_range_longer_than_one_sdk_piece(
+    azurite_server: AzuriteServer, store: AzureRaw, container: str
+) -> None:
+    uri = f"az://{container}/big"
+    big = os.urandom(5 * 1024 * 1024 + 3)  # past the SDK's 4 MiB download piece
+    where = store._locate(uri)
+    async with AzureRaw(AZURITE_KEY, account_url=azurite_server.url, block_size=1 << 20) as up:
+        await up.put(uri, big)  # in 1 MiB blocks: aiohttp warns of larger raw-bytes bodies
+        span = await _first(store, uri, 0, 10)
+        assert span.total == len(big)
+        assert await store._pinned_range(uri, where, 10, len(big), span.version) == big[10:]
+        await up.put(uri, big[::-1])
+    with pytest.raises(ObjectChanged):
+        await store._pinned_range(uri, where, 10, len(big), span.version)
