@@ -321,6 +321,15 @@ class HashStore(_Keyed):
         _, raw_uri = self._raw_uri(uri)
         await self.raw.delete(raw_uri)
 
+    async def sign(self, uri: str, *, method: str = "GET", expires_in: int = 3600) -> str:
+        """A presigned URL of the blob under key ``uri``, signed by the raw store (see
+        `Store.sign`).
+
+        Raises:
+            NotImplementedError: the raw store cannot sign URLs.
+        """
+        return await self.raw.sign(self._raw_uri(uri)[1], method=method, expires_in=expires_in)
+
     async def list(self, prefix: str = "", flat: bool = False) -> AsyncIterator[str]:
         """The keys that start with ``prefix`` (a partial hex digest).
 

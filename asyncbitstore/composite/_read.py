@@ -142,6 +142,23 @@ class ReadPath(ChainBase):
         key = self._key(uri)
         return (await first_answer(self, key, self._readers(key), _head, False, _meta))[1]
 
+    async def sign(self, uri: str, *, method: str = "GET", expires_in: int = 3600) -> str:
+        """A presigned URL of the copy a read would find: the first tier that has the blob
+        (asked as for ``head``) signs it.
+
+        Only reads (``GET``, ``HEAD``) are signed: a write has no one copy to point at.
+
+        Raises:
+            NotImplementedError: that tier cannot sign URLs (a local cache, an API source), or
+                ``method`` is not a read.
+            NotFoundInStore: no tier has the blob.
+        """
+        if not isinstance(method, str) or method.upper() not in ("GET", "HEAD"):
+            raise NotImplementedError(f"{self.name} signs reads only (GET, HEAD), not {method!r}")
+        key = self._key(uri)
+        tier, _ = await first_answer(self, key, self._readers(key), _head, False, _meta)
+        return await tier.store.sign(key, method=method, expires_in=expires_in)
+
     async def exists(self, uri: str) -> bool:
         """Whether any tier has the blob; API sources are asked only through ``api_exists``.
 

@@ -235,6 +235,14 @@ class NamedStore(Store):
         """Remove the blob (nothing happens if it is missing)."""
         await self.raw.delete(self._raw_uri(uri))
 
+    async def sign(self, uri: str, *, method: str = "GET", expires_in: int = 3600) -> str:
+        """A presigned URL of the blob named ``uri``, signed by the raw store (see `Store.sign`).
+
+        Raises:
+            NotImplementedError: the raw store cannot sign URLs.
+        """
+        return await self.raw.sign(self._raw_uri(uri), method=method, expires_in=expires_in)
+
     # -- lifecycle --------------------------------------------------------------------------
 
     async def flush(self) -> None:

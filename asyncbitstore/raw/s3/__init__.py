@@ -473,7 +473,11 @@ class S3Raw(RawStore):
         """The object's size, ETag, ``Last-Modified``, ``Content-Type``, version id (on a
         versioned bucket) and ``x-amz-meta-*`` user metadata, from one HEAD."""
         bucket, key = self._split(uri)
-        found = await self._request(uri, bucket, "head", lambda c: c.head_meta(bucket, key))
+        try:
+            found = await self._request(uri, bucket, "head", lambda c: c.head_meta(bucket, key))
+        except NotFoundInStore:  # as for size: a missing bucket is no missing object
+            await self._check_bucket(uri, bucket)
+            raise
         return found[1]
 
     async def get_with_meta(self, uri: str) -> tuple[bytes, ObjectMeta]:
