@@ -15,6 +15,17 @@ from click.testing import CliRunner, Result
 
 from asyncbitstore.cli import cli
 
+#: A named chain whose one source is the folder ``store/`` beside the configuration file.
+NAMED_CHAIN = """
+[chain]
+kind = "named"
+
+[[tier]]
+role = "source"
+uri = "store/"
+write = true
+"""
+
 
 @dataclass
 class Shell:
@@ -45,7 +56,7 @@ def shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Shell]:
     monkeypatch.setenv("BITSTORE_CONFIG", str(conf / "bitstore.toml"))
     monkeypatch.chdir(home)
     made = Shell(home, conf)
-    made.config('[chain]\nkind = "named"\n\n[[tier]]\nrole = "source"\nuri = "store/"\nwrite = true\n')
+    made.config(NAMED_CHAIN)
     yield made
 
 
