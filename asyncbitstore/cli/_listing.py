@@ -1,9 +1,10 @@
 """What ``ls``, ``du`` and ``head`` share: the store an argument addresses, listings of a prefix
 or a pattern, and the metadata of listed blobs, a bounded batch at a time.
 
-An argument that is a URI or a local path written as one (``/abs``, ``./rel``, ``~/x``) is
-read from that store directly, whichever tier it is (a cache included) and whatever its keys
-look like; any other argument is a key or prefix of the configured chain.
+A local path written as one (``/abs``, ``./rel``, ``~/x``), or a URI in the bucket
+(container, host) of a configured tier, is read from that store directly, whichever tier it
+is (a cache included) and whatever its keys look like; any other argument is a key or prefix
+of the configured chain (which refuses a URI that none of its tiers serves).
 """
 
 from __future__ import annotations
@@ -35,24 +36,34 @@ class Addressed:
     uri: str
     where: Place | None  # the argument, for messages; None for a key of the chain
 
-    def failure(self, exc: BaseException) -> BaseException:
-        """``exc`` naming the argument when it was a location."""
-        return exc if self.where is None else wrong(self.where, exc)
-
 
 @contextlib.asynccontextmanager
 async def addressed(app: App, arg: str, role: str) -> AsyncIterator[Addressed]:
     """The store ``arg`` addresses (closed on exit), and the URI in it."""
-    if not is_location(arg):
+    where = place(arg, role) if is_location(arg) else None
+    if where is None or not (where.local or _in_a_tier(app, where.uri)):
         async with app.chain() as chain:
             yield Addressed(chain, arg, None)
         return
-    where = place(arg, role)
     async with where.store(app) as store:
         try:
             yield Addressed(store, where.uri, where)
         except BitstoreError as exc:
             raise wrong(where, exc) from exc
+
+
+def _root(uri: str) -> str:
+    """``scheme://authority/`` of a URI: its bucket (container, host)."""
+    scheme, _, rest = uri.partition("://")
+    return f"{scheme.lower()}://{rest.split('/', 1)[0]}/"
+
+
+def _in_a_tier(app: App, uri: str) -> bool:
+    """Whether ``uri`` is in the bucket (container, host) of one of the configured tiers."""
+    return any(
+        tier.uri is not None and "://" in tier.uri and _root(uri) == _root(tier.uri)
+        for tier in app.config.tiers
+    )
 
 
 async def listed(target: Addressed, *, flat: bool = False) -> AsyncIterator[str]:

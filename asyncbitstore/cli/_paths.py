@@ -113,7 +113,7 @@ def wrong(where: Place, exc: BaseException) -> Failure:
     """``exc`` as a failure whose message starts with the argument it concerns."""
     message, code = explain(exc)
     if isinstance(exc, NotFoundInStore):
-        message, code = f"nothing at {where.uri!r}; check the path or key", NOT_FOUND
+        message, code = f"not found at {where.uri!r}; check the path or key", NOT_FOUND
     elif isinstance(exc, InvalidURI):
         message = f"{exc}; give a path or URI of that form"
     return Failure(f"{where.role} {where.arg!r}: {message}", code)
