@@ -148,3 +148,23 @@ def test_globs_in_ls_cp_and_rm(shell: Shell) -> None:  # noqa: F811
     assert shell("rm", "g/sub/**").exit_code == 0
     assert shell("ls", "g/").stdout.split() == ["g/a.txt", "g/b.txt", "g/c.log"]
     assert shell("rm", "g/*.zip").exit_code == 1
+
+
+def test_mv_and_cp_refuse_a_target_that_is_the_source_or_inside_it(shell: Shell) -> None:  # noqa: F811
+    (shell.home / "d" / "sub").mkdir(parents=True)
+    (shell.home / "d" / "a").write_bytes(b"a")
+    (shell.home / "d" / "sub" / "b").write_bytes(b"b")
+    for args in (
+        ("mv", "d/a", "d/a"),
+        ("mv", "d/a", "d/"),
+        ("mv", "-r", "d", "d/sub/"),
+        ("mv", "d/*", "d/"),
+        ("cp", "-r", "d/", "d/"),
+        ("cp", "d/**", "d/sub/"),
+    ):
+        refused = shell(*args)
+        assert refused.exit_code == 2, args
+        assert "TARGET" in refused.stderr and "inside it" in refused.stderr
+    assert (shell.home / "d" / "a").read_bytes() == b"a"
+    assert (shell.home / "d" / "sub" / "b").read_bytes() == b"b"
+    assert sorted(p.name for p in (shell.home / "d").rglob("*")) == ["a", "b", "sub"]

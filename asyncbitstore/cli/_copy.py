@@ -30,7 +30,7 @@ from ..store import Store
 from ..transfer import MAX_ERRORS_KEPT, TransferResult, transfer
 from . import _glob
 from ._io import open_input, read_chunks, write_stream
-from ._paths import STDIO, Place, place, wrong
+from ._paths import STDIO, Place, named, no_match, place, wrong
 from ._run import NOT_FOUND, OK, UNAVAILABLE, App, fail
 
 __all__ = ["copy"]
@@ -86,13 +86,12 @@ async def copy(
     dst = place(target, "TARGET")
     if len(jobs) > 1 or any(job.kind != "one" for job in jobs):
         if not dst.folder and (len(jobs) > 1 or any(job.kind == "glob" for job in jobs)):
-            fail(
-                f"TARGET {target!r}: several blobs go into a prefix; end it with '/' "
-                f"(for example {target + '/'!r})"
-            )
+            fail(f"{named('TARGET', target)}: several blobs go into a prefix; end it with '/'")
         dst = dst.inside()
     elif dst.folder:
         dst = dst.child(posixpath.basename(jobs[0].source.uri))
+    for job in jobs:
+        _check_apart(job, dst)
     totals = _Totals()
     dst_store = dst.store(app)
     async with dst_store:
@@ -107,11 +106,30 @@ def _job(source: Place, recursive: bool) -> _Job:
     if _glob.has_magic(source.uri):
         return _Job(source, "glob")
     if source.local and not os.path.exists(source.uri):
-        fail(f"SOURCE {source.arg!r}: no such file or folder ({source.uri})", NOT_FOUND)
+        fail(f"{named('SOURCE', source.arg)}: no such file or folder ({source.uri})", NOT_FOUND)
     is_file = source.local and os.path.isfile(source.uri)
     if source.uri.endswith("/") or (recursive and not is_file):
         return _Job(source.inside(), "prefix")
     return _Job(source, "one")
+
+
+def _check_apart(job: _Job, dst: Place) -> None:
+    """Refuse a copy onto itself, or into the prefix it reads (a move would delete what it
+    wrote; a copy could read its own output)."""
+    uri = job.source.uri
+    if job.kind == "one":
+        same = dst.uri == uri
+    elif job.kind == "prefix":
+        same = dst.uri.startswith(uri)
+    else:
+        literal = _glob.literal_prefix(uri)
+        base = literal[: literal.rfind("/") + 1]
+        same = dst.uri == base or ("**" in uri and dst.uri.startswith(base))
+    if same:
+        fail(
+            f"{named('TARGET', dst.arg)} is {named('SOURCE', job.source.arg)} or inside it; "
+            "give a target elsewhere"
+        )
 
 
 async def _pairs(job: _Job, src: Store, dst: Place) -> AsyncIterator[tuple[str, str]]:
@@ -152,7 +170,7 @@ async def _run_job(
         except BitstoreError as exc:  # the listing failed: the source is the one to check
             raise wrong(job.source, exc) from exc
     if job.kind == "glob" and totals.copied + totals.skipped + totals.failed == before:
-        fail(f"SOURCE {job.source.arg!r}: no blob matches the pattern", NOT_FOUND)
+        no_match("SOURCE", job.source.arg)
 
 
 async def _batches(
@@ -195,7 +213,7 @@ async def _stdio(app: App, args: list[str], target: str, many: bool) -> int:
     if target == STDIO:
         src = place(args[0], "SOURCE")
         if _glob.has_magic(src.uri) or src.uri.endswith("/"):
-            fail(f"SOURCE {src.arg!r}: stdout takes one blob, not a prefix or a pattern")
+            fail(f"{named('SOURCE', src.arg)}: stdout takes one blob, not a prefix or a pattern")
         async with src.store(app) as store:
             try:
                 await write_stream(store.stream(src.uri), None)
@@ -204,7 +222,7 @@ async def _stdio(app: App, args: list[str], target: str, many: bool) -> int:
         return OK
     dst = place(target, "TARGET")
     if dst.folder:
-        fail(f"TARGET {target!r}: stdin has no name; give the full key (not a prefix)")
+        fail(f"{named('TARGET', target)}: stdin has no name; give the full key (not a prefix)")
     file = await open_input(STDIO)
     try:
         async with dst.store(app) as store:

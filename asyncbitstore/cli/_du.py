@@ -9,7 +9,8 @@ import click
 
 from . import _glob
 from ._listing import addressed, described, human_size, listed
-from ._run import NOT_FOUND, OK, App, fail
+from ._paths import no_match
+from ._run import OK, App
 
 __all__ = ["du"]
 
@@ -37,7 +38,7 @@ async def du(app: App, prefix: str, *, summary: bool, human: bool) -> int:
             else:
                 click.echo(f"{show(meta.size):>10}  {uri}")
     if not objects and _glob.has_magic(prefix):
-        fail(f"PREFIX {prefix!r}: no key matches the pattern", NOT_FOUND)
+        no_match("PREFIX", prefix)
     result: dict[str, Any] = {"prefix": prefix, "objects": objects, "bytes": total}
     if not summary:
         result["sizes"] = sizes

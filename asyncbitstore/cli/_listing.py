@@ -18,8 +18,8 @@ from ..errors import BitstoreError
 from ..meta import ObjectMeta
 from ..store import Store
 from . import _glob
-from ._paths import Place, is_location, place, wrong
-from ._run import NOT_FOUND, App, fail
+from ._paths import Place, is_location, no_match, place, wrong
+from ._run import App, fail
 
 __all__ = ["Addressed", "addressed", "described", "expanded_keys", "human_size", "listed", "when"]
 
@@ -144,5 +144,5 @@ async def expanded_keys(app: App, keys: list[str]) -> list[str]:
             before = len(out)
             out.extend([uri async for uri in listed(Addressed(chain, key, None))])
             if len(out) == before:
-                fail(f"KEY {key!r}: no key matches the pattern", NOT_FOUND)
+                no_match("KEY", key)
     return out

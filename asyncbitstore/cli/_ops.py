@@ -26,6 +26,7 @@ from ..store import Store
 from . import _glob
 from ._io import hash_input, open_input, read_chunks, write_stream
 from ._listing import addressed, described, listed, when
+from ._paths import no_match
 from ._range import ByteRange
 from ._run import NOT_FOUND, OK, App, fail
 
@@ -177,7 +178,7 @@ async def ls(app: App, prefix: str, flat: bool = False, long: bool = False) -> i
             else:
                 click.echo(_long_line(uri, meta) if long else uri)
     if _glob.has_magic(prefix) and not shown:
-        fail(f"PREFIX {prefix!r}: no key matches the pattern", NOT_FOUND)
+        no_match("PREFIX", prefix)
     if app.json:
         app.emit(seen)
     return OK

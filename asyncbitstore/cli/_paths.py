@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import NoReturn
 
+from .._core.redact import redact
 from ..errors import BitstoreError, InvalidURI, NotFoundInStore
 from ..raw import BY_SCHEME, schemes_text
 from ..store import Store
 from ._run import NOT_FOUND, App, Failure, explain, fail
 
-__all__ = ["STDIO", "Place", "is_location", "place", "wrong"]
+__all__ = ["STDIO", "Place", "is_location", "named", "no_match", "place", "wrong"]
 
 #: The argument meaning stdin (for an input) or stdout (for an output).
 STDIO = "-"
@@ -97,7 +99,7 @@ def place(arg: str, role: str) -> Place:
         return Place(arg, role, _local_path(arg))
     if scheme.lower() not in BY_SCHEME:
         fail(
-            f"{role} {arg!r}: unknown scheme {scheme + '://'!r}; "
+            f"{named(role, arg)}: unknown scheme {scheme + '://'!r}; "
             f"use a local path or one of {schemes_text()}"
         )
     return Place(arg, role, arg)
@@ -113,7 +115,20 @@ def wrong(where: Place, exc: BaseException) -> Failure:
     """``exc`` as a failure whose message starts with the argument it concerns."""
     message, code = explain(exc)
     if isinstance(exc, NotFoundInStore):
-        message, code = f"not found at {where.uri!r}; check the path or key", NOT_FOUND
+        message, code = f"not found at {redact(where.uri)!r}; check the path or key", NOT_FOUND
     elif isinstance(exc, InvalidURI):
         message = f"{exc}; give a path or URI of that form"
-    return Failure(f"{where.role} {where.arg!r}: {message}", code)
+    return Failure(f"{named(where.role, where.arg)}: {message}", code)
+
+
+def named(role: str, arg: str) -> str:
+    """``ROLE 'arg'`` for a message, with any password in the argument masked."""
+    return f"{role} {redact(arg)!r}"
+
+
+def no_match(role: str, pattern: str) -> NoReturn:
+    """Stop with exit 1: a wildcard pattern matched nothing (a typo is not a silent no-op)."""
+    fail(
+        f"{named(role, pattern)}: nothing matches the pattern; check it with `bitstore ls`",
+        NOT_FOUND,
+    )
