@@ -179,9 +179,9 @@ def ls(app: App, prefix: str, flat: bool, long: bool) -> None:
     """List the keys under PREFIX, sorted, each once.
 
     A key prefix lists the chain's sources (caches are not listed): names in a named chain
-    (img/), URIs in a plain chain, digests in a content-addressed chain. A URI or a local path
-    (s3://bucket/logs/, ./data/) lists that store, whichever tier it is. Wildcards
-    (* ? [..] **) list the keys that match.
+    (img/), URIs in a plain chain, digests in a content-addressed chain. A local path (./data/)
+    or a URI in the bucket of a configured tier (s3://bucket/logs/) lists that store directly,
+    whichever tier it is and whatever its keys. Wildcards (* ? [..] **) list what matches.
     """
     app.run(lambda: _ops.ls(app, prefix, flat, long))
 
