@@ -26,7 +26,8 @@ except ModuleNotFoundError as exc:  # pragma: no cover - depends on the installe
     raise SystemExit("bitstore needs click: pip install 'asyncbitstore[cli]'") from exc
 
 from .._core.version import package_version
-from . import _copy, _limits, _ops, _show, _stats
+from ..compression.codecs import CODEC_NAMES
+from . import _copy, _du, _head, _limits, _listing, _ops, _range, _show, _stats
 from ._run import App
 
 __all__ = ["cli", "main"]
@@ -106,10 +107,18 @@ def get(app: App, key: str, output: str | None) -> None:
 
 @cli.command()
 @_KEYS
+@click.option(
+    "--range",
+    "byte_range",
+    callback=_range.parse_range,
+    metavar="START-END",
+    help="Only these bytes of each blob, as in HTTP: START-END (both included), START- "
+    "(to the end) or -N (the last N bytes).",
+)
 @click.pass_obj
-def cat(app: App, keys: tuple[str, ...]) -> None:
+def cat(app: App, keys: tuple[str, ...], byte_range: _range.ByteRange | None) -> None:
     """Write the blobs KEYS to stdout, one after another."""
-    app.run(lambda: _ops.cat(app, keys))
+    app.run(lambda: _ops.cat(app, keys, byte_range))
 
 
 @cli.command()
@@ -124,14 +133,20 @@ def cat(app: App, keys: tuple[str, ...]) -> None:
     "plain chain (s3://bucket/a.png). Without it (content-addressed chains), each file is "
     "stored under its digest.",
 )
+@click.option(
+    "--compress",
+    type=click.Choice(CODEC_NAMES),
+    help="Store each blob compressed with this codec (reads decode it; keys stay the digests "
+    "of the files' bytes).",
+)
 @click.pass_obj
-def put(app: App, files: tuple[str, ...], key: str | None) -> None:
+def put(app: App, files: tuple[str, ...], key: str | None, compress: str | None) -> None:
     """Store FILES (- for stdin) and print the key of each, in order.
 
     In a content-addressed chain the key is each file's digest. In a chain of names or URIs,
     give the key: `bitstore put --key img/1.png photo.png`.
     """
-    app.run(lambda: _ops.put(app, list(files), key))
+    app.run(lambda: _ops.put(app, list(files), key, compress))
 
 
 @cli.command()
@@ -146,19 +161,49 @@ def exists(app: App, keys: tuple[str, ...]) -> None:
 @_KEYS
 @click.pass_obj
 def rm(app: App, keys: tuple[str, ...]) -> None:
-    """Delete KEYS from every writable tier and cache (missing keys are fine)."""
-    app.run(lambda: _ops.rm(app, list(keys)))
+    """Delete KEYS from every writable tier and cache (missing keys are fine); a KEY with
+    wildcards (* ? [..] **) stands for the chain's keys it matches."""
+
+    async def work() -> int:
+        return await _ops.rm(app, await _listing.expanded_keys(app, list(keys)))
+
+    app.run(work)
 
 
 @cli.command()
 @click.argument("prefix", default="")
 @click.option("-d", "--flat", is_flag=True, help="One level: keys, and sub-prefixes ending in /.")
+@click.option("-l", "--long", is_flag=True, help="Each blob's size and modification time too.")
 @click.pass_obj
-def ls(app: App, prefix: str, flat: bool) -> None:
-    """List the keys under PREFIX in the chain's sources: sorted, each once (caches are not
-    listed). A named chain lists names (img/), a plain chain URIs (s3://bucket/img/), a
-    content-addressed chain digests."""
-    app.run(lambda: _ops.ls(app, prefix, flat))
+def ls(app: App, prefix: str, flat: bool, long: bool) -> None:
+    """List the keys under PREFIX, sorted, each once.
+
+    A key prefix lists the chain's sources (caches are not listed): names in a named chain
+    (img/), URIs in a plain chain, digests in a content-addressed chain. A local path (./data/)
+    or a URI in the bucket of a configured tier (s3://bucket/logs/) lists that store directly,
+    whichever tier it is and whatever its keys. Wildcards (* ? [..] **) list what matches.
+    """
+    app.run(lambda: _ops.ls(app, prefix, flat, long))
+
+
+@cli.command(context_settings={"help_option_names": ["--help"]})
+@click.argument("prefix", default="")
+@click.option("-s", "--summarize", is_flag=True, help="The total only.")
+@click.option("-h", "--human-readable", "human", is_flag=True, help="Sizes as 1.5 KiB, 20 MiB.")
+@click.pass_obj
+def du(app: App, prefix: str, summarize: bool, human: bool) -> None:
+    """Bytes stored under PREFIX (a key prefix, URI, local path or pattern): each blob's size,
+    then the total."""
+    app.run(lambda: _du.du(app, prefix, summary=summarize, human=human))
+
+
+@cli.command()
+@click.argument("key")
+@click.pass_obj
+def head(app: App, key: str) -> None:
+    """What the store knows about the blob KEY (a key, URI or local path) without reading it:
+    size, etag, last_modified, content_type, version, metadata."""
+    app.run(lambda: _head.head(app, key))
 
 
 @cli.command()
@@ -177,32 +222,44 @@ def warm(app: App, keys_file: IO[str], scheduler: str | None) -> None:
     app.run(lambda: _ops.warm_on_cluster(app, list(keys), scheduler))
 
 
-def _copy_command(name: str, source: str, target: str, *, sync: bool, doc: str) -> None:
-    """Add the command ``NAME SOURCE TARGET``: `cp` and `sync` differ only in ``sync``."""
-
-    @cli.command(name, help=doc)
-    @click.argument("source", metavar=source)
-    @click.argument("target", metavar=target)
-    @click.pass_obj
-    def command(app: App, source: str, target: str) -> None:
-        app.run(lambda: _copy.copy(app, source, target, sync=sync))
+_SOURCES = click.argument("sources", metavar="SOURCE...", nargs=-1, required=True)
+_TARGET = click.argument("target", metavar="TARGET")
 
 
-_copy_command(
-    "cp",
-    "SOURCE",
-    "TARGET",
-    sync=False,
-    doc="Copy the blob at SOURCE to TARGET (URIs); "
-    "a SOURCE ending in / copies everything under it.",
-)
-_copy_command(
-    "sync",
-    "SOURCE_PREFIX",
-    "TARGET_PREFIX",
-    sync=True,
-    doc="Copy the blobs under SOURCE_PREFIX that TARGET_PREFIX lacks (or holds with another size).",
-)
+@cli.command()
+@_SOURCES
+@_TARGET
+@click.option("-r", "--recursive", is_flag=True, help="Copy everything under each SOURCE.")
+@click.pass_obj
+def cp(app: App, sources: tuple[str, ...], target: str, recursive: bool) -> None:
+    """Copy SOURCE to TARGET: URIs, local paths (from the working folder) or - (stdin as the
+    source, stdout as the target).
+
+    A SOURCE ending in / (or any SOURCE with -r) copies everything under it; wildcards
+    (* ? [..] **) copy what matches. With several sources, or a TARGET ending in / or naming
+    a local folder, each blob goes into TARGET under its name.
+    """
+    app.run(lambda: _copy.copy(app, sources, target, recursive=recursive))
+
+
+@cli.command()
+@_SOURCES
+@_TARGET
+@click.option("-r", "--recursive", is_flag=True, help="Move everything under each SOURCE.")
+@click.pass_obj
+def mv(app: App, sources: tuple[str, ...], target: str, recursive: bool) -> None:
+    """Move SOURCE to TARGET: copy, then delete each source blob copied whole (paths as in cp)."""
+    app.run(lambda: _copy.copy(app, sources, target, recursive=recursive, move=True))
+
+
+@cli.command()
+@click.argument("source", metavar="SOURCE_PREFIX")
+@click.argument("target", metavar="TARGET_PREFIX")
+@click.pass_obj
+def sync(app: App, source: str, target: str) -> None:
+    """Copy the blobs under SOURCE_PREFIX that TARGET_PREFIX lacks (or holds with another
+    size); either may be a local folder or a URI."""
+    app.run(lambda: _copy.copy(app, [source], target, sync=True))
 
 
 @cli.command()

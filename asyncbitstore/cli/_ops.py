@@ -9,18 +9,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import IO, Any
 
 import click
 
 from .._core import bulk
+from .._core.data import DEFAULT_CHUNK_SIZE
 from .._core.progress import progress_bar
 from ..composite import Composite, HashComposite
 from ..config import ConfigError
 from ..errors import NotFoundInStore
+from ..meta import ObjectMeta
 from ..stats import ChainStats
+from ..store import Store
+from . import _glob
 from ._io import hash_input, open_input, read_chunks, write_stream
+from ._listing import addressed, described, listed, when
+from ._paths import no_match
+from ._range import ByteRange
 from ._run import NOT_FOUND, OK, App, fail
 
 __all__ = ["cat", "exists", "get", "ls", "put", "rm", "warm", "warm_on_cluster"]
@@ -33,16 +40,37 @@ async def get(app: App, key: str, output: str | None) -> int:
     return OK
 
 
-async def cat(app: App, keys: Iterable[str]) -> int:
-    """Stream blobs to stdout one after another; a missing one is reported and skipped."""
+async def cat(app: App, keys: Iterable[str], byte_range: ByteRange | None = None) -> int:
+    """Stream blobs to stdout one after another; a missing one is reported and skipped.
+
+    With ``byte_range``, only those bytes of each blob (see `_range`).
+    """
     code = OK
     async with app.chain() as chain:
         for key in keys:
             try:
-                await write_stream(chain.stream(key), None)
+                if byte_range is None:
+                    await write_stream(chain.stream(key), None)
+                else:
+                    await write_stream(_ranged(chain, key, byte_range), None)
             except NotFoundInStore as exc:
                 code = app.report(exc)
     return code
+
+
+async def _ranged(store: Store, key: str, byte_range: ByteRange) -> AsyncIterator[bytes]:
+    """The bytes of ``key`` in ``byte_range``, read a chunk at a time."""
+    size = await store.size(key)
+    bounds = byte_range.bounds(size)
+    if bounds is None:
+        fail(f"range {byte_range} starts past the end of {key!r} ({size} bytes); start lower")
+    position, stop = bounds
+    while position < stop:
+        chunk = await store.get_range(key, position, min(stop, position + DEFAULT_CHUNK_SIZE))
+        if not chunk:  # the blob shrank since its size was read
+            return
+        yield chunk
+        position += len(chunk)
 
 
 def _keyed(chain: Composite) -> HashComposite:
@@ -55,15 +83,19 @@ def _keyed(chain: Composite) -> HashComposite:
     return chain
 
 
-async def put(app: App, names: list[str], key: str | None = None) -> int:
+async def put(
+    app: App, names: list[str], key: str | None = None, compress: str | None = None
+) -> int:
     """Store files (``-``: stdin) under their digests, streaming; print the keys in order.
 
-    With ``key`` (named and plain chains), store the one file under that key instead.
+    With ``key`` (named and plain chains), store the one file under that key instead. With
+    ``compress`` (a codec name), each blob is stored compressed; its key is still the digest
+    of the file's bytes.
     """
     if names.count("-") > 1:
         fail("stdin (-) can be given only once; save it to a file first")
     if key is not None:
-        return await _put_named(app, names, key)
+        return await _put_named(app, names, key, compress)
     async with app.chain() as chain:
         keyed = _keyed(chain)
 
@@ -72,7 +104,7 @@ async def put(app: App, names: list[str], key: str | None = None) -> int:
             file = await hash_input(name, hasher)
             try:
                 key: str = hasher.hexdigest()
-                await keyed.put(key, read_chunks(file))
+                await keyed.put(key, read_chunks(file), compress=compress)
             finally:
                 await asyncio.to_thread(file.close)
             return key
@@ -87,7 +119,7 @@ async def put(app: App, names: list[str], key: str | None = None) -> int:
     return OK
 
 
-async def _put_named(app: App, names: list[str], key: str) -> int:
+async def _put_named(app: App, names: list[str], key: str, compress: str | None) -> int:
     """Store one file under ``key`` in a named or plain chain; print the key."""
     if len(names) != 1:
         fail(f"--key names one blob, and {len(names)} files were given; put them one at a time")
@@ -100,7 +132,7 @@ async def _put_named(app: App, names: list[str], key: str) -> int:
         chain.check_uri(key)
         file = await open_input(names[0])
         try:
-            await chain.put(key, read_chunks(file))
+            await chain.put(key, read_chunks(file), compress=compress)
         finally:
             await asyncio.to_thread(file.close)
     app.emit([{"file": names[0], "key": key}], key)
@@ -124,23 +156,49 @@ async def rm(app: App, keys: list[str]) -> int:
     return OK
 
 
-async def ls(app: App, prefix: str, flat: bool = False) -> int:
-    """The keys under ``prefix`` in the chain's sources (see ``Composite.list``), streamed."""
-    seen: list[str] = []
-    async with app.chain() as chain:
-        try:
-            listing = chain.list(prefix, flat=flat)
-            async with contextlib.aclosing(listing):  # type: ignore[type-var]
-                async for key in listing:
-                    if app.json:
-                        seen.append(key)
-                    else:
-                        click.echo(key)
-        except NotImplementedError:
-            fail("no source tier of this chain can list; list a tier's URI with a tool of its own")
+async def ls(app: App, prefix: str, flat: bool = False, long: bool = False) -> int:
+    """The keys under ``prefix`` (or matching it, when it has wildcards), streamed.
+
+    A key prefix lists the chain's sources (see ``Composite.list``); a URI or a local path
+    lists that store, whichever tier it is. With ``long``, each blob's size and modification
+    time too (a sub-prefix shows ``PRE``).
+    """
+    seen: list[Any] = []
+    shown = 0
+    async with addressed(app, prefix, "PREFIX") as target:
+        entries = listed(target, flat=flat)
+        rows = described(target.store, entries, app.concurrency) if long else _bare(entries)
+        async for uri, meta in rows:
+            if long and meta is None and not uri.endswith("/"):
+                continue  # deleted since it was listed
+            shown += 1
+            row = _row(uri, meta) if long else uri
+            if app.json:
+                seen.append(row)
+            else:
+                click.echo(_long_line(uri, meta) if long else uri)
+    if _glob.has_magic(prefix) and not shown:
+        no_match("PREFIX", prefix)
     if app.json:
         app.emit(seen)
     return OK
+
+
+async def _bare(uris: AsyncIterator[str]) -> AsyncIterator[tuple[str, ObjectMeta | None]]:
+    async for uri in uris:
+        yield uri, None
+
+
+def _row(uri: str, meta: ObjectMeta | None) -> dict[str, Any]:
+    if meta is None:
+        return {"key": uri, "size": None, "last_modified": None}
+    return {"key": uri, "size": meta.size, "last_modified": when(meta.last_modified)}
+
+
+def _long_line(uri: str, meta: ObjectMeta | None) -> str:
+    if meta is None:
+        return f"{'PRE':>12}  {'':25}  {uri}"
+    return f"{meta.size:>12}  {when(meta.last_modified) or '-':25}  {uri}"
 
 
 def read_keys(file: IO[str]) -> Iterator[str]:
