@@ -26,17 +26,27 @@ except ModuleNotFoundError as exc:  # pragma: no cover - depends on the installe
     raise SystemExit("bitstore needs click: pip install 'asyncbitstore[cli]'") from exc
 
 from .._core.version import package_version
-from . import _copy, _limits, _ops, _show, _stats
+from . import _copy, _keys, _limits, _ops, _show, _stats
+from ._group import GlobalOptionsGroup
 from ._run import App
 
 __all__ = ["cli", "main"]
 
 _VERSION = package_version()
 
-_KEYS = click.argument("keys", nargs=-1, required=True)
+_KEYS = click.argument("keys", nargs=-1)
+_KEYS_FILE = click.option(
+    "--keys-file",
+    type=click.File("r"),
+    metavar="FILE",
+    help="Read the keys from FILE, one per line (- for stdin), instead of KEYS.",
+)
+_FORCE = click.option(
+    "-f", "--force", is_flag=True, help="Write to stdout even when it is a terminal."
+)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=GlobalOptionsGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config_path",
@@ -53,7 +63,7 @@ _KEYS = click.argument("keys", nargs=-1, required=True)
 @click.option(
     "--progress/--no-progress",
     default=None,
-    help="Progress bars on stderr (default: when stderr is a terminal).",
+    help="Progress bars on stderr, in bytes and blobs (default: when stderr is a terminal).",
 )
 @click.option(
     "--retries",
@@ -69,28 +79,25 @@ _KEYS = click.argument("keys", nargs=-1, required=True)
     help="Time budget of one operation, over all the tiers it asks, retries included "
     "(default: the file's operation_timeout and tier timeouts, else none).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (and errors).")
+@click.option("--json", "json", is_flag=True, help="Machine-readable output (and errors).")
 @click.option(
     "-v", "--verbose", count=True, help="Log to stderr, each retry included; -vv for debug."
 )
 @click.version_option(_VERSION, prog_name="bitstore")
 @click.pass_context
-def cli(
-    ctx: click.Context,
-    config_path: str | None,
-    concurrency: int,
-    progress: bool | None,
-    retries: int | None,
-    timeout: float | None,
-    as_json: bool,
-    verbose: int,
-) -> None:
-    """Blobs through a tier chain: caches in front of sources, as configured."""
+def cli(ctx: click.Context, /, progress: bool | None, **options: Any) -> None:
+    """Blobs through a tier chain: caches in front of sources, as configured.
+
+    The options above may also be given after the command's name
+    (`bitstore exists KEY --json`); given in both places, the later one wins.
+
+    Bulk commands (warm, and cat, exists, rm with --keys-file) carry on past a bad line,
+    report it as FILE:LINE on stderr and end with counts. Their exit code is the highest that
+    applies: 1 a blob missing, 2 an invalid key, 3 a tier failed.
+    """
     if progress is None:
         progress = sys.stderr.isatty()
-    app = App(config_path, concurrency, progress, as_json, verbose, retries, timeout)
-    app.setup_logging()
-    ctx.obj = app
+    ctx.obj = App(progress=progress, **options)
 
 
 @cli.command()
@@ -98,18 +105,28 @@ def cli(
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False), help="File to write (default: stdout)."
 )
+@_FORCE
 @click.pass_obj
-def get(app: App, key: str, output: str | None) -> None:
-    """Stream the blob KEY to stdout or to a file (written whole or not at all)."""
-    app.run(lambda: _ops.get(app, key, output))
+def get(app: App, key: str, output: str | None, force: bool) -> None:
+    """Stream the blob KEY to stdout or to a file (written whole or not at all).
+
+    Refuses to write to a terminal without --force: give -o FILE or a pipe.
+    """
+    app.run(lambda: _ops.get(app, key, output, force))
 
 
 @cli.command()
 @_KEYS
+@_KEYS_FILE
+@_FORCE
 @click.pass_obj
-def cat(app: App, keys: tuple[str, ...]) -> None:
-    """Write the blobs KEYS to stdout, one after another."""
-    app.run(lambda: _ops.cat(app, keys))
+def cat(app: App, keys: tuple[str, ...], keys_file: IO[str] | None, force: bool) -> None:
+    """Write the blobs KEYS (or those of --keys-file) to stdout, one after another.
+
+    A blob that cannot be read is reported on stderr and skipped. Refuses to write to a
+    terminal without --force.
+    """
+    app.run(lambda: _ops.cat(app, _keys.gather(keys, keys_file), force))
 
 
 @cli.command()
@@ -136,18 +153,22 @@ def put(app: App, files: tuple[str, ...], key: str | None) -> None:
 
 @cli.command()
 @_KEYS
+@_KEYS_FILE
 @click.pass_obj
-def exists(app: App, keys: tuple[str, ...]) -> None:
-    """Say whether each of KEYS is stored; exit 1 if any is missing."""
-    app.run(lambda: _ops.exists(app, list(keys)))
+def exists(app: App, keys: tuple[str, ...], keys_file: IO[str] | None) -> None:
+    """Say whether each of KEYS (or those of --keys-file) is stored; exit 1 if any is
+    missing."""
+    app.run(lambda: _ops.exists(app, _keys.gather(keys, keys_file)))
 
 
 @cli.command()
 @_KEYS
+@_KEYS_FILE
 @click.pass_obj
-def rm(app: App, keys: tuple[str, ...]) -> None:
-    """Delete KEYS from every writable tier and cache (missing keys are fine)."""
-    app.run(lambda: _ops.rm(app, list(keys)))
+def rm(app: App, keys: tuple[str, ...], keys_file: IO[str] | None) -> None:
+    """Delete KEYS (or those of --keys-file) from every writable tier and cache (missing
+    keys are fine)."""
+    app.run(lambda: _ops.rm(app, _keys.gather(keys, keys_file)))
 
 
 @cli.command()
@@ -157,7 +178,7 @@ def rm(app: App, keys: tuple[str, ...]) -> None:
 def ls(app: App, prefix: str, flat: bool) -> None:
     """List the keys under PREFIX in the chain's sources: sorted, each once (caches are not
     listed). A named chain lists names (img/), a plain chain URIs (s3://bucket/img/), a
-    content-addressed chain digests."""
+    content-addressed chain digests. Nothing under PREFIX: said on stderr, exit 1."""
     app.run(lambda: _ops.ls(app, prefix, flat))
 
 
@@ -170,11 +191,14 @@ def ls(app: App, prefix: str, flat: bool) -> None:
 )
 @click.pass_obj
 def warm(app: App, keys_file: IO[str], scheduler: str | None) -> None:
-    """Fetch every key in KEYS_FILE (one per line; - for stdin) so the caches hold them."""
-    keys = _ops.read_keys(keys_file)
+    """Fetch every key in KEYS_FILE (one per line; - for stdin) so the caches hold them.
+
+    A line that fails (an invalid key, a missing blob, a tier failing) is reported on stderr
+    as KEYS_FILE:LINE and the others carry on; the counts end the run.
+    """
     if scheduler is None:
-        app.run(lambda: _ops.warm(app, keys))
-    app.run(lambda: _ops.warm_on_cluster(app, list(keys), scheduler))
+        app.run(lambda: _ops.warm(app, _keys.gather((), keys_file)))
+    app.run(lambda: _ops.warm_on_cluster(app, list(_ops.read_keys(keys_file)), scheduler))
 
 
 def _copy_command(name: str, source: str, target: str, *, sync: bool, doc: str) -> None:
@@ -206,7 +230,7 @@ _copy_command(
 
 
 @cli.command()
-@click.option("--reset", is_flag=True, help="Forget the figures.")
+@click.option("--reset", is_flag=True, help="Forget the figures (says which file, how many tiers).")
 @click.pass_obj
 def stats(app: App, reset: bool) -> None:
     """Hits, misses, errors and latency per tier, summed over the runs of this configuration."""
@@ -214,7 +238,11 @@ def stats(app: App, reset: bool) -> None:
     async def show() -> int:
         path = _stats.stats_file(app.config.origin)
         if reset:
-            _stats.reset(path)
+            tiers = _stats.reset(path)
+            app.emit(
+                {"reset": str(path), "tiers": tiers},
+                f"reset the figures of {tiers} tier{'' if tiers == 1 else 's'} in {path}",
+            )
             return 0
         figures = _stats.load(path)
         app.emit(figures.as_dict(), figures.table() if figures.tiers else "no figures yet")
