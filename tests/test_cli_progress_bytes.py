@@ -40,3 +40,15 @@ def test_no_bar_when_not_asked_and_not_a_terminal(tmp_path: Path) -> None:
     (local.home / "keys.txt").write_text(keys[0] + "\n")
     result = local.run("warm", "keys.txt")
     assert "warming" not in result.stderr
+
+
+def test_put_of_files_counts_bytes_against_their_total(tmp_path: Path) -> None:
+    local = Local(tmp_path)
+    local.write_config()
+    for name in ("a.bin", "b.bin"):
+        (local.home / name).write_bytes(name.encode() * 1024)  # 5 kB each
+    result = local.run("--progress", "put", "a.bin", "b.bin")
+    assert result.exit_code == 0, result.stderr
+    final = result.stderr.replace("\r", "\n").splitlines()
+    line = next(text for text in reversed(final) if text.startswith("storing"))
+    assert "10.0k/10.0k" in line and "2/2 blobs" in line

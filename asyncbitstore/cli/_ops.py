@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import IO, Any, TypeVar
@@ -87,8 +88,9 @@ async def _each(
         async with contextlib.aclosing(pairs):
             async for entry, result in pairs:
                 if bar is not None:
-                    failed = isinstance(result, BaseException)
-                    bar.update(1, 0 if failed or size is None else size(result))  # type: ignore[arg-type]
+                    bar.update(
+                        1, 0 if size is None or isinstance(result, BaseException) else size(result)
+                    )
                 yield entry, result
     finally:
         if bar is not None:
@@ -117,24 +119,37 @@ async def put(app: App, names: list[str], key: str | None = None) -> int:
     async with app.chain() as chain:
         keyed = _keyed(chain)
 
+        # The bytes to store are known unless stdin is among the inputs.
+        known = None if "-" in names else sum(map(os.path.getsize, names))
+        bar = progress_bar(app.progress, names, "storing", total_bytes=known, count_bytes=True)
+
         async def one(name: str) -> str:
             hasher = keyed.keys.new()
             file = await hash_input(name, hasher)
             try:
                 key: str = hasher.hexdigest()
+                size = await asyncio.to_thread(_length, file)
                 await keyed.put(key, read_chunks(file))
             finally:
                 await asyncio.to_thread(file.close)
+            if bar is not None:
+                bar.update(1, size)
             return key
 
-        bar = progress_bar(app.progress, names, "put")
         try:
-            keys = await bulk.map_list(one, names, concurrency=app.concurrency, progress=bar)
+            keys = await bulk.map_list(one, names, concurrency=app.concurrency)
         finally:
             if bar is not None:
                 bar.close()
     app.emit([{"file": n, "key": k} for n, k in zip(names, keys, strict=True)], "\n".join(keys))
     return OK
+
+
+def _length(file: IO[bytes]) -> int:
+    """The size of ``file``, left open at its start."""
+    size = file.seek(0, os.SEEK_END)
+    file.seek(0)
+    return size
 
 
 async def _put_named(app: App, names: list[str], key: str) -> int:
