@@ -88,7 +88,7 @@ _FORCE = click.option(
 def cli(ctx: click.Context, /, progress: bool | None, **options: Any) -> None:
     """Blobs through a tier chain: caches in front of sources, as configured.
 
-    The options above may also be given after the command's name
+    The options below may also be given after the command's name
     (`bitstore exists KEY --json`); given in both places, the later one wins.
 
     Bulk commands (warm, and cat, exists, rm with --keys-file) carry on past a bad line,
