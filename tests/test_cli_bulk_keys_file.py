@@ -3,6 +3,7 @@ end with counts, and exit with the highest code that applies (1 missing, 2 inval
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,12 @@ def test_keys_and_a_keys_file_together_are_a_usage_error(local: Local) -> None:
     assert both.exit_code == 2 and "not both" in both.stderr
     neither = local.run("rm")
     assert neither.exit_code == 2 and "--keys-file" in neither.stderr
+
+
+def test_the_summary_names_at_most_a_thousand_missing_keys(local: Local) -> None:
+    keys_file(local, *(f"{n:040x}" for n in range(1005)))
+    result = local.run("--json", "warm", "keys.txt")
+    assert result.exit_code == 1
+    summary = json.loads(result.stdout)
+    assert summary["missing"] == 1005 and len(summary["missing_keys"]) == 1000
+    assert result.stderr.count("\n") == 1006  # every line reported, then the counts

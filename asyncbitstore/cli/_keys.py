@@ -17,7 +17,7 @@ from typing import IO
 
 import click
 
-from ._run import NOT_FOUND, OK, UNAVAILABLE, USAGE, App, Failure, explain
+from ._run import NOT_FOUND, OK, UNAVAILABLE, USAGE, App, Failure
 
 __all__ = [
     "Entry",
@@ -31,6 +31,8 @@ __all__ = [
 
 #: The longest line taken as a key; a longer one is reported, never held whole in memory.
 MAX_LINE = 8192
+#: How many missing and failed keys a tally keeps for the summary (all are counted).
+KEPT_KEYS = 1000
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,8 @@ def gather(keys: Iterable[str], keys_file: IO[str] | None) -> Keys:
 class Tally:
     """Outcomes of a bulk command: done, missing, invalid, failed; reports each failure.
 
+    Every outcome is counted; the first `KEPT_KEYS` missing and failed keys are kept by name.
+
     Attributes:
         app: the command's settings (for reporting).
         verb: what a done item is called in the counts ("warmed", "deleted", ...).
@@ -153,9 +157,9 @@ class Tally:
         """Count one item done."""
         self.done += 1
 
-    def failed(self, entry: Entry, exc: BaseException, *, report: bool = True) -> None:
-        """Count one failed item and report it against its line (unless ``report`` is off)."""
-        code = self.app.report(exc, entry.where) if report else explain(exc)[1]
+    def failed(self, entry: Entry, exc: BaseException) -> None:
+        """Count one failed item and report it against its line."""
+        code = self.app.report(exc, entry.where)
         if code == NOT_FOUND:
             self.absent(entry)
             return
@@ -163,12 +167,14 @@ class Tally:
             self.invalid += 1
         else:
             self.unavailable += 1
-        self.failed_keys.append(entry.key)
+        if len(self.failed_keys) < KEPT_KEYS:
+            self.failed_keys.append(entry.key)
 
     def absent(self, entry: Entry) -> None:
         """Count a blob found missing by a command for which that is an answer (``exists``)."""
         self.missing += 1
-        self.missing_keys.append(entry.key)
+        if len(self.missing_keys) < KEPT_KEYS:
+            self.missing_keys.append(entry.key)
 
     @property
     def failures(self) -> int:
