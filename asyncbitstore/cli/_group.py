@@ -1,10 +1,10 @@
 """Global options accepted anywhere on the command line: ``bitstore exists KEY --json``.
 
-[`GlobalOptionsGroup`][asyncbitstore.cli._group.GlobalOptionsGroup] is the class of the
-``bitstore`` group. Every command (and sub-group) added to it, now or later, gets a copy of
-the group's options; a copy given on the command line overrides the group's value on the
-settings object (``ctx.obj``) before the command runs. Parsing is left to click, so an option
-given both before and after the command name ends with the later value.
+`GlobalOptionsGroup` is the class of the ``bitstore`` group. Every command (and sub-group)
+added to it, now or later, gets a copy of the group's options; a copy given on the command line
+overrides the group's value on the settings object (``ctx.obj``) before the command runs.
+Parsing is left to click, so an option given both before and after the command name ends with
+the later value.
 """
 
 from __future__ import annotations

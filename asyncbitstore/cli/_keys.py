@@ -9,9 +9,10 @@ line and the command carries on. The exit code is the highest that applies: 1 a 
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -102,19 +103,43 @@ def count_entries(file: IO[str]) -> int | None:
     return count
 
 
+def _next(items: Iterator[Entry]) -> Entry | None:
+    return next(items, None)
+
+
+async def _taken(entries: Iterable[Entry], from_pipe: bool) -> AsyncIterator[Entry]:
+    """``entries`` as an async iterator. Lines from a pipe are waited for on a worker thread,
+    one at a time, so that a slow writer never holds up the fetches in flight."""
+    items = iter(entries)
+    if not from_pipe:  # a list, or a regular file: reading a line does not wait
+        for entry in items:
+            yield entry
+        return
+    while True:
+        waited = await asyncio.to_thread(_next, items)
+        if waited is None:
+            return
+        yield waited
+
+
 @dataclass
 class Keys:
     """The keys a bulk command works on.
 
     Attributes:
-        entries: the keys, in order (a keys file is read as they are taken).
+        source: the keys, in order (a keys file is read as they are taken).
         total: how many there are, when known in advance.
         from_file: whether they come from a keys file (the counts are then printed).
     """
 
-    entries: Iterable[Entry]
+    source: Iterable[Entry]
     total: int | None
     from_file: bool
+
+    @property
+    def entries(self) -> AsyncIterator[Entry]:
+        """The keys, a keys file that is a pipe being read off the event loop."""
+        return _taken(self.source, self.from_file and self.total is None)
 
 
 def gather(keys: Iterable[str], keys_file: IO[str] | None) -> Keys:

@@ -43,10 +43,10 @@ async def cat(app: App, keys: Keys, force: bool = False) -> int:
     its line and skipped."""
     app.refuse_terminal(None, force)
     tally = Tally(app, "written")
-    bar = progress_bar(app.progress, keys.entries, "writing", total=keys.total, count_bytes=True)
+    bar = progress_bar(app.progress, keys.source, "writing", total=keys.total, count_bytes=True)
     try:
         async with app.chain() as chain:
-            for entry in keys.entries:
+            async for entry in keys.entries:
                 try:
                     size = await write_stream(chain.stream(entry.checked()), None)
                 except (BitstoreError, Failure) as exc:
@@ -74,7 +74,7 @@ async def _each(
     """Yield ``(entry, result or exception)`` for every key, ``--concurrency`` at a time, with
     a progress bar labelled ``label`` (counting bytes when ``size`` says how many)."""
     bar = progress_bar(
-        app.progress, keys.entries, label, total=keys.total, count_bytes=size is not None
+        app.progress, keys.source, label, total=keys.total, count_bytes=size is not None
     )
     attempt = bulk.capture(work)
 
@@ -120,7 +120,7 @@ async def put(app: App, names: list[str], key: str | None = None) -> int:
         keyed = _keyed(chain)
 
         # The bytes to store are known unless stdin is among the inputs.
-        known = None if "-" in names else sum(map(os.path.getsize, names))
+        known = None if "-" in names else await asyncio.to_thread(_total_size, names)
         bar = progress_bar(app.progress, names, "storing", total_bytes=known, count_bytes=True)
 
         async def one(name: str) -> str:
@@ -143,6 +143,10 @@ async def put(app: App, names: list[str], key: str | None = None) -> int:
                 bar.close()
     app.emit([{"file": n, "key": k} for n, k in zip(names, keys, strict=True)], "\n".join(keys))
     return OK
+
+
+def _total_size(names: list[str]) -> int:
+    return sum(map(os.path.getsize, names))
 
 
 def _length(file: IO[bytes]) -> int:
@@ -243,7 +247,7 @@ async def warm(app: App, keys: Keys) -> int:
     """Fetch every key through the chain, so the caches are filled; report hits per tier.
 
     A key whose fetch fails is reported against its line and the others carry on; the counts
-    end the output, and the exit code follows [`Tally.exit_code`][asyncbitstore.cli._keys.Tally].
+    end the output, and the exit code follows `Tally.exit_code`.
     """
     tally = Tally(app, "warmed")
     size = 0
