@@ -81,6 +81,9 @@ def test_ls_of_a_prefix_that_matches_nothing_says_so_and_exits_1(tmp_path: Path)
     empty = local.run("ls", "ffff" if not key.startswith("ffff") else "0000")
     assert empty.exit_code == 1 and empty.stdout == ""
     assert "nothing stored under" in empty.stderr
+    as_json = local.run("--json", "ls", "ffff" if not key.startswith("ffff") else "0000")
+    assert as_json.exit_code == 1 and json.loads(as_json.stdout) == []
+    assert "nothing stored under" in json.loads(as_json.stderr)["note"]
 
 
 def test_stats_reset_says_which_file_and_how_many_tiers(tmp_path: Path) -> None:

@@ -181,8 +181,10 @@ class App:
         return code
 
     def note(self, message: str) -> None:
-        """Print a remark (not an error) on stderr: ``bitstore: MESSAGE``."""
-        click.echo(f"bitstore: {message}", err=True)
+        """Print a remark (not an error) on stderr: ``bitstore: MESSAGE``, or with ``--json``
+        the object ``{"note": MESSAGE}``."""
+        text = json.dumps({"note": message}) if self.json else f"bitstore: {message}"
+        click.echo(text, err=True)
 
     def refuse_terminal(self, output: str | None, force: bool) -> None:
         """Refuse to write blobs to a terminal (no ``-o`` and stdout a tty) unless ``force``."""
