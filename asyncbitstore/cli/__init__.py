@@ -27,17 +27,27 @@ except ModuleNotFoundError as exc:  # pragma: no cover - depends on the installe
 
 from .._core.version import package_version
 from ..compression.codecs import CODEC_NAMES
-from . import _copy, _du, _head, _limits, _listing, _ops, _range, _show, _stats
+from . import _copy, _du, _head, _keys, _limits, _listing, _ops, _range, _show, _stats
+from ._group import GlobalOptionsGroup
 from ._run import App
 
 __all__ = ["cli", "main"]
 
 _VERSION = package_version()
 
-_KEYS = click.argument("keys", nargs=-1, required=True)
+_KEYS = click.argument("keys", nargs=-1)
+_KEYS_FILE = click.option(
+    "--keys-file",
+    type=click.File("r"),
+    metavar="FILE",
+    help="Read the keys from FILE, one per line (- for stdin), instead of KEYS.",
+)
+_FORCE = click.option(
+    "-f", "--force", is_flag=True, help="Write to stdout even when it is a terminal."
+)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=GlobalOptionsGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config_path",
@@ -54,7 +64,7 @@ _KEYS = click.argument("keys", nargs=-1, required=True)
 @click.option(
     "--progress/--no-progress",
     default=None,
-    help="Progress bars on stderr (default: when stderr is a terminal).",
+    help="Progress bars on stderr, in bytes and blobs (default: when stderr is a terminal).",
 )
 @click.option(
     "--retries",
@@ -70,28 +80,25 @@ _KEYS = click.argument("keys", nargs=-1, required=True)
     help="Time budget of one operation, over all the tiers it asks, retries included "
     "(default: the file's operation_timeout and tier timeouts, else none).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (and errors).")
+@click.option("--json", "json", is_flag=True, help="Machine-readable output (and errors).")
 @click.option(
     "-v", "--verbose", count=True, help="Log to stderr, each retry included; -vv for debug."
 )
 @click.version_option(_VERSION, prog_name="bitstore")
 @click.pass_context
-def cli(
-    ctx: click.Context,
-    config_path: str | None,
-    concurrency: int,
-    progress: bool | None,
-    retries: int | None,
-    timeout: float | None,
-    as_json: bool,
-    verbose: int,
-) -> None:
-    """Blobs through a tier chain: caches in front of sources, as configured."""
+def cli(ctx: click.Context, /, progress: bool | None, **options: Any) -> None:
+    """Blobs through a tier chain: caches in front of sources, as configured.
+
+    The options below may also be given after the command's name
+    (`bitstore exists KEY --json`); given in both places, the later one wins.
+
+    Bulk commands (warm, and cat, exists, rm with --keys-file) carry on past a bad line,
+    report it as FILE:LINE on stderr and end with counts. Their exit code is the highest that
+    applies: 1 a blob missing, 2 an invalid key, 3 a tier failed.
+    """
     if progress is None:
         progress = sys.stderr.isatty()
-    app = App(config_path, concurrency, progress, as_json, verbose, retries, timeout)
-    app.setup_logging()
-    ctx.obj = app
+    ctx.obj = App(progress=progress, **options)
 
 
 @cli.command()
@@ -99,10 +106,14 @@ def cli(
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False), help="File to write (default: stdout)."
 )
+@_FORCE
 @click.pass_obj
-def get(app: App, key: str, output: str | None) -> None:
-    """Stream the blob KEY to stdout or to a file (written whole or not at all)."""
-    app.run(lambda: _ops.get(app, key, output))
+def get(app: App, key: str, output: str | None, force: bool) -> None:
+    """Stream the blob KEY to stdout or to a file (written whole or not at all).
+
+    Refuses to write to a terminal without --force: give -o FILE or a pipe.
+    """
+    app.run(lambda: _ops.get(app, key, output, force))
 
 
 @cli.command()
@@ -115,10 +126,22 @@ def get(app: App, key: str, output: str | None) -> None:
     help="Only these bytes of each blob, as in HTTP: START-END (both included), START- "
     "(to the end) or -N (the last N bytes).",
 )
+@_KEYS_FILE
+@_FORCE
 @click.pass_obj
-def cat(app: App, keys: tuple[str, ...], byte_range: _range.ByteRange | None) -> None:
-    """Write the blobs KEYS to stdout, one after another."""
-    app.run(lambda: _ops.cat(app, keys, byte_range))
+def cat(
+    app: App,
+    keys: tuple[str, ...],
+    byte_range: _range.ByteRange | None,
+    keys_file: IO[str] | None,
+    force: bool,
+) -> None:
+    """Write the blobs KEYS (or those of --keys-file) to stdout, one after another.
+
+    A blob that cannot be read is reported on stderr and skipped. Refuses to write to a
+    terminal without --force.
+    """
+    app.run(lambda: _ops.cat(app, _keys.gather(keys, keys_file), byte_range, force))
 
 
 @cli.command()
@@ -151,21 +174,26 @@ def put(app: App, files: tuple[str, ...], key: str | None, compress: str | None)
 
 @cli.command()
 @_KEYS
+@_KEYS_FILE
 @click.pass_obj
-def exists(app: App, keys: tuple[str, ...]) -> None:
-    """Say whether each of KEYS is stored; exit 1 if any is missing."""
-    app.run(lambda: _ops.exists(app, list(keys)))
+def exists(app: App, keys: tuple[str, ...], keys_file: IO[str] | None) -> None:
+    """Say whether each of KEYS (or those of --keys-file) is stored; exit 1 if any is
+    missing."""
+    app.run(lambda: _ops.exists(app, _keys.gather(keys, keys_file)))
 
 
 @cli.command()
 @_KEYS
+@_KEYS_FILE
 @click.pass_obj
-def rm(app: App, keys: tuple[str, ...]) -> None:
-    """Delete KEYS from every writable tier and cache (missing keys are fine); a KEY with
-    wildcards (* ? [..] **) stands for the chain's keys it matches."""
+def rm(app: App, keys: tuple[str, ...], keys_file: IO[str] | None) -> None:
+    """Delete KEYS (or those of --keys-file) from every writable tier and cache (missing
+    keys are fine); a KEY with wildcards (* ? [..] **) stands for the chain's keys it
+    matches."""
 
     async def work() -> int:
-        return await _ops.rm(app, await _listing.expanded_keys(app, list(keys)))
+        expanded = await _listing.expanded_keys(app, list(keys))
+        return await _ops.rm(app, _keys.gather(expanded, keys_file))
 
     app.run(work)
 
@@ -182,6 +210,7 @@ def ls(app: App, prefix: str, flat: bool, long: bool) -> None:
     (img/), URIs in a plain chain, digests in a content-addressed chain. A local path (./data/)
     or a URI in the bucket of a configured tier (s3://bucket/logs/) lists that store directly,
     whichever tier it is and whatever its keys. Wildcards (* ? [..] **) list what matches.
+    Nothing under PREFIX: said on stderr, exit 1.
     """
     app.run(lambda: _ops.ls(app, prefix, flat, long))
 
@@ -215,11 +244,14 @@ def head(app: App, key: str) -> None:
 )
 @click.pass_obj
 def warm(app: App, keys_file: IO[str], scheduler: str | None) -> None:
-    """Fetch every key in KEYS_FILE (one per line; - for stdin) so the caches hold them."""
-    keys = _ops.read_keys(keys_file)
+    """Fetch every key in KEYS_FILE (one per line; - for stdin) so the caches hold them.
+
+    A line that fails (an invalid key, a missing blob, a tier failing) is reported on stderr
+    as KEYS_FILE:LINE and the others carry on; the counts end the run.
+    """
     if scheduler is None:
-        app.run(lambda: _ops.warm(app, keys))
-    app.run(lambda: _ops.warm_on_cluster(app, list(keys), scheduler))
+        app.run(lambda: _ops.warm(app, _keys.gather((), keys_file)))
+    app.run(lambda: _ops.warm_on_cluster(app, list(_ops.read_keys(keys_file)), scheduler))
 
 
 _SOURCES = click.argument("sources", metavar="SOURCE...", nargs=-1, required=True)
@@ -263,7 +295,7 @@ def sync(app: App, source: str, target: str) -> None:
 
 
 @cli.command()
-@click.option("--reset", is_flag=True, help="Forget the figures.")
+@click.option("--reset", is_flag=True, help="Forget the figures (says which file, how many tiers).")
 @click.pass_obj
 def stats(app: App, reset: bool) -> None:
     """Hits, misses, errors and latency per tier, summed over the runs of this configuration."""
@@ -271,7 +303,11 @@ def stats(app: App, reset: bool) -> None:
     async def show() -> int:
         path = _stats.stats_file(app.config.origin)
         if reset:
-            _stats.reset(path)
+            tiers = _stats.reset(path)
+            app.emit(
+                {"reset": str(path), "tiers": tiers},
+                f"reset the figures of {tiers} tier{'' if tiers == 1 else 's'} in {path}",
+            )
             return 0
         figures = _stats.load(path)
         app.emit(figures.as_dict(), figures.table() if figures.tiers else "no figures yet")

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator
-from typing import IO, Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import IO, Any, TypeVar
 
 import click
 
@@ -19,43 +20,94 @@ from .._core.data import DEFAULT_CHUNK_SIZE
 from .._core.progress import progress_bar
 from ..composite import Composite, HashComposite
 from ..config import ConfigError
-from ..errors import NotFoundInStore
+from ..errors import BitstoreError
 from ..meta import ObjectMeta
 from ..stats import ChainStats
 from ..store import Store
 from . import _glob
 from ._io import hash_input, open_input, read_chunks, write_stream
+from ._keys import Entry, Keys, Tally, read_entries
 from ._listing import addressed, described, listed, when
 from ._paths import no_match
 from ._range import ByteRange
-from ._run import NOT_FOUND, OK, App, fail
+from ._run import NOT_FOUND, OK, App, Failure, fail
+
+R = TypeVar("R")
 
 __all__ = ["cat", "exists", "get", "ls", "put", "rm", "warm", "warm_on_cluster"]
 
 
-async def get(app: App, key: str, output: str | None) -> int:
-    """Stream one blob to ``output`` (a file) or to stdout."""
+async def get(app: App, key: str, output: str | None, force: bool = False) -> int:
+    """Stream one blob to ``output`` (a file) or to stdout (not a terminal unless ``force``)."""
+    app.refuse_terminal(output, force)
     async with app.chain() as chain:
         await write_stream(chain.stream(key), output)
     return OK
 
 
-async def cat(app: App, keys: Iterable[str], byte_range: ByteRange | None = None) -> int:
-    """Stream blobs to stdout one after another; a missing one is reported and skipped.
-
-    With ``byte_range``, only those bytes of each blob (see `_range`).
-    """
-    code = OK
-    async with app.chain() as chain:
-        for key in keys:
-            try:
-                if byte_range is None:
-                    await write_stream(chain.stream(key), None)
+async def cat(
+    app: App, keys: Keys, byte_range: ByteRange | None = None, force: bool = False
+) -> int:
+    """Stream blobs to stdout one after another, in order; a failed one is reported against
+    its line and skipped. With ``byte_range``, only those bytes of each blob (see `_range`)."""
+    app.refuse_terminal(None, force)
+    tally = Tally(app, "written")
+    bar = progress_bar(app.progress, keys.source, "writing", total=keys.total, count_bytes=True)
+    try:
+        async with app.chain() as chain:
+            async for entry in keys.entries:
+                try:
+                    key = entry.checked()
+                    chunks = (
+                        chain.stream(key) if byte_range is None else _ranged(chain, key, byte_range)
+                    )
+                    size = await write_stream(chunks, None)
+                except (BitstoreError, Failure) as exc:
+                    tally.failed(entry, exc)
+                    size = 0
                 else:
-                    await write_stream(_ranged(chain, key, byte_range), None)
-            except NotFoundInStore as exc:
-                code = app.report(exc)
-    return code
+                    tally.ok()
+                if bar is not None:
+                    bar.update(1, size)
+    finally:
+        if bar is not None:
+            bar.close()
+    return tally.finish(keys.from_file)
+
+
+async def _each(
+    app: App,
+    keys: Keys,
+    work: Callable[[str], Awaitable[R]],
+    label: str,
+    *,
+    size: Callable[[R], int] | None = None,
+    ordered: bool = False,
+) -> AsyncIterator[tuple[Entry, R | BaseException]]:
+    """Yield ``(entry, result or exception)`` for every key, ``--concurrency`` at a time, with
+    a progress bar labelled ``label`` (counting bytes when ``size`` says how many)."""
+    bar = progress_bar(
+        app.progress, keys.source, label, total=keys.total, count_bytes=size is not None
+    )
+    attempt = bulk.capture(work)
+
+    async def one(entry: Entry) -> R | BaseException:
+        if entry.problem is not None:
+            return Failure(entry.problem)
+        return await attempt(entry.key)
+
+    pairs = bulk.imap(one, keys.entries, concurrency=app.concurrency, ordered=ordered)
+    try:
+        async with contextlib.aclosing(pairs):
+            async for entry, result in pairs:
+                if bar is not None:
+                    bar.update(
+                        1, 0 if size is None or isinstance(result, BaseException) else size(result)
+                    )
+                yield entry, result
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 async def _ranged(store: Store, key: str, byte_range: ByteRange) -> AsyncIterator[bytes]:
@@ -99,24 +151,41 @@ async def put(
     async with app.chain() as chain:
         keyed = _keyed(chain)
 
+        # The bytes to store are known unless stdin is among the inputs.
+        known = None if "-" in names else await asyncio.to_thread(_total_size, names)
+        bar = progress_bar(app.progress, names, "storing", total_bytes=known, count_bytes=True)
+
         async def one(name: str) -> str:
             hasher = keyed.keys.new()
             file = await hash_input(name, hasher)
             try:
                 key: str = hasher.hexdigest()
+                size = await asyncio.to_thread(_length, file)
                 await keyed.put(key, read_chunks(file), compress=compress)
             finally:
                 await asyncio.to_thread(file.close)
+            if bar is not None:
+                bar.update(1, size)
             return key
 
-        bar = progress_bar(app.progress, names, "put")
         try:
-            keys = await bulk.map_list(one, names, concurrency=app.concurrency, progress=bar)
+            keys = await bulk.map_list(one, names, concurrency=app.concurrency)
         finally:
             if bar is not None:
                 bar.close()
     app.emit([{"file": n, "key": k} for n, k in zip(names, keys, strict=True)], "\n".join(keys))
     return OK
+
+
+def _total_size(names: list[str]) -> int:
+    return sum(map(os.path.getsize, names))
+
+
+def _length(file: IO[bytes]) -> int:
+    """The size of ``file``, left open at its start."""
+    size = file.seek(0, os.SEEK_END)
+    file.seek(0)
+    return size
 
 
 async def _put_named(app: App, names: list[str], key: str, compress: str | None) -> int:
@@ -139,21 +208,42 @@ async def _put_named(app: App, names: list[str], key: str, compress: str | None)
     return OK
 
 
-async def exists(app: App, keys: list[str]) -> int:
-    """Say for each key whether the chain has it; exit 1 if any is missing."""
+async def exists(app: App, keys: Keys) -> int:
+    """Say for each key, in order, whether the chain has it; exit 1 if any is missing."""
+    tally = Tally(app, "present")
+    found: dict[str, bool] = {}
     async with app.chain() as chain:
-        found = await chain.exists_many(keys, concurrency=app.concurrency, progress=app.progress)
-    lines = [f"{'present' if found[key] else 'missing'}  {key}" for key in keys]
-    app.emit(found, "\n".join(lines))
-    return OK if all(found.values()) else NOT_FOUND
+        answers = _each(app, keys, chain.exists, "checking", ordered=True)
+        async for entry, answer in answers:
+            if isinstance(answer, BaseException):
+                tally.failed(entry, answer)
+                continue
+            if answer:
+                tally.ok()
+            else:
+                tally.absent(entry)
+            if app.json:
+                found[entry.key] = answer
+            else:
+                click.echo(f"{'present' if answer else 'missing'}  {entry.key}")
+    if app.json:
+        app.emit(found)
+    return tally.finish(keys.from_file)
 
 
-async def rm(app: App, keys: list[str]) -> int:
+async def rm(app: App, keys: Keys) -> int:
     """Delete blobs from every writable tier and cache (missing ones are fine)."""
+    tally = Tally(app, "deleted")
+    deleted: list[str] = []
     async with app.chain() as chain:
-        await chain.delete_many(keys, concurrency=app.concurrency, progress=app.progress)
-    app.emit({"deleted": keys})
-    return OK
+        async for entry, outcome in _each(app, keys, chain.delete, "deleting"):
+            if isinstance(outcome, BaseException):
+                tally.failed(entry, outcome)
+            else:
+                tally.ok()
+                deleted.append(entry.key)
+    app.emit({"deleted": deleted})
+    return tally.finish(keys.from_file)
 
 
 async def ls(app: App, prefix: str, flat: bool = False, long: bool = False) -> int:
@@ -179,8 +269,12 @@ async def ls(app: App, prefix: str, flat: bool = False, long: bool = False) -> i
                 click.echo(_long_line(uri, meta) if long else uri)
     if _glob.has_magic(prefix) and not shown:
         no_match("PREFIX", prefix)
+    listed_count = shown
     if app.json:
         app.emit(seen)
+    if not listed_count:  # as `aws s3 ls`: nothing matched is exit 1, said on stderr
+        app.note(f"nothing stored under {prefix!r}" if prefix else "nothing stored")
+        return NOT_FOUND
     return OK
 
 
@@ -203,63 +297,55 @@ def _long_line(uri: str, meta: ObjectMeta | None) -> str:
 
 def read_keys(file: IO[str]) -> Iterator[str]:
     """The keys in a keys file: one per line; blank lines and ``#`` comments skipped."""
-    for line in file:
-        key = line.strip()
-        if key and not key.startswith("#"):
-            yield key
+    return (entry.key for entry in read_entries(file))
 
 
-async def warm(app: App, keys: Iterable[str]) -> int:
+async def warm(app: App, keys: Keys) -> int:
     """Fetch every key through the chain, so the caches are filled; report hits per tier.
 
-    A key whose fetch fails does not stop the others: the failed keys are listed, the first
-    failure is reported, and its exit code is the command's.
+    A key whose fetch fails is reported against its line and the others carry on; the counts
+    end the output, and the exit code follows `Tally.exit_code`.
     """
-    found = size = 0
-    missing: list[str] = []
-    failed: list[str] = []
-    first_error: BaseException | None = None
+    tally = Tally(app, "warmed")
+    size = 0
     started = time.perf_counter()
     async with app.chain() as chain:
-        results = chain.iter_get(
-            keys, concurrency=app.concurrency, progress=app.progress, return_exceptions=True
-        )
-        async with contextlib.aclosing(results):  # type: ignore[type-var]  # an async generator
-            async for key, data in results:
-                if data is None:
-                    missing.append(key)
-                elif isinstance(data, BaseException):
-                    failed.append(key)
-                    first_error = first_error or data
-                else:
-                    found += 1
-                    size += len(data)
+
+        async def fetch(key: str) -> int:
+            return len(await chain.get(key))
+
+        async for entry, fetched in _each(app, keys, fetch, "warming", size=int):
+            if isinstance(fetched, BaseException):
+                tally.failed(entry, fetched)
+            else:
+                tally.ok()
+                size += fetched
         await chain.flush()
         stats = chain.stats
     seconds = time.perf_counter() - started
-    total = found + len(missing) + len(failed)
+    total = tally.done + tally.failures
+    failed = tally.invalid + tally.unavailable
     summary: dict[str, Any] = {
         "keys": total,
-        "found": found,
-        "missing": len(missing),
-        "failed": len(failed),
+        "found": tally.done,
+        "missing": tally.missing,
+        "failed": failed,
+        "invalid": tally.invalid,
         "bytes": size,
         "seconds": round(seconds, 3),
         "hits": stats.hits,
         "fills": stats.as_dict()["fills"],
-        "missing_keys": missing,
-        "failed_keys": failed,
+        "missing_keys": tally.missing_keys,
+        "failed_keys": tally.failed_keys,
     }
     text = [
-        f"warmed {found} of {total} keys ({size} bytes) in {seconds:.1f} s; "
-        f"{len(missing)} missing, {len(failed)} failed",
+        f"warmed {tally.done} of {total} keys ({size} bytes) in {seconds:.1f} s; "
+        f"{tally.missing} missing, {failed} failed",
         "hits per tier:",
         *(f"{hits:>10}  {name}" for name, hits in stats.hits.items()),
     ]
     app.emit(summary, "\n".join(text))
-    if first_error is not None:
-        return app.report(first_error)
-    return NOT_FOUND if missing else OK
+    return tally.finish()
 
 
 async def warm_on_cluster(app: App, keys: list[str], scheduler: str) -> int:

@@ -148,6 +148,7 @@ class App:
         async def main() -> int:
             return await work() or OK
 
+        self.setup_logging()  # here, once every option (before and after the command) is known
         try:
             code = _run_loop(main())
         except KeyboardInterrupt:
@@ -160,17 +161,38 @@ class App:
             code = self.report(exc)
         sys.exit(code)
 
-    def report(self, exc: BaseException) -> int:
-        """Print ``exc`` as one line (a JSON object with ``--json``); return its exit code."""
+    def report(self, exc: BaseException, where: str | None = None) -> int:
+        """Print ``exc`` as one line (a JSON object with ``--json``); return its exit code.
+
+        Args:
+            exc: the error.
+            where: the line of input it concerns (``keys.txt:17``), printed first.
+        """
         message, code = explain(exc)
         if self.verbose:
             traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
         if self.json:
             error = {"error": message, "type": type(exc).__name__, "exit_code": code}
+            if where is not None:
+                error["where"] = where
             click.echo(json.dumps(error), err=True)
         else:
-            click.echo(f"bitstore: error: {message}", err=True)
+            click.echo(f"{where or 'bitstore: error'}: {message}", err=True)
         return code
+
+    def note(self, message: str) -> None:
+        """Print a remark (not an error) on stderr: ``bitstore: MESSAGE``, or with ``--json``
+        the object ``{"note": MESSAGE}``."""
+        text = json.dumps({"note": message}) if self.json else f"bitstore: {message}"
+        click.echo(text, err=True)
+
+    def refuse_terminal(self, output: str | None, force: bool) -> None:
+        """Refuse to write blobs to a terminal (no ``-o`` and stdout a tty) unless ``force``."""
+        if not force and output in (None, "-") and sys.stdout.isatty():
+            fail(
+                "refusing to write binary data to the terminal; "
+                "give -o FILE, pipe the output (| less), or add --force"
+            )
 
     def emit(self, data: Any, text: str | None = None) -> None:
         """Print ``data`` as JSON with ``--json``, else ``text`` (nothing when None)."""

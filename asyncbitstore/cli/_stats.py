@@ -100,7 +100,9 @@ def record(path: Path, run: ChainStats) -> None:
         os.replace(temp, path)
 
 
-def reset(path: Path) -> None:
-    """Forget the totals."""
+def reset(path: Path) -> int:
+    """Forget the totals; return how many tiers had figures."""
     with _locked(path):
+        tiers = len(load(path).tiers)
         path.unlink(missing_ok=True)
+    return tiers
