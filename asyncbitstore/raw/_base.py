@@ -8,8 +8,8 @@ backend, compressed frame and all); `RawStore` builds the `Store` methods on top
 - `put` encodes the data (compressing it or framing it) before handing it on (its hook `_put`);
 - `get_range` reads ranges of the stored form through `read_range`, which refuses a compressed
   blob with `CompressedRange`; a backend whose ranged reads say more about the object (its
-  frame mark in metadata, a version) implements `_stored_span` and sets `_range_spans`, and
-  its ranges go through `read_marked_range` instead;
+  frame mark in metadata, a version) derives from `SpannedRaw` and implements `_stored_span`,
+  and its ranges go through `read_marked_range` instead;
 - a backend with object metadata sets `_frame_marks`: `put` then adds the metadata recording
   the frame (`frame_metadata`) to the ``attrs.metadata`` it hands `_put_stored`, over any user
   key of the same name.
@@ -43,7 +43,7 @@ from ..compression.store_io import (
 from ..errors import InvalidURI
 from ..store import Store
 
-__all__ = ["PrefixedRaw", "RawStore", "check_str"]
+__all__ = ["PrefixedRaw", "RawStore", "SpannedRaw", "check_str"]
 
 
 def check_str(uri: object) -> None:
@@ -196,6 +196,25 @@ class RawStore(Store):
         state = super().__getstate__()
         state.pop("_verdicts", None)
         return state
+
+
+class SpannedRaw(RawStore):
+    """A `RawStore` whose ranged reads answer with a `Span` (the object's frame mark, its
+    version): it implements `_stored_span`, and a plain `_stored_range` is the span's data."""
+
+    _range_spans = True
+
+    async def _stored_range(
+        self, uri: str, where: Any, start: int, end: int, first: int, last: int, /
+    ) -> bytes:
+        return (await self._stored_span(uri, where, start, end, first, last)).data
+
+    @abc.abstractmethod
+    async def _stored_span(
+        self, uri: str, where: Any, start: int, end: int, first: int, last: int, /
+    ) -> Span:
+        """Bytes ``[first, last)`` of the stored form with what the answer says of the object
+        (for a ``get_range(uri, start, end)``)."""
 
 
 class PrefixedRaw(RawStore):

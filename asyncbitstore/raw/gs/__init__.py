@@ -48,7 +48,7 @@ from ...errors import (
 from ...meta import ObjectMeta
 from ...retry import Retry, TransientError, is_transient
 from ...store import DEFAULT_CONCURRENCY, Store
-from .._base import RawStore
+from .._base import SpannedRaw
 from .._net import responses
 from .._net.checksums import ChecksumMismatch, md5_of
 from .._signing import check_sign
@@ -69,7 +69,7 @@ _GENERATION = "X-Goog-Generation"
 _GENERATION_TRIES = 3  # reads of a pinned generation when writes keep replacing it
 
 
-class GSRaw(RawStore):
+class GSRaw(SpannedRaw):
     """Objects in Google Cloud Storage buckets, for ``gs://<bucket>/<object>`` URIs.
 
     Args:
@@ -306,14 +306,7 @@ class GSRaw(RawStore):
         data, headers = await self._get_answer(uri)
         return await self._undo(uri, data, headers.get("Content-Encoding"))
 
-    _range_spans = True
     _frame_marks = True
-
-    async def _stored_range(
-        self, uri: str, where: Any, asked_start: int, asked_end: int, start: int, end: int
-    ) -> bytes:
-        span = await self._stored_span(uri, where, asked_start, asked_end, start, end)
-        return span.data
 
     async def _stored_span(
         self, uri: str, where: Any, asked_start: int, asked_end: int, start: int, end: int

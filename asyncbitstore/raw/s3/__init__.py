@@ -39,7 +39,7 @@ from ...errors import (
 from ...meta import ObjectMeta
 from ...retry import Retry, TransientError
 from ...store import Store
-from .._base import RawStore
+from .._base import SpannedRaw
 from .._net.checksums import ChecksumMismatch, md5_of
 from .._net.responses import check_length, span_length
 from .._signing import check_sign
@@ -98,7 +98,7 @@ def _key_ok(key: str) -> bool:
     return "." not in key or not any(part in (".", "..") for part in key.split("/"))
 
 
-class S3Raw(RawStore):
+class S3Raw(SpannedRaw):
     """Blobs in S3 (or an S3-compatible server), addressed as ``s3://bucket/key``.
 
     Args:
@@ -321,14 +321,7 @@ class S3Raw(RawStore):
             self, uri, found.body, found.encoding, bound, "max_object_bytes"
         )
 
-    _range_spans = True
     _frame_marks = True
-
-    async def _stored_range(
-        self, uri: str, where: Any, asked_start: int, asked_end: int, start: int, end: int
-    ) -> bytes:
-        span = await self._stored_span(uri, where, asked_start, asked_end, start, end)
-        return span.data
 
     async def _stored_span(
         self, uri: str, where: Any, asked_start: int, asked_end: int, start: int, end: int
