@@ -355,14 +355,7 @@ _OCTETS = "application/octet-stream"
 
 def _resource(attrs: PutAttrs) -> dict[str, Any]:
     """The object resource fields that keep ``attrs``."""
-    fields: dict[str, Any] = {}
-    if attrs.content_type:
-        fields["contentType"] = attrs.content_type
-    if attrs.cache_control:
-        fields["cacheControl"] = attrs.cache_control
-    if attrs.metadata:
-        fields["metadata"] = dict(attrs.metadata)
-    return fields
+    return attrs.named("contentType", "cacheControl", "metadata")
 
 
 def _dashed(fields: dict[str, Any]) -> dict[str, Any]:
