@@ -126,6 +126,24 @@ class RawStore(Store):
         is at ``uri`` (atomically where the backend can)."""
         raise NotImplementedError(f"{self.name} implements no _put_stored")
 
+    def _reach(self) -> object:
+        """What decides which blobs this store reaches (a root, a server, an endpoint with its
+        credentials): another store of the same class with an equal reach holds the same
+        blobs. None, the default: only this very store does."""
+        return None
+
+    def _same_blobs(self, other: Store) -> bool:
+        """This store itself, or another of the same class with the same `_reach`."""
+        if other is self:
+            return True
+        reach = self._reach()
+        return (
+            reach is not None
+            and type(other) is type(self)
+            and isinstance(other, RawStore)
+            and other._reach() == reach
+        )
+
     # -- the Store methods, built on them -------------------------------------------------------
 
     async def get(self, uri: str, *, stored: bool = False, raw: bool | None = None) -> bytes:

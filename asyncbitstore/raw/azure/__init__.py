@@ -30,7 +30,7 @@ from ..._core.resources import LoopLocal
 from ...errors import InvalidDataFound, InvalidRange, InvalidURI, NotFoundInStore, StoreNotAvailable
 from ...meta import ObjectMeta
 from ...retry import Retry, TransientError
-from ...store import DEFAULT_CONCURRENCY, Store
+from ...store import DEFAULT_CONCURRENCY
 from .._base import RawStore
 from .._net.checksums import ChecksumMismatch
 from .._signing import check_sign
@@ -400,13 +400,9 @@ class AzureRaw(RawStore):
         if status != "success":
             raise StoreNotAvailable(self, f"the server-side copy ended {status!r}", uri=dst_uri)
 
-    def _same_blobs(self, other: Store) -> bool:
+    def _reach(self) -> object:
         """Another ``AzureRaw`` of the same account and credential reaches the same blobs."""
-        return other is self or (
-            type(other) is type(self)
-            and isinstance(other, AzureRaw)
-            and other._access == self._access
-        )
+        return (self._access,)
 
     async def sign(self, uri: str, *, method: str = "GET", expires_in: int = 3600) -> str:
         """A SAS URL for ``method`` on ``uri``, signed with the account key.

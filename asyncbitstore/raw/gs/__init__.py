@@ -47,7 +47,7 @@ from ...errors import (
 )
 from ...meta import ObjectMeta
 from ...retry import Retry, TransientError, is_transient
-from ...store import DEFAULT_CONCURRENCY, Store
+from ...store import DEFAULT_CONCURRENCY
 from .._base import SpannedRaw
 from .._net import responses
 from .._net.checksums import ChecksumMismatch, md5_of
@@ -485,16 +485,10 @@ class GSRaw(SpannedRaw):
             self, f"the rewrite did not finish in {gs_copy.MAX_REWRITE_CALLS} calls", uri=src_uri
         )
 
-    def _same_blobs(self, other: Store) -> bool:
+    def _reach(self) -> object:
         """Another ``GSRaw`` on the same API root with the same credentials reaches the same
         objects (and may copy between them on the server)."""
-        return other is self or (
-            type(other) is type(self)
-            and isinstance(other, GSRaw)
-            and other.api_root == self.api_root
-            and other._credentials == self._credentials
-            and other._anonymous == self._anonymous
-        )
+        return (self.api_root, self._credentials, self._anonymous)
 
     async def sign(self, uri: str, *, method: str = "GET", expires_in: int = 3600) -> str:
         """A V4 signed URL for ``method`` on ``uri``, signed with the service-account key.

@@ -38,7 +38,6 @@ from ...errors import (
 )
 from ...meta import ObjectMeta
 from ...retry import Retry, TransientError
-from ...store import Store
 from .._base import SpannedRaw
 from .._net.checksums import ChecksumMismatch, md5_of
 from .._net.responses import check_length, span_length
@@ -573,15 +572,10 @@ class S3Raw(SpannedRaw):
         job = _copy.Copy(src_uri, src_bucket, src_key, dst_bucket, dst_key, meta)
         await _copy.copy_object(uploader, job, self._copy_single_max)
 
-    def _same_blobs(self, other: Store) -> bool:
+    def _reach(self) -> object:
         """Another ``S3Raw`` on the same endpoint with the same credentials reaches the same
         objects (and may copy between them on the server)."""
-        return other is self or (
-            type(other) is type(self)
-            and isinstance(other, S3Raw)
-            and other.endpoint_url == self.endpoint_url
-            and other._credentials == self._credentials
-        )
+        return (self.endpoint_url, self._credentials)
 
     async def sign(self, uri: str, *, method: str = "GET", expires_in: int = 3600) -> str:
         """A presigned URL (SigV4, in the query string) for ``method`` on ``uri``.
