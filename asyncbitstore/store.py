@@ -66,6 +66,7 @@ from ._core.data import (
     check_range,
     slice_range,
 )
+from ._core.found import answers
 from ._core.pinning import LocalFile, pin
 from ._core.progress import progress_bar
 from ._core.put_attrs import PLAIN, PutAttrs, attrs_hook, attrs_keywords, put_attrs
@@ -304,11 +305,7 @@ class Store(abc.ABC):
 
     async def exists(self, uri: str) -> bool:
         """Whether a blob is at ``uri``. Never raises for a missing blob."""
-        try:
-            await self.get(uri)
-        except NotFoundInStore:
-            return False
-        return True
+        return await answers(self.get(uri))
 
     async def size(self, uri: str) -> int:
         """The blob's size in bytes.

@@ -24,6 +24,7 @@ except ModuleNotFoundError as _missing:
 
 from ..._core.checks import positive_int, positive_number
 from ..._core.data import PutData, check_chunk_size, chunks_of
+from ..._core.found import answers
 from ..._core.put_attrs import PutAttrs
 from ..._core.redact import scrub, stand_in
 from ..._core.resources import LoopLocal
@@ -267,11 +268,7 @@ class AzureRaw(RawStore):
 
     async def exists(self, uri: str) -> bool:
         """Whether the blob exists (a missing container raises `BucketNotFound`)."""
-        try:
-            await self._properties(uri)
-        except NotFoundInStore:
-            return False
-        return True
+        return await answers(self._properties(uri))
 
     async def size(self, uri: str) -> int:
         """The blob's size in bytes."""

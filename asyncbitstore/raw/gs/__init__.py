@@ -16,6 +16,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from functools import partial
 from typing import Any, TypeVar
 
+from ..._core.found import answers
 from ..._core.put_attrs import PutAttrs
 
 try:
@@ -394,11 +395,7 @@ class GSRaw(SpannedRaw):
         """Whether the object exists (an error other than "not found" raises, a missing bucket
         included)."""
         bucket, name = self._parse(uri)
-        try:
-            await self._do(uri, lambda c: c.metadata(bucket, name), bucket=bucket)
-        except NotFoundInStore:
-            return False
-        return True
+        return await answers(self._do(uri, lambda c: c.metadata(bucket, name), bucket=bucket))
 
     async def size(self, uri: str) -> int:
         """The object's size in bytes."""

@@ -10,6 +10,7 @@ import re
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
+from ..._core.found import answers
 from ..._core.put_attrs import PLAIN, PutAttrs
 
 try:
@@ -410,11 +411,7 @@ class S3Raw(SpannedRaw):
 
     async def exists(self, uri: str) -> bool:
         """Whether the object exists (HEAD); refused access or a missing bucket raises."""
-        try:
-            await self._head(uri, "exists")
-        except NotFoundInStore:
-            return False
-        return True
+        return await answers(self._head(uri, "exists"))
 
     async def size(self, uri: str) -> int:
         """The object's size (HEAD)."""
