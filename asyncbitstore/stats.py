@@ -95,6 +95,11 @@ def _combine(into: object, first: object, second: object, counts: Iterable[str],
         setattr(into, attr, getattr(first, attr) + sign * getattr(second, attr))
 
 
+def _counts(cls: type, *, levels: Iterable[str] = ()) -> tuple[str, ...]:
+    """The names of the ``int`` fields of dataclass ``cls`` but ``levels``."""
+    return tuple(f.name for f in fields(cls) if f.type in ("int", int) and f.name not in levels)
+
+
 @dataclass
 class TierStats:
     """What one tier of a chain did.
@@ -126,21 +131,8 @@ class TierStats:
     revalidated_unchanged: int = 0
     revalidated_changed: int = 0
 
-    #: The fields that count events, and so add up across processes and runs.
-    COUNTS: ClassVar[tuple[str, ...]] = (
-        "calls",
-        "hits",
-        "misses",
-        "errors",
-        "timeouts",
-        "corrupt",
-        "bytes",
-        "skipped",
-        "circuit_opened",
-        "stale_served",
-        "revalidated_unchanged",
-        "revalidated_changed",
-    )
+    #: The fields that count events, and so add up across processes and runs: every ``int``.
+    COUNTS: ClassVar[tuple[str, ...]]
 
     def as_dict(self) -> dict[str, Any]:
         """The figures as plain values (latencies in seconds)."""
@@ -170,6 +162,9 @@ class TierStats:
         return diff
 
 
+TierStats.COUNTS = _counts(TierStats)
+
+
 @dataclass
 class ChainStats:
     """Per-tier figures plus background-fill counts of a chain.
@@ -189,16 +184,8 @@ class ChainStats:
     negative_hits: int = 0
     writes_skipped: int = 0
 
-    #: The chain-wide fields that count events (``fills_pending`` is a level, not a count).
-    COUNTS: ClassVar[tuple[str, ...]] = (
-        "fills_done",
-        "fills_failed",
-        "fills_dropped",
-        "fills_declined",
-        "single_flight_joins",
-        "negative_hits",
-        "writes_skipped",
-    )
+    #: The chain-wide fields that count events: every ``int`` but ``fills_pending``, a level.
+    COUNTS: ClassVar[tuple[str, ...]]
 
     def tier(self, name: str) -> TierStats:
         """The figures of the tier called ``name``."""
@@ -335,3 +322,6 @@ class ChainStats:
 
     def __str__(self) -> str:
         return self.table()
+
+
+ChainStats.COUNTS = _counts(ChainStats, levels=("fills_pending",))

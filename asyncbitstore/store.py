@@ -52,9 +52,12 @@ from collections.abc import (
 )
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from ._core import bulk as _bulk
+from ._core.bulk_api import OverItems, OverUris, StreamOverUris, typed_as
+from ._core.bulk_api import PutItems as PutItems  # the bulk types keep their old import path
+from ._core.bulk_api import UriSource as UriSource
 from ._core.data import (
     DEFAULT_CHUNK_SIZE,
     PutData,
@@ -63,6 +66,7 @@ from ._core.data import (
     check_range,
     slice_range,
 )
+from ._core.found import answers
 from ._core.pinning import LocalFile, pin
 from ._core.progress import progress_bar
 from ._core.put_attrs import PLAIN, PutAttrs, attrs_hook, attrs_keywords, put_attrs
@@ -82,11 +86,14 @@ T = TypeVar("T")
 
 logger = logging.getLogger("asyncbitstore")
 
-UriSource = Iterable[str] | AsyncIterable[str]
-PutItems = Iterable[tuple[str, PutData]] | AsyncIterable[tuple[str, PutData]]
 #: One result of a bulk read with ``return_exceptions=True``: the blob, ``None`` for a missing
 #: one, or the exception its fetch raised.
 Fetched = bytes | BaseException | None
+# The results of the bulk methods with ``return_exceptions=True``.
+Failures = dict[str, BaseException]
+Checked = dict[str, bool | BaseException]
+Sized = dict[str, int | BaseException | None]
+Headed = dict[str, ObjectMeta | BaseException | None]
 
 
 def _none_if_missing(ask: Callable[[str], Awaitable[T]]) -> Callable[[str], Awaitable[T | None]]:
@@ -298,11 +305,7 @@ class Store(abc.ABC):
 
     async def exists(self, uri: str) -> bool:
         """Whether a blob is at ``uri``. Never raises for a missing blob."""
-        try:
-            await self.get(uri)
-        except NotFoundInStore:
-            return False
-        return True
+        return await answers(self.get(uri))
 
     async def size(self, uri: str) -> int:
         """The blob's size in bytes.
@@ -392,24 +395,9 @@ class Store(abc.ABC):
         """What the bulk reads call per URI: ``None`` on a miss, and the error too if asked."""
         return _bulk.capture(self._get_or_none) if return_exceptions else self._get_or_none
 
-    @overload
-    async def get_many(
-        self,
-        uris: UriSource,
-        *,
-        concurrency: int = ...,
-        progress: bool = ...,
-        return_exceptions: Literal[False] = ...,
-    ) -> builtins.list[bytes | None]: ...
-    @overload
-    async def get_many(
-        self,
-        uris: UriSource,
-        *,
-        concurrency: int = ...,
-        progress: bool = ...,
-        return_exceptions: bool,
-    ) -> builtins.list[Fetched]: ...
+    @typed_as[
+        OverUris[builtins.list[bytes | None], builtins.list[Fetched], builtins.list[Fetched]]
+    ]()
     async def get_many(
         self,
         uris: UriSource,
@@ -461,26 +449,7 @@ class Store(abc.ABC):
             if bar is not None:
                 bar.close()
 
-    @overload
-    def iter_get(
-        self,
-        uris: UriSource,
-        *,
-        concurrency: int = ...,
-        ordered: bool = ...,
-        progress: bool = ...,
-        return_exceptions: Literal[False] = ...,
-    ) -> AsyncIterator[tuple[str, bytes | None]]: ...
-    @overload
-    def iter_get(
-        self,
-        uris: UriSource,
-        *,
-        concurrency: int = ...,
-        ordered: bool = ...,
-        progress: bool = ...,
-        return_exceptions: bool,
-    ) -> AsyncIterator[tuple[str, Fetched]]: ...
+    @typed_as[StreamOverUris[bytes | None, Fetched]]()
     async def iter_get(
         self,
         uris: UriSource,
@@ -522,33 +491,7 @@ class Store(abc.ABC):
             if bar is not None:
                 bar.close()
 
-    @overload
-    async def put_many(
-        self,
-        items: PutItems,
-        *,
-        concurrency: int = ...,
-        progress: bool = ...,
-        return_exceptions: Literal[False] = ...,
-    ) -> int: ...
-    @overload
-    async def put_many(
-        self,
-        items: PutItems,
-        *,
-        concurrency: int = ...,
-        progress: bool = ...,
-        return_exceptions: Literal[True],
-    ) -> dict[str, BaseException]: ...
-    @overload
-    async def put_many(
-        self,
-        items: PutItems,
-        *,
-        concurrency: int = ...,
-        progress: bool = ...,
-        return_exceptions: bool,
-    ) -> int | dict[str, BaseException]: ...
+    @typed_as[OverItems[int, Failures, int | Failures]]()
     async def put_many(
         self,
         items: PutItems,
@@ -580,24 +523,7 @@ class Store(abc.ABC):
             put_pair, lambda pair: pair[0], items, concurrency, progress, "put"
         )
 
-    @overload
-    async def exists_many(
-        self,
-        uris: UriSource,
-        *,
-        concurrency: int = ...,
-        progress: bool = ...,
-        return_exceptions: Literal[False] = ...,
-    ) -> dict[str, bool]: ...
-    @overload
-    async def exists_many(
-        self,
-        uris: UriSource,
-        *,
-        concurrency: int = ...,
-        progress: bool = ...,
-        return_exceptions: bool,
-    ) -> dict[str, bool | BaseException]: ...
+    @typed_as[OverUris[dict[str, bool], Checked, Checked]]()
     async def exists_many(
         self,
         uris: UriSource,
@@ -619,33 +545,7 @@ class Store(abc.ABC):
             self.exists, uris, concurrency, progress, return_exceptions, "exists"
         )
 
-    @overload
-    async def delete_many(
-        self,
-        uris: UriSource,
-        *,
-        concurrency: int = ...,
-        progress: bool = ...,
-        return_exceptions: Literal[False] = ...,
-    ) -> int: ...
-    @overload
-    async def delete_many(
-        self,
-        uris: UriSource,
-        *,
-        concurrency: int = ...,
-        progress: bool = ...,
-        return_exceptions: Literal[True],
-    ) -> dict[str, BaseException]: ...
-    @overload
-    async def delete_many(
-        self,
-        uris: UriSource,
-        *,
-        concurrency: int = ...,
-        progress: bool = ...,
-        return_exceptions: bool,
-    ) -> int | dict[str, BaseException]: ...
+    @typed_as[OverUris[int, Failures, int | Failures]]()
     async def delete_many(
         self,
         uris: UriSource,
@@ -673,24 +573,7 @@ class Store(abc.ABC):
             self.delete, lambda uri: uri, uris, concurrency, progress, "delete"
         )
 
-    @overload
-    async def size_many(
-        self,
-        uris: UriSource,
-        *,
-        concurrency: int = ...,
-        progress: bool = ...,
-        return_exceptions: Literal[False] = ...,
-    ) -> dict[str, int | None]: ...
-    @overload
-    async def size_many(
-        self,
-        uris: UriSource,
-        *,
-        concurrency: int = ...,
-        progress: bool = ...,
-        return_exceptions: bool,
-    ) -> dict[str, int | BaseException | None]: ...
+    @typed_as[OverUris[dict[str, int | None], Sized, Sized]]()
     async def size_many(
         self,
         uris: UriSource,
@@ -721,24 +604,7 @@ class Store(abc.ABC):
             _none_if_missing(self.size), uris, concurrency, progress, return_exceptions, "size"
         )
 
-    @overload
-    async def head_many(
-        self,
-        uris: UriSource,
-        *,
-        concurrency: int = ...,
-        progress: bool = ...,
-        return_exceptions: Literal[False] = ...,
-    ) -> dict[str, ObjectMeta | None]: ...
-    @overload
-    async def head_many(
-        self,
-        uris: UriSource,
-        *,
-        concurrency: int = ...,
-        progress: bool = ...,
-        return_exceptions: bool,
-    ) -> dict[str, ObjectMeta | BaseException | None]: ...
+    @typed_as[OverUris[dict[str, ObjectMeta | None], Headed, Headed]]()
     async def head_many(
         self,
         uris: UriSource,

@@ -61,6 +61,16 @@ class PutAttrs:
         """Whether there is anything to store besides the bytes."""
         return bool(self.content_type or self.cache_control or self.metadata)
 
+    def named(self, content_type: str, cache_control: str, metadata: str) -> dict[str, Any]:
+        """The attributes that are set, under the names a backend's API gives them (the
+        metadata as a plain ``dict``)."""
+        values = (self.content_type, self.cache_control, dict(self.metadata))
+        return {
+            name: value
+            for name, value in zip((content_type, cache_control, metadata), values, strict=True)
+            if value
+        }
+
     def overwriting(self) -> PutAttrs:
         """The same attributes with ``mode="overwrite"``."""
         return dataclasses.replace(self, mode="overwrite")

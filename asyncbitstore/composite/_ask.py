@@ -8,8 +8,9 @@ is never reported as a missing blob.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TypeVar
+from typing import Concatenate, ParamSpec, TypeVar
 
 from .._core.deadline import within
 from ..errors import (
@@ -23,11 +24,38 @@ from ._base import ChainBase, explain
 from ._fresh import Convert, Found, Stale, drop, revalidate, serve_stale, stale_state
 from ._tier import Tier
 
-__all__ = ["ask_in_order", "first_answer", "verdict"]
+__all__ = ["first_answer", "verdict"]
 
 R = TypeVar("R")
+T = TypeVar("T")
+P = ParamSpec("P")
 
 
+def _within_operation_timeout(
+    ask_tiers: Callable[Concatenate[ChainBase, str, P], Awaitable[T]],
+) -> Callable[Concatenate[ChainBase, str, P], Awaitable[T]]:
+    """``ask_tiers`` within the chain's ``operation_timeout``, if it has one.
+
+    Raises:
+        StoreTimeout: no answer within ``operation_timeout``.
+    """
+
+    @functools.wraps(ask_tiers)
+    async def bounded(chain: ChainBase, key: str, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        budget = chain.operation_timeout
+        asking = ask_tiers(chain, key, *args, **kwargs)
+        if budget is None:
+            return await asking
+        try:
+            return await within(budget, asking)
+        except asyncio.TimeoutError:
+            reason = f"no answer within {budget:g} s (the chain's operation_timeout)"
+            raise StoreTimeout(chain, reason, uri=key) from None
+
+    return bounded
+
+
+@_within_operation_timeout
 async def first_answer(
     chain: ChainBase,
     key: str,
@@ -37,32 +65,8 @@ async def first_answer(
     convert: Convert[R] | None = None,
     found: Found | None = None,
 ) -> tuple[Tier, R]:
-    """`ask_in_order` within the chain's ``operation_timeout``, if it has one.
-
-    Raises:
-        StoreTimeout: the tiers asked gave no answer within ``operation_timeout``.
-    """
-    budget = chain.operation_timeout
-    asking = ask_in_order(chain, key, tiers, ask, full_read, convert, found)
-    if budget is None:
-        return await asking
-    try:
-        return await within(budget, asking)
-    except asyncio.TimeoutError:
-        reason = f"no answer within {budget:g} s (the chain's operation_timeout)"
-        raise StoreTimeout(chain, reason, uri=key) from None
-
-
-async def ask_in_order(
-    chain: ChainBase,
-    key: str,
-    tiers: Iterable[Tier],
-    ask: Callable[[Tier, str], Awaitable[R]],
-    full_read: bool = False,
-    convert: Convert[R] | None = None,
-    found: Found | None = None,
-) -> tuple[Tier, R]:
-    """The first of ``tiers`` to answer ``await ask(tier, key)``, and its answer.
+    """The first of ``tiers`` to answer ``await ask(tier, key)``, and its answer, within the
+    chain's ``operation_timeout`` if it has one.
 
     A tier that raises ``NotFoundInStore`` missed; any other error is a failure, and the next
     tier is asked either way. ``InvalidRange`` is about the request, not the tier: it is raised
@@ -88,6 +92,7 @@ async def ask_in_order(
         NotFoundInStore: every tier missed.
         StoreNotAvailable: no tier answered and at least one failed; lists each failure.
         InvalidDataFound: in a full read, the only copies found failed verification.
+        StoreTimeout: the tiers asked gave no answer within ``operation_timeout``.
     """
     since = chain._writes.now()  # a miss is not remembered if the chain writes the key meanwhile
     failures: list[tuple[Tier, BaseException]] = []

@@ -23,7 +23,6 @@ from ..meta import ObjectMeta
 from ..store import Store
 from ._circuit import CircuitBreaker
 from ._fills import Abandoned, BackgroundWork
-from ._fresh import put_copy
 from ._generations import Since, WriteGenerations
 from ._health import explain, logger
 from ._hooks import ChainHooks
@@ -316,7 +315,7 @@ class ChainBase(Store):
             raise Abandoned("the chain wrote the key after the read began")
         put: Callable[[str, PutData], Awaitable[None]] = target.store.put_or_raise
         if target.store.keeps_records:  # a named cache: the copy's record goes with it
-            put = functools.partial(put_copy, target.store, meta=meta, origin=origin)
+            put = functools.partial(_put_copy, target.store, meta=meta, origin=origin)
         if timed:
             await target.noted("fill", key, target.call(put, key, data))
         else:  # a streamed fill lasts as long as its reader takes; no per-call limit applies
@@ -386,3 +385,16 @@ def _given_name(name: object, taken: list[str]) -> str:
             "give each tier of a chain its own name"
         )
     return name
+
+
+async def _put_copy(
+    store: Store, key: str, data: PutData, meta: ObjectMeta | None, origin: Store | None
+) -> None:
+    """Fill ``store`` (which keeps records) with ``data``: with ``meta`` from a source, or the
+    record of the cache ``origin`` it was read from (its fetch time kept)."""
+    fetched_at = None
+    if meta is None and origin is not None and origin.keeps_records:
+        record = await origin.copy_record(key)
+        if record is not None:
+            meta, fetched_at = record.meta, record.fetched_at
+    await store.put_copy(key, data, meta, fetched_at)

@@ -9,8 +9,6 @@ before reading it. A fresh copy is read as usual. A stale one is passed over, an
 - a source that says the object is gone has the copy dropped: it is never served again;
 - when no tier answered and every failure was an outage, the copy is served if its cache allows
   (``serve_stale``), and counted in ``stale_served``.
-
-The fills of caches that keep records carry the source's meta (`put_copy`).
 """
 
 from __future__ import annotations
@@ -19,24 +17,21 @@ import contextlib
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
-from .._core.data import PutData
 from ..errors import NotFoundInStore
 from ..freshness import Action, CopyState
 from ..meta import ObjectMeta
-from ..store import Store
-from ._fills import Abandoned, BackgroundWork
+from ._base import ChainBase
+from ._fills import Abandoned
 from ._generations import Since
 from ._tier import Tier
 
 __all__ = [
-    "Chain",
     "Convert",
     "Found",
     "Stale",
     "drop",
-    "put_copy",
     "revalidate",
     "serve_stale",
     "stale_state",
@@ -46,23 +41,6 @@ R = TypeVar("R")
 
 #: What a revalidated blob is as the answer of a read: ``(data, meta) -> answer``.
 Convert = Callable[[bytes, ObjectMeta], R]
-
-
-class Chain(Protocol):
-    """What revalidation needs of a chain (its background work and its fills)."""
-
-    _background: BackgroundWork
-
-    def _fill_from(
-        self,
-        hit: Tier,
-        key: str,
-        data: bytes,
-        since: Since,
-        *,
-        meta: ObjectMeta | None = None,
-        also: Tier | None = None,
-    ) -> None: ...
 
 
 @dataclass(slots=True)
@@ -107,7 +85,7 @@ async def stale_state(tier: Tier, key: str, full_read: bool) -> Stale | None:
 
 
 async def revalidate(
-    chain: Chain,
+    chain: ChainBase,
     key: str,
     stale: Stale,
     source: Tier,
@@ -183,16 +161,3 @@ async def drop(stale: Stale, key: str) -> None:
     with contextlib.suppress(Exception):
         delete = cache.call(cache.store.delete, key)
         await cache.noted("delete of a copy gone at its source", key, delete)
-
-
-async def put_copy(
-    store: Store, key: str, data: PutData, meta: ObjectMeta | None, origin: Store | None
-) -> None:
-    """Fill ``store`` (which keeps records) with ``data``: with ``meta`` from a source, or the
-    record of the cache ``origin`` it was read from (its fetch time kept)."""
-    fetched_at = None
-    if meta is None and origin is not None and origin.keeps_records:
-        record = await origin.copy_record(key)
-        if record is not None:
-            meta, fetched_at = record.meta, record.fetched_at
-    await store.put_copy(key, data, meta, fetched_at)

@@ -17,6 +17,7 @@ from ..freshness import FRESH, Action, CopyRecord, CopyState, decide
 from ..listing import cut_level
 from ..meta import ObjectMeta
 from ..store import CacheWrites, Store
+from ._bound import bounded
 from ._layout import Layout
 from ._records import KNOWN_RECORDS, FreshnessOptions, record_key
 
@@ -264,7 +265,14 @@ class NamedCache(CacheWrites, NamedStore):
     keeps_records = True
     _fresh: FreshnessOptions
 
-    def _init_freshness(self, options: FreshnessOptions) -> None:
+    def _init_cache(
+        self, raw: Store, prefix: str, max_bytes: int | None, options: FreshnessOptions
+    ) -> None:
+        """Keep the copies under ``prefix`` in ``raw``, within ``max_bytes`` if given (see
+        `bounded`), fresh as ``options`` say."""
+        store, layout = bounded(raw, prefix, max_bytes)
+        NamedStore.__init__(self, store, prefix, layout)
+        self.max_bytes = max_bytes
         self._fresh = options
         self.copies_expire = options.ttl is not None
 

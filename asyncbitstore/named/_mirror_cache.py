@@ -8,7 +8,6 @@ from ..raw import schemes_text
 from ..store import Store
 from . import _mirror
 from ._base import NamedCache
-from ._bound import bounded
 from ._records import FreshnessOptions
 
 __all__ = ["MirrorCache"]
@@ -55,10 +54,7 @@ class MirrorCache(NamedCache):
         clock: Callable[[], float] | None = None,
     ) -> None:
         options = FreshnessOptions(ttl, revalidate, serve_stale, clock)
-        store, layout = bounded(raw, root, max_bytes)
-        super().__init__(store, root, layout)
-        self.max_bytes = max_bytes
-        self._init_freshness(options)
+        self._init_cache(raw, root, max_bytes, options)
 
     @property
     def uri_hint(self) -> str:  # type: ignore[override]

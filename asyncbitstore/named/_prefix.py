@@ -6,7 +6,6 @@ from collections.abc import Callable
 
 from ..store import Store
 from ._base import NamedCache, NamedStore
-from ._bound import bounded
 from ._keys import KEY_HINT, key_problem
 from ._layout import Layout, Plain
 from ._records import RECORDS, FreshnessOptions, is_record_key
@@ -79,10 +78,7 @@ class PrefixCache(NamedCache, PrefixStore):
         clock: Callable[[], float] | None = None,
     ) -> None:
         options = FreshnessOptions(ttl, revalidate, serve_stale, clock)
-        store, layout = bounded(raw, prefix, max_bytes)
-        super().__init__(store, prefix, _layout=layout)
-        self.max_bytes = max_bytes
-        self._init_freshness(options)
+        self._init_cache(raw, prefix, max_bytes, options)
 
     def _key(self, uri: str) -> tuple[str | None, str]:
         if is_record_key(uri):

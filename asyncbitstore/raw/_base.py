@@ -8,8 +8,8 @@ backend, compressed frame and all); `RawStore` builds the `Store` methods on top
 - `put` encodes the data (compressing it or framing it) before handing it on (its hook `_put`);
 - `get_range` reads ranges of the stored form through `read_range`, which refuses a compressed
   blob with `CompressedRange`; a backend whose ranged reads say more about the object (its
-  frame mark in metadata, a version) implements `_stored_span` and sets `_range_spans`, and
-  its ranges go through `read_marked_range` instead;
+  frame mark in metadata, a version) derives from `SpannedRaw` and implements `_stored_span`,
+  and its ranges go through `read_marked_range` instead;
 - a backend with object metadata sets `_frame_marks`: `put` then adds the metadata recording
   the frame (`frame_metadata`) to the ``attrs.metadata`` it hands `_put_stored`, over any user
   key of the same name.
@@ -49,6 +49,7 @@ __all__ = [
     "DEFAULT_PARALLEL_THRESHOLD",
     "PrefixedRaw",
     "RawStore",
+    "SpannedRaw",
     "check_str",
 ]
 
@@ -165,6 +166,24 @@ class RawStore(Store):
         is at ``uri`` (atomically where the backend can)."""
         raise NotImplementedError(f"{self.name} implements no _put_stored")
 
+    def _reach(self) -> object:
+        """What decides which blobs this store reaches (a root, a server, an endpoint with its
+        credentials): another store of the same class with an equal reach holds the same
+        blobs. None, the default: only this very store does."""
+        return None
+
+    def _same_blobs(self, other: Store) -> bool:
+        """This store itself, or another of the same class with the same `_reach`."""
+        if other is self:
+            return True
+        reach = self._reach()
+        return (
+            reach is not None
+            and type(other) is type(self)
+            and isinstance(other, RawStore)
+            and other._reach() == reach
+        )
+
     # -- the Store methods, built on them -------------------------------------------------------
 
     async def get(self, uri: str, *, stored: bool = False, raw: bool | None = None) -> bytes:
@@ -235,6 +254,25 @@ class RawStore(Store):
         state = super().__getstate__()
         state.pop("_verdicts", None)
         return state
+
+
+class SpannedRaw(RawStore):
+    """A `RawStore` whose ranged reads answer with a `Span` (the object's frame mark, its
+    version): it implements `_stored_span`, and a plain `_stored_range` is the span's data."""
+
+    _range_spans = True
+
+    async def _stored_range(
+        self, uri: str, where: Any, start: int, end: int, first: int, last: int, /
+    ) -> bytes:
+        return (await self._stored_span(uri, where, start, end, first, last)).data
+
+    @abc.abstractmethod
+    async def _stored_span(
+        self, uri: str, where: Any, start: int, end: int, first: int, last: int, /
+    ) -> Span:
+        """Bytes ``[first, last)`` of the stored form with what the answer says of the object
+        (for a ``get_range(uri, start, end)``)."""
 
 
 class PrefixedRaw(RawStore):

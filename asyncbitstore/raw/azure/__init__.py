@@ -26,6 +26,7 @@ from azure.core import MatchConditions
 
 from ..._core.checks import positive_int, positive_number
 from ..._core.data import PutData, check_chunk_size, chunks_of
+from ..._core.found import answers
 from ..._core.put_attrs import PutAttrs
 from ..._core.redact import scrub, stand_in
 from ..._core.resources import LoopLocal
@@ -33,8 +34,8 @@ from ...compression.store_io import FRAME_KEY, Span
 from ...errors import InvalidDataFound, InvalidRange, InvalidURI, NotFoundInStore, StoreNotAvailable
 from ...meta import ObjectMeta
 from ...retry import Retry, TransientError
-from ...store import DEFAULT_CONCURRENCY, Store
-from .._base import DEFAULT_MAX_CONCURRENCY, DEFAULT_PARALLEL_THRESHOLD, RawStore
+from ...store import DEFAULT_CONCURRENCY
+from .._base import DEFAULT_MAX_CONCURRENCY, DEFAULT_PARALLEL_THRESHOLD, SpannedRaw
 from .._net.checksums import ChecksumMismatch
 from .._net.responses import range_total
 from .._signing import check_sign
@@ -56,7 +57,7 @@ _COPY_POLL = (0.05, 2.0)  # first and longest wait between looks at a pending co
 _SAS_PERMISSIONS = {"GET": "r", "HEAD": "r", "PUT": "cw", "DELETE": "d"}
 
 
-class AzureRaw(RawStore):
+class AzureRaw(SpannedRaw):
     """Blobs in Azure Blob Storage containers, for ``az://<container>/<blob>`` URIs.
 
     Args:
@@ -221,15 +222,8 @@ class AzureRaw(RawStore):
                 raise ChecksumMismatch("the bytes read differ from the blob's Content-MD5")
         return data
 
-    _range_spans = True
     _frame_marks = True
     _pinned_ranges = True
-
-    async def _stored_range(
-        self, uri: str, where: Any, asked_start: int, asked_end: int, start: int, end: int
-    ) -> bytes:
-        span = await self._stored_span(uri, where, asked_start, asked_end, start, end)
-        return span.data
 
     async def _stored_span(
         self, uri: str, where: Any, asked_start: int, asked_end: int, start: int, end: int
@@ -334,11 +328,7 @@ class AzureRaw(RawStore):
 
     async def exists(self, uri: str) -> bool:
         """Whether the blob exists (a missing container raises `BucketNotFound`)."""
-        try:
-            await self._properties(uri)
-        except NotFoundInStore:
-            return False
-        return True
+        return await answers(self._properties(uri))
 
     async def size(self, uri: str) -> int:
         """The blob's size in bytes."""
@@ -467,13 +457,9 @@ class AzureRaw(RawStore):
         if status != "success":
             raise StoreNotAvailable(self, f"the server-side copy ended {status!r}", uri=dst_uri)
 
-    def _same_blobs(self, other: Store) -> bool:
+    def _reach(self) -> object:
         """Another ``AzureRaw`` of the same account and credential reaches the same blobs."""
-        return other is self or (
-            type(other) is type(self)
-            and isinstance(other, AzureRaw)
-            and other._access == self._access
-        )
+        return (self._access,)
 
     async def sign(self, uri: str, *, method: str = "GET", expires_in: int = 3600) -> str:
         """A SAS URL for ``method`` on ``uri``, signed with the account key.

@@ -16,7 +16,6 @@ from ..._core.put_attrs import PutAttrs
 from ...errors import AlreadyExists, InvalidRange, InvalidURI, StoreNotAvailable
 from ...listing import cut_level
 from ...meta import ObjectMeta
-from ...store import Store
 from .._base import RawStore, check_str
 from .._threads import ThreadBatcher
 from . import _attrs as file_attrs
@@ -321,11 +320,9 @@ class FileRaw(RawStore):
                 raise self._error(exc, src_uri) from exc
             await super()._rename(src_uri, dst_uri)
 
-    def _same_blobs(self, other: Store) -> bool:
+    def _reach(self) -> object:
         """Another ``FileRaw`` with the same root holds the same files."""
-        return other is self or (
-            type(other) is type(self) and isinstance(other, FileRaw) and other.root == self.root
-        )
+        return (self.root,)
 
     async def delete(self, uri: str) -> None:
         """Remove the file if it exists."""

@@ -22,12 +22,13 @@ use is not recorded again, so a hot set of blobs costs no index writes at all.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
-from typing import Any, BinaryIO
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, BinaryIO, TypeVar
 
 from ..._core.bulk import capture, check_concurrency, map_list
 from ..._core.checks import non_negative_int
@@ -53,6 +54,8 @@ from ._index import CacheIndex, NoRoom, UseLog
 from ._layout import NAME, blob_path, open_shared, read_many, scan, stat_many
 from ._meta import stat_meta
 from ._writes import settle, write_and_settle
+
+T = TypeVar("T")
 
 __all__ = ["BoundedFileRaw"]
 
@@ -323,19 +326,33 @@ class BoundedFileRaw(PrefixedRaw):
         self, uris: UriSource, concurrency: int, progress: bool, return_exceptions: bool
     ) -> dict[str, int | BaseException | None]:
         """Sizes of many blobs; a list of URIs is looked up in batches (see `_stat_many`)."""
-        found = await self._stat_many(uris, concurrency, progress, return_exceptions)
-        if found is None:
-            return await super()._size_many(uris, concurrency, progress, return_exceptions)
-        return {uri: st.st_size if isinstance(st, os.stat_result) else st for uri, st in found}
+        answers = functools.partial(self._by_status, _size, super()._size_many)
+        return await answers(uris, concurrency, progress, return_exceptions)
 
     async def _head_many(
         self, uris: UriSource, concurrency: int, progress: bool, return_exceptions: bool
     ) -> dict[str, ObjectMeta | BaseException | None]:
         """Metas of many blobs; a list of URIs is looked up in batches (see `_stat_many`)."""
+        answers = functools.partial(self._by_status, stat_meta, super()._head_many)
+        return await answers(uris, concurrency, progress, return_exceptions)
+
+    async def _by_status(
+        self,
+        answer: Callable[[os.stat_result], T],
+        otherwise: Callable[
+            [UriSource, int, bool, bool], Awaitable[dict[str, T | BaseException | None]]
+        ],
+        uris: UriSource,
+        concurrency: int,
+        progress: bool,
+        return_exceptions: bool,
+    ) -> dict[str, T | BaseException | None]:
+        """``{uri: answer(status)}`` from `_stat_many`, or, for input it does not batch, what
+        ``otherwise`` (the one-at-a-time lookup) answers."""
         found = await self._stat_many(uris, concurrency, progress, return_exceptions)
         if found is None:
-            return await super()._head_many(uris, concurrency, progress, return_exceptions)
-        return {uri: stat_meta(st) if isinstance(st, os.stat_result) else st for uri, st in found}
+            return await otherwise(uris, concurrency, progress, return_exceptions)
+        return {uri: answer(st) if isinstance(st, os.stat_result) else st for uri, st in found}
 
     async def _stat_many(
         self, uris: UriSource, concurrency: int, progress: bool, return_exceptions: bool
@@ -463,3 +480,7 @@ class BoundedFileRaw(PrefixedRaw):
 def _close_opened(future: asyncio.Future[BinaryIO]) -> None:
     if not future.cancelled() and future.exception() is None:
         future.result().close()
+
+
+def _size(status: os.stat_result) -> int:
+    return status.st_size

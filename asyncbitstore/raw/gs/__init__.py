@@ -16,6 +16,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from functools import partial
 from typing import Any, TypeVar
 
+from ..._core.found import answers
 from ..._core.put_attrs import PutAttrs
 
 try:
@@ -48,8 +49,8 @@ from ...errors import (
 )
 from ...meta import ObjectMeta
 from ...retry import Retry, TransientError, is_transient
-from ...store import DEFAULT_CONCURRENCY, Store
-from .._base import DEFAULT_MAX_CONCURRENCY, DEFAULT_PARALLEL_THRESHOLD, RawStore
+from ...store import DEFAULT_CONCURRENCY
+from .._base import DEFAULT_MAX_CONCURRENCY, DEFAULT_PARALLEL_THRESHOLD, SpannedRaw
 from .._net import responses
 from .._net.checksums import ChecksumMismatch, md5_of
 from .._signing import check_sign
@@ -70,7 +71,7 @@ _GENERATION = "X-Goog-Generation"
 _GENERATION_TRIES = 3  # reads of a pinned generation when writes keep replacing it
 
 
-class GSRaw(RawStore):
+class GSRaw(SpannedRaw):
     """Objects in Google Cloud Storage buckets, for ``gs://<bucket>/<object>`` URIs.
 
     Args:
@@ -329,15 +330,8 @@ class GSRaw(RawStore):
         data, headers = await self._get_answer(uri)
         return await self._undo(uri, data, headers.get("Content-Encoding"))
 
-    _range_spans = True
     _frame_marks = True
     _pinned_ranges = True
-
-    async def _stored_range(
-        self, uri: str, where: Any, asked_start: int, asked_end: int, start: int, end: int
-    ) -> bytes:
-        span = await self._stored_span(uri, where, asked_start, asked_end, start, end)
-        return span.data
 
     async def _stored_span(
         self, uri: str, where: Any, asked_start: int, asked_end: int, start: int, end: int
@@ -450,11 +444,7 @@ class GSRaw(RawStore):
         """Whether the object exists (an error other than "not found" raises, a missing bucket
         included)."""
         bucket, name = self._parse(uri)
-        try:
-            await self._do(uri, lambda c: c.metadata(bucket, name), bucket=bucket)
-        except NotFoundInStore:
-            return False
-        return True
+        return await answers(self._do(uri, lambda c: c.metadata(bucket, name), bucket=bucket))
 
     async def size(self, uri: str) -> int:
         """The object's size in bytes."""
@@ -541,16 +531,10 @@ class GSRaw(RawStore):
             self, f"the rewrite did not finish in {gs_copy.MAX_REWRITE_CALLS} calls", uri=src_uri
         )
 
-    def _same_blobs(self, other: Store) -> bool:
+    def _reach(self) -> object:
         """Another ``GSRaw`` on the same API root with the same credentials reaches the same
         objects (and may copy between them on the server)."""
-        return other is self or (
-            type(other) is type(self)
-            and isinstance(other, GSRaw)
-            and other.api_root == self.api_root
-            and other._credentials == self._credentials
-            and other._anonymous == self._anonymous
-        )
+        return (self.api_root, self._credentials, self._anonymous)
 
     async def sign(self, uri: str, *, method: str = "GET", expires_in: int = 3600) -> str:
         """A V4 signed URL for ``method`` on ``uri``, signed with the service-account key.

@@ -28,6 +28,7 @@ from ..._core.redact import scrub
 from ...retry import is_transient
 from .._net.aiohttp import new_session
 from .._net.responses import read_chunk, unexpected
+from ._key_file import read_key_file
 
 __all__ = [
     "AuthError",
@@ -320,14 +321,7 @@ def _make_token(credentials: Any, session: Any) -> Token:
     if isinstance(credentials, Mapping):
         service_file = io.StringIO(json.dumps(dict(credentials)))
     elif credentials is not None:
-        path = os.fspath(credentials)
-        try:
-            with open(path, encoding="utf-8") as file:
-                info = json.load(file)
-        except (OSError, ValueError) as exc:
-            raise AuthError(
-                f"cannot read credentials file {path!r}: {type(exc).__name__}"
-            ) from None
+        path, info = read_key_file(credentials, _unreadable)
         if not isinstance(info, dict) or "type" not in info:
             raise AuthError(f"credentials file {path!r} is not a Google credentials JSON file")
         service_file = io.StringIO(json.dumps(info))
@@ -335,6 +329,10 @@ def _make_token(credentials: Any, session: Any) -> Token:
         return _OneTryToken(service_file=service_file, session=session, scopes=SCOPES)
     except Exception as exc:
         raise AuthError(f"unusable credentials ({type(exc).__name__})") from None
+
+
+def _unreadable(path: str, reason: str) -> AuthError:
+    return AuthError(f"cannot read credentials file {path!r}: {reason}")
 
 
 class _NoToken:
@@ -355,14 +353,7 @@ _OCTETS = "application/octet-stream"
 
 def _resource(attrs: PutAttrs) -> dict[str, Any]:
     """The object resource fields that keep ``attrs``."""
-    fields: dict[str, Any] = {}
-    if attrs.content_type:
-        fields["contentType"] = attrs.content_type
-    if attrs.cache_control:
-        fields["cacheControl"] = attrs.cache_control
-    if attrs.metadata:
-        fields["metadata"] = dict(attrs.metadata)
-    return fields
+    return attrs.named("contentType", "cacheControl", "metadata")
 
 
 def _dashed(fields: dict[str, Any]) -> dict[str, Any]:

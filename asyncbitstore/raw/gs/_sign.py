@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import binascii
 import hashlib
-import json
 import os
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote, urlsplit
+
+from ._key_file import read_key_file
 
 __all__ = ["SIGNING_HOST", "load_signer", "signed_url"]
 
@@ -86,15 +87,13 @@ def _key_info(store_name: str, credentials: object) -> Mapping[str, Any]:
     if isinstance(credentials, Mapping):
         info: object = credentials
     else:
-        path = os.fspath(credentials)  # type: ignore[call-overload]
-        try:
-            with open(path, encoding="utf-8") as file:
-                info = json.load(file)
-        except (OSError, ValueError) as exc:
-            raise NotImplementedError(
-                f"{store_name} cannot sign URLs: credentials file {path!r} is unreadable "
-                f"({type(exc).__name__})"
-            ) from None
+
+        def unreadable(path: str, reason: str) -> NotImplementedError:
+            return NotImplementedError(
+                f"{store_name} cannot sign URLs: credentials file {path!r} is unreadable ({reason})"
+            )
+
+        _, info = read_key_file(credentials, unreadable)
     if not isinstance(info, Mapping) or info.get("type") != "service_account":
         raise NotImplementedError(
             f"{store_name} cannot sign URLs: only a service-account key can sign (these "

@@ -48,7 +48,7 @@ from ...listing import sorted_level
 from ...meta import ObjectMeta
 from ...retry import Retry, TransientError, is_transient
 from ...store import Store
-from .._base import RawStore
+from .._base import SpannedRaw
 from .._net import responses
 from .._net.aiohttp import new_session, status_error
 from . import _meta as http_meta
@@ -59,7 +59,7 @@ __all__ = ["HTTPRaw"]
 R = TypeVar("R")
 
 
-class HTTPRaw(RawStore):
+class HTTPRaw(SpannedRaw):
     """Read-only blobs at ``http://`` and ``https://`` URLs.
 
     Args:
@@ -308,13 +308,6 @@ class HTTPRaw(RawStore):
     async def _undo(self, uri: str, data: bytes, encoding: str | None) -> bytes:
         bound = self.max_decoded_bytes
         return await decode_content(self, redact(uri), data, encoding, bound, "max_decoded_bytes")
-
-    _range_spans = True
-
-    async def _stored_range(
-        self, uri: str, url: Any, asked_start: int, asked_end: int, start: int, end: int
-    ) -> bytes:
-        return (await self._stored_span(uri, url, asked_start, asked_end, start, end)).data
 
     async def _stored_span(
         self, uri: str, url: Any, asked_start: int, asked_end: int, start: int, end: int

@@ -46,7 +46,7 @@ from ...compression.store_io import stored_flag
 from ...errors import AlreadyExists, InvalidRange, NotFoundInStore, StoreFull, StoreNotAvailable
 from ...listing import sorted_level
 from ...retry import Retry, is_transient
-from ...store import DEFAULT_CONCURRENCY, Store
+from ...store import DEFAULT_CONCURRENCY
 from .._base import PrefixedRaw, check_str
 from . import _commands as _ops
 from . import _copy
@@ -404,11 +404,9 @@ class RedisRaw(PrefixedRaw):
         if not await self._call(src_uri, lambda c: _copy.rename_key(c, src, dst)):
             raise NotFoundInStore(self, src_uri)
 
-    def _same_blobs(self, other: Store) -> bool:
+    def _reach(self) -> object:
         """Another ``RedisRaw`` on the same server and database URL holds the same keys."""
-        return other is self or (
-            type(other) is type(self) and isinstance(other, RedisRaw) and other._url == self._url
-        )
+        return (self._url,)
 
     async def delete(self, uri: str) -> None:
         """Remove the key (``UNLINK``: the memory is freed in the background)."""

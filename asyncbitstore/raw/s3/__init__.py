@@ -10,6 +10,7 @@ import re
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
+from ..._core.found import answers
 from ..._core.put_attrs import PLAIN, PutAttrs
 
 try:
@@ -38,8 +39,7 @@ from ...errors import (
 )
 from ...meta import ObjectMeta
 from ...retry import Retry, TransientError
-from ...store import Store
-from .._base import DEFAULT_MAX_CONCURRENCY, DEFAULT_PARALLEL_THRESHOLD, RawStore
+from .._base import DEFAULT_MAX_CONCURRENCY, DEFAULT_PARALLEL_THRESHOLD, SpannedRaw
 from .._net.checksums import ChecksumMismatch, md5_of
 from .._net.responses import check_length, span_length
 from .._signing import check_sign
@@ -98,7 +98,7 @@ def _key_ok(key: str) -> bool:
     return "." not in key or not any(part in (".", "..") for part in key.split("/"))
 
 
-class S3Raw(RawStore):
+class S3Raw(SpannedRaw):
     """Blobs in S3 (or an S3-compatible server), addressed as ``s3://bucket/key``.
 
     Args:
@@ -336,14 +336,7 @@ class S3Raw(RawStore):
             self, uri, found.body, found.encoding, bound, "max_object_bytes"
         )
 
-    _range_spans = True
     _frame_marks = True
-
-    async def _stored_range(
-        self, uri: str, where: Any, asked_start: int, asked_end: int, start: int, end: int
-    ) -> bytes:
-        span = await self._stored_span(uri, where, asked_start, asked_end, start, end)
-        return span.data
 
     async def _stored_span(
         self, uri: str, where: Any, asked_start: int, asked_end: int, start: int, end: int
@@ -433,11 +426,7 @@ class S3Raw(RawStore):
 
     async def exists(self, uri: str) -> bool:
         """Whether the object exists (HEAD); refused access or a missing bucket raises."""
-        try:
-            await self._head(uri, "exists")
-        except NotFoundInStore:
-            return False
-        return True
+        return await answers(self._head(uri, "exists"))
 
     async def size(self, uri: str) -> int:
         """The object's size (HEAD)."""
@@ -599,15 +588,10 @@ class S3Raw(RawStore):
         job = _copy.Copy(src_uri, src_bucket, src_key, dst_bucket, dst_key, meta)
         await _copy.copy_object(uploader, job, self._copy_single_max)
 
-    def _same_blobs(self, other: Store) -> bool:
+    def _reach(self) -> object:
         """Another ``S3Raw`` on the same endpoint with the same credentials reaches the same
         objects (and may copy between them on the server)."""
-        return other is self or (
-            type(other) is type(self)
-            and isinstance(other, S3Raw)
-            and other.endpoint_url == self.endpoint_url
-            and other._credentials == self._credentials
-        )
+        return (self.endpoint_url, self._credentials)
 
     async def sign(self, uri: str, *, method: str = "GET", expires_in: int = 3600) -> str:
         """A presigned URL (SigV4, in the query string) for ``method`` on ``uri``.

@@ -124,11 +124,17 @@ def too_large(size: int | None, limit: int) -> ClientError:
         f"the object has {what}, more than max_object_bytes={limit}: read it with stream() "
         "or raise max_object_bytes"
     )
+    return refused("ObjectTooLarge", message, "GetObject")
+
+
+def refused(code: str, message: str, operation: str) -> ClientError:
+    """A `ClientError` for an answer this client refuses to read although S3 sent it with
+    status 200 (too large, not parseable), in the shape botocore gives its own errors."""
     response: Any = {
-        "Error": {"Code": "ObjectTooLarge", "Message": message},
+        "Error": {"Code": code, "Message": message},
         "ResponseMetadata": {"HTTPStatusCode": 200},
     }
-    return ClientError(response, "GetObject")
+    return ClientError(response, operation)
 
 
 class Connection:

@@ -44,6 +44,7 @@ from ._client import (
     content_md5,
     encrypted_etag,
     redirect_refused,
+    refused,
     too_large,
 )
 from ._put_headers import attr_headers
@@ -209,11 +210,7 @@ class FastConnection(Connection):
                 f"a listing page holds {size}, more than the {MAX_LIST_PAGE} read: lower "
                 "list_page_size, or list with fast_path=False"
             )
-            response: Any = {
-                "Error": {"Code": "ListPageTooLarge", "Message": message},
-                "ResponseMetadata": {"HTTPStatusCode": 200},
-            }
-            raise ClientError(response, "ListObjectsV2") from None
+            raise refused("ListPageTooLarge", message, "ListObjectsV2") from None
         return body
 
     async def _send(

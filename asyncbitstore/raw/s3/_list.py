@@ -24,7 +24,7 @@ from urllib.parse import unquote_plus
 
 from botocore.exceptions import ClientError
 
-from ._client import Connection
+from ._client import Connection, refused
 from ._fast import FastConnection
 from ._sign import canonical_query
 
@@ -145,8 +145,4 @@ def _invalid(reason: str) -> ClientError:
         f"the listing page cannot be read: {reason} (list with fast_path=False to use "
         "botocore's parser)"
     )
-    response: Any = {
-        "Error": {"Code": "InvalidListPage", "Message": message},
-        "ResponseMetadata": {"HTTPStatusCode": 200},
-    }
-    return ClientError(response, "ListObjectsV2")
+    return refused("InvalidListPage", message, "ListObjectsV2")

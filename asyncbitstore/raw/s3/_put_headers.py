@@ -24,14 +24,7 @@ def attr_headers(attrs: PutAttrs) -> dict[str, str]:
 
 def attr_kwargs(attrs: PutAttrs) -> dict[str, Any]:
     """The SDK keywords that describe the object (PutObject, CreateMultipartUpload)."""
-    kwargs: dict[str, Any] = {}
-    if attrs.content_type:
-        kwargs["ContentType"] = attrs.content_type
-    if attrs.cache_control:
-        kwargs["CacheControl"] = attrs.cache_control
-    if attrs.metadata:
-        kwargs["Metadata"] = dict(attrs.metadata)
-    return kwargs
+    return attrs.named("ContentType", "CacheControl", "Metadata")
 
 
 def condition_kwargs(attrs: PutAttrs) -> dict[str, Any]:

@@ -78,25 +78,26 @@ def target(endpoint: str, bucket: str, key: str, *, path_style: bool) -> Target:
     Path-style (``endpoint/bucket/key``) when asked for or when the bucket is no DNS label
     (upper case, dots, underscores); virtual-host (``bucket.endpoint-host/key``) otherwise.
     """
-    scheme, netloc, base = _split(endpoint)
-    if path_style or not _DNS_BUCKET.fullmatch(bucket):
-        path = f"{base}/{bucket}/{quote_key(key)}"
-    else:
-        netloc = f"{bucket}.{netloc}"
-        path = f"{base}/{quote_key(key)}"
-    return Target(f"{scheme}://{netloc}{path}", netloc, path)
+    origin, netloc, root = _bucket_root(endpoint, bucket, path_style)
+    path = f"{root.removesuffix('/')}/{quote_key(key)}"
+    return Target(f"{origin}{path}", netloc, path)
 
 
 def bucket_target(endpoint: str, bucket: str, query: str, *, path_style: bool) -> Target:
     """The URL of a request on ``bucket`` itself (``query`` from `canonical_query`), addressed
     as `target` addresses its objects: ``endpoint/bucket`` or ``bucket.endpoint-host/``."""
+    origin, netloc, root = _bucket_root(endpoint, bucket, path_style)
+    return Target(f"{origin}{root}?{query}", netloc, root, query)
+
+
+def _bucket_root(endpoint: str, bucket: str, path_style: bool) -> tuple[str, str, str]:
+    """(``scheme://host``, Host header, path of the bucket itself) for requests on ``bucket``:
+    path-style ``base/bucket`` or, on the bucket's own host, ``base/``."""
     scheme, netloc, base = _split(endpoint)
     if path_style or not _DNS_BUCKET.fullmatch(bucket):
-        path = f"{base}/{bucket}"
-    else:
-        netloc = f"{bucket}.{netloc}"
-        path = f"{base}/"
-    return Target(f"{scheme}://{netloc}{path}?{query}", netloc, path, query)
+        return f"{scheme}://{netloc}", netloc, f"{base}/{bucket}"
+    netloc = f"{bucket}.{netloc}"
+    return f"{scheme}://{netloc}", netloc, f"{base}/"
 
 
 @functools.lru_cache(maxsize=64)
