@@ -562,8 +562,9 @@ class S3Raw(RawStore):
             await self._put_single(uri, bucket, key, bytes(data), attrs)
             return
         uploader = _multipart.Uploader(
-            self._request, self._put_single, self.exists, self.part_size, self.verify_etag, self
-        )
+            self._request, self._put_single, self.exists, self.part_size, self.verify_etag, self,
+            max_concurrency=self.max_concurrency,
+        )  # fmt: skip
         await _multipart.upload(uploader, uri, bucket, key, data, attrs)
 
     async def _put_single(
