@@ -542,7 +542,8 @@ class S3Raw(RawStore):
     # -- writes ---------------------------------------------------------------------------------
 
     async def _put_stored(self, uri: str, where: Any, data: PutData, attrs: PutAttrs) -> None:
-        """Write the object; data longer than ``part_size`` goes up as a multipart upload.
+        """Write the object; data longer than ``part_size`` goes up as a multipart upload,
+        ``max_concurrency`` parts at a time.
 
         With ``compress``, the object holds the compressed frame (no ``Content-Encoding`` is
         set: the frame says it all, and every client gets the same bytes). A failed or
