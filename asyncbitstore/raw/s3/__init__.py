@@ -535,7 +535,8 @@ class S3Raw(SpannedRaw):
     # -- writes ---------------------------------------------------------------------------------
 
     async def _put_stored(self, uri: str, where: Any, data: PutData, attrs: PutAttrs) -> None:
-        """Write the object; data longer than ``part_size`` goes up as a multipart upload.
+        """Write the object; data longer than ``part_size`` goes up as a multipart upload,
+        ``max_concurrency`` parts at a time.
 
         With ``compress``, the object holds the compressed frame (no ``Content-Encoding`` is
         set: the frame says it all, and every client gets the same bytes). A failed or
@@ -555,8 +556,9 @@ class S3Raw(SpannedRaw):
             await self._put_single(uri, bucket, key, bytes(data), attrs)
             return
         uploader = _multipart.Uploader(
-            self._request, self._put_single, self.exists, self.part_size, self.verify_etag, self
-        )
+            self._request, self._put_single, self.exists, self.part_size, self.verify_etag, self,
+            max_concurrency=self.max_concurrency,
+        )  # fmt: skip
         await _multipart.upload(uploader, uri, bucket, key, data, attrs)
 
     async def _put_single(

@@ -1,9 +1,14 @@
-"""Streaming puts for ``S3Raw``: multipart uploads from async iterables.
+"""Puts for ``S3Raw`` longer than one part: multipart uploads with several parts in flight.
 
-Data shorter than one part goes up in a single PUT. Longer data becomes a multipart upload, one
-part (``part_size`` bytes or a little more) at a time, so memory stays at about one part. If the
-producer fails, a request fails for good, or the caller is cancelled, the upload is aborted
-before the error propagates: S3 then keeps neither an object nor the uploaded parts.
+Data of at most one part goes up in a single PUT. Longer data becomes a multipart upload: up to
+``max_concurrency`` parts (``part_size`` bytes, a streamed part a little more) are sent at once,
+and the next part is only taken from the data when a request slot is free, so an async iterable
+is read ahead by no more than what may be in flight: memory stays at about
+(``max_concurrency`` + 1) parts. Bytes-like data is cut into memoryview slices, never copied as a
+whole. Each part is retried on its own under the store's policy; the completion lists the parts
+in order with their ETags. If the producer fails, a part fails for good, or the caller is
+cancelled, the parts still in flight are cancelled and awaited, then the upload is aborted
+before the error propagates: S3 keeps neither an object nor the uploaded parts.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..._core.data import PutData, chunks_of
+from ..._core.data import BytesLike, PutData, chunks_of
 from ..._core.put_attrs import PutAttrs
 from ...errors import AlreadyExists
 from ._client import Connection, content_md5
@@ -44,9 +49,24 @@ class Uploader:
     verify_etag: bool
     #: The store, as errors name it.
     owner: object
+    #: Parts of one upload sent at the same time.
+    max_concurrency: int = 1
 
 
-async def _parts(data: PutData, part_size: int) -> AsyncGenerator[bytes, None]:
+@dataclass(frozen=True)
+class _Target:
+    uri: str
+    bucket: str
+    key: str
+    upload_id: str
+
+
+async def _slices(view: memoryview, part_size: int) -> AsyncGenerator[BytesLike, None]:
+    for offset in range(0, len(view), part_size):
+        yield view[offset : offset + part_size]
+
+
+async def _regrouped(data: PutData, part_size: int) -> AsyncGenerator[BytesLike, None]:
     """``data`` regrouped into parts of at least ``part_size`` bytes; only the last is shorter."""
     pending: list[bytes] = []
     size = 0
@@ -63,6 +83,15 @@ async def _parts(data: PutData, part_size: int) -> AsyncGenerator[bytes, None]:
         yield b"".join(pending)
 
 
+def _parts(data: PutData, part_size: int) -> AsyncGenerator[BytesLike, None]:
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        view = memoryview(data)
+        if not view.contiguous:
+            view = memoryview(view.tobytes())
+        return _slices(view.cast("B"), part_size)
+    return _regrouped(data, part_size)
+
+
 async def upload(
     store: Uploader, uri: str, bucket: str, key: str, data: PutData, attrs: PutAttrs
 ) -> None:
@@ -76,7 +105,7 @@ async def upload(
     try:
         first = await anext(parts, None)
         if first is None or len(first) < store.part_size:
-            await store.put_single(uri, bucket, key, first or b"", attrs)
+            await store.put_single(uri, bucket, key, bytes(first or b""), attrs)
             return
         if attrs.create and await store.exists(uri):
             raise AlreadyExists(store.owner, uri)
@@ -85,65 +114,103 @@ async def upload(
             uri, bucket, "create multipart upload",
             lambda c: c.client.create_multipart_upload(Bucket=bucket, Key=key, **described),
         )  # fmt: skip
-        upload_id: str = created["UploadId"]
+        target = _Target(uri, bucket, key, created["UploadId"])
         # Handed over in a list the part loop empties, so no frame keeps the first part alive.
         handover = [first]
         del first
         try:
-            await _upload_parts(store, uri, bucket, key, upload_id, handover, parts, attrs)
+            done = await _upload_parts(store, target, handover, parts)
+            await store.request(
+                uri, bucket, "complete multipart upload",
+                lambda c: c.client.complete_multipart_upload(
+                    Bucket=bucket,
+                    Key=key,
+                    UploadId=target.upload_id,
+                    MultipartUpload={"Parts": done},
+                    **condition_kwargs(attrs),
+                ),
+            )  # fmt: skip
         except BaseException:
             # Shielded: a second cancellation must not leave the upload (and its parts) behind.
-            await asyncio.shield(abort(store, uri, bucket, key, upload_id))
+            await asyncio.shield(abort(store, uri, bucket, key, target.upload_id))
             raise
     finally:
         await parts.aclose()
 
 
+async def _next_part(parts: AsyncIterator[BytesLike]) -> BytesLike | None:
+    return await anext(parts, None)
+
+
 async def _upload_parts(
-    store: Uploader,
-    uri: str,
-    bucket: str,
-    key: str,
-    upload_id: str,
-    handover: list[bytes],
-    rest: AsyncIterator[bytes],
-    attrs: PutAttrs,
-) -> None:
-    done: list[dict[str, Any]] = []
-    part: bytes | None = handover.pop()
-    while part is not None:
-        number = len(done) + 1
-        if number > MAX_PARTS:
-            raise ValueError(
-                f"{uri!r} needs more than {MAX_PARTS} parts of {store.part_size} bytes; "
-                "use a larger part_size"
-            )
-        done.append(await _upload_part(store, uri, bucket, key, upload_id, number, part))
-        part = None  # drop the reference before waiting for the next part
-        part = await anext(rest, None)
-    await store.request(
-        uri, bucket, "complete multipart upload",
-        lambda c: c.client.complete_multipart_upload(
-            Bucket=bucket,
-            Key=key,
-            UploadId=upload_id,
-            MultipartUpload={"Parts": done},
-            **condition_kwargs(attrs),
-        ),
-    )  # fmt: skip
+    store: Uploader, target: _Target, handover: list[BytesLike], rest: AsyncIterator[BytesLike]
+) -> list[dict[str, Any]]:
+    """Send every part, at most ``store.max_concurrency`` at once; their list, in order.
+
+    The next part is read (in a task of its own, so that a failed part is noticed while the
+    producer is still busy) only while fewer than ``max_concurrency`` parts are in flight.
+    On any exception, this one's cancellation included, every task is cancelled and awaited
+    before it propagates, so that no part lands after the abort.
+    """
+    sending: dict[asyncio.Task[str], int] = {}
+    etags: dict[int, str] = {}
+    ready: BytesLike | None = handover.pop()
+    reading: asyncio.Task[BytesLike | None] | None = None
+    exhausted = False
+    number = 0
+    try:
+        while True:
+            if ready is not None:
+                number += 1
+                if number > MAX_PARTS:
+                    raise ValueError(
+                        f"{target.uri!r} needs more than {MAX_PARTS} parts of "
+                        f"{store.part_size} bytes; use a larger part_size"
+                    )
+                sending[asyncio.create_task(_upload_part(store, target, number, ready))] = number
+                ready = None  # the task holds the part now
+            if reading is None and not exhausted and len(sending) < store.max_concurrency:
+                reading = asyncio.create_task(_next_part(rest))
+            waiting: set[asyncio.Future[Any]] = set(sending)
+            if reading is not None:
+                waiting.add(reading)
+            if not waiting:
+                break
+            finished, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            if reading is not None and reading in finished:
+                ready = reading.result()
+                exhausted = ready is None
+                reading = None
+            for sent in finished.intersection(sending):
+                etags[sending.pop(sent)] = sent.result()
+    except BaseException:
+        await _cancel([*sending, *([reading] if reading is not None else [])])
+        raise
+    return [{"ETag": etags[n], "PartNumber": n} for n in range(1, number + 1)]
 
 
-async def _upload_part(
-    store: Uploader, uri: str, bucket: str, key: str, upload_id: str, number: int, part: bytes
-) -> dict[str, Any]:
-    kwargs = {"ContentMD5": content_md5(part)} if store.verify_etag else {}
+async def _cancel(tasks: list[asyncio.Task[Any]]) -> None:
+    for task in tasks:
+        task.cancel()
+    # Shielded: a caller cancelled again must still wait until no part is on its way.
+    await asyncio.shield(asyncio.gather(*tasks, return_exceptions=True))
+
+
+async def _upload_part(store: Uploader, target: _Target, number: int, part: BytesLike) -> str:
+    # botocore takes bytes (or a file), not a memoryview: a slice is copied only once its
+    # request is on its way, so copies never outnumber the parts in flight.
+    body = part if isinstance(part, bytes) else bytes(part)
+    del part
+    kwargs = {"ContentMD5": content_md5(body)} if store.verify_etag else {}
     response = await store.request(
-        uri, bucket, f"upload part {number}",
+        target.uri, target.bucket, f"upload part {number}",
         lambda c: c.client.upload_part(
-            Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=part, **kwargs
+            Bucket=target.bucket, Key=target.key, UploadId=target.upload_id,
+            PartNumber=number, Body=body, **kwargs,
         ),
     )  # fmt: skip
-    return {"ETag": response["ETag"], "PartNumber": number}
+    etag: str = response["ETag"]
+    return etag
 
 
 async def abort(store: Uploader, uri: str, bucket: str, key: str, upload_id: str) -> None:
