@@ -6,10 +6,12 @@ a small object needs. A `Pool` sends a request as bytes already built and reads 
 answer with ``httptools`` (the llhttp parser) on an `asyncio.BufferedProtocol`, and the
 caller gets it once the message is complete.
 
-A body whose ``Content-Length`` is known is copied once: once the head is parsed, the socket
-is read straight into the `bytes` object handed to the caller (the buffer of an
-`io.BytesIO` sized to the body, whose ``getvalue`` gives that buffer away uncopied), so a
-large GET holds about one body's worth of memory, not two. A chunked body is read through the
+A body whose ``Content-Length`` is at least `DIRECT_FROM` is copied once: once the head is
+parsed, the socket is read straight into the `bytes` object handed to the caller (the buffer
+of an `io.BytesIO` sized to the body, whose ``getvalue`` gives that buffer away uncopied), so
+a large GET holds about one body's worth of memory, not two. A smaller body is taken from the
+parser: one slice of the read when it comes with the head (the usual case), its pieces joined
+otherwise, which costs less than setting up the direct read. A chunked body is read through the
 parser in pieces and joined (bounded by ``max_body`` all the same).
 
 Only GET is spoken (a HEAD answer's framing differs, a PUT has a body to send): everything else
@@ -57,6 +59,11 @@ _ORDINARY = bytes([*range(0x20, 0x7F), *range(0x80, 0x100)])  # all but control 
 _SCRATCH = 64 << 10  # bytes read at a time while a head (or a chunked body) is parsed
 _TAIL = 16 << 10  # the last bytes of a body read directly, read through the scratch buffer
 _GROWTH = 8 << 20  # how much the buffer of a body read directly grows at a time
+#: Bodies of known length from this size on are read straight into their final buffer; smaller
+#: ones are taken from the parser (one slice of the read when they come with the head), where
+#: the sink's setup (a zero-filled buffer, a fresh parser for the next answer) costs more than
+#: the second copy it saves.
+DIRECT_FROM = 128 << 10
 
 
 class BrokenResponse(ConnectionError):
@@ -158,7 +165,7 @@ class _Connection(asyncio.BufferedProtocol):
         self._head = 0  # bytes fed before the headers were complete; -1 once they are
         self._size = 0  # bytes of body so far
         self._length: bytes | None = None  # the Content-Length header's value
-        self._expected = -1  # the body's length, once the head of a final answer announced it
+        self._expected = -1  # the body's length, once announced, if it is to be read directly
         self._chunked = False  # a Transfer-Encoding header came
         self._keep_alive = False
         self._parser = httptools.HttpResponseParser(self)
@@ -289,7 +296,7 @@ class _Connection(asyncio.BufferedProtocol):
         elif length.isdigit():  # llhttp checks its form
             if int(length) > self._bound:
                 self._refuse(BodyTooLarge(int(length)))
-            if not self._chunked:
+            if not self._chunked and int(length) >= DIRECT_FROM:
                 self._expected = int(length)
                 self._keep_alive = self._parser.should_keep_alive()
 
