@@ -5,6 +5,10 @@ so that drift in the server or the machine hits both alike. Reported: medians of
 of client CPU seconds per 1,000 objects (``time.process_time``: this process only, the server
 excluded). Target: GSRaw costs under 15 % more than the plain loop.
 
+Then one whole-object ``get`` of 256 MiB, in a process of its own (``tests/raw/_gcs_rss.py``):
+how much its peak resident memory grows, against the object's size. Target: at most 1.15×
+(the body lands in one buffer sized from ``Content-Length``).
+
 Run: python benchmarks/gcs.py [--rounds N] [--json out.json]
 """
 
@@ -14,6 +18,7 @@ import asyncio
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 import uuid
@@ -33,6 +38,9 @@ COUNT = 2_000
 SIZE = 4096
 CONCURRENCY = 32
 TARGET = 1.15
+LARGE = 256 << 20
+LARGE_TARGET = 1.15
+ROOT = Path(__file__).resolve().parent.parent
 
 
 async def _round(run: Callable[[], Awaitable[object]]) -> tuple[float, float]:
@@ -81,11 +89,36 @@ async def bench(server: FakeGCSServer, rounds: int) -> dict[str, dict[str, float
     }
 
 
+async def _upload_large(server: FakeGCSServer) -> tuple[str, str]:
+    """A small object to warm up on and one of `LARGE` bytes: their URIs."""
+    bucket = f"bench-{uuid.uuid4().hex[:8]}"
+    server.create_bucket(bucket)
+    warm, big = f"gs://{bucket}/warm", f"gs://{bucket}/large"
+    async with GSRaw(api_root=server.url) as store:
+        await store.put(warm, b"w" * 1000)
+        await store.put(big, os.urandom(1 << 20) * (LARGE >> 20))
+    return warm, big
+
+
+def large_get(server: FakeGCSServer) -> float:
+    """Peak resident memory growth of one whole-object get of `LARGE` bytes, per byte."""
+    warm, big = asyncio.run(_upload_large(server))
+    probe = ROOT / "tests" / "raw" / "_gcs_rss.py"
+    done = subprocess.run(
+        [sys.executable, str(probe), server.url, warm, big],
+        env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    size, grown = map(int, done.stdout.split())
+    assert size == LARGE
+    return grown / LARGE
+
+
 def main() -> None:
     args = arguments(__doc__ or "")
     rounds = max(args.rounds, 5)
     with FakeGCSServer() as server:
         figures = asyncio.run(bench(server, rounds))
+        large = large_get(server)
     ours, plain = figures["GSRaw.get_many"], figures["plain loop"]
     cpu_ratio = ours["cpu_s_per_1000"] / plain["cpu_s_per_1000"]
     speed_ratio = plain["objects_per_s"] / ours["objects_per_s"]
@@ -94,8 +127,15 @@ def main() -> None:
     for case, figure in figures.items():
         print(f"{case:<18}{figure['objects_per_s']:>12.0f}{figure['cpu_s_per_1000']:>12.4f}")
     print(f"CPU ratio {cpu_ratio:.3f}, time ratio {speed_ratio:.3f} (target < {TARGET})")
+    print(f"{LARGE >> 20} MiB get: peak RSS grew {large:.2f}x the object", end=" ")
+    print(f"(target <= {LARGE_TARGET})")
     if args.json is not None:
-        summary = {"figures": figures, "cpu_ratio": cpu_ratio, "time_ratio": speed_ratio}
+        summary = {
+            "figures": figures,
+            "cpu_ratio": cpu_ratio,
+            "time_ratio": speed_ratio,
+            "large_get_rss_per_byte": large,
+        }
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(summary, indent=2))
 

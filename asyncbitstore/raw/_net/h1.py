@@ -6,11 +6,12 @@ a small object needs. A `Pool` sends a request as bytes already built and reads 
 answer with ``httptools`` (the llhttp parser) on an `asyncio.BufferedProtocol`, and the
 caller gets it once the message is complete.
 
-A body whose ``Content-Length`` is known is copied once: once the head is parsed, the socket
-is read straight into the `bytes` object handed to the caller (the buffer of an
-`io.BytesIO` sized to the body, whose ``getvalue`` gives that buffer away uncopied), so a
-large GET holds about one body's worth of memory, not two. A chunked body is read through the
-parser in pieces and joined (bounded by ``max_body`` all the same).
+A body whose ``Content-Length`` is at least `DIRECT_FROM` is copied once: once the head is
+parsed, the socket is read straight into the `bytes` object handed to the caller (a
+`BodyBuffer`), so a large GET holds about one body's worth of memory, not two. A smaller body
+is taken from the parser: one slice of the read when it comes with the head (the usual case),
+its pieces joined otherwise, which costs less than setting up the direct read. A chunked body
+is read through the parser in pieces and joined (bounded by ``max_body`` all the same).
 
 Only GET is spoken (a HEAD answer's framing differs, a PUT has a body to send): everything else
 stays on aiohttp. The rules that keep it as correct as aiohttp:
@@ -38,13 +39,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import io
 import ssl
 from typing import cast
 from urllib.parse import urlsplit
 
 import httptools
 from multidict import CIMultiDict
+
+from .buffers import BodyBuffer as _Sink
 
 __all__ = ["BodyTooLarge", "BrokenResponse", "ConnectFailed", "Pool", "Response"]
 
@@ -56,7 +58,11 @@ MAX_HEADERS = 128
 _ORDINARY = bytes([*range(0x20, 0x7F), *range(0x80, 0x100)])  # all but control bytes
 _SCRATCH = 64 << 10  # bytes read at a time while a head (or a chunked body) is parsed
 _TAIL = 16 << 10  # the last bytes of a body read directly, read through the scratch buffer
-_GROWTH = 8 << 20  # how much the buffer of a body read directly grows at a time
+#: Bodies of known length from this size on are read straight into their final buffer; smaller
+#: ones are taken from the parser (one slice of the read when they come with the head), where
+#: the sink's setup (a zero-filled buffer, a fresh parser for the next answer) costs more than
+#: the second copy it saves.
+DIRECT_FROM = 128 << 10
 
 
 class BrokenResponse(ConnectionError):
@@ -90,63 +96,6 @@ class Response:
         self.body = body
 
 
-class _Sink:
-    """A body of known length, received straight into the `bytes` object that will hold it.
-
-    The buffer grows by `_GROWTH` bytes at a time as bytes arrive rather than taking the
-    announced length at once: an answer announcing more than it sends commits little, and no
-    growth (which zero-fills the new part) stalls reading for long.
-    """
-
-    __slots__ = ("_capacity", "_file", "_filled", "_view", "size")
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._file = io.BytesIO()
-        self._view: memoryview | None = None
-        self._capacity = self._filled = 0
-        self._grow(min(size, _GROWTH))
-
-    def _grow(self, capacity: int) -> None:
-        if self._view is not None:
-            self._view.release()  # a BytesIO with a view of its buffer cannot resize it
-        self._file.seek(capacity - 1)
-        self._file.write(b"\0")  # the buffer now has `capacity` bytes, exactly
-        self._view = self._file.getbuffer()
-        self._capacity = capacity
-
-    @property
-    def missing(self) -> int:
-        """How many bytes of the body are still to come."""
-        return self.size - self._filled
-
-    def rest(self, count: int) -> memoryview:
-        """Where the next bytes go: at most ``count`` of them (``count`` > 0)."""
-        if self._filled == self._capacity:
-            self._grow(min(self.size, self._capacity + _GROWTH))
-        assert self._view is not None
-        return self._view[self._filled : min(self._capacity, self._filled + count)]
-
-    def received(self, count: int) -> None:
-        """Count ``count`` more bytes written into `rest`."""
-        self._filled += count
-
-    def write(self, data: bytes | memoryview) -> None:
-        """Append ``data`` (no more than the rest of the body)."""
-        end = self._filled + len(data)
-        if end > self._capacity:
-            self._grow(min(self.size, max(end, self._capacity + _GROWTH)))
-        assert self._view is not None
-        self._view[self._filled : end] = data
-        self._filled = end
-
-    def value(self) -> bytes:
-        """The body; given away without a copy once no view of the buffer is left."""
-        if self._view is not None:
-            self._view.release()
-        return self._file.getvalue()
-
-
 class _Connection(asyncio.BufferedProtocol):
     """One connection: sends a request, parses its answer, and says whether it can be reused."""
 
@@ -158,7 +107,7 @@ class _Connection(asyncio.BufferedProtocol):
         self._head = 0  # bytes fed before the headers were complete; -1 once they are
         self._size = 0  # bytes of body so far
         self._length: bytes | None = None  # the Content-Length header's value
-        self._expected = -1  # the body's length, once the head of a final answer announced it
+        self._expected = -1  # the body's length, once announced, if it is to be read directly
         self._chunked = False  # a Transfer-Encoding header came
         self._keep_alive = False
         self._parser = httptools.HttpResponseParser(self)
@@ -289,7 +238,7 @@ class _Connection(asyncio.BufferedProtocol):
         elif length.isdigit():  # llhttp checks its form
             if int(length) > self._bound:
                 self._refuse(BodyTooLarge(int(length)))
-            if not self._chunked:
+            if not self._chunked and int(length) >= DIRECT_FROM:
                 self._expected = int(length)
                 self._keep_alive = self._parser.should_keep_alive()
 

@@ -58,7 +58,7 @@ from . import _copy as gs_copy
 from . import _io as gsio
 from . import _meta as gs_meta
 from . import _sign as gs_sign
-from ._client import Credentials, GSClient, create_client, md5_mismatch
+from ._client import Credentials, GSClient, create_client, md5_mismatch, read_whole
 
 __all__ = ["GSRaw"]
 
@@ -257,7 +257,7 @@ class GSRaw(SpannedRaw):
         """The body as sent (checked against its md5) and the answer's headers."""
         response = await client.get_media(bucket, name, generation=generation)
         async with response:
-            data: bytes = await response.read()
+            data = await read_whole(response)
         if self._checks_reads:
             reason = md5_mismatch(response.headers, (await md5_of(data)).digest())
             if reason is not None:

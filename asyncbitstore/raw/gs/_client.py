@@ -27,6 +27,7 @@ from ..._core.put_attrs import PLAIN, PutAttrs
 from ..._core.redact import scrub
 from ...retry import is_transient
 from .._net.aiohttp import new_session
+from .._net.buffers import BodyBuffer
 from .._net.responses import read_chunk, unexpected
 from ._key_file import read_key_file
 
@@ -37,6 +38,7 @@ __all__ = [
     "HTTPStatusError",
     "create_client",
     "md5_mismatch",
+    "read_whole",
 ]
 
 #: A credentials JSON file path, its parsed dict, or None for Application Default Credentials.
@@ -259,6 +261,26 @@ async def check(response: Any, *ok: int) -> None:
     finally:
         response.release()
     raise HTTPStatusError(response.status, short(detail))
+
+
+async def read_whole(response: Any) -> bytes:
+    """The whole body of an open aiohttp ``response``.
+
+    With a ``Content-Length`` (what GCS sends for a whole object), the pieces aiohttp receives
+    are copied into one buffer of that size as they arrive and dropped, so the read holds about
+    one body of memory rather than every piece and then their join. A body cut short raises
+    aiohttp's ``ClientPayloadError`` (transient), as ``read`` does.
+    """
+    size = response.content_length
+    if size is None:  # chunked: no size to start from
+        return bytes(await response.read())
+    buffer = BodyBuffer(size)
+    content = response.content
+    while piece := await content.readany():
+        buffer.write(piece)
+    if buffer.missing:  # aiohttp raises for a cut body; this only guards against it not doing so
+        raise aiohttp.ClientPayloadError(f"the body ended {buffer.missing} bytes short")
+    return buffer.value()
 
 
 def md5_mismatch(headers: Mapping[str, str], md5: bytes) -> str | None:

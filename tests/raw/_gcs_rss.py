@@ -1,0 +1,35 @@
+"""Peak memory of one whole-object `GSRaw.get`, run in its own process.
+
+Usage: ``python tests/raw/_gcs_rss.py API_ROOT WARM_URI URI`` (the package imported is the one
+on ``PYTHONPATH``). Prints the object's size and how much the process's peak resident memory
+grew during the read, in bytes, after a warm-up read of ``WARM_URI`` (client, session, imports).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+
+def _peak() -> int:
+    # VmHWM, not ru_maxrss: that one keeps the parent's figure across fork and exec.
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+async def _main(api_root: str, warm: str, uri: str) -> None:
+    from asyncbitstore import GSRaw
+
+    async with GSRaw(api_root=api_root) as store:
+        await store.get(warm)
+        before = _peak()
+        data = await store.get(uri)
+        grown = _peak() - before
+    print(len(data), grown)
+
+
+if __name__ == "__main__":
+    asyncio.run(_main(*sys.argv[1:4]))
