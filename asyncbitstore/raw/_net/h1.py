@@ -8,7 +8,7 @@ caller gets it once the message is complete.
 
 A body whose ``Content-Length`` is known is copied once: once the head is parsed, the socket
 is read straight into the `bytes` object handed to the caller (the buffer of an
-`io.BytesIO` sized to the body, whose ``getvalue`` gives that buffer away uncopied), so a
+`sink.Sink`, an `io.BytesIO` sized to the body whose ``getvalue`` gives that buffer away), so a
 large GET holds about one body's worth of memory, not two. A chunked body is read through the
 parser in pieces and joined (bounded by ``max_body`` all the same).
 
@@ -38,13 +38,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import io
 import ssl
 from typing import cast
 from urllib.parse import urlsplit
 
 import httptools
 from multidict import CIMultiDict
+
+from .sink import Sink as _Sink
 
 __all__ = ["BodyTooLarge", "BrokenResponse", "ConnectFailed", "Pool", "Response"]
 
@@ -56,7 +57,6 @@ MAX_HEADERS = 128
 _ORDINARY = bytes([*range(0x20, 0x7F), *range(0x80, 0x100)])  # all but control bytes
 _SCRATCH = 64 << 10  # bytes read at a time while a head (or a chunked body) is parsed
 _TAIL = 16 << 10  # the last bytes of a body read directly, read through the scratch buffer
-_GROWTH = 8 << 20  # how much the buffer of a body read directly grows at a time
 
 
 class BrokenResponse(ConnectionError):
@@ -88,63 +88,6 @@ class Response:
         self.status = status
         self.headers = headers
         self.body = body
-
-
-class _Sink:
-    """A body of known length, received straight into the `bytes` object that will hold it.
-
-    The buffer grows by `_GROWTH` bytes at a time as bytes arrive rather than taking the
-    announced length at once: an answer announcing more than it sends commits little, and no
-    growth (which zero-fills the new part) stalls reading for long.
-    """
-
-    __slots__ = ("_capacity", "_file", "_filled", "_view", "size")
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._file = io.BytesIO()
-        self._view: memoryview | None = None
-        self._capacity = self._filled = 0
-        self._grow(min(size, _GROWTH))
-
-    def _grow(self, capacity: int) -> None:
-        if self._view is not None:
-            self._view.release()  # a BytesIO with a view of its buffer cannot resize it
-        self._file.seek(capacity - 1)
-        self._file.write(b"\0")  # the buffer now has `capacity` bytes, exactly
-        self._view = self._file.getbuffer()
-        self._capacity = capacity
-
-    @property
-    def missing(self) -> int:
-        """How many bytes of the body are still to come."""
-        return self.size - self._filled
-
-    def rest(self, count: int) -> memoryview:
-        """Where the next bytes go: at most ``count`` of them (``count`` > 0)."""
-        if self._filled == self._capacity:
-            self._grow(min(self.size, self._capacity + _GROWTH))
-        assert self._view is not None
-        return self._view[self._filled : min(self._capacity, self._filled + count)]
-
-    def received(self, count: int) -> None:
-        """Count ``count`` more bytes written into `rest`."""
-        self._filled += count
-
-    def write(self, data: bytes | memoryview) -> None:
-        """Append ``data`` (no more than the rest of the body)."""
-        end = self._filled + len(data)
-        if end > self._capacity:
-            self._grow(min(self.size, max(end, self._capacity + _GROWTH)))
-        assert self._view is not None
-        self._view[self._filled : end] = data
-        self._filled = end
-
-    def value(self) -> bytes:
-        """The body; given away without a copy once no view of the buffer is left."""
-        if self._view is not None:
-            self._view.release()
-        return self._file.getvalue()
 
 
 class _Connection(asyncio.BufferedProtocol):
