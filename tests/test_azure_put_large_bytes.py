@@ -86,3 +86,15 @@ async def test_bytearray_and_memoryview_bodies_go_up_whole(store: AzureRaw, cont
         uri = f"az://{container}/view-{i}"
         await store.put(uri, data)
         assert await store.get(uri) == bytes(data)
+
+
+async def test_the_blocks_of_a_larger_put_go_up_without_a_warning(
+    azurite_server: AzuriteServer, container: str
+) -> None:
+    body = os.urandom(5 * _MiB + 3)
+    uri = f"az://{container}/in-blocks"
+    async with AzureRaw(AZURITE_KEY, account_url=azurite_server.url, block_size=2 * _MiB) as raw:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            await raw.put(uri, body)
+        assert await raw.get(uri) == body
