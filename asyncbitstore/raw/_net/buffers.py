@@ -1,7 +1,8 @@
 """A body of known length received into the `bytes` object that will hold it: `BodyBuffer`.
 
-Shared by the HTTP/1.1 client (which reads the socket straight into it) and the GCS reads
-(which copy aiohttp's pieces into it as they arrive), so that a whole-object read holds about
+Shared by the HTTP/1.1 client (which reads the socket straight into it), the GCS reads
+(which copy aiohttp's pieces into it as they arrive) and Azure's (the SDK's ``readinto``
+writes into it), so that a whole-object read holds about
 one body's worth of memory, not the pieces and then their join.
 """
 
@@ -9,9 +10,13 @@ from __future__ import annotations
 
 import io
 
-__all__ = ["GROWTH", "BodyBuffer"]
+__all__ = ["GROWTH", "BodyBuffer", "Overflow"]
 
 GROWTH = 8 << 20  # how much the buffer grows at a time
+
+
+class Overflow(ConnectionError, ValueError):
+    """More bytes arrived than the body's announced length: a broken answer, read again."""
 
 
 class BodyBuffer:
@@ -60,15 +65,16 @@ class BodyBuffer:
         """Count ``count`` more bytes written into `rest`."""
         self._filled += count
 
-    def write(self, data: bytes | memoryview) -> None:
-        """Append ``data``.
+    def write(self, data: bytes | memoryview) -> int:
+        """Append ``data``; its length (a writable file's answer, for ``readinto``).
 
         Raises:
-            ValueError: ``data`` holds more than the rest of the body.
+            Overflow: ``data`` holds more than the rest of the body (none of it is kept).
         """
-        end = self._filled + len(data)
+        count = len(data)
+        end = self._filled + count
         if end > self.size:
-            raise ValueError(f"{end - self.size} bytes more than the {self.size} announced")
+            raise Overflow(f"{end - self.size} bytes more than the {self.size} announced")
         if end > self._capacity:
             self._grow(min(self.size, max(end, self._capacity + GROWTH)))
         assert self._view is not None or not data
@@ -76,6 +82,7 @@ class BodyBuffer:
             assert self._view is not None
             self._view[self._filled : end] = data
         self._filled = end
+        return count
 
     def value(self) -> bytes:
         """The body (all of it must have arrived); given away without a copy."""

@@ -8,6 +8,7 @@ Every call goes through `AzureRaw._do`: transient failures are retried by the st
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import os
@@ -36,12 +37,12 @@ from ...meta import ObjectMeta
 from ...retry import Retry, TransientError
 from ...store import DEFAULT_CONCURRENCY
 from .._base import DEFAULT_MAX_CONCURRENCY, DEFAULT_PARALLEL_THRESHOLD, SpannedRaw
-from .._net.checksums import ChecksumMismatch
+from .._net.checksums import ChecksumMismatch, md5_of
 from .._net.responses import range_total
 from .._signing import check_sign
 from . import _blocks
 from . import _errors as az_errors
-from ._client import ENV_VAR, Access, AzureClient, Credential, open_client
+from ._client import ENV_VAR, Access, AzureClient, Credential, open_client, read_whole
 from ._metadata import from_azure, to_azure
 from ._names import split_blob, split_prefix
 
@@ -213,12 +214,14 @@ class AzureRaw(SpannedRaw):
         return await self._do(uri, container, partial(self._read, container=container, name=name))
 
     async def _read(self, client: AzureClient, container: str, name: str) -> bytes:
-        downloader = await client.blob(container, name).download_blob()
-        data: bytes = await downloader.readall()
-        if self.verify_checksums:
-            expected = downloader.properties.content_settings.content_md5
-            digest = hashlib.md5(data, usedforsecurity=False).digest()
-            if expected and bytes(expected) != digest:
+        """The whole blob in one buffer of its size (its later pieces pinned to the first's
+        ETag by the SDK), checked against its ``Content-MD5``."""
+        downloader = await client.blob(container, name).download_blob(max_concurrency=1)
+        data = await read_whole(downloader)
+        expected = downloader.properties.content_settings.content_md5
+        if self.verify_checksums and expected:
+            digest = (await md5_of(data)).digest()
+            if bytes(expected) != digest:
                 raise ChecksumMismatch("the bytes read differ from the blob's Content-MD5")
         return data
 
@@ -378,10 +381,16 @@ class AzureRaw(SpannedRaw):
     async def _put_whole(
         self, uri: str, container: str, name: str, body: bytes, attrs: PutAttrs
     ) -> None:
+        """One ``Put Blob`` with a ``Content-MD5`` the service checks the body against (the
+        digest is taken off the event loop for a large body)."""
+        checked = {"Content-MD5": base64.b64encode((await md5_of(body)).digest()).decode()}
+
         async def upload(client: AzureClient) -> None:
             blob = client.blob(container, name)
             with az_errors.taken_as_exists(self, uri):
-                await blob.upload_blob(body, overwrite=not attrs.create, **_described(attrs, None))
+                await blob.upload_blob(
+                    body, overwrite=not attrs.create, headers=checked, **_described(attrs, None)
+                )
 
         await self._do(uri, container, upload)
 

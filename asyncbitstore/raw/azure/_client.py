@@ -8,14 +8,18 @@ client on an aiohttp session of its own, with the SDK's own retries turned off (
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from azure.core.pipeline.transport import AioHttpTransport
+
 from ..._core.redact import guard_sdk_logs
 from .._net.aiohttp import new_session
+from .._net.buffers import BodyBuffer
 
-__all__ = ["ENV_VAR", "Access", "AzureClient", "Credential", "open_client"]
+__all__ = ["ENV_VAR", "Access", "AzureClient", "Credential", "open_client", "read_whole"]
 
 #: The connection string a store given neither ``account_url`` nor ``connection_string`` uses.
 ENV_VAR = "AZURE_STORAGE_CONNECTION_STRING"
@@ -27,6 +31,9 @@ Credential = Any
 #: Largest request body and largest download answer the SDK may make in one piece: a
 #: ``get``'s memory is the blob, but a ``stream``'s is bounded by these.
 DOWNLOAD_PIECE = 4 * 1024 * 1024
+#: Request bodies larger than this go to aiohttp as a stream it sends in pieces (aiohttp warns
+#: that a larger `bytes` body might block the event loop, as its own limit is 1 MiB).
+STREAMED_BODY = 1024 * 1024
 _SECRET_FIELDS = ("accountkey", "sharedaccesssignature")
 
 
@@ -146,16 +153,27 @@ class AzureClient:
             await self._session.close()
 
 
+class _Transport(AioHttpTransport):  # type: ignore[misc]
+    """azure-core's aiohttp transport, handing a large `bytes` body to aiohttp as an
+    `io.BytesIO` over the same buffer (no copy): aiohttp then sends it in pieces, yielding to
+    the event loop between them, with the length the SDK announced."""
+
+    def _get_request_data(self, request: Any) -> Any:
+        data = super()._get_request_data(request)
+        if isinstance(data, bytes) and len(data) > STREAMED_BODY:
+            return io.BytesIO(data)
+        return data
+
+
 async def open_client(
     access: Access, *, max_connections: int, read_timeout: float | None, block_size: int
 ) -> AzureClient:
     """A client for the running loop (no request is made)."""
-    from azure.core.pipeline.transport import AioHttpTransport
     from azure.storage.blob.aio import BlobServiceClient
 
     session = new_session(limit=max_connections)
     options: dict[str, Any] = {
-        "transport": AioHttpTransport(session=session, session_owner=False),
+        "transport": _Transport(session=session, session_owner=False),
         "retry_total": 0,
         "max_single_get_size": DOWNLOAD_PIECE,
         "max_chunk_get_size": DOWNLOAD_PIECE,
@@ -180,3 +198,18 @@ async def open_client(
         raise
     guard_sdk_logs(("azure",), access.secrets)
     return AzureClient(service, session)
+
+
+async def read_whole(downloader: Any) -> bytes:
+    """All of a download (a ``StorageStreamDownloader`` not yet read), received into one
+    buffer of the length its first answer gave: no pieces kept and joined, no second copy.
+
+    Raises:
+        ConnectionError: the answers held fewer or more bytes than that length (transient).
+    """
+    sink = BodyBuffer(int(downloader.size))
+    # One piece at a time, in order: the sink is written front to back, never seeked.
+    await downloader.readinto(sink)
+    if sink.missing:
+        raise ConnectionError(f"the download ended {sink.missing} bytes short of {sink.size}")
+    return sink.value()
