@@ -20,6 +20,7 @@ __all__ = [
     "body_length",
     "check_length",
     "content_range",
+    "range_total",
     "read_chunk",
     "read_span",
     "slice_body",
@@ -51,6 +52,11 @@ def content_range(response: aiohttp.ClientResponse) -> tuple[int | None, int | N
     """``(first byte, total size)`` from a Content-Range header; None where not given."""
     first, _, total = _parse_range(response.headers.get("Content-Range"))
     return first, total
+
+
+def range_total(header: str | None) -> int | None:
+    """The whole object's length a Content-Range header names, if it names one."""
+    return _parse_range(header)[2]
 
 
 def span_length(header: str | None, start: int, end: int) -> int:

@@ -17,6 +17,8 @@ try:
 except ModuleNotFoundError as _missing:
     raise ImportError("S3Raw needs aiobotocore: pip install 'asyncbitstore[s3]'") from _missing
 
+from botocore.exceptions import ClientError
+
 from ..._core.data import PutData, check_chunk_size
 from ..._core.deadline import within
 from ..._core.redact import redact, stand_in
@@ -34,6 +36,7 @@ from ...errors import (
     InvalidRange,
     InvalidURI,
     NotFoundInStore,
+    ObjectChanged,
     StoreNotAvailable,
 )
 from ...meta import ObjectMeta
@@ -41,7 +44,7 @@ from ...retry import Retry, TransientError
 from ...store import Store
 from .._base import DEFAULT_MAX_CONCURRENCY, DEFAULT_PARALLEL_THRESHOLD, RawStore
 from .._net.checksums import ChecksumMismatch, md5_of
-from .._net.responses import check_length, span_length
+from .._net.responses import check_length, range_total, span_length
 from .._signing import check_sign
 from . import _copy, _multipart
 from ._client import (
@@ -52,6 +55,7 @@ from ._client import (
     Options,
     object_info,
     read_chunk,
+    too_large,
 )
 from ._credentials import normalize_credentials, open_accepted, secrets_of
 from ._errors import error_code, exhausted, translate
@@ -83,6 +87,11 @@ def _mismatch(found: Object, md5: str) -> str | None:
         f"the body's MD5 {md5} does not match the ETag {found.etag} (damaged on the way, or "
         "stored corrupt; verify_checksums=False reads it unchecked)"
     )
+
+
+def _first_span(found: Object, total: int | None) -> Span:
+    """What the answer to an object's first range says: its bytes, ETag and whole length."""
+    return Span(found.body, version=found.etag or None, total=total)
 
 
 def _key_ok(key: str) -> bool:
@@ -307,20 +316,92 @@ class S3Raw(RawStore):
         return self.verify_checksums or self.verify_etag
 
     async def _get_object(self, uri: str) -> Object:
-        """The object, its bytes as stored checked against an MD5 ETag (a mismatch is read
-        again)."""
+        """The object, its bytes as stored checked against an MD5 ETag (a mismatch in one
+        answer is read again).
+
+        With parallel reads on (``parallel_threshold``), the first request asks for the first
+        ``part_size`` bytes: a smaller object comes whole in its answer, and a larger one is
+        read on with `_assemble`, every range pinned to the first answer's ETag.
+        """
         bucket, key = self._split(uri)
+        if not self._ranged_reads:
+            return await self._request(uri, bucket, "get", self._fetch(bucket, key, None))
+        found, total = await self._first_answer(uri, bucket, key)
+        if total is None or total <= len(found.body):
+            return found
+        body = await self._assemble(uri, (bucket, key), _first_span(found, total))
+        whole = dataclasses.replace(found, body=body, size=total, content_range=None)
+        if self._checks_reads and whole.md5() is not None:
+            reason = _mismatch(whole, (await md5_of(body)).hexdigest())
+            if reason is not None:
+                raise InvalidDataFound(self, uri, reason)
+        return whole
+
+    def _fetch(
+        self, bucket: str, key: str, part: int | None
+    ) -> Callable[[Connection], Awaitable[Object]]:
+        """One GET (of the first ``part`` bytes, if given), checked against an MD5 ETag when
+        the answer holds the whole object."""
         check = self._checks_reads
+        byte_range = f"bytes=0-{part - 1}" if part is not None else None
 
         async def fetch(conn: Connection) -> Object:
-            found = await conn.get(bucket, key)
+            found = await conn.get(bucket, key, byte_range)
+            if part is not None and found.content_range is not None:
+                check_length(len(found.body), span_length(found.content_range, 0, part))
+                if range_total(found.content_range) != len(found.body):
+                    return found  # a part: checked once the object is assembled
             if check and found.md5() is not None:
                 reason = _mismatch(found, (await md5_of(found.body)).hexdigest())
                 if reason is not None:
                     raise ChecksumMismatch(reason)
             return found
 
-        return await self._request(uri, bucket, "get", fetch)
+        return fetch
+
+    async def _first_answer(self, uri: str, bucket: str, key: str) -> tuple[Object, int | None]:
+        """The answer to a GET of the object's first `_first_part` bytes, and the object's
+        whole length when the answer names one (an empty object, of which S3 serves no
+        range, is read with a plain GET)."""
+        try:
+            found = await self._request(
+                uri, bucket, "get", self._fetch(bucket, key, self._first_part)
+            )
+        except InvalidRange:
+            return await self._request(uri, bucket, "get", self._fetch(bucket, key, None)), None
+        total = range_total(found.content_range) if found.content_range is not None else None
+        if total is not None and total > self.max_object_bytes:
+            exc = too_large(total, self.max_object_bytes)
+            raise translate(self, exc, uri=uri, bucket=bucket, secrets=self._secrets)
+        return found, total
+
+    async def _pinned_range(
+        self, uri: str, where: Any, first: int, last: int, version: str, /
+    ) -> bytes:
+        """A ``Range`` GET with ``If-Match: version``: S3's 412 (or an answer of another
+        ETag, or a 404) means the object was replaced or deleted."""
+        bucket, key = where
+        byte_range = f"bytes={first}-{last - 1}"
+
+        async def fetch(conn: Connection) -> bytes:
+            try:
+                found = await conn.get(bucket, key, byte_range, if_match=version)
+            except ClientError as exc:
+                code, status = error_code(exc)
+                if status == 412 or code == "PreconditionFailed":
+                    raise ObjectChanged(self, uri, version) from None
+                raise
+            if found.etag and found.etag != version:  # a server that ignores If-Match
+                raise ObjectChanged(self, uri, version)
+            if found.content_range is None:  # a 200: the server ignored the Range header
+                return found.body[first:last]
+            check_length(len(found.body), span_length(found.content_range, first, last))
+            return found.body
+
+        try:
+            return await self._request(uri, bucket, "get_range", fetch)
+        except NotFoundInStore:
+            raise ObjectChanged(self, uri, version) from None
 
     async def _get_stored(self, uri: str) -> bytes:
         """The object's bytes as stored (see `_get_object`)."""
@@ -338,6 +419,7 @@ class S3Raw(RawStore):
 
     _range_spans = True
     _frame_marks = True
+    _pinned_ranges = True
 
     async def _stored_range(
         self, uri: str, where: Any, asked_start: int, asked_end: int, start: int, end: int
@@ -385,7 +467,52 @@ class S3Raw(RawStore):
     ) -> AsyncIterator[bytes]:
         """The object as its response arrives (with ``decode``, its ``Content-Encoding``
         undone; the MD5 check covers the bytes as stored). The connection is held until the
-        iterator is exhausted or closed (use ``contextlib.aclosing`` when stopping early)."""
+        iterator is exhausted or closed (use ``contextlib.aclosing`` when stopping early).
+
+        With parallel reads on, the object is read as ranges of ``part_size`` pinned to the
+        first answer's ETag, up to ``max_concurrency`` of them ahead of the consumer (for an
+        object of at least ``parallel_threshold`` bytes, else one range after the first).
+        """
+        if not self._ranged_reads:
+            chunks = self._stream_whole(uri, chunk_size, decode)
+        else:
+            chunks = self._stream_parts(uri, chunk_size, decode)
+        async with contextlib.aclosing(chunks):
+            async for chunk in chunks:
+                yield chunk
+
+    async def _stream_parts(
+        self, uri: str, chunk_size: int, decode: bool
+    ) -> AsyncGenerator[bytes, None]:
+        bucket, key = self._split(uri)
+        check_chunk_size(chunk_size)
+        found, total = await self._first_answer(uri, bucket, key)
+        chunks = self._stream_ranges(uri, (bucket, key), _first_span(found, total), chunk_size)
+        if total is not None and total > len(found.body) and self._checks_reads:
+            chunks = self._checked_chunks(uri, found, chunks)
+        if decode:
+            chunks = decode_content_stream(self, uri, chunks, found.encoding, chunk_size)
+        async with contextlib.aclosing(chunks):
+            async for chunk in chunks:
+                yield chunk
+
+    async def _checked_chunks(
+        self, uri: str, found: Object, chunks: AsyncGenerator[bytes, None]
+    ) -> AsyncGenerator[bytes, None]:
+        """``chunks``, checked against the MD5 ETag of ``found`` after the last one."""
+        digest = hashlib.md5(usedforsecurity=False)
+        async with contextlib.aclosing(chunks):
+            async for chunk in chunks:
+                digest.update(chunk)
+                yield chunk
+        reason = _mismatch(found, digest.hexdigest())
+        if reason is not None:
+            raise InvalidDataFound(self, uri, f"{reason} once streamed")
+
+    async def _stream_whole(
+        self, uri: str, chunk_size: int, decode: bool
+    ) -> AsyncGenerator[bytes, None]:
+        """The object from one streamed GET."""
         bucket, key = self._split(uri)
         check_chunk_size(chunk_size)
         conn = await self._connections.get()
