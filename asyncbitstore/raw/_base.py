@@ -155,6 +155,10 @@ class RawStore(Store):
         raise NotImplementedError(f"{self.name} implements no _pinned_range")
 
     @property
+    def _range_concurrency(self) -> int:
+        return self.max_concurrency
+
+    @property
     def _ranged_reads(self) -> bool:
         """Whether whole-object reads start with a ranged request (`_first_part` bytes) and
         read the rest with `_pinned_range`."""
