@@ -160,3 +160,19 @@ async def test_an_object_replaced_between_ranges_raises_object_changed(
         assert "read it again" in str(raised.value)
         store.pinned = [(0, 0, "")]  # no more overwrites: the new version reads whole
         assert await store.get(uri) == new
+
+
+async def test_botocores_path_pins_ranges_too(moto_server: Any) -> None:
+    data, new = os.urandom(3 * PART), os.urandom(3 * PART)
+    store = _store(Overwriting, moto_server.url, fast_path=False)
+    assert isinstance(store, Overwriting)
+    async with fresh_bucket(moto_server.url) as (name, client), store:
+        uri = f"s3://{name}/big"
+        await store.put(uri, data)
+        store.client, store.replacement = client, new
+        store.pinned = [(0, 0, "")]  # no overwrite yet
+        assert await store.get(uri) == data
+        assert len(store.pinned) == 3
+        store.pinned = []
+        with pytest.raises(ObjectChanged):
+            await store.get(uri)

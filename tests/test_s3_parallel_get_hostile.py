@@ -184,7 +184,14 @@ async def test_cancelling_the_read_ends_every_range_in_flight() -> None:
         ours = [
             task
             for task in asyncio.all_tasks()
-            if task is not asyncio.current_task()
-            and "Scripted" not in task.get_coro().__qualname__  # type: ignore[union-attr]
+            if task is not asyncio.current_task() and "Scripted" not in task.get_coro().__qualname__  # type: ignore[union-attr]
         ]
         assert ours == []
+
+
+async def test_max_object_bytes_bounds_a_ranged_get_but_not_a_stream() -> None:
+    async with s3() as server, store(server, max_object_bytes=PART + 1) as raw:
+        with pytest.raises(StoreNotAvailable, match="max_object_bytes"):
+            await raw.get(URI)
+        assert not any(pinned(head) for head in server.requests)
+        assert b"".join([chunk async for chunk in raw.stream(URI)]) == BODY

@@ -329,6 +329,9 @@ class S3Raw(RawStore):
         found, total = await self._first_answer(uri, bucket, key)
         if total is None or total <= len(found.body):
             return found
+        if total > self.max_object_bytes:
+            exc = too_large(total, self.max_object_bytes)
+            raise translate(self, exc, uri=uri, bucket=bucket, secrets=self._secrets)
         body = await self._assemble(uri, (bucket, key), _first_span(found, total))
         whole = dataclasses.replace(found, body=body, size=total, content_range=None)
         if self._checks_reads and whole.md5() is not None:
@@ -362,7 +365,8 @@ class S3Raw(RawStore):
     async def _first_answer(self, uri: str, bucket: str, key: str) -> tuple[Object, int | None]:
         """The answer to a GET of the object's first `_first_part` bytes, and the object's
         whole length when the answer names one (an empty object, of which S3 serves no
-        range, is read with a plain GET)."""
+        range, is read with a plain GET). The length is not bounded here: a stream reads
+        objects of any size."""
         try:
             found = await self._request(
                 uri, bucket, "get", self._fetch(bucket, key, self._first_part)
@@ -370,9 +374,6 @@ class S3Raw(RawStore):
         except InvalidRange:
             return await self._request(uri, bucket, "get", self._fetch(bucket, key, None)), None
         total = range_total(found.content_range) if found.content_range is not None else None
-        if total is not None and total > self.max_object_bytes:
-            exc = too_large(total, self.max_object_bytes)
-            raise translate(self, exc, uri=uri, bucket=bucket, secrets=self._secrets)
         return found, total
 
     async def _pinned_range(
