@@ -44,6 +44,11 @@ def partial(start: int, last: int, etag: str = ETAG, named: int | None = None) -
     return head.encode() + piece
 
 
+def whole(etag: str = ETAG) -> bytes:
+    head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(BODY)}\r\nETag: {etag}\r\n\r\n"
+    return head.encode() + BODY
+
+
 def status(code: int, reason: str) -> bytes:
     return f"HTTP/1.1 {code} {reason}\r\nContent-Length: 0\r\n\r\n".encode()
 
@@ -57,9 +62,11 @@ def s3(fault: Fault | None = None, etag: str = ETAG) -> Scripted:
         while head := await server.head(reader):
             count += 1
             found = _RANGE.search(head)
-            assert found is not None, head
             answer = fault(head, count) if fault is not None else None
+            if answer is None and found is None:  # a stream opens the whole object
+                answer = whole(etag)
             if answer is None:
+                assert found is not None
                 answer = partial(int(found[1]), int(found[2]), etag)
             writer.write(answer)
             await writer.drain()
@@ -101,8 +108,9 @@ async def test_a_412_to_a_pinned_range_is_object_changed() -> None:
 async def test_a_range_of_another_etag_is_object_changed() -> None:
     def ignores_if_match(head: bytes, n: int) -> bytes | None:
         found = _RANGE.search(head)
-        assert found is not None
-        return partial(int(found[1]), int(found[2]), '"other"') if pinned(head) else None
+        if found is None or not pinned(head):
+            return None
+        return partial(int(found[1]), int(found[2]), '"other"')
 
     async with s3(ignores_if_match) as server, store(server) as raw:
         with pytest.raises(ObjectChanged):
@@ -112,9 +120,10 @@ async def test_a_range_of_another_etag_is_object_changed() -> None:
 async def test_a_short_range_is_retried_and_never_joined() -> None:
     def short(head: bytes, n: int) -> bytes | None:
         found = _RANGE.search(head)
-        assert found is not None
+        if found is None or not pinned(head):
+            return None
         start, last = int(found[1]), int(found[2])
-        return partial(start, last - 10, named=last - start + 1) if pinned(head) else None
+        return partial(start, last - 10, named=last - start + 1)
 
     async with s3(short) as server, store(server) as raw:
         with pytest.raises(StoreNotAvailable) as raised:
@@ -126,9 +135,10 @@ async def test_a_short_range_is_retried_and_never_joined() -> None:
 async def test_a_range_naming_other_bytes_is_retried_and_never_joined() -> None:
     def shifted(head: bytes, n: int) -> bytes | None:
         found = _RANGE.search(head)
-        assert found is not None
+        if found is None or not pinned(head):
+            return None
         start, last = int(found[1]), int(found[2])
-        return partial(start - 1, last - 1) if pinned(head) else None
+        return partial(start - 1, last - 1)
 
     async with s3(shifted) as server, store(server) as raw:
         with pytest.raises(StoreNotAvailable):

@@ -133,7 +133,10 @@ class S3Raw(RawStore):
             parts. Default 8.
         parallel_threshold: a `get` (and `stream`, `local_path`) of an object at least this
             many bytes reads it as ranges of ``part_size``, ``max_concurrency`` at a time, all
-            pinned to the version the first answer named; ``None`` reads every object in one
+            pinned to the version the first answer named (``If-Match``: an object replaced
+            meanwhile raises `ObjectChanged`); ``None`` reads every object in one request.
+            While it is set, such a read starts with a GET of the first ``part_size`` bytes:
+            a smaller object comes whole in that answer, one below the threshold in one more
             request. Default 32 MiB.
         verify_checksums: check whole-object reads (``get`` and ``stream``) against the ETag
             when it is the body's MD5: 32 hex digits with no ``-N`` multipart suffix, on an
@@ -465,37 +468,57 @@ class S3Raw(RawStore):
 
     async def _stream_stored(
         self, uri: str, chunk_size: int, decode: bool = False
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         """The object as its response arrives (with ``decode``, its ``Content-Encoding``
         undone; the MD5 check covers the bytes as stored). The connection is held until the
         iterator is exhausted or closed (use ``contextlib.aclosing`` when stopping early).
 
-        With parallel reads on, the object is read as ranges of ``part_size`` pinned to the
-        first answer's ETag, up to ``max_concurrency`` of them ahead of the consumer (for an
-        object of at least ``parallel_threshold`` bytes, else one range after the first).
+        An object of at least ``parallel_threshold`` bytes is read that way only for its first
+        ``part_size`` bytes; the rest comes as ranges pinned to the answer's ETag, up to
+        ``max_concurrency`` of them read ahead of the consumer.
         """
-        if not self._ranged_reads:
-            chunks = self._stream_whole(uri, chunk_size, decode)
-        else:
-            chunks = self._stream_parts(uri, chunk_size, decode)
-        async with contextlib.aclosing(chunks):
-            async for chunk in chunks:
-                yield chunk
-
-    async def _stream_parts(
-        self, uri: str, chunk_size: int, decode: bool
-    ) -> AsyncGenerator[bytes, None]:
         bucket, key = self._split(uri)
         check_chunk_size(chunk_size)
-        found, total = await self._first_answer(uri, bucket, key)
-        chunks = self._stream_ranges(uri, (bucket, key), _first_span(found, total), chunk_size)
-        if total is not None and total > len(found.body) and self._checks_reads:
+        conn = await self._connections.get()
+        async with conn.slots:
+            response = await self._request(
+                uri, bucket, "stream", lambda c: c.open(bucket, key), connection=conn, slotted=False
+            )
+            async with response["Body"] as body:
+                found = object_info(response, b"")
+                if self._parallel_stream(found):
+                    head = await self._read_chunk(body, self._first_part, uri, bucket)
+                else:
+                    chunks = self._checked_body(uri, bucket, response, body, chunk_size)
+                    if decode:
+                        chunks = decode_content_stream(
+                            self, uri, chunks, found.encoding, chunk_size
+                        )
+                    async with contextlib.aclosing(chunks):
+                        async for chunk in chunks:
+                            yield chunk
+                    return
+        # The first answer is closed (and its slot free) before the ranges take theirs.
+        first = Span(head, version=found.etag, total=found.size)
+        chunks = self._stream_ranges(uri, (bucket, key), first, chunk_size)
+        if self._checks_reads and found.md5() is not None:
             chunks = self._checked_chunks(uri, found, chunks)
         if decode:
             chunks = decode_content_stream(self, uri, chunks, found.encoding, chunk_size)
         async with contextlib.aclosing(chunks):
             async for chunk in chunks:
                 yield chunk
+
+    def _parallel_stream(self, found: Object) -> bool:
+        """Whether the rest of the object a streamed answer began goes by pinned ranges."""
+        threshold = self.parallel_threshold
+        return (
+            self._ranged_reads
+            and threshold is not None
+            and found.size >= threshold
+            and found.size > self._first_part
+            and bool(found.etag)
+        )
 
     async def _checked_chunks(
         self, uri: str, found: Object, chunks: AsyncGenerator[bytes, None]
@@ -509,26 +532,6 @@ class S3Raw(RawStore):
         reason = _mismatch(found, digest.hexdigest())
         if reason is not None:
             raise InvalidDataFound(self, uri, f"{reason} once streamed")
-
-    async def _stream_whole(
-        self, uri: str, chunk_size: int, decode: bool
-    ) -> AsyncGenerator[bytes, None]:
-        """The object from one streamed GET."""
-        bucket, key = self._split(uri)
-        check_chunk_size(chunk_size)
-        conn = await self._connections.get()
-        async with conn.slots:
-            response = await self._request(
-                uri, bucket, "stream", lambda c: c.open(bucket, key), connection=conn, slotted=False
-            )
-            async with response["Body"] as body:
-                chunks = self._checked_body(uri, bucket, response, body, chunk_size)
-                if decode:
-                    encoding = response.get("ContentEncoding")
-                    chunks = decode_content_stream(self, uri, chunks, encoding, chunk_size)
-                async with contextlib.aclosing(chunks):
-                    async for chunk in chunks:
-                        yield chunk
 
     def _stream_content(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
         return self._stream_stored(uri, chunk_size, decode=True)
