@@ -10,6 +10,10 @@ backend, compressed frame and all); `RawStore` builds the `Store` methods on top
   blob with `CompressedRange`; a backend whose ranged reads say more about the object (its
   frame mark in metadata, a version) implements `_stored_span` and sets `_range_spans`, and
   its ranges go through `read_marked_range` instead;
+- a backend that can pin a ranged read to one version of an object sets `_pinned_ranges` and
+  implements `_pinned_range`: its whole-object reads then start with a ranged request whose
+  answer (a `Span` with ``version`` and ``total``) `_assemble` and `_stream_ranges` complete,
+  in parallel ranges for an object of at least ``parallel_threshold`` bytes;
 - a backend with object metadata sets `_frame_marks`: `put` then adds the metadata recording
   the frame (`frame_metadata`) to the ``attrs.metadata`` it hands `_put_stored`, over any user
   key of the same name.
