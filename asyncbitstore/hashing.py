@@ -20,7 +20,7 @@ import abc
 import contextlib
 import inspect
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import Any, TypeVar, cast
 
 from ._core.data import PutData, check_put_data
@@ -247,6 +247,13 @@ class HashStore(_Keyed):
         key, raw_uri = self._raw_uri(uri)
         with self._missing_as_key(key):
             return await self.raw.get_range(raw_uri, start, end)
+
+    async def get_ranges(self, uri: str, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+        """Bytes of each range of the blob, by the raw store's ``get_ranges`` (not verified,
+        as `get_range`)."""
+        key, raw_uri = self._raw_uri(uri)
+        with self._missing_as_key(key):
+            return await self.raw.get_ranges(raw_uri, ranges)
 
     async def _stream(self, uri: str, chunk_size: int, stored: bool) -> AsyncIterator[bytes]:
         """The blob in chunks (the stored form with ``stored``); with ``verify``, a mismatch

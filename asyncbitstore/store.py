@@ -39,6 +39,7 @@ from __future__ import annotations
 import abc
 import builtins
 import contextlib
+import functools
 import json
 import logging
 from collections.abc import (
@@ -70,6 +71,7 @@ from ._core.found import answers
 from ._core.pinning import LocalFile, pin
 from ._core.progress import progress_bar
 from ._core.put_attrs import PLAIN, PutAttrs, attrs_hook, attrs_keywords, put_attrs
+from ._core.ranges import DEFAULT_RANGES_CONCURRENCY, read_ranges
 from ._core.temp import temporary_copy
 from .compression.codecs import MAGIC
 from .compression.store_io import check_options, put_options, stored_flag
@@ -198,6 +200,29 @@ class Store(abc.ABC):
         self.check_uri(uri)
         check_range(self, uri, start, end)
         return slice_range(self, uri, await self.get(uri), start, end)
+
+    async def get_ranges(self, uri: str, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+        """Bytes of several ranges of one blob, in the order asked, in few requests.
+
+        Each ``(start, end)`` pair is what `get_range` takes, and each result what it returns
+        for that pair. Ranges that overlap, touch or lie at most 1 MiB apart are read as one;
+        the rest in parallel (as many at a time as `max_concurrency` where the store has
+        it, else 8). A chain reads all of them from one tier.
+
+        Raises:
+            InvalidRange: a pair that is malformed (its message names its position) or starts
+                past the end of the blob.
+            CompressedRange: the blob is stored compressed.
+            NotFoundInStore: no blob at ``uri``.
+        """
+        self.check_uri(uri)
+        read = functools.partial(self.get_range, uri)
+        return await read_ranges(self, uri, ranges, read, concurrency=self._range_concurrency)
+
+    @property
+    def _range_concurrency(self) -> int:
+        """Ranges one `get_ranges` call reads at a time."""
+        return DEFAULT_RANGES_CONCURRENCY
 
     def stream(
         self,

@@ -9,7 +9,7 @@ fill quietly, rather than count and log a failure for a blob the tier was never 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from ._core.checks import non_negative_int
@@ -73,6 +73,11 @@ class _Forwarding(Store):
         """The inner store's ``get_range``."""
         await self._before(uri)
         return await self._inner.get_range(uri, start, end)
+
+    async def get_ranges(self, uri: str, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+        """The inner store's ``get_ranges``."""
+        await self._before(uri)
+        return await self._inner.get_ranges(uri, ranges)
 
     def _stream(self, uri: str, chunk_size: int, stored: bool) -> AsyncIterator[bytes]:
         """The inner store's ``stream`` (no `_before`: a subclass with one overrides this)."""
@@ -296,6 +301,10 @@ class Fanout(Store):
     async def get_range(self, uri: str, start: int, end: int) -> bytes:
         """Bytes ``[start, end)`` from the first store that has the blob."""
         return await self._first(uri, lambda s: s.get_range(uri, start, end))
+
+    async def get_ranges(self, uri: str, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+        """Bytes of each range, all from the first store that has the blob."""
+        return await self._first(uri, lambda s: s.get_ranges(uri, ranges))
 
     async def size(self, uri: str) -> int:
         """The size from the first store that has the blob."""

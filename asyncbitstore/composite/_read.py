@@ -1,11 +1,14 @@
 """The read path: ``get`` (one fetch per key at a time, caches above the hit filled), and the
-reads that fill nothing: ``get(stored=True)``, ``get_range``, ``size`` and ``exists``."""
+reads that fill nothing: ``get(stored=True)``, ``get_range``, ``get_ranges``, ``size`` and
+``exists``."""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 
 from .._core.data import check_range, slice_range
+from .._core.ranges import check_ranges
 from ..compression.store_io import stored_flag
 from ..errors import NotFoundInStore
 from ..meta import ObjectMeta
@@ -130,6 +133,31 @@ class ReadPath(ChainBase):
         tier, data = await first_answer(self, key, self._readers(key), ask, False, part)
         self._fill_after_range(tier, key, since)
         return data
+
+    async def get_ranges(self, uri: str, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+        """Bytes of each range of ``ranges``, all from the first tier that has the blob (read
+        by that tier's `get_ranges`, which merges nearby ranges), counted and followed by a
+        fill as `get_range` is."""
+        key = self._key(uri)
+        pairs = check_ranges(self, key, ranges)
+        since = self._writes.now()
+
+        async def ask(tier: Tier, key: str) -> list[bytes]:
+            try:
+                parts = await tier.ask(key, tier.store.get_ranges, key, pairs)
+            except NotFoundInStore:
+                tier.stats.misses += 1
+                raise
+            tier.stats.hits += 1
+            tier.stats.bytes += sum(map(len, parts))
+            return parts
+
+        def cut(data: bytes, meta: ObjectMeta) -> list[bytes]:
+            return [slice_range(self, key, data, start, end) for start, end in pairs]
+
+        tier, parts = await first_answer(self, key, self._readers(key), ask, False, cut)
+        self._fill_after_range(tier, key, since)
+        return parts
 
     async def size(self, uri: str) -> int:
         """The blob's size from the first tier that has it."""

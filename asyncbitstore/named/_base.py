@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import ClassVar, NoReturn
 
 from .._core.data import PutData, check_put_data
@@ -143,6 +143,12 @@ class NamedStore(Store):
         raw_uri = self._raw_uri(uri)
         with self._ours(uri):
             return await self.raw.get_range(raw_uri, start, end)
+
+    async def get_ranges(self, uri: str, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+        """Bytes of each range of the blob, by the raw store's ``get_ranges``."""
+        raw_uri = self._raw_uri(uri)
+        with self._ours(uri):
+            return await self.raw.get_ranges(raw_uri, ranges)
 
     async def head(self, uri: str) -> ObjectMeta:
         """The raw store's meta of the blob (its validators and the attributes it keeps)."""

@@ -10,6 +10,10 @@ backend, compressed frame and all); `RawStore` builds the `Store` methods on top
   blob with `CompressedRange`; a backend whose ranged reads say more about the object (its
   frame mark in metadata, a version) derives from `SpannedRaw` and implements `_stored_span`,
   and its ranges go through `read_marked_range` instead;
+- a backend that can pin a ranged read to one version of an object sets `_pinned_ranges` and
+  implements `_pinned_range`: its whole-object reads then start with a ranged request whose
+  answer (a `Span` with ``version`` and ``total``) `_assemble` and `_stream_ranges` complete,
+  in parallel ranges for an object of at least ``parallel_threshold`` bytes;
 - a backend with object metadata sets `_frame_marks`: `put` then adds the metadata recording
   the frame (`frame_metadata`) to the ``attrs.metadata`` it hands `_put_stored`, over any user
   key of the same name.
@@ -20,9 +24,10 @@ backend, compressed frame and all); `RawStore` builds the `Store` methods on top
 from __future__ import annotations
 
 import abc
+import contextlib
 import dataclasses
 import functools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, ClassVar
 
 from .._core.checks import positive_int
@@ -41,8 +46,9 @@ from ..compression.store_io import (
     stored_flag,
     with_frame_mark,
 )
-from ..errors import InvalidURI
+from ..errors import InvalidURI, StoreNotAvailable
 from ..store import Store
+from . import _parallel
 
 __all__ = [
     "DEFAULT_MAX_CONCURRENCY",
@@ -83,6 +89,10 @@ class RawStore(Store):
     #: Whether `_pinned_range` is implemented: one object can then be read as several ranges
     #: all of one version.
     _pinned_ranges: ClassVar[bool] = False
+    #: Requests one object's transfer keeps in flight (see `_set_parallel`).
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    #: The smallest object read as parallel ranges; None: never (see `_set_parallel`).
+    parallel_threshold: int | None = DEFAULT_PARALLEL_THRESHOLD
 
     # -- what a backend implements --------------------------------------------------------------
 
@@ -148,6 +158,80 @@ class RawStore(Store):
             ObjectChanged: the store no longer holds that version at ``uri``.
         """
         raise NotImplementedError(f"{self.name} implements no _pinned_range")
+
+    @property
+    def _range_concurrency(self) -> int:
+        return self.max_concurrency
+
+    @property
+    def _ranged_reads(self) -> bool:
+        """Whether whole-object reads start with a ranged request (`_first_part` bytes) and
+        read the rest with `_pinned_range`."""
+        return self._pinned_ranges and self.parallel_threshold is not None
+
+    @property
+    def _first_part(self) -> int:
+        """Bytes asked by the first request of a whole-object read that goes by ranges: an
+        object no longer comes whole in that one answer."""
+        return self._range_part
+
+    def _rest_plan(self, total: int, have: int) -> tuple[int, int]:
+        """Bytes per request and requests in flight for the rest of an object of ``total``
+        bytes once its first ``have`` are read: parallel ranges from `parallel_threshold`
+        on, else one more request."""
+        threshold = self.parallel_threshold
+        if threshold is not None and total >= threshold:
+            return self._range_part, self.max_concurrency
+        return max(total - have, 1), 1
+
+    def _pinned_fetch(self, uri: str, where: Any, first: Span) -> _parallel.Fetch:
+        """Reads of ranges of the version ``first`` named."""
+        version = first.version
+        if version is None:
+            raise StoreNotAvailable(
+                self,
+                "the answer named no version (ETag) to read the rest of the object from; "
+                "set parallel_threshold=None to read it in one request",
+                uri=self._shown(uri),
+            )
+        return lambda start, end: self._pinned_range(uri, where, start, end, version)
+
+    async def _assemble(self, uri: str, where: Any, first: Span) -> bytes:
+        """The whole stored form, given the answer to a ranged request for its first bytes
+        (with the object's ``total`` length and ``version``): the rest is read with
+        `_pinned_range`, in parallel ranges for a large object, into one buffer.
+
+        Raises:
+            ObjectChanged: the object was replaced during the read.
+        """
+        if first.total is None or first.total <= len(first.data):
+            return first.data
+        fetch = self._pinned_fetch(uri, where, first)
+        part, concurrency = self._rest_plan(first.total, len(first.data))
+        return await _parallel.assemble(
+            self, self._shown(uri), first.data, first.total,
+            part=part, concurrency=concurrency, fetch=fetch,
+        )  # fmt: skip
+
+    async def _stream_ranges(
+        self, uri: str, where: Any, first: Span, chunk_size: int
+    ) -> AsyncGenerator[bytes, None]:
+        """`_assemble` as a stream in chunks of at most ``chunk_size`` bytes: the ranges
+        after the first are read ahead (at most `max_concurrency` of them) and yielded in
+        order."""
+        for offset in range(0, len(first.data), chunk_size):
+            yield first.data[offset : offset + chunk_size]
+        if first.total is None or first.total <= len(first.data):
+            return
+        fetch = self._pinned_fetch(uri, where, first)
+        part, concurrency = self._rest_plan(first.total, len(first.data))
+        rest = _parallel.read_ahead(
+            self, self._shown(uri), len(first.data), first.total,
+            part=part, concurrency=concurrency, fetch=fetch,
+        )  # fmt: skip
+        async with contextlib.aclosing(_parallel.in_chunks(rest, chunk_size)) as chunks:
+            async for chunk in chunks:
+                yield chunk
 
     async def _get_content(self, uri: str) -> bytes:
         """The blob's bytes with any encoding the backend records beside them (an HTTP

@@ -18,6 +18,8 @@ try:
 except ModuleNotFoundError as _missing:
     raise ImportError("S3Raw needs aiobotocore: pip install 'asyncbitstore[s3]'") from _missing
 
+from botocore.exceptions import ClientError
+
 from ..._core.data import PutData, check_chunk_size
 from ..._core.deadline import within
 from ..._core.redact import redact, stand_in
@@ -35,13 +37,14 @@ from ...errors import (
     InvalidRange,
     InvalidURI,
     NotFoundInStore,
+    ObjectChanged,
     StoreNotAvailable,
 )
 from ...meta import ObjectMeta
 from ...retry import Retry, TransientError
 from .._base import DEFAULT_MAX_CONCURRENCY, DEFAULT_PARALLEL_THRESHOLD, SpannedRaw
 from .._net.checksums import ChecksumMismatch, md5_of
-from .._net.responses import check_length, span_length
+from .._net.responses import check_length, range_total, span_length
 from .._signing import check_sign
 from . import _copy, _multipart
 from ._client import (
@@ -52,6 +55,7 @@ from ._client import (
     Options,
     object_info,
     read_chunk,
+    too_large,
 )
 from ._credentials import normalize_credentials, open_accepted, secrets_of
 from ._errors import error_code, exhausted, translate
@@ -83,6 +87,11 @@ def _mismatch(found: Object, md5: str) -> str | None:
         f"the body's MD5 {md5} does not match the ETag {found.etag} (damaged on the way, or "
         "stored corrupt; verify_checksums=False reads it unchecked)"
     )
+
+
+def _first_span(found: Object, total: int | None) -> Span:
+    """What the answer to an object's first range says: its bytes, ETag and whole length."""
+    return Span(found.body, version=found.etag or None, total=total)
 
 
 def _key_ok(key: str) -> bool:
@@ -124,7 +133,10 @@ class S3Raw(SpannedRaw):
             parts. Default 8.
         parallel_threshold: a `get` (and `stream`, `local_path`) of an object at least this
             many bytes reads it as ranges of ``part_size``, ``max_concurrency`` at a time, all
-            pinned to the version the first answer named; ``None`` reads every object in one
+            pinned to the version the first answer named (``If-Match``: an object replaced
+            meanwhile raises `ObjectChanged`); ``None`` reads every object in one request.
+            While it is set, such a read starts with a GET of the first ``part_size`` bytes:
+            a smaller object comes whole in that answer, one below the threshold in one more
             request. Default 32 MiB.
         verify_checksums: check whole-object reads (``get`` and ``stream``) against the ETag
             when it is the body's MD5: 32 hex digits with no ``-N`` multipart suffix, on an
@@ -307,20 +319,93 @@ class S3Raw(SpannedRaw):
         return self.verify_checksums or self.verify_etag
 
     async def _get_object(self, uri: str) -> Object:
-        """The object, its bytes as stored checked against an MD5 ETag (a mismatch is read
-        again)."""
+        """The object, its bytes as stored checked against an MD5 ETag (a mismatch in one
+        answer is read again).
+
+        With parallel reads on (``parallel_threshold``), the first request asks for the first
+        ``part_size`` bytes: a smaller object comes whole in its answer, and a larger one is
+        read on with `_assemble`, every range pinned to the first answer's ETag.
+        """
         bucket, key = self._split(uri)
+        if not self._ranged_reads:
+            return await self._request(uri, bucket, "get", self._fetch(bucket, key, None))
+        found, total = await self._first_answer(uri, bucket, key)
+        if total is None or total <= len(found.body):
+            return found
+        if total > self.max_object_bytes:
+            exc = too_large(total, self.max_object_bytes)
+            raise translate(self, exc, uri=uri, bucket=bucket, secrets=self._secrets)
+        body = await self._assemble(uri, (bucket, key), _first_span(found, total))
+        whole = dataclasses.replace(found, body=body, size=total, content_range=None)
+        if self._checks_reads and whole.md5() is not None:
+            reason = _mismatch(whole, (await md5_of(body)).hexdigest())
+            if reason is not None:
+                raise InvalidDataFound(self, uri, reason)
+        return whole
+
+    def _fetch(
+        self, bucket: str, key: str, part: int | None
+    ) -> Callable[[Connection], Awaitable[Object]]:
+        """One GET (of the first ``part`` bytes, if given), checked against an MD5 ETag when
+        the answer holds the whole object."""
         check = self._checks_reads
+        byte_range = f"bytes=0-{part - 1}" if part is not None else None
 
         async def fetch(conn: Connection) -> Object:
-            found = await conn.get(bucket, key)
+            found = await conn.get(bucket, key, byte_range)
+            if part is not None and found.content_range is not None:
+                check_length(len(found.body), span_length(found.content_range, 0, part))
+                if range_total(found.content_range) != len(found.body):
+                    return found  # a part: checked once the object is assembled
             if check and found.md5() is not None:
                 reason = _mismatch(found, (await md5_of(found.body)).hexdigest())
                 if reason is not None:
                     raise ChecksumMismatch(reason)
             return found
 
-        return await self._request(uri, bucket, "get", fetch)
+        return fetch
+
+    async def _first_answer(self, uri: str, bucket: str, key: str) -> tuple[Object, int | None]:
+        """The answer to a GET of the object's first `_first_part` bytes, and the object's
+        whole length when the answer names one (an empty object, of which S3 serves no
+        range, is read with a plain GET). The length is not bounded here: a stream reads
+        objects of any size."""
+        try:
+            found = await self._request(
+                uri, bucket, "get", self._fetch(bucket, key, self._first_part)
+            )
+        except InvalidRange:
+            return await self._request(uri, bucket, "get", self._fetch(bucket, key, None)), None
+        total = range_total(found.content_range) if found.content_range is not None else None
+        return found, total
+
+    async def _pinned_range(
+        self, uri: str, where: Any, first: int, last: int, version: str, /
+    ) -> bytes:
+        """A ``Range`` GET with ``If-Match: version``: S3's 412 (or an answer of another
+        ETag, or a 404) means the object was replaced or deleted."""
+        bucket, key = where
+        byte_range = f"bytes={first}-{last - 1}"
+
+        async def fetch(conn: Connection) -> bytes:
+            try:
+                found = await conn.get(bucket, key, byte_range, if_match=version)
+            except ClientError as exc:
+                code, status = error_code(exc)
+                if status == 412 or code == "PreconditionFailed":
+                    raise ObjectChanged(self, uri, version) from None
+                raise
+            if found.etag and found.etag != version:  # a server that ignores If-Match
+                raise ObjectChanged(self, uri, version)
+            if found.content_range is None:  # a 200: the server ignored the Range header
+                return found.body[first:last]
+            check_length(len(found.body), span_length(found.content_range, first, last))
+            return found.body
+
+        try:
+            return await self._request(uri, bucket, "get_range", fetch)
+        except NotFoundInStore:
+            raise ObjectChanged(self, uri, version) from None
 
     async def _get_stored(self, uri: str) -> bytes:
         """The object's bytes as stored (see `_get_object`)."""
@@ -337,6 +422,7 @@ class S3Raw(SpannedRaw):
         )
 
     _frame_marks = True
+    _pinned_ranges = True
 
     async def _stored_span(
         self, uri: str, where: Any, asked_start: int, asked_end: int, start: int, end: int
@@ -375,10 +461,15 @@ class S3Raw(SpannedRaw):
 
     async def _stream_stored(
         self, uri: str, chunk_size: int, decode: bool = False
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         """The object as its response arrives (with ``decode``, its ``Content-Encoding``
         undone; the MD5 check covers the bytes as stored). The connection is held until the
-        iterator is exhausted or closed (use ``contextlib.aclosing`` when stopping early)."""
+        iterator is exhausted or closed (use ``contextlib.aclosing`` when stopping early).
+
+        An object of at least ``parallel_threshold`` bytes is read that way only for its first
+        ``part_size`` bytes; the rest comes as ranges pinned to the answer's ETag, up to
+        ``max_concurrency`` of them read ahead of the consumer.
+        """
         bucket, key = self._split(uri)
         check_chunk_size(chunk_size)
         conn = await self._connections.get()
@@ -387,13 +478,53 @@ class S3Raw(SpannedRaw):
                 uri, bucket, "stream", lambda c: c.open(bucket, key), connection=conn, slotted=False
             )
             async with response["Body"] as body:
-                chunks = self._checked_body(uri, bucket, response, body, chunk_size)
-                if decode:
-                    encoding = response.get("ContentEncoding")
-                    chunks = decode_content_stream(self, uri, chunks, encoding, chunk_size)
-                async with contextlib.aclosing(chunks):
-                    async for chunk in chunks:
-                        yield chunk
+                found = object_info(response, b"")
+                if self._parallel_stream(found):
+                    head = await self._read_chunk(body, self._first_part, uri, bucket)
+                else:
+                    chunks = self._checked_body(uri, bucket, response, body, chunk_size)
+                    if decode:
+                        chunks = decode_content_stream(
+                            self, uri, chunks, found.encoding, chunk_size
+                        )
+                    async with contextlib.aclosing(chunks):
+                        async for chunk in chunks:
+                            yield chunk
+                    return
+        # The first answer is closed (and its slot free) before the ranges take theirs.
+        first = Span(head, version=found.etag, total=found.size)
+        chunks = self._stream_ranges(uri, (bucket, key), first, chunk_size)
+        if self._checks_reads and found.md5() is not None:
+            chunks = self._checked_chunks(uri, found, chunks)
+        if decode:
+            chunks = decode_content_stream(self, uri, chunks, found.encoding, chunk_size)
+        async with contextlib.aclosing(chunks):
+            async for chunk in chunks:
+                yield chunk
+
+    def _parallel_stream(self, found: Object) -> bool:
+        """Whether the rest of the object a streamed answer began goes by pinned ranges."""
+        threshold = self.parallel_threshold
+        return (
+            self._ranged_reads
+            and threshold is not None
+            and found.size >= threshold
+            and found.size > self._first_part
+            and bool(found.etag)
+        )
+
+    async def _checked_chunks(
+        self, uri: str, found: Object, chunks: AsyncGenerator[bytes, None]
+    ) -> AsyncGenerator[bytes, None]:
+        """``chunks``, checked against the MD5 ETag of ``found`` after the last one."""
+        digest = hashlib.md5(usedforsecurity=False)
+        async with contextlib.aclosing(chunks):
+            async for chunk in chunks:
+                digest.update(chunk)
+                yield chunk
+        reason = _mismatch(found, digest.hexdigest())
+        if reason is not None:
+            raise InvalidDataFound(self, uri, f"{reason} once streamed")
 
     def _stream_content(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
         return self._stream_stored(uri, chunk_size, decode=True)

@@ -164,9 +164,14 @@ class Connection:
         _LIVE.discard(self)
         await self._stack.aclose()
 
-    async def get(self, bucket: str, key: str, byte_range: str | None = None) -> Object:
-        """GET the object (or a ``Range``), reading the whole body."""
+    async def get(
+        self, bucket: str, key: str, byte_range: str | None = None, *, if_match: str | None = None
+    ) -> Object:
+        """GET the object (or a ``Range``), reading the whole body; with ``if_match`` (an
+        ETag) only that version is served (another gives a 412)."""
         kwargs = {"Range": byte_range} if byte_range else {}
+        if if_match is not None:
+            kwargs["IfMatch"] = if_match
         response = await self.client.get_object(Bucket=bucket, Key=key, **kwargs)
         async with response["Body"] as body:
             size = response.get("ContentLength")

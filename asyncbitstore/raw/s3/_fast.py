@@ -149,9 +149,14 @@ class FastConnection(Connection):
         self._path_style = path_style
         self._checked: tuple[str, str | None] | None = None  # the last credentials checked
 
-    async def get(self, bucket: str, key: str, byte_range: str | None = None) -> Object:
-        """GET the object (or a ``Range``), reading the whole body."""
+    async def get(
+        self, bucket: str, key: str, byte_range: str | None = None, *, if_match: str | None = None
+    ) -> Object:
+        """GET the object (or a ``Range``), reading the whole body; with ``if_match`` (an
+        ETag) only that version is served (another gives a 412)."""
         headers = {"Range": byte_range} if byte_range else {}
+        if if_match is not None:
+            headers["If-Match"] = if_match
         try:
             found, body = await self._send("GET", bucket, key, "GetObject", headers)
         except BodyTooLarge as exc:
