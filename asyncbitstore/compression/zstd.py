@@ -15,7 +15,9 @@ from .frame import Codec, Compressor, CorruptFrame, Decompressor, optional_modul
 __all__ = ["Zstd"]
 
 #: The pull reader is fed from a buffer that always holds more than one whole block
-#: (128 KiB at most) until the payload ends, so the reader never mistakes a pause for the end.
+#: (128 KiB at most) until the payload ends, so the reader never mistakes a pause for the end:
+#: a read asks for at most as many decoded bytes as the buffer holds beyond this reserve, and
+#: decoding n bytes takes at most n bytes of payload plus one block and one source read.
 _ZSTD_READ = 16 << 10
 _ZSTD_RESERVE = 256 << 10
 
@@ -82,7 +84,7 @@ class _ZstdDecoder:
         self._frame.feed(data)
         self._pending.add(data)
         while len(self._pending) > _ZSTD_RESERVE:
-            out = self._read(limit)
+            out = self._read(min(limit, len(self._pending) - _ZSTD_RESERVE))
             if not out:
                 return
             yield out
@@ -97,6 +99,8 @@ class _ZstdDecoder:
         self._frame.finish()
         while out := self._read(1 << 20):
             yield out
+        if len(self._pending):
+            raise CorruptFrame("zstd: the decoder stopped before the end of the frame")
 
 
 class _ZstdFrameWalk:
