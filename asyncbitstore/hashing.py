@@ -26,7 +26,7 @@ from typing import Any, TypeVar, cast
 from ._core.data import PutData, check_put_data
 from ._core.keys import DigestKeyed, HashKeys
 from ._core.pinning import LocalFile
-from ._core.put_attrs import PLAIN, PutAttrs, attrs_keywords
+from ._core.put_attrs import PLAIN, PutAttrs
 from ._core.redact import redact
 from ._core.worker_pool import WorkerPool
 from ._core.write_source import WriteData, keyed_source
@@ -303,7 +303,7 @@ class HashStore(_Keyed):
                 self._check_digest(key, self.keys.digest(data))
             else:
                 data = self.keys.verified(self, key, data)
-        options = put_options(compress, level, stored) | attrs_keywords(attrs)
+        options = put_options(compress, level, stored, attrs)
         await self.raw.put(raw_uri, data, **options)
 
     async def exists(self, uri: str) -> bool:

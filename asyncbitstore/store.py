@@ -823,7 +823,7 @@ class Store(abc.ABC):
         only when set, so a subclass that overrides ``put`` itself (even one that predates
         them) is honoured.
         """
-        await self.put(uri, data, **put_options(compress, level, stored), **attrs_keywords(attrs))
+        await self.put(uri, data, **put_options(compress, level, stored, attrs))
 
     def local_file(self, uri: str) -> LocalFile | None:
         """Where this store keeps the blob at ``uri`` as a plain local file; None by default.

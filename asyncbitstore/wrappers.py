@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from ._core.checks import non_negative_int
 from ._core.data import PutData, as_bytes, check_put_data
-from ._core.put_attrs import PLAIN, PutAttrs, attrs_keywords
+from ._core.put_attrs import PLAIN, PutAttrs
 from .compression.store_io import check_options, put_options, stored_flag, stored_option
 from .errors import InvalidURI, NotFoundInStore, StoreFull, StoreNotAvailable
 from .meta import ObjectMeta
@@ -95,9 +95,7 @@ class _Forwarding(Store):
     ) -> None:
         """The inner store's ``put``."""
         await self._before(uri)
-        await self._inner.put(
-            uri, data, **put_options(compress, level, stored), **attrs_keywords(attrs)
-        )
+        await self._inner.put(uri, data, **put_options(compress, level, stored, attrs))
 
     async def exists(self, uri: str) -> bool:
         """The inner store's ``exists``."""
@@ -187,7 +185,7 @@ class Small(_Forwarding):
             StoreFull: the blob is bigger than ``max_size``.
         """
         check_options(compress, level, stored)
-        options = put_options(compress, level, stored) | attrs_keywords(attrs)
+        options = put_options(compress, level, stored, attrs)
         await self._write(self.store.put, uri, data, options)
 
     async def _put_or_raise(
@@ -202,7 +200,7 @@ class Small(_Forwarding):
     ) -> None:
         """``put`` through the wrapped store's raising put (for chains filling caches)."""
         check_options(compress, level, stored)
-        options = put_options(compress, level, stored) | attrs_keywords(attrs)
+        options = put_options(compress, level, stored, attrs)
         await self._write(_writer(self.store), uri, data, options)
 
     async def _write(
@@ -385,7 +383,7 @@ class Fanout(Store):
         stores = self._for(uri)
         check_put_data(data)
         check_options(compress, level, stored)
-        options = put_options(compress, level, stored) | attrs_keywords(attrs)
+        options = put_options(compress, level, stored, attrs)
         if not isinstance(data, (bytes, bytearray, memoryview)) and len(stores) > 1:
             data = await as_bytes(data)
         size = _size_of(data)

@@ -13,7 +13,15 @@ from .._core.data import DEFAULT_CHUNK_SIZE
 from ..meta import ObjectMeta
 from ..store import Store
 from .lengths import counted_length, plain_length, stored_plainly, streamed_length
-from .ranges import decoded_part, parse_range, relay, stored_part, unsatisfiable, wanted
+from .ranges import (
+    decoded_pieces,
+    parse_range,
+    partial_answer,
+    relay,
+    stored_pieces,
+    unsatisfiable,
+    wanted,
+)
 from .statuses import error_response
 from .validators import Validators, asks_existence, fixed_validators, not_modified
 
@@ -174,15 +182,16 @@ async def _head(asked: _Asked, meta: ObjectMeta, headers: dict[str, str]) -> Res
 async def _ranged(asked: _Asked, meta: ObjectMeta, headers: dict[str, str]) -> Response:
     store, key, chunk_size = asked.store, asked.key, asked.chunk_size
     length = await plain_length(store, key, meta)
-    part = stored_part
+    read = stored_pieces
     if length is None:
         length = await counted_length(store, key, chunk_size)
-        part = decoded_part
+        read = decoded_pieces
     span = parse_range(asked.range_header, length)
     assert span is not None  # `wanted` said so
     if span[0] >= length:
         return unsatisfiable(length, headers)
-    return await part(store, key, span, length, chunk_size, asked.media_type, headers)
+    pieces = await read(store, key, span, chunk_size)
+    return partial_answer(key, pieces, span, length, asked.media_type, headers)
 
 
 async def _whole(

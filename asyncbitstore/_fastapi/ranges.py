@@ -12,9 +12,22 @@ from fastapi.responses import Response, StreamingResponse
 from ..store import Store
 from .statuses import logger
 
-__all__ = ["decoded_part", "parse_range", "relay", "stored_part", "unsatisfiable", "wanted"]
+__all__ = [
+    "Pieces",
+    "decoded_pieces",
+    "parse_range",
+    "partial_answer",
+    "relay",
+    "stored_pieces",
+    "unsatisfiable",
+    "wanted",
+]
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)", re.IGNORECASE)
+
+#: A range as read so far: its first chunk (read before the answer starts, so that a failure
+#: is still an error status) and an iterator of the rest.
+Pieces = tuple[bytes, AsyncIterator[bytes]]
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -48,16 +61,17 @@ def unsatisfiable(size: int, headers: dict[str, str]) -> Response:
     return Response(status_code=416, headers=headers)
 
 
-def _partial(
+def partial_answer(
     key: str,
-    first: bytes,
-    rest: AsyncIterator[bytes],
+    pieces: Pieces,
     span: tuple[int, int],
     size: int,
     media_type: str,
     headers: dict[str, str],
 ) -> Response:
+    """The 206 answer for ``span`` of a blob of ``size`` bytes, sent as ``pieces``."""
     start, end = span
+    first, rest = pieces
     headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
     headers["Content-Length"] = str(end - start)
     return StreamingResponse(
@@ -65,16 +79,8 @@ def _partial(
     )
 
 
-async def stored_part(
-    store: Store,
-    key: str,
-    span: tuple[int, int],
-    size: int,
-    chunk_size: int,
-    media_type: str,
-    headers: dict[str, str],
-) -> Response:
-    """206 for ``span`` of a blob stored as it is, read ``chunk_size`` bytes at a time."""
+async def stored_pieces(store: Store, key: str, span: tuple[int, int], chunk_size: int) -> Pieces:
+    """``span`` of a blob stored as it is, read ``chunk_size`` bytes at a time."""
     start, end = span
     first = await store.get_range(key, start, min(start + chunk_size, end))
 
@@ -82,20 +88,12 @@ async def stored_part(
         for offset in range(start + len(first), end, chunk_size):
             yield await store.get_range(key, offset, min(offset + chunk_size, end))
 
-    return _partial(key, first, rest(), span, size, media_type, headers)
+    return first, rest()
 
 
-async def decoded_part(
-    store: Store,
-    key: str,
-    span: tuple[int, int],
-    size: int,
-    chunk_size: int,
-    media_type: str,
-    headers: dict[str, str],
-) -> Response:
-    """206 for ``span`` of a blob stored compressed: its decoded stream, the bytes before
-    ``start`` skipped and those from ``end`` on never read (memory stays at a chunk)."""
+async def decoded_pieces(store: Store, key: str, span: tuple[int, int], chunk_size: int) -> Pieces:
+    """``span`` of a blob stored compressed: its decoded stream, the bytes before ``start``
+    skipped and those from ``end`` on never read (memory stays at a chunk)."""
     start, end = span
     chunks = _slice(store.stream(key, chunk_size), start, end)
     try:
@@ -103,7 +101,7 @@ async def decoded_part(
     except BaseException:
         await chunks.aclose()
         raise
-    return _partial(key, first, chunks, span, size, media_type, headers)
+    return first, chunks
 
 
 async def _slice(chunks: AsyncIterator[bytes], start: int, end: int) -> AsyncGenerator[bytes, None]:

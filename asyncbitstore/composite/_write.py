@@ -8,7 +8,7 @@ import functools
 from typing import Any
 
 from .._core.data import PutData, check_put_data
-from .._core.put_attrs import PLAIN, PutAttrs, attrs_keywords
+from .._core.put_attrs import PLAIN, PutAttrs
 from ..compression.store_io import check_options, put_options
 from ..errors import NotWritable
 from ._ask import verdict
@@ -56,7 +56,7 @@ class WritePath(ChainBase):
         key = self._key(uri)
         check_put_data(data)
         check_options(compress, level, stored)
-        options = put_options(compress, level, stored) | attrs_keywords(attrs)
+        options = put_options(compress, level, stored, attrs)
         write = functools.partial(self._write, options=options)
         if self.tracer is not None:
             await self.tracer.put(self, key, data, write)

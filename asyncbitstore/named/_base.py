@@ -9,7 +9,7 @@ from typing import ClassVar, NoReturn
 
 from .._core.data import PutData, check_put_data
 from .._core.pinning import LocalFile
-from .._core.put_attrs import PLAIN, PutAttrs, attrs_keywords
+from .._core.put_attrs import PLAIN, PutAttrs
 from .._core.redact import redact
 from ..compression.store_io import put_options, stored_flag, stored_option
 from ..errors import InvalidDataFound, InvalidURI, NotFoundInStore
@@ -235,7 +235,7 @@ class NamedStore(Store):
     ) -> None:
         raw_uri = self._raw_uri(uri)
         check_put_data(data)
-        options = put_options(compress, level, stored) | attrs_keywords(attrs)
+        options = put_options(compress, level, stored, attrs)
         await self.raw.put(raw_uri, data, **options)
 
     async def delete(self, uri: str) -> None:

@@ -30,7 +30,7 @@ from ..._core.renamed import NOT_GIVEN, renamed
 from ...errors import AlreadyExists, InvalidRange, InvalidURI, NotFoundInStore, StoreFull
 from ...listing import sorted_level
 from .._base import PrefixedRaw, check_str
-from ._db import Database, Reader, Taken, prefix_end
+from ._db import Database, Reader, Taken, Upkeep, prefix_end
 from ._hops import Hops, Recency, close, error_for, now, open_spool, write_parts
 
 __all__ = ["SqliteRaw"]
@@ -250,6 +250,10 @@ class SqliteRaw(PrefixedRaw):
         if self.max_bytes is not None and size > self.max_bytes:
             raise StoreFull(self, uri, f"{size} bytes exceed max_bytes={self.max_bytes}")
 
+    def _upkeep(self, create: bool) -> Upkeep:
+        """A write's upkeep as of now: the reads to record and the bound to evict down to."""
+        return Upkeep(now(), self._recency.take(), self.max_bytes, create)
+
     async def _put_stored(self, uri: str, key: Any, data: PutData, attrs: PutAttrs) -> None:
         """Store the stored form at the key in one transaction (``INSERT OR REPLACE``, or
         for ``mode="create"`` a plain ``INSERT``, atomic); ``max_bytes`` counts stored bytes.
@@ -258,9 +262,7 @@ class SqliteRaw(PrefixedRaw):
         try:
             if isinstance(data, (bytes, bytearray, memoryview)):
                 self._check_fits(uri, memoryview(data).nbytes)
-                touches, bound = self._recency.take(), self.max_bytes
-                put = self._db.put
-                evicted = await self._hops.run(uri, put, key, data, now(), touches, bound, create)
+                evicted = await self._hops.run(uri, self._db.put, key, data, self._upkeep(create))
             else:
                 evicted = await self._put_stream(uri, key, data, create)
         except Taken:
@@ -286,15 +288,11 @@ class SqliteRaw(PrefixedRaw):
                     last = self._hops.submit(write_parts, spool, parts)
                     parts = []
                     await self._hops.checked(last, uri)
-            touches, stamp, bound = self._recency.take(), now(), self.max_bytes
+            upkeep = self._upkeep(create)
             if spool is None:
-                joined = b"".join(parts)
-                evicted: int = await self._hops.run(
-                    uri, self._db.put, key, joined, stamp, touches, bound, create
-                )
+                evicted: int = await self._hops.run(uri, self._db.put, key, b"".join(parts), upkeep)
                 return evicted
-            put_file = self._db.put_file
-            last = self._hops.submit(put_file, key, spool, size, stamp, touches, bound, create)
+            last = self._hops.submit(self._db.put_file, key, spool, size, upkeep)
             evicted = await self._hops.checked(last, uri)
             return evicted
         finally:

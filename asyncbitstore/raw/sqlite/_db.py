@@ -9,11 +9,12 @@ from __future__ import annotations
 import sqlite3
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import IO, Any
 
 from ._conn import Connections, writing
 
-__all__ = ["HAS_BLOBOPEN", "Database", "Reader", "page_sql", "prefix_end"]
+__all__ = ["HAS_BLOBOPEN", "Database", "Reader", "Upkeep", "page_sql", "prefix_end"]
 
 HAS_BLOBOPEN = sys.version_info >= (3, 11)  # incremental blob I/O
 _COPY = 1 << 20  # bytes per write when copying a spooled put into its row
@@ -29,6 +30,23 @@ class Taken(Exception):
 
 
 _TOUCH = "UPDATE blobs SET atime = ? WHERE key = ? AND atime < ?"
+
+
+@dataclass(frozen=True)
+class Upkeep:
+    """What a write does in its transaction besides storing its row.
+
+    Attributes:
+        atime: the new row's access time.
+        touches: pending reads ``(key, time)`` to record.
+        bound: evict least-recently used rows down to this many bytes; None: no bound.
+        create: only insert (`Taken` when the key has a row).
+    """
+
+    atime: int
+    touches: Sequence[tuple[str, int]]
+    bound: int | None
+    create: bool
 
 
 def prefix_end(prefix: str) -> str | None:
@@ -153,53 +171,28 @@ class Database(Connections):
 
     # -- writes ---------------------------------------------------------------------------------
 
-    def put(
-        self,
-        key: str,
-        data: Any,
-        atime: int,
-        touches: Sequence[tuple[str, int]],
-        bound: int | None,
-        create: bool = False,
-    ) -> int:
-        """Insert or replace the row in one transaction; returns how many blobs were evicted.
-
-        With ``create``, only insert (`Taken` when the key has a row)."""
+    def put(self, key: str, data: Any, upkeep: Upkeep) -> int:
+        """Insert or replace the row in one transaction; returns how many blobs were evicted."""
         with self.use() as conn, writing(conn, self._write_lock):
-            _insert(conn, _PUT, (key, data, atime), create)
-            return self._settle(conn, key, touches, bound)
+            _insert(conn, _PUT, (key, data, upkeep.atime), upkeep.create)
+            return self._settle(conn, key, upkeep)
 
-    def put_file(
-        self,
-        key: str,
-        file: IO[bytes],
-        size: int,
-        atime: int,
-        touches: Sequence[tuple[str, int]],
-        bound: int | None,
-        create: bool = False,
-    ) -> int:
+    def put_file(self, key: str, file: IO[bytes], size: int, upkeep: Upkeep) -> int:
         """``put`` of a spooled blob: a zero-filled row is written in place, then committed."""
         file.seek(0)
         if sys.version_info < (3, 11):
-            return self.put(key, file.read(), atime, touches, bound, create)
+            return self.put(key, file.read(), upkeep)
         with self.use() as conn, writing(conn, self._write_lock):
-            rowid = _insert(conn, _PUT_ZEROS, (key, size, atime), create).lastrowid
+            rowid = _insert(conn, _PUT_ZEROS, (key, size, upkeep.atime), upkeep.create).lastrowid
             with conn.blobopen("blobs", "data", rowid) as blob:  # type: ignore[arg-type,unused-ignore]
                 while chunk := file.read(_COPY):
                     blob.write(chunk)
-            return self._settle(conn, key, touches, bound)
+            return self._settle(conn, key, upkeep)
 
-    def _settle(
-        self,
-        conn: sqlite3.Connection,
-        key: str,
-        touches: Sequence[tuple[str, int]],
-        bound: int | None,
-    ) -> int:
-        if touches:
-            conn.executemany(_TOUCH, [(t, k, t) for k, t in touches])
-        return 0 if bound is None else _evict(conn, bound, key)
+    def _settle(self, conn: sqlite3.Connection, key: str, upkeep: Upkeep) -> int:
+        if upkeep.touches:
+            _touch(conn, upkeep.touches)
+        return 0 if upkeep.bound is None else _evict(conn, upkeep.bound, key)
 
     def delete(self, key: str) -> None:
         with self.use() as conn, self._write_lock:
@@ -208,7 +201,11 @@ class Database(Connections):
     def touch(self, touches: Sequence[tuple[str, int]]) -> None:
         """Record reads (key, time) in one transaction; a time never moves backwards."""
         with self.use() as conn, writing(conn, self._write_lock):
-            conn.executemany(_TOUCH, [(t, k, t) for k, t in touches])
+            _touch(conn, touches)
+
+
+def _touch(conn: sqlite3.Connection, touches: Sequence[tuple[str, int]]) -> None:
+    conn.executemany(_TOUCH, [(t, k, t) for k, t in touches])
 
 
 def _insert(conn: sqlite3.Connection, sql: str, row: tuple[Any, ...], create: bool) -> Any:
