@@ -127,3 +127,17 @@ async def test_a_part_refused_with_4xx_fails_the_put_and_aborts(moto_server: Any
         aborts = [s for s in proxy.requests if s.method == "DELETE" and "uploadId=" in s.path]
         assert len(aborts) == 1
         await _nothing_left(admin, bucket)
+
+
+async def test_without_the_fast_path_botocore_sends_the_parts(moto_server: Any) -> None:
+    blob = _blob(2)
+    async with (
+        fresh_bucket(moto_server.url) as (bucket, _),
+        FaultProxy(moto_server.url) as proxy,
+        S3Raw(endpoint_url=proxy.url, part_size=PART, fast_path=False, verify_etag=True) as store,
+    ):
+        await store.put(f"s3://{bucket}/big", memoryview(blob))
+        parts = _parts(proxy)
+        assert len(parts) == 3
+        assert all(_by_botocore(seen) and "Content-MD5" in seen.headers for seen in parts)
+        assert await store.get(f"s3://{bucket}/big") == blob
