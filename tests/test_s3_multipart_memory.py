@@ -90,5 +90,6 @@ async def test_a_64_mib_put_in_8_mib_parts_adds_less_than_two_parts(seaweed_serv
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux /proc")
 async def test_a_64_mib_stream_adds_the_parts_in_flight_and_one_more(seaweed_server: Any) -> None:
     grown = await _growth(str(seaweed_server.url), "stream")
-    # 4 parts in flight and the one being filled: 40 MiB, and a little for the chunks.
-    assert grown < (4 + 1) * 8 * MiB + 4 * MiB, f"the peak RSS grew by {grown / MiB:.1f} MiB"
+    # 4 parts in flight and the one being filled: 40 MiB, with at most a part's worth of its
+    # chunks while they are joined. Botocore's copies made it about 74 MiB.
+    assert grown < (4 + 2) * 8 * MiB, f"the peak RSS grew by {grown / MiB:.1f} MiB"
