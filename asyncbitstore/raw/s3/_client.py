@@ -7,10 +7,11 @@ requests beyond the pool wait here (unsigned, with no deadline running) instead 
 aiohttp's pool, where they could time out or outlive their signature.
 
 The request path of the hot operations (`Connection.get`, `Connection.open`,
-`Connection.head`, `Connection.put`) is kept in this one class so that a faster
-transport can replace it without touching the store: with ``Options.fast_path``,
+`Connection.head`, `Connection.put`, `Connection.upload_part`) is kept in this one class so
+that a faster transport can replace it without touching the store: with ``Options.fast_path``,
 `open_connection` (in `_connect`) returns a `FastConnection` (hand-signed requests for
-GET, HEAD and single-part PUT: GETs on its own HTTP/1.1 client, the others on aiohttp).
+GET, HEAD, single-part PUT and UploadPart: GETs on its own HTTP/1.1 client, the others on
+aiohttp).
 """
 
 from __future__ import annotations
