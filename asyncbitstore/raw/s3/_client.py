@@ -7,10 +7,11 @@ requests beyond the pool wait here (unsigned, with no deadline running) instead 
 aiohttp's pool, where they could time out or outlive their signature.
 
 The request path of the hot operations (`Connection.get`, `Connection.open`,
-`Connection.head`, `Connection.put`) is kept in this one class so that a faster
-transport can replace it without touching the store: with ``Options.fast_path``,
+`Connection.head`, `Connection.put`, `Connection.upload_part`) is kept in this one class so
+that a faster transport can replace it without touching the store: with ``Options.fast_path``,
 `open_connection` (in `_connect`) returns a `FastConnection` (hand-signed requests for
-GET, HEAD and single-part PUT: GETs on its own HTTP/1.1 client, the others on aiohttp).
+GET, HEAD, single-part PUT and UploadPart: GETs on its own HTTP/1.1 client, the others on
+aiohttp).
 """
 
 from __future__ import annotations
@@ -206,6 +207,30 @@ class Connection:
         kwargs |= attr_kwargs(attrs) | condition_kwargs(attrs)
         await self.client.put_object(Bucket=bucket, Key=key, Body=data, **kwargs)
 
+    async def upload_part(
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        number: int,
+        data: bytes | memoryview,
+        *,
+        md5: bool = False,
+    ) -> str:
+        """Send part ``number`` of the multipart upload ``upload_id``; its ETag.
+
+        With ``md5`` the server checks a Content-MD5. Botocore takes no memoryview, so a slice
+        is copied here, only once its request is under way.
+        """
+        body = data if isinstance(data, bytes) else bytes(data)
+        del data
+        kwargs = {"ContentMD5": content_md5(body)} if md5 else {}
+        response = await self.client.upload_part(
+            Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body, **kwargs
+        )
+        etag: str = response["ETag"]
+        return etag
+
     async def head_meta(self, bucket: str, key: str) -> tuple[Object, ObjectMeta]:
         """HEAD the object, with everything its answer says about it."""
         response = await self.client.head_object(Bucket=bucket, Key=key)
@@ -253,7 +278,7 @@ def _check_response(response: Mapping[str, Any], method: str, *, ranged: bool) -
     check_status(status, method, ranged=ranged, content_range=response.get("ContentRange"))
 
 
-def content_md5(data: bytes) -> str:
+def content_md5(data: bytes | memoryview) -> str:
     """The ``Content-MD5`` header value for ``data``."""
     return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
 

@@ -1,4 +1,4 @@
-"""The S3 hot path: GET, ranged GET, HEAD, single-part PUT and listing pages signed here.
+"""The S3 hot path: GET, ranged GET, HEAD, PUT, UploadPart and listing pages signed here.
 
 Botocore's request pipeline (model handling, event hooks, response parsing) costs about three
 times what the request itself does. `FastConnection` replaces it for the four hot
@@ -9,24 +9,31 @@ HTTP/1.1 keep-alive client (aiohttp's per-request machinery costs more than the 
 GET together); HEAD and PUT go on a plain aiohttp session. Both have as many connections as the
 client's pool and botocore's TLS verification. A ``ListObjectsV2`` page is fetched the same way
 (on the GET client) and read by `._list`, which takes only the keys, common prefixes and
-continuation token. Everything else (deletes, multipart uploads, streaming) goes through the
-aiobotocore client it extends. No redirect is followed:
+continuation token. The parts of a multipart upload are PUTs too (``UploadPart``): their bytes
+are sent from the caller's buffer as they are, a memoryview slice written in pieces of
+`PIECE` bytes, so neither aiohttp (which joins a body to the request head) nor the transport
+(which copies what the socket does not take at once) holds a copy of a whole part. Everything
+else (deletes, starting, completing and aborting multipart uploads, streaming) goes through
+the aiobotocore client it extends. No redirect is followed:
 S3's region answers are signed again for the region they name, on the same endpoint.
 
 Failures take the same shape as botocore's: an error status becomes a ``ClientError`` carrying
 the parsed S3 XML error body (or, without a body, the status as the code), and aiohttp's own
 errors and `._h1`'s (``ConnectionError`` subclasses) propagate; `translate`
-then maps all of them alike.
+then maps all of them alike. A connection lost during an aiohttp request becomes a
+`BrokenResponse` naming the request's path and query (as botocore names the URL), so that the
+final error says which part of an upload failed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import http.client
 import re
 import ssl
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -36,6 +43,7 @@ from yarl import URL
 
 from ..._core.put_attrs import PLAIN, PutAttrs
 from ...meta import ObjectMeta
+from .._net.checksums import THREAD_FROM
 from . import _meta as s3meta
 from ._client import (
     Connection,
@@ -48,7 +56,15 @@ from ._client import (
     too_large,
 )
 from ._put_headers import attr_headers
-from ._sign import EMPTY_SHA256, UNSIGNED_PAYLOAD, Signer, Target, bucket_target, target
+from ._sign import (
+    EMPTY_SHA256,
+    UNSIGNED_PAYLOAD,
+    Signer,
+    Target,
+    bucket_target,
+    canonical_query,
+    target,
+)
 
 try:
     from .._net.h1 import BodyTooLarge, BrokenResponse, Pool
@@ -66,7 +82,7 @@ except ImportError:  # pragma: no cover - httptools missing: GETs go through aio
             self.size = size
 
 
-__all__ = ["MAX_LIST_PAGE", "FastConnection", "UnsendableCredential", "error_response"]
+__all__ = ["MAX_LIST_PAGE", "PIECE", "FastConnection", "UnsendableCredential", "error_response"]
 
 #: Statuses (and error codes) meaning "this bucket lives in another region", or elsewhere.
 _REDIRECTS = frozenset({301, 302, 307, 308})
@@ -80,6 +96,11 @@ _MAX_PUT_ANSWER = 1 << 20  # bytes read of a PUT's or HEAD's answer body
 #: The largest listing page read: 1,000 keys of 1,024 bytes, percent-encoded, with their
 #: details, take under 16 MiB.
 MAX_LIST_PAGE = 32 << 20
+#: A request body longer than this is handed to aiohttp in pieces of this size (see the module's
+#: notes): what is copied on the way is at most about one piece per connection.
+PIECE = 256 << 10
+
+Body = bytes | memoryview
 
 
 class UnsendableCredential(CredentialRetrievalError):  # type: ignore[misc]
@@ -95,7 +116,7 @@ class UnsendableCredential(CredentialRetrievalError):  # type: ignore[misc]
 
 
 class FastConnection(Connection):
-    """A `Connection` whose GET, HEAD and single-part PUT skip botocore.
+    """A `Connection` whose GET, HEAD, single-part PUT and UploadPart skip botocore.
 
     A redirect is never followed: S3's region answers (``x-amz-bucket-region``, or the
     ``Region`` of an error body) make the request signed again for that region and sent once
@@ -177,6 +198,27 @@ class FastConnection(Connection):
         headers |= attr_headers(attrs)
         await self._send("PUT", bucket, key, "PutObject", headers, data)
 
+    async def upload_part(
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        number: int,
+        data: bytes | memoryview,
+        *,
+        md5: bool = False,
+    ) -> str:
+        """Send part ``number`` of the multipart upload ``upload_id`` from ``data`` as it is
+        (no copy); its ETag. With ``md5`` the server checks a Content-MD5."""
+        headers = {"Content-MD5": await _hashed(content_md5, data)} if md5 else {}
+        query = canonical_query({"partNumber": str(number), "uploadId": upload_id})
+        found, _ = await self._send("PUT", bucket, key, "UploadPart", headers, data, query=query)
+        etag = found.get("ETag")
+        if not etag:
+            message = f"the answer to part {number} of the upload names no ETag"
+            raise refused("MissingETag", message, "UploadPart")
+        return etag
+
     async def head_meta(self, bucket: str, key: str) -> tuple[Object, ObjectMeta]:
         """HEAD the object, with everything its answer's headers say about it."""
         found, _ = await self._send("HEAD", bucket, key, "HeadObject", {})
@@ -225,24 +267,30 @@ class FastConnection(Connection):
         key: str,
         operation: str,
         headers: dict[str, str],
-        data: bytes | None = None,
+        data: Body | None = None,
         *,
         listing: bool = False,
+        query: str = "",
     ) -> tuple[Mapping[str, str], bytes]:
         """Sign and send one request; the response headers and body of a 2xx answer.
 
-        With ``listing``, the request is on the bucket and ``key`` is its query string.
+        With ``listing``, the request is on the bucket and ``key`` is its query string;
+        otherwise ``query`` (from `canonical_query`) goes with the object's path.
         """
         region = self._regions.get(bucket, self._region)
-        send = self._exchange
-        status, found, body = await send(method, bucket, key, region, headers, data, listing)
+
+        async def send(region: str) -> tuple[int, Mapping[str, str], bytes]:
+            where = self._target(bucket, key, listing, query)
+            return await self._exchange(method, where, region, headers, data, listing)
+
+        status, found, body = await send(region)
         if status < 300:
             return _answer(method, headers, status, found, body)
         parsed = error_response(status, found, body)
         moved = _region_of(status, found, parsed)
         if moved is not None and moved != region:  # S3's answer for a bucket in another region
             self._learn(bucket, moved)
-            status, found, body = await send(method, bucket, key, moved, headers, data, listing)
+            status, found, body = await send(moved)
             if status < 300:
                 return _answer(method, headers, status, found, body)
             parsed = error_response(status, found, body)
@@ -255,21 +303,24 @@ class FastConnection(Connection):
             self._regions.clear()
         self._regions[bucket] = region
 
+    def _target(self, bucket: str, key: str, listing: bool, query: str) -> Target:
+        if listing:
+            return bucket_target(self._endpoint, bucket, key, path_style=self._path_style)
+        where = target(self._endpoint, bucket, key, path_style=self._path_style)
+        if query:
+            where = Target(f"{where.url}?{query}", where.host, where.path, query)
+        return where
+
     async def _exchange(
         self,
         method: str,
-        bucket: str,
-        key: str,
+        where: Target,
         region: str,
         extra: dict[str, str],
-        data: bytes | None,
+        data: Body | None,
         listing: bool = False,
     ) -> tuple[int, Mapping[str, str], bytes]:
         """One signed request: (status, headers, body)."""
-        if listing:
-            where = bucket_target(self._endpoint, bucket, key, path_style=self._path_style)
-        else:
-            where = target(self._endpoint, bucket, key, path_style=self._path_style)
         headers = dict(extra)
         if self._anonymous:
             headers["Host"] = where.host
@@ -281,21 +332,31 @@ class FastConnection(Connection):
                 self._scheme, where.host, where.request_path, headers, max_body=limit
             )
             return answer.status, answer.headers, answer.body
-        async with self._session.request(
-            method, URL(where.url, encoded=True), headers=headers, data=data,
-            allow_redirects=False,
-        ) as response:  # fmt: skip
-            if method == "HEAD":
-                return response.status, response.headers, b""
-            body = await _read_capped(response, limit if method == "GET" else _MAX_PUT_ANSWER)
-            return response.status, response.headers, body
+        sent: Body | AsyncIterator[memoryview] | None = data
+        if data is not None and len(data) > PIECE:
+            headers["Content-Length"] = str(len(data))  # else aiohttp would send it chunked
+            sent = _pieces(data)
+        try:
+            async with self._session.request(
+                method, URL(where.url, encoded=True), headers=headers, data=sent,
+                allow_redirects=False,
+            ) as response:  # fmt: skip
+                if method == "HEAD":
+                    return response.status, response.headers, b""
+                capped = limit if method == "GET" else _MAX_PUT_ANSWER
+                return response.status, response.headers, await _read_capped(response, capped)
+        except aiohttp.ClientConnectionError as exc:
+            if isinstance(exc, asyncio.TimeoutError):
+                raise
+            what = f"{type(exc).__name__}: {exc} ({method} {where.request_path})"
+            raise BrokenResponse(what) from exc
 
     async def _sign(
         self,
         method: str,
         where: Target,
         headers: dict[str, str],
-        data: bytes | None,
+        data: Body | None,
         region: str,
     ) -> None:
         credentials = self.client._request_signer._credentials
@@ -308,7 +369,7 @@ class FastConnection(Connection):
         if data is None:
             payload = EMPTY_SHA256
         else:  # as botocore: the body's hash over plain HTTP, none needed over TLS
-            payload = UNSIGNED_PAYLOAD if self._https else hashlib.sha256(data).hexdigest()
+            payload = UNSIGNED_PAYLOAD if self._https else await _hashed(_sha256, data)
         signer = self._signers.get(region)
         if signer is None:
             if len(self._signers) > 16:
@@ -318,6 +379,24 @@ class FastConnection(Connection):
             method, where, headers, access_key=frozen.access_key, secret_key=frozen.secret_key,
             token=frozen.token, payload_hash=payload,
         )  # fmt: skip
+
+
+async def _pieces(data: Body) -> AsyncIterator[memoryview]:
+    view = memoryview(data)
+    for offset in range(0, len(view), PIECE):
+        yield view[offset : offset + PIECE]
+
+
+def _sha256(data: Body) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+async def _hashed(digest: Callable[[Body], str], data: Body) -> str:
+    """``digest(data)``, in a worker thread for a large body (hashlib releases the GIL), so
+    that the parts of an upload are hashed side by side and the event loop goes on."""
+    if len(data) >= THREAD_FROM:
+        return await asyncio.to_thread(digest, data)
+    return digest(data)
 
 
 async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:

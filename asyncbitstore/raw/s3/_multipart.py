@@ -5,10 +5,12 @@ Data of at most one part goes up in a single PUT. Longer data becomes a multipar
 and the next part is only taken from the data when a request slot is free, so an async iterable
 is read ahead by no more than what may be in flight: memory stays at about
 (``max_concurrency`` + 1) parts. Bytes-like data is cut into memoryview slices, never copied as a
-whole. Each part is retried on its own under the store's policy; the completion lists the parts
-in order with their ETags. If the producer fails, a part fails for good, or the caller is
-cancelled, the parts still in flight are cancelled and awaited, then the upload is aborted
-before the error propagates: S3 keeps neither an object nor the uploaded parts.
+whole; on the fast path (`FastConnection.upload_part`) a slice is sent as it is, with no copy
+(botocore's path copies a part when its request starts). Each part is retried on its own under
+the store's policy; the completion lists the parts in order with their ETags. If the producer
+fails, a part fails for good, or the caller is cancelled, the parts still in flight are
+cancelled and awaited, then the upload is aborted before the error propagates: S3 keeps neither
+an object nor the uploaded parts.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 from ..._core.data import BytesLike, PutData, chunks_of
 from ..._core.put_attrs import PutAttrs
 from ...errors import AlreadyExists
-from ._client import Connection, content_md5
+from ._client import Connection
 from ._put_headers import attr_kwargs, condition_kwargs
 
 __all__ = ["MAX_PARTS", "Uploader", "abort", "upload"]
@@ -197,19 +199,17 @@ async def _cancel(tasks: list[asyncio.Task[Any]]) -> None:
 
 
 async def _upload_part(store: Uploader, target: _Target, number: int, part: BytesLike) -> str:
-    # botocore takes bytes (or a file), not a memoryview: a slice is copied only once its
-    # request is on its way, so copies never outnumber the parts in flight.
-    body = part if isinstance(part, bytes) else bytes(part)
+    # The part goes to the connection as it is (a slice of the caller's bytes, or the stream's
+    # part buffer): the fast path sends it without a copy, botocore's copies it when it sends.
+    body = part if isinstance(part, (bytes, memoryview)) else memoryview(part)
     del part
-    kwargs = {"ContentMD5": content_md5(body)} if store.verify_etag else {}
-    response = await store.request(
+    md5 = store.verify_etag
+    etag: str = await store.request(
         target.uri, target.bucket, f"upload part {number}",
-        lambda c: c.client.upload_part(
-            Bucket=target.bucket, Key=target.key, UploadId=target.upload_id,
-            PartNumber=number, Body=body, **kwargs,
+        lambda c: c.upload_part(
+            target.bucket, target.key, target.upload_id, number, body, md5=md5
         ),
     )  # fmt: skip
-    etag: str = response["ETag"]
     return etag
 
 
