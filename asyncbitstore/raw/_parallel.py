@@ -5,9 +5,12 @@ request (a `Span` with ``total`` and ``version``); the rest of the object is the
 range through a ``fetch(first, last)`` callable that the backend pins to that version (S3
 sends ``If-Match``), so bytes of two versions are never joined.
 
-- `assemble` gathers every range into one buffer sized to the object: each range is copied
-  once, at its offset, and the buffer is handed out as `bytes` without a further copy, so a
-  `get` holds about the object plus the ranges in flight.
+- `assemble` gathers every range into one buffer sized to the object: each range is written
+  at its offset by a ``fetch_into(first, last, out)`` callable, ``out`` being the slice of the
+  buffer where those bytes belong (a backend that can receives the body straight into it), and
+  the buffer is handed out as `bytes` without a further copy, so a `get` holds about the
+  object. A failed or retried range may leave anything in its slice: the buffer is returned
+  only once every range was written whole, and dropped otherwise.
 - `read_ahead` yields the ranges in order while up to ``concurrency`` later ones are already
   being read: a stream's memory stays at about ``concurrency`` ranges.
 
@@ -26,10 +29,12 @@ from typing import Any
 from .._core.bulk import cancel_and_wait, map_list
 from ..errors import StoreNotAvailable
 
-__all__ = ["Fetch", "assemble", "in_chunks", "read_ahead", "spans"]
+__all__ = ["Fetch", "FetchInto", "assemble", "checked", "in_chunks", "read_ahead", "spans"]
 
 #: Reads bytes ``[first, last)`` of the pinned version.
 Fetch = Callable[[int, int], Coroutine[Any, Any, bytes]]
+#: Writes bytes ``[first, last)`` of the pinned version into its third argument, whole (or raises).
+FetchInto = Callable[[int, int, memoryview], Coroutine[Any, Any, None]]
 
 
 def spans(start: int, total: int, part: int) -> list[tuple[int, int]]:
@@ -37,7 +42,7 @@ def spans(start: int, total: int, part: int) -> list[tuple[int, int]]:
     return [(offset, min(offset + part, total)) for offset in range(start, total, part)]
 
 
-def _checked(store: object, uri: str, first: int, last: int, data: bytes) -> bytes:
+def checked(store: object, uri: str, first: int, last: int, data: bytes) -> bytes:
     """``data`` if it is exactly the range asked; a server answering otherwise is broken."""
     if len(data) != last - first:
         raise StoreNotAvailable(
@@ -57,10 +62,10 @@ async def assemble(
     *,
     part: int,
     concurrency: int,
-    fetch: Fetch,
+    fetch_into: FetchInto,
 ) -> bytes:
-    """The object of ``total`` bytes whose first bytes are ``head``, the rest read by ``fetch``
-    in ranges of ``part`` bytes, ``concurrency`` at a time, into one buffer."""
+    """The object of ``total`` bytes whose first bytes are ``head``, the rest written by
+    ``fetch_into`` in ranges of ``part`` bytes, ``concurrency`` at a time, into one buffer."""
     buffer = io.BytesIO()
     buffer.seek(total - 1)
     buffer.write(b"\0")  # the buffer now holds exactly `total` bytes
@@ -70,7 +75,9 @@ async def assemble(
 
         async def one(span: tuple[int, int]) -> None:
             first, last = span
-            view[first:last] = _checked(store, uri, first, last, await fetch(first, last))
+            # Released on the way out, so no late write can reach the buffer through it.
+            with view[first:last] as out:
+                await fetch_into(first, last, out)
 
         await map_list(one, spans(len(head), total, part), concurrency=concurrency)
     finally:
@@ -107,7 +114,7 @@ async def read_ahead(
             data = await task
             ahead.popleft()
             schedule()
-            yield _checked(store, uri, first, last, data)
+            yield checked(store, uri, first, last, data)
     finally:
         await cancel_and_wait([task for _, _, task in ahead])
 

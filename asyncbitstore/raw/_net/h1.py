@@ -13,6 +13,13 @@ is taken from the parser: one slice of the read when it comes with the head (the
 its pieces joined otherwise, which costs less than setting up the direct read. A chunked body
 is read through the parser in pieces and joined (bounded by ``max_body`` all the same).
 
+A request may name where its body goes (``into``, a writable view, say the slice of a larger
+buffer where one range of an object belongs): a 206 answer whose ``Content-Length`` is exactly
+the view's length is received straight into it, whatever its size, and the `Response` says so
+(``placed``, with an empty ``body``). Any other answer (an error, a 200, another length) is read
+as usual. The view may hold part of a body when the exchange fails: its bytes count only
+once a whole answer was placed.
+
 Only GET is spoken (a HEAD answer's framing differs, a PUT has a body to send): everything else
 stays on aiohttp. The rules that keep it as correct as aiohttp:
 
@@ -47,6 +54,7 @@ import httptools
 from multidict import CIMultiDict
 
 from .buffers import BodyBuffer as _Sink
+from .buffers import ViewSink
 
 __all__ = ["BodyTooLarge", "BrokenResponse", "ConnectFailed", "Pool", "Response"]
 
@@ -86,14 +94,20 @@ class _Stale(BrokenResponse):
 
 
 class Response:
-    """A complete answer: status, headers (case-insensitive) and the whole body."""
+    """A complete answer: status, headers (case-insensitive) and the whole body.
 
-    __slots__ = ("body", "headers", "status")
+    ``placed``: the body was received into the request's ``into`` view (``body`` is empty).
+    """
 
-    def __init__(self, status: int, headers: CIMultiDict[str], body: bytes) -> None:
+    __slots__ = ("body", "headers", "placed", "status")
+
+    def __init__(
+        self, status: int, headers: CIMultiDict[str], body: bytes, placed: bool = False
+    ) -> None:
         self.status = status
         self.headers = headers
         self.body = body
+        self.placed = placed
 
 
 class _Connection(asyncio.BufferedProtocol):
@@ -119,7 +133,9 @@ class _Connection(asyncio.BufferedProtocol):
         self._status = 0
         self._headers: list[tuple[str, str]] = []
         self._body: list[bytes] = []
-        self._sink: _Sink | None = None
+        self._sink: _Sink | ViewSink | None = None
+        self._into: memoryview | None = None  # where the current answer's body may go
+        self._placing = False  # the current answer's body goes into `_into`
         self._answered = False  # a byte of the current answer arrived
         self._complete = False  # the current answer is whole
         self._reused = False
@@ -181,11 +197,20 @@ class _Connection(asyncio.BufferedProtocol):
 
     def _read_direct(self) -> None:
         """Read the rest of a body of known length into its final buffer, past the parser."""
-        sink = self._sink = _Sink(self._expected)
+        self._sink = self._filled_sink()
+        self._spent = True
+
+    def _filled_sink(self) -> _Sink | ViewSink:
+        """The body's destination, holding the pieces the parser gave so far."""
+        if self._placing:
+            assert self._into is not None
+            sink: _Sink | ViewSink = ViewSink(self._into)
+        else:
+            sink = _Sink(self._expected)
         for piece in self._body:
             sink.write(piece)
         self._body = []
-        self._spent = True
+        return sink
 
     def eof_received(self) -> bool | None:
         return None  # close the transport: connection_lost follows
@@ -236,10 +261,15 @@ class _Connection(asyncio.BufferedProtocol):
             if not self._chunked:
                 self._refuse(BrokenResponse("the answer has neither Content-Length nor chunking"))
         elif length.isdigit():  # llhttp checks its form
-            if int(length) > self._bound:
-                self._refuse(BodyTooLarge(int(length)))
-            if not self._chunked and int(length) >= DIRECT_FROM:
-                self._expected = int(length)
+            size = int(length)
+            if size > self._bound:
+                self._refuse(BodyTooLarge(size))
+            if self._chunked:
+                return
+            into = self._into
+            self._placing = status == 206 and into is not None and size == into.nbytes
+            if self._placing or size >= DIRECT_FROM:
+                self._expected = size
                 self._keep_alive = self._parser.should_keep_alive()
 
     def on_body(self, body: bytes) -> None:
@@ -270,9 +300,15 @@ class _Connection(asyncio.BufferedProtocol):
         self.close()
 
     async def exchange(
-        self, request: bytes, *, reused: bool, max_body: int | None = None
+        self,
+        request: bytes,
+        *,
+        reused: bool,
+        max_body: int | None = None,
+        into: memoryview | None = None,
     ) -> Response:
-        """Send ``request`` and wait for the whole answer (the connection must be idle)."""
+        """Send ``request`` and wait for the whole answer (the connection must be idle); a
+        206 body of exactly ``into``'s length is received into ``into``."""
         transport = self._transport
         if transport is None or transport.is_closing():
             raise _Stale("the connection is closed") if reused else BrokenResponse("closed")
@@ -283,21 +319,25 @@ class _Connection(asyncio.BufferedProtocol):
         self._answered = self._complete = False
         self._error, self._head, self._size, self._expected = None, 0, 0, -1
         self._length, self._chunked = None, False
+        self._into, self._placing = into, False
         self._bound = self._max_body if max_body is None else min(max_body, self._max_body)
         self._reused = reused
         self._waiter = waiter = self._loop.create_future()
         transport.write(request)
         try:
             await waiter
+            sink = self._sink
+            if sink is None and self._placing:  # the whole body came with the head
+                sink = self._filled_sink()
         finally:
-            self._waiter = None
-        sink, self._sink = self._sink, None
+            # Whatever the outcome, no later read may write into the caller's view.
+            self._waiter, self._sink, self._into = None, None, None
         if sink is not None:  # read by now, so the transport holds no view of it
             body = sink.value()
         else:
             body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
         self._body = []
-        return Response(self._status, CIMultiDict(self._headers), body)
+        return Response(self._status, CIMultiDict(self._headers), body, self._placing)
 
     def close(self) -> None:
         """Close the connection (at once; ``lost`` completes when it is gone)."""
@@ -364,20 +404,26 @@ class Pool:
         headers: dict[str, str],
         *,
         max_body: int | None = None,
+        into: memoryview | None = None,
     ) -> Response:
         """GET ``path`` from ``host`` (the ``Host`` header, as signed) with ``headers``.
 
         ``headers`` must hold ``Host``; ``path`` must be percent-encoded (a query string
         included). ``max_body`` lowers the pool's bound on the body for this request.
+        ``into``: where a 206 answer's body of exactly ``into.nbytes`` bytes goes (the
+        answer is then ``placed``); it may hold part of a body if this raises.
 
         Raises:
             ValueError: a header or the path holds a line break, another control character,
-                or a character outside Latin-1 (nothing is sent).
+                or a character outside Latin-1, or ``into`` is read-only or not contiguous
+                (nothing is sent).
             BrokenResponse: no whole answer (the request may be sent again).
             ConnectFailed: no connection could be made.
             BodyTooLarge: the body is larger than ``max_body`` (nothing is returned).
         """
         request = _request_head(path, headers)
+        if into is not None and (into.readonly or not into.c_contiguous):
+            raise ValueError("into must be a writable, contiguous view")
         key = (scheme, host)
         idle = self._idle.get(key)
         while idle:
@@ -386,11 +432,11 @@ class Pool:
                 conn.close()
                 continue
             try:
-                return await self._exchange(key, conn, request, True, max_body)
+                return await self._exchange(key, conn, request, True, max_body, into)
             except _Stale:
                 break  # its siblings are likely stale too: the second try is on a new one
         conn = await self._connect(scheme, host)
-        return await self._exchange(key, conn, request, False, max_body)
+        return await self._exchange(key, conn, request, False, max_body, into)
 
     async def _exchange(
         self,
@@ -399,9 +445,10 @@ class Pool:
         request: bytes,
         reused: bool,
         max_body: int | None,
+        into: memoryview | None,
     ) -> Response:
         try:
-            response = await conn.exchange(request, reused=reused, max_body=max_body)
+            response = await conn.exchange(request, reused=reused, max_body=max_body, into=into)
         except BaseException:  # errors, cancellations, time limits: never reused
             conn.close()
             raise

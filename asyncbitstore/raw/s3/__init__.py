@@ -385,12 +385,36 @@ class S3Raw(SpannedRaw):
     ) -> bytes:
         """A ``Range`` GET with ``If-Match: version``: S3's 412 (or an answer of another
         ETag, or a 404) means the object was replaced or deleted."""
+        found = await self._pinned_get(uri, where, first, last, version, None)
+        assert not found.placed
+        return found.body
+
+    async def _pinned_range_into(
+        self, uri: str, where: Any, first: int, last: int, version: str, out: memoryview, /
+    ) -> None:
+        """`_pinned_range` into ``out``: the fast path receives the body straight into it; an
+        answer it could not place there (a 200, botocore's path) is copied in."""
+        found = await self._pinned_get(uri, where, first, last, version, out)
+        if not found.placed:
+            self._fill(uri, first, last, found.body, out)
+
+    async def _pinned_get(
+        self,
+        uri: str,
+        where: Any,
+        first: int,
+        last: int,
+        version: str,
+        out: memoryview | None,
+    ) -> Object:
+        """The answer to a pinned ``Range`` GET, its body that of ``[first, last)`` unless
+        it was placed whole in ``out``. Every attempt starts writing ``out`` from its start."""
         bucket, key = where
         byte_range = f"bytes={first}-{last - 1}"
 
-        async def fetch(conn: Connection) -> bytes:
+        async def fetch(conn: Connection) -> Object:
             try:
-                found = await conn.get(bucket, key, byte_range, if_match=version)
+                found = await conn.get(bucket, key, byte_range, if_match=version, into=out)
             except ClientError as exc:
                 code, status = error_code(exc)
                 if status == 412 or code == "PreconditionFailed":
@@ -399,9 +423,10 @@ class S3Raw(SpannedRaw):
             if found.etag and found.etag != version:  # a server that ignores If-Match
                 raise ObjectChanged(self, uri, version)
             if found.content_range is None:  # a 200: the server ignored the Range header
-                return found.body[first:last]
-            check_length(len(found.body), span_length(found.content_range, first, last))
-            return found.body
+                return dataclasses.replace(found, body=found.body[first:last])
+            received = found.size if found.placed else len(found.body)
+            check_length(received, span_length(found.content_range, first, last))
+            return found
 
         try:
             return await self._request(uri, bucket, "get_range", fetch)

@@ -101,6 +101,8 @@ class Object:
     encoding: str | None = None
     #: The object's user metadata (``x-amz-meta-*``, names without the prefix, lower case).
     metadata: Mapping[str, str] = field(default_factory=dict)
+    #: The body was received into the caller's ``into`` view (``body`` is then empty).
+    placed: bool = False
 
     def md5(self) -> str | None:
         """The MD5 the ETag gives, when it is one (single-part and not KMS or SSE-C encrypted)."""
@@ -166,10 +168,17 @@ class Connection:
         await self._stack.aclose()
 
     async def get(
-        self, bucket: str, key: str, byte_range: str | None = None, *, if_match: str | None = None
+        self,
+        bucket: str,
+        key: str,
+        byte_range: str | None = None,
+        *,
+        if_match: str | None = None,
+        into: memoryview | None = None,
     ) -> Object:
         """GET the object (or a ``Range``), reading the whole body; with ``if_match`` (an
-        ETag) only that version is served (another gives a 412)."""
+        ETag) only that version is served (another gives a 412). ``into`` is where the fast
+        path may receive the body; here it is never used (the answer is not ``placed``)."""
         kwargs = {"Range": byte_range} if byte_range else {}
         if if_match is not None:
             kwargs["IfMatch"] = if_match

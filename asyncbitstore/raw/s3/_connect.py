@@ -3,7 +3,8 @@
 The client never follows a redirect (see `_StayingSession`); botocore's own region redirector
 signs again for the region S3 names, and a redirect that names none is an error carrying its
 `Location`. With `Options.fast_path`, and no proxy in the way, the connection is a
-`FastConnection` (hand-signed GET, HEAD, single-part PUT and multipart parts); otherwise plain botocore.
+`FastConnection` (hand-signed GET, HEAD, single-part PUT and multipart parts); otherwise plain
+botocore.
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ final error says which part of an upload failed.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import http.client
 import re
@@ -171,18 +172,29 @@ class FastConnection(Connection):
         self._checked: tuple[str, str | None] | None = None  # the last credentials checked
 
     async def get(
-        self, bucket: str, key: str, byte_range: str | None = None, *, if_match: str | None = None
+        self,
+        bucket: str,
+        key: str,
+        byte_range: str | None = None,
+        *,
+        if_match: str | None = None,
+        into: memoryview | None = None,
     ) -> Object:
         """GET the object (or a ``Range``), reading the whole body; with ``if_match`` (an
-        ETag) only that version is served (another gives a 412)."""
+        ETag) only that version is served (another gives a 412). With ``into``, a 206 body
+        of exactly its length is received into it on the HTTP/1.1 client: the answer is then
+        ``placed`` (its ``body`` empty); ``into`` may hold part of a body if this raises."""
         headers = {"Range": byte_range} if byte_range else {}
         if if_match is not None:
             headers["If-Match"] = if_match
+        where = _Into(into) if into is not None and self._h1 is not None else None
         try:
-            found, body = await self._send("GET", bucket, key, "GetObject", headers)
+            found, body = await self._send("GET", bucket, key, "GetObject", headers, into=where)
         except BodyTooLarge as exc:
             raise too_large(exc.size, self.max_object_bytes) from None
-        return _object(found, body, whole=True)
+        placed = where is not None and where.placed
+        answer = _object(found, body, whole=not placed)
+        return dataclasses.replace(answer, placed=True) if placed else answer
 
     async def head(self, bucket: str, key: str) -> Object:
         """HEAD the object."""
@@ -271,17 +283,19 @@ class FastConnection(Connection):
         *,
         listing: bool = False,
         query: str = "",
+        into: _Into | None = None,
     ) -> tuple[Mapping[str, str], bytes]:
         """Sign and send one request; the response headers and body of a 2xx answer.
 
         With ``listing``, the request is on the bucket and ``key`` is its query string;
-        otherwise ``query`` (from `canonical_query`) goes with the object's path.
+        otherwise ``query`` (from `canonical_query`) goes with the object's path. With
+        ``into``, a GET's 206 body may be received into its view (see `get`).
         """
         region = self._regions.get(bucket, self._region)
 
         async def send(region: str) -> tuple[int, Mapping[str, str], bytes]:
             where = self._target(bucket, key, listing, query)
-            return await self._exchange(method, where, region, headers, data, listing)
+            return await self._exchange(method, where, region, headers, data, listing, into=into)
 
         status, found, body = await send(region)
         if status < 300:
@@ -319,8 +333,11 @@ class FastConnection(Connection):
         extra: dict[str, str],
         data: Body | None,
         listing: bool = False,
+        *,
+        into: _Into | None = None,
     ) -> tuple[int, Mapping[str, str], bytes]:
-        """One signed request: (status, headers, body)."""
+        """One signed request: (status, headers, body); ``into`` notes whether a GET's body
+        was placed in its view."""
         headers = dict(extra)
         if self._anonymous:
             headers["Host"] = where.host
@@ -328,9 +345,12 @@ class FastConnection(Connection):
             await self._sign(method, where, headers, data, region)
         limit = MAX_LIST_PAGE if listing else self.max_object_bytes
         if method == "GET" and self._h1 is not None:
+            view = into.view if into is not None else None
             answer = await self._h1.get(
-                self._scheme, where.host, where.request_path, headers, max_body=limit
+                self._scheme, where.host, where.request_path, headers, max_body=limit, into=view
             )
+            if into is not None:
+                into.placed = answer.placed
             return answer.status, answer.headers, answer.body
         sent: Body | AsyncIterator[memoryview] | None = data
         if data is not None and len(data) > PIECE:
@@ -397,6 +417,14 @@ async def _hashed(digest: Callable[[Body], str], data: Body) -> str:
     if len(data) >= THREAD_FROM:
         return await asyncio.to_thread(digest, data)
     return digest(data)
+
+
+@dataclasses.dataclass
+class _Into:
+    """Where a GET's body may be received, and whether the last answer's was."""
+
+    view: memoryview
+    placed: bool = False
 
 
 async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
