@@ -57,7 +57,9 @@ async def test_error_statuses_for_the_first_requests_are_retried_until_the_get_s
             assert await store.get(key) == data
     assert [r.injected for r in rules] == [2, 2, 2]
     assert proxy.faults == 6 and retries.retried == 6
-    assert [r.status for r in proxy.requests] == [500, 500, 503, 503, 429, 429, 200]
+    statuses = [r.status for r in proxy.requests]
+    # A whole read may start with a ranged GET, answered 206 with the whole small object.
+    assert statuses[:-1] == [500, 500, 503, 503, 429, 429] and statuses[-1] in (200, 206)
 
 
 @pytest.mark.parametrize("kind", [RESET, TRUNCATE, RESET_BODY])
