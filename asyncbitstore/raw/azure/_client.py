@@ -40,6 +40,9 @@ Credential = Any
 #: ``block_size`` when that is larger (`download_piece`), so that each range of a parallel
 #: read is one request; a ``stream``'s memory is bounded by this piece.
 DOWNLOAD_PIECE = 4 * 1024 * 1024
+#: The most bytes azure-core takes from aiohttp per read of an answer's body (its default,
+#: 4 KiB, costs a Python-level step per 4 KiB: most of a large download's CPU time).
+READ_BLOCK = 256 * 1024
 #: Request bodies larger than this go to aiohttp as a stream it sends in pieces (aiohttp warns
 #: that a larger `bytes` body might block the event loop, as its own limit is 1 MiB).
 STREAMED_BODY = 1024 * 1024
@@ -187,7 +190,9 @@ async def open_client(
 
     session = new_session(limit=max_connections)
     options: dict[str, Any] = {
-        "transport": _Transport(session=session, session_owner=False),
+        "transport": _Transport(
+            session=session, session_owner=False, connection_data_block_size=READ_BLOCK
+        ),
         "retry_total": 0,
         "max_single_get_size": download_piece(block_size),
         "max_chunk_get_size": download_piece(block_size),
