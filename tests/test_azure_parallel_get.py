@@ -284,3 +284,18 @@ async def test_a_parallel_get_holds_the_blob_and_its_ranges_in_flight(
     # The blob's buffer, and each range in flight at most three times over (received,
     # joined, being copied in): never a second blob.
     assert grown < size + 3 * concurrency * part, f"the get grew the peak by {grown} bytes"
+
+
+async def test_without_verification_damaged_ranges_are_not_checked(
+    proxy: FaultProxy, writer: AzureRaw, container: str
+) -> None:
+    data = os.urandom(PIECE + 2 * PART)
+    uri = f"az://{container}/loose"
+    await writer.put(uri, data)
+    async with _store(Counting, proxy, verify_checksums=False) as store:
+        proxy.inject(CORRUPT, first=1, methods={"GET"})
+        got = await store.get(uri)
+        proxy.inject(CORRUPT, first=1, methods={"GET"})
+        streamed = b"".join(await _stream(store, uri))
+    assert len(got) == len(streamed) == len(data)
+    assert got != data and streamed != data

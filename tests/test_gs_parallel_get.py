@@ -305,3 +305,18 @@ async def test_get_with_meta_reads_the_generation_it_names_in_ranges(
         before = len(proxy.requests)
         assert await store.get_if_changed(uri, meta) is None
         assert not _media(proxy, before)
+
+
+async def test_without_verification_damaged_ranges_are_not_checked(
+    proxy: FaultProxy, bucket: str
+) -> None:
+    data = os.urandom(3 * PART)
+    uri = f"gs://{bucket}/loose"
+    async with _store(Counting, proxy.url, verify_checksums=False) as store:
+        await store.put(uri, data)
+        proxy.inject(CORRUPT, first=1, path="generation=")
+        got = await store.get(uri)
+        proxy.inject(CORRUPT, first=1, path="generation=")
+        streamed = b"".join(await _stream(store, uri))
+    assert len(got) == len(streamed) == len(data)
+    assert got != data and streamed != data

@@ -359,12 +359,14 @@ class AzureRaw(SpannedRaw):
             chunks = self._stream_ranges(uri, (container, name), first, chunk_size)
         else:
             chunks = _rechunked(pieces, chunk_size)
-        digest = hashlib.md5(usedforsecurity=False)
+        checked = self.verify_checksums and props.content_settings.content_md5
+        digest = hashlib.md5(usedforsecurity=False) if checked else None
         async with contextlib.aclosing(chunks):
             async for chunk in chunks:
-                digest.update(chunk)
+                if digest is not None:
+                    digest.update(chunk)
                 yield chunk
-        if self._md5_differs(props, digest.digest()):
+        if digest is not None and self._md5_differs(props, digest.digest()):
             raise InvalidDataFound(self, uri, "the bytes streamed differ from the Content-MD5")
 
     def _parallel_stream(self, downloader: Any) -> bool:

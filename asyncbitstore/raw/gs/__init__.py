@@ -512,14 +512,15 @@ class GSRaw(SpannedRaw):
         finally:
             response.release()  # the rest of its body is not read: its connection closes
         first = Span(head, version=headers[_GENERATION], total=response.content_length)
-        digest = hashlib.md5(usedforsecurity=False)
+        digest = hashlib.md5(usedforsecurity=False) if self._checks_reads else None
         async with contextlib.aclosing(
             self._stream_ranges(uri, where, first, chunk_size)
         ) as chunks:
             async for chunk in chunks:
-                digest.update(chunk)
+                if digest is not None:
+                    digest.update(chunk)
                 yield chunk
-        reason = md5_mismatch(headers, digest.digest()) if self._checks_reads else None
+        reason = md5_mismatch(headers, digest.digest()) if digest is not None else None
         if reason is not None:  # every chunk is out: nothing can be read again
             raise InvalidDataFound(self, uri, f"{reason} once streamed")
 
