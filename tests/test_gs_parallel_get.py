@@ -25,7 +25,7 @@ import aiohttp
 import pytest
 
 from asyncbitstore import GSRaw, InvalidDataFound, ObjectChanged, Retry
-from tests.faults import CORRUPT, FaultProxy, Seen
+from tests.faults import CORRUPT, RESET_BODY, FaultProxy, Seen
 from tests.servers import FakeGCSServer
 
 pytestmark = pytest.mark.servers
@@ -320,3 +320,16 @@ async def test_without_verification_damaged_ranges_are_not_checked(
         streamed = b"".join(await _stream(store, uri))
     assert len(got) == len(streamed) == len(data)
     assert got != data and streamed != data
+
+
+async def test_a_stream_whose_first_answer_breaks_reads_it_all_as_ranges(
+    proxy: FaultProxy, bucket: str
+) -> None:
+    data = os.urandom(3 * PART)
+    uri = f"gs://{bucket}/broken"
+    async with _store(Counting, proxy.url) as store:
+        await store.put(uri, data)
+        cut = proxy.inject(RESET_BODY, first=1, keep=0.05, methods={"GET"})
+        assert b"".join(await _stream(store, uri)) == data
+        assert cut.injected == 1
+        assert [first for first, _, _ in store.pinned] == [0, PART, 2 * PART]
