@@ -9,12 +9,20 @@ machine hits both alike. Reported: median µs per blob over the rounds, and Azur
 as a ratio of obstore's (below 1: AzureRaw is faster). Azurite (Node.js) is the bottleneck
 for large blobs, so those ratios say more about the client's overhead when they are near 1.
 
+Then a ``get`` of one 64 MiB blob on loopback and through `_throttle`'s proxy at 40 MB/s per
+connection: AzureRaw as it is (parallel ranges of ``block_size``, 8 MiB, eight at a time),
+AzureRaw without its ``Content-MD5`` check (which the SDK does not make), AzureRaw with
+``parallel_threshold=None`` (one download, in the SDK's sequential 8 MiB pieces), the plain
+SDK (``download_blob(max_concurrency=8)`` with 8 MiB pieces) and obstore; rounds rotate the
+order, and times are given as ratios of AzureRaw's.
+
 Run: python benchmarks/azure.py [--rounds N] [--json out.json]
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 import uuid
@@ -22,6 +30,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from _common import Figure, arguments, measure, report
+from _large_get import THROTTLE_MBPS, Read, compare, show
+from _throttle import throttled
 
 # This file is named like the SDK's top-level package: `import azure` must not find it, so its
 # folder (first on the path of a script, and done with once `_common` is in) leaves the path.
@@ -29,15 +39,18 @@ sys.path.pop(0)
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import obstore
+from azure.storage.blob.aio import BlobServiceClient
 from obstore.store import AzureStore
 
 from asyncbitstore import AzureRaw
-from tests.servers import AZURITE_ACCOUNT, AZURITE_KEY, AzuriteServer
+from tests.servers import AZURITE_ACCOUNT, AZURITE_KEY, LOOPBACK, AzuriteServer
 
 #: (label, bytes per blob, blobs per round)
 SIZES = [("4 KiB", 4 << 10, 100), ("1 MiB", 1 << 20, 20), ("64 MiB", 64 << 20, 2)]
 
 Step = Callable[[], Awaitable[object]]
+PARALLEL = 64 << 20
+SDK_PIECE = 8 << 20
 
 
 def _cases(store: AzureRaw, ob: AzureStore, container: str) -> list[tuple[str, Step, Step, int]]:
@@ -70,16 +83,20 @@ def _cases(store: AzureRaw, ob: AzureStore, container: str) -> list[tuple[str, S
     return cases
 
 
-async def bench(server: AzuriteServer, rounds: int) -> list[tuple[Figure, Figure]]:
-    container = f"bench-{uuid.uuid4().hex[:8]}"
-    server.create_container(container)
-    ob = AzureStore(
+def _obstore(container: str, endpoint: str) -> AzureStore:
+    return AzureStore(
         container_name=container,
         account_name=AZURITE_ACCOUNT,
         account_key=AZURITE_KEY,
-        endpoint=server.url,
+        endpoint=endpoint,
         client_options={"allow_http": True},
     )
+
+
+async def bench(server: AzuriteServer, rounds: int) -> list[tuple[Figure, Figure]]:
+    container = f"bench-{uuid.uuid4().hex[:8]}"
+    server.create_container(container)
+    ob = _obstore(container, server.url)
     figures: list[tuple[Figure, Figure]] = []
     async with AzureRaw(AZURITE_KEY, account_url=server.url) as store:
         for case, ours, theirs, count in _cases(store, ob, container):
@@ -94,12 +111,69 @@ async def bench(server: AzuriteServer, rounds: int) -> list[tuple[Figure, Figure
     return figures
 
 
+async def parallel_get(server: AzuriteServer, rounds: int) -> dict[str, dict[str, float]]:
+    """Seconds per `get` of a `PARALLEL`-byte blob for each client, on each link."""
+    container = f"bench-{uuid.uuid4().hex[:8]}"
+    server.create_container(container)
+    key = "parallel"
+    async with AzureRaw(AZURITE_KEY, account_url=server.url) as store:
+        await store.put(f"az://{container}/{key}", os.urandom(1 << 20) * (PARALLEL >> 20))
+    table = {}
+    with throttled(f"http://{LOOPBACK}:{server.port}", THROTTLE_MBPS) as slow:
+        account = server.url.rsplit("/", 1)[1]
+        for link, url in (("loopback", server.url), (f"{THROTTLE_MBPS} MB/s", f"{slow}/{account}")):
+            ours = AzureRaw(AZURITE_KEY, account_url=url)
+            unchecked = AzureRaw(AZURITE_KEY, account_url=url, verify_checksums=False)
+            single = AzureRaw(AZURITE_KEY, account_url=url, parallel_threshold=None)
+            sdk = BlobServiceClient(
+                url, credential={"account_name": AZURITE_ACCOUNT, "account_key": AZURITE_KEY},
+                max_single_get_size=SDK_PIECE, max_chunk_get_size=SDK_PIECE,
+            )  # fmt: skip
+            ob = _obstore(container, url)
+
+            def raw(store: AzureRaw) -> Read:
+                async def read() -> int:
+                    return len(await store.get(f"az://{container}/{key}"))
+
+                return read
+
+            async def plain(sdk: BlobServiceClient = sdk) -> int:
+                download = await sdk.get_blob_client(container, key).download_blob(
+                    max_concurrency=8
+                )
+                return len(await download.readall())
+
+            async def theirs(ob: AzureStore = ob) -> int:
+                return len(await (await obstore.get_async(ob, key)).bytes_async())
+
+            clients = {
+                "AzureRaw (parallel ranges)": raw(ours),
+                "AzureRaw verify_checksums=False": raw(unchecked),
+                "AzureRaw parallel_threshold=None": raw(single),
+                "SDK download_blob, 8 MiB x 8": plain,
+                "obstore": theirs,
+            }
+            try:
+                times = await compare(clients, PARALLEL, rounds)
+            finally:
+                for store in (ours, unchecked, single):
+                    await store.aclose()
+                await sdk.close()
+            title = f"get of {PARALLEL >> 20} MiB on Azurite, {link}, medians of {rounds} rounds"
+            table[link] = show(title, times, PARALLEL)
+    return table
+
+
 def main() -> None:
     args = arguments(__doc__ or "")
     with AzuriteServer() as server:
         figures = asyncio.run(bench(server, args.rounds))
+        parallel = asyncio.run(parallel_get(server, args.rounds))
     title = f"AzureRaw vs obstore (baseline) on Azurite, medians of {args.rounds} rounds"
     report(title, [(mine, base, None) for mine, base in figures], args.json)
+    if args.json is not None:
+        path = args.json.with_name(args.json.stem + "_parallel.json")
+        path.write_text(json.dumps(parallel, indent=2))
 
 
 if __name__ == "__main__":

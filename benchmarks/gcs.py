@@ -5,9 +5,16 @@ so that drift in the server or the machine hits both alike. Reported: medians of
 of client CPU seconds per 1,000 objects (``time.process_time``: this process only, the server
 excluded). Target: GSRaw costs under 15 % more than the plain loop.
 
-Then one whole-object ``get`` of 256 MiB, in a process of its own (``tests/raw/_gcs_rss.py``):
-how much its peak resident memory grows, against the object's size. Target: at most 1.15×
-(the body lands in one buffer sized from ``Content-Length``).
+Then one whole-object ``get`` of 256 MiB, in a process of its own (``tests/raw/_gcs_rss.py``),
+read in one request (``parallel_threshold=None``): how much its peak resident memory grows,
+against the object's size. Target: at most 1.15× (the body lands in one buffer sized from
+``Content-Length``).
+
+Last, a ``get`` of one 64 MiB object: GSRaw as it is (parallel ranges of ``chunk_size``, 8 MiB,
+eight at a time) beside GSRaw with ``parallel_threshold=None`` (one request), on loopback and
+through `_throttle`'s proxy at 40 MB/s per connection; rounds rotate the order. (obstore is not
+measured: its GCS client uses the XML API, ``/bucket/object``, which fake-gcs-server answers 404
+here.)
 
 Run: python benchmarks/gcs.py [--rounds N] [--json out.json]
 """
@@ -26,6 +33,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from _common import arguments
+from _large_get import THROTTLE_MBPS, Read, compare, show
+from _throttle import throttled
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -40,6 +49,7 @@ CONCURRENCY = 32
 TARGET = 1.15
 LARGE = 256 << 20
 LARGE_TARGET = 1.15
+PARALLEL = 64 << 20
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -104,13 +114,46 @@ def large_get(server: FakeGCSServer) -> float:
     """Peak resident memory growth of one whole-object get of `LARGE` bytes, per byte."""
     warm, big = asyncio.run(_upload_large(server))
     probe = ROOT / "tests" / "raw" / "_gcs_rss.py"
+    single = json.dumps({"parallel_threshold": None})
     done = subprocess.run(
-        [sys.executable, str(probe), server.url, warm, big],
+        [sys.executable, str(probe), server.url, warm, big, single],
         env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, check=True,
     )  # fmt: skip
     size, grown = map(int, done.stdout.split())
     assert size == LARGE
     return grown / LARGE
+
+
+async def parallel_get(server: FakeGCSServer, rounds: int) -> dict[str, dict[str, float]]:
+    """Seconds per `get` of a `PARALLEL`-byte object: parallel ranges vs one request."""
+    bucket = f"bench-{uuid.uuid4().hex[:8]}"
+    server.create_bucket(bucket)
+    uri = f"gs://{bucket}/parallel"
+    async with GSRaw(api_root=server.url) as store:
+        await store.put(uri, os.urandom(1 << 20) * (PARALLEL >> 20))
+    table = {}
+    with throttled(server.url, THROTTLE_MBPS) as slow:
+        for link, root in (("loopback", server.url), (f"{THROTTLE_MBPS} MB/s", slow)):
+            stores = {
+                "GSRaw (parallel ranges)": GSRaw(api_root=root),
+                "GSRaw parallel_threshold=None": GSRaw(api_root=root, parallel_threshold=None),
+            }
+
+            def reader(store: GSRaw) -> Read:
+                async def read() -> int:
+                    return len(await store.get(uri))
+
+                return read
+
+            try:
+                clients = {name: reader(store) for name, store in stores.items()}
+                times = await compare(clients, PARALLEL, rounds)
+            finally:
+                for store in stores.values():
+                    await store.aclose()
+            title = f"get of {PARALLEL >> 20} MiB, {link}, medians of {rounds} rounds"
+            table[link] = show(title, times, PARALLEL)
+    return table
 
 
 def main() -> None:
@@ -119,6 +162,7 @@ def main() -> None:
     with FakeGCSServer() as server:
         figures = asyncio.run(bench(server, rounds))
         large = large_get(server)
+        parallel = asyncio.run(parallel_get(server, rounds))
     ours, plain = figures["GSRaw.get_many"], figures["plain loop"]
     cpu_ratio = ours["cpu_s_per_1000"] / plain["cpu_s_per_1000"]
     speed_ratio = plain["objects_per_s"] / ours["objects_per_s"]
@@ -135,6 +179,7 @@ def main() -> None:
             "cpu_ratio": cpu_ratio,
             "time_ratio": speed_ratio,
             "large_get_rss_per_byte": large,
+            "parallel_get": parallel,
         }
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(summary, indent=2))

@@ -65,6 +65,8 @@ __all__ = [
 DEFAULT_MAX_CONCURRENCY = 8
 #: The smallest object a `get` reads as parallel ranges.
 DEFAULT_PARALLEL_THRESHOLD = 32 << 20
+#: The largest object a parallel read assembles in memory (S3 makes it an option).
+ASSEMBLY_LIMIT = 5 << 30
 
 
 def check_str(uri: object) -> None:
@@ -182,6 +184,12 @@ class RawStore(Store):
         out[:] = _parallel.checked(self, self._shown(uri), first, last, data)
 
     @property
+    def _assembly_limit(self) -> int:
+        """The largest object `_assemble` builds in memory: a first answer naming a larger
+        total is refused before anything is allocated."""
+        return ASSEMBLY_LIMIT
+
+    @property
     def _range_concurrency(self) -> int:
         return self.max_concurrency
 
@@ -238,6 +246,14 @@ class RawStore(Store):
         """
         if first.total is None or first.total <= len(first.data):
             return first.data
+        limit = self._assembly_limit
+        if first.total > limit:
+            raise StoreNotAvailable(
+                self,
+                f"the object has {first.total} bytes, more than a get holds in memory "
+                f"({limit}); read it with stream() or local_path()",
+                uri=self._shown(uri),
+            )
         fetch_into = self._pinned_fetch_into(uri, where, first)
         part, concurrency = self._rest_plan(first.total, len(first.data))
         return await _parallel.assemble(

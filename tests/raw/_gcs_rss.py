@@ -1,13 +1,15 @@
 """Peak memory of one whole-object `GSRaw.get`, run in its own process.
 
-Usage: ``python tests/raw/_gcs_rss.py API_ROOT WARM_URI URI`` (the package imported is the one
-on ``PYTHONPATH``). Prints the object's size and how much the process's peak resident memory
-grew during the read, in bytes, after a warm-up read of ``WARM_URI`` (client, session, imports).
+Usage: ``python tests/raw/_gcs_rss.py API_ROOT WARM_URI URI [OPTIONS]`` (the package imported
+is the one on ``PYTHONPATH``; ``OPTIONS``, a JSON object of `GSRaw` keyword options). Prints the
+object's size and how much the process's peak resident memory grew during the read, in bytes,
+after a warm-up read of ``WARM_URI`` (client, session, imports).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 
 
@@ -20,10 +22,10 @@ def _peak() -> int:
     raise RuntimeError("no VmHWM in /proc/self/status")
 
 
-async def _main(api_root: str, warm: str, uri: str) -> None:
+async def _main(api_root: str, warm: str, uri: str, options: str = "{}") -> None:
     from asyncbitstore import GSRaw
 
-    async with GSRaw(api_root=api_root) as store:
+    async with GSRaw(api_root=api_root, **json.loads(options)) as store:
         await store.get(warm)
         before = _peak()
         data = await store.get(uri)
@@ -32,4 +34,4 @@ async def _main(api_root: str, warm: str, uri: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(_main(*sys.argv[1:4]))
+    asyncio.run(_main(*sys.argv[1:5]))

@@ -37,7 +37,8 @@ async def test_a_large_get_grows_memory_by_about_one_object(gcs_server: FakeGCSS
         await store.put(big, os.urandom(MiB) * (size // MiB))
         del store  # nothing of the upload is kept here
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    command = [sys.executable, str(PROBE), gcs_server.url, warm, big]
+    single = '{"parallel_threshold": null}'  # one request: a parallel read holds its ranges too
+    command = [sys.executable, str(PROBE), gcs_server.url, warm, big, single]
     done = await asyncio.to_thread(
         subprocess.run, command, env=env, capture_output=True, text=True, timeout=300
     )

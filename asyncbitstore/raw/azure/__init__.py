@@ -12,7 +12,7 @@ import base64
 import contextlib
 import hashlib
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from functools import partial
 from typing import Any, TypeVar
@@ -55,6 +55,7 @@ _MiB = 1024 * 1024
 _MAX_BLOCKS = 50_000
 _MAX_BLOCK_SIZE = 4000 * _MiB
 _COPY_POLL = (0.05, 2.0)  # first and longest wait between looks at a pending copy
+_MD5_DIFFERS = "the bytes read differ from the blob's Content-MD5"
 _SAS_PERMISSIONS = {"GET": "r", "HEAD": "r", "PUT": "cw", "DELETE": "d"}
 
 
@@ -88,8 +89,14 @@ class AzureRaw(SpannedRaw):
             large read. Default 8.
         parallel_threshold: a `get` (and `stream`, `local_path`) of a blob at least this many
             bytes reads it as ranges of ``block_size``, ``max_concurrency`` at a time, all
-            pinned to the version the first answer named; ``None`` reads every blob in one
-            request. Default 32 MiB.
+            pinned to the ETag the first answer named (``If-Match``: a blob replaced
+            meanwhile raises `ObjectChanged`); the ``Content-MD5`` check covers the whole blob
+            once assembled. While it is set, a `get` starts with a request for the first
+            ``block_size`` bytes: a smaller blob comes whole in that answer, one below the
+            threshold in one more request. ``None`` reads every blob as one download, which
+            the SDK asks in sequential pieces of ``block_size`` (4 MiB at least). A ``stream``
+            holds about one such piece, or ``max_concurrency`` ranges once they are read in
+            parallel. Default 32 MiB.
 
     A put is atomic: the blob is replaced only when the whole upload is committed, so a failed
     or cancelled put leaves the previous blob (or none). Blocks staged by a failed put are
@@ -210,20 +217,64 @@ class AzureRaw(SpannedRaw):
     # -- reads ----------------------------------------------------------------------------------
 
     async def _get_stored(self, uri: str) -> bytes:
+        """The whole blob, checked against its ``Content-MD5``.
+
+        With parallel reads on (``parallel_threshold``), the first request asks for the first
+        ``block_size`` bytes: a smaller blob comes whole in its answer, and a larger one is
+        read on with `_assemble`, every range pinned to the first answer's ETag.
+        """
         container, name = self._locate(uri)
-        return await self._do(uri, container, partial(self._read, container=container, name=name))
+        whole = partial(self._read, container=container, name=name)
+        if not self._ranged_reads:
+            return await self._do(uri, container, whole)
+        try:
+            head, props = await self._do(
+                uri, container, partial(self._read_first, container=container, name=name)
+            )
+        except InvalidRange:  # 416: an empty blob has no first byte to send
+            return await self._do(uri, container, whole)
+        total = range_total(props.content_range)
+        if total is None or total <= len(head):
+            return head
+        data = await self._assemble(uri, (container, name), Span(head, None, props.etag, total))
+        if await self._differs(props, data):
+            raise InvalidDataFound(self, uri, _MD5_DIFFERS)
+        return data
 
     async def _read(self, client: AzureClient, container: str, name: str) -> bytes:
         """The whole blob in one buffer of its size (its later pieces pinned to the first's
         ETag by the SDK), checked against its ``Content-MD5``."""
         downloader = await client.blob(container, name).download_blob(max_concurrency=1)
         data = await read_whole(downloader)
-        expected = downloader.properties.content_settings.content_md5
-        if self.verify_checksums and expected:
-            digest = (await md5_of(data)).digest()
-            if bytes(expected) != digest:
-                raise ChecksumMismatch("the bytes read differ from the blob's Content-MD5")
+        if await self._differs(downloader.properties, data):
+            raise ChecksumMismatch(_MD5_DIFFERS)  # read again under retry
         return data
+
+    async def _read_first(
+        self, client: AzureClient, container: str, name: str
+    ) -> tuple[bytes, Any]:
+        """The first `_first_part` bytes of the blob (one request) and the answer's properties;
+        when they are the whole blob, checked against its ``Content-MD5``."""
+        blob = client.blob(container, name)
+        downloader = await blob.download_blob(offset=0, length=self._first_part)
+        head = await read_whole(downloader)
+        props = downloader.properties
+        total = range_total(props.content_range)
+        if total is not None and total <= len(head) and await self._differs(props, head):
+            raise ChecksumMismatch(_MD5_DIFFERS)
+        return head, props
+
+    def _md5_differs(self, props: Any, md5: bytes) -> bool:
+        """Whether the checks are on and ``md5`` is not the ``Content-MD5`` in ``props``."""
+        expected = props.content_settings.content_md5
+        return self.verify_checksums and bool(expected) and bytes(expected) != md5
+
+    async def _differs(self, props: Any, data: bytes) -> bool:
+        """`_md5_differs` for ``data``, the whole blob of ``props`` (hashed only when checked,
+        off the event loop when large)."""
+        if not (self.verify_checksums and props.content_settings.content_md5):
+            return False
+        return self._md5_differs(props, (await md5_of(data)).digest())
 
     _frame_marks = True
     _pinned_ranges = True
@@ -279,23 +330,61 @@ class AzureRaw(SpannedRaw):
             condition = {"etag": etag, "match_condition": MatchConditions.IfNotModified}
         blob = client.blob(container, name)
         downloader = await blob.download_blob(offset=start, length=end - start, **condition)
-        data: bytes = await downloader.readall()
+        data = await read_whole(downloader)
         props = downloader.properties
         total = range_total(props.content_range)
         return Span.of(data, from_azure(props.metadata), props.etag or None, total)
 
     async def _stream_stored(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
-        """The blob in chunks of ``chunk_size``; the SDK fetches it in pieces of 4 MiB at
-        most, each pinned to the ETag of the first (a blob replaced meanwhile fails the
-        stream rather than mixing two versions)."""
+        """The blob in chunks of ``chunk_size``, checked against its ``Content-MD5`` after
+        the last. The SDK fetches it in pieces of ``block_size`` (4 MiB at least), each pinned
+        to the ETag of the first (a blob replaced meanwhile fails the stream rather than
+        mixing two versions).
+
+        A blob of at least ``parallel_threshold`` bytes is read that way only for its first
+        piece; the rest comes as ranges pinned to the same ETag, up to ``max_concurrency`` of
+        them read ahead of the consumer.
+        """
         container, name = self._locate(uri)
         check_chunk_size(chunk_size)
         downloader = await self._do(
             uri, container, lambda c: c.blob(container, name).download_blob()
         )
-        expected = downloader.properties.content_settings.content_md5
-        digest = hashlib.md5(usedforsecurity=False) if self.verify_checksums else None
-        buffer = bytearray()
+        props = downloader.properties
+        pieces = self._pieces(uri, container, downloader)
+        if self._parallel_stream(downloader):
+            async with contextlib.aclosing(pieces):
+                head = await anext(pieces, b"")  # the first answer's, already received
+            first = Span(head, None, props.etag, int(downloader.size))
+            chunks = self._stream_ranges(uri, (container, name), first, chunk_size)
+        else:
+            chunks = _rechunked(pieces, chunk_size)
+        checked = self.verify_checksums and props.content_settings.content_md5
+        digest = hashlib.md5(usedforsecurity=False) if checked else None
+        async with contextlib.aclosing(chunks):
+            async for chunk in chunks:
+                if digest is not None:
+                    digest.update(chunk)
+                yield chunk
+        if digest is not None and self._md5_differs(props, digest.digest()):
+            raise InvalidDataFound(self, uri, "the bytes streamed differ from the Content-MD5")
+
+    def _parallel_stream(self, downloader: Any) -> bool:
+        """Whether the rest of the blob a download began goes by pinned ranges."""
+        threshold, size = self.parallel_threshold, int(downloader.size)
+        return (
+            self._ranged_reads
+            and threshold is not None
+            and size >= threshold
+            and size > self._first_part
+            and bool(downloader.properties.etag)
+        )
+
+    async def _pieces(
+        self, uri: str, container: str, downloader: Any
+    ) -> AsyncGenerator[bytes, None]:
+        """The SDK's pieces of a download, its failures translated (and not retried: the
+        pieces before were handed out)."""
         pieces = downloader.chunks()
         while True:
             error: BaseException | None = None
@@ -311,17 +400,8 @@ class AzureRaw(SpannedRaw):
                     error = az_errors.exhausted(self, error, uri, 1)
                 raise error from cause
             if piece is None:
-                break
-            if digest is not None:
-                digest.update(piece)
-            buffer += piece
-            while len(buffer) >= chunk_size:
-                yield bytes(buffer[:chunk_size])
-                del buffer[:chunk_size]
-        if buffer:
-            yield bytes(buffer)
-        if digest is not None and expected and bytes(expected) != digest.digest():
-            raise InvalidDataFound(self, uri, "the bytes streamed differ from the Content-MD5")
+                return
+            yield piece
 
     async def _properties(self, uri: str) -> Any:
         container, name = self._locate(uri)
@@ -536,6 +616,21 @@ async def _list_page(
     page = await anext(pager, None)
     names = [] if page is None else [item.name async for item in page]
     return names, pager.continuation_token or None
+
+
+async def _rechunked(
+    pieces: AsyncGenerator[bytes, None], chunk_size: int
+) -> AsyncGenerator[bytes, None]:
+    """The bytes of ``pieces`` again, in chunks of ``chunk_size`` (the last one shorter)."""
+    buffer = bytearray()
+    async with contextlib.aclosing(pieces):
+        async for piece in pieces:
+            buffer += piece
+            while len(buffer) >= chunk_size:
+                yield bytes(buffer[:chunk_size])
+                del buffer[:chunk_size]
+    if buffer:
+        yield bytes(buffer)
 
 
 async def _chain(*heads_and_rest: Any) -> AsyncIterator[bytes]:

@@ -19,7 +19,15 @@ from ..._core.redact import guard_sdk_logs
 from .._net.aiohttp import new_session
 from .._net.buffers import BodyBuffer
 
-__all__ = ["ENV_VAR", "Access", "AzureClient", "Credential", "open_client", "read_whole"]
+__all__ = [
+    "ENV_VAR",
+    "Access",
+    "AzureClient",
+    "Credential",
+    "download_piece",
+    "open_client",
+    "read_whole",
+]
 
 #: The connection string a store given neither ``account_url`` nor ``connection_string`` uses.
 ENV_VAR = "AZURE_STORAGE_CONNECTION_STRING"
@@ -28,9 +36,13 @@ ENV_VAR = "AZURE_STORAGE_CONNECTION_STRING"
 #: and ``account_key``, an azure-core credential object, or None.
 Credential = Any
 
-#: Largest request body and largest download answer the SDK may make in one piece: a
-#: ``get``'s memory is the blob, but a ``stream``'s is bounded by these.
+#: The least bytes the SDK asks in one download request (its default piece). A store asks
+#: ``block_size`` when that is larger (`download_piece`), so that each range of a parallel
+#: read is one request; a ``stream``'s memory is bounded by this piece.
 DOWNLOAD_PIECE = 4 * 1024 * 1024
+#: The most bytes azure-core takes from aiohttp per read of an answer's body (its default,
+#: 4 KiB, costs a Python-level step per 4 KiB: most of a large download's CPU time).
+READ_BLOCK = 256 * 1024
 #: Request bodies larger than this go to aiohttp as a stream it sends in pieces (aiohttp warns
 #: that a larger `bytes` body might block the event loop, as its own limit is 1 MiB).
 STREAMED_BODY = 1024 * 1024
@@ -165,6 +177,11 @@ class _Transport(AioHttpTransport):  # type: ignore[misc]
         return data
 
 
+def download_piece(block_size: int) -> int:
+    """The most bytes one download request of the SDK asks, for a store of ``block_size``."""
+    return max(DOWNLOAD_PIECE, block_size)
+
+
 async def open_client(
     access: Access, *, max_connections: int, read_timeout: float | None, block_size: int
 ) -> AzureClient:
@@ -173,10 +190,12 @@ async def open_client(
 
     session = new_session(limit=max_connections)
     options: dict[str, Any] = {
-        "transport": _Transport(session=session, session_owner=False),
+        "transport": _Transport(
+            session=session, session_owner=False, connection_data_block_size=READ_BLOCK
+        ),
         "retry_total": 0,
-        "max_single_get_size": DOWNLOAD_PIECE,
-        "max_chunk_get_size": DOWNLOAD_PIECE,
+        "max_single_get_size": download_piece(block_size),
+        "max_chunk_get_size": download_piece(block_size),
         "max_single_put_size": block_size,
         "max_block_size": block_size,
     }

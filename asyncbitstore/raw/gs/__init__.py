@@ -31,6 +31,8 @@ from ..._core.renamed import NOT_GIVEN, renamed
 from ..._core.resources import LoopLocal
 from ...compression.content_encoding import (
     DEFAULT_MAX_DECODED,
+    UnknownCoding,
+    codings,
     decode_content,
     decode_content_stream,
     refuse_range,
@@ -103,8 +105,12 @@ class GSRaw(SpannedRaw):
             large read). Default 8.
         parallel_threshold: a `get` (and `stream`, `local_path`) of an object at least this
             many bytes reads it as ranges of ``chunk_size``, ``max_concurrency`` at a time, all
-            of the generation the first answer named; ``None`` reads every object in one
-            request. Default 32 MiB.
+            of the generation the first answer named (``generation=``: an object replaced
+            meanwhile raises `ObjectChanged`); ``None`` reads every object in one request.
+            While it is set, a `get` starts with a GET of the first ``chunk_size`` bytes: a
+            smaller object comes whole in that answer, one below the threshold in one more
+            request, and one stored with a ``Content-Encoding`` in one more plain request.
+            The md5 check covers the whole object once assembled. Default 32 MiB.
 
     Uploads are atomic: a failed or cancelled put leaves no object and keeps an older one.
     A bytes put is retried whole; an async iterable cannot be replayed, so a transient failure
@@ -258,11 +264,45 @@ class GSRaw(SpannedRaw):
         response = await client.get_media(bucket, name, generation=generation)
         async with response:
             data = await read_whole(response)
+        await self._check_whole(response.headers, data)
+        return data, response.headers
+
+    async def _check_whole(self, headers: Mapping[str, str], data: bytes) -> None:
+        """Raise `ChecksumMismatch` (read again under ``retry``) if ``data``, the whole object
+        as the answer with ``headers`` sent it, does not have its md5."""
         if self._checks_reads:
-            reason = md5_mismatch(response.headers, (await md5_of(data)).digest())
+            reason = md5_mismatch(headers, (await md5_of(data)).digest())
             if reason is not None:
                 raise ChecksumMismatch(reason)
-        return data, response.headers
+
+    async def _read_first(
+        self, client: GSClient, uri: str, bucket: str, name: str, generation: str | None = None
+    ) -> tuple[bytes, Mapping[str, str], int | None] | None:
+        """The answer to a GET of the object's first `_first_part` bytes: its body, its
+        headers, and the object's whole length when there is more to read (None: the body is
+        the whole object, checked against its md5). None for a part of an object stored with a
+        ``Content-Encoding``, whose body is left unread: such an object is read whole."""
+        part = self._first_part
+        response = await client.get_media(bucket, name, f"bytes=0-{part - 1}", generation)
+        async with response:
+            headers, expected, total = response.headers, None, None
+            if response.status == 206:  # a 200 is the whole object (the Range was ignored)
+                header = headers.get("Content-Range")
+                expected, total = (
+                    responses.span_length(header, 0, part),
+                    responses.range_total(header),
+                )
+                if total is None:
+                    raise TransientError("a partial answer that does not name the object's length")
+                if total > expected and _encoded(headers):
+                    return None
+            data = await read_whole(response)
+        if expected is not None:
+            responses.check_length(len(data), expected)
+        if total is not None and total > len(data):
+            return data, headers, total
+        await self._check_whole(headers, data)
+        return data, headers, None
 
     async def _as_stored(self, uri: str, data: bytes, headers: Mapping[str, str]) -> bytes:
         """``data`` with an encoding added on the way only undone (see `transport_only`)."""
@@ -315,11 +355,39 @@ class GSRaw(SpannedRaw):
                 total = responses.content_range(response)[1]
             return Span.of(data, gs_meta.user_metadata(headers), answered, total)
 
-    async def _get_answer(self, uri: str) -> tuple[bytes, Mapping[str, str]]:
+    async def _get_answer(
+        self, uri: str, generation: str | None = None
+    ) -> tuple[bytes, Mapping[str, str]]:
+        """The whole object as sent, checked against its md5, and the headers of the (first)
+        answer; of ``generation`` only, when given.
+
+        With parallel reads on (``parallel_threshold``), the first request asks for the first
+        ``chunk_size`` bytes: a smaller object comes whole in its answer, and a larger one is
+        read on with `_assemble`, every range pinned to the first answer's generation. An
+        object stored with a ``Content-Encoding`` is read again whole, as stored (its ranges
+        would be ranges of the encoded bytes, which GCS may also decode on the way).
+        """
         bucket, name = self._parse(uri)
-        return await self._do(
-            uri, partial(self._read, uri=uri, bucket=bucket, name=name), bucket=bucket
-        )
+        whole = partial(self._read, uri=uri, bucket=bucket, name=name, generation=generation)
+        if not self._ranged_reads:
+            return await self._do(uri, whole, bucket=bucket)
+        first = partial(self._read_first, uri=uri, bucket=bucket, name=name, generation=generation)
+        try:
+            answer = await self._do(uri, first, bucket=bucket)
+        except InvalidRange:  # 416: an empty object has no first byte to send
+            return await self._do(uri, whole, bucket=bucket)
+        if answer is None:
+            return await self._do(uri, whole, bucket=bucket)
+        head, headers, total = answer
+        if total is None:
+            return head, headers
+        span = Span(head, version=headers.get(_GENERATION), total=total)
+        data = await self._assemble(uri, (bucket, name), span)
+        if self._checks_reads:
+            reason = md5_mismatch(headers, (await md5_of(data)).digest())
+            if reason is not None:
+                raise InvalidDataFound(self, uri, reason)
+        return data, headers
 
     async def _get_stored(self, uri: str) -> bytes:
         return await self._as_stored(uri, *await self._get_answer(uri))
@@ -386,7 +454,12 @@ class GSRaw(SpannedRaw):
         """The object as it arrives (with ``decode``, its ``Content-Encoding`` undone; the
         md5 check covers the bytes as sent). A connection lost mid-way, or a chunk not
         complete within ``read_timeout``, is resumed at the next byte of the same object
-        generation, under the retry policy."""
+        generation, under the retry policy.
+
+        An object of at least ``parallel_threshold`` bytes stored with no encoding is read
+        that way only for its first ``chunk_size`` bytes; the rest comes as ranges of its
+        generation, up to ``max_concurrency`` of them read ahead of the consumer.
+        """
         bucket, name = self._parse(uri)
         check_chunk_size(chunk_size)
         response = await self._do(uri, lambda c: c.get_media(bucket, name), bucket=bucket)
@@ -395,9 +468,12 @@ class GSRaw(SpannedRaw):
             layer = headers.get("Content-Encoding")
         else:
             layer = transport_only(headers.get("Content-Encoding"), headers.get(_STORED_ENCODING))
-        chunks = self._resumed(uri, bucket, name, response, chunk_size)
-        if layer is not None:
-            chunks = decode_content_stream(self, uri, chunks, layer, chunk_size)
+        if self._parallel_stream(response):
+            chunks = self._stream_parts(uri, (bucket, name), response, chunk_size)
+        else:
+            chunks = self._resumed(uri, bucket, name, response, chunk_size)
+            if layer is not None:
+                chunks = decode_content_stream(self, uri, chunks, layer, chunk_size)
         try:
             async with contextlib.aclosing(chunks):
                 async for chunk in chunks:
@@ -407,6 +483,46 @@ class GSRaw(SpannedRaw):
 
     def _stream_content(self, uri: str, chunk_size: int) -> AsyncIterator[bytes]:
         return self._stream_stored(uri, chunk_size, decode=True)
+
+    def _parallel_stream(self, response: Any) -> bool:
+        """Whether the rest of the object a streamed answer began goes by pinned ranges."""
+        threshold, size = self.parallel_threshold, response.content_length
+        return (
+            self._ranged_reads
+            and threshold is not None
+            and size is not None
+            and size >= threshold
+            and size > self._first_part
+            and bool(response.headers.get(_GENERATION))
+            and not _encoded(response.headers)
+        )
+
+    async def _stream_parts(
+        self, uri: str, where: tuple[str, str], response: Any, chunk_size: int
+    ) -> AsyncGenerator[bytes, None]:
+        """The object whose whole answer ``response`` is: its first `_first_part` bytes read
+        from it, the rest as ranges of its generation; checked against its md5 at the end."""
+        headers = response.headers
+        try:
+            head = await responses.read_chunk(response.content, self._first_part, self.read_timeout)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            head = b""  # nothing was yielded yet: the ranges read it all, each under retry
+        finally:
+            response.release()  # the rest of its body is not read: its connection closes
+        first = Span(head, version=headers[_GENERATION], total=response.content_length)
+        digest = hashlib.md5(usedforsecurity=False) if self._checks_reads else None
+        async with contextlib.aclosing(
+            self._stream_ranges(uri, where, first, chunk_size)
+        ) as chunks:
+            async for chunk in chunks:
+                if digest is not None:
+                    digest.update(chunk)
+                yield chunk
+        reason = md5_mismatch(headers, digest.digest()) if digest is not None else None
+        if reason is not None:  # every chunk is out: nothing can be read again
+            raise InvalidDataFound(self, uri, f"{reason} once streamed")
 
     async def _resumed(
         self, uri: str, bucket: str, name: str, response: Any, chunk_size: int
@@ -464,7 +580,7 @@ class GSRaw(SpannedRaw):
         the bytes of exactly the generation it names, so the two always belong together."""
         meta = await self.head(uri)
         for _ in range(_GENERATION_TRIES - 1):
-            with contextlib.suppress(NotFoundInStore):  # that generation was just replaced
+            with contextlib.suppress(NotFoundInStore, ObjectChanged):  # just replaced
                 return await self._generation(uri, meta)
             meta = await self.head(uri)
         return await self._generation(uri, meta)
@@ -477,14 +593,12 @@ class GSRaw(SpannedRaw):
         meta = await self.head(uri)
         if meta.same_content_as(known):
             return None
-        with contextlib.suppress(NotFoundInStore):
+        with contextlib.suppress(NotFoundInStore, ObjectChanged):
             return await self._generation(uri, meta)
         return await self.get_with_meta(uri)
 
     async def _generation(self, uri: str, meta: ObjectMeta) -> tuple[bytes, ObjectMeta]:
-        bucket, name = self._parse(uri)
-        read = partial(self._read, uri=uri, bucket=bucket, name=name, generation=meta.version)
-        data, headers = await self._do(uri, read, bucket=bucket)
+        data, headers = await self._get_answer(uri, meta.version)
         data = await self._undo(uri, data, headers.get("Content-Encoding"))
         return await self._decoded(uri, data), meta
 
@@ -605,6 +719,17 @@ class GSRaw(SpannedRaw):
             if not page.get("nextPageToken"):
                 return
             params["pageToken"] = page["nextPageToken"]
+
+
+def _encoded(headers: Mapping[str, str]) -> bool:
+    """Whether an answer was sent, or its object is stored, with a ``Content-Encoding``."""
+    for value in (headers.get("Content-Encoding"), headers.get(_STORED_ENCODING)):
+        try:
+            if codings(value):
+                return True
+        except UnknownCoding:
+            return True
+    return False
 
 
 async def _resume(

@@ -240,6 +240,10 @@ class S3Raw(SpannedRaw):
     def _range_part(self) -> int:
         return self.part_size
 
+    @property
+    def _assembly_limit(self) -> int:
+        return self.max_object_bytes
+
     def _init_runtime(self) -> None:
         self._connections: LoopLocal[Connection] = LoopLocal(self._open, Connection.close)
         self._buckets: set[str] = set()  # known to exist (or not ours to inspect)
