@@ -111,19 +111,28 @@ async def test_a_crowded_folder_costs_a_few_pages_not_a_head_each(moto_server: A
     assert 2 <= proxy.count("GET") <= 3  # 1,000 keys a page
 
 
-async def test_a_sparse_folder_lists_up_to_its_budget_then_heads(moto_server: Any) -> None:
+async def test_a_sparse_folder_stops_listing_after_a_thin_page(moto_server: Any) -> None:
     url = str(moto_server.url)
     objects = {f"f/{i:04d}": i % 9 for i in range(300)}
     async with fresh_bucket(url) as (name, admin):
         await _put(admin, name, objects)
-        asked = [f"s3://{name}/f/{i:04d}" for i in range(0, 400, 5)]  # 80 keys, 20 missing
+        sparse = [f"s3://{name}/f/{i:04d}" for i in range(0, 400, 5)]  # 80 keys, 20 missing
+        dense = [f"s3://{name}/f/{i:04d}" for i in range(320)]
         async with FaultProxy(url) as proxy, S3Raw(KEYS, endpoint_url=proxy.url) as store:
-            store.list_page_size = 20
-            sizes = await store.size_many(asked)
-    assert sizes == {uri: objects.get(uri.split("/", 3)[3]) for uri in asked}
-    assert proxy.count("GET") == 4  # 80 keys are worth 4 pages
-    # 4 pages of 20 show the keys f/0000 to f/0079: the asked keys after them are HEADed.
-    assert _object_heads(proxy) == len(range(80, 400, 5))
+            store.list_page_size = 100
+            sizes = await store.size_many(sparse)
+            sparse_lists, sparse_heads = proxy.count("GET"), _object_heads(proxy)
+            proxy.requests.clear()
+            assert await store.size_many(dense) == {
+                u: objects.get(u[len(name) + 6 :]) for u in dense
+            }
+            dense_lists, dense_heads = proxy.count("GET"), _object_heads(proxy)
+    assert sizes == {uri: objects.get(uri.split("/", 3)[3]) for uri in sparse}
+    # The first page (f/0000 to f/0099) settled 20 asked keys, fewer than a page is worth:
+    # the listing stops there and the asked keys after it are HEADed.
+    assert (sparse_lists, sparse_heads) == (1, len(range(100, 400, 5)))
+    # Every page of the dense ask settles 100 keys: listed to the end, no HEAD.
+    assert (dense_lists, dense_heads) == (3, 0)
 
 
 @pytest.mark.parametrize("status", [403, 503])
@@ -147,7 +156,7 @@ async def test_a_missing_bucket_is_bucket_not_found_for_each_uri(moto_server: An
     url = str(moto_server.url)
     async with fresh_bucket(url) as (name, _):
         gone = f"{name}-missing"
-        asked = [f"s3://{gone}/d/{i}" for i in range(60)]
+        asked = [f"s3://{gone}/d/{i}" for i in range(70)]
         async with S3Raw(KEYS, endpoint_url=url, retry=ONCE) as store:
             with pytest.raises(BucketNotFound, match=gone):
                 await store.size_many(asked)
@@ -159,19 +168,19 @@ async def test_a_missing_bucket_is_bucket_not_found_for_each_uri(moto_server: An
 
 async def test_return_exceptions_keeps_each_failure_in_its_place(moto_server: Any) -> None:
     url = str(moto_server.url)
-    objects = {f"r/{i:03d}": 1 for i in range(55)}
+    objects = {f"r/{i:03d}": 1 for i in range(65)}
     async with fresh_bucket(url) as (name, admin):
         await _put(admin, name, objects)
         bad = f"s3://{name}/r/../x"
-        asked = [f"s3://{name}/r/{i:03d}" for i in range(60)] + [bad]
-        asked += [f"s3://{name}-missing/r/{i:03d}" for i in range(50)]
+        asked = [f"s3://{name}/r/{i:03d}" for i in range(70)] + [bad]
+        asked += [f"s3://{name}-missing/r/{i:03d}" for i in range(70)]
         async with S3Raw(KEYS, endpoint_url=url, retry=ONCE) as store:
             ours = await store.size_many(asked, return_exceptions=True)
             theirs = await _one_by_one(store, asked)
             with pytest.raises(InvalidURI):
-                await store.size_many([*asked[:60], bad])
+                await store.size_many([*asked[:70], bad])
     _same(ours, theirs)
-    assert isinstance(ours[bad], InvalidURI) and ours[f"s3://{name}/r/059"] is None
+    assert isinstance(ours[bad], InvalidURI) and ours[f"s3://{name}/r/069"] is None
 
 
 # -- a hostile server ----------------------------------------------------------------------------
@@ -212,7 +221,7 @@ def test_sizes_are_read_for_their_own_keys() -> None:
 @pytest.mark.parametrize("size", ["-1", "1e3"])
 async def test_a_listing_with_a_bad_size_leaves_the_keys_to_heads(size: str) -> None:
     contents = "".join(
-        f"<Contents><Key>d/{i:02d}</Key><Size>{size}</Size></Contents>" for i in range(60)
+        f"<Contents><Key>d/{i:02d}</Key><Size>{size}</Size></Contents>" for i in range(70)
     )
     page = _page(contents)
 
@@ -227,7 +236,7 @@ async def test_a_listing_with_a_bad_size_leaves_the_keys_to_heads(size: str) -> 
     async with Scripted(handler) as server:
         store = S3Raw(KEYS, endpoint_url=f"http://{server.authority}", retry=ONCE)
         async with store:
-            sizes = await store.size_many([f"s3://b/d/{i:02d}" for i in range(60)])
-    assert set(sizes.values()) == {7} and len(sizes) == 60
+            sizes = await store.size_many([f"s3://b/d/{i:02d}" for i in range(70)])
+    assert set(sizes.values()) == {7} and len(sizes) == 70
     methods = [head.split(b" ")[0] for head in server.requests]
-    assert methods.count(b"GET") == 1 and methods.count(b"HEAD") == 60
+    assert methods.count(b"GET") == 1 and methods.count(b"HEAD") == 70

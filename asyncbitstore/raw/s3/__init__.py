@@ -612,9 +612,10 @@ class S3Raw(SpannedRaw):
         the largest): each key's size is the ``<Size>`` the page shows (the stored size, as
         `size` gives it), and a key the listing went past without showing is missing (S3
         listings are strongly consistent). A key the listing could not settle (it failed, or
-        ran past its page budget: about one page per `_sizes.HEADS_PER_PAGE` asked keys) and
-        every other URI is HEADed, as `Store.size_many` does. A missing bucket raises (or,
-        with ``return_exceptions``, gives each of its URIs) `BucketNotFound`.
+        stopped after a page that settled fewer than `_sizes.HEADS_PER_PAGE` asked keys: a
+        sparse folder costs less in HEADs) and every other URI is HEADed, as
+        `Store.size_many` does. A missing bucket raises (or, with ``return_exceptions``, gives
+        each of its URIs) `BucketNotFound`.
 
         `head_many` stays one HEAD per URI: a listing has no content type or user metadata.
         """
@@ -634,9 +635,8 @@ class S3Raw(SpannedRaw):
                 )  # fmt: skip
                 return await self._request(where, bucket, "list", page)
 
-            budget = _sizes.page_budget(len(folder.keys), _sizes.HEADS_PER_PAGE)
             try:
-                settled = await _sizes.settle(folder, fetch, budget)
+                settled = await _sizes.settle(folder, fetch, _sizes.HEADS_PER_PAGE)
             except BucketNotFound:
                 for key in sorted(folder.keys):
                     uri = f"s3://{bucket}/{key}"
