@@ -151,21 +151,20 @@ class Heads(Ours):
     """``Ours``, with ``sizes`` asked one ``size`` (HEAD) per key."""
 
     async def sizes(self, keys: list[str]) -> int:
-        return await _gathered(
-            [self.store.size(f"s3://{BUCKET}/{key}") for key in keys], HEADS_IN_FLIGHT
-        )
+        return await _gathered(lambda key: self.store.size(f"s3://{BUCKET}/{key}"), keys)
 
 
-async def _gathered(calls: list[Any], limit: int) -> int:
-    """Await ``calls`` (coroutines), ``limit`` at a time; how many returned."""
-    slots = asyncio.Semaphore(limit)
+async def _gathered(ask: Callable[[str], Any], keys: list[str]) -> int:
+    """``await ask(key)`` for every key, `HEADS_IN_FLIGHT` at a time (each call made only once
+    it has a slot: obstore's requests start when called); how many returned."""
+    slots = asyncio.Semaphore(HEADS_IN_FLIGHT)
 
-    async def one(call: Any) -> None:
+    async def one(key: str) -> None:
         async with slots:
-            await call
+            await ask(key)
 
-    await asyncio.gather(*(one(call) for call in calls))
-    return len(calls)
+    await asyncio.gather(*(one(key) for key in keys))
+    return len(keys)
 
 
 class Obstore(Client):
@@ -194,9 +193,7 @@ class Obstore(Client):
         return count
 
     async def sizes(self, keys: list[str]) -> int:
-        return await _gathered(
-            [self.obstore.head_async(self.store, key) for key in keys], HEADS_IN_FLIGHT
-        )
+        return await _gathered(lambda key: self.obstore.head_async(self.store, key), keys)
 
 
 async def _work(
