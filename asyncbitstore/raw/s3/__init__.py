@@ -7,9 +7,10 @@ import dataclasses
 import functools
 import hashlib
 import re
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
+from ..._core.bulk import check_concurrency, map_list
 from ..._core.found import answers
 from ..._core.put_attrs import PLAIN, PutAttrs
 
@@ -42,11 +43,12 @@ from ...errors import (
 )
 from ...meta import ObjectMeta
 from ...retry import Retry, TransientError
+from ...store import UriSource
 from .._base import DEFAULT_MAX_CONCURRENCY, DEFAULT_PARALLEL_THRESHOLD, SpannedRaw
 from .._net.checksums import ChecksumMismatch, md5_of
 from .._net.responses import check_length, range_total, span_length
 from .._signing import check_sign
-from . import _copy, _multipart
+from . import _copy, _multipart, _sizes
 from ._client import (
     ANONYMOUS,
     DEFAULT_MAX_OBJECT_BYTES,
@@ -59,7 +61,7 @@ from ._client import (
 )
 from ._credentials import normalize_credentials, open_accepted, secrets_of
 from ._errors import error_code, exhausted, translate
-from ._list import list_page
+from ._list import Page, list_page
 from ._presign import presign
 
 __all__ = ["S3Raw"]
@@ -601,6 +603,67 @@ class S3Raw(SpannedRaw):
         except NotFoundInStore:
             await self._check_bucket(uri, bucket)
             raise
+
+    async def _size_many(
+        self, uris: UriSource, concurrency: int, progress: bool, return_exceptions: bool
+    ) -> dict[str, int | BaseException | None]:
+        """Sizes of many objects: a folder holding many of them is listed, the rest HEADed.
+
+        For a list or tuple of URIs without ``progress``, the URIs are grouped by bucket and
+        folder (the key up to its last ``/``). A folder with at least `_sizes.MIN_KEYS` asked
+        keys is listed one level deep (``ListObjectsV2``, delimiter ``/``, from just before its
+        smallest asked key, stopping once every asked key was shown or the listing is past
+        the largest): each key's size is the ``<Size>`` the page shows (the stored size, as
+        `size` gives it), and a key the listing went past without showing is missing (S3
+        listings are strongly consistent). A key the listing could not settle (it failed, or
+        stopped after a page that settled fewer than `_sizes.HEADS_PER_PAGE` asked keys: a
+        sparse folder costs less in HEADs) and every other URI is HEADed, as
+        `Store.size_many` does. A missing bucket raises (or, with ``return_exceptions``, gives
+        each of its URIs) `BucketNotFound`.
+
+        `head_many` stays one HEAD per URI: a listing has no content type or user metadata.
+        """
+        if progress or isinstance(uris, str) or not isinstance(uris, Sequence):
+            return await super()._size_many(uris, concurrency, progress, return_exceptions)
+        check_concurrency(concurrency)
+        folders, rest = _sizes.plan(uris, self._bucket_key, _sizes.MIN_KEYS)
+        found: dict[str, int | BaseException | None] = {}
+
+        async def list_folder(folder: _sizes.Folder) -> None:
+            bucket, where = folder.bucket, f"s3://{folder.bucket}/{folder.prefix}"
+
+            async def fetch(prefix: str, token: str | None, start: str | None) -> Page:
+                page = functools.partial(
+                    list_page, bucket=bucket, prefix=prefix, delimiter="/", token=token,
+                    max_keys=self.list_page_size, start_after=start, sizes=True,
+                )  # fmt: skip
+                return await self._request(where, bucket, "list", page)
+
+            try:
+                settled = await _sizes.settle(folder, fetch, _sizes.HEADS_PER_PAGE)
+            except BucketNotFound:
+                for key in sorted(folder.keys):
+                    uri = f"s3://{bucket}/{key}"
+                    if not return_exceptions:
+                        raise BucketNotFound(self, bucket, uri=uri) from None
+                    found[uri] = BucketNotFound(self, bucket, uri=uri)
+                return
+            except Exception:  # any failure leaves the keys to their HEADs
+                settled = _sizes.Settled(unsettled=folder.keys)
+            found.update((f"s3://{bucket}/{key}", n) for key, n in settled.sizes.items())
+            found.update((f"s3://{bucket}/{key}", None) for key in settled.missing)
+            rest.extend(f"s3://{bucket}/{key}" for key in settled.unsettled)
+
+        await map_list(list_folder, folders, concurrency=concurrency)
+        if rest:
+            found.update(await super()._size_many(rest, concurrency, False, return_exceptions))
+        return {uri: found[uri] for uri in uris}
+
+    def _bucket_key(self, uri: str) -> tuple[str, str] | None:
+        """A valid URI's bucket and key; None for anything else."""
+        if not isinstance(uri, str) or not self.is_valid(uri):
+            return None
+        return self._split(uri)
 
     async def _check_bucket(self, uri: str, bucket: str) -> None:
         """Raise `BucketNotFound` if a ``HeadBucket`` says ``bucket`` does not exist."""
