@@ -138,9 +138,11 @@ class S3Raw(SpannedRaw):
             many bytes reads it as ranges of ``part_size``, ``max_concurrency`` at a time, all
             pinned to the version the first answer named (``If-Match``: an object replaced
             meanwhile raises `ObjectChanged`); ``None`` reads every object in one request.
-            While it is set, such a read starts with a GET of the first ``part_size`` bytes:
-            a smaller object comes whole in that answer, one below the threshold in one more
-            request. Default 32 MiB.
+            While it is set, a `get` on the fast path starts with a plain GET whose body is
+            read only when shorter than the threshold (one request for such an object); a
+            longer one is refused from its announced length, unread, and read as ranges.
+            Botocore's path starts with a GET of the first ``part_size`` bytes instead (an
+            object below the threshold then takes one more request). Default 32 MiB.
         verify_checksums: check whole-object reads (``get`` and ``stream``) against the ETag
             when it is the body's MD5: 32 hex digits with no ``-N`` multipart suffix, on an
             object not encrypted with SSE-KMS or SSE-C. A ``get`` whose bytes do not match is
