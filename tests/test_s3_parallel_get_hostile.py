@@ -87,7 +87,8 @@ async def test_every_range_after_the_first_is_pinned_to_the_first_etag() -> None
     async with s3() as server, store(server) as raw:
         assert await raw.get(URI) == BODY
         assert b"".join([chunk async for chunk in raw.stream(URI)]) == BODY
-    first, *rest = server.requests[:3]
+    plain, first, *rest = server.requests[:4]  # the plain GET is refused: BODY is too large
+    assert not _RANGE.search(plain)
     assert not pinned(first)
     assert [_IF_MATCH.search(head)[1] for head in rest] == [ETAG.encode()] * 2  # type: ignore[index]
 
@@ -177,7 +178,10 @@ async def test_cancelling_the_read_ends_every_range_in_flight() -> None:
     async def hang(server: Scripted, reader: Any, writer: Any, n: int) -> None:
         while head := await server.head(reader):
             found = _RANGE.search(head)
-            assert found is not None
+            if found is None:  # the plain GET opening the read, refused for its length
+                writer.write(whole())
+                await writer.drain()
+                continue
             if pinned(head):
                 if sum(pinned(h) for h in server.requests) >= 2:
                     asked.set()

@@ -245,7 +245,7 @@ async def test_a_403_and_retried_503s_behave_alike_on_both_paths(
             assert await store.get(f"s3://{name}/k") == b"v"
     assert str(errors[0]) == str(errors[1]) and "AccessDenied" in str(errors[0])
     assert str(heads[0]) == str(heads[1]) and "access denied" in str(heads[0])
-    assert [r.status for r in proxy.requests][-6:] == [503, 503, 206, 503, 503, 206]
+    assert [r.status for r in proxy.requests][-6:] == [503, 503, 200, 503, 503, 206]
 
 
 # -- credentials, addressing, fallback ----------------------------------------------------------
@@ -317,7 +317,7 @@ async def test_a_redirect_without_a_region_is_an_error_and_the_bucket_stays_fast
             await store.get(f"s3://{name}/k")
         assert await store.get(f"s3://{name}/k") == b"elsewhere"
         assert await store.size(f"s3://{name}/k") == 9
-    assert [r.status for r in proxy.requests] == [301, 206, 200]  # a ranged GET, a HEAD
+    assert [r.status for r in proxy.requests] == [301, 200, 200]  # a plain GET, a HEAD
     assert _agents(proxy) == [False, False, False]  # one redirect does not move the bucket
 
 

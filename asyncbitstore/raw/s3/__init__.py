@@ -55,6 +55,7 @@ from ._client import (
     Connection,
     Object,
     Options,
+    Oversized,
     object_info,
     read_chunk,
     too_large,
@@ -137,9 +138,11 @@ class S3Raw(SpannedRaw):
             many bytes reads it as ranges of ``part_size``, ``max_concurrency`` at a time, all
             pinned to the version the first answer named (``If-Match``: an object replaced
             meanwhile raises `ObjectChanged`); ``None`` reads every object in one request.
-            While it is set, such a read starts with a GET of the first ``part_size`` bytes:
-            a smaller object comes whole in that answer, one below the threshold in one more
-            request. Default 32 MiB.
+            While it is set, a `get` on the fast path starts with a plain GET whose body is
+            read only when shorter than the threshold (one request for such an object); a
+            longer one is refused from its announced length, unread, and read as ranges.
+            Botocore's path starts with a GET of the first ``part_size`` bytes instead (an
+            object below the threshold then takes one more request). Default 32 MiB.
         verify_checksums: check whole-object reads (``get`` and ``stream``) against the ETag
             when it is the body's MD5: 32 hex digits with no ``-N`` multipart suffix, on an
             object not encrypted with SSE-KMS or SSE-C. A ``get`` whose bytes do not match is
@@ -329,9 +332,9 @@ class S3Raw(SpannedRaw):
         """The object, its bytes as stored checked against an MD5 ETag (a mismatch in one
         answer is read again).
 
-        With parallel reads on (``parallel_threshold``), the first request asks for the first
-        ``part_size`` bytes: a smaller object comes whole in its answer, and a larger one is
-        read on with `_assemble`, every range pinned to the first answer's ETag.
+        With parallel reads on (``parallel_threshold``), see `_first_answer`: an object that
+        does not come whole in it is read on with `_assemble`, every range pinned to the ETag
+        of the first ranged answer.
         """
         bucket, key = self._split(uri)
         if not self._ranged_reads:
@@ -351,15 +354,20 @@ class S3Raw(SpannedRaw):
         return whole
 
     def _fetch(
-        self, bucket: str, key: str, part: int | None
+        self, bucket: str, key: str, part: int | None, below: int | None = None
     ) -> Callable[[Connection], Awaitable[Object]]:
         """One GET (of the first ``part`` bytes, if given), checked against an MD5 ETag when
-        the answer holds the whole object."""
+        the answer holds the whole object. With ``below``, a connection that can refuse a
+        body unread (`Connection.plain_first`) sends a plain GET instead, which raises
+        `Oversized` for an object of ``below`` bytes or more."""
         check = self._checks_reads
         byte_range = f"bytes=0-{part - 1}" if part is not None else None
 
         async def fetch(conn: Connection) -> Object:
-            found = await conn.get(bucket, key, byte_range)
+            if below is not None and conn.plain_first:
+                found = await conn.get(bucket, key, below=below)
+            else:
+                found = await conn.get(bucket, key, byte_range)
             if part is not None and found.content_range is not None:
                 check_length(len(found.body), span_length(found.content_range, 0, part))
                 if range_total(found.content_range) != len(found.body):
@@ -373,14 +381,25 @@ class S3Raw(SpannedRaw):
         return fetch
 
     async def _first_answer(self, uri: str, bucket: str, key: str) -> tuple[Object, int | None]:
-        """The answer to a GET of the object's first `_first_part` bytes, and the object's
-        whole length when the answer names one (an empty object, of which S3 serves no
-        range, is read with a plain GET). The length is not bounded here: a stream reads
-        objects of any size."""
+        """The first answer of a whole-object read, and the object's whole length when the
+        answer is a range naming it.
+
+        On the fast path that is a plain GET whose body is read only when shorter than
+        ``parallel_threshold``: such an object comes whole in one request. A longer one (and
+        every object on botocore's path) is asked for its first `_first_part` bytes (an empty
+        object, of which S3 serves no range, is read with a plain GET). The length is not
+        bounded here beyond ``max_object_bytes`` on the fast path's plain GET.
+        """
+        below = self.parallel_threshold
         try:
-            found = await self._request(
-                uri, bucket, "get", self._fetch(bucket, key, self._first_part)
-            )
+            try:
+                found = await self._request(
+                    uri, bucket, "get", self._fetch(bucket, key, self._first_part, below)
+                )
+            except Oversized:  # refused unread: read as ranges from the start
+                found = await self._request(
+                    uri, bucket, "get", self._fetch(bucket, key, self._first_part)
+                )
         except InvalidRange:
             return await self._request(uri, bucket, "get", self._fetch(bucket, key, None)), None
         total = range_total(found.content_range) if found.content_range is not None else None

@@ -40,7 +40,7 @@ from ._put_headers import attr_kwargs, condition_kwargs
 
 __all__ = [
     "ANONYMOUS", "DEFAULT_MAX_OBJECT_BYTES", "Connection", "Credential", "Object", "Options",
-    "check_status", "content_md5", "encrypted_etag", "object_info", "read_chunk",
+    "Oversized", "check_status", "content_md5", "encrypted_etag", "object_info", "read_chunk",
     "redirect_refused", "too_large",
 ]  # fmt: skip
 
@@ -130,6 +130,15 @@ def too_large(size: int | None, limit: int) -> ClientError:
     return refused("ObjectTooLarge", message, "GetObject")
 
 
+class Oversized(Exception):
+    """A plain GET's answer announces at least the ``below`` bytes its caller would take in
+    one piece; its body was not read (``size``: the announced length, if there was one)."""
+
+    def __init__(self, size: int | None) -> None:
+        super().__init__(f"the object has {size if size is not None else 'more'} bytes")
+        self.size = size
+
+
 def refused(code: str, message: str, operation: str) -> ClientError:
     """A `ClientError` for an answer this client refuses to read although S3 sent it with
     status 200 (too large, not parseable), in the shape botocore gives its own errors."""
@@ -147,7 +156,12 @@ class Connection:
         client: the aiobotocore S3 client (for the operations without a method here).
         slots: taken around every request, body included; as many as the pool's connections.
         max_object_bytes: the largest object ``get`` reads whole.
+        plain_first: whether a whole-object read should start with a plain GET bounded by
+            ``below`` (see `get`) rather than a GET of its first range. Here it is not:
+            botocore's path keeps the ranged first request.
     """
+
+    plain_first = False
 
     def __init__(
         self,
@@ -175,10 +189,13 @@ class Connection:
         *,
         if_match: str | None = None,
         into: memoryview | None = None,
+        below: int | None = None,
     ) -> Object:
         """GET the object (or a ``Range``), reading the whole body; with ``if_match`` (an
         ETag) only that version is served (another gives a 412). ``into`` is where the fast
-        path may receive the body; here it is never used (the answer is not ``placed``)."""
+        path may receive the body; here it is never used (the answer is not ``placed``).
+        With ``below``, an answer announcing that many bytes or more raises `Oversized`
+        unread (one over ``max_object_bytes`` raises as usual)."""
         kwargs = {"Range": byte_range} if byte_range else {}
         if if_match is not None:
             kwargs["IfMatch"] = if_match
@@ -187,6 +204,8 @@ class Connection:
             size = response.get("ContentLength")
             if isinstance(size, int) and size > self.max_object_bytes:
                 raise too_large(size, self.max_object_bytes)
+            if isinstance(size, int) and below is not None and size >= below:
+                raise Oversized(size)
             _check_response(response, "GET", ranged=bool(byte_range))
             data = await body.read()
         return object_info(response, data)

@@ -49,6 +49,7 @@ from . import _meta as s3meta
 from ._client import (
     Connection,
     Object,
+    Oversized,
     check_status,
     content_md5,
     encrypted_etag,
@@ -171,6 +172,9 @@ class FastConnection(Connection):
         self._path_style = path_style
         self._checked: tuple[str, str | None] | None = None  # the last credentials checked
 
+    #: Both clients refuse a body over their bound from its announced length, unread.
+    plain_first = True
+
     async def get(
         self,
         bucket: str,
@@ -179,19 +183,28 @@ class FastConnection(Connection):
         *,
         if_match: str | None = None,
         into: memoryview | None = None,
+        below: int | None = None,
     ) -> Object:
         """GET the object (or a ``Range``), reading the whole body; with ``if_match`` (an
         ETag) only that version is served (another gives a 412). With ``into``, a 206 body
         of exactly its length is received into it on the HTTP/1.1 client: the answer is then
-        ``placed`` (its ``body`` empty); ``into`` may hold part of a body if this raises."""
+        ``placed`` (its ``body`` empty); ``into`` may hold part of a body if this raises.
+        With ``below``, a body of that many bytes or more raises `Oversized` (the connection
+        is dropped; a body that announces its length is not read at all)."""
         headers = {"Range": byte_range} if byte_range else {}
         if if_match is not None:
             headers["If-Match"] = if_match
         where = _Into(into) if into is not None and self._h1 is not None else None
+        limit = self.max_object_bytes if below is None else min(below - 1, self.max_object_bytes)
         try:
-            found, body = await self._send("GET", bucket, key, "GetObject", headers, into=where)
+            found, body = await self._send(
+                "GET", bucket, key, "GetObject", headers, into=where, limit=limit
+            )
         except BodyTooLarge as exc:
-            raise too_large(exc.size, self.max_object_bytes) from None
+            known = exc.size if exc.size is not None else limit + 1  # at least that many
+            if known > self.max_object_bytes:
+                raise too_large(exc.size, self.max_object_bytes) from None
+            raise Oversized(exc.size) from None
         placed = where is not None and where.placed
         answer = _object(found, body, whole=not placed)
         return dataclasses.replace(answer, placed=True) if placed else answer
@@ -284,18 +297,22 @@ class FastConnection(Connection):
         listing: bool = False,
         query: str = "",
         into: _Into | None = None,
+        limit: int | None = None,
     ) -> tuple[Mapping[str, str], bytes]:
         """Sign and send one request; the response headers and body of a 2xx answer.
 
         With ``listing``, the request is on the bucket and ``key`` is its query string;
         otherwise ``query`` (from `canonical_query`) goes with the object's path. With
-        ``into``, a GET's 206 body may be received into its view (see `get`).
+        ``into``, a GET's 206 body may be received into its view (see `get`). ``limit``
+        replaces ``max_object_bytes`` as the bound on a GET's body (`BodyTooLarge` above it).
         """
         region = self._regions.get(bucket, self._region)
 
         async def send(region: str) -> tuple[int, Mapping[str, str], bytes]:
             where = self._target(bucket, key, listing, query)
-            return await self._exchange(method, where, region, headers, data, listing, into=into)
+            return await self._exchange(
+                method, where, region, headers, data, listing, into=into, limit=limit
+            )
 
         status, found, body = await send(region)
         if status < 300:
@@ -335,15 +352,17 @@ class FastConnection(Connection):
         listing: bool = False,
         *,
         into: _Into | None = None,
+        limit: int | None = None,
     ) -> tuple[int, Mapping[str, str], bytes]:
         """One signed request: (status, headers, body); ``into`` notes whether a GET's body
-        was placed in its view."""
+        was placed in its view; ``limit`` as in `_send`."""
         headers = dict(extra)
         if self._anonymous:
             headers["Host"] = where.host
         else:
             await self._sign(method, where, headers, data, region)
-        limit = MAX_LIST_PAGE if listing else self.max_object_bytes
+        if limit is None:
+            limit = MAX_LIST_PAGE if listing else self.max_object_bytes
         if method == "GET" and self._h1 is not None:
             view = into.view if into is not None else None
             answer = await self._h1.get(
