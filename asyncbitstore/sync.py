@@ -44,7 +44,15 @@ import asyncio
 import builtins
 import contextlib
 import itertools
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Iterable, Iterator
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Iterable,
+    Iterator,
+    Sequence,
+)
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Generic, Protocol, TypeVar, cast
@@ -172,6 +180,10 @@ class SyncStore(Generic[S]):
     def get_range(self, uri: str, start: int, end: int) -> bytes:
         """Blocking `Store.get_range`: bytes ``[start, end)`` of the blob."""
         return self._run(self.store.get_range(uri, start, end), "get_range")
+
+    def get_ranges(self, uri: str, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+        """Blocking `Store.get_ranges`: one `bytes` per ``(start, end)`` pair, in order."""
+        return self._run(self.store.get_ranges(uri, ranges), "get_ranges")
 
     def exists(self, uri: str) -> bool:
         """Blocking `Store.exists`."""
