@@ -53,7 +53,7 @@ from .raw.file import FileRaw
 from .raw.memory import MemoryRaw
 from .retry import Retry
 from .stats import ChainStats, TierStats
-from .store import Store
+from .store import BulkOptions, Store, StreamOptions
 from .transfer import TransferResult, transfer
 from .wrappers import Fanout, Small
 
@@ -78,6 +78,7 @@ __all__ = [
     "AzureRaw",
     "BitstoreError",
     "BucketNotFound",
+    "BulkOptions",
     "ChainStats",
     "CircuitOpen",
     "Composite",
@@ -117,6 +118,7 @@ __all__ = [
     "StoreFull",
     "StoreNotAvailable",
     "StoreTimeout",
+    "StreamOptions",
     "TierStats",
     "TransferResult",
     "list_flat",

@@ -23,6 +23,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import Any, TypeVar, cast
 
+from ._core.bulk_api import Bulk
 from ._core.data import PutData, check_put_data
 from ._core.keys import DigestKeyed, HashKeys
 from ._core.pinning import LocalFile
@@ -393,25 +394,18 @@ class HashCache(CacheWrites, HashStore):  # type: ignore[misc]  # as _Keyed
         self._bounded = max_bytes is not None
         self._init_runtime()
 
-    async def _get_many(
-        self, uris: UriSource, concurrency: int, progress: bool, return_exceptions: bool
-    ) -> list[Fetched]:
+    async def _get_many(self, uris: UriSource, bulk: Bulk) -> list[Fetched]:
         """Many blobs, order kept; a bounded folder reads a list of keys in batches."""
         if self._bounded and not self.verify and isinstance(uris, (list, tuple)):
             try:
                 raw_uris = [self.prefix + self.key_of(uri) for uri in uris]
             except (TypeError, InvalidURI):
-                if not return_exceptions:
+                if not bulk.return_exceptions:
                     raise
                 # one key at a time below, so a bad key fails alone
             else:
-                return await self.raw.get_many(
-                    raw_uris,
-                    concurrency=concurrency,
-                    progress=progress,
-                    return_exceptions=return_exceptions,
-                )
-        return await super()._get_many(uris, concurrency, progress, return_exceptions)
+                return await self.raw._get_many(raw_uris, bulk)
+        return await super()._get_many(uris, bulk)
 
     def declines(self, uri: str, size: int) -> bool:
         """Whether the raw store says it would refuse ``size`` bytes for key ``uri``."""

@@ -55,9 +55,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from typing_extensions import Unpack
+
 from ._core import bulk as _bulk
-from ._core.bulk_api import OverItems, OverUris, StreamOverUris, typed_as
+from ._core.bulk_api import DEFAULT_CONCURRENCY as DEFAULT_CONCURRENCY
+from ._core.bulk_api import Bulk, OverItems, OverUris, StreamOverUris, typed_as
+from ._core.bulk_api import BulkOptions as BulkOptions  # public: the bulk keywords
 from ._core.bulk_api import PutItems as PutItems  # the bulk types keep their old import path
+from ._core.bulk_api import StreamOptions as StreamOptions
 from ._core.bulk_api import UriSource as UriSource
 from ._core.data import (
     DEFAULT_CHUNK_SIZE,
@@ -69,7 +74,6 @@ from ._core.data import (
 )
 from ._core.found import answers
 from ._core.pinning import LocalFile, pin
-from ._core.progress import progress_bar
 from ._core.put_attrs import PLAIN, PutAttrs, attrs_hook, attrs_keywords, put_attrs
 from ._core.ranges import DEFAULT_RANGES_CONCURRENCY, read_ranges
 from ._core.temp import temporary_copy
@@ -80,9 +84,7 @@ from .freshness import FRESH, CopyRecord, CopyState
 from .meta import ObjectMeta
 from .stats import ChainStats
 
-__all__ = ["DEFAULT_CONCURRENCY", "Store"]
-
-DEFAULT_CONCURRENCY = 64
+__all__ = ["DEFAULT_CONCURRENCY", "BulkOptions", "Store", "StreamOptions"]
 
 T = TypeVar("T")
 
@@ -416,122 +418,69 @@ class Store(abc.ABC):
         except NotFoundInStore:
             return None
 
-    def _fetcher(self, return_exceptions: bool) -> Callable[[str], Awaitable[Fetched]]:
-        """What the bulk reads call per URI: ``None`` on a miss, and the error too if asked."""
-        return _bulk.capture(self._get_or_none) if return_exceptions else self._get_or_none
-
     @typed_as[
         OverUris[builtins.list[bytes | None], builtins.list[Fetched], builtins.list[Fetched]]
     ]()
     async def get_many(
-        self,
-        uris: UriSource,
-        *,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        progress: bool = False,
-        return_exceptions: bool = False,
+        self, uris: UriSource, **options: Unpack[BulkOptions]
     ) -> builtins.list[bytes | None] | builtins.list[Fetched]:
         """Fetch many blobs; the result keeps the order of ``uris``, ``None`` for a missing blob.
 
-        At most ``concurrency`` fetches run at once. Stores that read a batch faster than one
-        blob at a time override `_get_many`.
-
-        Args:
-            uris: the URIs: any iterable or async iterable of them.
-            concurrency: fetches in flight at most.
-            progress: show a progress bar (failed fetches count as done).
-            return_exceptions: put a failed fetch's exception in its place and carry on with
-                the others; without it, any error other than a missing blob cancels the
-                remaining fetches and propagates. Cancellation, ``KeyboardInterrupt`` and
-                ``SystemExit`` always propagate.
+        With ``return_exceptions``, a failed fetch's exception takes its place in the list.
+        Stores that read a batch faster than one blob at a time override `_get_many`. The
+        keywords are those of [`BulkOptions`][asyncbitstore.BulkOptions].
         """
-        return await self._get_many(uris, concurrency, progress, return_exceptions)
+        return await self._get_many(uris, Bulk.of("get_many", options))
 
-    async def _get_many(
-        self, uris: UriSource, concurrency: int, progress: bool, return_exceptions: bool
-    ) -> builtins.list[Fetched]:
-        """The work of `get_many`, with its arguments as given."""
+    async def _get_many(self, uris: UriSource, bulk: Bulk) -> builtins.list[Fetched]:
+        """The work of `get_many`, with its options checked."""
         if isinstance(uris, AsyncIterable):
-            return [
-                data
-                async for _, data in self.iter_get(
-                    uris,
-                    concurrency=concurrency,
-                    ordered=True,
-                    progress=progress,
-                    return_exceptions=return_exceptions,
-                )
-            ]
+            fetched = self.iter_get(
+                uris,
+                concurrency=bulk.concurrency,
+                ordered=True,
+                progress=bulk.progress,
+                return_exceptions=bulk.return_exceptions,
+            )
+            return [data async for _, data in fetched]
         if isinstance(uris, (str, bytes)):
             raise TypeError("uris must be an iterable of URIs, not a single str")
         items = uris if isinstance(uris, Sequence) else list(uris)
-        bar = progress_bar(progress, items, "get")
-        try:
-            return await _bulk.map_list(
-                self._fetcher(return_exceptions), items, concurrency=concurrency, progress=bar
-            )
-        finally:
-            if bar is not None:
-                bar.close()
+        with bulk.bar(items, "get") as bar:
+            fetch = bulk.attempt(self._get_or_none)
+            return await _bulk.map_list(fetch, items, concurrency=bulk.concurrency, progress=bar)
 
     @typed_as[StreamOverUris[bytes | None, Fetched]]()
     async def iter_get(
-        self,
-        uris: UriSource,
-        *,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        ordered: bool = False,
-        progress: bool = False,
-        return_exceptions: bool = False,
+        self, uris: UriSource, **options: Unpack[StreamOptions]
     ) -> AsyncIterator[tuple[str, Fetched]]:
         """Yield ``(uri, data or None)`` as fetches finish (or in input order with ``ordered``).
 
         ``uris`` may be endless: at most ``concurrency`` fetches are in flight and at most about
         ``2 * concurrency`` results wait for the consumer, whose pace sets the producer's.
         Wrap in ``contextlib.aclosing`` to cancel pending fetches promptly when stopping early.
-
-        Args:
-            uris: the URIs: any iterable or async iterable of them, endless ones included.
-            concurrency: fetches in flight at most.
-            ordered: yield in the order of ``uris`` rather than as fetches finish.
-            progress: show a progress bar (failed fetches count as done).
-            return_exceptions: yield ``(uri, exception)`` for a failed fetch and carry on;
-                without it, the first error other than a missing blob cancels the pending
-                fetches and propagates. Cancellation, ``KeyboardInterrupt`` and ``SystemExit``
-                always propagate.
+        With ``return_exceptions``, a failed fetch yields ``(uri, exception)``. The keywords
+        are those of [`StreamOptions`][asyncbitstore.StreamOptions].
         """
-        bar = progress_bar(progress, uris, "get")
-        pairs = _bulk.imap(
-            self._fetcher(return_exceptions),
-            uris,
-            concurrency=concurrency,
-            ordered=ordered,
-            progress=bar,
-        )
-        try:
+        ordered = options.pop("ordered", False)
+        bulk = Bulk.of("iter_get", options)
+        with bulk.bar(uris, "get") as bar:
+            pairs = _bulk.imap(
+                bulk.attempt(self._get_or_none),
+                uris,
+                concurrency=bulk.concurrency,
+                ordered=ordered,
+                progress=bar,
+            )
             async with contextlib.aclosing(pairs):  # closing us closes it: workers stop now
                 async for pair in pairs:
                     yield pair
-        finally:
-            if bar is not None:
-                bar.close()
 
     @typed_as[OverItems[int, Failures, int | Failures]]()
-    async def put_many(
-        self,
-        items: PutItems,
-        *,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        progress: bool = False,
-        return_exceptions: bool = False,
-    ) -> int | dict[str, BaseException]:
-        """Store many ``(uri, data)`` pairs.
+    async def put_many(self, items: PutItems, **options: Unpack[BulkOptions]) -> int | Failures:
+        """Store many ``(uri, data)`` pairs, given by any iterable or async iterable.
 
-        Args:
-            items: the pairs: any iterable or async iterable of them.
-            concurrency: writes in flight at most.
-            progress: show a progress bar (failed writes count as done).
-            return_exceptions: carry on past failed writes and return them instead of the count.
+        The keywords are those of [`BulkOptions`][asyncbitstore.BulkOptions].
 
         Returns:
             How many pairs were written; with ``return_exceptions``, ``{uri: exception}`` for the
@@ -542,155 +491,92 @@ class Store(abc.ABC):
         async def put_pair(pair: tuple[str, PutData]) -> None:
             await self.put(pair[0], pair[1])
 
-        if not return_exceptions:
-            return await self._drain(put_pair, items, concurrency, progress, "put")
-        return await self._drain_failures(
-            put_pair, lambda pair: pair[0], items, concurrency, progress, "put"
-        )
+        bulk = Bulk.of("put_many", options)
+        return await self._drain_or_failures(put_pair, lambda pair: pair[0], items, bulk, "put")
 
     @typed_as[OverUris[dict[str, bool], Checked, Checked]]()
     async def exists_many(
-        self,
-        uris: UriSource,
-        *,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        progress: bool = False,
-        return_exceptions: bool = False,
-    ) -> dict[str, bool] | dict[str, bool | BaseException]:
+        self, uris: UriSource, **options: Unpack[BulkOptions]
+    ) -> dict[str, bool] | Checked:
         """``{uri: exists}`` for every URI.
 
-        Args:
-            uris: the URIs: any iterable or async iterable of them.
-            concurrency: checks in flight at most.
-            progress: show a progress bar (failed checks count as done).
-            return_exceptions: a failed check's exception stands in place of its answer and
-                the others carry on; without it, the first failure propagates.
+        With ``return_exceptions``, a failed check's exception stands in place of its answer.
+        The keywords are those of [`BulkOptions`][asyncbitstore.BulkOptions].
         """
-        return await self._answer_many(
-            self.exists, uris, concurrency, progress, return_exceptions, "exists"
-        )
+        return await self._answer_many(self.exists, uris, Bulk.of("exists_many", options), "exists")
 
     @typed_as[OverUris[int, Failures, int | Failures]]()
-    async def delete_many(
-        self,
-        uris: UriSource,
-        *,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        progress: bool = False,
-        return_exceptions: bool = False,
-    ) -> int | dict[str, BaseException]:
+    async def delete_many(self, uris: UriSource, **options: Unpack[BulkOptions]) -> int | Failures:
         """Delete many blobs (missing ones are fine).
 
-        Args:
-            uris: the URIs: any iterable or async iterable of them.
-            concurrency: deletes in flight at most.
-            progress: show a progress bar (failed deletes count as done).
-            return_exceptions: carry on past failed deletes and return them instead of the
-                count.
+        The keywords are those of [`BulkOptions`][asyncbitstore.BulkOptions].
 
         Returns:
             How many URIs were processed; with ``return_exceptions``, ``{uri: exception}`` for
             the deletes that failed (empty when all went well).
         """
-        if not return_exceptions:
-            return await self._drain(self.delete, uris, concurrency, progress, "delete")
-        return await self._drain_failures(
-            self.delete, lambda uri: uri, uris, concurrency, progress, "delete"
-        )
+        bulk = Bulk.of("delete_many", options)
+        return await self._drain_or_failures(self.delete, lambda uri: uri, uris, bulk, "delete")
 
     @typed_as[OverUris[dict[str, int | None], Sized, Sized]]()
     async def size_many(
-        self,
-        uris: UriSource,
-        *,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        progress: bool = False,
-        return_exceptions: bool = False,
-    ) -> dict[str, int | None] | dict[str, int | BaseException | None]:
+        self, uris: UriSource, **options: Unpack[BulkOptions]
+    ) -> dict[str, int | None] | Sized:
         """``{uri: size}`` for every URI: the stored size `size` gives, ``None`` for a miss.
 
-        Stores that can answer a batch at once override `_size_many`.
-
-        Args:
-            uris: the URIs: any iterable or async iterable of them.
-            concurrency: lookups in flight at most.
-            progress: show a progress bar (failed lookups count as done).
-            return_exceptions: a failed lookup's exception stands in place of its size and
-                the others carry on; without it, the first failure other than a missing blob
-                cancels the remaining lookups and propagates.
+        Where only sizes are wanted this can cost less than `head_many`: stores that answer a
+        batch at once override `_size_many` (S3 lists a folder that holds many of the URIs).
+        With ``return_exceptions``, a failed lookup's exception stands in place of its size.
+        The keywords are those of [`BulkOptions`][asyncbitstore.BulkOptions].
         """
-        return await self._size_many(uris, concurrency, progress, return_exceptions)
+        return await self._size_many(uris, Bulk.of("size_many", options))
 
-    async def _size_many(
-        self, uris: UriSource, concurrency: int, progress: bool, return_exceptions: bool
-    ) -> dict[str, int | BaseException | None]:
-        """The work of `size_many`, with its arguments as given: `size` per URI."""
-        return await self._answer_many(
-            _none_if_missing(self.size), uris, concurrency, progress, return_exceptions, "size"
-        )
+    async def _size_many(self, uris: UriSource, bulk: Bulk) -> Sized:
+        """The work of `size_many`: `size` per URI."""
+        return await self._answer_many(_none_if_missing(self.size), uris, bulk, "size")
 
     @typed_as[OverUris[dict[str, ObjectMeta | None], Headed, Headed]]()
     async def head_many(
-        self,
-        uris: UriSource,
-        *,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        progress: bool = False,
-        return_exceptions: bool = False,
-    ) -> dict[str, ObjectMeta | None] | dict[str, ObjectMeta | BaseException | None]:
+        self, uris: UriSource, **options: Unpack[BulkOptions]
+    ) -> dict[str, ObjectMeta | None] | Headed:
         """``{uri: meta}`` for every URI: the `ObjectMeta` `head` gives, ``None`` for a miss.
 
-        Stores that can answer a batch at once override `_head_many`.
-
-        Args:
-            uris: the URIs: any iterable or async iterable of them.
-            concurrency: lookups in flight at most.
-            progress: show a progress bar (failed lookups count as done).
-            return_exceptions: a failed lookup's exception stands in place of its meta and
-                the others carry on; without it, the first failure other than a missing blob
-                cancels the remaining lookups and propagates.
+        With ``return_exceptions``, a failed lookup's exception stands in place of its meta.
+        The keywords are those of [`BulkOptions`][asyncbitstore.BulkOptions].
         """
-        return await self._head_many(uris, concurrency, progress, return_exceptions)
+        return await self._head_many(uris, Bulk.of("head_many", options))
 
-    async def _head_many(
-        self, uris: UriSource, concurrency: int, progress: bool, return_exceptions: bool
-    ) -> dict[str, ObjectMeta | BaseException | None]:
-        """The work of `head_many`, with its arguments as given: `head` per URI."""
-        return await self._answer_many(
-            _none_if_missing(self.head), uris, concurrency, progress, return_exceptions, "head"
-        )
+    async def _head_many(self, uris: UriSource, bulk: Bulk) -> Headed:
+        """The work of `head_many`: `head` per URI, unless a store reads a batch at once."""
+        return await self._answer_many(_none_if_missing(self.head), uris, bulk, "head")
 
     async def _answer_many(
-        self,
-        ask: Callable[[str], Awaitable[T]],
-        uris: UriSource,
-        concurrency: int,
-        progress: bool,
-        return_exceptions: bool,
-        description: str,
+        self, ask: Callable[[str], Awaitable[T]], uris: UriSource, bulk: Bulk, description: str
     ) -> dict[str, T | BaseException]:
         """``{uri: await ask(uri)}`` through `_drain`; with ``return_exceptions``, a failed
         call's exception is its answer."""
         answers: dict[str, T | BaseException] = {}
-        attempt = _bulk.capture(ask) if return_exceptions else ask
+        attempt = bulk.attempt(ask)
 
         async def one(uri: str) -> None:
             answers[uri] = await attempt(uri)
 
-        await self._drain(one, uris, concurrency, progress, description)
+        await self._drain(one, uris, bulk, description)
         return answers
 
-    async def _drain_failures(
+    async def _drain_or_failures(
         self,
         fn: Callable[[Any], Awaitable[object]],
         uri_of: Callable[[Any], str],
         items: Any,
-        concurrency: int,
-        progress: bool,
+        bulk: Bulk,
         description: str,
-    ) -> dict[str, BaseException]:
-        """`_drain` that carries on past failures and returns them by URI."""
-        failures: dict[str, BaseException] = {}
+    ) -> int | Failures:
+        """`_drain`; with ``return_exceptions``, carry on past failures and return them by the
+        URI ``uri_of`` gives for the item instead of the count."""
+        if not bulk.return_exceptions:
+            return await self._drain(fn, items, bulk, description)
+        failures: Failures = {}
         attempt = _bulk.capture(fn)
 
         async def one(item: Any) -> None:
@@ -698,18 +584,13 @@ class Store(abc.ABC):
             if isinstance(outcome, BaseException):
                 failures[uri_of(item)] = outcome
 
-        await self._drain(one, items, concurrency, progress, description)
+        await self._drain(one, items, bulk, description)
         return failures
 
-    async def _drain(
-        self, fn: Any, items: Any, concurrency: int, progress: bool, description: str
-    ) -> int:
-        bar = progress_bar(progress, items, description)
-        try:
-            return await _bulk.drain(fn, items, concurrency=concurrency, progress=bar)
-        finally:
-            if bar is not None:
-                bar.close()
+    async def _drain(self, fn: Any, items: Any, bulk: Bulk, description: str) -> int:
+        """Apply ``fn`` to every item under ``bulk``'s bound and bar; return the count."""
+        with bulk.bar(items, description) as bar:
+            return await _bulk.drain(fn, items, concurrency=bulk.concurrency, progress=bar)
 
     # -- capabilities: defaults that stores override where they differ --------------------
 
@@ -908,7 +789,7 @@ class Store(abc.ABC):
         async def put_pair(pair: tuple[str, Any]) -> None:
             await self.put(pair[0], _dump_json(pair[1], sort_keys))
 
-        return await self._drain(put_pair, items, concurrency, progress, "put")
+        return await self._drain(put_pair, items, Bulk(concurrency, progress), "put")
 
     # -- lifecycle ------------------------------------------------------------------------------
 

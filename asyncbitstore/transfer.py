@@ -58,6 +58,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ._core.bulk import check_concurrency
+from ._core.bulk_api import Bulk
 from ._core.data import DEFAULT_CHUNK_SIZE, check_chunk_size
 from ._core.put_attrs import put_attrs
 from .compression.store_io import check_options, stored_option
@@ -169,7 +170,7 @@ async def transfer(
                 result.errors[src_uri] = exc
             logger.warning("transfer of %s to %s failed: %s", src_uri, dst_uri, exc)
 
-    await src._drain(copy_one, items, concurrency, progress, "transfer")
+    await src._drain(copy_one, items, Bulk(concurrency, progress), "transfer")
     return result
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from asyncbitstore import BucketNotFound, InvalidURI, Retry, S3Raw, Store
+from asyncbitstore._core.bulk_api import Bulk
 from asyncbitstore.raw.s3._list import parse_page
 from tests.contract.targets_s3 import fresh_bucket
 from tests.faults import STATUS, FaultProxy
@@ -42,7 +43,7 @@ async def _put(admin: Any, bucket: str, objects: dict[str, int]) -> None:
 
 async def _one_by_one(store: S3Raw, uris: list[str]) -> dict[str, Any]:
     """What `Store.size_many` answers: one `size` per URI."""
-    return await Store._size_many(store, uris, 16, False, True)
+    return await Store._size_many(store, uris, Bulk(concurrency=16, return_exceptions=True))
 
 
 def _object_heads(proxy: FaultProxy) -> int:

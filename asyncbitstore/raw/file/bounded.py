@@ -22,7 +22,6 @@ use is not recorded again, so a hot set of blobs costs no index writes at all.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import os
 import time
@@ -30,7 +29,8 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, BinaryIO, TypeVar
 
-from ..._core.bulk import capture, check_concurrency, map_list
+from ..._core.bulk import capture, map_list
+from ..._core.bulk_api import Bulk
 from ..._core.checks import non_negative_int
 from ..._core.data import Capped, PutData, check_chunk_size
 from ..._core.pinning import LocalFile
@@ -208,9 +208,7 @@ class BoundedFileRaw(PrefixedRaw):
         self._used(name)
         return data
 
-    async def _get_many(
-        self, uris: UriSource, concurrency: int, progress: bool, return_exceptions: bool
-    ) -> list[Fetched]:
+    async def _get_many(self, uris: UriSource, bulk: Bulk) -> list[Fetched]:
         """Many blobs, order kept, ``None`` for a missing one; each hit counts as a use.
 
         A list of URIs is read in batches, one worker-thread job per batch rather than one
@@ -218,22 +216,22 @@ class BoundedFileRaw(PrefixedRaw):
         ``return_exceptions``, a batch that fails is read again one blob at a time, so each
         error lands on its own URI.
         """
-        if progress or isinstance(uris, str) or not isinstance(uris, Sequence):
-            return await super()._get_many(uris, concurrency, progress, return_exceptions)
+        if bulk.progress or isinstance(uris, str) or not isinstance(uris, Sequence):
+            return await super()._get_many(uris, bulk)
         try:
             paths = [self._path(uri) for uri in uris]
         except (TypeError, InvalidURI):
-            if not return_exceptions:
+            if not bulk.return_exceptions:
                 raise
-            return await super()._get_many(uris, concurrency, progress, return_exceptions)
-        size = min(64, check_concurrency(concurrency))
+            return await super()._get_many(uris, bulk)
+        size = min(64, bulk.concurrency)
         submit = self.raw._batcher.submit
         found: list[Fetched] = []
         pending: deque[asyncio.Future[list[bytes | None]]] = deque()
 
         async def collect() -> None:
             batch = uris[len(found) : len(found) + size]
-            found.extend(await self._batch(batch, pending.popleft(), return_exceptions))
+            found.extend(await self._batch(batch, pending.popleft(), bulk.return_exceptions))
 
         try:
             for start in range(0, len(paths), size):
@@ -246,7 +244,7 @@ class BoundedFileRaw(PrefixedRaw):
         finally:
             for future in pending:
                 future.cancel()
-        decoded = capture(decode) if return_exceptions else decode
+        decoded = bulk.attempt(decode)
         for index, ((name, _), data) in enumerate(zip(paths, found, strict=True)):
             if isinstance(data, bytes):
                 self._used(name)
@@ -323,39 +321,33 @@ class BoundedFileRaw(PrefixedRaw):
         return stat_meta(found, attrs)
 
     async def _size_many(
-        self, uris: UriSource, concurrency: int, progress: bool, return_exceptions: bool
+        self, uris: UriSource, bulk: Bulk
     ) -> dict[str, int | BaseException | None]:
         """Sizes of many blobs; a list of URIs is looked up in batches (see `_stat_many`)."""
-        answers = functools.partial(self._by_status, _size, super()._size_many)
-        return await answers(uris, concurrency, progress, return_exceptions)
+        return await self._by_status(_size, super()._size_many, uris, bulk)
 
     async def _head_many(
-        self, uris: UriSource, concurrency: int, progress: bool, return_exceptions: bool
+        self, uris: UriSource, bulk: Bulk
     ) -> dict[str, ObjectMeta | BaseException | None]:
         """Metas of many blobs; a list of URIs is looked up in batches (see `_stat_many`)."""
-        answers = functools.partial(self._by_status, stat_meta, super()._head_many)
-        return await answers(uris, concurrency, progress, return_exceptions)
+        return await self._by_status(stat_meta, super()._head_many, uris, bulk)
 
     async def _by_status(
         self,
         answer: Callable[[os.stat_result], T],
-        otherwise: Callable[
-            [UriSource, int, bool, bool], Awaitable[dict[str, T | BaseException | None]]
-        ],
+        otherwise: Callable[[UriSource, Bulk], Awaitable[dict[str, T | BaseException | None]]],
         uris: UriSource,
-        concurrency: int,
-        progress: bool,
-        return_exceptions: bool,
+        bulk: Bulk,
     ) -> dict[str, T | BaseException | None]:
         """``{uri: answer(status)}`` from `_stat_many`, or, for input it does not batch, what
         ``otherwise`` (the one-at-a-time lookup) answers."""
-        found = await self._stat_many(uris, concurrency, progress, return_exceptions)
+        found = await self._stat_many(uris, bulk)
         if found is None:
-            return await otherwise(uris, concurrency, progress, return_exceptions)
+            return await otherwise(uris, bulk)
         return {uri: answer(st) if isinstance(st, os.stat_result) else st for uri, st in found}
 
     async def _stat_many(
-        self, uris: UriSource, concurrency: int, progress: bool, return_exceptions: bool
+        self, uris: UriSource, bulk: Bulk
     ) -> list[tuple[str, os.stat_result | BaseException | None]] | None:
         """``(uri, status or None)`` for a list of URIs, None for any other input.
 
@@ -363,16 +355,16 @@ class BoundedFileRaw(PrefixedRaw):
         thread at a time. A batch that fails is looked up again one URI at a time, so the
         error is raised (or, with ``return_exceptions``, kept) for its own URI.
         """
-        if progress or isinstance(uris, str) or not isinstance(uris, Sequence):
+        if bulk.progress or isinstance(uris, str) or not isinstance(uris, Sequence):
             return None
         try:
             paths = [self._path(uri)[1] for uri in uris]
         except (TypeError, InvalidURI):
-            if not return_exceptions:
+            if not bulk.return_exceptions:
                 raise
             return None  # one URI at a time, so a bad one fails alone
-        size = min(64, check_concurrency(concurrency))
-        status = capture(self._status) if return_exceptions else self._status
+        size = min(64, bulk.concurrency)
+        status = bulk.attempt(self._status)
 
         async def batch(start: int) -> list[os.stat_result | BaseException | None]:
             future = self.raw._batcher.submit(stat_many, paths[start : start + size], self._fs)

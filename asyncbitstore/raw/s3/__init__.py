@@ -10,7 +10,8 @@ import re
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from ..._core.bulk import check_concurrency, map_list
+from ..._core.bulk import map_list
+from ..._core.bulk_api import Bulk
 from ..._core.found import answers
 from ..._core.put_attrs import PLAIN, PutAttrs
 
@@ -624,7 +625,7 @@ class S3Raw(SpannedRaw):
             raise
 
     async def _size_many(
-        self, uris: UriSource, concurrency: int, progress: bool, return_exceptions: bool
+        self, uris: UriSource, bulk: Bulk
     ) -> dict[str, int | BaseException | None]:
         """Sizes of many objects: a folder holding many of them is listed, the rest HEADed.
 
@@ -642,9 +643,8 @@ class S3Raw(SpannedRaw):
 
         `head_many` stays one HEAD per URI: a listing has no content type or user metadata.
         """
-        if progress or isinstance(uris, str) or not isinstance(uris, Sequence):
-            return await super()._size_many(uris, concurrency, progress, return_exceptions)
-        check_concurrency(concurrency)
+        if bulk.progress or isinstance(uris, str) or not isinstance(uris, Sequence):
+            return await super()._size_many(uris, bulk)
         folders, rest = _sizes.plan(uris, self._bucket_key, _sizes.MIN_KEYS)
         found: dict[str, int | BaseException | None] = {}
 
@@ -663,7 +663,7 @@ class S3Raw(SpannedRaw):
             except BucketNotFound:
                 for key in sorted(folder.keys):
                     uri = f"s3://{bucket}/{key}"
-                    if not return_exceptions:
+                    if not bulk.return_exceptions:
                         raise BucketNotFound(self, bucket, uri=uri) from None
                     found[uri] = BucketNotFound(self, bucket, uri=uri)
                 return
@@ -673,9 +673,9 @@ class S3Raw(SpannedRaw):
             found.update((f"s3://{bucket}/{key}", None) for key in settled.missing)
             rest.extend(f"s3://{bucket}/{key}" for key in settled.unsettled)
 
-        await map_list(list_folder, folders, concurrency=concurrency)
+        await map_list(list_folder, folders, concurrency=bulk.concurrency)
         if rest:
-            found.update(await super()._size_many(rest, concurrency, False, return_exceptions))
+            found.update(await super()._size_many(rest, bulk))
         return {uri: found[uri] for uri in uris}
 
     def _bucket_key(self, uri: str) -> tuple[str, str] | None:
