@@ -57,6 +57,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Generic, Protocol, TypeVar, cast
 
+from ._core.bulk_api import OverSource
 from ._core.data import DEFAULT_CHUNK_SIZE
 from ._core.loop_thread import InsideRunningLoop, LoopThread
 from .errors import NotWritable
@@ -68,6 +69,7 @@ __all__ = ["InsideRunningLoop", "SyncStore"]
 
 S = TypeVar("S", bound=Store)
 T = TypeVar("T")
+In = TypeVar("In")
 
 #: Seconds ``close`` waits for the store to close (a chain first flushes its fills).
 CLOSE_TIMEOUT = 30.0
@@ -113,6 +115,14 @@ class SyncStore(Generic[S]):
         return self._thread.run(
             coro, advice=f"await store.{method}(...) of the async store instead of SyncStore"
         )
+
+    def _run_bulk(
+        self, method: OverSource[In, object, object, T], source: In, options: dict[str, Any]
+    ) -> T:
+        """What the store's bulk ``method`` answers for ``source`` and the keywords ``options``
+        (as given: the result's type is the widest, failures included)."""
+        answer: Coroutine[Any, Any, T] = method(source, **options)
+        return self._run(answer, method.__name__)
 
     def _iterate(self, make: Callable[[], AsyncIterator[T]], method: str) -> Iterator[T]:
         """The items of the async iterator ``make()`` (called on the loop), one per step.
@@ -224,9 +234,7 @@ class SyncStore(Generic[S]):
     def get_many(self, uris: Iterable[str], **options: Any) -> builtins.list[Fetched]:
         """Blocking `Store.get_many`: the blobs in order, None for a missing one (and, with
         ``return_exceptions=True``, a failed blob's exception in its place)."""
-        return cast(
-            "builtins.list[Fetched]", self._run(self.store.get_many(uris, **options), "get_many")
-        )
+        return self._run_bulk(self.store.get_many, uris, options)
 
     def iter_get(self, uris: Iterable[str], **options: Any) -> Iterator[tuple[str, Fetched]]:
         """`Store.iter_get` as a plain iterator of ``(uri, data or None)``.
@@ -239,38 +247,33 @@ class SyncStore(Generic[S]):
     def exists_many(self, uris: Iterable[str], **options: Any) -> dict[str, bool | BaseException]:
         """Blocking `Store.exists_many`: ``{uri: exists}`` (or its error, with
         ``return_exceptions=True``)."""
-        answers = self._run(self.store.exists_many(uris, **options), "exists_many")
-        return cast("dict[str, bool | BaseException]", answers)
+        return self._run_bulk(self.store.exists_many, uris, options)
 
     def size_many(
         self, uris: Iterable[str], **options: Any
     ) -> dict[str, int | BaseException | None]:
         """Blocking `Store.size_many`: ``{uri: size}``, None for a missing blob (or its error,
         with ``return_exceptions=True``)."""
-        answers = self._run(self.store.size_many(uris, **options), "size_many")
-        return cast("dict[str, int | BaseException | None]", answers)
+        return self._run_bulk(self.store.size_many, uris, options)
 
     def head_many(
         self, uris: Iterable[str], **options: Any
     ) -> dict[str, ObjectMeta | BaseException | None]:
         """Blocking `Store.head_many`: ``{uri: meta}``, None for a missing blob (or its error,
         with ``return_exceptions=True``)."""
-        answers = self._run(self.store.head_many(uris, **options), "head_many")
-        return cast("dict[str, ObjectMeta | BaseException | None]", answers)
+        return self._run_bulk(self.store.head_many, uris, options)
 
     def put_many(
         self, items: Iterable[tuple[str, Any]], **options: Any
     ) -> int | dict[str, BaseException]:
         """Blocking `Store.put_many`: how many pairs were written, or with
         ``return_exceptions=True`` the failed URIs with their errors."""
-        written = self._run(self.store.put_many(items, **options), "put_many")
-        return cast("int | dict[str, BaseException]", written)
+        return self._run_bulk(self.store.put_many, items, options)
 
     def delete_many(self, uris: Iterable[str], **options: Any) -> int | dict[str, BaseException]:
         """Blocking `Store.delete_many`: how many URIs were processed, or with
         ``return_exceptions=True`` the failed URIs with their errors."""
-        deleted = self._run(self.store.delete_many(uris, **options), "delete_many")
-        return cast("int | dict[str, BaseException]", deleted)
+        return self._run_bulk(self.store.delete_many, uris, options)
 
     # -- writes ---------------------------------------------------------------------------------
 

@@ -169,6 +169,9 @@ class OverSource(Protocol[Source, Plain, Failed, Either]):
     """An async bulk method over a ``Source`` (its first argument): ``Plain`` without
     ``return_exceptions``, ``Failed`` with it, ``Either`` with a flag known only at run time."""
 
+    #: The method's name, as a bound method has it.
+    __name__: str
+
     @overload
     def __call__(
         self,
