@@ -41,12 +41,15 @@ from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from typing_extensions import TypedDict, Unpack
+
 try:
     import dask.bag as db
 except ModuleNotFoundError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError("asyncbitstore.dask needs Dask: pip install 'asyncbitstore[dask]'") from exc
 
 from ._core import bulk
+from ._core.bulk_api import check_keywords
 from ._core.checks import positive_int
 from ._core.loop_thread import LoopThread
 from .errors import NotFoundInStore, StoreNotAvailable
@@ -54,6 +57,7 @@ from .stats import ChainStats
 from .store import DEFAULT_CONCURRENCY, Store
 
 __all__ = [
+    "BagOptions",
     "close_worker_stores",
     "read_blobs",
     "reset_worker_stats",
@@ -176,17 +180,45 @@ def _to_bag(
     return _bags.from_sequence(materialized, npartitions=npartitions)
 
 
+class BagOptions(TypedDict, total=False):
+    """The keywords [`read_blobs`][asyncbitstore.dask.read_blobs],
+    [`write_blobs`][asyncbitstore.dask.write_blobs] and [`warm`][asyncbitstore.dask.warm] share.
+
+    Every key may be left out. Any other keyword raises ``TypeError``.
+
+    Attributes:
+        concurrency: calls (fetches or writes) in flight per partition, as the store's bulk
+            methods bound them; a positive int, else ``ValueError``. Default 64
+            (``DEFAULT_CONCURRENCY``).
+        npartitions: partitions of the input Bag. Default: an iterable (materialized in the
+            client) gets about ``8 * concurrency`` items per partition; a Bag keeps its
+            partitions unless this is given.
+    """
+
+    concurrency: int
+    npartitions: int | None
+
+
+def _bag(
+    function: str, items: Iterable[Any] | db.Bag, what: str, options: BagOptions
+) -> tuple[Any, int]:
+    """The input of ``function`` as a Bag partitioned as ``options`` say, and the checked
+    ``concurrency``."""
+    check_keywords(function, options, BagOptions.__optional_keys__)
+    concurrency = bulk.check_concurrency(options.get("concurrency", DEFAULT_CONCURRENCY))
+    return _to_bag(items, options.get("npartitions"), concurrency, what), concurrency
+
+
 def _map(
     partition: Callable[..., Any],
     store: Store,
     items: Iterable[Any] | db.Bag,
     what: str,
-    npartitions: int | None,
-    concurrency: int,
+    options: BagOptions,
+    function: str,
 ) -> db.Bag:
     """``partition(items, store, token, concurrency)`` on each partition of ``items``."""
-    concurrency = bulk.check_concurrency(concurrency)
-    bag = _to_bag(items, npartitions, concurrency, what)
+    bag, concurrency = _bag(function, items, what, options)
     result: db.Bag = bag.map_partitions(partition, store, store_token(store), concurrency)
     return result
 
@@ -199,21 +231,14 @@ def _check_store(store: object, *, writes_by_digest: bool = False) -> Store:
     return store
 
 
-def read_blobs(
-    store: Store,
-    keys: Iterable[str] | db.Bag,
-    *,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    npartitions: int | None = None,
-) -> db.Bag:
+def read_blobs(store: Store, keys: Iterable[str] | db.Bag, **options: Unpack[BagOptions]) -> db.Bag:
     """A Bag of ``(key, bytes or None)``: every key read through ``store`` on the workers.
 
     Args:
         store: any store or chain; it is pickled into the graph (see the module docstring).
         keys: an iterable of keys (materialized in the client) or a Bag of keys.
-        concurrency: fetches in flight per partition (the store's ``iter_get`` bound).
-        npartitions: partitions of the key Bag. Default: about ``8 * concurrency`` keys each
-            for an iterable; a Bag keeps its partitions unless this is given.
+        **options: see [`BagOptions`][asyncbitstore.dask.BagOptions]; ``concurrency`` bounds
+            the store's ``iter_get``.
 
     Returns:
         A lazy Bag; a missing blob gives ``None``. Within a partition, pairs come in the
@@ -228,7 +253,7 @@ def read_blobs(
     [`StoreNotAvailable`][asyncbitstore.errors.StoreNotAvailable] when every tier that might have
     it failed.
     """
-    return _map(_read_partition, _check_store(store), keys, "keys", npartitions, concurrency)
+    return _map(_read_partition, _check_store(store), keys, "keys", options, "read_blobs")
 
 
 def _read_partition(
@@ -245,27 +270,21 @@ def _read_partition(
 
 
 def write_blobs(
-    store: Store,
-    data: Iterable[bytes] | db.Bag,
-    *,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    npartitions: int | None = None,
+    store: Store, data: Iterable[bytes] | db.Bag, **options: Unpack[BagOptions]
 ) -> db.Bag:
     """A Bag of the keys of ``data``, each blob written with ``store.write`` on the workers.
 
     Args:
         store: a content-addressed store or chain (it has ``write(data) -> key``).
-        data: a Bag of bytes-like blobs, or an iterable of them (materialized in the client,
-            about ``8 * concurrency`` blobs per partition).
-        concurrency: writes in flight per partition.
-        npartitions: as for [`read_blobs`][asyncbitstore.dask.read_blobs].
+        data: a Bag of bytes-like blobs, or an iterable of them (materialized in the client).
+        **options: see [`BagOptions`][asyncbitstore.dask.BagOptions].
 
     Returns:
         A lazy Bag of keys in the order of ``data``. Background replication to further
         ``write=True`` sources is flushed before a partition returns.
     """
     store = _check_store(store, writes_by_digest=True)
-    return _map(_write_partition, store, data, "data", npartitions, concurrency)
+    return _map(_write_partition, store, data, "data", options, "write_blobs")
 
 
 def _write_partition(
@@ -292,9 +311,8 @@ def warm(
     store: Store,
     keys: Iterable[str] | db.Bag,
     *,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    npartitions: int | None = None,
     client: Any = None,
+    **options: Unpack[BagOptions],
 ) -> ChainStats:
     """Prefetch ``keys`` into the caches of ``store`` across the cluster; return the figures.
 
@@ -305,9 +323,8 @@ def warm(
     Args:
         store: a chain (it has ``stats`` and ``flush``).
         keys: as for [`read_blobs`][asyncbitstore.dask.read_blobs].
-        concurrency: fetches in flight per partition.
-        npartitions: as for [`read_blobs`][asyncbitstore.dask.read_blobs].
         client: the ``distributed.Client`` to compute on (default: Dask's current scheduler).
+        **options: see [`BagOptions`][asyncbitstore.dask.BagOptions].
 
     Returns:
         The chain's figures summed over every partition that completed: hits, misses, errors
@@ -320,8 +337,7 @@ def warm(
             f"{store.name} keeps no ChainStats and has no fills to flush; "
             "pass a chain (a Composite)"
         )
-    concurrency = bulk.check_concurrency(concurrency)
-    bag = _to_bag(keys, npartitions, concurrency, "keys")
+    bag, concurrency = _bag("warm", keys, "keys", options)
     token = store_token(store)
     per_partition = functools.partial(
         _warm_partition, store=store, token=token, concurrency=concurrency

@@ -21,9 +21,11 @@ from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
+    Collection,
     Coroutine,
     Iterable,
     Iterator,
+    Mapping,
 )
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, ParamSpec, Protocol, TypeVar, cast, overload
@@ -47,6 +49,7 @@ __all__ = [
     "StreamTuning",
     "Tuning",
     "UriSource",
+    "check_keywords",
     "typed_as",
 ]
 
@@ -116,6 +119,17 @@ for _public in (BulkOptions, StreamOptions):
     _public.__module__ = "asyncbitstore.store"
 
 
+def check_keywords(function: str, options: Mapping[str, object], known: Collection[str]) -> None:
+    """Refuse, as Python does, a keyword of ``options`` that ``function`` does not know.
+
+    Raises:
+        TypeError: a keyword not in ``known``; the message names it and ``function``.
+    """
+    for name in options:
+        if name not in known:
+            raise TypeError(f"{function}() got an unexpected keyword argument {name!r}")
+
+
 @dataclass(frozen=True)
 class Bulk:
     """The bulk keywords as the private hooks of a store receive them, checked once.
@@ -145,9 +159,7 @@ class Bulk:
                 Python would for ``method``).
             ValueError: a bad ``concurrency``.
         """
-        for name in options:
-            if name not in BulkOptions.__optional_keys__:
-                raise TypeError(f"{method}() got an unexpected keyword argument {name!r}")
+        check_keywords(method, options, BulkOptions.__optional_keys__)
         return cls(**options)
 
     def attempt(self, fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R | BaseException]]:
