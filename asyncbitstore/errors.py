@@ -75,6 +75,12 @@ class BitstoreError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def _about(self, store: object, uri: object, message: str) -> None:
+        """Start an error about ``uri`` in ``store``: keep both (the store by its name)."""
+        self.store = describe(store)
+        self.uri = uri
+        BitstoreError.__init__(self, message)
+
     def __reduce__(self) -> tuple[Any, ...]:
         # Rebuild from the rendered message and copy attributes back: constructors differ per
         # subclass, and the message already carries everything needed to read the error.
@@ -111,10 +117,8 @@ class NotFoundInStore(BitstoreError, KeyError):
     """The store answered, and it does not hold the blob."""
 
     def __init__(self, store: object, uri: str, reason: str | None = None) -> None:
-        self.store = describe(store)
-        self.uri = uri
         self.reason = reason
-        super().__init__(_joined(f"{uri!r} not found in {self.store}", ": ", reason))
+        self._about(store, uri, _joined(f"{uri!r} not found in {describe(store)}", ": ", reason))
 
     def __str__(self) -> str:  # KeyError would quote the message
         return self.message
@@ -205,10 +209,9 @@ class InvalidURI(BitstoreError, ValueError):
     """The URI (or key) does not have a form this store accepts."""
 
     def __init__(self, store: object, uri: object, hint: str | None = None) -> None:
-        self.store = describe(store)
-        self.uri = uri
         self.hint = hint
-        super().__init__(_joined(f"invalid URI {uri!r} for {self.store}", "; expected ", hint))
+        message = f"invalid URI {uri!r} for {describe(store)}"
+        self._about(store, uri, _joined(message, "; expected ", hint))
 
 
 class PathEscapesRoot(InvalidURI):
@@ -234,11 +237,10 @@ class InvalidRange(BitstoreError, ValueError):
     """A byte range that is malformed or starts past the end of the blob."""
 
     def __init__(self, store: object, uri: str, start: int, end: int, reason: str) -> None:
-        self.store = describe(store)
-        self.uri = uri
         self.start = start
         self.end = end
-        super().__init__(f"invalid range [{start}, {end}) for {uri!r} in {self.store}: {reason}")
+        where = f"{uri!r} in {describe(store)}"
+        self._about(store, uri, f"invalid range [{start}, {end}) for {where}: {reason}")
 
 
 class CompressedRange(InvalidRange):

@@ -51,13 +51,9 @@ from collections.abc import Iterable, Iterator
 
 try:
     from prometheus_client import REGISTRY, CollectorRegistry
-    from prometheus_client.core import (
-        CounterMetricFamily,
-        GaugeMetricFamily,
-        HistogramMetricFamily,
-        Metric,
-    )
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
     from prometheus_client.exposition import choose_encoder
+    from prometheus_client.metrics_core import Metric
     from prometheus_client.registry import Collector
 except ModuleNotFoundError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError(

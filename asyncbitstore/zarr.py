@@ -27,12 +27,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from typing import Any
 
 try:
-    from zarr.abc.store import (
-        ByteRequest,
-        OffsetByteRequest,
-        RangeByteRequest,
-        SuffixByteRequest,
-    )
+    from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, SuffixByteRequest
     from zarr.abc.store import Store as ZarrStore
     from zarr.core.buffer import Buffer, BufferPrototype
 except ModuleNotFoundError as exc:  # pragma: no cover - depends on the installed extras

@@ -46,8 +46,10 @@ class ProgressBar:
         from tqdm.auto import tqdm
 
         self._total = total
-        self._items = 0
-        self._bytes = 0
+        #: How many items have finished so far.
+        self.count = 0
+        #: How many bytes the finished items held, as reported to `update`.
+        self.bytes = 0
         self._by_bytes = total_bytes is not None
         self._count_bytes = count_bytes or self._by_bytes
         if self._by_bytes:
@@ -63,27 +65,17 @@ class ProgressBar:
             self._bar = tqdm(total=total, desc=description, unit="blob", dynamic_ncols=True)
         self._show_aside()
 
-    @property
-    def count(self) -> int:
-        """How many items have finished so far."""
-        return self._items
-
-    @property
-    def bytes(self) -> int:
-        """How many bytes the finished items held, as reported to `update`."""
-        return self._bytes
-
     def _show_aside(self) -> None:
         if self._by_bytes:
             of = f"/{self._total}" if self._total is not None else ""
-            self._bar.set_postfix_str(f"{self._items}{of} blobs", refresh=False)
+            self._bar.set_postfix_str(f"{self.count}{of} blobs", refresh=False)
         elif self._count_bytes:
-            self._bar.set_postfix_str(format_bytes(self._bytes), refresh=False)
+            self._bar.set_postfix_str(format_bytes(self.bytes), refresh=False)
 
     def update(self, count: int = 1, nbytes: int = 0) -> None:
         """Advance the bar by ``count`` items that held ``nbytes`` bytes."""
-        self._items += count
-        self._bytes += nbytes
+        self.count += count
+        self.bytes += nbytes
         self._show_aside()
         self._bar.update(nbytes if self._by_bytes else count)
 

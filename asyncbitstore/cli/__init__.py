@@ -18,6 +18,7 @@ extra: ``pip install 'asyncbitstore[cli]'``.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import IO, Any
 
 try:
@@ -258,11 +259,20 @@ _SOURCES = click.argument("sources", metavar="SOURCE...", nargs=-1, required=Tru
 _TARGET = click.argument("target", metavar="TARGET")
 
 
+def _sources_to_target(verb: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """The arguments of a command that takes SOURCE... TARGET and -r (``verb`` each source)."""
+    recursive = click.option(
+        "-r", "--recursive", is_flag=True, help=f"{verb} everything under each SOURCE."
+    )
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        return _SOURCES(_TARGET(recursive(click.pass_obj(command))))
+
+    return decorate
+
+
 @cli.command()
-@_SOURCES
-@_TARGET
-@click.option("-r", "--recursive", is_flag=True, help="Copy everything under each SOURCE.")
-@click.pass_obj
+@_sources_to_target("Copy")
 def cp(app: App, sources: tuple[str, ...], target: str, recursive: bool) -> None:
     """Copy SOURCE to TARGET: URIs, local paths (from the working folder) or - (stdin as the
     source, stdout as the target).
@@ -275,10 +285,7 @@ def cp(app: App, sources: tuple[str, ...], target: str, recursive: bool) -> None
 
 
 @cli.command()
-@_SOURCES
-@_TARGET
-@click.option("-r", "--recursive", is_flag=True, help="Move everything under each SOURCE.")
-@click.pass_obj
+@_sources_to_target("Move")
 def mv(app: App, sources: tuple[str, ...], target: str, recursive: bool) -> None:
     """Move SOURCE to TARGET: copy, then delete each source blob copied whole (paths as in cp)."""
     app.run(lambda: _copy.copy(app, sources, target, recursive=recursive, move=True))

@@ -39,22 +39,20 @@ _SHOWN_FAILURES = 5
 
 
 @dataclass
-class _Totals:
-    """The sum of the transfers of one command."""
+class _Totals(TransferResult):
+    """The sum of the transfers of one command: their counts, the sources a move removed,
+    and every failure in the order it came."""
 
-    copied: int = 0
-    skipped: int = 0
-    failed: int = 0
-    bytes: int = 0
     removed: int = 0
-    errors: list[BaseException] = field(default_factory=list)
+    failures: list[BaseException] = field(default_factory=list)
 
     def add(self, result: TransferResult) -> None:
-        self.copied += result.copied
-        self.skipped += result.skipped
-        self.failed += result.failed
-        self.bytes += result.bytes
-        self.errors.extend(result.errors.values())
+        for count in _COUNTS:
+            setattr(self, count, getattr(self, count) + getattr(result, count))
+        self.failures.extend(result.errors.values())
+
+
+_COUNTS = ("copied", "skipped", "failed", "bytes")
 
 
 @dataclass(frozen=True)
@@ -97,8 +95,8 @@ async def copy(
     async with dst_store:
         for job in jobs:
             await _run_job(app, job, dst, dst_store, totals, sync=sync, move=move)
-    if len(jobs) == 1 and jobs[0].kind == "one" and totals.errors:
-        raise _blamed(totals.errors[0], jobs[0].source, dst)  # one blob: its error is the answer
+    if len(jobs) == 1 and jobs[0].kind == "one" and totals.failures:
+        raise _blamed(totals.failures[0], jobs[0].source, dst)  # one blob: its error is the answer
     return _summary(app, totals, move=move)
 
 
@@ -254,10 +252,10 @@ def _summary(app: App, totals: _Totals, *, move: bool) -> int:
     text = ", ".join(f"{value} {name}" for name, value in summary.items())
     summary["bytes"] = totals.bytes
     app.emit(summary, f"{text}, {totals.bytes} bytes")
-    for error in totals.errors[:_SHOWN_FAILURES]:
+    for error in totals.failures[:_SHOWN_FAILURES]:
         app.report(error)
     if not totals.failed:
         return OK
-    if all(isinstance(e, NotFoundInStore) for e in totals.errors):
+    if all(isinstance(e, NotFoundInStore) for e in totals.failures):
         return NOT_FOUND
     return UNAVAILABLE
