@@ -114,9 +114,8 @@ class StreamOptions(BulkOptions, StreamTuning, total=False):
     """
 
 
-# Their public home, as the documentation names them (mypy knows no such attribute).
-for _public in (BulkOptions, StreamOptions):
-    _public.__module__ = "asyncbitstore.store"
+# Public names: they show the public module that re-exports them, not this private one.
+BulkOptions.__module__ = StreamOptions.__module__ = "asyncbitstore.store"
 
 
 def check_keywords(function: str, options: Mapping[str, object], known: Collection[str]) -> None:
