@@ -9,7 +9,7 @@ from typing import ClassVar, NoReturn
 
 from .._core.data import PutData, check_put_data
 from .._core.pinning import LocalFile
-from .._core.put_attrs import PLAIN, PutAttrs
+from .._core.put_attrs import PLAIN, PutAttrs, PutOptions
 from .._core.redact import redact
 from ..compression.store_io import put_options, stored_flag, stored_option
 from ..errors import InvalidDataFound, InvalidURI, NotFoundInStore
@@ -379,17 +379,8 @@ class NamedCache(CacheWrites, NamedStore):
         """Record that the source confirmed the copy of ``uri`` as current just now."""
         await self._write_record(uri, meta, None)
 
-    async def _put_or_raise(
-        self,
-        uri: str,
-        data: PutData,
-        compress: str | None,
-        level: int | None,
-        stored: bool,
-        *,
-        attrs: PutAttrs = PLAIN,
-    ) -> None:
-        await NamedStore._put(self, uri, data, compress, level, stored, attrs=attrs)
+    async def _put_or_raise(self, uri: str, data: PutData, options: PutOptions) -> None:
+        await super()._put_or_raise(uri, data, options)  # the store's own write
         await self._drop_record(uri)  # its source is unknown: an old record would lie
 
     async def _drop_record(self, uri: str) -> None:
