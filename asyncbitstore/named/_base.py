@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import ClassVar, NoReturn
+
+from typing_extensions import TypedDict, Unpack
 
 from .._core.data import PutData, check_put_data
 from .._core.pinning import LocalFile
@@ -21,7 +23,7 @@ from ._bound import bounded
 from ._layout import Layout
 from ._records import KNOWN_RECORDS, FreshnessOptions, record_key
 
-__all__ = ["LOCATED_NAMES", "NamedCache", "NamedStore"]
+__all__ = ["LOCATED_NAMES", "CacheOptions", "NamedCache", "NamedStore"]
 
 #: The most names whose raw URI a store remembers.
 LOCATED_NAMES = 65_536
@@ -261,9 +263,26 @@ class NamedStore(Store):
         await self.raw.aclose()
 
 
+class CacheOptions(TypedDict, total=False):
+    """The keywords of a named cache besides its raw store and where it keeps the copies (see
+    [PrefixCache][asyncbitstore.PrefixCache] for what each does, and the defaults)."""
+
+    max_bytes: int | None
+    ttl: float | None
+    revalidate: bool
+    serve_stale: bool
+    clock: Callable[[], float] | None
+
+
 class NamedCache(CacheWrites, NamedStore):
     """What makes a store a cache: `put` logs and counts failures instead of raising, and each
-    copy keeps a record of its source (see ``_records``) that says when it goes stale."""
+    copy keeps a record of its source (see ``_records``) that says when it goes stale.
+
+    Args:
+        raw: the store that keeps the copies.
+        prefix: where in ``raw`` they are kept.
+        **options: the bound and the freshness options (`CacheOptions`).
+    """
 
     _put_failure_log = (logger, logging.DEBUG)
     #: The bound on the cache's stored bytes, if any.
@@ -271,16 +290,17 @@ class NamedCache(CacheWrites, NamedStore):
     keeps_records = True
     _fresh: FreshnessOptions
 
-    def _init_cache(
-        self, raw: Store, prefix: str, max_bytes: int | None, options: FreshnessOptions
-    ) -> None:
-        """Keep the copies under ``prefix`` in ``raw``, within ``max_bytes`` if given (see
-        `bounded`), fresh as ``options`` say."""
+    def __init__(self, raw: Store, prefix: str, **options: Unpack[CacheOptions]) -> None:
+        unknown = options.keys() - CacheOptions.__annotations__.keys()
+        if unknown:
+            name = min(unknown)
+            raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument {name!r}")
+        max_bytes = options.pop("max_bytes", None)
+        self._fresh = FreshnessOptions(**options)
         store, layout = bounded(raw, prefix, max_bytes)
         NamedStore.__init__(self, store, prefix, layout)
         self.max_bytes = max_bytes
-        self._fresh = options
-        self.copies_expire = options.ttl is not None
+        self.copies_expire = self._fresh.ttl is not None
 
     @property
     def ttl(self) -> float | None:
