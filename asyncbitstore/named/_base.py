@@ -10,6 +10,7 @@ from typing import ClassVar, NoReturn
 from typing_extensions import TypedDict, Unpack
 
 from .._core.data import PutData, check_put_data
+from .._core.forward import Forwarded
 from .._core.pinning import LocalFile
 from .._core.put_attrs import PLAIN, PutAttrs, PutOptions
 from .._core.redact import redact
@@ -295,27 +296,24 @@ class NamedCache(CacheWrites, NamedStore):
         if unknown:
             name = min(unknown)
             raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument {name!r}")
-        max_bytes = options.pop("max_bytes", None)
-        self._fresh = FreshnessOptions(**options)
+        max_bytes = options.get("max_bytes")
+        self._fresh = FreshnessOptions(
+            options.get("ttl"),
+            options.get("revalidate", False),
+            options.get("serve_stale", True),
+            options.get("clock"),
+        )
         store, layout = bounded(raw, prefix, max_bytes)
         NamedStore.__init__(self, store, prefix, layout)
         self.max_bytes = max_bytes
         self.copies_expire = self._fresh.ttl is not None
 
-    @property
-    def ttl(self) -> float | None:
-        """Seconds a copy stays fresh after it was fetched; None: until the chain changes it."""
-        return self._fresh.ttl
-
-    @property
-    def revalidate(self) -> bool:
-        """Whether a stale copy is checked at its source rather than fetched again."""
-        return self._fresh.revalidate
-
-    @property
-    def serve_stale(self) -> bool:
-        """Whether a stale copy is served while every source is down."""
-        return self._fresh.serve_stale
+    ttl = Forwarded[float | None]("_fresh.ttl")
+    """Seconds a copy stays fresh after it was fetched; None: until the chain changes it."""
+    revalidate = Forwarded[bool]("_fresh.revalidate")
+    """Whether a stale copy is checked at its source rather than fetched again."""
+    serve_stale = Forwarded[bool]("_fresh.serve_stale")
+    """Whether a stale copy is served while every source is down."""
 
     _runtime_attrs: ClassVar[tuple[str, ...]] = ("_located", "_known")
 

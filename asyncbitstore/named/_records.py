@@ -68,10 +68,10 @@ class FreshnessOptions:
 
     def __init__(
         self,
-        ttl: float | None = None,
-        revalidate: bool = False,
-        serve_stale: bool = True,
-        clock: Callable[[], float] | None = None,
+        ttl: float | None,
+        revalidate: bool,
+        serve_stale: bool,
+        clock: Callable[[], float] | None,
     ) -> None:
         self.ttl = non_negative_number("ttl", ttl, allow_none=True)
         for name, value in (("revalidate", revalidate), ("serve_stale", serve_stale)):
