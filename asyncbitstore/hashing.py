@@ -76,8 +76,8 @@ def _backing(raw: Store | None, base_store: Store | None, prefix: str | None) ->
     return store, prefix
 
 
-# Store declares uri_hint and key_algorithm as plain attributes; DigestKeyed's properties
-# replace them (a property overriding an attribute needs the ignore).
+# Store declares uri_hint and key_algorithm as plain attributes; DigestKeyed's read-only ones
+# replace them (a descriptor overriding an attribute needs the ignore).
 class _Keyed(DigestKeyed, Store):  # type: ignore[misc]
     """Shared parts of the keyed stores: key checking and verification."""
 

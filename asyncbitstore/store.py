@@ -74,11 +74,11 @@ from ._core.data import (
 )
 from ._core.found import answers
 from ._core.pinning import LocalFile, pin
-from ._core.put_attrs import PLAIN, PutAttrs, attrs_hook, attrs_keywords, put_attrs
+from ._core.put_attrs import PLAIN, PutAttrs, PutOptions, attrs_hook, attrs_keywords, put_attrs
 from ._core.ranges import DEFAULT_RANGES_CONCURRENCY, read_ranges
 from ._core.temp import temporary_copy
 from .compression.codecs import MAGIC
-from .compression.store_io import check_options, put_options, stored_flag
+from .compression.store_io import check_options, stored_flag
 from .errors import AlreadyExists, InvalidURI, NotFoundInStore, NotWritable
 from .freshness import FRESH, CopyRecord, CopyState
 from .meta import ObjectMeta
@@ -125,8 +125,9 @@ class Store(abc.ABC):
       `NotWritable`); ``attrs`` (a `PutAttrs`: the mode and the attributes, already checked)
       is passed only when it is not the plain default, so older overrides keep working for
       plain writes;
-    - `_put_or_raise(uri, data, compress, level, stored, *, attrs=PLAIN) -> None`: the write
-      that raises (default: the public `put`).
+    - `_put_or_raise(uri, data, options) -> None`: the write that raises (default: the public
+      `put`); ``options`` (a `PutOptions`) holds the compression options and the attributes,
+      the attributes already checked.
 
     Each hook checks its own arguments (``uri``, ``chunk_size``, ``data``, the options), in
     whatever order suits it. A subclass may still override the public `stream`, `put` or
@@ -685,26 +686,18 @@ class Store(abc.ABC):
         """
         attrs = put_attrs(mode, content_type, cache_control, metadata)
         await self._put_or_raise(
-            uri, data, compress, level, stored_flag(stored, raw), **attrs_hook(attrs)
+            uri, data, PutOptions(compress, level, stored_flag(stored, raw), attrs)
         )
 
-    async def _put_or_raise(
-        self,
-        uri: str,
-        data: PutData,
-        compress: str | None,
-        level: int | None,
-        stored: bool,
-        *,
-        attrs: PutAttrs = PLAIN,
-    ) -> None:
-        """What `put_or_raise` does, once ``raw=`` is resolved into ``stored``.
+    async def _put_or_raise(self, uri: str, data: PutData, options: PutOptions) -> None:
+        """What `put_or_raise` does, once ``raw=`` is resolved into ``stored`` and the
+        keywords are gathered into ``options``.
 
         The default calls the public ``put``, with the compression keywords and attributes
         only when set, so a subclass that overrides ``put`` itself (even one that predates
         them) is honoured.
         """
-        await self.put(uri, data, **put_options(compress, level, stored, attrs))
+        await self.put(uri, data, **options.keywords())
 
     def local_file(self, uri: str) -> LocalFile | None:
         """Where this store keeps the blob at ``uri`` as a plain local file; None by default.
@@ -923,18 +916,11 @@ class CacheWrites(Store):
         super()._init_runtime()
         self.put_failures = 0
 
-    async def _put_or_raise(
-        self,
-        uri: str,
-        data: PutData,
-        compress: str | None,
-        level: int | None,
-        stored: bool,
-        *,
-        attrs: PutAttrs = PLAIN,
-    ) -> None:
+    async def _put_or_raise(self, uri: str, data: PutData, options: PutOptions) -> None:
         """``put`` that raises on failure: the store's own write."""
-        await super()._put(uri, data, compress, level, stored, **attrs_hook(attrs))
+        await super()._put(
+            uri, data, options.compress, options.level, options.stored, **attrs_hook(options.attrs)
+        )
 
     async def _put(
         self,

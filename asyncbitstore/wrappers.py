@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from ._core.checks import non_negative_int
 from ._core.data import PutData, as_bytes, check_put_data
-from ._core.put_attrs import PLAIN, PutAttrs
+from ._core.put_attrs import PLAIN, PutAttrs, PutOptions
 from .compression.store_io import check_options, put_options, stored_flag, stored_option
 from .errors import InvalidURI, NotFoundInStore, StoreFull, StoreNotAvailable
 from .meta import ObjectMeta
@@ -184,35 +184,23 @@ class Small(_Forwarding):
         Raises:
             StoreFull: the blob is bigger than ``max_size``.
         """
-        check_options(compress, level, stored)
-        options = put_options(compress, level, stored, attrs)
-        await self._write(self.store.put, uri, data, options)
+        await self._write(self.store.put, uri, data, PutOptions(compress, level, stored, attrs))
 
-    async def _put_or_raise(
-        self,
-        uri: str,
-        data: PutData,
-        compress: str | None,
-        level: int | None,
-        stored: bool,
-        *,
-        attrs: PutAttrs = PLAIN,
-    ) -> None:
+    async def _put_or_raise(self, uri: str, data: PutData, options: PutOptions) -> None:
         """``put`` through the wrapped store's raising put (for chains filling caches)."""
-        check_options(compress, level, stored)
-        options = put_options(compress, level, stored, attrs)
         await self._write(_writer(self.store), uri, data, options)
 
     async def _write(
-        self, put: Callable[..., Awaitable[None]], uri: str, data: PutData, options: Any
+        self, put: Callable[..., Awaitable[None]], uri: str, data: PutData, options: PutOptions
     ) -> None:
+        check_options(options.compress, options.level, options.stored)
         self.check_uri(uri)
         check_put_data(data)
         if not isinstance(data, (bytes, bytearray, memoryview)):
             data = await self._buffer(uri, data)
         if len(memoryview(data)) > self.max_size:
             raise self._too_big(uri, f"{len(memoryview(data))} bytes")
-        await put(uri, data, **options)
+        await put(uri, data, **options.keywords())
 
     async def _buffer(self, uri: str, chunks: Any) -> bytes:
         buffer = bytearray()
@@ -380,10 +368,14 @@ class Fanout(Store):
         Raises:
             StoreFull: every store refused it for lack of room.
         """
+        await self._put_or_raise(uri, data, PutOptions(compress, level, stored, attrs))
+
+    async def _put_or_raise(self, uri: str, data: PutData, options: PutOptions) -> None:
+        """The same write as `_put`: every store's raising put is used either way."""
         stores = self._for(uri)
         check_put_data(data)
-        check_options(compress, level, stored)
-        options = put_options(compress, level, stored, attrs)
+        check_options(options.compress, options.level, options.stored)
+        keywords = options.keywords()
         if not isinstance(data, (bytes, bytearray, memoryview)) and len(stores) > 1:
             data = await as_bytes(data)
         size = _size_of(data)
@@ -393,7 +385,7 @@ class Fanout(Store):
                 refusals.append(f"{store.name} declines {size} bytes")
                 continue
             try:
-                await _writer(store)(uri, data, **options)
+                await _writer(store)(uri, data, **keywords)
             except StoreFull as exc:
                 refusals.append(str(exc))
                 continue
@@ -401,8 +393,6 @@ class Fanout(Store):
                 await earlier.delete(uri)
             return
         raise StoreFull(self, uri, "no store has room: " + "; ".join(refusals))
-
-    _put_or_raise = _put
 
     async def delete(self, uri: str) -> None:
         """Delete the blob from every store."""

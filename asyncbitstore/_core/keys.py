@@ -10,6 +10,7 @@ from typing import Any
 
 from ..errors import InvalidDataFound, InvalidURI, describe
 from .data import BytesLike
+from .forward import Forwarded
 
 __all__ = ["DigestKeyed", "HashKeys"]
 
@@ -90,17 +91,9 @@ class DigestKeyed:
 
     keys: HashKeys
 
-    @property
-    def algorithm(self) -> str:
-        """The hashlib algorithm of the keys."""
-        return self.keys.algorithm
-
-    @property
-    def key_algorithm(self) -> str:
-        """The hashlib algorithm of the keys (a content-addressed store)."""
-        return self.keys.algorithm
-
-    @property
-    def uri_hint(self) -> str:
-        """The form of the keys, for messages."""
-        return self.keys.hint
+    algorithm = Forwarded[str]("keys.algorithm")
+    """The hashlib algorithm of the keys."""
+    key_algorithm = Forwarded[str]("keys.algorithm")
+    """The hashlib algorithm of the keys (a content-addressed store)."""
+    uri_hint = Forwarded[str]("keys.hint")
+    """The form of the keys, for messages."""

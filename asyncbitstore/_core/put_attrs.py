@@ -13,6 +13,9 @@ and the attributes from it, so the rules on them live here:
   limit on user metadata).
 
 The same rule holds on every backend, so a blob moved between tiers keeps its attributes.
+
+`PutOptions` carries a ``put`` call's compression options together with its `PutAttrs`, as
+`Store.put_or_raise` hands them to its hook.
 """
 
 from __future__ import annotations
@@ -23,7 +26,15 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["MODES", "PLAIN", "PutAttrs", "attrs_hook", "attrs_keywords", "put_attrs"]
+__all__ = [
+    "MODES",
+    "PLAIN",
+    "PutAttrs",
+    "PutOptions",
+    "attrs_hook",
+    "attrs_keywords",
+    "put_attrs",
+]
 
 #: The values of ``put(mode=...)``.
 MODES = ("overwrite", "create")
@@ -160,3 +171,32 @@ def attrs_hook(attrs: PutAttrs) -> dict[str, PutAttrs]:
     """The ``attrs=`` keyword of a ``_put`` hook: none for `PLAIN`, so that hooks overridden
     before it existed still take plain writes."""
     return {} if attrs == PLAIN else {"attrs": attrs}
+
+
+@dataclasses.dataclass(frozen=True)
+class PutOptions:
+    """What a ``put`` call asked for besides the URI and the data.
+
+    The attributes in ``attrs`` are checked already (see `put_attrs`); the compression
+    options are not: the store that applies them checks them, in the order that suits it.
+
+    Attributes:
+        compress: the codec to store the data with, or None.
+        level: the codec's level, or None for its default.
+        stored: whether the data is a stored form, to be written verbatim.
+        attrs: the write mode and the attributes (`PLAIN`: a plain write).
+    """
+
+    compress: str | None = None
+    level: int | None = None
+    stored: bool = False
+    attrs: PutAttrs = PLAIN
+
+    def keywords(self) -> dict[str, Any]:
+        """The keywords that pass these options on to another store's ``put``: the
+        compression ones only when one is set, and those of ``attrs`` only when it is not
+        `PLAIN`, so that stores written before these keywords existed still take the call."""
+        keywords = attrs_keywords(self.attrs)
+        if self.compress is None and self.level is None and not self.stored:
+            return keywords
+        return {"compress": self.compress, "level": self.level, "stored": self.stored, **keywords}

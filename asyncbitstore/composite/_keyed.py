@@ -18,9 +18,9 @@ if TYPE_CHECKING:
 __all__ = ["HashComposite", "Sha1Composite"]
 
 
-# The chain declares uri_hint and key_algorithm as plain attributes; DigestKeyed's properties
-# replace them (a property overriding an attribute needs the ignores).
-class HashComposite(DigestKeyed, Composite):  # type: ignore[misc, override]
+# The chain declares uri_hint and key_algorithm as plain attributes; DigestKeyed's read-only
+# ones replace them (a descriptor overriding an attribute needs the ignore).
+class HashComposite(DigestKeyed, Composite):  # type: ignore[misc]
     """A chain of content-addressed tiers; keys are hex digests of ``algorithm``.
 
     Accepts ``<hex>`` and ``<algorithm>://<hex>`` in any case and hands tiers the lower-case hex.

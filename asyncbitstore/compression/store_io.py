@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._core.data import PutData, chunks_of, slice_range
-from .._core.put_attrs import METADATA_LIMIT, PLAIN, PutAttrs, attrs_keywords
+from .._core.put_attrs import METADATA_LIMIT, PLAIN, PutAttrs, PutOptions
 from ..errors import CompressedRange, InvalidDataFound, InvalidRange
 from .codecs import HEADER_SIZE, IDENTITY_HEADER, MAGIC, codec_by_id, codec_named
 from .frame import Codec, Compressor, CorruptFrame
@@ -271,10 +271,7 @@ def put_options(
     """The keywords to pass a ``put`` on to another store's ``put``: the compression ones only
     when one is set, and those of ``attrs`` only when it is not `PLAIN`, so stores written
     before these keywords existed still take the call."""
-    options = attrs_keywords(attrs)
-    if compress is None and level is None and not stored:
-        return options
-    return {"compress": compress, "level": level, "stored": stored, **options}
+    return PutOptions(compress, level, stored, attrs).keywords()
 
 
 def stored_option(stored: bool) -> dict[str, bool]:

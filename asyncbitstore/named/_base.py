@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import ClassVar, NoReturn
 
+from typing_extensions import TypedDict, Unpack
+
 from .._core.data import PutData, check_put_data
+from .._core.forward import Forwarded
 from .._core.pinning import LocalFile
-from .._core.put_attrs import PLAIN, PutAttrs
+from .._core.put_attrs import PLAIN, PutAttrs, PutOptions
 from .._core.redact import redact
 from ..compression.store_io import put_options, stored_flag, stored_option
 from ..errors import InvalidDataFound, InvalidURI, NotFoundInStore
@@ -21,7 +24,7 @@ from ._bound import bounded
 from ._layout import Layout
 from ._records import KNOWN_RECORDS, FreshnessOptions, record_key
 
-__all__ = ["LOCATED_NAMES", "NamedCache", "NamedStore"]
+__all__ = ["LOCATED_NAMES", "CacheOptions", "NamedCache", "NamedStore"]
 
 #: The most names whose raw URI a store remembers.
 LOCATED_NAMES = 65_536
@@ -261,9 +264,26 @@ class NamedStore(Store):
         await self.raw.aclose()
 
 
+class CacheOptions(TypedDict, total=False):
+    """The keywords of a named cache besides its raw store and where it keeps the copies (see
+    [PrefixCache][asyncbitstore.PrefixCache] for what each does, and the defaults)."""
+
+    max_bytes: int | None
+    ttl: float | None
+    revalidate: bool
+    serve_stale: bool
+    clock: Callable[[], float] | None
+
+
 class NamedCache(CacheWrites, NamedStore):
     """What makes a store a cache: `put` logs and counts failures instead of raising, and each
-    copy keeps a record of its source (see ``_records``) that says when it goes stale."""
+    copy keeps a record of its source (see ``_records``) that says when it goes stale.
+
+    Args:
+        raw: the store that keeps the copies.
+        prefix: where in ``raw`` they are kept.
+        **options: the bound and the freshness options (`CacheOptions`).
+    """
 
     _put_failure_log = (logger, logging.DEBUG)
     #: The bound on the cache's stored bytes, if any.
@@ -271,31 +291,29 @@ class NamedCache(CacheWrites, NamedStore):
     keeps_records = True
     _fresh: FreshnessOptions
 
-    def _init_cache(
-        self, raw: Store, prefix: str, max_bytes: int | None, options: FreshnessOptions
-    ) -> None:
-        """Keep the copies under ``prefix`` in ``raw``, within ``max_bytes`` if given (see
-        `bounded`), fresh as ``options`` say."""
+    def __init__(self, raw: Store, prefix: str, **options: Unpack[CacheOptions]) -> None:
+        unknown = options.keys() - CacheOptions.__annotations__.keys()
+        if unknown:
+            name = min(unknown)
+            raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument {name!r}")
+        max_bytes = options.get("max_bytes")
+        self._fresh = FreshnessOptions(
+            options.get("ttl"),
+            options.get("revalidate", False),
+            options.get("serve_stale", True),
+            options.get("clock"),
+        )
         store, layout = bounded(raw, prefix, max_bytes)
         NamedStore.__init__(self, store, prefix, layout)
         self.max_bytes = max_bytes
-        self._fresh = options
-        self.copies_expire = options.ttl is not None
+        self.copies_expire = self._fresh.ttl is not None
 
-    @property
-    def ttl(self) -> float | None:
-        """Seconds a copy stays fresh after it was fetched; None: until the chain changes it."""
-        return self._fresh.ttl
-
-    @property
-    def revalidate(self) -> bool:
-        """Whether a stale copy is checked at its source rather than fetched again."""
-        return self._fresh.revalidate
-
-    @property
-    def serve_stale(self) -> bool:
-        """Whether a stale copy is served while every source is down."""
-        return self._fresh.serve_stale
+    ttl = Forwarded[float | None]("_fresh.ttl")
+    """Seconds a copy stays fresh after it was fetched; None: until the chain changes it."""
+    revalidate = Forwarded[bool]("_fresh.revalidate")
+    """Whether a stale copy is checked at its source rather than fetched again."""
+    serve_stale = Forwarded[bool]("_fresh.serve_stale")
+    """Whether a stale copy is served while every source is down."""
 
     _runtime_attrs: ClassVar[tuple[str, ...]] = ("_located", "_known")
 
@@ -379,17 +397,8 @@ class NamedCache(CacheWrites, NamedStore):
         """Record that the source confirmed the copy of ``uri`` as current just now."""
         await self._write_record(uri, meta, None)
 
-    async def _put_or_raise(
-        self,
-        uri: str,
-        data: PutData,
-        compress: str | None,
-        level: int | None,
-        stored: bool,
-        *,
-        attrs: PutAttrs = PLAIN,
-    ) -> None:
-        await NamedStore._put(self, uri, data, compress, level, stored, attrs=attrs)
+    async def _put_or_raise(self, uri: str, data: PutData, options: PutOptions) -> None:
+        await super()._put_or_raise(uri, data, options)  # the store's own write
         await self._drop_record(uri)  # its source is unknown: an old record would lie
 
     async def _drop_record(self, uri: str) -> None:

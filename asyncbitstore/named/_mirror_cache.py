@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing_extensions import Unpack
 
 from ..raw import schemes_text
 from ..store import Store
 from . import _mirror
-from ._base import NamedCache
-from ._records import FreshnessOptions
+from ._base import CacheOptions, NamedCache
 
 __all__ = ["MirrorCache"]
 
@@ -42,19 +41,8 @@ class MirrorCache(NamedCache):
 
     _names_are_keys = False
 
-    def __init__(
-        self,
-        raw: Store,
-        root: str,
-        *,
-        max_bytes: int | None = None,
-        ttl: float | None = None,
-        revalidate: bool = False,
-        serve_stale: bool = True,
-        clock: Callable[[], float] | None = None,
-    ) -> None:
-        options = FreshnessOptions(ttl, revalidate, serve_stale, clock)
-        self._init_cache(raw, root, max_bytes, options)
+    def __init__(self, raw: Store, root: str, **options: Unpack[CacheOptions]) -> None:
+        super().__init__(raw, root, **options)
 
     @property
     def uri_hint(self) -> str:  # type: ignore[override]

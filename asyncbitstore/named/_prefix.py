@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from ..store import Store
 from ._base import NamedCache, NamedStore
 from ._keys import KEY_HINT, key_problem
 from ._layout import Layout, Plain
-from ._records import RECORDS, FreshnessOptions, is_record_key
+from ._records import RECORDS, is_record_key
 
 __all__ = ["PrefixCache", "PrefixStore"]
 
@@ -65,20 +63,6 @@ class PrefixCache(NamedCache, PrefixStore):
     """
 
     __module__ = "asyncbitstore.named"  # the documented import path
-
-    def __init__(
-        self,
-        raw: Store,
-        prefix: str,
-        *,
-        max_bytes: int | None = None,
-        ttl: float | None = None,
-        revalidate: bool = False,
-        serve_stale: bool = True,
-        clock: Callable[[], float] | None = None,
-    ) -> None:
-        options = FreshnessOptions(ttl, revalidate, serve_stale, clock)
-        self._init_cache(raw, prefix, max_bytes, options)
 
     def _key(self, uri: str) -> tuple[str | None, str]:
         if is_record_key(uri):

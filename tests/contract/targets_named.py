@@ -24,11 +24,11 @@ TARGETS = [f"prefix_{name}" for name in _BACKENDS] + [
 class _PrefixCache(PrefixCache):
     """The contract checks writes that fail: this cache's ``put`` raises, as ``put_or_raise``."""
 
-    _put = PrefixCache._put_or_raise
+    put = PrefixCache.put_or_raise
 
 
 class _MirrorCache(MirrorCache):
-    _put = MirrorCache._put_or_raise
+    put = MirrorCache.put_or_raise
 
 
 INVALID_KEYS = ["", "/a", "a//b", "a/", "a/./b", "a/../b", "..", "a\x00b", "a\nb", "k" * 1025]
