@@ -8,9 +8,10 @@ import re
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
-from ..errors import InvalidDataFound, InvalidURI, describe
+from ..errors import InvalidDataFound, describe
 from .data import BytesLike
 from .forward import Forwarded
+from .uris import parse_uri
 
 __all__ = ["DigestKeyed", "HashKeys"]
 
@@ -58,12 +59,7 @@ class HashKeys:
 
     def require(self, store: object, uri: object) -> str:
         """The normalized key in ``uri``, or ``TypeError``/``InvalidURI`` naming ``store``."""
-        if not isinstance(uri, str):
-            raise TypeError(f"{describe(store)}: a key must be a str, not {type(uri).__name__}")
-        key = self.match(uri)
-        if key is None:
-            raise InvalidURI(store, uri, self.hint)
-        return key
+        return parse_uri(store, uri, self.match, self.hint, what="a key")
 
     def check(self, store: object, key: str, actual: str) -> None:
         """Raise [`InvalidDataFound`][asyncbitstore.errors.InvalidDataFound] (and log) when digest

@@ -31,12 +31,13 @@ from ..._core.found import answers
 from ..._core.put_attrs import PutAttrs
 from ..._core.redact import scrub, stand_in
 from ..._core.resources import LoopLocal
+from ..._core.uris import parse_uri
 from ...compression.store_io import FRAME_KEY, Span
 from ...errors import InvalidDataFound, InvalidRange, InvalidURI, NotFoundInStore, StoreNotAvailable
 from ...meta import ObjectMeta
 from ...retry import Retry, TransientError
 from ...store import DEFAULT_CONCURRENCY
-from .._base import DEFAULT_MAX_CONCURRENCY, DEFAULT_PARALLEL_THRESHOLD, SpannedRaw
+from .._base import DEFAULT_MAX_CONCURRENCY, DEFAULT_PARALLEL_THRESHOLD, SpannedRaw, check_str
 from .._net.checksums import ChecksumMismatch, md5_of
 from .._net.responses import range_total
 from .._signing import check_sign
@@ -170,17 +171,11 @@ class AzureRaw(SpannedRaw):
 
     def is_valid(self, uri: str) -> bool:
         """Whether ``uri`` is ``az://<container>/<blob>`` with valid container and blob names."""
-        if not isinstance(uri, str):
-            raise TypeError(f"a URI must be a str, not {type(uri).__name__}")
+        check_str(uri)
         return split_blob(uri) is not None
 
     def _locate(self, uri: object) -> tuple[str, str]:
-        if not isinstance(uri, str):
-            raise TypeError(f"{self.name}: a URI must be a str, not {type(uri).__name__}")
-        parts = split_blob(uri)
-        if parts is None:
-            raise InvalidURI(self, uri, self.uri_hint)
-        return parts
+        return parse_uri(self, uri, split_blob, self.uri_hint)
 
     async def _do(
         self,

@@ -29,6 +29,7 @@ from ..._core.data import PutData, check_chunk_size
 from ..._core.redact import redact, stand_in
 from ..._core.renamed import NOT_GIVEN, renamed
 from ..._core.resources import LoopLocal
+from ..._core.uris import parse_uri
 from ...compression.content_encoding import (
     DEFAULT_MAX_DECODED,
     UnknownCoding,
@@ -52,7 +53,7 @@ from ...errors import (
 from ...meta import ObjectMeta
 from ...retry import Retry, TransientError, is_transient
 from ...store import DEFAULT_CONCURRENCY
-from .._base import DEFAULT_MAX_CONCURRENCY, DEFAULT_PARALLEL_THRESHOLD, SpannedRaw
+from .._base import DEFAULT_MAX_CONCURRENCY, DEFAULT_PARALLEL_THRESHOLD, SpannedRaw, check_str
 from .._net import responses
 from .._net.checksums import ChecksumMismatch, md5_of
 from .._signing import check_sign
@@ -198,17 +199,11 @@ class GSRaw(SpannedRaw):
 
     def is_valid(self, uri: str) -> bool:
         """Whether ``uri`` is ``gs://<bucket>/<object>`` with valid bucket and object names."""
-        if not isinstance(uri, str):
-            raise TypeError(f"a URI must be a str, not {type(uri).__name__}")
+        check_str(uri)
         return gsio.split_object(uri) is not None
 
     def _parse(self, uri: object) -> tuple[str, str]:
-        if not isinstance(uri, str):
-            raise TypeError(f"{self.name}: a URI must be a str, not {type(uri).__name__}")
-        parts = gsio.split_object(uri)
-        if parts is None:
-            raise InvalidURI(self, uri, self.uri_hint)
-        return parts
+        return parse_uri(self, uri, gsio.split_object, self.uri_hint)
 
     _locate = _parse
 
