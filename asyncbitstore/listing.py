@@ -14,13 +14,13 @@ user stores whose ``list`` has no ``flat`` argument.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .store import Store
 
-__all__ = ["cut_level", "flat_level", "list_flat", "sorted_level"]
+__all__ = ["cut_level", "flat_level", "list_flat", "listed", "sorted_level"]
 
 
 def cut_level(uris: Iterable[str], prefix: str) -> list[str]:
@@ -84,6 +84,32 @@ async def sorted_level(uris: AsyncIterator[str], prefix: str) -> AsyncGenerator[
         level = {uri async for uri in flat_level(uris, prefix)}
     for uri in sorted(level):
         yield uri
+
+
+async def listed(
+    check: Callable[[object], str],
+    walk: Callable[[str], AsyncGenerator[str, None]],
+    prefix: object,
+    flat: bool,
+) -> AsyncGenerator[str, None]:
+    """The ``list`` of a store that walks its URIs recursively: ``walk(check(prefix))``, or
+    with ``flat`` one level of it (`sorted_level`).
+
+    Nothing runs before the first URI is asked for, so ``check`` raises then, as it would in
+    the store's own generator. The walk is closed when this generator finishes or is closed.
+
+    Args:
+        check: returns the prefix to list (the store may widen it), or raises ``TypeError``
+            or ``InvalidURI``.
+        walk: the recursive listing of a checked prefix.
+        prefix: the prefix asked for.
+        flat: list one level only.
+    """
+    start = check(prefix)
+    found = walk(start)
+    async with contextlib.aclosing(sorted_level(found, start) if flat else found) as uris:
+        async for uri in uris:
+            yield uri
 
 
 async def list_flat(store: Store, prefix: str) -> AsyncIterator[str]:

@@ -15,7 +15,6 @@ As the shared cache of a fleet, in front of a bucket:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import re
@@ -44,7 +43,7 @@ from ..._core.renamed import NOT_GIVEN, renamed
 from ..._core.resources import LoopLocal
 from ...compression.store_io import stored_flag
 from ...errors import AlreadyExists, InvalidRange, NotFoundInStore, StoreFull, StoreNotAvailable
-from ...listing import sorted_level
+from ...listing import listed
 from ...retry import Retry, is_transient
 from ...store import DEFAULT_CONCURRENCY
 from .._base import PrefixedRaw, check_str
@@ -259,17 +258,13 @@ class RedisRaw(PrefixedRaw):
             raise NotFoundInStore(self, uri)
         return size
 
-    async def list(self, prefix: str = "", flat: bool = False) -> AsyncIterator[str]:
+    def list(self, prefix: str = "", flat: bool = False) -> AsyncIterator[str]:
         """Every URI starting with ``prefix`` (``SCAN``, every page; unsorted, no repeats).
 
         With ``flat``, one level of them (names and sub-prefixes ending in ``/``), sorted: the
         whole scan is read first.
         """
-        prefix = self._list_prefix(prefix)
-        found = self._scan(prefix)
-        async with contextlib.aclosing(sorted_level(found, prefix) if flat else found) as uris:
-            async for uri in uris:
-                yield uri
+        return listed(self._list_prefix, self._scan, prefix, flat)
 
     async def _scan(self, prefix: str) -> AsyncGenerator[str, None]:
         pattern = _GLOB.sub(r"\\\1", prefix[len(self.base) :]) + "*"

@@ -43,7 +43,7 @@ from ...errors import (
     NotFoundInStore,
     StoreNotAvailable,
 )
-from ...listing import sorted_level
+from ...listing import listed
 from ...meta import ObjectMeta
 from ...retry import Retry
 from .._base import PrefixedRaw, check_str
@@ -267,21 +267,23 @@ class SFTPRaw(PrefixedRaw):
             when = when.replace(microsecond=nanos // 1000)
         return ObjectMeta(size=attrs.size or 0, last_modified=when)
 
-    async def list(self, prefix: str = "", flat: bool = False) -> AsyncIterator[str]:
+    def list(self, prefix: str = "", flat: bool = False) -> AsyncIterator[str]:
         """Every file whose URI starts with ``prefix``, recursively, sorted.
 
         With ``flat``, one level of them (files and sub-folders ending in ``/``), sorted.
         """
+        return listed(self._path_prefix, self._uris, prefix, flat)
+
+    def _path_prefix(self, prefix: object) -> str:
+        """`_list_prefix`, which must also be a valid start of a path."""
         prefix = self._list_prefix(prefix)
         wanted = prefix[len(self.authority) :]
         if "\x00" in wanted or re.search(r"//|/\.\.?(?:/|$)", wanted):
             raise InvalidURI(self, prefix, self.uri_hint)
-        found = self._uris(prefix, wanted)
-        async with contextlib.aclosing(sorted_level(found, prefix) if flat else found) as uris:
-            async for uri in uris:
-                yield uri
+        return prefix
 
-    async def _uris(self, prefix: str, wanted: str) -> AsyncGenerator[str, None]:
+    async def _uris(self, prefix: str) -> AsyncGenerator[str, None]:
+        wanted = prefix[len(self.authority) :]
         async for path in self._walk(prefix, wanted.rsplit("/", 1)[0] or "/", wanted):
             yield self.authority + path
 

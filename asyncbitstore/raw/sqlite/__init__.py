@@ -17,7 +17,6 @@ blob or the new one, never a part, and a failed or cancelled put leaves nothing 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import sqlite3
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
@@ -28,7 +27,7 @@ from ..._core.data import PutData, bytes_chunk, check_chunk_size
 from ..._core.put_attrs import PutAttrs
 from ..._core.renamed import NOT_GIVEN, renamed
 from ...errors import AlreadyExists, InvalidRange, InvalidURI, NotFoundInStore, StoreFull
-from ...listing import sorted_level
+from ...listing import listed
 from .._base import PrefixedRaw, check_str
 from ._db import Database, Reader, Taken, Upkeep, prefix_end
 from ._hops import Hops, Recency, close, error_for, now, open_spool, write_parts
@@ -213,23 +212,24 @@ class SqliteRaw(PrefixedRaw):
             raise NotFoundInStore(self, uri)
         return size  # type: ignore[no-any-return]
 
-    async def list(self, prefix: str = "", flat: bool = False) -> AsyncIterator[str]:
+    def list(self, prefix: str = "", flat: bool = False) -> AsyncIterator[str]:
         """Every URI that starts with ``prefix``, sorted, by pages of an indexed range scan.
 
         ``prefix`` is a URI prefix (``store.uri("logs/")``); one that is a prefix of
         ``store.base`` (``""`` included) lists the whole database. With ``flat``, one level of
         them (names and sub-prefixes ending in ``/``), sorted.
         """
-        prefix = self._list_prefix(prefix)
-        low = prefix[len(self.base) :]
-        if low and self._key_of(prefix) is None:
-            raise InvalidURI(self, prefix, self.uri_hint)
-        found = self._pages(prefix, low)
-        async with contextlib.aclosing(sorted_level(found, prefix) if flat else found) as uris:
-            async for uri in uris:
-                yield uri
+        return listed(self._keys_prefix, self._pages, prefix, flat)
 
-    async def _pages(self, prefix: str, low: str) -> AsyncGenerator[str, None]:
+    def _keys_prefix(self, prefix: object) -> str:
+        """`_list_prefix`, which must also be a valid start of a key."""
+        prefix = self._list_prefix(prefix)
+        if prefix != self.base and self._key_of(prefix) is None:
+            raise InvalidURI(self, prefix, self.uri_hint)
+        return prefix
+
+    async def _pages(self, prefix: str) -> AsyncGenerator[str, None]:
+        low = prefix[len(self.base) :]
         high = prefix_end(low)
         after: str | None = None
         while True:
