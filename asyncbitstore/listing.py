@@ -88,7 +88,7 @@ async def sorted_level(uris: AsyncIterator[str], prefix: str) -> AsyncGenerator[
 
 async def listed(
     check: Callable[[object], str],
-    walk: Callable[[str], AsyncGenerator[str, None]],
+    walk: Callable[[str], AsyncIterator[str]],
     prefix: object,
     flat: bool,
 ) -> AsyncGenerator[str, None]:
@@ -101,13 +101,15 @@ async def listed(
     Args:
         check: returns the prefix to list (the store may widen it), or raises ``TypeError``
             or ``InvalidURI``.
-        walk: the recursive listing of a checked prefix.
+        walk: the recursive listing of a checked prefix (an async generator, as
+            `sorted_level` takes).
         prefix: the prefix asked for.
         flat: list one level only.
     """
     start = check(prefix)
     found = walk(start)
-    async with contextlib.aclosing(sorted_level(found, start) if flat else found) as uris:
+    uris = sorted_level(found, start) if flat else found
+    async with contextlib.aclosing(uris):  # type: ignore[type-var]
         async for uri in uris:
             yield uri
 

@@ -19,14 +19,7 @@ import functools
 import logging
 import re
 import secrets
-from collections.abc import (
-    AsyncGenerator,
-    AsyncIterable,
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Mapping,
-)
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
 from types import EllipsisType
 from typing import Any, TypeVar
 
@@ -266,7 +259,7 @@ class RedisRaw(PrefixedRaw):
         """
         return listed(self._list_prefix, self._scan, prefix, flat)
 
-    async def _scan(self, prefix: str) -> AsyncGenerator[str, None]:
+    async def _scan(self, prefix: str) -> AsyncIterator[str]:
         pattern = _GLOB.sub(r"\\\1", prefix[len(self.base) :]) + "*"
         seen: set[bytes] = set()
         cursor = 0

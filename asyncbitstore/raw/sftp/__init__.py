@@ -19,15 +19,7 @@ import contextlib
 import functools
 import os
 import re
-from collections.abc import (
-    AsyncGenerator,
-    AsyncIterable,
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Mapping,
-    Sequence,
-)
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
@@ -272,7 +264,7 @@ class SFTPRaw(PrefixedRaw):
 
         With ``flat``, one level of them (files and sub-folders ending in ``/``), sorted.
         """
-        return listed(self._path_prefix, self._uris, prefix, flat)
+        return listed(self._path_prefix, self._walk, prefix, flat)
 
     def _path_prefix(self, prefix: object) -> str:
         """`_list_prefix`, which must also be a valid start of a path."""
@@ -282,22 +274,22 @@ class SFTPRaw(PrefixedRaw):
             raise InvalidURI(self, prefix, self.uri_hint)
         return prefix
 
-    async def _uris(self, prefix: str) -> AsyncGenerator[str, None]:
+    async def _walk(self, prefix: str, folder: str | None = None) -> AsyncIterator[str]:
+        """The URI of every file in ``folder`` (at first, the one holding ``prefix``) and
+        below it that starts with ``prefix``, sorted."""
         wanted = prefix[len(self.authority) :]
-        async for path in self._walk(prefix, wanted.rsplit("/", 1)[0] or "/", wanted):
-            yield self.authority + path
-
-    async def _walk(self, uri: str, folder: str, wanted: str) -> AsyncIterator[str]:
+        if folder is None:
+            folder = wanted.rsplit("/", 1)[0] or "/"
         try:
-            entries = await self._call(uri, lambda s: s.sftp.readdir(folder))
+            entries = await self._call(prefix, lambda s: s.sftp.readdir(folder))
         except NotFoundInStore:
             return
         for path, is_folder in ops.listing_entries(entries, folder, wanted):
             if is_folder:
-                async for found in self._walk(uri, path, wanted):
+                async for found in self._walk(prefix, path):
                     yield found
             else:
-                yield path
+                yield self.authority + path
 
     # -- writes ---------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import IO, Any
 
 from ..._core.checks import non_negative_int, positive_int
@@ -228,7 +228,7 @@ class SqliteRaw(PrefixedRaw):
             raise InvalidURI(self, prefix, self.uri_hint)
         return prefix
 
-    async def _pages(self, prefix: str) -> AsyncGenerator[str, None]:
+    async def _pages(self, prefix: str) -> AsyncIterator[str]:
         low = prefix[len(self.base) :]
         high = prefix_end(low)
         after: str | None = None
