@@ -36,7 +36,6 @@ from ...compression.content_encoding import (
     codings,
     decode_content,
     decode_content_stream,
-    refuse_range,
     transport_only,
 )
 from ...compression.store_io import Span
@@ -45,7 +44,6 @@ from ...errors import (
     CompressedRange,
     InvalidDataFound,
     InvalidRange,
-    InvalidURI,
     NotFoundInStore,
     ObjectChanged,
     StoreNotAvailable,
@@ -62,15 +60,13 @@ from . import _io as gsio
 from . import _meta as gs_meta
 from . import _sign as gs_sign
 from ._client import Credentials, GSClient, create_client, md5_mismatch, read_whole
+from ._span import GENERATION, STORED_ENCODING, SpanRead
 
 __all__ = ["GSRaw"]
 
 R = TypeVar("R")
 
 _MAX_KNOWN_BUCKETS = 1024
-_OPEN_RANGE_FROM = 1 << 53  # a range end this large is asked as "to the end" (bytes=N-)
-_STORED_ENCODING = "X-Goog-Stored-Content-Encoding"
-_GENERATION = "X-Goog-Generation"
 _GENERATION_TRIES = 3  # reads of a pinned generation when writes keep replacing it
 
 
@@ -301,7 +297,7 @@ class GSRaw(SpannedRaw):
 
     async def _as_stored(self, uri: str, data: bytes, headers: Mapping[str, str]) -> bytes:
         """``data`` with an encoding added on the way only undone (see `transport_only`)."""
-        stored = headers.get(_STORED_ENCODING)
+        stored = headers.get(STORED_ENCODING)
         layer = transport_only(headers.get("Content-Encoding"), stored)
         return await self._undo(uri, data, layer)
 
@@ -312,43 +308,6 @@ class GSRaw(SpannedRaw):
     @property
     def _checks_reads(self) -> bool:
         return self.verify_checksums or self.verify_md5
-
-    async def _read_span(
-        self,
-        client: GSClient,
-        uri: str,
-        bucket: str,
-        name: str,
-        start: int,
-        end: int,
-        asked: tuple[int, int],
-        generation: str | None = None,
-    ) -> Span:
-        """Bytes ``[start, end)`` of a 206 naming exactly them, or sliced from a whole 200,
-        with the object's frame mark (``x-goog-meta-*``), generation and whole length;
-        `CompressedRange` for an object stored with a ``Content-Encoding``. With
-        ``generation``, only that generation is read (`ObjectChanged` if another answers)."""
-        span = f"bytes={start}-{'' if end >= _OPEN_RANGE_FROM else end - 1}"
-        response = await client.get_media(bucket, name, span, generation)
-        async with response:
-            headers = response.headers
-            answered = headers.get(_GENERATION)
-            if generation is not None and answered not in (None, generation):
-                raise ObjectChanged(self, uri, generation)
-            encoding = headers.get("Content-Encoding")
-            refuse_range(self, uri, encoding, *asked, stored=headers.get(_STORED_ENCODING))
-            if response.status == 200:  # the server ignored the Range header
-                data, size = await responses.slice_body(response, start, end)
-                if start > size:
-                    raise InvalidRange(self, uri, start, end, f"the blob has {size} bytes")
-                total = size if size < end else response.content_length
-            else:
-                header = headers.get("Content-Range")
-                data = await responses.read_span(
-                    response.content, responses.span_length(header, start, end)
-                )
-                total = responses.content_range(response)[1]
-            return Span.of(data, gs_meta.user_metadata(headers), answered, total)
 
     async def _get_answer(
         self, uri: str, generation: str | None = None
@@ -376,7 +335,7 @@ class GSRaw(SpannedRaw):
         head, headers, total = answer
         if total is None:
             return head, headers
-        span = Span(head, version=headers.get(_GENERATION), total=total)
+        span = Span(head, version=headers.get(GENERATION), total=total)
         data = await self._assemble(uri, (bucket, name), span)
         if self._checks_reads:
             reason = md5_mismatch(headers, (await md5_of(data)).digest())
@@ -406,11 +365,9 @@ class GSRaw(SpannedRaw):
         was asked or there is none to send)."""
         bucket, name = where
         if start < end:
-            read = partial(self._read_span, uri=uri, bucket=bucket, name=name, start=start,
-                           end=end, asked=(asked_start, asked_end))  # fmt: skip
+            read = SpanRead(self, uri, bucket, name, start, end, (asked_start, asked_end))
             try:
-                span: Span = await self._do(uri, read, bucket=bucket)
-                return span
+                return await self._do(uri, read, bucket=bucket)
             except CompressedRange:
                 raise
             except InvalidRange:  # 416: start at or past the end
@@ -438,9 +395,8 @@ class GSRaw(SpannedRaw):
         if first >= last:
             return b""
         bucket, name = where
-        read = partial(self._read_span, uri=uri, bucket=bucket, name=name, start=first,
-                       end=last, asked=(first, last), generation=version)  # fmt: skip
-        span: Span = await self._do(uri, read, pinned=version)
+        read = SpanRead(self, uri, bucket, name, first, last, (first, last), version)
+        span = await self._do(uri, read, pinned=version)
         return span.data
 
     async def _stream_stored(
@@ -462,7 +418,7 @@ class GSRaw(SpannedRaw):
         if decode:
             layer = headers.get("Content-Encoding")
         else:
-            layer = transport_only(headers.get("Content-Encoding"), headers.get(_STORED_ENCODING))
+            layer = transport_only(headers.get("Content-Encoding"), headers.get(STORED_ENCODING))
         if self._parallel_stream(response):
             chunks = self._stream_parts(uri, (bucket, name), response, chunk_size)
         else:
@@ -488,7 +444,7 @@ class GSRaw(SpannedRaw):
             and size is not None
             and size >= threshold
             and size > self._first_part
-            and bool(response.headers.get(_GENERATION))
+            and bool(response.headers.get(GENERATION))
             and not _encoded(response.headers)
         )
 
@@ -506,7 +462,7 @@ class GSRaw(SpannedRaw):
             head = b""  # nothing was yielded yet: the ranges read it all, each under retry
         finally:
             response.release()  # the rest of its body is not read: its connection closes
-        first = Span(head, version=headers[_GENERATION], total=response.content_length)
+        first = Span(head, version=headers[GENERATION], total=response.content_length)
         digest = hashlib.md5(usedforsecurity=False) if self._checks_reads else None
         async with contextlib.aclosing(
             self._stream_ranges(uri, where, first, chunk_size)
@@ -523,7 +479,7 @@ class GSRaw(SpannedRaw):
         self, uri: str, bucket: str, name: str, response: Any, chunk_size: int
     ) -> AsyncGenerator[bytes, None]:
         headers, offset, delays = response.headers, 0, self.retry.delays()
-        generation = headers.get("X-Goog-Generation")
+        generation = headers.get(GENERATION)
         digest = hashlib.md5(usedforsecurity=False) if self._checks_reads else None
         while True:
             try:
@@ -689,12 +645,8 @@ class GSRaw(SpannedRaw):
         Raises:
             BucketNotFound: the bucket does not exist.
         """
-        if not isinstance(prefix, str):
-            raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
-        parts = gsio.split_prefix(prefix)
-        if parts is None:
-            raise InvalidURI(self, prefix, "gs://<bucket>/<prefix>")
-        bucket, name_prefix = parts
+        hint = "gs://<bucket>/<prefix>"
+        bucket, name_prefix = parse_uri(self, prefix, gsio.split_prefix, hint, what="prefix")
         params = {"prefix": name_prefix, "maxResults": str(self._list_page_size),
                   "fields": "items(name),nextPageToken"}  # fmt: skip
         if flat:
@@ -718,7 +670,7 @@ class GSRaw(SpannedRaw):
 
 def _encoded(headers: Mapping[str, str]) -> bool:
     """Whether an answer was sent, or its object is stored, with a ``Content-Encoding``."""
-    for value in (headers.get("Content-Encoding"), headers.get(_STORED_ENCODING)):
+    for value in (headers.get("Content-Encoding"), headers.get(STORED_ENCODING)):
         try:
             if codings(value):
                 return True
