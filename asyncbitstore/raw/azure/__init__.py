@@ -33,7 +33,7 @@ from ..._core.redact import scrub, stand_in
 from ..._core.resources import LoopLocal
 from ..._core.uris import parse_uri
 from ...compression.store_io import FRAME_KEY, Span
-from ...errors import InvalidDataFound, InvalidRange, InvalidURI, NotFoundInStore, StoreNotAvailable
+from ...errors import InvalidDataFound, InvalidRange, NotFoundInStore, StoreNotAvailable
 from ...meta import ObjectMeta
 from ...retry import Retry, TransientError
 from ...store import DEFAULT_CONCURRENCY
@@ -580,12 +580,8 @@ class AzureRaw(SpannedRaw):
         Raises:
             BucketNotFound: the container does not exist.
         """
-        if not isinstance(prefix, str):
-            raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
-        parts = split_prefix(prefix)
-        if parts is None:
-            raise InvalidURI(self, prefix, "az://<container>/<prefix>")
-        container, name_prefix = parts
+        hint = "az://<container>/<prefix>"
+        container, name_prefix = parse_uri(self, prefix, split_prefix, hint, what="prefix")
         token: str | None = None
         while True:
             page = partial(_list_page, container=container, prefix=name_prefix, flat=flat,
