@@ -27,6 +27,7 @@ from azure.core import MatchConditions
 
 from ..._core.checks import positive_int, positive_number
 from ..._core.data import PutData, check_chunk_size, chunks_of
+from ..._core.forward import Forwarded
 from ..._core.found import answers
 from ..._core.put_attrs import PutAttrs
 from ..._core.redact import scrub, stand_in
@@ -141,9 +142,8 @@ class AzureRaw(SpannedRaw):
         self._set_parallel(max_concurrency, parallel_threshold)
         self._init_runtime()
 
-    @property
-    def _range_part(self) -> int:
-        return self.block_size
+    _range_part = Forwarded[int]("block_size")
+    """Ranges of a parallel read are ``block_size`` bytes."""
 
     def _init_runtime(self) -> None:
         self._clients: LoopLocal[AzureClient] = LoopLocal(self._open, AzureClient.aclose)

@@ -16,6 +16,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from functools import partial
 from typing import Any, TypeVar
 
+from ..._core.forward import Forwarded
 from ..._core.found import answers
 from ..._core.put_attrs import PutAttrs
 
@@ -169,9 +170,8 @@ class GSRaw(SpannedRaw):
         store._anonymous = True
         return store
 
-    @property
-    def _range_part(self) -> int:
-        return self.chunk_size
+    _range_part = Forwarded[int]("chunk_size")
+    """Ranges of a parallel read are ``chunk_size`` bytes."""
 
     def _init_runtime(self) -> None:
         self._clients: LoopLocal[GSClient] = LoopLocal(self._create_client, GSClient.aclose)
