@@ -189,13 +189,17 @@ class S3Raw(SpannedRaw):
     """
 
     uri_hint = "s3://bucket/key"
-    _runtime_attrs = ("_connections", "_buckets")
+    _runtime_attrs = ("_connections", "_buckets", "_range_part", "_assembly_limit")
     _renamed_attrs = (("timeout", "request_timeout"),)
     # A class-level default: a store pickled before this option existed still has it.
     max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES
     verify_checksums: bool = True
     #: Keys asked for per ``list_objects_v2`` page.
     list_page_size = 1000
+    # What `RawStore` reads by ranges with: `part_size` and `max_object_bytes`, copied by
+    # `_init_runtime` (so on unpickling too).
+    _range_part: int = 8 * MiB
+    _assembly_limit: int = DEFAULT_MAX_OBJECT_BYTES
 
     def __init__(
         self,
@@ -243,17 +247,11 @@ class S3Raw(SpannedRaw):
         """A store making unsigned requests, for public buckets (same keyword options)."""
         return cls(ANONYMOUS, **options)
 
-    @property
-    def _range_part(self) -> int:
-        return self.part_size
-
-    @property
-    def _assembly_limit(self) -> int:
-        return self.max_object_bytes
-
     def _init_runtime(self) -> None:
         self._connections: LoopLocal[Connection] = LoopLocal(self._open, Connection.close)
         self._buckets: set[str] = set()  # known to exist (or not ours to inspect)
+        self._range_part = self.part_size
+        self._assembly_limit = self.max_object_bytes
 
     @property
     def name(self) -> str:
