@@ -162,8 +162,8 @@ def too_large(size: int | None, limit: int) -> ClientError:
 
 
 class Oversized(Exception):
-    """A plain GET's answer announces at least the ``below`` bytes its caller would take in
-    one piece; its body was not read (``size``: the announced length, if there was one)."""
+    """A plain GET's answer announces at least the `Read.below` bytes its caller would take
+    in one piece; its body was not read (``size``: the announced length, if there was one)."""
 
     def __init__(self, size: int | None) -> None:
         super().__init__(f"the object has {size if size is not None else 'more'} bytes")
