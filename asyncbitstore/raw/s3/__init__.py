@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 
 from ..._core.data import PutData, check_chunk_size
 from ..._core.deadline import within
+from ..._core.forward import Forwarded
 from ..._core.redact import redact, stand_in
 from ..._core.renamed import NOT_GIVEN, renamed
 from ..._core.resources import LoopLocal
@@ -189,17 +190,16 @@ class S3Raw(SpannedRaw):
     """
 
     uri_hint = "s3://bucket/key"
-    _runtime_attrs = ("_connections", "_buckets", "_range_part", "_assembly_limit")
+    _runtime_attrs = ("_connections", "_buckets")
     _renamed_attrs = (("timeout", "request_timeout"),)
     # A class-level default: a store pickled before this option existed still has it.
     max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES
     verify_checksums: bool = True
     #: Keys asked for per ``list_objects_v2`` page.
     list_page_size = 1000
-    # What `RawStore` reads by ranges with: `part_size` and `max_object_bytes`, copied by
-    # `_init_runtime` (so on unpickling too).
-    _range_part: int = 8 * MiB
-    _assembly_limit: int = DEFAULT_MAX_OBJECT_BYTES
+    # What `RawStore` reads by ranges with.
+    _range_part = Forwarded[int]("part_size")
+    _assembly_limit = Forwarded[int]("max_object_bytes")
 
     def __init__(
         self,
@@ -250,8 +250,6 @@ class S3Raw(SpannedRaw):
     def _init_runtime(self) -> None:
         self._connections: LoopLocal[Connection] = LoopLocal(self._open, Connection.close)
         self._buckets: set[str] = set()  # known to exist (or not ours to inspect)
-        self._range_part = self.part_size
-        self._assembly_limit = self.max_object_bytes
 
     @property
     def name(self) -> str:
