@@ -47,6 +47,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import ssl
+from dataclasses import dataclass
 from typing import cast
 from urllib.parse import urlsplit
 
@@ -91,6 +92,21 @@ class BodyTooLarge(Exception):
 
 class _Stale(BrokenResponse):
     """A reused connection closed before any byte of the answer: safe to send again."""
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One GET to send: the bytes of its head, and how its answer's body is received.
+
+    Attributes:
+        head: the request, as `_request_head` builds it.
+        max_body: lowers the pool's bound on the body for this request.
+        into: where a 206 body of exactly its length goes.
+    """
+
+    head: bytes
+    max_body: int | None = None
+    into: memoryview | None = None
 
 
 class Response:
@@ -299,16 +315,9 @@ class _Connection(asyncio.BufferedProtocol):
             self._waiter.set_exception(exc)
         self.close()
 
-    async def exchange(
-        self,
-        request: bytes,
-        *,
-        reused: bool,
-        max_body: int | None = None,
-        into: memoryview | None = None,
-    ) -> Response:
+    async def exchange(self, request: _Request, *, reused: bool) -> Response:
         """Send ``request`` and wait for the whole answer (the connection must be idle); a
-        206 body of exactly ``into``'s length is received into ``into``."""
+        206 body of exactly ``request.into``'s length is received into that view."""
         transport = self._transport
         if transport is None or transport.is_closing():
             raise _Stale("the connection is closed") if reused else BrokenResponse("closed")
@@ -319,11 +328,12 @@ class _Connection(asyncio.BufferedProtocol):
         self._answered = self._complete = False
         self._error, self._head, self._size, self._expected = None, 0, 0, -1
         self._length, self._chunked = None, False
-        self._into, self._placing = into, False
+        self._into, self._placing = request.into, False
+        max_body = request.max_body
         self._bound = self._max_body if max_body is None else min(max_body, self._max_body)
         self._reused = reused
         self._waiter = waiter = self._loop.create_future()
-        transport.write(request)
+        transport.write(request.head)
         try:
             await waiter
             sink = self._sink
@@ -421,7 +431,7 @@ class Pool:
             ConnectFailed: no connection could be made.
             BodyTooLarge: the body is larger than ``max_body`` (nothing is returned).
         """
-        request = _request_head(path, headers)
+        request = _Request(_request_head(path, headers), max_body, into)
         if into is not None and (into.readonly or not into.c_contiguous):
             raise ValueError("into must be a writable, contiguous view")
         key = (scheme, host)
@@ -432,23 +442,17 @@ class Pool:
                 conn.close()
                 continue
             try:
-                return await self._exchange(key, conn, request, True, max_body, into)
+                return await self._exchange(key, conn, request, reused=True)
             except _Stale:
                 break  # its siblings are likely stale too: the second try is on a new one
         conn = await self._connect(scheme, host)
-        return await self._exchange(key, conn, request, False, max_body, into)
+        return await self._exchange(key, conn, request, reused=False)
 
     async def _exchange(
-        self,
-        key: tuple[str, str],
-        conn: _Connection,
-        request: bytes,
-        reused: bool,
-        max_body: int | None,
-        into: memoryview | None,
+        self, key: tuple[str, str], conn: _Connection, request: _Request, *, reused: bool
     ) -> Response:
         try:
-            response = await conn.exchange(request, reused=reused, max_body=max_body, into=into)
+            response = await conn.exchange(request, reused=reused)
         except BaseException:  # errors, cancellations, time limits: never reused
             conn.close()
             raise

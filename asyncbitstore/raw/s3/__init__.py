@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 
 from ..._core.data import PutData, check_chunk_size
 from ..._core.deadline import within
+from ..._core.forward import Forwarded
 from ..._core.redact import redact, stand_in
 from ..._core.renamed import NOT_GIVEN, renamed
 from ..._core.resources import LoopLocal
@@ -57,6 +58,7 @@ from ._client import (
     Object,
     Options,
     Oversized,
+    Read,
     object_info,
     read_chunk,
     too_large,
@@ -195,6 +197,9 @@ class S3Raw(SpannedRaw):
     verify_checksums: bool = True
     #: Keys asked for per ``list_objects_v2`` page.
     list_page_size = 1000
+    # What `RawStore` reads by ranges with.
+    _range_part = Forwarded[int]("part_size")
+    _assembly_limit = Forwarded[int]("max_object_bytes")
 
     def __init__(
         self,
@@ -241,14 +246,6 @@ class S3Raw(SpannedRaw):
     def anonymous(cls, **options: Any) -> S3Raw:
         """A store making unsigned requests, for public buckets (same keyword options)."""
         return cls(ANONYMOUS, **options)
-
-    @property
-    def _range_part(self) -> int:
-        return self.part_size
-
-    @property
-    def _assembly_limit(self) -> int:
-        return self.max_object_bytes
 
     def _init_runtime(self) -> None:
         self._connections: LoopLocal[Connection] = LoopLocal(self._open, Connection.close)
@@ -366,9 +363,9 @@ class S3Raw(SpannedRaw):
 
         async def fetch(conn: Connection) -> Object:
             if below is not None and conn.plain_first:
-                found = await conn.get(bucket, key, below=below)
+                found = await conn.get(Read(bucket, key, below=below))
             else:
-                found = await conn.get(bucket, key, byte_range)
+                found = await conn.get(Read(bucket, key, byte_range))
             if part is not None and found.content_range is not None:
                 check_length(len(found.body), span_length(found.content_range, 0, part))
                 if range_total(found.content_range) != len(found.body):
@@ -436,11 +433,11 @@ class S3Raw(SpannedRaw):
         """The answer to a pinned ``Range`` GET, its body that of ``[first, last)`` unless
         it was placed whole in ``out``. Every attempt starts writing ``out`` from its start."""
         bucket, key = where
-        byte_range = f"bytes={first}-{last - 1}"
+        read = Read(bucket, key, f"bytes={first}-{last - 1}", if_match=version, into=out)
 
         async def fetch(conn: Connection) -> Object:
             try:
-                found = await conn.get(bucket, key, byte_range, if_match=version, into=out)
+                found = await conn.get(read)
             except ClientError as exc:
                 code, status = error_code(exc)
                 if status == 412 or code == "PreconditionFailed":
@@ -484,10 +481,10 @@ class S3Raw(SpannedRaw):
         bucket, key = where
         if start == end:
             return Span(self._short_range(uri, start, end, await self.size(uri)))
-        byte_range = f"bytes={start}-{end - 1}"
+        read = Read(bucket, key, f"bytes={start}-{end - 1}")
 
         async def fetch(conn: Connection) -> Object:
-            found = await conn.get(bucket, key, byte_range)
+            found = await conn.get(read)
             if found.content_range is not None:
                 check_length(len(found.body), span_length(found.content_range, start, end))
             return found

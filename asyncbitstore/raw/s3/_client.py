@@ -40,8 +40,8 @@ from ._put_headers import attr_kwargs, condition_kwargs
 
 __all__ = [
     "ANONYMOUS", "DEFAULT_MAX_OBJECT_BYTES", "Connection", "Credential", "Object", "Options",
-    "Oversized", "check_status", "content_md5", "encrypted_etag", "object_info", "read_chunk",
-    "redirect_refused", "too_large",
+    "Oversized", "Read", "Upload", "check_status", "content_md5", "encrypted_etag",
+    "object_info", "read_chunk", "redirect_refused", "too_large",
 ]  # fmt: skip
 
 R = TypeVar("R")
@@ -88,6 +88,37 @@ def _check_endpoint(url: str | None) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Read:
+    """One GET of an object, as `Connection.get` sends it.
+
+    Attributes:
+        bucket: the bucket.
+        key: the object's key.
+        byte_range: a ``Range`` header (``bytes=first-last``); None for the whole object.
+        if_match: an ETag: only that version is served (another gives a 412).
+        into: where the fast path may receive a 206 body of exactly this view's length (the
+            answer is then ``placed``); it may hold part of a body if the GET fails.
+        below: an answer announcing this many bytes or more raises `Oversized`, unread.
+    """
+
+    bucket: str
+    key: str
+    byte_range: str | None = None
+    if_match: str | None = None
+    into: memoryview | None = None
+    below: int | None = None
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A multipart upload under way: where its object goes, and the id S3 gave it."""
+
+    bucket: str
+    key: str
+    upload_id: str
+
+
 @dataclass
 class Object:
     """The parts of a GET or HEAD response the store uses."""
@@ -131,8 +162,8 @@ def too_large(size: int | None, limit: int) -> ClientError:
 
 
 class Oversized(Exception):
-    """A plain GET's answer announces at least the ``below`` bytes its caller would take in
-    one piece; its body was not read (``size``: the announced length, if there was one)."""
+    """A plain GET's answer announces at least the `Read.below` bytes its caller would take
+    in one piece; its body was not read (``size``: the announced length, if there was one)."""
 
     def __init__(self, size: int | None) -> None:
         super().__init__(f"the object has {size if size is not None else 'more'} bytes")
@@ -157,7 +188,7 @@ class Connection:
         slots: taken around every request, body included; as many as the pool's connections.
         max_object_bytes: the largest object ``get`` reads whole.
         plain_first: whether a whole-object read should start with a plain GET bounded by
-            ``below`` (see `get`) rather than a GET of its first range. Here it is not:
+            `Read.below` (see `get`) rather than a GET of its first range. Here it is not:
             botocore's path keeps the ranged first request.
     """
 
@@ -181,32 +212,23 @@ class Connection:
         _LIVE.discard(self)
         await self._stack.aclose()
 
-    async def get(
-        self,
-        bucket: str,
-        key: str,
-        byte_range: str | None = None,
-        *,
-        if_match: str | None = None,
-        into: memoryview | None = None,
-        below: int | None = None,
-    ) -> Object:
-        """GET the object (or a ``Range``), reading the whole body; with ``if_match`` (an
-        ETag) only that version is served (another gives a 412). ``into`` is where the fast
-        path may receive the body; here it is never used (the answer is not ``placed``).
-        With ``below``, an answer announcing that many bytes or more raises `Oversized`
-        unread (one over ``max_object_bytes`` raises as usual)."""
-        kwargs = {"Range": byte_range} if byte_range else {}
-        if if_match is not None:
-            kwargs["IfMatch"] = if_match
-        response = await self.client.get_object(Bucket=bucket, Key=key, **kwargs)
+    async def get(self, read: Read) -> Object:
+        """GET the object (or a ``Range``) as ``read`` says, reading the whole body.
+
+        ``read.into`` is never used here (the answer is not ``placed``). An answer over
+        ``max_object_bytes`` raises as usual, before ``read.below`` is looked at.
+        """
+        kwargs = {"Range": read.byte_range} if read.byte_range else {}
+        if read.if_match is not None:
+            kwargs["IfMatch"] = read.if_match
+        response = await self.client.get_object(Bucket=read.bucket, Key=read.key, **kwargs)
         async with response["Body"] as body:
             size = response.get("ContentLength")
             if isinstance(size, int) and size > self.max_object_bytes:
                 raise too_large(size, self.max_object_bytes)
-            if isinstance(size, int) and below is not None and size >= below:
+            if isinstance(size, int) and read.below is not None and size >= read.below:
                 raise Oversized(size)
-            _check_response(response, "GET", ranged=bool(byte_range))
+            _check_response(response, "GET", ranged=bool(read.byte_range))
             data = await body.read()
         return object_info(response, data)
 
@@ -236,16 +258,9 @@ class Connection:
         await self.client.put_object(Bucket=bucket, Key=key, Body=data, **kwargs)
 
     async def upload_part(
-        self,
-        bucket: str,
-        key: str,
-        upload_id: str,
-        number: int,
-        data: bytes | memoryview,
-        *,
-        md5: bool = False,
+        self, upload: Upload, number: int, data: bytes | memoryview, *, md5: bool = False
     ) -> str:
-        """Send part ``number`` of the multipart upload ``upload_id``; its ETag.
+        """Send part ``number`` of ``upload``; its ETag.
 
         With ``md5`` the server checks a Content-MD5. Botocore takes no memoryview, so a slice
         is copied here, only once its request is under way.
@@ -254,8 +269,9 @@ class Connection:
         del data
         kwargs = {"ContentMD5": content_md5(body)} if md5 else {}
         response = await self.client.upload_part(
-            Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body, **kwargs
-        )
+            Bucket=upload.bucket, Key=upload.key, UploadId=upload.upload_id, PartNumber=number,
+            Body=body, **kwargs,
+        )  # fmt: skip
         etag: str = response["ETag"]
         return etag
 

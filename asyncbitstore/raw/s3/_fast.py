@@ -50,6 +50,8 @@ from ._client import (
     Connection,
     Object,
     Oversized,
+    Read,
+    Upload,
     check_status,
     content_md5,
     encrypted_etag,
@@ -175,31 +177,25 @@ class FastConnection(Connection):
     #: Both clients refuse a body over their bound from its announced length, unread.
     plain_first = True
 
-    async def get(
-        self,
-        bucket: str,
-        key: str,
-        byte_range: str | None = None,
-        *,
-        if_match: str | None = None,
-        into: memoryview | None = None,
-        below: int | None = None,
-    ) -> Object:
-        """GET the object (or a ``Range``), reading the whole body; with ``if_match`` (an
-        ETag) only that version is served (another gives a 412). With ``into``, a 206 body
-        of exactly its length is received into it on the HTTP/1.1 client: the answer is then
-        ``placed`` (its ``body`` empty); ``into`` may hold part of a body if this raises.
-        With ``below``, a body of that many bytes or more raises `Oversized` (the connection
-        is dropped; a body that announces its length is not read at all)."""
-        headers = {"Range": byte_range} if byte_range else {}
-        if if_match is not None:
-            headers["If-Match"] = if_match
+    async def get(self, read: Read) -> Object:
+        """GET the object (or a ``Range``) as ``read`` says, reading the whole body.
+
+        With `Read.into`, a 206 body of exactly its length is received into it on the
+        HTTP/1.1 client: the answer is then ``placed`` (its ``body`` empty). With
+        `Read.below`, a body of that many bytes or more raises `Oversized` (the connection
+        is dropped; a body that announces its length is not read at all).
+        """
+        headers = {"Range": read.byte_range} if read.byte_range else {}
+        if read.if_match is not None:
+            headers["If-Match"] = read.if_match
+        into, below = read.into, read.below
         where = _Into(into) if into is not None and self._h1 is not None else None
         limit = self.max_object_bytes if below is None else min(below - 1, self.max_object_bytes)
+        request = _Request(
+            "GET", "GetObject", read.bucket, read.key, headers, into=where, limit=limit
+        )
         try:
-            found, body = await self._send(
-                "GET", bucket, key, "GetObject", headers, into=where, limit=limit
-            )
+            found, body = await self._send(request)
         except BodyTooLarge as exc:
             known = exc.size if exc.size is not None else limit + 1  # at least that many
             if known > self.max_object_bytes:
@@ -211,7 +207,7 @@ class FastConnection(Connection):
 
     async def head(self, bucket: str, key: str) -> Object:
         """HEAD the object."""
-        found, _ = await self._send("HEAD", bucket, key, "HeadObject", {})
+        found, _ = await self._send(_Request("HEAD", "HeadObject", bucket, key))
         return _object(found, b"", whole=False)
 
     async def put(
@@ -221,23 +217,17 @@ class FastConnection(Connection):
         ``attrs`` go as headers (see `_put_headers.attr_headers`)."""
         headers = {"Content-MD5": content_md5(data)} if md5 else {}
         headers |= attr_headers(attrs)
-        await self._send("PUT", bucket, key, "PutObject", headers, data)
+        await self._send(_Request("PUT", "PutObject", bucket, key, headers, data))
 
     async def upload_part(
-        self,
-        bucket: str,
-        key: str,
-        upload_id: str,
-        number: int,
-        data: bytes | memoryview,
-        *,
-        md5: bool = False,
+        self, upload: Upload, number: int, data: bytes | memoryview, *, md5: bool = False
     ) -> str:
-        """Send part ``number`` of the multipart upload ``upload_id`` from ``data`` as it is
-        (no copy); its ETag. With ``md5`` the server checks a Content-MD5."""
+        """Send part ``number`` of ``upload`` from ``data`` as it is (no copy); its ETag.
+        With ``md5`` the server checks a Content-MD5."""
         headers = {"Content-MD5": await _hashed(content_md5, data)} if md5 else {}
-        query = canonical_query({"partNumber": str(number), "uploadId": upload_id})
-        found, _ = await self._send("PUT", bucket, key, "UploadPart", headers, data, query=query)
+        query = canonical_query({"partNumber": str(number), "uploadId": upload.upload_id})
+        request = _Request("PUT", "UploadPart", upload.bucket, upload.key, headers, data, query)
+        found, _ = await self._send(request)
         etag = found.get("ETag")
         if not etag:
             message = f"the answer to part {number} of the upload names no ETag"
@@ -246,7 +236,7 @@ class FastConnection(Connection):
 
     async def head_meta(self, bucket: str, key: str) -> tuple[Object, ObjectMeta]:
         """HEAD the object, with everything its answer's headers say about it."""
-        found, _ = await self._send("HEAD", bucket, key, "HeadObject", {})
+        found, _ = await self._send(_Request("HEAD", "HeadObject", bucket, key))
         answer = _object(found, b"", whole=False)
         return answer, s3meta.from_headers(found, answer.size)
 
@@ -257,7 +247,7 @@ class FastConnection(Connection):
         the object still has it (S3 answers 304, with no body)."""
         headers = s3meta.if_none_match("If-None-Match", if_none_match)
         try:
-            found, body = await self._send("GET", bucket, key, "GetObject", headers)
+            found, body = await self._send(_Request("GET", "GetObject", bucket, key, headers))
         except BodyTooLarge as exc:
             raise too_large(exc.size, self.max_object_bytes) from None
         except ClientError as exc:
@@ -275,7 +265,8 @@ class FastConnection(Connection):
                 or the answer is an error.
         """
         try:
-            _, body = await self._send("GET", bucket, query, "ListObjectsV2", {}, listing=True)
+            page = _Request("GET", "ListObjectsV2", bucket, "", query=query, listing=True)
+            _, body = await self._send(page)
         except BodyTooLarge as exc:
             size = f"{exc.size} bytes" if exc.size is not None else "more"
             message = (
@@ -285,84 +276,57 @@ class FastConnection(Connection):
             raise refused("ListPageTooLarge", message, "ListObjectsV2") from None
         return body
 
-    async def _send(
-        self,
-        method: str,
-        bucket: str,
-        key: str,
-        operation: str,
-        headers: dict[str, str],
-        data: Body | None = None,
-        *,
-        listing: bool = False,
-        query: str = "",
-        into: _Into | None = None,
-        limit: int | None = None,
-    ) -> tuple[Mapping[str, str], bytes]:
-        """Sign and send one request; the response headers and body of a 2xx answer.
-
-        With ``listing``, the request is on the bucket and ``key`` is its query string;
-        otherwise ``query`` (from `canonical_query`) goes with the object's path. With
-        ``into``, a GET's 206 body may be received into its view (see `get`). ``limit``
-        replaces ``max_object_bytes`` as the bound on a GET's body (`BodyTooLarge` above it).
-        """
+    async def _send(self, request: _Request) -> tuple[Mapping[str, str], bytes]:
+        """Sign and send ``request``; the response headers and body of a 2xx answer."""
+        bucket, method = request.bucket, request.method
         region = self._regions.get(bucket, self._region)
-
-        async def send(region: str) -> tuple[int, Mapping[str, str], bytes]:
-            where = self._target(bucket, key, listing, query)
-            return await self._exchange(
-                method, where, region, headers, data, listing, into=into, limit=limit
-            )
-
-        status, found, body = await send(region)
+        where = self._target(request)
+        status, found, body = await self._exchange(request, where, region)
         if status < 300:
-            return _answer(method, headers, status, found, body)
+            return _answer(method, request.headers, status, found, body)
         parsed = error_response(status, found, body)
         moved = _region_of(status, found, parsed)
         if moved is not None and moved != region:  # S3's answer for a bucket in another region
             self._learn(bucket, moved)
-            status, found, body = await send(moved)
+            status, found, body = await self._exchange(request, where, moved)
             if status < 300:
-                return _answer(method, headers, status, found, body)
+                return _answer(method, request.headers, status, found, body)
             parsed = error_response(status, found, body)
         if status in _REDIRECTS:
             parsed["Error"]["Message"] = redirect_refused(status, found.get("Location"))
-        raise ClientError(parsed, operation)
+        raise ClientError(parsed, request.operation)
 
     def _learn(self, bucket: str, region: str) -> None:
         if len(self._regions) >= _MAX_REGIONS:
             self._regions.clear()
         self._regions[bucket] = region
 
-    def _target(self, bucket: str, key: str, listing: bool, query: str) -> Target:
-        if listing:
-            return bucket_target(self._endpoint, bucket, key, path_style=self._path_style)
-        where = target(self._endpoint, bucket, key, path_style=self._path_style)
-        if query:
+    def _target(self, request: _Request) -> Target:
+        style = self._path_style
+        if request.listing:
+            return bucket_target(self._endpoint, request.bucket, request.query, path_style=style)
+        where = target(self._endpoint, request.bucket, request.key, path_style=style)
+        if request.query:
+            query = request.query
             where = Target(f"{where.url}?{query}", where.host, where.path, query)
         return where
 
     async def _exchange(
-        self,
-        method: str,
-        where: Target,
-        region: str,
-        extra: dict[str, str],
-        data: Body | None,
-        listing: bool = False,
-        *,
-        into: _Into | None = None,
-        limit: int | None = None,
+        self, request: _Request, where: Target, region: str
     ) -> tuple[int, Mapping[str, str], bytes]:
-        """One signed request: (status, headers, body); ``into`` notes whether a GET's body
-        was placed in its view; ``limit`` as in `_send`."""
-        headers = dict(extra)
+        """``request`` signed for ``region`` and sent to ``where``: (status, headers, body).
+
+        `_Into.placed` says whether a GET's body was placed in its view.
+        """
+        method, data, into = request.method, request.data, request.into
+        headers = dict(request.headers)
         if self._anonymous:
             headers["Host"] = where.host
         else:
             await self._sign(method, where, headers, data, region)
+        limit = request.limit
         if limit is None:
-            limit = MAX_LIST_PAGE if listing else self.max_object_bytes
+            limit = MAX_LIST_PAGE if request.listing else self.max_object_bytes
         if method == "GET" and self._h1 is not None:
             view = into.view if into is not None else None
             answer = await self._h1.get(
@@ -444,6 +408,37 @@ class _Into:
 
     view: memoryview
     placed: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class _Request:
+    """One request for `FastConnection._send` to sign and send.
+
+    Attributes:
+        method: the HTTP method.
+        operation: the S3 operation (``GetObject``, ...), as a failure names it.
+        bucket: the bucket.
+        key: the object's key (empty for a listing page).
+        headers: the headers besides the signature's.
+        data: the body, if any.
+        query: the query string (from `canonical_query`): of the object's path, or with
+            ``listing``, of the request on the bucket.
+        listing: the request is on the bucket, not on an object.
+        into: where a GET's 206 body may be received (see `FastConnection.get`).
+        limit: the bound on a GET's body instead of ``max_object_bytes`` (`BodyTooLarge`
+            above it).
+    """
+
+    method: str
+    operation: str
+    bucket: str
+    key: str
+    headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    data: Body | None = None
+    query: str = ""
+    listing: bool = False
+    into: _Into | None = None
+    limit: int | None = None
 
 
 async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:

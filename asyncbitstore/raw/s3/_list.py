@@ -43,6 +43,12 @@ _URL_ENCODED = re.compile(r"<EncodingType>\s*url\s*</EncodingType>")
 _ROOT = re.compile(r"\s*(?:<\?xml[^>]*\?>)?\s*<ListBucketResult[\s>]")
 _ENTITY = re.compile(r"&(?:(amp|lt|gt|quot|apos)|#([0-9]{1,7})|#x([0-9a-fA-F]{1,6}));")
 _NAMED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
+#: The options a page is asked with only when given: (query parameter, botocore keyword).
+_OPTIONAL = (
+    ("delimiter", "Delimiter"),
+    ("continuation-token", "ContinuationToken"),
+    ("start-after", "StartAfter"),
+)
 
 
 @dataclass
@@ -72,24 +78,16 @@ async def list_page(
     ``start_after`` skips the keys up to it (``start-after``, used by the first page only);
     ``sizes`` fills `Page.sizes`.
     """
+    options = zip(_OPTIONAL, (delimiter, token, start_after), strict=True)
+    given = [(names, value) for names, value in options if value]
     if isinstance(conn, FastConnection):
         params = {"list-type": "2", "prefix": prefix, "max-keys": str(max_keys)}
         params["encoding-type"] = "url"
-        if delimiter:
-            params["delimiter"] = delimiter
-        if token:
-            params["continuation-token"] = token
-        if start_after:
-            params["start-after"] = start_after
+        params |= {query: value for (query, _), value in given}
         body = await conn.list_objects(bucket, canonical_query(params))
         return parse_page(body, sizes=sizes)
     kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": max_keys}
-    if delimiter:
-        kwargs["Delimiter"] = delimiter
-    if token:
-        kwargs["ContinuationToken"] = token
-    if start_after:
-        kwargs["StartAfter"] = start_after
+    kwargs |= {keyword: value for (_, keyword), value in given}
     page = await conn.client.list_objects_v2(**kwargs)
     following = page.get("NextContinuationToken") if page.get("IsTruncated") else None
     contents = page.get("Contents", ())

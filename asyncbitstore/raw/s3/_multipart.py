@@ -24,7 +24,7 @@ from typing import Any
 from ..._core.data import BytesLike, PutData, chunks_of
 from ..._core.put_attrs import PutAttrs
 from ...errors import AlreadyExists
-from ._client import Connection
+from ._client import Connection, Upload
 from ._put_headers import attr_kwargs, condition_kwargs
 
 __all__ = ["MAX_PARTS", "Uploader", "abort", "upload"]
@@ -58,9 +58,7 @@ class Uploader:
 @dataclass(frozen=True)
 class _Target:
     uri: str
-    bucket: str
-    key: str
-    upload_id: str
+    upload: Upload
 
 
 async def _slices(view: memoryview, part_size: int) -> AsyncGenerator[BytesLike, None]:
@@ -116,7 +114,7 @@ async def upload(
             uri, bucket, "create multipart upload",
             lambda c: c.client.create_multipart_upload(Bucket=bucket, Key=key, **described),
         )  # fmt: skip
-        target = _Target(uri, bucket, key, created["UploadId"])
+        target = _Target(uri, Upload(bucket, key, created["UploadId"]))
         # Handed over in a list the part loop empties, so no frame keeps the first part alive.
         handover = [first]
         del first
@@ -127,14 +125,14 @@ async def upload(
                 lambda c: c.client.complete_multipart_upload(
                     Bucket=bucket,
                     Key=key,
-                    UploadId=target.upload_id,
+                    UploadId=target.upload.upload_id,
                     MultipartUpload={"Parts": done},
                     **condition_kwargs(attrs),
                 ),
             )  # fmt: skip
         except BaseException:
             # Shielded: a second cancellation must not leave the upload (and its parts) behind.
-            await asyncio.shield(abort(store, uri, bucket, key, target.upload_id))
+            await asyncio.shield(abort(store, uri, bucket, key, target.upload.upload_id))
             raise
     finally:
         await parts.aclose()
@@ -205,10 +203,8 @@ async def _upload_part(store: Uploader, target: _Target, number: int, part: Byte
     del part
     md5 = store.verify_etag
     etag: str = await store.request(
-        target.uri, target.bucket, f"upload part {number}",
-        lambda c: c.upload_part(
-            target.bucket, target.key, target.upload_id, number, body, md5=md5
-        ),
+        target.uri, target.upload.bucket, f"upload part {number}",
+        lambda c: c.upload_part(target.upload, number, body, md5=md5),
     )  # fmt: skip
     return etag
 
