@@ -59,7 +59,7 @@ from typing_extensions import Unpack
 
 from ._core import bulk as _bulk
 from ._core.bulk_api import DEFAULT_CONCURRENCY as DEFAULT_CONCURRENCY
-from ._core.bulk_api import Bulk, OverItems, OverUris, StreamOverUris, typed_as
+from ._core.bulk_api import Bulk, OverItems, OverUris, StreamOverUris, check_keywords, typed_as
 from ._core.bulk_api import BulkOptions as BulkOptions  # public: the bulk keywords
 from ._core.bulk_api import PutItems as PutItems  # the bulk types keep their old import path
 from ._core.bulk_api import StreamOptions as StreamOptions
@@ -74,7 +74,15 @@ from ._core.data import (
 )
 from ._core.found import answers
 from ._core.pinning import LocalFile, pin
-from ._core.put_attrs import PLAIN, PutAttrs, PutOptions, attrs_hook, attrs_keywords, put_attrs
+from ._core.put_attrs import (
+    PLAIN,
+    PutAttrs,
+    PutKeywords,
+    PutOptions,
+    attrs_hook,
+    attrs_keywords,
+    put_attrs,
+)
 from ._core.ranges import DEFAULT_RANGES_CONCURRENCY, read_ranges
 from ._core.temp import temporary_copy
 from .compression.codecs import MAGIC
@@ -84,7 +92,9 @@ from .freshness import FRESH, CopyRecord, CopyState
 from .meta import ObjectMeta
 from .stats import ChainStats
 
-__all__ = ["DEFAULT_CONCURRENCY", "BulkOptions", "Store", "StreamOptions"]
+__all__ = ["DEFAULT_CONCURRENCY", "BulkOptions", "PutKeywords", "Store", "StreamOptions"]
+
+_PUT_KEYWORDS = PutKeywords.__optional_keys__
 
 T = TypeVar("T")
 
@@ -665,29 +675,21 @@ class Store(abc.ABC):
         """The source confirmed the copy at ``uri`` is current: it counts as fetched now. The
         default keeps no record, so has nothing to renew."""
 
-    async def put_or_raise(
-        self,
-        uri: str,
-        data: PutData,
-        *,
-        mode: str = "overwrite",
-        content_type: str | None = None,
-        cache_control: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-        compress: str | None = None,
-        level: int | None = None,
-        stored: bool = False,
-        raw: bool | None = None,
-    ) -> None:
-        """``put`` that raises on failure (same keywords). Caches whose ``put`` only logs
+    async def put_or_raise(self, uri: str, data: PutData, **options: Unpack[PutKeywords]) -> None:
+        """[`put`][asyncbitstore.Store.put] that raises on failure, with the same keywords
+        ([`PutKeywords`][asyncbitstore.store.PutKeywords]). Caches whose ``put`` only logs
         failures override `_put_or_raise`.
-
-        ``raw`` is the deprecated name of ``stored``.
         """
-        attrs = put_attrs(mode, content_type, cache_control, metadata)
-        await self._put_or_raise(
-            uri, data, PutOptions(compress, level, stored_flag(stored, raw), attrs)
+        check_keywords("put_or_raise", options, _PUT_KEYWORDS)
+        attrs = put_attrs(
+            options.get("mode", "overwrite"),
+            options.get("content_type"),
+            options.get("cache_control"),
+            options.get("metadata"),
         )
+        stored = stored_flag(options.get("stored", False), options.get("raw"))
+        compression = (options.get("compress"), options.get("level"))
+        await self._put_or_raise(uri, data, PutOptions(*compression, stored, attrs))
 
     async def _put_or_raise(self, uri: str, data: PutData, options: PutOptions) -> None:
         """What `put_or_raise` does, once ``raw=`` is resolved into ``stored`` and the

@@ -26,10 +26,13 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from typing_extensions import TypedDict
+
 __all__ = [
     "MODES",
     "PLAIN",
     "PutAttrs",
+    "PutKeywords",
     "PutOptions",
     "attrs_hook",
     "attrs_keywords",
@@ -89,6 +92,27 @@ class PutAttrs:
 
 #: A plain write: overwrite, no attributes.
 PLAIN = PutAttrs()
+
+
+class PutKeywords(TypedDict, total=False):
+    """The keywords of a write besides the URI and the data, as
+    [`Store.put`][asyncbitstore.Store.put] documents them (with their defaults there).
+
+    Methods that write the way ``put`` does, such as
+    [`put_or_raise`][asyncbitstore.Store.put_or_raise], take these.
+    """
+
+    mode: str
+    content_type: str | None
+    cache_control: str | None
+    metadata: Mapping[str, str] | None
+    compress: str | None
+    level: int | None
+    stored: bool
+    raw: bool | None
+
+
+PutKeywords.__module__ = "asyncbitstore.store"
 
 
 def _header_text(name: str, value: object) -> str | None:
