@@ -676,7 +676,7 @@ class Store(abc.ABC):
         default keeps no record, so has nothing to renew."""
 
     async def put_or_raise(self, uri: str, data: PutData, **options: Unpack[PutKeywords]) -> None:
-        """[`put`][asyncbitstore.Store.put] that raises on failure, with the same keywords
+        """[`put`][asyncbitstore.store.Store.put] that raises on failure, with the same keywords
         ([`PutKeywords`][asyncbitstore.store.PutKeywords]). Caches whose ``put`` only logs
         failures override `_put_or_raise`.
         """

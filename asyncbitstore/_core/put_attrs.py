@@ -96,10 +96,10 @@ PLAIN = PutAttrs()
 
 class PutKeywords(TypedDict, total=False):
     """The keywords of a write besides the URI and the data, as
-    [`Store.put`][asyncbitstore.Store.put] documents them (with their defaults there).
+    [`Store.put`][asyncbitstore.store.Store.put] documents them (with their defaults there).
 
     Methods that write the way ``put`` does, such as
-    [`put_or_raise`][asyncbitstore.Store.put_or_raise], take these.
+    [`put_or_raise`][asyncbitstore.store.Store.put_or_raise], take these.
     """
 
     mode: str

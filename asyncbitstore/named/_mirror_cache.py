@@ -29,12 +29,14 @@ class MirrorCache(NamedCache):
         raw: the store that keeps the copies (``FileRaw()``, ``MemoryRaw()``, ...).
         root: the prefix under which copies are kept (``"/var/cache/mirror/"``,
             ``"mem://mirror/"``).
-        max_bytes: a bound, as for [PrefixCache][asyncbitstore.PrefixCache].
-        ttl: as for [PrefixCache][asyncbitstore.PrefixCache] (records are kept under
+
+    Keyword Args:
+        max_bytes (int | None): a bound, as for [PrefixCache][asyncbitstore.PrefixCache].
+        ttl (float | None): as for [PrefixCache][asyncbitstore.PrefixCache] (records are kept under
             ``root + "~records/"``, where no URI's copy can be).
-        revalidate: as for [PrefixCache][asyncbitstore.PrefixCache].
-        serve_stale: as for [PrefixCache][asyncbitstore.PrefixCache].
-        clock: as for [PrefixCache][asyncbitstore.PrefixCache].
+        revalidate (bool): as for [PrefixCache][asyncbitstore.PrefixCache].
+        serve_stale (bool): as for [PrefixCache][asyncbitstore.PrefixCache].
+        clock (Callable[[], float] | None): as for [PrefixCache][asyncbitstore.PrefixCache].
     """
 
     __module__ = "asyncbitstore.named"  # the documented import path

@@ -42,24 +42,26 @@ class PrefixCache(NamedCache, PrefixStore):
     Args:
         raw: the store that holds the bytes.
         prefix: put before each key to form the raw URI.
-        max_bytes: keep the cache under this many (stored) bytes, evicting the least recently
-            used blobs first. With a ``FileRaw``, ``prefix`` is a folder ending in ``/`` that
-            becomes a bounded cache folder (see
+
+    Keyword Args:
+        max_bytes (int | None): keep the cache under this many (stored) bytes, evicting the least
+            recently used blobs first. With a ``FileRaw``, ``prefix`` is a folder ending in ``/``
+            that becomes a bounded cache folder (see
             [BoundedFileRaw][asyncbitstore.bounded_cache.BoundedFileRaw]): its index survives
-            restarts and may be shared by processes, and keys are kept as flat file names (a
-            key whose name would exceed 255 characters is declined). With a ``MemoryRaw``, the
-            memory store takes the bound. None (the default): no bound.
-        ttl: seconds a copy stays fresh after it was fetched from its source; then it is a
-            miss (or, with ``revalidate``, checked at the source). None (the default): a copy
-            stays until the chain writes or deletes its key. Each copy keeps a small record of
-            its source's validators and fetch time under ``prefix + "~records/"`` (so keys
-            starting with ``~records/`` are not cached).
-        revalidate: a stale copy is checked at the source with a conditional request: served
+            restarts and may be shared by processes, and keys are kept as flat file names (a key
+            whose name would exceed 255 characters is declined). With a ``MemoryRaw``, the memory
+            store takes the bound. None (the default): no bound.
+        ttl (float | None): seconds a copy stays fresh after it was fetched from its source; then it
+            is a miss (or, with ``revalidate``, checked at the source). None (the default): a copy
+            stays until the chain writes or deletes its key. Each copy keeps a small record of its
+            source's validators and fetch time under ``prefix + "~records/"`` (so keys starting with
+            ``~records/`` are not cached).
+        revalidate (bool): a stale copy is checked at the source with a conditional request: served
             (no body moved) while unchanged, replaced when changed. Default False.
-        serve_stale: a stale copy is served while every source that could answer is down
+        serve_stale (bool): a stale copy is served while every source that could answer is down
             (never when a source says the object is gone). Default True.
-        clock: the wall-clock time in seconds since the epoch, for tests; ``time.time`` by
-            default.
+        clock (Callable[[], float] | None): the wall-clock time in seconds since the epoch, for
+            tests; ``time.time`` by default.
     """
 
     __module__ = "asyncbitstore.named"  # the documented import path
