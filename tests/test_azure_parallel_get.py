@@ -25,6 +25,7 @@ import pytest
 
 from asyncbitstore import AzureRaw, InvalidDataFound, ObjectChanged, Retry
 from tests.faults import CORRUPT, FaultProxy, Seen
+from tests.pinned_probes import CountsPinned, OverwritesFirst
 from tests.servers import AZURITE_ACCOUNT, AZURITE_KEY, LOOPBACK, AzuriteServer
 
 pytestmark = pytest.mark.servers
@@ -36,39 +37,14 @@ FAST = Retry(attempts=3, base=0.01, cap=0.02)
 ROOT = Path(__file__).resolve().parents[1]
 
 
-class Counting(AzureRaw):
+class Counting(CountsPinned, AzureRaw):
     """Counts the pinned ranges asked, and the most in flight at once."""
 
-    pinned: list[tuple[int, int, str]]
-    in_flight = 0
-    most = 0
 
-    async def _pinned_range(
-        self, uri: str, where: Any, first: int, last: int, version: str, /
-    ) -> bytes:
-        self.pinned.append((first, last, version))
-        self.in_flight += 1
-        self.most = max(self.most, self.in_flight)
-        try:
-            return await super()._pinned_range(uri, where, first, last, version)
-        finally:
-            self.in_flight -= 1
-
-
-class Overwriting(Counting):
+class Overwriting(OverwritesFirst, Counting):
     """Replaces the blob on the server before its first pinned range is asked."""
 
-    replacement = b""
-    replaced = False
     writer: AzureRaw
-
-    async def _pinned_range(
-        self, uri: str, where: Any, first: int, last: int, version: str, /
-    ) -> bytes:
-        if not self.pinned and not self.replaced:
-            self.replaced = True  # before the put: the other ranges start while it runs
-            await self.writer.put(uri, self.replacement)
-        return await super()._pinned_range(uri, where, first, last, version)
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ import pytest
 
 from asyncbitstore import GSRaw, InvalidDataFound, ObjectChanged, Retry
 from tests.faults import CORRUPT, RESET_BODY, FaultProxy, Seen
+from tests.pinned_probes import CountsPinned, OverwritesFirst
 from tests.servers import FakeGCSServer
 
 pytestmark = pytest.mark.servers
@@ -37,39 +38,14 @@ ROOT = Path(__file__).resolve().parents[1]
 PROBE = ROOT / "tests" / "raw" / "_gcs_rss.py"
 
 
-class Counting(GSRaw):
+class Counting(CountsPinned, GSRaw):
     """Counts the pinned ranges asked, and the most in flight at once."""
 
-    pinned: list[tuple[int, int, str]]
-    in_flight = 0
-    most = 0
 
-    async def _pinned_range(
-        self, uri: str, where: Any, first: int, last: int, version: str, /
-    ) -> bytes:
-        self.pinned.append((first, last, version))
-        self.in_flight += 1
-        self.most = max(self.most, self.in_flight)
-        try:
-            return await super()._pinned_range(uri, where, first, last, version)
-        finally:
-            self.in_flight -= 1
-
-
-class Overwriting(Counting):
+class Overwriting(OverwritesFirst, Counting):
     """Replaces the object on the server before its first pinned range is asked."""
 
-    replacement = b""
-    replaced = False
     writer: GSRaw
-
-    async def _pinned_range(
-        self, uri: str, where: Any, first: int, last: int, version: str, /
-    ) -> bytes:
-        if not self.pinned and not self.replaced:
-            self.replaced = True  # before the put: the other ranges start while it runs
-            await self.writer.put(uri, self.replacement)
-        return await super()._pinned_range(uri, where, first, last, version)
 
 
 @pytest.fixture

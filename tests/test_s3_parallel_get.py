@@ -7,15 +7,15 @@ between two ranges raises `ObjectChanged`, never bytes of two versions.
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from asyncbitstore import ObjectChanged, Retry, S3Raw
 from tests.contract.targets_s3 import fresh_bucket
+from tests.pinned_probes import CountsPinned, OverwritesFirst
 
 pytestmark = pytest.mark.servers
 
@@ -24,52 +24,27 @@ PART = 5 * MiB
 FAST = Retry(attempts=3, base=0.01, cap=0.02)
 
 
-class Counting(S3Raw):
+class Counting(CountsPinned, S3Raw):
     """Counts the pinned ranges asked (a `get` writes them into its buffer, a `stream` takes
     them as bytes), and the most in flight at once."""
-
-    pinned: list[tuple[int, int, str]]
-    in_flight = 0
-    most = 0
-
-    async def _before(self, where: Any, first: int, last: int, version: str) -> None:
-        self.pinned.append((first, last, version))
-
-    @contextlib.contextmanager
-    def _counted(self) -> Iterator[None]:
-        self.in_flight += 1
-        self.most = max(self.most, self.in_flight)
-        try:
-            yield
-        finally:
-            self.in_flight -= 1
-
-    async def _pinned_range(
-        self, uri: str, where: Any, first: int, last: int, version: str, /
-    ) -> bytes:
-        await self._before(where, first, last, version)
-        with self._counted():
-            return await super()._pinned_range(uri, where, first, last, version)
 
     async def _pinned_range_into(
         self, uri: str, where: Any, first: int, last: int, version: str, out: memoryview, /
     ) -> None:
-        await self._before(where, first, last, version)
+        await self._before(uri, where, first, last, version)
         with self._counted():
             await super()._pinned_range_into(uri, where, first, last, version, out)
 
 
-class Overwriting(Counting):
-    """Replaces the object on the server before its first pinned range is asked."""
+class Overwriting(OverwritesFirst, Counting):
+    """Replaces the object on the server, through a botocore client, before its first pinned
+    range is asked."""
 
     client: Any
-    replacement = b""
 
-    async def _before(self, where: Any, first: int, last: int, version: str) -> None:
-        if not self.pinned:
-            bucket, key = where
-            await self.client.put_object(Bucket=bucket, Key=key, Body=self.replacement)
-        await super()._before(where, first, last, version)
+    async def _replace(self, uri: str, where: Any) -> None:
+        bucket, key = where
+        await self.client.put_object(Bucket=bucket, Key=key, Body=self.replacement)
 
 
 @pytest.fixture(params=["moto", "seaweed"])
