@@ -12,7 +12,7 @@ import asyncio
 import sys
 from typing import Any
 
-from tests.raw._gcs_rss import _peak
+from tests.raw._gcs_rss import print_growth
 
 
 async def _main(endpoint: str, warm: str, uri: str, *options: str) -> None:
@@ -24,11 +24,7 @@ async def _main(endpoint: str, warm: str, uri: str, *options: str) -> None:
         keywords[name] = int(value) or None
     credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
     async with S3Raw(credentials, endpoint_url=endpoint, **keywords) as store:
-        await store.get(warm)
-        before = _peak()
-        data = await store.get(uri)
-        grown = _peak() - before
-    print(len(data), grown)
+        await print_growth(store, warm, uri)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from typing import Any
 
 
 def _peak() -> int:
@@ -26,11 +27,16 @@ async def _main(api_root: str, warm: str, uri: str, options: str = "{}") -> None
     from asyncbitstore import GSRaw
 
     async with GSRaw(api_root=api_root, **json.loads(options)) as store:
-        await store.get(warm)
-        before = _peak()
-        data = await store.get(uri)
-        grown = _peak() - before
-    print(len(data), grown)
+        await print_growth(store, warm, uri)
+
+
+async def print_growth(store: Any, warm: str, uri: str) -> None:
+    """Get ``warm`` (so pools and buffers exist), then ``uri``; print its length and how much
+    the peak resident memory grew during that second get."""
+    await store.get(warm)
+    before = _peak()
+    data = await store.get(uri)
+    print(len(data), _peak() - before)
 
 
 if __name__ == "__main__":
